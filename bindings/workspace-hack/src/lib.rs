@@ -1,0 +1,1 @@
+//! Feature-unification crate; intentionally empty.

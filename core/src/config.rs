@@ -1,0 +1,303 @@
+//! Server configuration: the camelCase JSON object of DESIGN §2, with accounts-js defaults.
+
+use crate::error::{AccountsError, ErrorCode, Result};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::time::Duration;
+
+/// Minimum length in bytes of `tokenSecret`.
+pub const MIN_TOKEN_SECRET_BYTES: usize = 32;
+
+/// The whole server configuration. Unknown keys are rejected so typos do not pass silently.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Config {
+    /// `sqlite:<path>` or `sqlite::memory:`.
+    pub db: String,
+    /// HMAC secret for the JWTs; at least 32 bytes.
+    #[serde(serialize_with = "redacted")]
+    pub token_secret: String,
+    #[serde(default)]
+    pub token_configs: TokenConfigs,
+    #[serde(default = "yes")]
+    pub ambiguous_error_messages: bool,
+    #[serde(default)]
+    pub use_stateless_session: bool,
+    #[serde(default = "default_site_url")]
+    pub site_url: String,
+    #[serde(default)]
+    pub email_templates: Option<serde_json::Value>,
+    #[serde(default)]
+    pub enable_autologin: bool,
+    /// Seconds during which the refresh token just rotated away still yields the same successor.
+    #[serde(default = "default_grace")]
+    pub refresh_token_reuse_grace_seconds: u64,
+    #[serde(default)]
+    pub services: ServicesConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokenConfigs {
+    #[serde(default = "AccessTokenConfig::default")]
+    pub access_token: AccessTokenConfig,
+    #[serde(default = "RefreshTokenConfig::default")]
+    pub refresh_token: RefreshTokenConfig,
+}
+
+impl Default for TokenConfigs {
+    fn default() -> Self {
+        TokenConfigs { access_token: AccessTokenConfig::default(), refresh_token: RefreshTokenConfig::default() }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AccessTokenConfig {
+    #[serde(default = "default_access_ttl", deserialize_with = "de_duration", serialize_with = "ser_duration")]
+    pub expires_in: Duration,
+    #[serde(default = "default_algorithm")]
+    pub algorithm: String,
+    #[serde(default)]
+    pub issuer: Option<String>,
+    #[serde(default)]
+    pub audience: Option<String>,
+}
+
+impl Default for AccessTokenConfig {
+    fn default() -> Self {
+        AccessTokenConfig { expires_in: default_access_ttl(), algorithm: default_algorithm(), issuer: None, audience: None }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RefreshTokenConfig {
+    #[serde(default = "default_refresh_ttl", deserialize_with = "de_duration", serialize_with = "ser_duration")]
+    pub expires_in: Duration,
+}
+
+impl Default for RefreshTokenConfig {
+    fn default() -> Self {
+        RefreshTokenConfig { expires_in: default_refresh_ttl() }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServicesConfig {
+    #[serde(default)]
+    pub password: PasswordConfig,
+    #[serde(default)]
+    pub magic_link: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PasswordConfig {
+    #[serde(default = "default_min_password_length")]
+    pub min_password_length: usize,
+    #[serde(default)]
+    pub require_email_verification: bool,
+    #[serde(default)]
+    pub two_factor: Option<serde_json::Value>,
+    #[serde(default)]
+    pub hashing: HashingConfig,
+    /// How many argon2 hashes may run at once (each takes `memoryKib` of RAM). 0 = number of CPUs.
+    #[serde(default)]
+    pub max_concurrent_hashes: usize,
+}
+
+impl Default for PasswordConfig {
+    fn default() -> Self {
+        PasswordConfig {
+            min_password_length: default_min_password_length(),
+            require_email_verification: false,
+            two_factor: None,
+            hashing: HashingConfig::default(),
+            max_concurrent_hashes: 0,
+        }
+    }
+}
+
+/// argon2id parameters; the defaults are OWASP's (m = 19456 KiB, t = 2, p = 1).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HashingConfig {
+    #[serde(default = "default_memory_kib")]
+    pub memory_kib: u32,
+    #[serde(default = "default_iterations")]
+    pub iterations: u32,
+    #[serde(default = "default_parallelism")]
+    pub parallelism: u32,
+}
+
+impl Default for HashingConfig {
+    fn default() -> Self {
+        HashingConfig { memory_kib: default_memory_kib(), iterations: default_iterations(), parallelism: default_parallelism() }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_site_url() -> String {
+    "http://localhost:3000".into()
+}
+fn default_grace() -> u64 {
+    10
+}
+fn default_access_ttl() -> Duration {
+    Duration::from_secs(90 * 60)
+}
+fn default_refresh_ttl() -> Duration {
+    Duration::from_secs(7 * 24 * 3600)
+}
+fn default_algorithm() -> String {
+    "HS256".into()
+}
+fn default_min_password_length() -> usize {
+    8
+}
+fn default_memory_kib() -> u32 {
+    19456
+}
+fn default_iterations() -> u32 {
+    2
+}
+fn default_parallelism() -> u32 {
+    1
+}
+
+fn redacted<S: serde::Serializer>(_: &str, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str("[redacted]")
+}
+
+fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_secs())
+}
+
+fn de_duration<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Duration, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Secs(u64),
+        Text(String),
+    }
+    match Raw::deserialize(d)? {
+        Raw::Secs(s) => Ok(Duration::from_secs(s)),
+        Raw::Text(t) => parse_duration(&t).map_err(|e| serde::de::Error::custom(e.message)),
+    }
+}
+
+/// Parses `"90m"`, `"7d"`, `"3600s"`, `"2h"`, `"1w"` or plain seconds (`"45"`).
+///
+/// # Errors
+/// `InvalidConfig` when the text is not a number with an optional unit, or overflows.
+pub fn parse_duration(text: &str) -> Result<Duration> {
+    let bad = || AccountsError::new(ErrorCode::InvalidConfig, format!("invalid duration {text:?}: use e.g. 90m, 7d, 3600s"));
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    let mult = match unit.trim() {
+        "" | "s" | "sec" | "secs" | "seconds" => 1,
+        "m" | "min" | "mins" | "minutes" => 60,
+        "h" | "hr" | "hrs" | "hours" => 3600,
+        "d" | "day" | "days" => 86_400,
+        "w" | "week" | "weeks" => 604_800,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(mult).map(Duration::from_secs).ok_or_else(bad)
+}
+
+impl Config {
+    /// Parses and validates a JSON configuration.
+    ///
+    /// # Errors
+    /// `InvalidConfig` for malformed JSON, unknown keys, wrong types or a failed [`Config::validate`].
+    pub fn from_json(json: &str) -> Result<Config> {
+        let cfg: Config = serde_json::from_str(json)
+            .map_err(|e| AccountsError::new(ErrorCode::InvalidConfig, format!("config: {e}")))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Builds a configuration from a JSON value (what the bindings hold).
+    ///
+    /// # Errors
+    /// As [`Config::from_json`].
+    pub fn from_value(value: serde_json::Value) -> Result<Config> {
+        let cfg: Config = serde_json::from_value(value)
+            .map_err(|e| AccountsError::new(ErrorCode::InvalidConfig, format!("config: {e}")))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks the rules serde cannot express.
+    ///
+    /// # Errors
+    /// `InvalidConfig` for a short secret, an unsupported algorithm, zero lifetimes or bad hash parameters.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: &str| Err(AccountsError::new(ErrorCode::InvalidConfig, m.to_string()));
+        if self.token_secret.len() < MIN_TOKEN_SECRET_BYTES {
+            return bad("tokenSecret must be at least 32 bytes");
+        }
+        if !matches!(self.token_configs.access_token.algorithm.as_str(), "HS256" | "HS384" | "HS512") {
+            return bad("tokenConfigs.accessToken.algorithm must be HS256, HS384 or HS512");
+        }
+        if self.token_configs.access_token.expires_in.is_zero() || self.token_configs.refresh_token.expires_in.is_zero() {
+            return bad("token lifetimes must be positive");
+        }
+        let h = self.services.password.hashing;
+        if argon2::Params::new(h.memory_kib, h.iterations, h.parallelism, None).is_err() {
+            return bad("services.password.hashing has invalid argon2 parameters");
+        }
+        if !self.db.starts_with("sqlite:") {
+            return bad("db must be sqlite:<path> or sqlite::memory:");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("7d").unwrap(), Duration::from_secs(604_800));
+        assert_eq!(parse_duration("3600s").unwrap(), Duration::from_secs(3600));
+        assert_eq!(parse_duration("45").unwrap(), Duration::from_secs(45));
+        for bad in ["", "m", "5y", "-3s", "99999999999999999999d"] {
+            assert_eq!(parse_duration(bad).unwrap_err().code, ErrorCode::InvalidConfig, "{bad}");
+        }
+    }
+
+    #[test]
+    fn defaults_and_validation() {
+        let c = Config::from_json(r#"{"db":"sqlite::memory:","tokenSecret":"0123456789abcdef0123456789abcdef"}"#).unwrap();
+        assert!(c.ambiguous_error_messages);
+        assert_eq!(c.site_url, "http://localhost:3000");
+        assert_eq!(c.token_configs.access_token.expires_in, Duration::from_secs(5400));
+        assert_eq!(c.token_configs.refresh_token.expires_in, Duration::from_secs(604_800));
+        assert_eq!(c.services.password.min_password_length, 8);
+        let with = |extra: &str| {
+            Config::from_json(&format!(r#"{{"db":"sqlite::memory:","tokenSecret":"0123456789abcdef0123456789abcdef"{extra}}}"#))
+        };
+        assert_eq!(with(r#","tokenConfigs":{"accessToken":{"expiresIn":3600}}"#).unwrap().token_configs.access_token.expires_in.as_secs(), 3600);
+        for bad in [
+            r#","tokenConfigs":{"accessToken":{"algorithm":"none"}}"#,
+            r#","tokenConfigs":{"accessToken":{"expiresIn":"soon"}}"#,
+            r#","tokenSecrett":"typo""#,
+            r#","ambiguousErrorMessages":"yes""#,
+        ] {
+            assert_eq!(with(bad).unwrap_err().code, ErrorCode::InvalidConfig, "{bad}");
+        }
+        assert_eq!(Config::from_json(r#"{"db":"sqlite::memory:","tokenSecret":"short"}"#).unwrap_err().code, ErrorCode::InvalidConfig);
+        assert_eq!(Config::from_json(r#"{"tokenSecret":"0123456789abcdef0123456789abcdef"}"#).unwrap_err().code, ErrorCode::InvalidConfig);
+        assert_eq!(Config::from_json("not json").unwrap_err().code, ErrorCode::InvalidConfig);
+        let shown = serde_json::to_string(&c).unwrap();
+        assert!(!shown.contains("0123456789abcdef"), "secret never serialised");
+    }
+}

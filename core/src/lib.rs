@@ -1,0 +1,30 @@
+//! accounts-core: the accounts-js server (`@accounts/server` + `@accounts/password`) in Rust.
+//!
+//! All behaviour lives here; the C, Python and Node faces only convert and map errors.
+//! Start with [`AccountsServer::new`] and a [`Config`].
+#![forbid(unsafe_code)]
+
+pub mod callbacks;
+pub mod clock;
+pub mod config;
+pub mod error;
+mod hashing;
+pub mod password;
+pub mod secret;
+pub mod server;
+pub mod services;
+pub mod store;
+pub mod tokens;
+pub mod types;
+
+pub use callbacks::{Callbacks, ListenerId, events};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::Config;
+pub use error::{AccountsError, ErrorCode, Result};
+pub use password::Password;
+pub use server::AccountsServer;
+pub use services::AuthService;
+pub use types::*;
+
+/// The library version (same for every crate and package).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

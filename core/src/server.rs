@@ -1,0 +1,524 @@
+//! `AccountsServer`: the accounts-js server methods over a [`Store`], with rotating refresh tokens.
+
+use crate::callbacks::{Callbacks, EventBus, ListenerFn, ListenerId, events};
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::error::{AccountsError, ErrorCode, Result};
+use crate::hashing::Hasher;
+use crate::password::Password;
+use crate::secret::{ct_eq, digest, new_id};
+use crate::services::{AuthService, PasswordAuthService};
+use crate::store::{self, SessionRecord, Store};
+use crate::tokens::{AccessData, TokenManager};
+use crate::types::{
+    ConnectionInfo, ImpersonationResult, ImpersonationTarget, LoginResult, RevokeAllOptions, Session, Tokens, User,
+};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+/// The server. `Send + Sync`: share it between threads with an `Arc`.
+pub struct AccountsServer {
+    pub(crate) config: Config,
+    pub(crate) store: Box<dyn Store>,
+    pub(crate) tokens: TokenManager,
+    pub(crate) hasher: Hasher,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) callbacks: Callbacks,
+    pub(crate) events: EventBus,
+    services: RwLock<HashMap<String, Arc<dyn AuthService>>>,
+}
+
+/// How many times a refresh re-reads the session after losing a rotation race.
+const ROTATION_ATTEMPTS: usize = 4;
+
+fn code(c: ErrorCode) -> AccountsError {
+    AccountsError::code(c)
+}
+
+fn connection_json(infos: &ConnectionInfo) -> Value {
+    serde_json::to_value(infos).unwrap_or(Value::Null)
+}
+
+impl AccountsServer {
+    /// Opens the database named by `config.db` (running migrations) and builds the server.
+    ///
+    /// # Errors
+    /// `InvalidConfig` for a config that does not validate, `StorageError` when the database cannot be opened.
+    pub fn new(config: Config, callbacks: Callbacks) -> Result<AccountsServer> {
+        AccountsServer::with_clock(config, callbacks, Arc::new(SystemClock))
+    }
+
+    /// As [`AccountsServer::new`], with a JSON config.
+    ///
+    /// # Errors
+    /// As [`Config::from_json`] and [`AccountsServer::new`].
+    pub fn from_json(config_json: &str, callbacks: Callbacks) -> Result<AccountsServer> {
+        AccountsServer::new(Config::from_json(config_json)?, callbacks)
+    }
+
+    /// As [`AccountsServer::new`], with an injected clock (tests of expiry).
+    ///
+    /// # Errors
+    /// As [`AccountsServer::new`].
+    pub fn with_clock(config: Config, callbacks: Callbacks, clock: Arc<dyn Clock>) -> Result<AccountsServer> {
+        config.validate()?;
+        let tokens = TokenManager::new(&config)?;
+        let pw = &config.services.password;
+        let hasher = Hasher::new(pw.hashing, pw.max_concurrent_hashes)?;
+        let store = store::open(&config.db)?;
+        let mut services: HashMap<String, Arc<dyn AuthService>> = HashMap::new();
+        services.insert("password".into(), Arc::new(PasswordAuthService));
+        Ok(AccountsServer {
+            config,
+            store,
+            tokens,
+            hasher,
+            clock,
+            callbacks,
+            events: EventBus::default(),
+            services: RwLock::new(services),
+        })
+    }
+
+    /// The effective options (the secret serialises as `[redacted]`).
+    pub fn options(&self) -> &Config {
+        &self.config
+    }
+
+    /// The store, for custom [`AuthService`]s.
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    pub(crate) fn now(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// The password service.
+    pub fn password(&self) -> Password<'_> {
+        Password { server: self }
+    }
+
+    /// Registers (or replaces) an authentication service under `name`.
+    pub fn register_service(&self, name: &str, service: Arc<dyn AuthService>) {
+        self.services.write().unwrap_or_else(|p| p.into_inner()).insert(name.to_string(), service);
+    }
+
+    /// Names of the registered services (accounts-js `getServices()` keys), sorted.
+    pub fn service_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.services.read().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    fn service(&self, name: &str) -> Result<Arc<dyn AuthService>> {
+        self.services
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
+            .ok_or_else(|| AccountsError::new(ErrorCode::ServiceNotFound, format!("no service named {name:?}")))
+    }
+
+    /// Adds an event listener (accounts-js `on`); see [`events`] for the names.
+    pub fn on(&self, event: &str, listener: Arc<ListenerFn>) -> ListenerId {
+        self.events.on(event, listener)
+    }
+
+    /// Removes a listener; returns whether it was registered.
+    pub fn off(&self, id: ListenerId) -> bool {
+        self.events.off(id)
+    }
+
+    /// Whether any listener is registered for `event` (bindings use it to pick a fast path).
+    pub fn has_listeners(&self, event: &str) -> bool {
+        self.events.has(event)
+    }
+
+    /// The callbacks given at construction.
+    pub fn callbacks(&self) -> &Callbacks {
+        &self.callbacks
+    }
+
+    /// Applies `userObjectSanitizer` to a user about to leave the library.
+    pub(crate) fn sanitize(&self, user: User) -> Result<User> {
+        match &self.callbacks.user_object_sanitizer {
+            Some(f) => f(user),
+            None => Ok(user),
+        }
+    }
+
+    /// Runs `op`, emitting `ok_event` with the payload it returns, or `err_event` with the error.
+    fn observed<T>(&self, ok_event: &str, err_event: &str, op: impl FnOnce() -> Result<(T, Value)>) -> Result<T> {
+        match op().and_then(|(out, payload)| self.events.emit(ok_event, || payload).map(|_| out)) {
+            Ok(out) => Ok(out),
+            Err(e) => {
+                // The operation already failed; a failing error listener must not mask its code.
+                let _ = self.events.emit(err_event, || json!({ "error": e.to_json() }));
+                Err(e)
+            }
+        }
+    }
+
+    fn user_or_not_found(&self, id: &str) -> Result<User> {
+        self.store.find_user_by_id(id)?.ok_or_else(|| code(ErrorCode::UserNotFound))
+    }
+
+    fn access_token(&self, user: &User, data: &AccessData, now: i64) -> Result<String> {
+        let extra = match &self.callbacks.create_jwt_payload {
+            Some(f) => f(&serde_json::to_value(data)?, user)?,
+            None => Default::default(),
+        };
+        self.tokens.access_token(extra, data, now)
+    }
+
+    /// Creates a session for `user` and signs its first token pair.
+    fn start_session(&self, user: &User, infos: &ConnectionInfo, impersonator: Option<&User>) -> Result<LoginResult> {
+        if user.deactivated {
+            return Err(code(ErrorCode::UserDeactivated));
+        }
+        let now = self.now();
+        let session_id = new_id()?;
+        let refresh_token = self.tokens.refresh_token(&user.id, &session_id, 0, now)?;
+        self.store.create_session(&SessionRecord {
+            session: Session {
+                id: session_id.clone(),
+                user_id: user.id.clone(),
+                valid: true,
+                ip: infos.ip.clone(),
+                user_agent: infos.user_agent.clone(),
+                impersonator_user_id: impersonator.map(|u| u.id.clone()),
+                refresh_count: 0,
+                created_at: now,
+                updated_at: now,
+            },
+            refresh_digest: digest(&refresh_token),
+            prev_refresh_digest: None,
+            rotated_at: now,
+        })?;
+        let data = AccessData {
+            user_id: user.id.clone(),
+            is_impersonated: impersonator.is_some(),
+            session_id: session_id.clone(),
+            impersonator_user_id: impersonator.map(|u| u.id.clone()),
+        };
+        let access_token = self.access_token(user, &data, now)?;
+        Ok(LoginResult { session_id, tokens: Tokens { access_token, refresh_token }, user: self.sanitize(user.clone())? })
+    }
+
+    /// Authenticates with `service` and, on success, creates a session (accounts-js `loginWithService`).
+    ///
+    /// # Errors
+    /// `ServiceNotFound`, the service's own errors (e.g. `InvalidCredentials`), `AuthenticationFailed`,
+    /// `UserDeactivated`, or a `ValidateLogin` listener's error.
+    pub fn login_with_service(&self, service: &str, params: &Value, infos: &ConnectionInfo) -> Result<LoginResult> {
+        self.observed(events::LOGIN_SUCCESS, events::LOGIN_ERROR, || {
+            let user = self.authenticate_user(service, params)?;
+            if user.deactivated {
+                return Err(code(ErrorCode::UserDeactivated));
+            }
+            self.events.emit(events::VALIDATE_LOGIN, || {
+                json!({ "service": service, "user": user, "connection": connection_json(infos) })
+            })?;
+            let result = self.start_session(&user, infos, None)?;
+            let payload =
+                json!({ "service": service, "user": result.user, "sessionId": result.session_id, "connection": connection_json(infos) });
+            Ok((result, payload))
+        })
+    }
+
+    fn authenticate_user(&self, service: &str, params: &Value) -> Result<User> {
+        let svc = self.service(service)?;
+        svc.authenticate(self, params)?.ok_or_else(|| code(ErrorCode::AuthenticationFailed))
+    }
+
+    /// Checks credentials with `service` without creating a session (accounts-js `authenticateWithService`).
+    ///
+    /// # Errors
+    /// As [`AccountsServer::login_with_service`], minus session creation.
+    pub fn authenticate_with_service(&self, service: &str, params: &Value, infos: &ConnectionInfo) -> Result<bool> {
+        self.observed(events::AUTHENTICATE_SUCCESS, events::AUTHENTICATE_ERROR, || {
+            let user = self.authenticate_user(service, params)?;
+            if user.deactivated {
+                return Err(code(ErrorCode::UserDeactivated));
+            }
+            let payload = json!({ "service": service, "user": self.sanitize(user)?, "connection": connection_json(infos) });
+            Ok((true, payload))
+        })
+    }
+
+    /// Creates a session for an existing user without credentials (accounts-js `loginWithUser`).
+    ///
+    /// # Errors
+    /// `UserNotFound`, `UserDeactivated`.
+    pub fn login_with_user(&self, user_id: &str, infos: &ConnectionInfo) -> Result<LoginResult> {
+        let user = self.user_or_not_found(user_id)?;
+        self.start_session(&user, infos, None)
+    }
+
+    /// Checks an access token, its session and its user; returns the user (accounts-js `resumeSession`).
+    ///
+    /// # Errors
+    /// `InvalidToken`, `TokenVerificationFailed`, `SessionNotFound`, `SessionNotValid`, `UserNotFound`,
+    /// `UserDeactivated`, or the `resumeSessionValidator`'s error.
+    pub fn resume_session(&self, access_token: &str) -> Result<User> {
+        self.observed(events::RESUME_SESSION_SUCCESS, events::RESUME_SESSION_ERROR, || {
+            let data = self.tokens.verify_access(access_token, self.now(), true)?;
+            let session = if self.config.use_stateless_session {
+                None
+            } else {
+                let rec = self.store.find_session(&data.session_id)?.ok_or_else(|| code(ErrorCode::SessionNotFound))?;
+                if !rec.session.valid {
+                    return Err(code(ErrorCode::SessionNotValid));
+                }
+                if rec.session.user_id != data.user_id {
+                    return Err(AccountsError::new(ErrorCode::TokenVerificationFailed, "token does not match its session"));
+                }
+                Some(rec.session)
+            };
+            let user = self.user_or_not_found(&data.user_id)?;
+            if user.deactivated {
+                return Err(code(ErrorCode::UserDeactivated));
+            }
+            if let Some(validate) = &self.callbacks.resume_session_validator {
+                let session = session.clone().unwrap_or_else(|| stateless_session(&data));
+                validate(&user, &session)?;
+            }
+            let user = self.sanitize(user)?;
+            let payload = if self.events.has(events::RESUME_SESSION_SUCCESS) {
+                json!({ "user": user, "sessionId": data.session_id })
+            } else {
+                Value::Null
+            };
+            Ok((user, payload))
+        })
+    }
+
+    /// Rotates the refresh token of a session and signs a new access token (accounts-js `refreshTokens`).
+    ///
+    /// The access token may be expired but must be genuine and of the same session. Presenting a
+    /// refresh token that was already rotated away, outside `refreshTokenReuseGraceSeconds`, revokes
+    /// the session. Inside the grace window every presenter gets the same successor, so concurrent
+    /// refreshes never fork the session.
+    ///
+    /// # Errors
+    /// `InvalidTokens`, `TokenVerificationFailed`, `SessionNotFound`, `SessionNotValid`, `UserNotFound`,
+    /// `UserDeactivated`, `RefreshTokenReused`.
+    pub fn refresh_tokens(&self, access_token: &str, refresh_token: &str, infos: &ConnectionInfo) -> Result<LoginResult> {
+        self.observed(events::REFRESH_TOKENS_SUCCESS, events::REFRESH_TOKENS_ERROR, || {
+            if access_token.is_empty() || refresh_token.is_empty() {
+                return Err(AccountsError::new(ErrorCode::InvalidTokens, "an access token and a refresh token are required"));
+            }
+            let now = self.now();
+            let data = self.tokens.verify_access(access_token, now, false)?;
+            let claims = self.tokens.verify_refresh(refresh_token, now)?;
+            if claims.sid != data.session_id || claims.sub != data.user_id {
+                return Err(AccountsError::new(ErrorCode::TokenVerificationFailed, "tokens belong to different sessions"));
+            }
+            let presented = digest(refresh_token);
+            for _ in 0..ROTATION_ATTEMPTS {
+                let rec = self.store.find_session(&claims.sid)?.ok_or_else(|| code(ErrorCode::SessionNotFound))?;
+                if !rec.session.valid {
+                    return Err(code(ErrorCode::SessionNotValid));
+                }
+                let user = self.user_or_not_found(&rec.session.user_id)?;
+                if user.deactivated {
+                    return Err(code(ErrorCode::UserDeactivated));
+                }
+                let next_refresh = if ct_eq(&presented, &rec.refresh_digest) {
+                    let next = self.tokens.refresh_token(&user.id, &rec.session.id, rec.session.refresh_count + 1, now)?;
+                    if !self.store.rotate_session(&rec.session.id, &rec.refresh_digest, &digest(&next), now, infos)? {
+                        continue; // another refresh rotated first: re-read and take the grace path
+                    }
+                    next
+                } else if self.in_grace(&rec, &presented, now) {
+                    // Re-derive the successor the winner received (signatures are deterministic).
+                    let next = self.tokens.refresh_token(&user.id, &rec.session.id, rec.session.refresh_count, rec.rotated_at)?;
+                    if !ct_eq(&digest(&next), &rec.refresh_digest) {
+                        return Err(self.revoke_reused(&rec));
+                    }
+                    next
+                } else {
+                    return Err(self.revoke_reused(&rec));
+                };
+                let data = AccessData {
+                    user_id: user.id.clone(),
+                    is_impersonated: rec.session.impersonator_user_id.is_some(),
+                    session_id: rec.session.id.clone(),
+                    impersonator_user_id: rec.session.impersonator_user_id.clone(),
+                };
+                let access = self.access_token(&user, &data, now)?;
+                let result = LoginResult {
+                    session_id: rec.session.id.clone(),
+                    tokens: Tokens { access_token: access, refresh_token: next_refresh },
+                    user: self.sanitize(user)?,
+                };
+                let payload = json!({ "user": result.user, "sessionId": result.session_id, "connection": connection_json(infos) });
+                return Ok((result, payload));
+            }
+            Err(AccountsError::new(ErrorCode::StorageError, "refresh kept losing rotation races; try again"))
+        })
+    }
+
+    fn in_grace(&self, rec: &SessionRecord, presented: &str, now: i64) -> bool {
+        let grace_ms = (self.config.refresh_token_reuse_grace_seconds as i64).saturating_mul(1000);
+        grace_ms > 0
+            && rec.prev_refresh_digest.as_deref().is_some_and(|prev| ct_eq(presented, prev))
+            && now - rec.rotated_at <= grace_ms
+    }
+
+    /// Revokes a session whose old refresh token came back, and says so.
+    fn revoke_reused(&self, rec: &SessionRecord) -> AccountsError {
+        if let Err(e) = self.store.invalidate_session(&rec.session.id, self.now()) {
+            return e;
+        }
+        let _ = self.events.emit(events::REFRESH_TOKEN_REUSED, || {
+            json!({ "userId": rec.session.user_id, "sessionId": rec.session.id })
+        });
+        AccountsError::new(ErrorCode::RefreshTokenReused, "refresh token reused; the session has been revoked")
+            .with_details(json!({ "sessionId": rec.session.id }))
+    }
+
+    /// Ends the session of an access token (accounts-js `logout`).
+    ///
+    /// # Errors
+    /// `InvalidToken`, `TokenVerificationFailed`, `SessionNotFound`, `SessionNotValid`.
+    pub fn logout(&self, access_token: &str) -> Result<()> {
+        self.observed(events::LOGOUT_SUCCESS, events::LOGOUT_ERROR, || {
+            let data = self.tokens.verify_access(access_token, self.now(), true)?;
+            let rec = self.store.find_session(&data.session_id)?.ok_or_else(|| code(ErrorCode::SessionNotFound))?;
+            if !rec.session.valid || !self.store.invalidate_session(&rec.session.id, self.now())? {
+                return Err(code(ErrorCode::SessionNotValid));
+            }
+            Ok(((), json!({ "userId": rec.session.user_id, "sessionId": rec.session.id })))
+        })
+    }
+
+    /// Starts a session as another user, if `impersonationAuthorize` allows it (accounts-js `impersonate`).
+    ///
+    /// # Errors
+    /// `InvalidToken`, `TokenVerificationFailed`, `SessionNotFound`, `SessionNotValid`, `UserNotFound`,
+    /// `InvalidArgument` (target names nobody or several fields), `ImpersonatedUserNotFound`
+    /// (only when `ambiguousErrorMessages` is false), `UserDeactivated`.
+    pub fn impersonate(&self, access_token: &str, target: &ImpersonationTarget, infos: &ConnectionInfo) -> Result<ImpersonationResult> {
+        self.observed(events::IMPERSONATION_SUCCESS, events::IMPERSONATION_ERROR, || {
+            let data = self.tokens.verify_access(access_token, self.now(), true)?;
+            let rec = self.store.find_session(&data.session_id)?.ok_or_else(|| code(ErrorCode::SessionNotFound))?;
+            if !rec.session.valid {
+                return Err(code(ErrorCode::SessionNotValid));
+            }
+            let user = self.user_or_not_found(&data.user_id)?;
+            let denied = || Ok((ImpersonationResult { authorized: false, tokens: None, user: None }, Value::Null));
+            if data.is_impersonated {
+                return denied(); // no impersonation chains
+            }
+            let found = match (&target.user_id, &target.username, &target.email) {
+                (Some(id), None, None) => self.store.find_user_by_id(id)?,
+                (None, Some(name), None) => self.store.find_user_by_username(name)?,
+                (None, None, Some(email)) => self.store.find_user_by_email(&email.to_lowercase())?,
+                _ => {
+                    return Err(AccountsError::new(ErrorCode::InvalidArgument, "give exactly one of userId, username, email"));
+                }
+            };
+            let Some(target_user) = found else {
+                if self.config.ambiguous_error_messages {
+                    return denied();
+                }
+                return Err(code(ErrorCode::ImpersonatedUserNotFound));
+            };
+            let authorized = match &self.callbacks.impersonation_authorize {
+                Some(f) => f(&self.sanitize(user.clone())?, &self.sanitize(target_user.clone())?)?,
+                None => false,
+            };
+            if !authorized {
+                return denied();
+            }
+            let login = self.start_session(&target_user, infos, Some(&user))?;
+            let payload = json!({
+                "user": self.sanitize(user)?, "impersonatedUser": login.user,
+                "sessionId": login.session_id, "connection": connection_json(infos),
+            });
+            Ok((ImpersonationResult { authorized: true, tokens: Some(login.tokens), user: Some(login.user) }, payload))
+        })
+    }
+
+    /// The user with this id, or `None`.
+    ///
+    /// # Errors
+    /// `StorageError`, or the sanitizer's error.
+    pub fn find_user_by_id(&self, id: &str) -> Result<Option<User>> {
+        self.store.find_user_by_id(id)?.map(|u| self.sanitize(u)).transpose()
+    }
+
+    /// The session an access token belongs to (valid or not).
+    ///
+    /// # Errors
+    /// `InvalidToken`, `TokenVerificationFailed`, `SessionNotFound`.
+    pub fn find_session_by_access_token(&self, access_token: &str) -> Result<Session> {
+        let data = self.tokens.verify_access(access_token, self.now(), true)?;
+        let rec = self.store.find_session(&data.session_id)?.ok_or_else(|| code(ErrorCode::SessionNotFound))?;
+        Ok(rec.session)
+    }
+
+    /// Deactivates a user: their next `resumeSession`, `refreshTokens` and login fail with `UserDeactivated`.
+    ///
+    /// # Errors
+    /// `UserNotFound`.
+    pub fn deactivate_user(&self, user_id: &str) -> Result<()> {
+        self.store.set_deactivated(user_id, true, self.now())
+    }
+
+    /// Reactivates a user.
+    ///
+    /// # Errors
+    /// `UserNotFound`.
+    pub fn activate_user(&self, user_id: &str) -> Result<()> {
+        self.store.set_deactivated(user_id, false, self.now())
+    }
+
+    /// Every session of a user (valid and revoked), newest first.
+    ///
+    /// # Errors
+    /// `StorageError`.
+    pub fn list_sessions(&self, user_id: &str) -> Result<Vec<Session>> {
+        self.store.list_sessions(user_id)
+    }
+
+    /// Revokes one session; returns whether it was still valid.
+    ///
+    /// # Errors
+    /// `SessionNotFound`.
+    pub fn revoke_session(&self, session_id: &str) -> Result<bool> {
+        if self.store.invalidate_session(session_id, self.now())? {
+            return Ok(true);
+        }
+        match self.store.find_session(session_id)? {
+            Some(_) => Ok(false),
+            None => Err(code(ErrorCode::SessionNotFound)),
+        }
+    }
+
+    /// Revokes every valid session of a user except `options.except`; returns how many.
+    ///
+    /// # Errors
+    /// `StorageError`.
+    pub fn revoke_all_sessions(&self, user_id: &str, options: &RevokeAllOptions) -> Result<u64> {
+        self.store.invalidate_all_sessions(user_id, options.except.as_deref(), self.now())
+    }
+}
+
+/// The session a stateless resume reports to `resumeSessionValidator`: what the token says.
+fn stateless_session(data: &AccessData) -> Session {
+    Session {
+        id: data.session_id.clone(),
+        user_id: data.user_id.clone(),
+        valid: true,
+        ip: None,
+        user_agent: None,
+        impersonator_user_id: data.impersonator_user_id.clone(),
+        refresh_count: 0,
+        created_at: 0,
+        updated_at: 0,
+    }
+}

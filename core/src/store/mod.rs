@@ -1,0 +1,78 @@
+//! Persistence: one [`Store`] trait, implemented by [`sqlite::SqliteStore`].
+//!
+//! Stores hold no business rules: they persist rows, enforce uniqueness and offer the one
+//! compare-and-swap that refresh-token rotation needs. Secrets arrive here already digested.
+
+pub mod sqlite;
+
+use crate::error::Result;
+use crate::types::{ConnectionInfo, Session, User};
+use serde_json::{Map, Value};
+
+/// A user to insert. `email` is already lowercased, `password_hash` already hashed.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub id: String,
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub profile: Map<String, Value>,
+    pub password_hash: Option<String>,
+    pub now: i64,
+}
+
+/// A session row, including the digests that never leave core.
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    pub session: Session,
+    /// SHA-256 (hex) of the refresh token currently valid for this session.
+    pub refresh_digest: String,
+    /// SHA-256 (hex) of the refresh token it replaced, for the reuse grace window.
+    pub prev_refresh_digest: Option<String>,
+    /// When the refresh token was last issued (ms); the successor's `iat` derives from it.
+    pub rotated_at: i64,
+}
+
+/// What the server needs from a database. Implementations must be safe to share between threads.
+pub trait Store: Send + Sync {
+    /// Inserts a user with its first email and password hash in one transaction.
+    ///
+    /// # Errors
+    /// `EmailAlreadyExists` / `UsernameAlreadyExists` on a uniqueness conflict, `StorageError` otherwise.
+    fn create_user(&self, user: &NewUser) -> Result<()>;
+    fn find_user_by_id(&self, id: &str) -> Result<Option<User>>;
+    /// `email` must already be lowercased.
+    fn find_user_by_email(&self, email: &str) -> Result<Option<User>>;
+    fn find_user_by_username(&self, username: &str) -> Result<Option<User>>;
+    fn find_password_hash(&self, user_id: &str) -> Result<Option<String>>;
+    /// # Errors
+    /// `UserNotFound` when the user does not exist.
+    fn set_password_hash(&self, user_id: &str, hash: &str, now: i64) -> Result<()>;
+    /// # Errors
+    /// `UserNotFound` when the user does not exist.
+    fn set_deactivated(&self, user_id: &str, deactivated: bool, now: i64) -> Result<()>;
+    fn create_session(&self, record: &SessionRecord) -> Result<()>;
+    fn find_session(&self, id: &str) -> Result<Option<SessionRecord>>;
+    /// Replaces the refresh digest if, and only if, the session is valid and its current digest is
+    /// `expected_digest`; bumps the counter and records `info`. Returns whether it swapped.
+    fn rotate_session(&self, id: &str, expected_digest: &str, new_digest: &str, now: i64, info: &ConnectionInfo) -> Result<bool>;
+    /// Marks one session invalid; returns whether it was valid before.
+    fn invalidate_session(&self, id: &str, now: i64) -> Result<bool>;
+    /// Marks every valid session of a user invalid except `except`; returns how many.
+    fn invalidate_all_sessions(&self, user_id: &str, except: Option<&str>, now: i64) -> Result<u64>;
+    /// All sessions of a user, newest first.
+    fn list_sessions(&self, user_id: &str) -> Result<Vec<Session>>;
+}
+
+/// Opens the store named by a `db` URL.
+///
+/// # Errors
+/// `InvalidConfig` for an unknown scheme, `StorageError` when the database cannot be opened or migrated.
+pub fn open(url: &str) -> Result<Box<dyn Store>> {
+    match url.strip_prefix("sqlite:") {
+        Some(rest) => Ok(Box::new(sqlite::SqliteStore::open(rest)?)),
+        None => Err(crate::error::AccountsError::new(
+            crate::error::ErrorCode::InvalidConfig,
+            "db must be sqlite:<path> or sqlite::memory:",
+        )),
+    }
+}

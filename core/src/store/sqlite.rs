@@ -1,0 +1,380 @@
+//! SQLite store: WAL, busy timeout, foreign keys, versioned migrations run on open.
+//!
+//! One writer connection behind a mutex (SQLite has one writer anyway, and in-process
+//! serialisation means no caller ever sees "database is locked"), plus a few reader
+//! connections for file databases so reads run in parallel with writes.
+
+use super::{NewUser, SessionRecord, Store};
+use crate::error::{AccountsError, ErrorCode, Result};
+use crate::types::{ConnectionInfo, EmailRecord, Session, User};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+/// Versioned migrations; index + 1 is the schema version stored in `PRAGMA user_version`.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE users (
+    id          TEXT PRIMARY KEY,
+    username    TEXT UNIQUE,
+    emails      TEXT NOT NULL DEFAULT '[]',   -- denormalised copy of the emails rows, for one-read user loads
+    profile     TEXT NOT NULL DEFAULT '{}',
+    deactivated INTEGER NOT NULL DEFAULT 0,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+);
+CREATE TABLE emails (
+    address    TEXT PRIMARY KEY,              -- lowercased; uniqueness across all users
+    user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    verified   INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX emails_user ON emails(user_id);
+CREATE TABLE passwords (
+    user_id    TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+    hash       TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE TABLE services (
+    user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    name       TEXT NOT NULL,
+    data       TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, name)
+);
+CREATE TABLE tokens (
+    digest     TEXT PRIMARY KEY,              -- SHA-256 of the token; the token itself is never stored
+    user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    kind       TEXT NOT NULL,
+    address    TEXT,
+    expires_at INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX tokens_user ON tokens(user_id, kind);
+CREATE TABLE sessions (
+    id                   TEXT PRIMARY KEY,
+    user_id              TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    refresh_digest       TEXT NOT NULL,
+    prev_refresh_digest  TEXT,
+    refresh_counter      INTEGER NOT NULL DEFAULT 0,
+    rotated_at           INTEGER NOT NULL,
+    valid                INTEGER NOT NULL DEFAULT 1,
+    ip                   TEXT,
+    user_agent           TEXT,
+    impersonator_user_id TEXT,
+    created_at           INTEGER NOT NULL,
+    updated_at           INTEGER NOT NULL
+);
+CREATE INDEX sessions_user ON sessions(user_id);
+"#];
+
+const READERS: usize = 2;
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct SqliteStore {
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+}
+
+fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    // A panic while holding the lock leaves the connection usable (an open transaction rolls back on drop).
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn configure(conn: &Connection, file: bool) -> Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    if file {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+    }
+    // NORMAL keeps every committed transaction across a process crash in WAL mode.
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: usize = tx.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+    if version > MIGRATIONS.len() {
+        return Err(AccountsError::new(
+            ErrorCode::StorageError,
+            format!("database schema version {version} is newer than this library ({})", MIGRATIONS.len()),
+        ));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`, or a private in-memory one for `:memory:`.
+    ///
+    /// # Errors
+    /// `StorageError` when the file cannot be opened or the schema cannot be migrated.
+    pub fn open(path: &str) -> Result<SqliteStore> {
+        let memory = path == ":memory:";
+        if path.is_empty() {
+            return Err(AccountsError::new(ErrorCode::InvalidConfig, "sqlite: needs a path or :memory:"));
+        }
+        let mut writer = if memory { Connection::open_in_memory()? } else { Connection::open(path)? };
+        configure(&writer, !memory)?;
+        migrate(&mut writer)?;
+        let mut readers = Vec::new();
+        if !memory {
+            for _ in 0..READERS {
+                let r = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+                r.busy_timeout(BUSY_TIMEOUT)?;
+                r.set_prepared_statement_cache_capacity(64);
+                readers.push(Mutex::new(r));
+            }
+        }
+        Ok(SqliteStore { writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0) })
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+        if self.readers.is_empty() {
+            return Ok(f(&lock(&self.writer))?);
+        }
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        for i in 0..self.readers.len() {
+            if let Ok(conn) = self.readers[(start + i) % self.readers.len()].try_lock() {
+                return Ok(f(&conn)?);
+            }
+        }
+        Ok(f(&lock(&self.readers[start % self.readers.len()]))?)
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+const USER_COLUMNS: &str = "u.id, u.username, u.emails, u.profile, u.deactivated, u.created_at, u.updated_at";
+
+fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+    let json_col = |i: usize| -> rusqlite::Result<String> { row.get(i) };
+    let emails: Vec<EmailRecord> = serde_json::from_str(&json_col(2)?)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, Box::new(e)))?;
+    let profile = serde_json::from_str(&json_col(3)?)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, Box::new(e)))?;
+    Ok(User {
+        id: row.get(0)?,
+        username: row.get(1)?,
+        emails,
+        profile,
+        deactivated: row.get::<_, i64>(4)? != 0,
+        created_at: row.get(5)?,
+        updated_at: row.get(6)?,
+    })
+}
+
+const SESSION_COLUMNS: &str = "id, user_id, valid, ip, user_agent, impersonator_user_id, refresh_counter, \
+                               created_at, updated_at, refresh_digest, prev_refresh_digest, rotated_at";
+
+fn session_from_row(row: &Row<'_>) -> rusqlite::Result<SessionRecord> {
+    Ok(SessionRecord {
+        session: Session {
+            id: row.get(0)?,
+            user_id: row.get(1)?,
+            valid: row.get::<_, i64>(2)? != 0,
+            ip: row.get(3)?,
+            user_agent: row.get(4)?,
+            impersonator_user_id: row.get(5)?,
+            refresh_count: row.get(6)?,
+            created_at: row.get(7)?,
+            updated_at: row.get(8)?,
+        },
+        refresh_digest: row.get(9)?,
+        prev_refresh_digest: row.get(10)?,
+        rotated_at: row.get(11)?,
+    })
+}
+
+fn unique_violation(e: rusqlite::Error) -> AccountsError {
+    let text = e.to_string();
+    if text.contains("UNIQUE") && text.contains("emails.address") {
+        AccountsError::code(ErrorCode::EmailAlreadyExists)
+    } else if text.contains("UNIQUE") && text.contains("users.username") {
+        AccountsError::code(ErrorCode::UsernameAlreadyExists)
+    } else {
+        e.into()
+    }
+}
+
+fn user_not_found() -> AccountsError {
+    AccountsError::code(ErrorCode::UserNotFound)
+}
+
+impl Store for SqliteStore {
+    fn create_user(&self, user: &NewUser) -> Result<()> {
+        let emails: Vec<EmailRecord> =
+            user.email.iter().map(|a| EmailRecord { address: a.clone(), verified: false }).collect();
+        let emails_json = serde_json::to_string(&emails)?;
+        let profile_json = serde_json::to_string(&user.profile)?;
+        self.write(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO users (id, username, emails, profile, deactivated, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, 0, ?5, ?5)",
+            )?
+            .execute(params![user.id, user.username, emails_json, profile_json, user.now])
+            .map_err(unique_violation)?;
+            if let Some(address) = &user.email {
+                tx.prepare_cached("INSERT INTO emails (address, user_id, verified, created_at) VALUES (?1, ?2, 0, ?3)")?
+                    .execute(params![address, user.id, user.now])
+                    .map_err(unique_violation)?;
+            }
+            if let Some(hash) = &user.password_hash {
+                tx.prepare_cached("INSERT INTO passwords (user_id, hash, updated_at) VALUES (?1, ?2, ?3)")?
+                    .execute(params![user.id, hash, user.now])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn find_user_by_id(&self, id: &str) -> Result<Option<User>> {
+        self.read(|c| {
+            c.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = ?1"))?
+                .query_row([id], user_from_row)
+                .optional()
+        })
+    }
+
+    fn find_user_by_email(&self, email: &str) -> Result<Option<User>> {
+        self.read(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM emails e JOIN users u ON u.id = e.user_id WHERE e.address = ?1"
+            ))?
+            .query_row([email], user_from_row)
+            .optional()
+        })
+    }
+
+    fn find_user_by_username(&self, username: &str) -> Result<Option<User>> {
+        self.read(|c| {
+            c.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.username = ?1"))?
+                .query_row([username], user_from_row)
+                .optional()
+        })
+    }
+
+    fn find_password_hash(&self, user_id: &str) -> Result<Option<String>> {
+        self.read(|c| {
+            c.prepare_cached("SELECT hash FROM passwords WHERE user_id = ?1")?.query_row([user_id], |r| r.get(0)).optional()
+        })
+    }
+
+    fn set_password_hash(&self, user_id: &str, hash: &str, now: i64) -> Result<()> {
+        self.write(|tx| {
+            if tx.prepare_cached("UPDATE users SET updated_at = ?2 WHERE id = ?1")?.execute(params![user_id, now])? == 0 {
+                return Err(user_not_found());
+            }
+            tx.prepare_cached(
+                "INSERT INTO passwords (user_id, hash, updated_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT(user_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at",
+            )?
+            .execute(params![user_id, hash, now])?;
+            Ok(())
+        })
+    }
+
+    fn set_deactivated(&self, user_id: &str, deactivated: bool, now: i64) -> Result<()> {
+        self.write(|tx| {
+            let n = tx
+                .prepare_cached("UPDATE users SET deactivated = ?2, updated_at = ?3 WHERE id = ?1")?
+                .execute(params![user_id, deactivated as i64, now])?;
+            if n == 0 { Err(user_not_found()) } else { Ok(()) }
+        })
+    }
+
+    fn create_session(&self, r: &SessionRecord) -> Result<()> {
+        let s = &r.session;
+        self.write(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO sessions (id, user_id, refresh_digest, prev_refresh_digest, refresh_counter, rotated_at, valid, \
+                 ip, user_agent, impersonator_user_id, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )?
+            .execute(params![
+                s.id,
+                s.user_id,
+                r.refresh_digest,
+                r.prev_refresh_digest,
+                s.refresh_count,
+                r.rotated_at,
+                s.valid as i64,
+                s.ip,
+                s.user_agent,
+                s.impersonator_user_id,
+                s.created_at,
+                s.updated_at
+            ])
+            .map_err(|e| match e.sqlite_error_code() {
+                Some(rusqlite::ErrorCode::ConstraintViolation) => user_not_found(),
+                _ => e.into(),
+            })?;
+            Ok(())
+        })
+    }
+
+    fn find_session(&self, id: &str) -> Result<Option<SessionRecord>> {
+        self.read(|c| {
+            c.prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"))?
+                .query_row([id], session_from_row)
+                .optional()
+        })
+    }
+
+    fn rotate_session(&self, id: &str, expected: &str, new_digest: &str, now: i64, info: &ConnectionInfo) -> Result<bool> {
+        self.write(|tx| {
+            let n = tx
+                .prepare_cached(
+                    "UPDATE sessions SET prev_refresh_digest = refresh_digest, refresh_digest = ?3, \
+                     refresh_counter = refresh_counter + 1, rotated_at = ?4, updated_at = ?4, \
+                     ip = COALESCE(?5, ip), user_agent = COALESCE(?6, user_agent) \
+                     WHERE id = ?1 AND valid = 1 AND refresh_digest = ?2",
+                )?
+                .execute(params![id, expected, new_digest, now, info.ip, info.user_agent])?;
+            Ok(n == 1)
+        })
+    }
+
+    fn invalidate_session(&self, id: &str, now: i64) -> Result<bool> {
+        self.write(|tx| {
+            let n = tx
+                .prepare_cached("UPDATE sessions SET valid = 0, updated_at = ?2 WHERE id = ?1 AND valid = 1")?
+                .execute(params![id, now])?;
+            Ok(n == 1)
+        })
+    }
+
+    fn invalidate_all_sessions(&self, user_id: &str, except: Option<&str>, now: i64) -> Result<u64> {
+        self.write(|tx| {
+            let n = tx
+                .prepare_cached(
+                    "UPDATE sessions SET valid = 0, updated_at = ?3 \
+                     WHERE user_id = ?1 AND valid = 1 AND (?2 IS NULL OR id <> ?2)",
+                )?
+                .execute(params![user_id, except, now])?;
+            Ok(n as u64)
+        })
+    }
+
+    fn list_sessions(&self, user_id: &str) -> Result<Vec<Session>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = ?1 ORDER BY created_at DESC, id"
+            ))?;
+            let rows = stmt.query_map([user_id], session_from_row)?;
+            rows.map(|r| r.map(|s| s.session)).collect()
+        })
+    }
+}

@@ -1,0 +1,182 @@
+//! JWT access and refresh tokens (DESIGN §3).
+//!
+//! Access: `{...createJwtPayload, data: {userId, isImpersonated, sessionId, impersonatorUserId?}, sub, iat, exp, typ: "access"}`.
+//! Refresh: `{sub, sid, ctr, typ: "refresh", iat, exp}`, bound to one session and rotation counter.
+//! Verification pins the configured algorithm and checks `typ`, `exp` (against the server clock),
+//! and `iss`/`aud` when configured, so a refresh token is never accepted as an access token.
+
+use crate::config::Config;
+use crate::error::{AccountsError, ErrorCode, Result};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The `data` claim of an access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessData {
+    pub user_id: String,
+    pub is_impersonated: bool,
+    pub session_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impersonator_user_id: Option<String>,
+}
+
+/// The claims of a refresh token. Field order is fixed so re-signing is deterministic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshClaims {
+    pub sub: String,
+    pub sid: String,
+    pub ctr: i64,
+    pub typ: String,
+    pub iat: i64,
+    pub exp: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+}
+
+const ACCESS: &str = "access";
+const REFRESH: &str = "refresh";
+
+pub(crate) struct TokenManager {
+    algorithm: Algorithm,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    access_ttl_s: i64,
+    refresh_ttl_s: i64,
+    issuer: Option<String>,
+    audience: Option<String>,
+}
+
+fn verification_failed(why: impl std::fmt::Display) -> AccountsError {
+    AccountsError::new(ErrorCode::TokenVerificationFailed, format!("token verification failed: {why}"))
+}
+
+impl TokenManager {
+    pub fn new(cfg: &Config) -> Result<TokenManager> {
+        let access = &cfg.token_configs.access_token;
+        let algorithm = match access.algorithm.as_str() {
+            "HS256" => Algorithm::HS256,
+            "HS384" => Algorithm::HS384,
+            "HS512" => Algorithm::HS512,
+            other => return Err(AccountsError::new(ErrorCode::InvalidConfig, format!("unsupported algorithm {other}"))),
+        };
+        // The raw bytes of tokenSecret, so other services can verify with the shared secret.
+        let secret = cfg.token_secret.as_bytes();
+        let mut validation = Validation::new(algorithm);
+        // exp/iss/aud are checked below against the server clock; jsonwebtoken only pins alg and signature.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        Ok(TokenManager {
+            algorithm,
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            access_ttl_s: access.expires_in.as_secs() as i64,
+            refresh_ttl_s: cfg.token_configs.refresh_token.expires_in.as_secs() as i64,
+            issuer: access.issuer.clone(),
+            audience: access.audience.clone(),
+        })
+    }
+
+    fn sign<T: Serialize>(&self, claims: &T) -> Result<String> {
+        jsonwebtoken::encode(&Header::new(self.algorithm), claims, &self.encoding)
+            .map_err(|e| AccountsError::new(ErrorCode::InternalError, format!("jwt encode: {e}")))
+    }
+
+    /// Signs an access token. `extra` (from createJwtPayload) never overrides the reserved claims.
+    pub fn access_token(&self, extra: Map<String, Value>, data: &AccessData, now_ms: i64) -> Result<String> {
+        let iat = now_ms / 1000;
+        let mut claims = extra;
+        claims.insert("data".into(), serde_json::to_value(data)?);
+        claims.insert("sub".into(), Value::String(data.user_id.clone()));
+        claims.insert("iat".into(), iat.into());
+        claims.insert("exp".into(), (iat + self.access_ttl_s).into());
+        claims.insert("typ".into(), ACCESS.into());
+        for (k, v) in [("iss", &self.issuer), ("aud", &self.audience)] {
+            match v {
+                Some(v) => claims.insert(k.into(), Value::String(v.clone())),
+                None => claims.remove(k),
+            };
+        }
+        self.sign(&claims)
+    }
+
+    /// The refresh token for `session_id` at rotation `ctr`, issued at `issued_ms`.
+    /// Deterministic: the same inputs always give the same token (HMAC signatures are deterministic).
+    pub fn refresh_token(&self, user_id: &str, session_id: &str, ctr: i64, issued_ms: i64) -> Result<String> {
+        let iat = issued_ms / 1000;
+        self.sign(&RefreshClaims {
+            sub: user_id.into(),
+            sid: session_id.into(),
+            ctr,
+            typ: REFRESH.into(),
+            iat,
+            exp: iat + self.refresh_ttl_s,
+            iss: self.issuer.clone(),
+        })
+    }
+
+    fn decode(&self, token: &str) -> Result<Map<String, Value>> {
+        jsonwebtoken::decode::<Map<String, Value>>(token, &self.decoding, &self.validation)
+            .map(|d| d.claims)
+            .map_err(verification_failed)
+    }
+
+    fn check_common(&self, claims: &Map<String, Value>, typ: &str, now_ms: i64, check_exp: bool) -> Result<()> {
+        if claims.get("typ").and_then(Value::as_str) != Some(typ) {
+            return Err(verification_failed(format!("not an {typ} token")));
+        }
+        let exp = claims.get("exp").and_then(Value::as_i64).ok_or_else(|| verification_failed("no exp"))?;
+        if check_exp && exp * 1000 <= now_ms {
+            return Err(verification_failed("expired"));
+        }
+        if let Some(iss) = &self.issuer {
+            if claims.get("iss").and_then(Value::as_str) != Some(iss) {
+                return Err(verification_failed("wrong issuer"));
+            }
+        }
+        if let Some(aud) = &self.audience {
+            let ok = match claims.get("aud") {
+                Some(Value::String(a)) => a == aud,
+                Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(aud)),
+                _ => false,
+            };
+            if !ok {
+                return Err(verification_failed("wrong audience"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Verifies an access token and returns its `data` claim and full claims.
+    ///
+    /// # Errors
+    /// `InvalidToken` for an empty token; `TokenVerificationFailed` for a bad signature, algorithm,
+    /// type, expiry, issuer or audience.
+    pub fn verify_access(&self, token: &str, now_ms: i64, check_exp: bool) -> Result<AccessData> {
+        if token.is_empty() {
+            return Err(AccountsError::new(ErrorCode::InvalidToken, "an access token is required"));
+        }
+        let claims = self.decode(token)?;
+        self.check_common(&claims, ACCESS, now_ms, check_exp)?;
+        let data = claims.get("data").cloned().ok_or_else(|| verification_failed("no data claim"))?;
+        serde_json::from_value(data).map_err(|_| verification_failed("malformed data claim"))
+    }
+
+    /// Verifies a refresh token (always checking expiry).
+    ///
+    /// # Errors
+    /// As [`TokenManager::verify_access`].
+    pub fn verify_refresh(&self, token: &str, now_ms: i64) -> Result<RefreshClaims> {
+        if token.is_empty() {
+            return Err(AccountsError::new(ErrorCode::InvalidTokens, "a refresh token is required"));
+        }
+        let claims = self.decode(token)?;
+        self.check_common(&claims, REFRESH, now_ms, true)?;
+        serde_json::from_value(Value::Object(claims)).map_err(|_| verification_failed("malformed refresh claims"))
+    }
+}

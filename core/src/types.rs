@@ -1,0 +1,115 @@
+//! Serde types shared by every language: the same camelCase fields in C JSON, Python dicts and JS objects.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// One email address of a user. Addresses are stored lowercased.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailRecord {
+    pub address: String,
+    #[serde(default)]
+    pub verified: bool,
+}
+
+/// A user as returned to callers: never a hash, token or secret. Extra profile fields are flattened in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub emails: Vec<EmailRecord>,
+    #[serde(default)]
+    pub deactivated: bool,
+    /// Milliseconds since the Unix epoch.
+    #[serde(default)]
+    pub created_at: i64,
+    /// Milliseconds since the Unix epoch.
+    #[serde(default)]
+    pub updated_at: i64,
+    #[serde(flatten)]
+    pub profile: Map<String, Value>,
+}
+
+/// Keys of a user object that the library owns; a profile may not set them.
+pub const RESERVED_USER_KEYS: &[&str] =
+    &["id", "_id", "username", "email", "emails", "password", "services", "deactivated", "createdAt", "updatedAt"];
+
+/// Who is calling: recorded on the session and passed to events.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionInfo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+}
+
+/// An access/refresh token pair.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tokens {
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+/// What a login or refresh returns (accounts-js `LoginResult`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginResult {
+    pub session_id: String,
+    pub tokens: Tokens,
+    pub user: User,
+}
+
+/// What `impersonate` returns (accounts-js `ImpersonationResult`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImpersonationResult {
+    pub authorized: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<Tokens>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<User>,
+}
+
+/// Whom to impersonate: exactly one of the fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImpersonationTarget {
+    #[serde(default)]
+    pub user_id: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// A server-side session as callers see it (no secret digest).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Session {
+    pub id: String,
+    pub user_id: String,
+    pub valid: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impersonator_user_id: Option<String>,
+    /// How many times the refresh token has been rotated.
+    pub refresh_count: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Options of `revokeAllSessions`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RevokeAllOptions {
+    /// A session to keep (typically the caller's own).
+    #[serde(default)]
+    pub except: Option<String>,
+}

@@ -1,0 +1,1 @@
+//! C ABI (see include/accounts.h).
