@@ -1,0 +1,75 @@
+#![allow(dead_code)]
+use accounts_core::*;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+pub const SECRET: &str = "test-secret-0123456789abcdef-0123456789";
+
+/// Fast argon2 parameters so tests spend their time on behaviour, not hashing.
+pub fn config(db: &str, extra: Value) -> Config {
+    let mut base = json!({
+        "db": db,
+        "tokenSecret": SECRET,
+        "services": {"password": {"hashing": {"memoryKib": 256, "iterations": 1, "parallelism": 1}}}
+    });
+    merge(&mut base, extra);
+    Config::from_value(base).unwrap()
+}
+
+fn merge(a: &mut Value, b: Value) {
+    match (a, b) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in b {
+                merge(a.entry(k).or_insert(Value::Null), v);
+            }
+        }
+        (a, b) => *a = b,
+    }
+}
+
+pub fn memory() -> AccountsServer {
+    AccountsServer::new(config("sqlite::memory:", json!({})), Callbacks::default()).unwrap()
+}
+
+pub fn with(extra: Value, callbacks: Callbacks) -> AccountsServer {
+    AccountsServer::new(config("sqlite::memory:", extra), callbacks).unwrap()
+}
+
+pub fn file(dir: &tempfile::TempDir, extra: Value) -> (AccountsServer, std::path::PathBuf) {
+    let path = dir.path().join("accounts.db");
+    let s = AccountsServer::new(config(&format!("sqlite:{}", path.display()), extra), Callbacks::default()).unwrap();
+    (s, path)
+}
+
+pub fn clocked(extra: Value) -> (AccountsServer, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+    let s = AccountsServer::with_clock(config("sqlite::memory:", extra), Callbacks::default(), clock.clone()).unwrap();
+    (s, clock)
+}
+
+pub fn no_info() -> ConnectionInfo {
+    ConnectionInfo::default()
+}
+
+/// Creates alice (email + username + password) and logs her in.
+pub fn alice(s: &AccountsServer) -> (String, LoginResult) {
+    let id = s
+        .password()
+        .create_user(&json!({"username": "alice", "email": "Alice@Example.com", "password": "correct horse", "profile": {"name": "Alice"}}))
+        .unwrap();
+    let login = s
+        .login_with_service("password", &json!({"user": {"email": "alice@example.com"}, "password": "correct horse"}), &no_info())
+        .unwrap();
+    (id, login)
+}
+
+pub fn code<T: std::fmt::Debug>(r: Result<T>) -> ErrorCode {
+    r.unwrap_err().code
+}
+
+/// Decodes a JWT payload without verifying (tests inspect contents).
+pub fn claims(token: &str) -> Value {
+    use base64::Engine;
+    let part = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}
