@@ -1,5 +1,6 @@
 # accounts-rs — `make test` is what CI runs (.ci/run). It installs what it needs itself.
 SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
 HOST_TRIPLE := $(shell rustc -vV | sed -n 's/^host: //p')
 # One target dir for cargo, maturin and napi (napi always passes --target; see TOOLCHAIN.md pitfall 1).
 export CARGO_BUILD_TARGET := $(HOST_TRIPLE)
@@ -7,13 +8,72 @@ TARGET_DIR := $(CURDIR)/target/$(HOST_TRIPLE)
 LIB_DIR := $(TARGET_DIR)/debug
 BUILD := $(CURDIR)/build
 CBINDGEN_VERSION := 0.29.4
-VENV := $(CURDIR)/.venv
-PY := $(VENV)/bin/python
+CBINDGEN := $(shell command -v cbindgen 2>/dev/null || echo $(HOME)/.cargo/bin/cbindgen)
+VENV := $(BUILD)/venv
+PREFIX ?= /usr/local
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+CFLAGS_TEST := -std=c11 -Wall -Wextra -Werror -I$(CURDIR)/include
+LDFLAGS_TEST := -L$(LIB_DIR) -laccounts -Wl,-rpath,$(LIB_DIR) -lpthread
 
-.PHONY: test test-core
+.PHONY: test test-rust test-c header header-check install demo demo-c tools clean
 
-test: test-core
+test: test-rust test-c
 	@echo "make test: all suites passed"
 
-test-core:
-	cargo test -p accounts-core
+## ---- Rust ----
+test-rust:
+	cargo test -p accounts-core -p accounts-ffi
+
+## ---- C ----
+tools:
+	@command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq valgrind)
+	@command -v pkg-config >/dev/null || (apt-get update -qq && apt-get install -y -qq pkg-config)
+	@test -x "$(CBINDGEN)" && "$(CBINDGEN)" --version | grep -q "$(CBINDGEN_VERSION)" || cargo install --locked cbindgen --version $(CBINDGEN_VERSION)
+
+header: tools
+	"$(CBINDGEN)" --config ffi/cbindgen.toml --crate accounts-ffi --output include/accounts.h ffi
+
+# Fails when include/accounts.h is stale (generated into build/, never rewriting the committed file).
+header-check: tools
+	@mkdir -p $(BUILD)
+	"$(CBINDGEN)" --config ffi/cbindgen.toml --crate accounts-ffi --output $(BUILD)/accounts.h ffi 2>/dev/null
+	@diff -u include/accounts.h $(BUILD)/accounts.h || (echo "include/accounts.h is stale: run 'make header'"; exit 1)
+
+$(LIB_DIR)/libaccounts.so: FORCE
+	cargo build -p accounts-ffi
+FORCE:
+
+test-c: tools header-check $(LIB_DIR)/libaccounts.so
+	@mkdir -p $(BUILD)/c
+	gcc $(CFLAGS_TEST) tests/c/test_accounts.c $(LDFLAGS_TEST) -o $(BUILD)/c/test_accounts
+	valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1 -q \
+		$(BUILD)/c/test_accounts $$(mktemp -d)
+	gcc $(CFLAGS_TEST) -fsanitize=address,undefined -fno-omit-frame-pointer tests/c/test_accounts.c $(LDFLAGS_TEST) \
+		-o $(BUILD)/c/test_accounts_asan
+	$(BUILD)/c/test_accounts_asan $$(mktemp -d)
+	g++ -std=c++17 -Wall -Wextra -Werror -I$(CURDIR)/include tests/c/header_check.cpp $(LDFLAGS_TEST) -o $(BUILD)/c/header_check
+	$(BUILD)/c/header_check
+	# install into a scratch prefix and build the quickstart the way a user would: with pkg-config
+	rm -rf $(BUILD)/prefix && $(MAKE) --no-print-directory install PREFIX=$(BUILD)/prefix
+	PKG_CONFIG_PATH=$(BUILD)/prefix/lib/pkgconfig gcc $(CFLAGS_TEST) examples/c/quickstart.c \
+		$$(PKG_CONFIG_PATH=$(BUILD)/prefix/lib/pkgconfig pkg-config --cflags --libs accounts) \
+		-Wl,-rpath,$(BUILD)/prefix/lib -o $(BUILD)/c/quickstart
+	d=$$(mktemp -d) && valgrind --leak-check=full --error-exitcode=1 -q $(BUILD)/c/quickstart $$d/quickstart.db
+
+install: $(LIB_DIR)/libaccounts.so
+	install -d $(PREFIX)/lib/pkgconfig $(PREFIX)/include
+	install -m 644 include/accounts.h $(PREFIX)/include/
+	install -m 755 $(LIB_DIR)/libaccounts.so $(PREFIX)/lib/
+	install -m 644 $(LIB_DIR)/libaccounts.a $(PREFIX)/lib/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' ffi/accounts.pc.in > $(PREFIX)/lib/pkgconfig/accounts.pc
+
+## ---- demo ----
+demo: demo-c
+
+demo-c: $(LIB_DIR)/libaccounts.so
+	@mkdir -p $(BUILD)/c
+	gcc $(CFLAGS_TEST) examples/c/quickstart.c $(LDFLAGS_TEST) -o $(BUILD)/c/quickstart
+	d=$$(mktemp -d) && $(BUILD)/c/quickstart $$d/quickstart.db
+
+clean:
+	rm -rf $(BUILD) target

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 mod hashing;
+pub mod input;
 pub mod password;
 pub mod secret;
 pub mod server;

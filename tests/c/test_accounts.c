@@ -1,0 +1,414 @@
+/* C tests of every exported function and its error paths. Run under valgrind by `make test`. */
+#define _POSIX_C_SOURCE 200809L
+#include "accounts.h"
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures = 0;
+static int checks = 0;
+
+#define CHECK(cond)                                                              \
+    do {                                                                         \
+        checks++;                                                                \
+        if (!(cond)) {                                                           \
+            failures++;                                                          \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+        }                                                                        \
+    } while (0)
+
+/* Asserts the result code; on failure also checks the error object agrees, then frees it. */
+static void expect(accounts_result got, accounts_result want, accounts_error *err, int line) {
+    checks++;
+    if (got != want) {
+        failures++;
+        fprintf(stderr, "line %d: got %s, want %s (%s)\n", line, accounts_result_name(got), accounts_result_name(want),
+                err ? accounts_error_message(err) : "no error object");
+    }
+    if (want != ACCOUNTS_OK && err != NULL) {
+        CHECK(accounts_error_code(err) == want);
+        CHECK(accounts_error_message(err) != NULL && strlen(accounts_error_message(err)) > 0);
+    }
+    if (want == ACCOUNTS_OK) CHECK(err == NULL);
+    accounts_error_free(err);
+}
+#define EXPECT(call, want)                         \
+    do {                                           \
+        accounts_error *err = NULL;                \
+        accounts_result r_ = (call);               \
+        expect(r_, want, err, __LINE__);           \
+    } while (0)
+
+/* Copies the string value of "key" from flat-enough JSON (tokens and ids have no escapes). */
+static char *json_str(const char *json, const char *key) {
+    char pat[128];
+    snprintf(pat, sizeof pat, "\"%s\":\"", key);
+    const char *p = strstr(json, pat);
+    if (!p) return NULL;
+    p += strlen(pat);
+    const char *end = strchr(p, '"');
+    char *out = malloc((size_t)(end - p) + 1);
+    memcpy(out, p, (size_t)(end - p));
+    out[end - p] = 0;
+    return out;
+}
+
+#define SECRET "c-test-secret-0123456789abcdef-0123456789"
+#define FAST "\"services\":{\"password\":{\"hashing\":{\"memoryKib\":256,\"iterations\":1,\"parallelism\":1}}}"
+static const char *CONFIG = "{\"db\":\"sqlite::memory:\",\"tokenSecret\":\"" SECRET "\"," FAST "}";
+
+/* ---- callbacks ---- */
+static void jwt_payload(void *ud, const char *input, accounts_callback_result *res) {
+    (void)ud;
+    CHECK(strstr(input, "\"data\"") != NULL && strstr(input, "\"user\"") != NULL);
+    accounts_callback_result_set_json(res, "{\"role\":\"tester\",\"data\":\"ignored\"}");
+}
+static void authorize(void *ud, const char *input, accounts_callback_result *res) {
+    int *calls = ud;
+    (*calls)++;
+    /* alice may impersonate anyone but "root" */
+    const char *target = strstr(input, "\"target\"");
+    accounts_callback_result_set_json(res, strstr(target, "\"root\"") ? "false" : "true");
+}
+static void sanitize(void *ud, const char *input, accounts_callback_result *res) {
+    (void)ud;
+    /* append a field: input is a user object; replace the final '}' */
+    size_t n = strlen(input);
+    char *out = malloc(n + 32);
+    memcpy(out, input, n - 1);
+    strcpy(out + n - 1, ",\"sanitized\":true}");
+    accounts_callback_result_set_json(res, out);
+    free(out); /* the library copied it */
+}
+static void validator(void *ud, const char *input, accounts_callback_result *res) {
+    (void)ud;
+    if (strstr(input, "\"userAgent\":\"blocked\"")) accounts_callback_result_set_error(res, "Unauthorized", "blocked agent");
+}
+static void reject_new_user(void *ud, const char *input, accounts_callback_result *res) {
+    (void)ud;
+    if (strstr(input, "\"mallory\"")) accounts_callback_result_set_error(res, NULL, "no mallory");
+}
+static void bad_json_answer(void *ud, const char *input, accounts_callback_result *res) {
+    (void)ud;
+    (void)input;
+    accounts_callback_result_set_json(res, "{not json");
+}
+static void count_events(void *ud, const char *input, accounts_callback_result *res) {
+    (void)res;
+    if (strstr(input, "\"event\":\"LoginSuccess\"")) (*(int *)ud)++;
+}
+static void veto_login(void *ud, const char *input, accounts_callback_result *res) {
+    (void)ud;
+    (void)input;
+    accounts_callback_result_set_error(res, "Unauthorized", "vetoed");
+}
+
+static void test_basics(void) {
+    CHECK(strlen(accounts_version()) > 0);
+    CHECK(strcmp(accounts_result_name(ACCOUNTS_OK), "OK") == 0);
+    CHECK(strcmp(accounts_result_name(ACCOUNTS_INVALID_CREDENTIALS), "InvalidCredentials") == 0);
+    CHECK(strcmp(accounts_result_name(ACCOUNTS_REFRESH_TOKEN_REUSED), "RefreshTokenReused") == 0);
+    CHECK(accounts_error_code(NULL) == ACCOUNTS_INVALID_ARGUMENT);
+    CHECK(accounts_error_message(NULL) == NULL);
+    CHECK(accounts_error_details_json(NULL) == NULL);
+    accounts_error_free(NULL);
+    accounts_string_free(NULL);
+    accounts_server_free(NULL);
+    accounts_callbacks_free(NULL);
+
+    accounts_server *s = NULL;
+    EXPECT(accounts_server_new(NULL, NULL, &s, &err), ACCOUNTS_INVALID_ARGUMENT);
+    EXPECT(accounts_server_new(CONFIG, NULL, NULL, &err), ACCOUNTS_INVALID_ARGUMENT);
+    EXPECT(accounts_server_new("{\"db\":\"sqlite::memory:\",\"tokenSecret\":\"short\"}", NULL, &s, &err), ACCOUNTS_INVALID_CONFIG);
+    EXPECT(accounts_server_new("{nope", NULL, &s, &err), ACCOUNTS_INVALID_CONFIG);
+    EXPECT(accounts_server_new("{\"db\":\"sqlite::memory:\",\"tokenSecret\":\"" SECRET "\",\"ambiguousErrorMessages\":1}", NULL, &s, &err),
+           ACCOUNTS_INVALID_CONFIG);
+    EXPECT(accounts_server_new("\xff\xfe", NULL, &s, &err), ACCOUNTS_INVALID_ARGUMENT);
+    CHECK(s == NULL); /* outputs are written only on success */
+    /* a failing call with error_out == NULL still returns its code */
+    CHECK(accounts_server_new(NULL, NULL, &s, NULL) == ACCOUNTS_INVALID_ARGUMENT);
+    /* error details */
+    accounts_error *err = NULL;
+    CHECK(accounts_server_logout(NULL, "x", &err) == ACCOUNTS_INVALID_ARGUMENT);
+    CHECK(accounts_error_details_json(err) == NULL);
+    accounts_error_free(err);
+}
+
+static void test_flows(void) {
+    int authorize_calls = 0, login_events = 0;
+    accounts_callbacks *cbs = accounts_callbacks_new();
+    EXPECT(accounts_callbacks_set(cbs, "createJwtPayload", jwt_payload, NULL, &err), ACCOUNTS_OK);
+    EXPECT(accounts_callbacks_set(cbs, "impersonationAuthorize", authorize, &authorize_calls, &err), ACCOUNTS_OK);
+    EXPECT(accounts_callbacks_set(cbs, "userObjectSanitizer", sanitize, NULL, &err), ACCOUNTS_OK);
+    EXPECT(accounts_callbacks_set(cbs, "resumeSessionValidator", validator, NULL, &err), ACCOUNTS_OK);
+    EXPECT(accounts_callbacks_set(cbs, "validateNewUser", reject_new_user, NULL, &err), ACCOUNTS_OK);
+    EXPECT(accounts_callbacks_set(cbs, "sendMail", reject_new_user, NULL, &err), ACCOUNTS_OK);
+    EXPECT(accounts_callbacks_set(cbs, "noSuchCallback", jwt_payload, NULL, &err), ACCOUNTS_INVALID_ARGUMENT);
+    EXPECT(accounts_callbacks_set(cbs, "createJwtPayload", NULL, NULL, &err), ACCOUNTS_INVALID_ARGUMENT);
+    EXPECT(accounts_callbacks_set(NULL, "createJwtPayload", jwt_payload, NULL, &err), ACCOUNTS_INVALID_ARGUMENT);
+    EXPECT(accounts_callbacks_set(cbs, NULL, jwt_payload, NULL, &err), ACCOUNTS_INVALID_ARGUMENT);
+
+    accounts_server *s = NULL;
+    EXPECT(accounts_server_new(CONFIG, cbs, &s, &err), ACCOUNTS_OK);
+    accounts_callbacks_free(cbs); /* the server keeps its own copy */
+    CHECK(s != NULL);
+
+    char *out = NULL;
+    EXPECT(accounts_server_get_services(s, &out, &err), ACCOUNTS_OK);
+    CHECK(strcmp(out, "[\"password\"]") == 0);
+    accounts_string_free(out);
+    EXPECT(accounts_server_options(s, &out, &err), ACCOUNTS_OK);
+    CHECK(strstr(out, "\"ambiguousErrorMessages\":true") && strstr(out, "[redacted]") && !strstr(out, SECRET));
+    accounts_string_free(out);
+
+    /* password service */
+    char *alice = NULL, *bob = NULL;
+    EXPECT(accounts_password_create_user(s, "{\"username\":\"alice\",\"email\":\"Alice@Example.com\",\"password\":\"correct horse\"}", &alice, &err),
+           ACCOUNTS_OK);
+    EXPECT(accounts_password_create_user(s, "{\"username\":\"bob\"}", &bob, &err), ACCOUNTS_OK);
+    EXPECT(accounts_password_create_user(s, "{\"username\":\"root\"}", &out, &err), ACCOUNTS_OK);
+    accounts_string_free(out);
+    EXPECT(accounts_password_create_user(s, "{\"email\":\"alice@example.com\"}", &out, &err), ACCOUNTS_EMAIL_ALREADY_EXISTS);
+    EXPECT(accounts_password_create_user(s, "{\"username\":\"alice\"}", &out, &err), ACCOUNTS_USERNAME_ALREADY_EXISTS);
+    EXPECT(accounts_password_create_user(s, "{\"password\":\"12345678\"}", &out, &err), ACCOUNTS_USERNAME_OR_EMAIL_REQUIRED);
+    EXPECT(accounts_password_create_user(s, "{\"email\":\"nope\"}", &out, &err), ACCOUNTS_INVALID_EMAIL);
+    EXPECT(accounts_password_create_user(s, "{\"username\":7}", &out, &err), ACCOUNTS_INVALID_USERNAME);
+    EXPECT(accounts_password_create_user(s, "{\"username\":\"x\",\"password\":\"short\"}", &out, &err), ACCOUNTS_INVALID_PASSWORD);
+    EXPECT(accounts_password_create_user(s, "{\"username\":\"mallory\"}", &out, &err), ACCOUNTS_CALLBACK_ERROR);
+    EXPECT(accounts_password_create_user(s, "[1,2", &out, &err), ACCOUNTS_INVALID_ARGUMENT);
+    EXPECT(accounts_password_create_user(s, "[1,2]", &out, &err), ACCOUNTS_INVALID_ARGUMENT);
+    EXPECT(accounts_password_create_user(s, NULL, &out, &err), ACCOUNTS_INVALID_ARGUMENT);
+    EXPECT(accounts_password_create_user(s, "{\"username\":\"zed\"}", NULL, &err), ACCOUNTS_INVALID_ARGUMENT);
+    EXPECT(accounts_password_create_user(NULL, "{\"username\":\"zed\"}", &out, &err), ACCOUNTS_INVALID_ARGUMENT);
+
+    EXPECT(accounts_password_find_user_by_email(s, "ALICE@example.com", &out, &err), ACCOUNTS_OK);
+    CHECK(strstr(out, alice) && strstr(out, "\"sanitized\":true") && !strstr(out, "argon2"));
+    accounts_string_free(out);
+    EXPECT(accounts_password_find_user_by_email(s, "ghost@example.com", &out, &err), ACCOUNTS_OK);
+    CHECK(strcmp(out, "null") == 0);
+    accounts_string_free(out);
+    EXPECT(accounts_password_find_user_by_username(s, "bob", &out, &err), ACCOUNTS_OK);
+    CHECK(strstr(out, bob) != NULL);
+    accounts_string_free(out);
+    EXPECT(accounts_password_find_user_by_username(s, NULL, &out, &err), ACCOUNTS_INVALID_ARGUMENT);
+    EXPECT(accounts_password_authenticate(s, "{\"user\":\"alice\",\"password\":\"correct horse\"}", &out, &err), ACCOUNTS_OK);
+    CHECK(strstr(out, alice) != NULL);
+    accounts_string_free(out);
+    EXPECT(accounts_password_authenticate(s, "{\"user\":\"alice\",\"password\":\"wrong\"}", &out, &err), ACCOUNTS_INVALID_CREDENTIALS);
+    EXPECT(accounts_password_authenticate(s, "{\"user\":\"alice\"}", &out, &err), ACCOUNTS_UNRECOGNIZED_OPTIONS_FOR_LOGIN);
+    EXPECT(accounts_password_authenticate(s, "{\"user\":\"alice\",\"password\":1}", &out, &err), ACCOUNTS_MATCH_FAILED);
+    EXPECT(accounts_password_set_password(s, bob, "bob-password", &err), ACCOUNTS_OK);
+    EXPECT(accounts_password_set_password(s, bob, "short", &err), ACCOUNTS_INVALID_PASSWORD);
+    EXPECT(accounts_password_set_password(s, "ghost", "long-enough-pw", &err), ACCOUNTS_USER_NOT_FOUND);
+    EXPECT(accounts_password_set_password(s, bob, NULL, &err), ACCOUNTS_INVALID_ARGUMENT);
+
+    /* listeners */
+    uint64_t listener = 0, veto = 0;
+    EXPECT(accounts_server_on(s, "LoginSuccess", count_events, &login_events, &listener, &err), ACCOUNTS_OK);
+    EXPECT(accounts_server_on(s, "LoginSuccess", NULL, NULL, &listener, &err), ACCOUNTS_INVALID_ARGUMENT);
+    EXPECT(accounts_server_on(s, "ValidateLogin", veto_login, NULL, &veto, &err), ACCOUNTS_OK);
+    const char *alice_login = "{\"user\":{\"email\":\"alice@example.com\"},\"password\":\"correct horse\"}";
+    EXPECT(accounts_server_login_with_service(s, "password", alice_login, NULL, &out, &err), ACCOUNTS_UNAUTHORIZED);
+    bool removed = false;
+    EXPECT(accounts_server_off(s, veto, &removed, &err), ACCOUNTS_OK);
+    CHECK(removed);
+    EXPECT(accounts_server_off(s, veto, NULL, &err), ACCOUNTS_OK);
+
+    /* login / resume / refresh / logout */
+    char *login = NULL;
+    EXPECT(accounts_server_login_with_service(s, "password", alice_login, "{\"ip\":\"127.0.0.1\",\"userAgent\":\"c-test\"}", &login, &err),
+           ACCOUNTS_OK);
+    CHECK(login_events == 1);
+    char *at = json_str(login, "accessToken"), *rt = json_str(login, "refreshToken"), *sid = json_str(login, "sessionId");
+    CHECK(at && rt && sid && strstr(login, "\"sanitized\":true"));
+    EXPECT(accounts_server_login_with_service(s, "nope", alice_login, NULL, &out, &err), ACCOUNTS_SERVICE_NOT_FOUND);
+    EXPECT(accounts_server_login_with_service(s, "password", "{\"user\":\"alice\",\"password\":\"bad\"}", NULL, &out, &err),
+           ACCOUNTS_INVALID_CREDENTIALS);
+    EXPECT(accounts_server_login_with_service(s, "password", alice_login, "{\"ip\":5}", &out, &err), ACCOUNTS_INVALID_ARGUMENT);
+    EXPECT(accounts_server_login_with_service(s, "password", alice_login, NULL, NULL, &err), ACCOUNTS_INVALID_ARGUMENT);
+    bool authed = false;
+    EXPECT(accounts_server_authenticate_with_service(s, "password", alice_login, NULL, &authed, &err), ACCOUNTS_OK);
+    CHECK(authed);
+    EXPECT(accounts_server_authenticate_with_service(s, "password", "{\"user\":\"alice\",\"password\":\"x\"}", NULL, &authed, &err),
+           ACCOUNTS_INVALID_CREDENTIALS);
+
+    EXPECT(accounts_server_resume_session(s, at, &out, &err), ACCOUNTS_OK);
+    CHECK(strstr(out, alice) != NULL);
+    accounts_string_free(out);
+    EXPECT(accounts_server_resume_session(s, "garbage", &out, &err), ACCOUNTS_TOKEN_VERIFICATION_FAILED);
+    EXPECT(accounts_server_resume_session(s, "", &out, &err), ACCOUNTS_INVALID_TOKEN);
+    EXPECT(accounts_server_resume_session(s, rt, &out, &err), ACCOUNTS_TOKEN_VERIFICATION_FAILED);
+    EXPECT(accounts_server_resume_session(s, NULL, &out, &err), ACCOUNTS_INVALID_ARGUMENT);
+    EXPECT(accounts_server_find_session_by_access_token(s, at, &out, &err), ACCOUNTS_OK);
+    CHECK(strstr(out, "\"userAgent\":\"c-test\"") && strstr(out, sid));
+    accounts_string_free(out);
+    EXPECT(accounts_server_find_user_by_id(s, alice, &out, &err), ACCOUNTS_OK);
+    CHECK(strstr(out, "alice@example.com") != NULL);
+    accounts_string_free(out);
+    EXPECT(accounts_server_find_user_by_id(s, "ghost", &out, &err), ACCOUNTS_OK);
+    CHECK(strcmp(out, "null") == 0);
+    accounts_string_free(out);
+
+    char *refreshed = NULL;
+    EXPECT(accounts_server_refresh_tokens(s, at, rt, NULL, &refreshed, &err), ACCOUNTS_OK);
+    char *at2 = json_str(refreshed, "accessToken"), *rt2 = json_str(refreshed, "refreshToken");
+    CHECK(strcmp(rt, rt2) != 0);
+    EXPECT(accounts_server_refresh_tokens(s, at, "", NULL, &out, &err), ACCOUNTS_INVALID_TOKENS);
+    EXPECT(accounts_server_refresh_tokens(s, at, NULL, NULL, &out, &err), ACCOUNTS_INVALID_ARGUMENT);
+
+    /* sessions */
+    EXPECT(accounts_server_list_sessions(s, alice, &out, &err), ACCOUNTS_OK);
+    CHECK(strstr(out, "\"refreshCount\":1") != NULL && !strstr(out, "digest"));
+    accounts_string_free(out);
+    char *login2 = NULL;
+    EXPECT(accounts_server_login_with_user(s, alice, NULL, &login2, &err), ACCOUNTS_OK);
+    EXPECT(accounts_server_login_with_user(s, "ghost", NULL, &out, &err), ACCOUNTS_USER_NOT_FOUND);
+    char *sid2 = json_str(login2, "sessionId"), *at3 = json_str(login2, "accessToken");
+    bool was_valid = false;
+    EXPECT(accounts_server_revoke_session(s, sid2, &was_valid, &err), ACCOUNTS_OK);
+    CHECK(was_valid);
+    EXPECT(accounts_server_revoke_session(s, "nope", &was_valid, &err), ACCOUNTS_SESSION_NOT_FOUND);
+    EXPECT(accounts_server_resume_session(s, at3, &out, &err), ACCOUNTS_SESSION_NOT_VALID);
+    uint64_t revoked = 99;
+    EXPECT(accounts_server_revoke_all_sessions(s, alice, "{\"except\":\"whatever\"}", &revoked, &err), ACCOUNTS_OK);
+    CHECK(revoked == 1);
+    EXPECT(accounts_server_revoke_all_sessions(s, alice, "{\"exept\":1}", &revoked, &err), ACCOUNTS_INVALID_ARGUMENT);
+    EXPECT(accounts_server_resume_session(s, at2, &out, &err), ACCOUNTS_SESSION_NOT_VALID);
+
+    /* a blocked user agent is rejected by resumeSessionValidator with its own code */
+    char *blocked = NULL;
+    EXPECT(accounts_server_login_with_user(s, alice, "{\"userAgent\":\"blocked\"}", &blocked, &err), ACCOUNTS_OK);
+    char *at_blocked = json_str(blocked, "accessToken");
+    EXPECT(accounts_server_resume_session(s, at_blocked, &out, &err), ACCOUNTS_UNAUTHORIZED);
+
+    /* impersonation, with the authorize callback */
+    char *fresh = NULL;
+    EXPECT(accounts_server_login_with_service(s, "password", alice_login, NULL, &fresh, &err), ACCOUNTS_OK);
+    char *at4 = json_str(fresh, "accessToken"), *rt4 = json_str(fresh, "refreshToken");
+    EXPECT(accounts_server_impersonate(s, at4, "{\"username\":\"bob\"}", NULL, &out, &err), ACCOUNTS_OK);
+    CHECK(strstr(out, "\"authorized\":true") && strstr(out, bob));
+    char *imp_at = json_str(out, "accessToken");
+    accounts_string_free(out);
+    char *imp_user = NULL;
+    EXPECT(accounts_server_resume_session(s, imp_at, &imp_user, &err), ACCOUNTS_OK);
+    CHECK(strstr(imp_user, bob) != NULL);
+    accounts_string_free(imp_user);
+    EXPECT(accounts_server_impersonate(s, at4, "{\"username\":\"root\"}", NULL, &out, &err), ACCOUNTS_OK);
+    CHECK(strstr(out, "\"authorized\":false") != NULL);
+    accounts_string_free(out);
+    CHECK(authorize_calls == 2);
+    EXPECT(accounts_server_impersonate(s, at4, "{\"nobody\":1}", NULL, &out, &err), ACCOUNTS_INVALID_ARGUMENT);
+    EXPECT(accounts_server_impersonate(s, at4, "{}", NULL, &out, &err), ACCOUNTS_INVALID_ARGUMENT);
+
+    /* reuse of a rotated refresh token outside the grace window is covered in core; here: deactivation */
+    EXPECT(accounts_server_deactivate_user(s, alice, &err), ACCOUNTS_OK);
+    EXPECT(accounts_server_resume_session(s, at4, &out, &err), ACCOUNTS_USER_DEACTIVATED);
+    EXPECT(accounts_server_refresh_tokens(s, at4, rt4, NULL, &out, &err), ACCOUNTS_USER_DEACTIVATED);
+    EXPECT(accounts_server_activate_user(s, alice, &err), ACCOUNTS_OK);
+    EXPECT(accounts_server_deactivate_user(s, "ghost", &err), ACCOUNTS_USER_NOT_FOUND);
+    EXPECT(accounts_server_activate_user(s, NULL, &err), ACCOUNTS_INVALID_ARGUMENT);
+
+    EXPECT(accounts_server_logout(s, at4, &err), ACCOUNTS_OK);
+    EXPECT(accounts_server_logout(s, at4, &err), ACCOUNTS_SESSION_NOT_VALID);
+    EXPECT(accounts_server_logout(s, "x.y.z", &err), ACCOUNTS_TOKEN_VERIFICATION_FAILED);
+
+    free(at); free(rt); free(sid); free(at2); free(rt2); free(sid2); free(at3); free(at4); free(rt4);
+    free(imp_at); free(at_blocked);
+    accounts_string_free(login); accounts_string_free(refreshed); accounts_string_free(login2);
+    accounts_string_free(blocked); accounts_string_free(fresh);
+    accounts_string_free(alice); accounts_string_free(bob);
+    accounts_server_free(s);
+}
+
+static void test_callback_errors(void) {
+    accounts_callbacks *cbs = accounts_callbacks_new();
+    EXPECT(accounts_callbacks_set(cbs, "createJwtPayload", bad_json_answer, NULL, &err), ACCOUNTS_OK);
+    accounts_server *s = NULL;
+    EXPECT(accounts_server_new(CONFIG, cbs, &s, &err), ACCOUNTS_OK);
+    accounts_callbacks_free(cbs);
+    char *id = NULL, *out = NULL;
+    EXPECT(accounts_password_create_user(s, "{\"username\":\"u\",\"password\":\"password1\"}", &id, &err), ACCOUNTS_OK);
+    EXPECT(accounts_server_login_with_user(s, id, NULL, &out, &err), ACCOUNTS_CALLBACK_ERROR);
+    accounts_string_free(id);
+    accounts_server_free(s);
+}
+
+static void test_refresh_reuse_details(void) {
+    accounts_server *s = NULL;
+    EXPECT(accounts_server_new("{\"db\":\"sqlite::memory:\",\"tokenSecret\":\"" SECRET "\",\"refreshTokenReuseGraceSeconds\":0," FAST "}", NULL, &s, &err),
+           ACCOUNTS_OK);
+    char *id = NULL, *login = NULL, *out = NULL;
+    EXPECT(accounts_password_create_user(s, "{\"username\":\"u\"}", &id, &err), ACCOUNTS_OK);
+    EXPECT(accounts_server_login_with_user(s, id, NULL, &login, &err), ACCOUNTS_OK);
+    char *at = json_str(login, "accessToken"), *rt = json_str(login, "refreshToken");
+    EXPECT(accounts_server_refresh_tokens(s, at, rt, NULL, &out, &err), ACCOUNTS_OK);
+    accounts_string_free(out);
+    accounts_error *err = NULL;
+    CHECK(accounts_server_refresh_tokens(s, at, rt, NULL, &out, &err) == ACCOUNTS_REFRESH_TOKEN_REUSED);
+    CHECK(accounts_error_details_json(err) != NULL && strstr(accounts_error_details_json(err), "sessionId"));
+    accounts_error_free(err);
+    EXPECT(accounts_server_resume_session(s, at, &out, &err), ACCOUNTS_SESSION_NOT_VALID);
+    free(at); free(rt);
+    accounts_string_free(login); accounts_string_free(id);
+    accounts_server_free(s);
+}
+
+/* ---- threads: logins and resumes on one handle at once ---- */
+struct worker { accounts_server *s; int index; int errors; };
+
+static void *worker_main(void *arg) {
+    struct worker *w = arg;
+    char params[160];
+    snprintf(params, sizeof params, "{\"user\":\"user%d\",\"password\":\"password-%d\"}", w->index, w->index);
+    for (int i = 0; i < 10; i++) {
+        char *login = NULL, *user = NULL;
+        if (accounts_server_login_with_service(w->s, "password", params, NULL, &login, NULL) != ACCOUNTS_OK) { w->errors++; continue; }
+        char *at = json_str(login, "accessToken");
+        if (accounts_server_resume_session(w->s, at, &user, NULL) != ACCOUNTS_OK) w->errors++;
+        accounts_string_free(user);
+        if (accounts_server_logout(w->s, at, NULL) != ACCOUNTS_OK) w->errors++;
+        free(at);
+        accounts_string_free(login);
+    }
+    return NULL;
+}
+
+static void test_threads(const char *dir) {
+    char config[512], path[400];
+    const char *suffixes[] = { "", "-wal", "-shm" };
+    for (int i = 0; i < 3; i++) { /* start from an empty database */
+        snprintf(path, sizeof path, "%s/threads.db%s", dir, suffixes[i]);
+        remove(path);
+    }
+    snprintf(config, sizeof config, "{\"db\":\"sqlite:%s/threads.db\",\"tokenSecret\":\"" SECRET "\"," FAST "}", dir);
+    accounts_server *s = NULL;
+    EXPECT(accounts_server_new(config, NULL, &s, &err), ACCOUNTS_OK);
+    enum { N = 4 };
+    pthread_t threads[N];
+    struct worker workers[N];
+    for (int i = 0; i < N; i++) {
+        char user[128], *id = NULL;
+        snprintf(user, sizeof user, "{\"username\":\"user%d\",\"password\":\"password-%d\"}", i, i);
+        EXPECT(accounts_password_create_user(s, user, &id, &err), ACCOUNTS_OK);
+        accounts_string_free(id);
+        workers[i] = (struct worker){ s, i, 0 };
+        pthread_create(&threads[i], NULL, worker_main, &workers[i]);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(threads[i], NULL);
+        CHECK(workers[i].errors == 0);
+    }
+    accounts_server_free(s);
+}
+
+int main(int argc, char **argv) {
+    const char *dir = argc > 1 ? argv[1] : "/tmp";
+    test_basics();
+    test_flows();
+    test_callback_errors();
+    test_refresh_reuse_details();
+    test_threads(dir);
+    printf("%d passed, %d failed\n", checks - failures, failures);
+    return failures == 0 ? 0 : 1;
+}
