@@ -15,9 +15,9 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 CFLAGS_TEST := -std=c11 -Wall -Wextra -Werror -I$(CURDIR)/include
 LDFLAGS_TEST := -L$(LIB_DIR) -laccounts -Wl,-rpath,$(LIB_DIR) -lpthread
 
-.PHONY: test test-rust test-c header header-check install demo demo-c tools clean
+.PHONY: python-install test test-rust test-c test-python header header-check install demo demo-c demo-python tools clean
 
-test: test-rust test-c
+test: test-rust test-c test-python
 	@echo "make test: all suites passed"
 
 ## ---- Rust ----
@@ -67,8 +67,26 @@ install: $(LIB_DIR)/libaccounts.so
 	install -m 644 $(LIB_DIR)/libaccounts.a $(PREFIX)/lib/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' ffi/accounts.pc.in > $(PREFIX)/lib/pkgconfig/accounts.pc
 
+## ---- Python ----
+# Installs the package into a fresh venv exactly as the README tells a user (pip install ./bindings/python);
+# the dev profile only makes the build share the workspace's debug artifacts (argon2 is optimised anyway).
+$(VENV)/bin/python:
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip pytest mypy
+
+python-install: $(VENV)/bin/python
+	MATURIN_PEP517_ARGS="--profile dev" $(VENV)/bin/pip install -q --force-reinstall --no-deps ./bindings/python
+
+test-python: python-install
+	cd bindings/python && $(VENV)/bin/python -m pytest -q tests
+	$(VENV)/bin/mypy --strict examples/python/quickstart.py
+	d=$$(mktemp -d) && $(VENV)/bin/python examples/python/quickstart.py $$d/quickstart.db
+
 ## ---- demo ----
-demo: demo-c
+demo: demo-c demo-python
+
+demo-python: python-install
+	d=$$(mktemp -d) && $(VENV)/bin/python examples/python/quickstart.py $$d/quickstart.db
 
 demo-c: $(LIB_DIR)/libaccounts.so
 	@mkdir -p $(BUILD)/c

@@ -1,1 +1,497 @@
+//! Python bindings: a thin pyo3 layer over accounts-core. Converts dicts <-> JSON values, releases
+//! the GIL around every core call, adapts Python callables as callbacks and maps error codes to the
+//! exception classes defined in `accounts/_errors.py`.
 
+use accounts_core::callbacks::{Callbacks, ListenerFn};
+use accounts_core::{AccountsError, AccountsServer, Config, ConnectionInfo, ErrorCode, ImpersonationTarget, RevokeAllOptions, User};
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use serde_json::{Map, Number, Value};
+use std::cell::RefCell;
+use std::sync::Arc;
+
+/// The exception classes by code, registered by `accounts/__init__.py` at import.
+static ERROR_CLASSES: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
+
+thread_local! {
+    /// The Python exception a callback raised on this thread, to chain as `__cause__`.
+    static CALLBACK_EXCEPTION: RefCell<Option<PyErr>> = const { RefCell::new(None) };
+}
+
+const MAX_DEPTH: usize = 64;
+
+fn to_pyerr(py: Python<'_>, e: AccountsError) -> PyErr {
+    let cause = CALLBACK_EXCEPTION.with(|c| c.borrow_mut().take());
+    let build = || -> PyResult<PyErr> {
+        let classes = ERROR_CLASSES.get(py).ok_or_else(|| PyRuntimeError::new_err("accounts error classes not registered"))?;
+        let cls = classes.bind(py).get_item(e.code.as_str())?.ok_or_else(|| PyRuntimeError::new_err("unknown error code"))?;
+        let exc = cls.call1((e.message.clone(),))?;
+        if let Some(d) = &e.details {
+            exc.setattr("details", to_py(py, d)?)?;
+        }
+        if let Some(c) = &cause {
+            exc.setattr("__cause__", c.value(py))?;
+        }
+        Ok(PyErr::from_value(exc))
+    };
+    build().unwrap_or_else(|err| err)
+}
+
+fn invalid(what: impl Into<String>) -> AccountsError {
+    AccountsError::new(ErrorCode::InvalidArgument, what)
+}
+
+/// JSON value -> Python object.
+fn to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match v {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => i.into_pyobject(py)?.into_any(),
+            (_, Some(u)) => u.into_pyobject(py)?.into_any(),
+            _ => PyFloat::new(py, n.as_f64().unwrap_or(f64::NAN)).into_any(),
+        },
+        Value::String(s) => PyString::new(py, s).into_any(),
+        Value::Array(a) => {
+            let list = PyList::empty(py);
+            for x in a {
+                list.append(to_py(py, x)?)?;
+            }
+            list.into_any()
+        }
+        Value::Object(o) => {
+            let d = PyDict::new(py);
+            for (k, x) in o {
+                d.set_item(k, to_py(py, x)?)?;
+            }
+            d.into_any()
+        }
+    })
+}
+
+fn ser_to_py<'py, T: serde::Serialize>(py: Python<'py>, v: &T) -> PyResult<Bound<'py, PyAny>> {
+    let value = serde_json::to_value(v).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    to_py(py, &value)
+}
+
+/// Python object -> JSON value; anything that is not JSON-shaped is an `InvalidArgument`.
+fn from_py(obj: &Bound<'_, PyAny>, depth: usize) -> Result<Value, AccountsError> {
+    if depth > MAX_DEPTH {
+        return Err(invalid("value is nested too deeply"));
+    }
+    if obj.is_none() {
+        return Ok(Value::Null);
+    }
+    if let Ok(b) = obj.cast::<PyBool>() {
+        return Ok(Value::Bool(b.is_true()));
+    }
+    if obj.is_instance_of::<PyInt>() {
+        if let Ok(i) = obj.extract::<i64>() {
+            return Ok(Value::Number(i.into()));
+        }
+        if let Ok(u) = obj.extract::<u64>() {
+            return Ok(Value::Number(u.into()));
+        }
+        return Err(invalid("integer out of range"));
+    }
+    if let Ok(f) = obj.cast::<PyFloat>() {
+        return Number::from_f64(f.value()).map(Value::Number).ok_or_else(|| invalid("float must be finite"));
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        let s = s.to_cow().map_err(|_| invalid("string is not valid UTF-8"))?;
+        accounts_core::input::check_size("string", &s)?;
+        return Ok(Value::String(s.to_string()));
+    }
+    if let Ok(d) = obj.cast::<PyDict>() {
+        let mut m = Map::new();
+        for (k, v) in d.iter() {
+            let key = k.cast::<PyString>().map_err(|_| invalid("dict keys must be strings"))?;
+            m.insert(key.to_cow().map_err(|_| invalid("key is not valid UTF-8"))?.to_string(), from_py(&v, depth + 1)?);
+        }
+        return Ok(Value::Object(m));
+    }
+    if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
+        let mut out = Vec::new();
+        for item in obj.try_iter().map_err(|_| invalid("not iterable"))? {
+            out.push(from_py(&item.map_err(|_| invalid("iteration failed"))?, depth + 1)?);
+        }
+        return Ok(Value::Array(out));
+    }
+    Err(invalid(format!("unsupported type {}", obj.get_type().name().map(|n| n.to_string()).unwrap_or_default())))
+}
+
+fn arg_str(py: Python<'_>, obj: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
+    match obj.cast::<PyString>() {
+        Ok(s) => {
+            let s = s.to_cow().map_err(|_| to_pyerr(py, invalid(format!("{what} is not valid UTF-8"))))?;
+            accounts_core::input::check_size(what, &s).map_err(|e| to_pyerr(py, e))?;
+            Ok(s.to_string())
+        }
+        Err(_) => Err(to_pyerr(py, invalid(format!("{what} must be a str")))),
+    }
+}
+
+fn arg_json(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Value> {
+    from_py(obj, 0).map_err(|e| to_pyerr(py, e))
+}
+
+fn arg_typed<T: serde::de::DeserializeOwned + Default>(py: Python<'_>, obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<T> {
+    match obj {
+        None => Ok(T::default()),
+        Some(o) if o.is_none() => Ok(T::default()),
+        Some(o) => serde_json::from_value(arg_json(py, o)?).map_err(|e| to_pyerr(py, invalid(format!("{what}: {e}")))),
+    }
+}
+
+/// Calls a Python callable from a core thread (taking the GIL), mapping its exception to a code:
+/// an `accounts.AccountsError` keeps its code; anything else becomes `CallbackError` with the
+/// exception kept as `__cause__`.
+fn call_py(func: &Py<PyAny>, args: &[Value]) -> Result<Value, AccountsError> {
+    Python::attach(|py| {
+        let mut py_args = Vec::with_capacity(args.len());
+        for a in args {
+            py_args.push(to_py(py, a).map_err(|e| AccountsError::new(ErrorCode::InternalError, e.to_string()))?);
+        }
+        let tuple = PyTuple::new(py, py_args).map_err(|e| AccountsError::new(ErrorCode::InternalError, e.to_string()))?;
+        match func.bind(py).call1(tuple) {
+            Ok(ret) => from_py(&ret, 0).map_err(|e| AccountsError::new(ErrorCode::CallbackError, format!("callback returned {}", e.message))),
+            Err(err) => {
+                let value = err.value(py);
+                let code = value
+                    .getattr("code")
+                    .ok()
+                    .and_then(|c| c.extract::<String>().ok())
+                    .and_then(|c| ErrorCode::from_name(&c))
+                    .filter(|_| is_accounts_error(py, value));
+                let message = value.str().map(|s| s.to_string()).unwrap_or_else(|_| "callback raised".into());
+                match code {
+                    Some(code) => Err(AccountsError::new(code, message)),
+                    None => {
+                        CALLBACK_EXCEPTION.with(|c| *c.borrow_mut() = Some(err));
+                        Err(AccountsError::new(ErrorCode::CallbackError, message))
+                    }
+                }
+            }
+        }
+    })
+}
+
+fn is_accounts_error(py: Python<'_>, value: &Bound<'_, pyo3::exceptions::PyBaseException>) -> bool {
+    ERROR_CLASSES
+        .get(py)
+        .and_then(|d| d.bind(py).get_item("AccountsError").ok().flatten())
+        .is_some_and(|base| value.is_instance(&base).unwrap_or(false))
+}
+
+fn user_json(u: &User) -> Value {
+    serde_json::to_value(u).unwrap_or(Value::Null)
+}
+
+fn shape(what: &str) -> AccountsError {
+    AccountsError::new(ErrorCode::CallbackError, format!("callback returned the wrong shape: {what}"))
+}
+
+/// Builds core callbacks from Python callables given as keyword arguments.
+fn callbacks_from(py: Python<'_>, given: &[(&str, Py<PyAny>)]) -> PyResult<Callbacks> {
+    let mut c = Callbacks::default();
+    for (name, f) in given {
+        if !f.bind(py).is_callable() {
+            return Err(to_pyerr(py, AccountsError::new(ErrorCode::InvalidConfig, format!("{name} must be callable"))));
+        }
+        let f = f.clone_ref(py);
+        match *name {
+            "create_jwt_payload" => {
+                c.create_jwt_payload = Some(Arc::new(move |data: &Value, user: &User| match call_py(&f, &[data.clone(), user_json(user)])? {
+                    Value::Object(m) => Ok(m),
+                    Value::Null => Ok(Map::new()),
+                    _ => Err(shape("create_jwt_payload must return a dict")),
+                }))
+            }
+            "user_object_sanitizer" => {
+                c.user_object_sanitizer = Some(Arc::new(move |user: User| {
+                    serde_json::from_value(call_py(&f, &[user_json(&user)])?).map_err(|_| shape("user_object_sanitizer must return a user dict with an id"))
+                }))
+            }
+            "impersonation_authorize" => {
+                c.impersonation_authorize = Some(Arc::new(move |user: &User, target: &User| match call_py(&f, &[user_json(user), user_json(target)])? {
+                    Value::Bool(b) => Ok(b),
+                    _ => Err(shape("impersonation_authorize must return a bool")),
+                }))
+            }
+            "resume_session_validator" => {
+                c.resume_session_validator = Some(Arc::new(move |user: &User, session: &accounts_core::Session| {
+                    call_py(&f, &[user_json(user), serde_json::to_value(session).unwrap_or(Value::Null)]).map(|_| ())
+                }))
+            }
+            "validate_new_user" => {
+                c.validate_new_user = Some(Arc::new(move |user: Value| match call_py(&f, &[user.clone()])? {
+                    Value::Null => Ok(user),
+                    v => Ok(v),
+                }))
+            }
+            "send_mail" => c.send_mail = Some(Arc::new(move |mail: &Value| call_py(&f, &[mail.clone()]).map(|_| ()))),
+            _ => unreachable!("callers pass known names"),
+        }
+    }
+    Ok(c)
+}
+
+const CALLBACK_NAMES: &[&str] =
+    &["create_jwt_payload", "user_object_sanitizer", "impersonation_authorize", "resume_session_validator", "validate_new_user", "send_mail"];
+
+/// snake_case option names -> the camelCase JSON keys of the config.
+fn camel(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    let mut upper = false;
+    for ch in key.chars() {
+        if ch == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(ch.to_uppercase());
+            upper = false;
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+/// The accounts-js server. Every method releases the GIL while core works.
+#[pyclass(module = "accounts", name = "AccountsServer", frozen)]
+struct PyServer {
+    inner: Arc<AccountsServer>,
+}
+
+/// `server.password`: the password service.
+#[pyclass(module = "accounts", name = "PasswordService", frozen)]
+struct PyPassword {
+    inner: Arc<AccountsServer>,
+}
+
+macro_rules! core_call {
+    ($py:expr, $body:expr) => {
+        $py.detach(|| $body).map_err(|e| to_pyerr($py, e))
+    };
+}
+
+#[pymethods]
+impl PyServer {
+    /// `AccountsServer(config=None, *, db=..., token_secret=..., <option>=..., <callback>=...)`.
+    /// Options use snake_case (`token_secret`) or the camelCase config keys; callbacks are callables.
+    #[new]
+    #[pyo3(signature = (config=None, **kwargs))]
+    fn new(py: Python<'_>, config: Option<&Bound<'_, PyAny>>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        let mut cfg = match config {
+            None => Map::new(),
+            Some(c) => match arg_json(py, c)? {
+                Value::Object(m) => m,
+                _ => return Err(to_pyerr(py, AccountsError::new(ErrorCode::InvalidConfig, "config must be a dict"))),
+            },
+        };
+        let mut given: Vec<(&str, Py<PyAny>)> = Vec::new();
+        if let Some(kw) = kwargs {
+            for (k, v) in kw.iter() {
+                let key: String = k.extract()?;
+                if let Some(name) = CALLBACK_NAMES.iter().find(|n| **n == key) {
+                    if !v.is_none() {
+                        given.push((name, v.unbind()));
+                    }
+                    continue;
+                }
+                cfg.insert(camel(&key), arg_json(py, &v)?);
+            }
+        }
+        let config = Config::from_value(Value::Object(cfg)).map_err(|e| to_pyerr(py, e))?;
+        let callbacks = callbacks_from(py, &given)?;
+        let inner = core_call!(py, AccountsServer::new(config, callbacks))?;
+        Ok(PyServer { inner: Arc::new(inner) })
+    }
+
+    /// The effective options as a dict (camelCase keys; the secret shows as "[redacted]").
+    #[getter]
+    fn options<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        ser_to_py(py, self.inner.options())
+    }
+
+    /// The password service.
+    #[getter]
+    fn password(&self) -> PyPassword {
+        PyPassword { inner: self.inner.clone() }
+    }
+
+    /// Names of the registered services.
+    fn get_services(&self) -> Vec<String> {
+        self.inner.service_names()
+    }
+
+    /// Adds an event listener `fn(payload: dict)`; returns its id for `off`.
+    fn on(&self, py: Python<'_>, event: &Bound<'_, PyAny>, listener: Py<PyAny>) -> PyResult<u64> {
+        let event = arg_str(py, event, "event")?;
+        if !listener.bind(py).is_callable() {
+            return Err(to_pyerr(py, invalid("listener must be callable")));
+        }
+        let f: Arc<ListenerFn> = Arc::new(move |_event: &str, payload: &Value| call_py(&listener, &[payload.clone()]).map(|_| ()));
+        Ok(self.inner.on(&event, f))
+    }
+
+    /// Removes a listener; returns whether it was registered.
+    fn off(&self, listener_id: u64) -> bool {
+        self.inner.off(listener_id)
+    }
+
+    #[pyo3(signature = (service, params, infos=None))]
+    fn login_with_service<'py>(&self, py: Python<'py>, service: &Bound<'py, PyAny>, params: &Bound<'py, PyAny>, infos: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+        let (service, params) = (arg_str(py, service, "service")?, arg_json(py, params)?);
+        let infos: ConnectionInfo = arg_typed(py, infos, "infos")?;
+        let r = core_call!(py, self.inner.login_with_service(&service, &params, &infos))?;
+        ser_to_py(py, &r)
+    }
+
+    #[pyo3(signature = (service, params, infos=None))]
+    fn authenticate_with_service(&self, py: Python<'_>, service: &Bound<'_, PyAny>, params: &Bound<'_, PyAny>, infos: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
+        let (service, params) = (arg_str(py, service, "service")?, arg_json(py, params)?);
+        let infos: ConnectionInfo = arg_typed(py, infos, "infos")?;
+        core_call!(py, self.inner.authenticate_with_service(&service, &params, &infos))
+    }
+
+    /// Logs in a user (a user dict with an `id`, or an id) without credentials.
+    #[pyo3(signature = (user, infos=None))]
+    fn login_with_user<'py>(&self, py: Python<'py>, user: &Bound<'py, PyAny>, infos: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+        let id = match user.cast::<PyDict>() {
+            Ok(d) => match d.get_item("id")? {
+                Some(id) => arg_str(py, &id, "user['id']")?,
+                None => return Err(to_pyerr(py, invalid("user dict needs an id"))),
+            },
+            Err(_) => arg_str(py, user, "user")?,
+        };
+        let infos: ConnectionInfo = arg_typed(py, infos, "infos")?;
+        let r = core_call!(py, self.inner.login_with_user(&id, &infos))?;
+        ser_to_py(py, &r)
+    }
+
+    fn resume_session<'py>(&self, py: Python<'py>, access_token: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let token = arg_str(py, access_token, "access_token")?;
+        let user = core_call!(py, self.inner.resume_session(&token))?;
+        ser_to_py(py, &user)
+    }
+
+    #[pyo3(signature = (access_token, refresh_token, infos=None))]
+    fn refresh_tokens<'py>(&self, py: Python<'py>, access_token: &Bound<'py, PyAny>, refresh_token: &Bound<'py, PyAny>, infos: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+        let (at, rt) = (arg_str(py, access_token, "access_token")?, arg_str(py, refresh_token, "refresh_token")?);
+        let infos: ConnectionInfo = arg_typed(py, infos, "infos")?;
+        let r = core_call!(py, self.inner.refresh_tokens(&at, &rt, &infos))?;
+        ser_to_py(py, &r)
+    }
+
+    fn logout(&self, py: Python<'_>, access_token: &Bound<'_, PyAny>) -> PyResult<()> {
+        let token = arg_str(py, access_token, "access_token")?;
+        core_call!(py, self.inner.logout(&token))
+    }
+
+    #[pyo3(signature = (access_token, impersonated, infos=None))]
+    fn impersonate<'py>(&self, py: Python<'py>, access_token: &Bound<'py, PyAny>, impersonated: &Bound<'py, PyAny>, infos: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+        let token = arg_str(py, access_token, "access_token")?;
+        let target: ImpersonationTarget = arg_typed(py, Some(impersonated), "impersonated")?;
+        let infos: ConnectionInfo = arg_typed(py, infos, "infos")?;
+        let r = core_call!(py, self.inner.impersonate(&token, &target, &infos))?;
+        ser_to_py(py, &r)
+    }
+
+    fn find_user_by_id<'py>(&self, py: Python<'py>, user_id: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let id = arg_str(py, user_id, "user_id")?;
+        let u = core_call!(py, self.inner.find_user_by_id(&id))?;
+        ser_to_py(py, &u)
+    }
+
+    fn find_session_by_access_token<'py>(&self, py: Python<'py>, access_token: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let token = arg_str(py, access_token, "access_token")?;
+        let s = core_call!(py, self.inner.find_session_by_access_token(&token))?;
+        ser_to_py(py, &s)
+    }
+
+    fn deactivate_user(&self, py: Python<'_>, user_id: &Bound<'_, PyAny>) -> PyResult<()> {
+        let id = arg_str(py, user_id, "user_id")?;
+        core_call!(py, self.inner.deactivate_user(&id))
+    }
+
+    fn activate_user(&self, py: Python<'_>, user_id: &Bound<'_, PyAny>) -> PyResult<()> {
+        let id = arg_str(py, user_id, "user_id")?;
+        core_call!(py, self.inner.activate_user(&id))
+    }
+
+    fn list_sessions<'py>(&self, py: Python<'py>, user_id: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let id = arg_str(py, user_id, "user_id")?;
+        let list = core_call!(py, self.inner.list_sessions(&id))?;
+        ser_to_py(py, &list)
+    }
+
+    fn revoke_session(&self, py: Python<'_>, session_id: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let id = arg_str(py, session_id, "session_id")?;
+        core_call!(py, self.inner.revoke_session(&id))
+    }
+
+    #[pyo3(signature = (user_id, options=None))]
+    fn revoke_all_sessions(&self, py: Python<'_>, user_id: &Bound<'_, PyAny>, options: Option<&Bound<'_, PyAny>>) -> PyResult<u64> {
+        let id = arg_str(py, user_id, "user_id")?;
+        let options: RevokeAllOptions = arg_typed(py, options, "options")?;
+        core_call!(py, self.inner.revoke_all_sessions(&id, &options))
+    }
+}
+
+#[pymethods]
+impl PyPassword {
+    /// Creates a user from `{"username"?, "email"?, "password"?, ...profile}`; returns the id.
+    fn create_user(&self, py: Python<'_>, user: &Bound<'_, PyAny>) -> PyResult<String> {
+        let user = arg_json(py, user)?;
+        core_call!(py, self.inner.password().create_user(&user))
+    }
+
+    fn authenticate<'py>(&self, py: Python<'py>, params: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let params = arg_json(py, params)?;
+        let u = core_call!(py, self.inner.password().authenticate(&params))?;
+        ser_to_py(py, &u)
+    }
+
+    fn find_user_by_email<'py>(&self, py: Python<'py>, email: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let email = arg_str(py, email, "email")?;
+        let u = core_call!(py, self.inner.password().find_user_by_email(&email))?;
+        ser_to_py(py, &u)
+    }
+
+    fn find_user_by_username<'py>(&self, py: Python<'py>, username: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let name = arg_str(py, username, "username")?;
+        let u = core_call!(py, self.inner.password().find_user_by_username(&name))?;
+        ser_to_py(py, &u)
+    }
+
+    fn set_password(&self, py: Python<'_>, user_id: &Bound<'_, PyAny>, password: &Bound<'_, PyAny>) -> PyResult<()> {
+        let (id, pw) = (arg_str(py, user_id, "user_id")?, arg_str(py, password, "password")?);
+        core_call!(py, self.inner.password().set_password(&id, &pw))
+    }
+}
+
+/// `(code, number, is_input_error)` for every error code, in number order.
+#[pyfunction]
+fn error_codes() -> Vec<(&'static str, u32, bool)> {
+    ErrorCode::ALL.iter().map(|c| (c.as_str(), c.number(), c.is_input_error())).collect()
+}
+
+/// Called once by `accounts/__init__.py` with `{code: exception class}`.
+#[pyfunction]
+fn _register_errors(py: Python<'_>, classes: Bound<'_, PyDict>) -> PyResult<()> {
+    let _ = ERROR_CLASSES.set(py, classes.unbind());
+    Ok(())
+}
+
+#[pymodule]
+#[pyo3(name = "_native")]
+fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", accounts_core::VERSION)?;
+    m.add_class::<PyServer>()?;
+    m.add_class::<PyPassword>()?;
+    m.add_function(wrap_pyfunction!(error_codes, m)?)?;
+    m.add_function(wrap_pyfunction!(_register_errors, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,106 @@
+"""asyncio face of accounts-rs: the same methods as ``accounts.AccountsServer``, as coroutines.
+
+Each call runs the native method on a worker thread (the native code releases the GIL), so the
+event loop never waits for argon2 or SQLite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import Any, Callable, Dict, List, Optional, TypeVar
+
+from . import _native
+
+T = TypeVar("T")
+Json = Dict[str, Any]
+
+
+async def _run(fn: Callable[..., T], *args: Any) -> T:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(None, functools.partial(fn, *args))
+
+
+class PasswordService:
+    """``server.password`` with coroutine methods."""
+
+    def __init__(self, sync: _native.PasswordService) -> None:
+        self._sync = sync
+
+    async def create_user(self, user: Json) -> str:
+        return await _run(self._sync.create_user, user)
+
+    async def authenticate(self, params: Json) -> Json:
+        return await _run(self._sync.authenticate, params)
+
+    async def find_user_by_email(self, email: str) -> Optional[Json]:
+        return await _run(self._sync.find_user_by_email, email)
+
+    async def find_user_by_username(self, username: str) -> Optional[Json]:
+        return await _run(self._sync.find_user_by_username, username)
+
+    async def set_password(self, user_id: str, password: str) -> None:
+        await _run(self._sync.set_password, user_id, password)
+
+
+class AccountsServer:
+    """Same constructor as ``accounts.AccountsServer``; the sync server is ``.sync``."""
+
+    def __init__(self, config: Optional[Json] = None, **options: Any) -> None:
+        self.sync = _native.AccountsServer(config, **options)
+        self.password = PasswordService(self.sync.password)
+
+    @property
+    def options(self) -> Json:
+        return self.sync.options
+
+    def get_services(self) -> List[str]:
+        return self.sync.get_services()
+
+    def on(self, event: str, listener: Callable[[Json], Any]) -> int:
+        return self.sync.on(event, listener)
+
+    def off(self, listener_id: int) -> bool:
+        return self.sync.off(listener_id)
+
+    async def login_with_service(self, service: str, params: Json, infos: Optional[Json] = None) -> Json:
+        return await _run(self.sync.login_with_service, service, params, infos)
+
+    async def authenticate_with_service(self, service: str, params: Json, infos: Optional[Json] = None) -> bool:
+        return await _run(self.sync.authenticate_with_service, service, params, infos)
+
+    async def login_with_user(self, user: Any, infos: Optional[Json] = None) -> Json:
+        return await _run(self.sync.login_with_user, user, infos)
+
+    async def resume_session(self, access_token: str) -> Json:
+        return await _run(self.sync.resume_session, access_token)
+
+    async def refresh_tokens(self, access_token: str, refresh_token: str, infos: Optional[Json] = None) -> Json:
+        return await _run(self.sync.refresh_tokens, access_token, refresh_token, infos)
+
+    async def logout(self, access_token: str) -> None:
+        await _run(self.sync.logout, access_token)
+
+    async def impersonate(self, access_token: str, impersonated: Json, infos: Optional[Json] = None) -> Json:
+        return await _run(self.sync.impersonate, access_token, impersonated, infos)
+
+    async def find_user_by_id(self, user_id: str) -> Optional[Json]:
+        return await _run(self.sync.find_user_by_id, user_id)
+
+    async def find_session_by_access_token(self, access_token: str) -> Json:
+        return await _run(self.sync.find_session_by_access_token, access_token)
+
+    async def deactivate_user(self, user_id: str) -> None:
+        await _run(self.sync.deactivate_user, user_id)
+
+    async def activate_user(self, user_id: str) -> None:
+        await _run(self.sync.activate_user, user_id)
+
+    async def list_sessions(self, user_id: str) -> List[Json]:
+        return await _run(self.sync.list_sessions, user_id)
+
+    async def revoke_session(self, session_id: str) -> bool:
+        return await _run(self.sync.revoke_session, session_id)
+
+    async def revoke_all_sessions(self, user_id: str, options: Optional[Json] = None) -> int:
+        return await _run(self.sync.revoke_all_sessions, user_id, options)

@@ -1,0 +1,325 @@
+import asyncio
+import base64
+import json
+import threading
+import time
+
+import pytest
+
+import accounts
+import accounts.aio
+from accounts import _native
+from conftest import SECRET, alice, make
+
+
+def claims(token):
+    part = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+
+
+def test_error_classes_match_the_core_table():
+    table = _native.error_codes()
+    assert len(table) >= 29
+    for code, number, is_input in table:
+        cls = getattr(accounts, code)
+        assert issubclass(cls, accounts.AccountsError)
+        assert (cls.code, cls.number) == (code, number)
+        assert issubclass(cls, ValueError) == is_input
+    assert issubclass(accounts.InvalidArgument, TypeError)
+
+
+def test_config_errors():
+    with pytest.raises(accounts.InvalidConfig) as e:
+        accounts.AccountsServer(db="sqlite::memory:", token_secret="short")
+    assert e.value.code == "InvalidConfig" and e.value.number == 1
+    with pytest.raises(accounts.InvalidConfig):
+        accounts.AccountsServer(db="sqlite::memory:")
+    with pytest.raises(accounts.InvalidConfig):
+        accounts.AccountsServer(db="sqlite::memory:", token_secret=SECRET, no_such_option=1)
+    with pytest.raises(accounts.InvalidConfig):
+        accounts.AccountsServer(db="sqlite::memory:", token_secret=SECRET, create_jwt_payload=42)
+    with pytest.raises(accounts.InvalidConfig):
+        accounts.AccountsServer("not a dict")
+    # the camelCase dict form works too
+    s = accounts.AccountsServer({"db": "sqlite::memory:", "tokenSecret": SECRET, "ambiguousErrorMessages": False})
+    assert s.options["ambiguousErrorMessages"] is False
+    assert s.options["tokenSecret"] == "[redacted]"
+    assert s.options["siteUrl"] == "http://localhost:3000"
+    assert s.get_services() == ["password"]
+
+
+def test_password_service(server):
+    p = server.password
+    uid = p.create_user({"username": "bob", "email": "Bob@Example.com", "password": "12345678", "profile": {"n": 1}})
+    assert isinstance(uid, str)
+    user = p.find_user_by_email("BOB@example.com")
+    assert user["id"] == uid and user["emails"] == [{"address": "bob@example.com", "verified": False}]
+    assert user["profile"] == {"n": 1}
+    assert p.find_user_by_username("bob")["id"] == uid
+    assert p.find_user_by_username("nobody") is None
+    assert p.find_user_by_email("nobody@example.com") is None
+    cases = [
+        ({"password": "12345678"}, accounts.UsernameOrEmailRequired),
+        ({"email": "nope"}, accounts.InvalidEmail),
+        ({"username": ""}, accounts.InvalidUsername),
+        ({"username": "x", "password": "short"}, accounts.InvalidPassword),
+        ({"email": "bob@example.com"}, accounts.EmailAlreadyExists),
+        ({"username": "bob"}, accounts.UsernameAlreadyExists),
+        ("bob", accounts.InvalidArgument),
+        ({"username": object()}, accounts.InvalidArgument),
+        ({"username": float("nan")}, accounts.InvalidArgument),
+    ]
+    for value, exc in cases:
+        with pytest.raises(exc):
+            p.create_user(value)
+    assert p.authenticate({"user": "bob", "password": "12345678"})["id"] == uid
+    with pytest.raises(accounts.InvalidCredentials):
+        p.authenticate({"user": "bob", "password": "wrong"})
+    with pytest.raises(accounts.UnrecognizedOptionsForLogin):
+        p.authenticate({"user": "bob"})
+    with pytest.raises(accounts.MatchFailed):
+        p.authenticate({"user": "bob", "password": 5})
+    p.set_password(uid, "new-password")
+    assert p.authenticate({"user": {"id": uid}, "password": "new-password"})["id"] == uid
+    with pytest.raises(accounts.InvalidPassword):
+        p.set_password(uid, "short")
+    with pytest.raises(accounts.UserNotFound):
+        p.set_password("ghost", "long enough")
+    with pytest.raises(accounts.InvalidArgument):
+        p.set_password(None, "long enough")
+
+
+def test_not_ambiguous_codes():
+    s = make(ambiguous_error_messages=False)
+    alice(s)
+    with pytest.raises(accounts.IncorrectPassword):
+        s.password.authenticate({"user": "alice", "password": "wrong"})
+    with pytest.raises(accounts.UserNotFound):
+        s.login_with_service("password", {"user": "ghost", "password": "whatever1"})
+
+
+def test_session_lifecycle(server):
+    uid, login = alice(server)
+    assert set(login) == {"sessionId", "tokens", "user"}
+    at, rt = login["tokens"]["accessToken"], login["tokens"]["refreshToken"]
+    c = claims(at)
+    assert c["data"] == {"userId": uid, "isImpersonated": False, "sessionId": login["sessionId"]}
+    assert server.resume_session(at)["id"] == uid
+    assert server.find_user_by_id(uid)["username"] == "alice"
+    assert server.find_user_by_id("ghost") is None
+    assert server.authenticate_with_service("password", {"user": "alice", "password": "correct horse"}) is True
+    session = server.find_session_by_access_token(at)
+    assert session["userId"] == uid and session["valid"] is True
+    r = server.refresh_tokens(at, rt, {"ip": "127.0.0.1", "userAgent": "pytest"})
+    assert r["sessionId"] == login["sessionId"] and r["tokens"]["refreshToken"] != rt
+    sessions = server.list_sessions(uid)
+    assert sessions[0]["refreshCount"] == 1 and sessions[0]["userAgent"] == "pytest"
+    server.logout(r["tokens"]["accessToken"])
+    with pytest.raises(accounts.SessionNotValid):
+        server.resume_session(r["tokens"]["accessToken"])
+    with pytest.raises(accounts.SessionNotValid):
+        server.logout(r["tokens"]["accessToken"])
+
+
+def test_token_errors(server):
+    _, login = alice(server)
+    at, rt = login["tokens"]["accessToken"], login["tokens"]["refreshToken"]
+    with pytest.raises(accounts.TokenVerificationFailed):
+        server.resume_session("garbage")
+    with pytest.raises(accounts.TokenVerificationFailed):
+        server.resume_session(rt)  # a refresh token is not an access token
+    with pytest.raises(accounts.InvalidToken):
+        server.resume_session("")
+    with pytest.raises(accounts.InvalidArgument):
+        server.resume_session(None)
+    with pytest.raises(accounts.InvalidArgument):
+        server.resume_session(b"bytes")
+    with pytest.raises(accounts.InvalidArgument):
+        server.resume_session("a" * (2 << 20))
+    with pytest.raises(accounts.InvalidTokens):
+        server.refresh_tokens(at, "")
+    with pytest.raises(accounts.InvalidArgument):
+        server.refresh_tokens(at, rt, {"ip": 5})
+    with pytest.raises(accounts.ServiceNotFound):
+        server.login_with_service("nope", {})
+    with pytest.raises(accounts.TokenVerificationFailed):
+        server.find_session_by_access_token("x.y.z")
+
+
+def test_refresh_reuse_revokes_and_carries_details():
+    s = make(refresh_token_reuse_grace_seconds=0)
+    _, login = alice(s)
+    at, rt = login["tokens"]["accessToken"], login["tokens"]["refreshToken"]
+    s.refresh_tokens(at, rt)
+    with pytest.raises(accounts.RefreshTokenReused) as e:
+        s.refresh_tokens(at, rt)
+    assert e.value.details == {"sessionId": login["sessionId"]}
+    with pytest.raises(accounts.SessionNotValid):
+        s.resume_session(at)
+
+
+def test_sessions_and_activation(server):
+    uid, a = alice(server)
+    b = server.login_with_user(uid)
+    c = server.login_with_user({"id": uid}, {"userAgent": "x"})
+    with pytest.raises(accounts.UserNotFound):
+        server.login_with_user("ghost")
+    with pytest.raises(accounts.InvalidArgument):
+        server.login_with_user({"name": "no id"})
+    assert server.revoke_session(b["sessionId"]) is True
+    assert server.revoke_session(b["sessionId"]) is False
+    with pytest.raises(accounts.SessionNotFound):
+        server.revoke_session("nope")
+    assert server.revoke_all_sessions(uid, {"except": c["sessionId"]}) == 1
+    server.resume_session(c["tokens"]["accessToken"])
+    with pytest.raises(accounts.SessionNotValid):
+        server.resume_session(a["tokens"]["accessToken"])
+    assert server.revoke_all_sessions(uid) == 1
+    d = server.login_with_user(uid)
+    server.deactivate_user(uid)
+    with pytest.raises(accounts.UserDeactivated):
+        server.resume_session(d["tokens"]["accessToken"])
+    server.activate_user(uid)
+    server.resume_session(d["tokens"]["accessToken"])
+    with pytest.raises(accounts.UserNotFound):
+        server.deactivate_user("ghost")
+    with pytest.raises(accounts.UserNotFound):
+        server.activate_user("ghost")
+
+
+def test_callbacks_and_impersonation():
+    seen = {}
+
+    def create_jwt_payload(data, user):
+        seen["data"] = data
+        return {"role": "admin", "data": "ignored"}
+
+    def sanitizer(user):
+        return {**user, "sanitized": True}
+
+    def authorize(user, target):
+        return user["username"] == "alice" and target["username"] != "root"
+
+    def validator(user, session):
+        if session.get("userAgent") == "blocked":
+            raise accounts.Unauthorized("blocked agent")
+
+    def validate_new_user(user):
+        if user.get("username") == "mallory":
+            raise RuntimeError("no mallory")
+        return {**user, "role": "member"}
+
+    s = make(create_jwt_payload=create_jwt_payload, user_object_sanitizer=sanitizer,
+             impersonation_authorize=authorize, resume_session_validator=validator,
+             validate_new_user=validate_new_user)
+    uid, login = alice(s)
+    assert claims(login["tokens"]["accessToken"])["role"] == "admin"
+    assert claims(login["tokens"]["accessToken"])["data"]["userId"] == uid
+    assert seen["data"]["sessionId"] == login["sessionId"]
+    assert login["user"]["sanitized"] is True and login["user"]["role"] == "member"
+    bob = s.password.create_user({"username": "bob"})
+    s.password.create_user({"username": "root"})
+    r = s.impersonate(login["tokens"]["accessToken"], {"username": "bob"})
+    assert r["authorized"] is True and r["user"]["id"] == bob
+    imp = claims(r["tokens"]["accessToken"])["data"]
+    assert imp["isImpersonated"] is True and imp["impersonatorUserId"] == uid
+    assert s.resume_session(r["tokens"]["accessToken"])["id"] == bob
+    assert s.impersonate(login["tokens"]["accessToken"], {"username": "root"}) == {"authorized": False}
+    with pytest.raises(accounts.InvalidArgument):
+        s.impersonate(login["tokens"]["accessToken"], {"nobody": 1})
+    # An AccountsError raised in a callback keeps its code.
+    blocked = s.login_with_user(uid, {"userAgent": "blocked"})
+    with pytest.raises(accounts.Unauthorized):
+        s.resume_session(blocked["tokens"]["accessToken"])
+    # Any other exception becomes CallbackError, with the original as __cause__.
+    with pytest.raises(accounts.CallbackError) as e:
+        s.password.create_user({"username": "mallory"})
+    assert isinstance(e.value.__cause__, RuntimeError)
+
+
+def test_callback_returning_the_wrong_shape():
+    s = make(impersonation_authorize=lambda u, t: "yes", create_jwt_payload=lambda d, u: [1])
+    with pytest.raises(accounts.CallbackError):
+        alice(s)
+
+
+def test_events_and_off(server):
+    events = []
+    lid = server.on("LoginSuccess", lambda payload: events.append(payload))
+    server.on("LoginError", lambda payload: events.append(payload["error"]["code"]))
+    uid, login = alice(server)
+    assert events[0]["user"]["id"] == uid and events[0]["sessionId"] == login["sessionId"]
+    with pytest.raises(accounts.InvalidCredentials):
+        server.login_with_service("password", {"user": "alice", "password": "wrong"})
+    assert events[-1] == "InvalidCredentials"
+    assert server.off(lid) is True and server.off(lid) is False
+
+    def veto(payload):
+        raise accounts.Unauthorized("not today")
+
+    server.on("ValidateLogin", veto)
+    with pytest.raises(accounts.Unauthorized):
+        server.login_with_service("password", {"user": "alice", "password": "correct horse"})
+    with pytest.raises(accounts.InvalidArgument):
+        server.on("LoginSuccess", "not callable")
+
+
+def test_the_gil_is_released_during_hashing():
+    # Default (OWASP) argon2 parameters: each login is real work in native code.
+    s = accounts.AccountsServer(db="sqlite::memory:", token_secret=SECRET)
+    for i in range(4):
+        s.password.create_user({"username": f"u{i}", "password": "password-123"})
+
+    def logins(i, n):
+        for _ in range(n):
+            s.login_with_service("password", {"user": f"u{i}", "password": "password-123"})
+
+    n = 12
+    logins(0, 1)  # warm-up
+    t0 = time.perf_counter()
+    logins(0, n)
+    single = time.perf_counter() - t0
+    threads = [threading.Thread(target=logins, args=(i, n)) for i in range(2)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    parallel = time.perf_counter() - t0
+    # 2 threads on 2 cores: about 1x single if the GIL is released, 2x if it were held.
+    assert parallel < 0.85 * 2 * single, (single, parallel)
+
+
+def test_asyncio_face():
+    async def main():
+        s = accounts.aio.AccountsServer(db="sqlite::memory:", token_secret=SECRET, services={"password": {"hashing": {"memoryKib": 256, "iterations": 1, "parallelism": 1}}})
+        uid = await s.password.create_user({"username": "async", "password": "password-123"})
+        login = await s.login_with_service("password", {"user": "async", "password": "password-123"})
+        assert (await s.resume_session(login["tokens"]["accessToken"]))["id"] == uid
+        ticks = 0
+
+        async def ticker():
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0)
+
+        task = asyncio.ensure_future(ticker())
+        r = await s.refresh_tokens(login["tokens"]["accessToken"], login["tokens"]["refreshToken"])
+        await s.logout(r["tokens"]["accessToken"])
+        task.cancel()
+        with pytest.raises(accounts.SessionNotValid):
+            await s.resume_session(r["tokens"]["accessToken"])
+        assert (await s.list_sessions(uid))[0]["valid"] is False
+        assert ticks > 0
+
+    asyncio.run(main())
+
+
+def test_file_database_persists(tmp_path):
+    db = f"sqlite:{tmp_path / 'app.db'}"
+    s = make(db=db)
+    uid, login = alice(s)
+    del s
+    s2 = make(db=db)
+    assert s2.resume_session(login["tokens"]["accessToken"])["id"] == uid
