@@ -15,9 +15,9 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 CFLAGS_TEST := -std=c11 -Wall -Wextra -Werror -I$(CURDIR)/include
 LDFLAGS_TEST := -L$(LIB_DIR) -laccounts -Wl,-rpath,$(LIB_DIR) -lpthread
 
-.PHONY: python-install test test-rust test-c test-python header header-check install demo demo-c demo-python tools clean
+.PHONY: node-build test-node demo-node python-install test test-rust test-c test-python header header-check install demo demo-c demo-python tools clean
 
-test: test-rust test-c test-python
+test: test-rust test-c test-python test-node
 	@echo "make test: all suites passed"
 
 ## ---- Rust ----
@@ -82,8 +82,22 @@ test-python: python-install
 	$(VENV)/bin/mypy --strict examples/python/quickstart.py
 	d=$$(mktemp -d) && $(VENV)/bin/python examples/python/quickstart.py $$d/quickstart.db
 
+## ---- Node ----
+bindings/node/node_modules/.bin/napi:
+	cd bindings/node && npm ci --no-audit --no-fund
+
+node-build: bindings/node/node_modules/.bin/napi
+	cd bindings/node && npx napi build --dts native.d.ts
+
+test-node: node-build
+	cd bindings/node && node --test test/
+	d=$$(mktemp -d) && node examples/node/quickstart.mjs $$d/quickstart.db
+
 ## ---- demo ----
-demo: demo-c demo-python
+demo: demo-c demo-python demo-node
+
+demo-node: node-build
+	d=$$(mktemp -d) && node examples/node/quickstart.mjs $$d/quickstart.db
 
 demo-python: python-install
 	d=$$(mktemp -d) && $(VENV)/bin/python examples/python/quickstart.py $$d/quickstart.db

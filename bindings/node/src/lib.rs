@@ -1,1 +1,386 @@
+//! Node bindings: a thin napi-rs layer over accounts-core. Every method runs its core call as an
+//! `AsyncTask` on the libuv pool and resolves with JSON text that `index.js` parses; host callbacks
+//! travel to the JS thread through one threadsafe function and come back through `reply`.
 
+use accounts_core::callbacks::{Callbacks, ListenerFn};
+use accounts_core::{AccountsError, AccountsServer, Config, ConnectionInfo, ErrorCode, ImpersonationTarget, RevokeAllOptions, User, input};
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::ThreadId;
+
+type CoreResult<T> = std::result::Result<T, AccountsError>;
+
+/// Prefix of a native error message carrying `{code, number, message, details}` for index.js.
+const ERROR_MARK: &str = "ACCOUNTS_ERROR:";
+
+fn js_error(e: AccountsError) -> Error {
+    Error::new(Status::GenericFailure, format!("{ERROR_MARK}{}", e.to_json()))
+}
+
+type Dispatcher = ThreadsafeFunction<(String, String, u32), Unknown<'static>, (String, String, u32), Status, false, true>;
+
+/// Routes core callbacks (on pool threads) to the JS dispatcher and waits for `reply`.
+struct Bridge {
+    dispatcher: Option<Dispatcher>,
+    pending: Mutex<HashMap<u32, mpsc::Sender<CoreResult<Value>>>>,
+    next: AtomicU32,
+    js_thread: ThreadId,
+}
+
+impl Bridge {
+    fn call(&self, name: &str, input: Value) -> CoreResult<Value> {
+        if std::thread::current().id() == self.js_thread {
+            // The JS thread is busy in a sync call: waiting for it would deadlock.
+            return Err(AccountsError::new(
+                ErrorCode::CallbackError,
+                format!("the {name} callback cannot run during a synchronous call; use the Promise method"),
+            ));
+        }
+        let dispatcher = self.dispatcher.as_ref().ok_or_else(|| AccountsError::new(ErrorCode::InternalError, "no dispatcher"))?;
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel();
+        self.pending.lock().unwrap_or_else(|p| p.into_inner()).insert(id, tx);
+        let status = dispatcher.call((name.to_string(), input.to_string(), id), ThreadsafeFunctionCallMode::Blocking);
+        if status != Status::Ok {
+            self.pending.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+            return Err(AccountsError::new(ErrorCode::CallbackError, format!("could not reach the JS thread: {status}")));
+        }
+        rx.recv().unwrap_or_else(|_| Err(AccountsError::new(ErrorCode::CallbackError, "callback was dropped")))
+    }
+}
+
+fn user_json(u: &User) -> Value {
+    serde_json::to_value(u).unwrap_or(Value::Null)
+}
+
+fn shape(what: &str) -> AccountsError {
+    AccountsError::new(ErrorCode::CallbackError, format!("callback returned the wrong shape: {what}"))
+}
+
+fn callbacks_for(bridge: &Arc<Bridge>, names: &[String]) -> CoreResult<Callbacks> {
+    let mut c = Callbacks::default();
+    for name in names {
+        let b = bridge.clone();
+        match name.as_str() {
+            "createJwtPayload" => {
+                c.create_jwt_payload = Some(Arc::new(move |data: &Value, user: &User| match b.call("createJwtPayload", json!([data, user_json(user)]))? {
+                    Value::Object(m) => Ok(m),
+                    Value::Null => Ok(Map::new()),
+                    _ => Err(shape("createJwtPayload must return an object")),
+                }))
+            }
+            "userObjectSanitizer" => {
+                c.user_object_sanitizer = Some(Arc::new(move |user: User| {
+                    serde_json::from_value(b.call("userObjectSanitizer", json!([user_json(&user)]))?)
+                        .map_err(|_| shape("userObjectSanitizer must return a user with an id"))
+                }))
+            }
+            "impersonationAuthorize" => {
+                c.impersonation_authorize = Some(Arc::new(move |user: &User, target: &User| {
+                    match b.call("impersonationAuthorize", json!([user_json(user), user_json(target)]))? {
+                        Value::Bool(v) => Ok(v),
+                        _ => Err(shape("impersonationAuthorize must return a boolean")),
+                    }
+                }))
+            }
+            "resumeSessionValidator" => {
+                c.resume_session_validator = Some(Arc::new(move |user: &User, session: &accounts_core::Session| {
+                    b.call("resumeSessionValidator", json!([user_json(user), session])).map(|_| ())
+                }))
+            }
+            "validateNewUser" => {
+                c.validate_new_user = Some(Arc::new(move |user: Value| match b.call("validateNewUser", json!([user.clone()]))? {
+                    Value::Null => Ok(user),
+                    v => Ok(v),
+                }))
+            }
+            "sendMail" => c.send_mail = Some(Arc::new(move |mail: &Value| b.call("sendMail", json!([mail])).map(|_| ()))),
+            other => return Err(AccountsError::new(ErrorCode::InvalidConfig, format!("unknown callback {other}"))),
+        }
+    }
+    Ok(c)
+}
+
+/// One core call, run on the libuv pool.
+pub struct Job(Option<Box<dyn FnOnce() -> CoreResult<String> + Send>>);
+
+impl Task for Job {
+    type Output = String;
+    type JsValue = String;
+
+    fn compute(&mut self) -> Result<String> {
+        let f = self.0.take().ok_or_else(|| Error::from_reason("job ran twice"))?;
+        f().map_err(js_error)
+    }
+
+    fn resolve(&mut self, _env: Env, output: String) -> Result<String> {
+        Ok(output)
+    }
+}
+
+fn job<T: serde::Serialize>(f: impl FnOnce() -> CoreResult<T> + Send + 'static) -> AsyncTask<Job> {
+    AsyncTask::new(Job(Some(Box::new(move || {
+        let out = f()?;
+        serde_json::to_string(&out).map_err(|e| AccountsError::new(ErrorCode::InternalError, e.to_string()))
+    }))))
+}
+
+fn parse<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> CoreResult<T> {
+    input::parse_json(what, text)
+}
+
+fn parse_opt<T: serde::de::DeserializeOwned + Default>(what: &str, text: Option<String>) -> CoreResult<T> {
+    match text {
+        None => Ok(T::default()),
+        Some(t) => parse(what, &t),
+    }
+}
+
+/// The native server; the public `AccountsServer` in index.js wraps it.
+#[napi]
+pub struct NativeServer {
+    inner: Arc<AccountsServer>,
+    bridge: Arc<Bridge>,
+}
+
+#[napi]
+impl NativeServer {
+    /// `configJson`: the JSON config; `callbackNames`: which host callbacks exist; `dispatcher`:
+    /// `(name, argsJson, replyId) => void`, which must eventually call `reply(replyId, ...)`.
+    #[napi(constructor)]
+    pub fn new(config_json: String, callback_names: Vec<String>, dispatcher: Option<Dispatcher>) -> Result<Self> {
+        let bridge = Arc::new(Bridge {
+            dispatcher,
+            pending: Mutex::new(HashMap::new()),
+            next: AtomicU32::new(1),
+            js_thread: std::thread::current().id(),
+        });
+        let build = || -> CoreResult<AccountsServer> {
+            let config = Config::from_json(&config_json)?;
+            AccountsServer::new(config, callbacks_for(&bridge, &callback_names)?)
+        };
+        let inner = build().map_err(js_error)?;
+        Ok(NativeServer { inner: Arc::new(inner), bridge })
+    }
+
+    /// Completes a callback: `resultJson` on success, else `errorJson` `{code?, message}`.
+    #[napi]
+    pub fn reply(&self, reply_id: u32, result_json: Option<String>, error_json: Option<String>) -> Result<()> {
+        let tx = self.bridge.pending.lock().unwrap_or_else(|p| p.into_inner()).remove(&reply_id);
+        let Some(tx) = tx else { return Ok(()) };
+        let outcome = match (result_json, error_json) {
+            (_, Some(e)) => {
+                let v: Value = serde_json::from_str(&e).unwrap_or(Value::Null);
+                let code = v.get("code").and_then(Value::as_str).and_then(ErrorCode::from_name).unwrap_or(ErrorCode::CallbackError);
+                let message = v.get("message").and_then(Value::as_str).unwrap_or("callback failed").to_string();
+                Err(AccountsError::new(code, message))
+            }
+            (Some(r), None) => parse::<Value>("callback result", &r)
+                .map_err(|e| AccountsError::new(ErrorCode::CallbackError, format!("callback returned {}", e.message))),
+            (None, None) => Ok(Value::Null),
+        };
+        let _ = tx.send(outcome);
+        Ok(())
+    }
+
+    #[napi]
+    pub fn options_json(&self) -> Result<String> {
+        serde_json::to_string(self.inner.options()).map_err(|e| Error::from_reason(e.to_string()))
+    }
+
+    #[napi]
+    pub fn service_names(&self) -> Vec<String> {
+        self.inner.service_names()
+    }
+
+    /// Registers a listener; the dispatcher receives name "listener" and `[key, event, payload]`.
+    #[napi]
+    pub fn on(&self, event: String, key: u32) -> Result<i64> {
+        let b = self.bridge.clone();
+        let f: Arc<ListenerFn> = Arc::new(move |event: &str, payload: &Value| b.call("listener", json!([key, event, payload])).map(|_| ()));
+        Ok(self.inner.on(&event, f) as i64)
+    }
+
+    #[napi]
+    pub fn off(&self, listener_id: i64) -> bool {
+        self.inner.off(listener_id as u64)
+    }
+
+    /// Names of the callbacks/listeners a resumeSession may run (the sync twin refuses to run them).
+    #[napi]
+    pub fn resume_callbacks(&self) -> Vec<String> {
+        let cb = self.inner.callbacks();
+        let mut v: Vec<String> = Vec::new();
+        if cb.resume_session_validator.is_some() {
+            v.push("resumeSessionValidator".into());
+        }
+        if cb.user_object_sanitizer.is_some() {
+            v.push("userObjectSanitizer".into());
+        }
+        for e in ["ResumeSessionSuccess", "ResumeSessionError"] {
+            if self.inner.has_listeners(e) {
+                v.push(e.into());
+            }
+        }
+        v
+    }
+
+    #[napi]
+    pub fn login_with_service(&self, service: String, params_json: String, infos_json: Option<String>) -> AsyncTask<Job> {
+        let s = self.inner.clone();
+        job(move || {
+            let params: Value = parse("params", &params_json)?;
+            let infos: ConnectionInfo = parse_opt("infos", infos_json)?;
+            s.login_with_service(&service, &params, &infos)
+        })
+    }
+
+    #[napi]
+    pub fn authenticate_with_service(&self, service: String, params_json: String, infos_json: Option<String>) -> AsyncTask<Job> {
+        let s = self.inner.clone();
+        job(move || {
+            let params: Value = parse("params", &params_json)?;
+            let infos: ConnectionInfo = parse_opt("infos", infos_json)?;
+            s.authenticate_with_service(&service, &params, &infos)
+        })
+    }
+
+    #[napi]
+    pub fn login_with_user(&self, user_id: String, infos_json: Option<String>) -> AsyncTask<Job> {
+        let s = self.inner.clone();
+        job(move || {
+            let infos: ConnectionInfo = parse_opt("infos", infos_json)?;
+            s.login_with_user(&user_id, &infos)
+        })
+    }
+
+    #[napi]
+    pub fn resume_session(&self, access_token: String) -> AsyncTask<Job> {
+        let s = self.inner.clone();
+        job(move || s.resume_session(&access_token))
+    }
+
+    /// The same as `resumeSession`, on the calling (JS) thread.
+    #[napi]
+    pub fn resume_session_sync(&self, access_token: String) -> Result<String> {
+        let user = self.inner.resume_session(&access_token).map_err(js_error)?;
+        serde_json::to_string(&user).map_err(|e| Error::from_reason(e.to_string()))
+    }
+
+    #[napi]
+    pub fn refresh_tokens(&self, access_token: String, refresh_token: String, infos_json: Option<String>) -> AsyncTask<Job> {
+        let s = self.inner.clone();
+        job(move || {
+            let infos: ConnectionInfo = parse_opt("infos", infos_json)?;
+            s.refresh_tokens(&access_token, &refresh_token, &infos)
+        })
+    }
+
+    #[napi]
+    pub fn logout(&self, access_token: String) -> AsyncTask<Job> {
+        let s = self.inner.clone();
+        job(move || s.logout(&access_token))
+    }
+
+    #[napi]
+    pub fn impersonate(&self, access_token: String, target_json: String, infos_json: Option<String>) -> AsyncTask<Job> {
+        let s = self.inner.clone();
+        job(move || {
+            let target: ImpersonationTarget = parse("impersonated", &target_json)?;
+            let infos: ConnectionInfo = parse_opt("infos", infos_json)?;
+            s.impersonate(&access_token, &target, &infos)
+        })
+    }
+
+    #[napi]
+    pub fn find_user_by_id(&self, user_id: String) -> AsyncTask<Job> {
+        let s = self.inner.clone();
+        job(move || s.find_user_by_id(&user_id))
+    }
+
+    #[napi]
+    pub fn find_session_by_access_token(&self, access_token: String) -> AsyncTask<Job> {
+        let s = self.inner.clone();
+        job(move || s.find_session_by_access_token(&access_token))
+    }
+
+    #[napi]
+    pub fn deactivate_user(&self, user_id: String) -> AsyncTask<Job> {
+        let s = self.inner.clone();
+        job(move || s.deactivate_user(&user_id))
+    }
+
+    #[napi]
+    pub fn activate_user(&self, user_id: String) -> AsyncTask<Job> {
+        let s = self.inner.clone();
+        job(move || s.activate_user(&user_id))
+    }
+
+    #[napi]
+    pub fn list_sessions(&self, user_id: String) -> AsyncTask<Job> {
+        let s = self.inner.clone();
+        job(move || s.list_sessions(&user_id))
+    }
+
+    #[napi]
+    pub fn revoke_session(&self, session_id: String) -> AsyncTask<Job> {
+        let s = self.inner.clone();
+        job(move || s.revoke_session(&session_id))
+    }
+
+    #[napi]
+    pub fn revoke_all_sessions(&self, user_id: String, options_json: Option<String>) -> AsyncTask<Job> {
+        let s = self.inner.clone();
+        job(move || {
+            let options: RevokeAllOptions = parse_opt("options", options_json)?;
+            s.revoke_all_sessions(&user_id, &options)
+        })
+    }
+
+    #[napi]
+    pub fn password_create_user(&self, user_json: String) -> AsyncTask<Job> {
+        let s = self.inner.clone();
+        job(move || s.password().create_user(&parse::<Value>("user", &user_json)?))
+    }
+
+    #[napi]
+    pub fn password_authenticate(&self, params_json: String) -> AsyncTask<Job> {
+        let s = self.inner.clone();
+        job(move || s.password().authenticate(&parse::<Value>("params", &params_json)?))
+    }
+
+    #[napi]
+    pub fn password_find_user_by_email(&self, email: String) -> AsyncTask<Job> {
+        let s = self.inner.clone();
+        job(move || s.password().find_user_by_email(&email))
+    }
+
+    #[napi]
+    pub fn password_find_user_by_username(&self, username: String) -> AsyncTask<Job> {
+        let s = self.inner.clone();
+        job(move || s.password().find_user_by_username(&username))
+    }
+
+    #[napi]
+    pub fn password_set_password(&self, user_id: String, password: String) -> AsyncTask<Job> {
+        let s = self.inner.clone();
+        job(move || s.password().set_password(&user_id, &password))
+    }
+}
+
+/// `[code, number, isInputError]` for every error code, in number order.
+#[napi]
+pub fn error_codes() -> Vec<(String, u32, bool)> {
+    ErrorCode::ALL.iter().map(|c| (c.as_str().to_string(), c.number(), c.is_input_error())).collect()
+}
+
+#[napi]
+pub fn version() -> String {
+    accounts_core::VERSION.to_string()
+}

@@ -1,0 +1,102 @@
+// Types of accounts-rs for Node (hand-written; native.d.ts is the generated addon surface).
+
+export interface EmailRecord { address: string; verified: boolean }
+export interface User {
+  id: string
+  username?: string
+  emails: EmailRecord[]
+  deactivated: boolean
+  /** ms since the Unix epoch */
+  createdAt: number
+  updatedAt: number
+  [profileField: string]: unknown
+}
+export interface Tokens { accessToken: string; refreshToken: string }
+export interface LoginResult { sessionId: string; tokens: Tokens; user: User }
+export interface ImpersonationResult { authorized: boolean; tokens?: Tokens; user?: User }
+export interface ConnectionInfo { ip?: string; userAgent?: string }
+export interface Session {
+  id: string
+  userId: string
+  valid: boolean
+  ip?: string
+  userAgent?: string
+  impersonatorUserId?: string
+  refreshCount: number
+  createdAt: number
+  updatedAt: number
+}
+export type Awaitable<T> = T | Promise<T>
+
+export interface AccountsServerOptions {
+  db: string
+  tokenSecret: string
+  tokenConfigs?: {
+    accessToken?: { expiresIn?: string | number; algorithm?: 'HS256' | 'HS384' | 'HS512'; issuer?: string; audience?: string }
+    refreshToken?: { expiresIn?: string | number }
+  }
+  ambiguousErrorMessages?: boolean
+  useStatelessSession?: boolean
+  siteUrl?: string
+  emailTemplates?: Record<string, unknown>
+  enableAutologin?: boolean
+  refreshTokenReuseGraceSeconds?: number
+  services?: {
+    password?: {
+      minPasswordLength?: number
+      requireEmailVerification?: boolean
+      twoFactor?: Record<string, unknown>
+      hashing?: { memoryKib?: number; iterations?: number; parallelism?: number }
+      maxConcurrentHashes?: number
+    }
+    magicLink?: Record<string, unknown>
+  }
+  createJwtPayload?: (data: Record<string, unknown>, user: User) => Awaitable<Record<string, unknown> | undefined>
+  userObjectSanitizer?: (user: User) => Awaitable<User>
+  impersonationAuthorize?: (user: User, target: User) => Awaitable<boolean>
+  resumeSessionValidator?: (user: User, session: Session) => Awaitable<void>
+  validateNewUser?: (user: Record<string, unknown>) => Awaitable<Record<string, unknown> | undefined>
+  sendMail?: (mail: Record<string, unknown>) => Awaitable<void>
+}
+
+export type LoginParams = Record<string, unknown>
+
+export declare class PasswordService {
+  createUser(user: { username?: string; email?: string; password?: string; [field: string]: unknown }): Promise<string>
+  authenticate(params: LoginParams): Promise<User>
+  findUserByEmail(email: string): Promise<User | null>
+  findUserByUsername(username: string): Promise<User | null>
+  setPassword(userId: string, password: string): Promise<void>
+}
+
+export declare class AccountsServer {
+  constructor(options: AccountsServerOptions)
+  readonly options: Readonly<Omit<AccountsServerOptions, 'createJwtPayload' | 'userObjectSanitizer' | 'impersonationAuthorize' | 'resumeSessionValidator' | 'validateNewUser' | 'sendMail'>>
+  getServices(): { password: PasswordService }
+  on(event: string, listener: (payload: Record<string, unknown>) => Awaitable<void>): () => boolean
+  loginWithService(service: string, params: LoginParams, infos?: ConnectionInfo): Promise<LoginResult>
+  authenticateWithService(service: string, params: LoginParams, infos?: ConnectionInfo): Promise<boolean>
+  loginWithUser(user: User | string, infos?: ConnectionInfo): Promise<LoginResult>
+  resumeSession(accessToken: string): Promise<User>
+  /** Same as resumeSession on the calling thread; throws CallbackError if a JS callback would have to run. */
+  resumeSessionSync(accessToken: string): User
+  refreshTokens(accessToken: string, refreshToken: string, infos?: ConnectionInfo): Promise<LoginResult>
+  logout(accessToken: string): Promise<void>
+  impersonate(accessToken: string, impersonated: { userId?: string; username?: string; email?: string }, infos?: ConnectionInfo): Promise<ImpersonationResult>
+  findUserById(userId: string): Promise<User | null>
+  findSessionByAccessToken(accessToken: string): Promise<Session>
+  deactivateUser(userId: string): Promise<void>
+  activateUser(userId: string): Promise<void>
+  listSessions(userId: string): Promise<Session[]>
+  revokeSession(sessionId: string): Promise<boolean>
+  revokeAllSessions(userId: string, options?: { except?: string }): Promise<number>
+}
+
+export declare class AccountsError extends Error {
+  readonly code: string
+  readonly number: number
+  readonly details?: unknown
+}
+export declare function isAccountsError(e: unknown): e is AccountsError
+export declare const ErrorCodes: Readonly<Record<string, string>>
+export declare const version: string

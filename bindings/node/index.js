@@ -1,0 +1,227 @@
+'use strict'
+// accounts-rs for Node: the accounts-js server API (@accounts/server + @accounts/password) over the
+// native addon. Every method returns a Promise and runs on the libuv thread pool; this file only
+// converts arguments, parses results and maps errors.
+
+const native = require('./accounts.node')
+
+const ERROR_MARK = 'ACCOUNTS_ERROR:'
+const CODES = native.errorCodes() // [[code, number, isInputError], ...]
+
+/** An error from accounts-rs; `code` is the accounts-js code string (e.g. "InvalidCredentials"). */
+class AccountsError extends Error {
+  constructor(message, code, number, details) {
+    super(message)
+    this.name = 'AccountsError'
+    this.code = code
+    this.number = number
+    if (details !== undefined) this.details = details
+  }
+}
+
+const NUMBERS = Object.fromEntries(CODES.map(([code, number]) => [code, number]))
+/** The error codes by name: `ErrorCodes.InvalidCredentials === 'InvalidCredentials'`. */
+const ErrorCodes = Object.freeze(Object.fromEntries(CODES.map(([code]) => [code, code])))
+
+function isAccountsError(e) {
+  return e instanceof AccountsError
+}
+
+function fail(code, message) {
+  return new AccountsError(message || code, code, NUMBERS[code])
+}
+
+function convertError(e) {
+  if (e && typeof e.message === 'string' && e.message.startsWith(ERROR_MARK)) {
+    const info = JSON.parse(e.message.slice(ERROR_MARK.length))
+    return new AccountsError(info.message, info.code, info.number, info.details)
+  }
+  return e
+}
+
+async function call(promise) {
+  try {
+    return JSON.parse(await promise)
+  } catch (e) {
+    throw convertError(e)
+  }
+}
+
+const MAX_INPUT_BYTES = 1 << 20 // the same bound the core applies to C and Python input
+
+function str(value, name) {
+  if (typeof value !== 'string') throw fail('InvalidArgument', `${name} must be a string`)
+  if (value.length > MAX_INPUT_BYTES / 3 && Buffer.byteLength(value) > MAX_INPUT_BYTES) {
+    throw fail('InvalidArgument', `${name} is larger than ${MAX_INPUT_BYTES} bytes`)
+  }
+  return value
+}
+
+function json(value, name) {
+  if (value === null || typeof value !== 'object') throw fail('InvalidArgument', `${name} must be an object`)
+  return JSON.stringify(value)
+}
+
+function optJson(value, name) {
+  return value === undefined || value === null ? undefined : json(value, name)
+}
+
+// Wraps a sync/async function so argument errors reject the promise instead of throwing.
+function method(fn) {
+  return function (...args) {
+    try {
+      return fn.apply(this, args)
+    } catch (e) {
+      return Promise.reject(convertError(e))
+    }
+  }
+}
+
+const CALLBACKS = ['createJwtPayload', 'userObjectSanitizer', 'impersonationAuthorize', 'resumeSessionValidator', 'validateNewUser', 'sendMail']
+
+class PasswordService {
+  constructor(server) {
+    this._native = server._native
+    this.server = server
+  }
+}
+Object.assign(PasswordService.prototype, {
+  createUser: method(function (user) { return call(this._native.passwordCreateUser(json(user, 'user'))) }),
+  authenticate: method(function (params) { return call(this._native.passwordAuthenticate(json(params, 'params'))) }),
+  findUserByEmail: method(function (email) { return call(this._native.passwordFindUserByEmail(str(email, 'email'))) }),
+  findUserByUsername: method(function (username) { return call(this._native.passwordFindUserByUsername(str(username, 'username'))) }),
+  setPassword: method(function (userId, password) {
+    return call(this._native.passwordSetPassword(str(userId, 'userId'), str(password, 'password')))
+  }),
+})
+
+class AccountsServer {
+  /**
+   * @param {object} options `{db, tokenSecret, ...}` as in DESIGN §2, plus the callbacks
+   *   createJwtPayload, userObjectSanitizer, impersonationAuthorize, resumeSessionValidator,
+   *   validateNewUser, sendMail (sync or async functions).
+   */
+  constructor(options) {
+    if (options === null || typeof options !== 'object') throw fail('InvalidConfig', 'options must be an object')
+    const config = {}
+    this._callbacks = {}
+    for (const [key, value] of Object.entries(options)) {
+      if (CALLBACKS.includes(key)) {
+        if (value === undefined || value === null) continue
+        if (typeof value !== 'function') throw fail('InvalidConfig', `${key} must be a function`)
+        this._callbacks[key] = value
+      } else {
+        config[key] = value
+      }
+    }
+    this._listeners = new Map()
+    this._nextListener = 1
+    try {
+      this._native = new native.NativeServer(JSON.stringify(config), Object.keys(this._callbacks), (name, argsJson, replyId) =>
+        this._dispatch(name, argsJson, replyId),
+      )
+    } catch (e) {
+      throw convertError(e)
+    }
+    this.options = Object.freeze(JSON.parse(this._native.optionsJson()))
+    this._services = { password: new PasswordService(this) }
+  }
+
+  // Runs a host callback on the JS thread and hands its result back to the waiting pool thread.
+  _dispatch(name, argsJson, replyId) {
+    if (Array.isArray(name)) [name, argsJson, replyId] = name // napi passes the tuple as one array
+    const args = JSON.parse(argsJson)
+    let fn
+    if (name === 'listener') {
+      const [key, , payload] = args
+      const entry = this._listeners.get(key)
+      fn = entry ? () => entry.listener(payload) : () => undefined
+    } else {
+      const cb = this._callbacks[name]
+      fn = () => cb(...args)
+    }
+    Promise.resolve()
+      .then(fn)
+      .then(
+        (result) => this._native.reply(replyId, JSON.stringify(result === undefined ? null : result), null),
+        (err) => {
+          const code = err && typeof err.code === 'string' && NUMBERS[err.code] ? err.code : 'CallbackError'
+          const message = err && err.message ? String(err.message) : String(err)
+          this._native.reply(replyId, null, JSON.stringify({ code, message }))
+        },
+      )
+  }
+
+  getServices() {
+    return this._services
+  }
+
+  /** Adds an event listener; returns a function that removes it. */
+  on(event, listener) {
+    str(event, 'event')
+    if (typeof listener !== 'function') throw fail('InvalidArgument', 'listener must be a function')
+    const key = this._nextListener++
+    const id = this._native.on(event, key)
+    this._listeners.set(key, { listener, id })
+    return () => {
+      this._listeners.delete(key)
+      return this._native.off(id)
+    }
+  }
+
+  /**
+   * resumeSession on the calling thread: a few µs, no thread-pool round trip. Throws (does not
+   * deadlock) when a callback or listener would have to run during it.
+   */
+  resumeSessionSync(accessToken) {
+    str(accessToken, 'accessToken')
+    const blocking = this._native.resumeCallbacks()
+    if (blocking.length > 0) {
+      throw fail('CallbackError', `resumeSessionSync cannot run JS callbacks (${blocking.join(', ')}); use resumeSession`)
+    }
+    try {
+      return JSON.parse(this._native.resumeSessionSync(accessToken))
+    } catch (e) {
+      throw convertError(e)
+    }
+  }
+}
+
+function userIdOf(user) {
+  if (typeof user === 'string') return user
+  if (user && typeof user.id === 'string') return user.id
+  throw fail('InvalidArgument', 'user must be a user object or an id')
+}
+
+Object.assign(AccountsServer.prototype, {
+  loginWithService: method(function (service, params, infos) {
+    return call(this._native.loginWithService(str(service, 'service'), json(params, 'params'), optJson(infos, 'infos')))
+  }),
+  authenticateWithService: method(function (service, params, infos) {
+    return call(this._native.authenticateWithService(str(service, 'service'), json(params, 'params'), optJson(infos, 'infos')))
+  }),
+  loginWithUser: method(function (user, infos) {
+    return call(this._native.loginWithUser(userIdOf(user), optJson(infos, 'infos')))
+  }),
+  resumeSession: method(function (accessToken) { return call(this._native.resumeSession(str(accessToken, 'accessToken'))) }),
+  refreshTokens: method(function (accessToken, refreshToken, infos) {
+    return call(this._native.refreshTokens(str(accessToken, 'accessToken'), str(refreshToken, 'refreshToken'), optJson(infos, 'infos')))
+  }),
+  logout: method(async function (accessToken) { await call(this._native.logout(str(accessToken, 'accessToken'))) }),
+  impersonate: method(function (accessToken, impersonated, infos) {
+    return call(this._native.impersonate(str(accessToken, 'accessToken'), json(impersonated, 'impersonated'), optJson(infos, 'infos')))
+  }),
+  findUserById: method(function (userId) { return call(this._native.findUserById(str(userId, 'userId'))) }),
+  findSessionByAccessToken: method(function (accessToken) {
+    return call(this._native.findSessionByAccessToken(str(accessToken, 'accessToken')))
+  }),
+  deactivateUser: method(async function (userId) { await call(this._native.deactivateUser(str(userId, 'userId'))) }),
+  activateUser: method(async function (userId) { await call(this._native.activateUser(str(userId, 'userId'))) }),
+  listSessions: method(function (userId) { return call(this._native.listSessions(str(userId, 'userId'))) }),
+  revokeSession: method(function (sessionId) { return call(this._native.revokeSession(str(sessionId, 'sessionId'))) }),
+  revokeAllSessions: method(function (userId, options) {
+    return call(this._native.revokeAllSessions(str(userId, 'userId'), optJson(options, 'options')))
+  }),
+})
+
+module.exports = { AccountsServer, PasswordService, AccountsError, isAccountsError, ErrorCodes, version: native.version() }

@@ -1,0 +1,3 @@
+import accounts from './index.js'
+export const { AccountsServer, PasswordService, AccountsError, isAccountsError, ErrorCodes, version } = accounts
+export default accounts
