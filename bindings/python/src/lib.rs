@@ -309,6 +309,22 @@ impl PyServer {
         Ok(PyServer { inner: Arc::new(inner) })
     }
 
+    /// Builds a server from a camelCase config dict (the JSON config of the other languages);
+    /// callbacks are given as keyword arguments.
+    #[staticmethod]
+    #[pyo3(signature = (config, **callbacks))]
+    fn from_config(py: Python<'_>, config: &Bound<'_, PyAny>, callbacks: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        if let Some(cb) = callbacks {
+            for k in cb.keys() {
+                let key: String = k.extract()?;
+                if !CALLBACK_NAMES.contains(&key.as_str()) {
+                    return Err(to_pyerr(py, AccountsError::new(ErrorCode::InvalidConfig, format!("{key} is not a callback"))));
+                }
+            }
+        }
+        PyServer::new(py, Some(config), callbacks)
+    }
+
     /// The effective options as a dict (camelCase keys; the secret shows as "[redacted]").
     #[getter]
     fn options<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {

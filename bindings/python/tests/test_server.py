@@ -46,6 +46,10 @@ def test_config_errors():
     assert s.options["tokenSecret"] == "[redacted]"
     assert s.options["siteUrl"] == "http://localhost:3000"
     assert s.get_services() == ["password"]
+    s2 = accounts.AccountsServer.from_config({"db": "sqlite::memory:", "tokenSecret": SECRET}, impersonation_authorize=lambda u, t: True)
+    assert s2.options["refreshTokenReuseGraceSeconds"] == 10
+    with pytest.raises(accounts.InvalidConfig):
+        accounts.AccountsServer.from_config({"db": "sqlite::memory:", "tokenSecret": SECRET}, db="sqlite::memory:")
 
 
 def test_password_service(server):
