@@ -32,32 +32,6 @@ pub struct Callbacks {
     pub send_mail: Option<Arc<SendMailFn>>,
 }
 
-impl Callbacks {
-    /// Names of the callbacks that are set (bindings use it to know what a call may run).
-    pub fn names(&self) -> Vec<&'static str> {
-        let mut v = Vec::new();
-        if self.create_jwt_payload.is_some() {
-            v.push("createJwtPayload");
-        }
-        if self.user_object_sanitizer.is_some() {
-            v.push("userObjectSanitizer");
-        }
-        if self.impersonation_authorize.is_some() {
-            v.push("impersonationAuthorize");
-        }
-        if self.resume_session_validator.is_some() {
-            v.push("resumeSessionValidator");
-        }
-        if self.validate_new_user.is_some() {
-            v.push("validateNewUser");
-        }
-        if self.send_mail.is_some() {
-            v.push("sendMail");
-        }
-        v
-    }
-}
-
 /// The accounts-js server events, plus `RefreshTokenReused`.
 pub mod events {
     pub const VALIDATE_LOGIN: &str = "ValidateLogin";
