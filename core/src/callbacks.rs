@@ -1,6 +1,6 @@
 //! Host callbacks and event listeners. Every callback may fail; a failure aborts the operation.
 
-use crate::error::Result;
+use crate::error::{AccountsError, ErrorCode, Result};
 use crate::types::{Session, User};
 use serde_json::{Map, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,6 +30,112 @@ pub struct Callbacks {
     pub resume_session_validator: Option<Arc<ResumeSessionValidatorFn>>,
     pub validate_new_user: Option<Arc<ValidateNewUserFn>>,
     pub send_mail: Option<Arc<SendMailFn>>,
+}
+
+/// The callback names, as in accounts-js.
+pub const CALLBACK_NAMES: &[&str] =
+    &["createJwtPayload", "userObjectSanitizer", "impersonationAuthorize", "resumeSessionValidator", "validateNewUser", "sendMail"];
+
+/// One invocation of a host callback, as the bindings see it: JSON arguments in accounts-js order.
+#[derive(Debug)]
+pub struct HostCall<'a> {
+    /// One of [`CALLBACK_NAMES`].
+    pub name: &'static str,
+    /// The positional arguments (`[data, user]` for createJwtPayload, `[user]` for userObjectSanitizer, ...).
+    pub args: &'a [Value],
+}
+
+impl HostCall<'_> {
+    /// The names of the arguments, for hosts that pass one object (the C ABI).
+    pub fn arg_names(&self) -> &'static [&'static str] {
+        match self.name {
+            "createJwtPayload" => &["data", "user"],
+            "impersonationAuthorize" => &["user", "target"],
+            "resumeSessionValidator" => &["user", "session"],
+            "sendMail" => &["mail"],
+            _ => &["user"],
+        }
+    }
+
+    /// The arguments as one JSON value: the argument itself when there is one, else an object by name.
+    pub fn as_object(&self) -> Value {
+        match self.args {
+            [one] => one.clone(),
+            many => Value::Object(self.arg_names().iter().map(|n| n.to_string()).zip(many.iter().cloned()).collect()),
+        }
+    }
+}
+
+/// A host function that runs one callback. `Ok(None)` means the host gave no answer (the C callback
+/// left its result unset); `Ok(Some(Value::Null))` means it returned null/None/undefined.
+pub type HostCallFn = dyn Fn(&HostCall<'_>) -> Result<Option<Value>> + Send + Sync;
+
+fn shape(what: &str) -> AccountsError {
+    AccountsError::new(ErrorCode::CallbackError, format!("callback returned the wrong shape: {what}"))
+}
+
+fn user_json(u: &User) -> Value {
+    serde_json::to_value(u).unwrap_or(Value::Null)
+}
+
+impl Callbacks {
+    /// Routes the callback `name` through a host function, reading its JSON answer by the
+    /// accounts-js rules: no answer or null means "no extra claims" / "user unchanged" / "not
+    /// authorized" where a default exists; anything else of the wrong shape is a `CallbackError`.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for a name not in [`CALLBACK_NAMES`].
+    pub fn set_host(&mut self, name: &str, host: Arc<HostCallFn>) -> Result<()> {
+        match name {
+            "createJwtPayload" => {
+                self.create_jwt_payload = Some(Arc::new(move |data: &Value, user: &User| {
+                    match host(&HostCall { name: "createJwtPayload", args: &[data.clone(), user_json(user)] })? {
+                        None | Some(Value::Null) => Ok(Map::new()),
+                        Some(Value::Object(m)) => Ok(m),
+                        Some(_) => Err(shape("createJwtPayload must return an object")),
+                    }
+                }))
+            }
+            "userObjectSanitizer" => {
+                self.user_object_sanitizer = Some(Arc::new(move |user: User| {
+                    match host(&HostCall { name: "userObjectSanitizer", args: &[user_json(&user)] })? {
+                        None => Ok(user),
+                        Some(v) => serde_json::from_value(v).map_err(|_| shape("userObjectSanitizer must return a user with an id")),
+                    }
+                }))
+            }
+            "impersonationAuthorize" => {
+                self.impersonation_authorize = Some(Arc::new(move |user: &User, target: &User| {
+                    match host(&HostCall { name: "impersonationAuthorize", args: &[user_json(user), user_json(target)] })? {
+                        None => Ok(false),
+                        Some(Value::Bool(b)) => Ok(b),
+                        Some(_) => Err(shape("impersonationAuthorize must return a boolean")),
+                    }
+                }))
+            }
+            "resumeSessionValidator" => {
+                self.resume_session_validator = Some(Arc::new(move |user: &User, session: &Session| {
+                    let session = serde_json::to_value(session).unwrap_or(Value::Null);
+                    host(&HostCall { name: "resumeSessionValidator", args: &[user_json(user), session] }).map(|_| ())
+                }))
+            }
+            "validateNewUser" => {
+                self.validate_new_user = Some(Arc::new(move |user: Value| {
+                    match host(&HostCall { name: "validateNewUser", args: std::slice::from_ref(&user) })? {
+                        None | Some(Value::Null) => Ok(user),
+                        Some(v) => Ok(v),
+                    }
+                }))
+            }
+            "sendMail" => {
+                self.send_mail = Some(Arc::new(move |mail: &Value| {
+                    host(&HostCall { name: "sendMail", args: std::slice::from_ref(mail) }).map(|_| ())
+                }))
+            }
+            other => return Err(AccountsError::new(ErrorCode::InvalidArgument, format!("unknown callback {other:?}"))),
+        }
+        Ok(())
+    }
 }
 
 /// The accounts-js server events, plus `RefreshTokenReused`.
@@ -113,5 +219,57 @@ impl EventBus {
             f(event, &payload)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn user() -> User {
+        serde_json::from_value(json!({"id": "u1", "username": "ann"})).unwrap()
+    }
+
+    #[test]
+    fn host_answers_are_read_by_one_set_of_rules() {
+        let mut c = Callbacks::default();
+        let answer = |v: Option<Value>| -> Arc<HostCallFn> { Arc::new(move |_call: &HostCall<'_>| Ok(v.clone())) };
+        for name in CALLBACK_NAMES {
+            c.set_host(name, answer(None)).unwrap();
+        }
+        assert!((c.create_jwt_payload.as_ref().unwrap())(&json!({}), &user()).unwrap().is_empty());
+        assert_eq!((c.user_object_sanitizer.as_ref().unwrap())(user()).unwrap().id, "u1");
+        assert!(!(c.impersonation_authorize.as_ref().unwrap())(&user(), &user()).unwrap());
+        assert_eq!((c.validate_new_user.as_ref().unwrap())(json!({"username": "x"})).unwrap(), json!({"username": "x"}));
+        c.set_host("impersonationAuthorize", answer(Some(json!("yes")))).unwrap();
+        assert_eq!((c.impersonation_authorize.as_ref().unwrap())(&user(), &user()).unwrap_err().code, ErrorCode::CallbackError);
+        c.set_host("userObjectSanitizer", answer(Some(Value::Null))).unwrap();
+        assert_eq!((c.user_object_sanitizer.as_ref().unwrap())(user()).unwrap_err().code, ErrorCode::CallbackError);
+        c.set_host("createJwtPayload", answer(Some(json!([1])))).unwrap();
+        assert_eq!((c.create_jwt_payload.as_ref().unwrap())(&json!({}), &user()).unwrap_err().code, ErrorCode::CallbackError);
+        assert_eq!(c.set_host("nope", answer(None)).unwrap_err().code, ErrorCode::InvalidArgument);
+    }
+
+    #[test]
+    fn calls_carry_positional_and_named_arguments() {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let mut c = Callbacks::default();
+        c.set_host(
+            "impersonationAuthorize",
+            Arc::new(move |call: &HostCall<'_>| {
+                log.lock().unwrap().push((call.name, call.args.len(), call.as_object()));
+                Ok(Some(json!(true)))
+            }),
+        )
+        .unwrap();
+        assert!((c.impersonation_authorize.as_ref().unwrap())(&user(), &user()).unwrap());
+        let (name, n, obj) = seen.lock().unwrap()[0].clone();
+        assert_eq!((name, n), ("impersonationAuthorize", 2));
+        assert_eq!(obj["user"]["id"], json!("u1"));
+        assert_eq!(obj["target"]["username"], json!("ann"));
+        let single = HostCall { name: "sendMail", args: &[json!({"to": "a"})] };
+        assert_eq!(single.as_object(), json!({"to": "a"}));
     }
 }

@@ -136,6 +136,24 @@ impl AccountsServer {
         self.events.has(event)
     }
 
+    /// Names of the callbacks and listeners a `resumeSession` may run right now (a host that cannot
+    /// run callbacks on the calling thread refuses its synchronous resume while this is not empty).
+    pub fn resume_session_hooks(&self) -> Vec<&'static str> {
+        let mut hooks = Vec::new();
+        if self.callbacks.resume_session_validator.is_some() {
+            hooks.push("resumeSessionValidator");
+        }
+        if self.callbacks.user_object_sanitizer.is_some() {
+            hooks.push("userObjectSanitizer");
+        }
+        for event in [events::RESUME_SESSION_SUCCESS, events::RESUME_SESSION_ERROR] {
+            if self.events.has(event) {
+                hooks.push(event);
+            }
+        }
+        hooks
+    }
+
     /// The callbacks given at construction.
     pub fn callbacks(&self) -> &Callbacks {
         &self.callbacks

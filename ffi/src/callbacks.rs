@@ -3,9 +3,9 @@
 
 use crate::error::{accounts_error, accounts_result};
 use crate::guard::{guard, str_arg};
-use accounts_core::callbacks::Callbacks;
-use accounts_core::{AccountsError, ErrorCode, Result, Session, User, input};
-use serde_json::{Map, Value, json};
+use accounts_core::callbacks::{Callbacks, HostCall};
+use accounts_core::{AccountsError, ErrorCode, Result, input};
+use serde_json::{Value, json};
 use std::ffi::{CString, c_char, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -93,14 +93,6 @@ impl CCallback {
     }
 }
 
-fn shape_error(what: &str) -> AccountsError {
-    AccountsError::new(ErrorCode::CallbackError, format!("callback returned the wrong shape: {what}"))
-}
-
-fn to_json<T: serde::Serialize>(v: &T) -> Value {
-    serde_json::to_value(v).unwrap_or(Value::Null)
-}
-
 /// The set of callbacks a server is created with. Create with `accounts_callbacks_new`, fill with
 /// `accounts_callbacks_set`, pass to `accounts_server_new`, then free with `accounts_callbacks_free`.
 #[derive(Default)]
@@ -150,44 +142,8 @@ pub unsafe extern "C" fn accounts_callbacks_set(
         let set = unsafe { callbacks.as_mut() }.ok_or_else(|| AccountsError::new(ErrorCode::InvalidArgument, "callbacks is NULL"))?;
         let name = unsafe { str_arg(name, "name") }?;
         let cb = CCallback::new(callback, user_data)?;
-        let c = &mut set.inner;
-        match name {
-            "createJwtPayload" => {
-                c.create_jwt_payload = Some(Arc::new(move |data: &Value, user: &User| {
-                    match cb.call(&json!({ "data": data, "user": to_json(user) }))? {
-                        None => Ok(Map::new()),
-                        Some(Value::Object(m)) => Ok(m),
-                        Some(_) => Err(shape_error("createJwtPayload must answer an object")),
-                    }
-                }))
-            }
-            "userObjectSanitizer" => {
-                c.user_object_sanitizer = Some(Arc::new(move |user: User| match cb.call(&to_json(&user))? {
-                    None => Ok(user),
-                    Some(v) => serde_json::from_value(v).map_err(|_| shape_error("userObjectSanitizer must answer a user with an id")),
-                }))
-            }
-            "impersonationAuthorize" => {
-                c.impersonation_authorize = Some(Arc::new(move |user: &User, target: &User| {
-                    match cb.call(&json!({ "user": to_json(user), "target": to_json(target) }))? {
-                        None => Ok(false),
-                        Some(Value::Bool(b)) => Ok(b),
-                        Some(_) => Err(shape_error("impersonationAuthorize must answer true or false")),
-                    }
-                }))
-            }
-            "resumeSessionValidator" => {
-                c.resume_session_validator = Some(Arc::new(move |user: &User, session: &Session| {
-                    cb.call(&json!({ "user": to_json(user), "session": to_json(session) })).map(|_| ())
-                }))
-            }
-            "validateNewUser" => {
-                c.validate_new_user = Some(Arc::new(move |user: Value| Ok(cb.call(&user)?.unwrap_or(user))))
-            }
-            "sendMail" => c.send_mail = Some(Arc::new(move |mail: &Value| cb.call(mail).map(|_| ()))),
-            other => return Err(AccountsError::new(ErrorCode::InvalidArgument, format!("unknown callback {other:?}"))),
-        }
-        Ok(())
+        // C callbacks take one JSON value: the argument itself, or an object of the named arguments.
+        set.inner.set_host(name, Arc::new(move |call: &HostCall<'_>| cb.call(&call.as_object())))
     })
 }
 

@@ -2,12 +2,12 @@
 //! `AsyncTask` on the libuv pool and resolves with JSON text that `index.js` parses; host callbacks
 //! travel to the JS thread through one threadsafe function and come back through `reply`.
 
-use accounts_core::callbacks::{Callbacks, ListenerFn};
-use accounts_core::{AccountsError, AccountsServer, Config, ConnectionInfo, ErrorCode, ImpersonationTarget, RevokeAllOptions, User, input};
+use accounts_core::callbacks::{Callbacks, HostCall, ListenerFn};
+use accounts_core::{AccountsError, AccountsServer, Config, ConnectionInfo, ErrorCode, ImpersonationTarget, RevokeAllOptions, input};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
@@ -55,54 +55,11 @@ impl Bridge {
     }
 }
 
-fn user_json(u: &User) -> Value {
-    serde_json::to_value(u).unwrap_or(Value::Null)
-}
-
-fn shape(what: &str) -> AccountsError {
-    AccountsError::new(ErrorCode::CallbackError, format!("callback returned the wrong shape: {what}"))
-}
-
 fn callbacks_for(bridge: &Arc<Bridge>, names: &[String]) -> CoreResult<Callbacks> {
     let mut c = Callbacks::default();
     for name in names {
         let b = bridge.clone();
-        match name.as_str() {
-            "createJwtPayload" => {
-                c.create_jwt_payload = Some(Arc::new(move |data: &Value, user: &User| match b.call("createJwtPayload", json!([data, user_json(user)]))? {
-                    Value::Object(m) => Ok(m),
-                    Value::Null => Ok(Map::new()),
-                    _ => Err(shape("createJwtPayload must return an object")),
-                }))
-            }
-            "userObjectSanitizer" => {
-                c.user_object_sanitizer = Some(Arc::new(move |user: User| {
-                    serde_json::from_value(b.call("userObjectSanitizer", json!([user_json(&user)]))?)
-                        .map_err(|_| shape("userObjectSanitizer must return a user with an id"))
-                }))
-            }
-            "impersonationAuthorize" => {
-                c.impersonation_authorize = Some(Arc::new(move |user: &User, target: &User| {
-                    match b.call("impersonationAuthorize", json!([user_json(user), user_json(target)]))? {
-                        Value::Bool(v) => Ok(v),
-                        _ => Err(shape("impersonationAuthorize must return a boolean")),
-                    }
-                }))
-            }
-            "resumeSessionValidator" => {
-                c.resume_session_validator = Some(Arc::new(move |user: &User, session: &accounts_core::Session| {
-                    b.call("resumeSessionValidator", json!([user_json(user), session])).map(|_| ())
-                }))
-            }
-            "validateNewUser" => {
-                c.validate_new_user = Some(Arc::new(move |user: Value| match b.call("validateNewUser", json!([user.clone()]))? {
-                    Value::Null => Ok(user),
-                    v => Ok(v),
-                }))
-            }
-            "sendMail" => c.send_mail = Some(Arc::new(move |mail: &Value| b.call("sendMail", json!([mail])).map(|_| ()))),
-            other => return Err(AccountsError::new(ErrorCode::InvalidConfig, format!("unknown callback {other}"))),
-        }
+        c.set_host(name, Arc::new(move |call: &HostCall<'_>| b.call(call.name, Value::Array(call.args.to_vec())).map(Some)))?;
     }
     Ok(c)
 }
@@ -215,20 +172,7 @@ impl NativeServer {
     /// Names of the callbacks/listeners a resumeSession may run (the sync twin refuses to run them).
     #[napi]
     pub fn resume_callbacks(&self) -> Vec<String> {
-        let cb = self.inner.callbacks();
-        let mut v: Vec<String> = Vec::new();
-        if cb.resume_session_validator.is_some() {
-            v.push("resumeSessionValidator".into());
-        }
-        if cb.user_object_sanitizer.is_some() {
-            v.push("userObjectSanitizer".into());
-        }
-        for e in ["ResumeSessionSuccess", "ResumeSessionError"] {
-            if self.inner.has_listeners(e) {
-                v.push(e.into());
-            }
-        }
-        v
+        self.inner.resume_session_hooks().into_iter().map(String::from).collect()
     }
 
     #[napi]

@@ -2,8 +2,8 @@
 //! the GIL around every core call, adapts Python callables as callbacks and maps error codes to the
 //! exception classes defined in `accounts/_errors.py`.
 
-use accounts_core::callbacks::{Callbacks, ListenerFn};
-use accounts_core::{AccountsError, AccountsServer, Config, ConnectionInfo, ErrorCode, ImpersonationTarget, RevokeAllOptions, User};
+use accounts_core::callbacks::{CALLBACK_NAMES, Callbacks, HostCall, ListenerFn};
+use accounts_core::{AccountsError, AccountsServer, Config, ConnectionInfo, ErrorCode, ImpersonationTarget, RevokeAllOptions};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -185,61 +185,18 @@ fn is_accounts_error(py: Python<'_>, value: &Bound<'_, pyo3::exceptions::PyBaseE
         .is_some_and(|base| value.is_instance(&base).unwrap_or(false))
 }
 
-fn user_json(u: &User) -> Value {
-    serde_json::to_value(u).unwrap_or(Value::Null)
-}
-
-fn shape(what: &str) -> AccountsError {
-    AccountsError::new(ErrorCode::CallbackError, format!("callback returned the wrong shape: {what}"))
-}
-
-/// Builds core callbacks from Python callables given as keyword arguments.
-fn callbacks_from(py: Python<'_>, given: &[(&str, Py<PyAny>)]) -> PyResult<Callbacks> {
+/// Builds core callbacks from Python callables, keyed by their camelCase names.
+fn callbacks_from(py: Python<'_>, given: &[(String, Py<PyAny>)]) -> PyResult<Callbacks> {
     let mut c = Callbacks::default();
     for (name, f) in given {
         if !f.bind(py).is_callable() {
             return Err(to_pyerr(py, AccountsError::new(ErrorCode::InvalidConfig, format!("{name} must be callable"))));
         }
         let f = f.clone_ref(py);
-        match *name {
-            "create_jwt_payload" => {
-                c.create_jwt_payload = Some(Arc::new(move |data: &Value, user: &User| match call_py(&f, &[data.clone(), user_json(user)])? {
-                    Value::Object(m) => Ok(m),
-                    Value::Null => Ok(Map::new()),
-                    _ => Err(shape("create_jwt_payload must return a dict")),
-                }))
-            }
-            "user_object_sanitizer" => {
-                c.user_object_sanitizer = Some(Arc::new(move |user: User| {
-                    serde_json::from_value(call_py(&f, &[user_json(&user)])?).map_err(|_| shape("user_object_sanitizer must return a user dict with an id"))
-                }))
-            }
-            "impersonation_authorize" => {
-                c.impersonation_authorize = Some(Arc::new(move |user: &User, target: &User| match call_py(&f, &[user_json(user), user_json(target)])? {
-                    Value::Bool(b) => Ok(b),
-                    _ => Err(shape("impersonation_authorize must return a bool")),
-                }))
-            }
-            "resume_session_validator" => {
-                c.resume_session_validator = Some(Arc::new(move |user: &User, session: &accounts_core::Session| {
-                    call_py(&f, &[user_json(user), serde_json::to_value(session).unwrap_or(Value::Null)]).map(|_| ())
-                }))
-            }
-            "validate_new_user" => {
-                c.validate_new_user = Some(Arc::new(move |user: Value| match call_py(&f, &[user.clone()])? {
-                    Value::Null => Ok(user),
-                    v => Ok(v),
-                }))
-            }
-            "send_mail" => c.send_mail = Some(Arc::new(move |mail: &Value| call_py(&f, &[mail.clone()]).map(|_| ()))),
-            _ => unreachable!("callers pass known names"),
-        }
+        c.set_host(name, Arc::new(move |call: &HostCall<'_>| call_py(&f, call.args).map(Some))).map_err(|e| to_pyerr(py, e))?;
     }
     Ok(c)
 }
-
-const CALLBACK_NAMES: &[&str] =
-    &["create_jwt_payload", "user_object_sanitizer", "impersonation_authorize", "resume_session_validator", "validate_new_user", "send_mail"];
 
 /// snake_case option names -> the camelCase JSON keys of the config.
 fn camel(key: &str) -> String {
@@ -290,17 +247,17 @@ impl PyServer {
                 _ => return Err(to_pyerr(py, AccountsError::new(ErrorCode::InvalidConfig, "config must be a dict"))),
             },
         };
-        let mut given: Vec<(&str, Py<PyAny>)> = Vec::new();
+        let mut given: Vec<(String, Py<PyAny>)> = Vec::new();
         if let Some(kw) = kwargs {
             for (k, v) in kw.iter() {
-                let key: String = k.extract()?;
-                if let Some(name) = CALLBACK_NAMES.iter().find(|n| **n == key) {
+                let key = camel(&k.extract::<String>()?);
+                if CALLBACK_NAMES.contains(&key.as_str()) {
                     if !v.is_none() {
-                        given.push((name, v.unbind()));
+                        given.push((key, v.unbind()));
                     }
                     continue;
                 }
-                cfg.insert(camel(&key), arg_json(py, &v)?);
+                cfg.insert(key, arg_json(py, &v)?);
             }
         }
         let config = Config::from_value(Value::Object(cfg)).map_err(|e| to_pyerr(py, e))?;
@@ -317,7 +274,7 @@ impl PyServer {
         if let Some(cb) = callbacks {
             for k in cb.keys() {
                 let key: String = k.extract()?;
-                if !CALLBACK_NAMES.contains(&key.as_str()) {
+                if !CALLBACK_NAMES.contains(&camel(&key).as_str()) {
                     return Err(to_pyerr(py, AccountsError::new(ErrorCode::InvalidConfig, format!("{key} is not a callback"))));
                 }
             }
