@@ -47,7 +47,7 @@ async function call(promise) {
   }
 }
 
-const MAX_INPUT_BYTES = 1 << 20 // the same bound the core applies to C and Python input
+const MAX_INPUT_BYTES = native.maxInputBytes() // the bound the core applies to C and Python input
 
 function str(value, name) {
   if (typeof value !== 'string') throw fail('InvalidArgument', `${name} must be a string`)

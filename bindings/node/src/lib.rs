@@ -324,6 +324,12 @@ pub fn error_codes() -> Vec<(String, u32, bool)> {
     ErrorCode::ALL.iter().map(|c| (c.as_str().to_string(), c.number(), c.is_input_error())).collect()
 }
 
+/// The largest string or JSON argument the core accepts, in bytes.
+#[napi]
+pub fn max_input_bytes() -> u32 {
+    input::MAX_INPUT_BYTES as u32
+}
+
 #[napi]
 pub fn version() -> String {
     accounts_core::VERSION.to_string()
