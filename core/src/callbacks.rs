@@ -156,6 +156,8 @@ pub mod events {
     pub const CREATE_USER_SUCCESS: &str = "CreateUserSuccess";
     pub const CREATE_USER_ERROR: &str = "CreateUserError";
     pub const REFRESH_TOKEN_REUSED: &str = "RefreshTokenReused";
+    pub const RESET_PASSWORD_SUCCESS: &str = "ResetPasswordSuccess";
+    pub const CHANGE_PASSWORD_SUCCESS: &str = "ChangePasswordSuccess";
 
     pub const ALL: &[&str] = &[
         VALIDATE_LOGIN,
@@ -174,6 +176,8 @@ pub mod events {
         CREATE_USER_SUCCESS,
         CREATE_USER_ERROR,
         REFRESH_TOKEN_REUSED,
+        RESET_PASSWORD_SUCCESS,
+        CHANGE_PASSWORD_SUCCESS,
     ];
 }
 

@@ -98,6 +98,30 @@ error_codes! {
     EmailNotVerified = 28, false;
     /// The caller may not do this (e.g. impersonate from an impersonated session).
     Unauthorized = 29, false;
+    /// The email verification link is unknown, already used or expired.
+    VerifyEmailLinkExpired = 30, false;
+    /// The email verification link names an address the user no longer has.
+    VerifyEmailLinkUnknownAddress = 31, false;
+    /// The password reset (or enrollment) link is unknown, already used or expired.
+    ResetPasswordLinkExpired = 32, false;
+    /// The password reset link names an address the user no longer has.
+    ResetPasswordLinkUnknownAddress = 33, false;
+    /// The new password does not meet the password policy.
+    InvalidNewPassword = 34, true;
+    /// The user has no email address to send to.
+    NoEmailSet = 35, false;
+    /// The user does not have that email address.
+    EmailNotFound = 36, false;
+    /// Two-factor authentication is on for this user: the login needs a `code`.
+    TwoFactorCodeRequired = 37, false;
+    /// The two-factor code (or recovery code) is wrong or was already used.
+    TwoFactorCodeDidNotMatch = 38, false;
+    /// Two-factor authentication is not set for this user.
+    TwoFactorNotSet = 39, false;
+    /// Two-factor authentication is already set for this user.
+    TwoFactorAlreadySet = 40, false;
+    /// The magic link token is unknown, already used or expired.
+    LoginTokenExpired = 41, false;
 }
 
 /// An error with a code from the table, a human message and optional JSON details.

@@ -7,22 +7,28 @@
 pub mod callbacks;
 pub mod clock;
 pub mod config;
+mod email;
 pub mod error;
 mod hashing;
 pub mod input;
+pub mod magic_link;
+pub mod mail;
 pub mod password;
 pub mod secret;
 pub mod server;
 pub mod services;
 pub mod store;
 pub mod tokens;
+pub mod two_factor;
 pub mod types;
 
 pub use callbacks::{Callbacks, ListenerId, events};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;
 pub use error::{AccountsError, ErrorCode, Result};
+pub use magic_link::MagicLink;
 pub use password::Password;
+pub use two_factor::{AuthSecret, TwoFactor};
 pub use server::AccountsServer;
 pub use services::AuthService;
 pub use types::*;

@@ -6,6 +6,7 @@ use crate::hashing::Verified;
 use crate::secret::new_id;
 use crate::server::AccountsServer;
 use crate::store::NewUser;
+use crate::two_factor::TwoFactor;
 use crate::types::{RESERVED_USER_KEYS, User};
 use serde_json::{Map, Value, json};
 
@@ -24,7 +25,7 @@ fn err(c: ErrorCode) -> AccountsError {
 }
 
 /// accounts-js's rule: something, `@`, something with a dot after it; no spaces.
-fn is_email(s: &str) -> bool {
+pub(crate) fn is_email(s: &str) -> bool {
     let Some((local, domain)) = s.rsplit_once('@') else { return false };
     !local.is_empty()
         && !s.chars().any(char::is_whitespace)
@@ -59,8 +60,15 @@ fn parse_draft(input: &Value) -> Result<Draft> {
     Ok(Draft { username, email, profile })
 }
 
+impl<'a> Password<'a> {
+    /// The two-factor part of the service (accounts-js `password.twoFactor`).
+    pub fn two_factor(&self) -> TwoFactor<'a> {
+        TwoFactor { server: self.server }
+    }
+}
+
 impl Password<'_> {
-    fn check_new_password(&self, password: &Value) -> Result<String> {
+    pub(crate) fn check_new_password(&self, password: &Value) -> Result<String> {
         let min = self.server.config.services.password.min_password_length;
         match password {
             Value::String(p) if p.chars().count() >= min && p.len() <= MAX_PASSWORD_BYTES => Ok(p.clone()),
@@ -117,6 +125,12 @@ impl Password<'_> {
         match result {
             Ok(id) => {
                 s.events.emit(events::CREATE_USER_SUCCESS, || json!({ "userId": id }))?;
+                if s.config.services.password.send_verification_email_after_signup {
+                    let first = s.store.find_user_by_id(&id)?.and_then(|u| u.emails.into_iter().next());
+                    if let Some(email) = first {
+                        self.send_verification_email(&email.address)?;
+                    }
+                }
                 Ok(id)
             }
             Err(e) => {
@@ -193,6 +207,7 @@ impl Password<'_> {
                 return Err(err(ErrorCode::EmailNotVerified));
             }
         }
+        self.two_factor().check_login(&user, params)?;
         Ok(user)
     }
 

@@ -28,3 +28,64 @@ pub fn digest(text: &str) -> String {
 pub fn ct_eq(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
+
+/// A key for sealing secrets the library must read back (TOTP secrets), derived from `tokenSecret`
+/// with HKDF-SHA-256 so the JWT key itself is never used for encryption.
+#[derive(Clone)]
+pub(crate) struct SealingKey([u8; 32]);
+
+impl SealingKey {
+    pub(crate) fn derive(token_secret: &str, purpose: &str) -> SealingKey {
+        let mut key = [0u8; 32];
+        hkdf::Hkdf::<Sha256>::new(Some(b"accounts-rs sealing v1"), token_secret.as_bytes())
+            .expand(purpose.as_bytes(), &mut key)
+            .expect("32 bytes is a valid HKDF-SHA-256 output length");
+        SealingKey(key)
+    }
+
+    /// Encrypts with ChaCha20-Poly1305 under a random nonce; returns `nonce_hex:ciphertext_hex`.
+    ///
+    /// # Errors
+    /// `InternalError` if randomness or encryption fails.
+    pub(crate) fn seal(&self, plaintext: &[u8]) -> Result<String> {
+        use chacha20poly1305::aead::{Aead, KeyInit};
+        let cipher = chacha20poly1305::ChaCha20Poly1305::new((&self.0).into());
+        let mut nonce = [0u8; 12];
+        getrandom::fill(&mut nonce).map_err(|e| AccountsError::new(ErrorCode::InternalError, format!("getrandom: {e}")))?;
+        let sealed = cipher
+            .encrypt((&nonce).into(), plaintext)
+            .map_err(|_| AccountsError::new(ErrorCode::InternalError, "encryption failed"))?;
+        Ok(format!("{}:{}", hex::encode(nonce), hex::encode(sealed)))
+    }
+
+    /// Reverses [`SealingKey::seal`].
+    ///
+    /// # Errors
+    /// `InternalError` when the text is malformed or was sealed under another key (a changed `tokenSecret`).
+    pub(crate) fn open(&self, sealed: &str) -> Result<Vec<u8>> {
+        use chacha20poly1305::aead::{Aead, KeyInit};
+        let bad = || AccountsError::new(ErrorCode::InternalError, "a sealed secret cannot be opened (was tokenSecret changed?)");
+        let (n, c) = sealed.split_once(':').ok_or_else(bad)?;
+        let nonce: [u8; 12] = hex::decode(n).ok().and_then(|v| v.try_into().ok()).ok_or_else(bad)?;
+        let ciphertext = hex::decode(c).map_err(|_| bad())?;
+        let cipher = chacha20poly1305::ChaCha20Poly1305::new((&self.0).into());
+        cipher.decrypt((&nonce).into(), ciphertext.as_slice()).map_err(|_| bad())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealing_round_trips_and_rejects_other_keys() {
+        let k = SealingKey::derive("0123456789abcdef0123456789abcdef", "totp");
+        let sealed = k.seal(b"secret bytes").unwrap();
+        assert!(!sealed.contains(&hex::encode(b"secret bytes")));
+        assert_eq!(k.open(&sealed).unwrap(), b"secret bytes");
+        assert_ne!(k.seal(b"secret bytes").unwrap(), sealed, "fresh nonce each time");
+        let other = SealingKey::derive("another secret of at least 32 bytes!!", "totp");
+        assert_eq!(other.open(&sealed).unwrap_err().code, ErrorCode::InternalError);
+        assert_eq!(k.open("zz:zz").unwrap_err().code, ErrorCode::InternalError);
+    }
+}

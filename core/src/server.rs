@@ -6,7 +6,8 @@ use crate::config::Config;
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::hashing::Hasher;
 use crate::password::Password;
-use crate::secret::{ct_eq, digest, new_id};
+use crate::magic_link::{self, MagicLink, MagicLinkAuthService};
+use crate::secret::{SealingKey, ct_eq, digest, new_id};
 use crate::services::{AuthService, PasswordAuthService};
 use crate::store::{self, SessionRecord, Store};
 use crate::tokens::{AccessData, TokenManager};
@@ -26,6 +27,8 @@ pub struct AccountsServer {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) callbacks: Callbacks,
     pub(crate) events: EventBus,
+    /// Seals two-factor secrets at rest.
+    pub(crate) two_factor_key: SealingKey,
     services: RwLock<HashMap<String, Arc<dyn AuthService>>>,
 }
 
@@ -69,6 +72,8 @@ impl AccountsServer {
         let store = store::open(&config.db)?;
         let mut services: HashMap<String, Arc<dyn AuthService>> = HashMap::new();
         services.insert("password".into(), Arc::new(PasswordAuthService));
+        services.insert(magic_link::SERVICE_NAME.into(), Arc::new(MagicLinkAuthService));
+        let two_factor_key = SealingKey::derive(&config.token_secret, "two-factor secret");
         Ok(AccountsServer {
             config,
             store,
@@ -77,6 +82,7 @@ impl AccountsServer {
             clock,
             callbacks,
             events: EventBus::default(),
+            two_factor_key,
             services: RwLock::new(services),
         })
     }
@@ -98,6 +104,11 @@ impl AccountsServer {
     /// The password service.
     pub fn password(&self) -> Password<'_> {
         Password { server: self }
+    }
+
+    /// The magic link service.
+    pub fn magic_link(&self) -> MagicLink<'_> {
+        MagicLink { server: self }
     }
 
     /// Registers (or replaces) an authentication service under `name`.
@@ -192,7 +203,7 @@ impl AccountsServer {
     }
 
     /// Creates a session for `user` and signs its first token pair.
-    fn start_session(&self, user: &User, infos: &ConnectionInfo, impersonator: Option<&User>) -> Result<LoginResult> {
+    pub(crate) fn start_session(&self, user: &User, infos: &ConnectionInfo, impersonator: Option<&User>) -> Result<LoginResult> {
         if user.deactivated {
             return Err(code(ErrorCode::UserDeactivated));
         }

@@ -44,7 +44,7 @@ fn login_errors_and_services() {
     let s = memory();
     alice(&s);
     assert_eq!(code(s.login_with_service("oauth", &json!({}), &no_info())), ErrorCode::ServiceNotFound);
-    assert_eq!(s.service_names(), vec!["password".to_string()]);
+    assert_eq!(s.service_names(), vec!["magicLink".to_string(), "password".to_string()]);
     assert!(s.authenticate_with_service("password", &json!({"user": "alice", "password": "correct horse"}), &no_info()).unwrap());
     assert_eq!(
         code(s.authenticate_with_service("password", &json!({"user": "alice", "password": "bad"}), &no_info())),
@@ -68,7 +68,7 @@ fn custom_service_can_be_registered() {
     let s = memory();
     let (id, _) = alice(&s);
     s.register_service("apiKey", Arc::new(ApiKeys));
-    assert_eq!(s.service_names(), vec!["apiKey".to_string(), "password".to_string()]);
+    assert_eq!(s.service_names(), vec!["apiKey".to_string(), "magicLink".to_string(), "password".to_string()]);
     assert_eq!(s.login_with_service("apiKey", &json!({"key": "k-alice"}), &no_info()).unwrap().user.id, id);
     assert_eq!(code(s.login_with_service("apiKey", &json!({"key": "bad"}), &no_info())), ErrorCode::AuthenticationFailed);
 }

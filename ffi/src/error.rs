@@ -70,6 +70,30 @@ pub enum accounts_result {
     AccountsEmailNotVerified = 28,
     /// The caller may not do this (e.g. impersonate from an impersonated session).
     AccountsUnauthorized = 29,
+    /// The email verification link is unknown, already used or expired.
+    AccountsVerifyEmailLinkExpired = 30,
+    /// The email verification link names an address the user no longer has.
+    AccountsVerifyEmailLinkUnknownAddress = 31,
+    /// The password reset (or enrollment) link is unknown, already used or expired.
+    AccountsResetPasswordLinkExpired = 32,
+    /// The password reset link names an address the user no longer has.
+    AccountsResetPasswordLinkUnknownAddress = 33,
+    /// The new password does not meet the password policy.
+    AccountsInvalidNewPassword = 34,
+    /// The user has no email address to send to.
+    AccountsNoEmailSet = 35,
+    /// The user does not have that email address.
+    AccountsEmailNotFound = 36,
+    /// Two-factor authentication is on for this user: the login needs a `code`.
+    AccountsTwoFactorCodeRequired = 37,
+    /// The two-factor code (or recovery code) is wrong or was already used.
+    AccountsTwoFactorCodeDidNotMatch = 38,
+    /// Two-factor authentication is not set for this user.
+    AccountsTwoFactorNotSet = 39,
+    /// Two-factor authentication is already set for this user.
+    AccountsTwoFactorAlreadySet = 40,
+    /// The magic link token is unknown, already used or expired.
+    AccountsLoginTokenExpired = 41,
 }
 
 impl accounts_result {
@@ -104,6 +128,18 @@ impl accounts_result {
             ErrorCode::NoPasswordSet => accounts_result::AccountsNoPasswordSet,
             ErrorCode::EmailNotVerified => accounts_result::AccountsEmailNotVerified,
             ErrorCode::Unauthorized => accounts_result::AccountsUnauthorized,
+            ErrorCode::VerifyEmailLinkExpired => accounts_result::AccountsVerifyEmailLinkExpired,
+            ErrorCode::VerifyEmailLinkUnknownAddress => accounts_result::AccountsVerifyEmailLinkUnknownAddress,
+            ErrorCode::ResetPasswordLinkExpired => accounts_result::AccountsResetPasswordLinkExpired,
+            ErrorCode::ResetPasswordLinkUnknownAddress => accounts_result::AccountsResetPasswordLinkUnknownAddress,
+            ErrorCode::InvalidNewPassword => accounts_result::AccountsInvalidNewPassword,
+            ErrorCode::NoEmailSet => accounts_result::AccountsNoEmailSet,
+            ErrorCode::EmailNotFound => accounts_result::AccountsEmailNotFound,
+            ErrorCode::TwoFactorCodeRequired => accounts_result::AccountsTwoFactorCodeRequired,
+            ErrorCode::TwoFactorCodeDidNotMatch => accounts_result::AccountsTwoFactorCodeDidNotMatch,
+            ErrorCode::TwoFactorNotSet => accounts_result::AccountsTwoFactorNotSet,
+            ErrorCode::TwoFactorAlreadySet => accounts_result::AccountsTwoFactorAlreadySet,
+            ErrorCode::LoginTokenExpired => accounts_result::AccountsLoginTokenExpired,
         }
     }
 }
@@ -143,6 +179,18 @@ pub extern "C" fn accounts_result_name(result: accounts_result) -> *const c_char
         accounts_result::AccountsNoPasswordSet => "NoPasswordSet\0",
         accounts_result::AccountsEmailNotVerified => "EmailNotVerified\0",
         accounts_result::AccountsUnauthorized => "Unauthorized\0",
+        accounts_result::AccountsVerifyEmailLinkExpired => "VerifyEmailLinkExpired\0",
+        accounts_result::AccountsVerifyEmailLinkUnknownAddress => "VerifyEmailLinkUnknownAddress\0",
+        accounts_result::AccountsResetPasswordLinkExpired => "ResetPasswordLinkExpired\0",
+        accounts_result::AccountsResetPasswordLinkUnknownAddress => "ResetPasswordLinkUnknownAddress\0",
+        accounts_result::AccountsInvalidNewPassword => "InvalidNewPassword\0",
+        accounts_result::AccountsNoEmailSet => "NoEmailSet\0",
+        accounts_result::AccountsEmailNotFound => "EmailNotFound\0",
+        accounts_result::AccountsTwoFactorCodeRequired => "TwoFactorCodeRequired\0",
+        accounts_result::AccountsTwoFactorCodeDidNotMatch => "TwoFactorCodeDidNotMatch\0",
+        accounts_result::AccountsTwoFactorNotSet => "TwoFactorNotSet\0",
+        accounts_result::AccountsTwoFactorAlreadySet => "TwoFactorAlreadySet\0",
+        accounts_result::AccountsLoginTokenExpired => "LoginTokenExpired\0",
     };
     name.as_ptr().cast()
 }

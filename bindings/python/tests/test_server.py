@@ -45,7 +45,7 @@ def test_config_errors():
     assert s.options["ambiguousErrorMessages"] is False
     assert s.options["tokenSecret"] == "[redacted]"
     assert s.options["siteUrl"] == "http://localhost:3000"
-    assert s.get_services() == ["password"]
+    assert s.get_services() == ["magicLink", "password"]
     s2 = accounts.AccountsServer.from_config({"db": "sqlite::memory:", "tokenSecret": SECRET}, impersonation_authorize=lambda u, t: True)
     assert s2.options["refreshTokenReuseGraceSeconds"] == 10
     with pytest.raises(accounts.InvalidConfig):

@@ -32,6 +32,20 @@ pub struct SessionRecord {
     pub rotated_at: i64,
 }
 
+/// A one-time token row (verification, reset, enrollment, magic link): only its digest is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// SHA-256 (hex) of the token.
+    pub digest: String,
+    pub user_id: String,
+    /// `verifyEmail`, `resetPassword`, `enrollAccount` or `magicLink`.
+    pub kind: String,
+    /// The address the token was mailed to.
+    pub address: Option<String>,
+    pub expires_at: i64,
+    pub created_at: i64,
+}
+
 /// What the server needs from a database. Implementations must be safe to share between threads.
 pub trait Store: Send + Sync {
     /// Inserts a user with its first email and password hash in one transaction.
@@ -61,6 +75,33 @@ pub trait Store: Send + Sync {
     fn invalidate_all_sessions(&self, user_id: &str, except: Option<&str>, now: i64) -> Result<u64>;
     /// All sessions of a user, newest first.
     fn list_sessions(&self, user_id: &str) -> Result<Vec<Session>>;
+
+    /// Adds an email address (already lowercased) to a user.
+    ///
+    /// # Errors
+    /// `UserNotFound`, `EmailAlreadyExists`.
+    fn add_email(&self, user_id: &str, address: &str, verified: bool, now: i64) -> Result<()>;
+    /// Removes an address from a user (and the tokens mailed to it); returns whether it was there.
+    fn remove_email(&self, user_id: &str, address: &str, now: i64) -> Result<bool>;
+    /// Marks an address of a user verified; returns whether the user has that address.
+    fn verify_email(&self, user_id: &str, address: &str, now: i64) -> Result<bool>;
+
+    /// Stores a one-time token; when `replace_kind` is set, first deletes the user's tokens of that kind.
+    fn insert_token(&self, record: &TokenRecord, replace_kind: bool) -> Result<()>;
+    /// Deletes and returns the token with this digest if its kind is one of `kinds` (single use:
+    /// of two concurrent takers, one gets it). Expired tokens are returned too; the caller decides.
+    fn take_token(&self, digest: &str, kinds: &[&str]) -> Result<Option<TokenRecord>>;
+    /// Deletes a user's tokens of one kind; returns how many.
+    fn delete_tokens(&self, user_id: &str, kind: &str) -> Result<u64>;
+
+    /// The JSON document a service keeps for a user (e.g. `two-factor`).
+    fn find_service(&self, user_id: &str, name: &str) -> Result<Option<String>>;
+    /// Replaces a service document if, and only if, the stored one equals `expected` (`None` =
+    /// absent); `new = None` deletes it. Returns whether it swapped.
+    ///
+    /// # Errors
+    /// `UserNotFound` when inserting for a user that does not exist.
+    fn swap_service(&self, user_id: &str, name: &str, expected: Option<&str>, new: Option<&str>, now: i64) -> Result<bool>;
 }
 
 /// Opens the store named by a `db` URL.

@@ -4,7 +4,7 @@
 //! serialisation means no caller ever sees "database is locked"), plus a few reader
 //! connections for file databases so reads run in parallel with writes.
 
-use super::{NewUser, SessionRecord, Store};
+use super::{NewUser, SessionRecord, Store, TokenRecord};
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::types::{ConnectionInfo, EmailRecord, Session, User};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
@@ -214,6 +214,28 @@ fn user_not_found() -> AccountsError {
     AccountsError::code(ErrorCode::UserNotFound)
 }
 
+/// Rewrites the denormalised `users.emails` copy from the `emails` rows (in insertion order).
+fn sync_emails(tx: &rusqlite::Transaction<'_>, user_id: &str, now: i64) -> Result<()> {
+    let emails: Vec<EmailRecord> = tx
+        .prepare_cached("SELECT address, verified FROM emails WHERE user_id = ?1 ORDER BY created_at, rowid")?
+        .query_map([user_id], |r| Ok(EmailRecord { address: r.get(0)?, verified: r.get::<_, i64>(1)? != 0 }))?
+        .collect::<rusqlite::Result<_>>()?;
+    tx.prepare_cached("UPDATE users SET emails = ?2, updated_at = ?3 WHERE id = ?1")?
+        .execute(params![user_id, serde_json::to_string(&emails)?, now])?;
+    Ok(())
+}
+
+fn token_from_row(row: &Row<'_>) -> rusqlite::Result<TokenRecord> {
+    Ok(TokenRecord {
+        digest: row.get(0)?,
+        user_id: row.get(1)?,
+        kind: row.get(2)?,
+        address: row.get(3)?,
+        expires_at: row.get(4)?,
+        created_at: row.get(5)?,
+    })
+}
+
 impl Store for SqliteStore {
     fn create_user(&self, user: &NewUser) -> Result<()> {
         let emails: Vec<EmailRecord> =
@@ -375,6 +397,120 @@ impl Store for SqliteStore {
             ))?;
             let rows = stmt.query_map([user_id], session_from_row)?;
             rows.map(|r| r.map(|s| s.session)).collect()
+        })
+    }
+
+    fn add_email(&self, user_id: &str, address: &str, verified: bool, now: i64) -> Result<()> {
+        self.write(|tx| {
+            if tx.prepare_cached("SELECT 1 FROM users WHERE id = ?1")?.query_row([user_id], |_| Ok(())).optional()?.is_none() {
+                return Err(user_not_found());
+            }
+            tx.prepare_cached("INSERT INTO emails (address, user_id, verified, created_at) VALUES (?1, ?2, ?3, ?4)")?
+                .execute(params![address, user_id, verified as i64, now])
+                .map_err(unique_violation)?;
+            sync_emails(tx, user_id, now)
+        })
+    }
+
+    fn remove_email(&self, user_id: &str, address: &str, now: i64) -> Result<bool> {
+        self.write(|tx| {
+            let n = tx.prepare_cached("DELETE FROM emails WHERE user_id = ?1 AND address = ?2")?.execute(params![user_id, address])?;
+            if n == 0 {
+                return Ok(false);
+            }
+            tx.prepare_cached("DELETE FROM tokens WHERE user_id = ?1 AND address = ?2")?.execute(params![user_id, address])?;
+            sync_emails(tx, user_id, now)?;
+            Ok(true)
+        })
+    }
+
+    fn verify_email(&self, user_id: &str, address: &str, now: i64) -> Result<bool> {
+        self.write(|tx| {
+            let n = tx
+                .prepare_cached("UPDATE emails SET verified = 1 WHERE user_id = ?1 AND address = ?2")?
+                .execute(params![user_id, address])?;
+            if n == 0 {
+                return Ok(false);
+            }
+            sync_emails(tx, user_id, now)?;
+            Ok(true)
+        })
+    }
+
+    fn insert_token(&self, t: &TokenRecord, replace_kind: bool) -> Result<()> {
+        self.write(|tx| {
+            if replace_kind {
+                tx.prepare_cached("DELETE FROM tokens WHERE user_id = ?1 AND kind = ?2")?.execute(params![t.user_id, t.kind])?;
+            }
+            tx.prepare_cached(
+                "INSERT INTO tokens (digest, user_id, kind, address, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![t.digest, t.user_id, t.kind, t.address, t.expires_at, t.created_at])
+            .map_err(|e| match e.sqlite_error_code() {
+                Some(rusqlite::ErrorCode::ConstraintViolation) => user_not_found(),
+                _ => e.into(),
+            })?;
+            Ok(())
+        })
+    }
+
+    fn take_token(&self, digest: &str, kinds: &[&str]) -> Result<Option<TokenRecord>> {
+        self.write(|tx| {
+            let found = tx
+                .prepare_cached("SELECT digest, user_id, kind, address, expires_at, created_at FROM tokens WHERE digest = ?1")?
+                .query_row([digest], token_from_row)
+                .optional()?;
+            match found {
+                Some(t) if kinds.contains(&t.kind.as_str()) => {
+                    tx.prepare_cached("DELETE FROM tokens WHERE digest = ?1")?.execute([digest])?;
+                    Ok(Some(t))
+                }
+                _ => Ok(None),
+            }
+        })
+    }
+
+    fn delete_tokens(&self, user_id: &str, kind: &str) -> Result<u64> {
+        self.write(|tx| {
+            Ok(tx.prepare_cached("DELETE FROM tokens WHERE user_id = ?1 AND kind = ?2")?.execute(params![user_id, kind])? as u64)
+        })
+    }
+
+    fn find_service(&self, user_id: &str, name: &str) -> Result<Option<String>> {
+        self.read(|c| {
+            c.prepare_cached("SELECT data FROM services WHERE user_id = ?1 AND name = ?2")?
+                .query_row([user_id, name], |r| r.get(0))
+                .optional()
+        })
+    }
+
+    fn swap_service(&self, user_id: &str, name: &str, expected: Option<&str>, new: Option<&str>, now: i64) -> Result<bool> {
+        self.write(|tx| {
+            let current: Option<String> = tx
+                .prepare_cached("SELECT data FROM services WHERE user_id = ?1 AND name = ?2")?
+                .query_row([user_id, name], |r| r.get(0))
+                .optional()?;
+            if current.as_deref() != expected {
+                return Ok(false);
+            }
+            match (current.is_some(), new) {
+                (_, None) => {
+                    tx.prepare_cached("DELETE FROM services WHERE user_id = ?1 AND name = ?2")?.execute([user_id, name])?;
+                }
+                (true, Some(data)) => {
+                    tx.prepare_cached("UPDATE services SET data = ?3, updated_at = ?4 WHERE user_id = ?1 AND name = ?2")?
+                        .execute(params![user_id, name, data, now])?;
+                }
+                (false, Some(data)) => {
+                    tx.prepare_cached("INSERT INTO services (user_id, name, data, updated_at) VALUES (?1, ?2, ?3, ?4)")?
+                        .execute(params![user_id, name, data, now])
+                        .map_err(|e| match e.sqlite_error_code() {
+                            Some(rusqlite::ErrorCode::ConstraintViolation) => user_not_found(),
+                            _ => e.into(),
+                        })?;
+                }
+            }
+            Ok(true)
         })
     }
 }

@@ -73,3 +73,33 @@ pub fn claims(token: &str) -> Value {
     let part = token.split('.').nth(1).unwrap();
     serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
 }
+
+/// A server with a manual clock whose `sendMail` collects mails.
+pub fn mailbox(extra: Value) -> (AccountsServer, Arc<ManualClock>, Arc<std::sync::Mutex<Vec<Value>>>) {
+    let mails = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = mails.clone();
+    let callbacks = Callbacks {
+        send_mail: Some(Arc::new(move |m: &Value| {
+            sink.lock().unwrap().push(m.clone());
+            Ok(())
+        })),
+        ..Callbacks::default()
+    };
+    let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+    let s = AccountsServer::with_clock(config("sqlite::memory:", extra), callbacks, clock.clone()).unwrap();
+    (s, clock, mails)
+}
+
+/// The token at the end of the link in the last mail (and that mail's type).
+pub fn last_link(mails: &std::sync::Mutex<Vec<Value>>) -> (String, String) {
+    let m = mails.lock().unwrap().last().cloned().expect("a mail was sent");
+    let text = m["text"].as_str().unwrap();
+    let token = text.rsplit('/').next().unwrap().to_string();
+    (m["type"].as_str().unwrap().to_string(), token)
+}
+
+/// The TOTP code of a base32 secret at `unix_secs` (computed independently of the server).
+pub fn totp_code(base32: &str, unix_secs: u64) -> String {
+    let secret = totp_rs::Secret::try_from_base32(base32).unwrap();
+    totp_rs::Builder::new().with_secret(secret.as_ref().to_vec()).build().unwrap().generate(unix_secs).to_string()
+}

@@ -195,6 +195,78 @@ class Unauthorized(AccountsError):
     code = "Unauthorized"
     number = 29
 
+class VerifyEmailLinkExpired(AccountsError):
+    """The email verification link is unknown, already used or expired."""
+
+    code = "VerifyEmailLinkExpired"
+    number = 30
+
+class VerifyEmailLinkUnknownAddress(AccountsError):
+    """The email verification link names an address the user no longer has."""
+
+    code = "VerifyEmailLinkUnknownAddress"
+    number = 31
+
+class ResetPasswordLinkExpired(AccountsError):
+    """The password reset (or enrollment) link is unknown, already used or expired."""
+
+    code = "ResetPasswordLinkExpired"
+    number = 32
+
+class ResetPasswordLinkUnknownAddress(AccountsError):
+    """The password reset link names an address the user no longer has."""
+
+    code = "ResetPasswordLinkUnknownAddress"
+    number = 33
+
+class InvalidNewPassword(InputError):
+    """The new password does not meet the password policy."""
+
+    code = "InvalidNewPassword"
+    number = 34
+
+class NoEmailSet(AccountsError):
+    """The user has no email address to send to."""
+
+    code = "NoEmailSet"
+    number = 35
+
+class EmailNotFound(AccountsError):
+    """The user does not have that email address."""
+
+    code = "EmailNotFound"
+    number = 36
+
+class TwoFactorCodeRequired(AccountsError):
+    """Two-factor authentication is on for this user: the login needs a `code`."""
+
+    code = "TwoFactorCodeRequired"
+    number = 37
+
+class TwoFactorCodeDidNotMatch(AccountsError):
+    """The two-factor code (or recovery code) is wrong or was already used."""
+
+    code = "TwoFactorCodeDidNotMatch"
+    number = 38
+
+class TwoFactorNotSet(AccountsError):
+    """Two-factor authentication is not set for this user."""
+
+    code = "TwoFactorNotSet"
+    number = 39
+
+class TwoFactorAlreadySet(AccountsError):
+    """Two-factor authentication is already set for this user."""
+
+    code = "TwoFactorAlreadySet"
+    number = 40
+
+class LoginTokenExpired(AccountsError):
+    """The magic link token is unknown, already used or expired."""
+
+    code = "LoginTokenExpired"
+    number = 41
+
 
 ERROR_CLASSES: Dict[str, Type[AccountsError]] = {
     cls.code: cls for cls in AccountsError.__subclasses__() + InputError.__subclasses__() if cls is not InputError

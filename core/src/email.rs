@@ -1,0 +1,257 @@
+//! Email addresses and the mailed one-time links of the password service: verification, reset,
+//! enrollment; plus change/reset password.
+//!
+//! Every link token is 256 random bits, stored only as its SHA-256 digest, expires, and is
+//! deleted when used (single use even under concurrent presentation).
+
+use crate::callbacks::events;
+use crate::error::{AccountsError, ErrorCode, Result};
+use crate::hashing::Verified;
+use crate::mail::MailKind;
+use crate::password::{MAX_IDENTIFIER_BYTES, Password, is_email};
+use crate::secret::{digest, random_hex};
+use crate::server::AccountsServer;
+use crate::store::TokenRecord;
+use crate::types::{ConnectionInfo, LoginResult, User};
+use serde_json::json;
+use std::time::Duration;
+
+/// Token kinds as stored in the `tokens` table.
+pub(crate) mod kinds {
+    pub const VERIFY_EMAIL: &str = "verifyEmail";
+    pub const RESET_PASSWORD: &str = "resetPassword";
+    pub const ENROLL_ACCOUNT: &str = "enrollAccount";
+    pub const MAGIC_LINK: &str = "magicLink";
+}
+
+fn err(c: ErrorCode) -> AccountsError {
+    AccountsError::code(c)
+}
+
+/// Lowercases and checks an address given by a caller.
+pub(crate) fn normalize_address(address: &str) -> Result<String> {
+    let a = address.trim().to_lowercase();
+    if a.len() > MAX_IDENTIFIER_BYTES || !is_email(&a) {
+        return Err(err(ErrorCode::InvalidEmail));
+    }
+    Ok(a)
+}
+
+fn ttl_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl AccountsServer {
+    /// Creates a one-time token for `user_id`, stores its digest and returns the token.
+    pub(crate) fn issue_link_token(&self, user_id: &str, kind: &str, address: &str, ttl: Duration, replace: bool) -> Result<String> {
+        let token = random_hex(32)?;
+        let now = self.now();
+        self.store.insert_token(
+            &TokenRecord {
+                digest: digest(&token),
+                user_id: user_id.to_string(),
+                kind: kind.to_string(),
+                address: Some(address.to_string()),
+                expires_at: now.saturating_add(ttl_ms(ttl)),
+                created_at: now,
+            },
+            replace,
+        )?;
+        Ok(token)
+    }
+
+    /// Consumes a token of one of `kinds`; `None` when it is unknown, used or expired.
+    pub(crate) fn take_link_token(&self, token: &str, kinds: &[&str]) -> Result<Option<TokenRecord>> {
+        let record = self.store.take_token(&digest(token), kinds)?;
+        Ok(record.filter(|r| r.expires_at > self.now()))
+    }
+
+    /// What an unknown address costs in ambiguous mode: the same token work as a known one, no row.
+    pub(crate) fn silent_unknown_address(&self) -> Result<()> {
+        let _ = digest(&random_hex(32)?);
+        Ok(())
+    }
+}
+
+/// A token argument: a non-empty string of sane length.
+fn check_token(token: &str) -> Result<()> {
+    if token.is_empty() || token.len() > 256 {
+        return Err(err(ErrorCode::InvalidToken));
+    }
+    Ok(())
+}
+
+impl Password<'_> {
+    fn user(&self, user_id: &str) -> Result<User> {
+        self.server.store.find_user_by_id(user_id)?.ok_or_else(|| err(ErrorCode::UserNotFound))
+    }
+
+    /// Finds the user of an address for a "send me a link" request. In ambiguous mode an unknown
+    /// address is `Ok(None)` (the caller returns success silently); otherwise `UserNotFound`.
+    fn user_for_link(&self, address: &str, always_report: bool) -> Result<Option<(User, String)>> {
+        let s = self.server;
+        let address = normalize_address(address)?;
+        match s.store.find_user_by_email(&address)? {
+            Some(u) => Ok(Some((u, address))),
+            None if s.config.ambiguous_error_messages && !always_report => {
+                s.silent_unknown_address()?;
+                Ok(None)
+            }
+            None => Err(err(ErrorCode::UserNotFound)),
+        }
+    }
+
+    /// Adds an email address to a user (accounts-js `addEmail`).
+    ///
+    /// # Errors
+    /// `InvalidEmail`, `UserNotFound`, `EmailAlreadyExists`.
+    pub fn add_email(&self, user_id: &str, email: &str, verified: bool) -> Result<()> {
+        let address = normalize_address(email)?;
+        self.server.store.add_email(user_id, &address, verified, self.server.now())
+    }
+
+    /// Removes an email address from a user (accounts-js `removeEmail`); links mailed to it die with it.
+    ///
+    /// # Errors
+    /// `InvalidEmail`, `UserNotFound`, `EmailNotFound`, `NoEmailSet` (it is the last address of a user
+    /// without username).
+    pub fn remove_email(&self, user_id: &str, email: &str) -> Result<()> {
+        let address = normalize_address(email)?;
+        let user = self.user(user_id)?;
+        // A user must keep a way to be found: without username, the last address stays.
+        if user.username.is_none() && user.emails.len() == 1 && user.emails[0].address == address {
+            return Err(err(ErrorCode::NoEmailSet));
+        }
+        if self.server.store.remove_email(user_id, &address, self.server.now())? { Ok(()) } else { Err(err(ErrorCode::EmailNotFound)) }
+    }
+
+    /// Mails a verification link to `address` (accounts-js `sendVerificationEmail`). An address
+    /// that is already verified gets no mail. In ambiguous mode an unknown address succeeds silently.
+    ///
+    /// # Errors
+    /// `InvalidEmail`, `UserNotFound` (not ambiguous), the `sendMail` callback's error.
+    pub fn send_verification_email(&self, address: &str) -> Result<()> {
+        let s = self.server;
+        let Some((user, address)) = self.user_for_link(address, false)? else { return Ok(()) };
+        if user.emails.iter().any(|e| e.address == address && e.verified) {
+            return Ok(());
+        }
+        let ttl = s.config.services.password.verify_email_token_expiration;
+        let token = s.issue_link_token(&user.id, kinds::VERIFY_EMAIL, &address, ttl, false)?;
+        s.send_mail(MailKind::VerifyEmail, &address, Some(&token))
+    }
+
+    /// Marks the address of a verification link verified (accounts-js `verifyEmail`).
+    ///
+    /// # Errors
+    /// `InvalidToken` (empty), `VerifyEmailLinkExpired` (unknown, used or expired),
+    /// `VerifyEmailLinkUnknownAddress` (the address was removed since).
+    pub fn verify_email(&self, token: &str) -> Result<()> {
+        let s = self.server;
+        check_token(token)?;
+        let record = s.take_link_token(token, &[kinds::VERIFY_EMAIL])?.ok_or_else(|| err(ErrorCode::VerifyEmailLinkExpired))?;
+        let address = record.address.unwrap_or_default();
+        if !s.store.verify_email(&record.user_id, &address, s.now())? {
+            return Err(err(ErrorCode::VerifyEmailLinkUnknownAddress));
+        }
+        Ok(())
+    }
+
+    /// Mails a password reset link (accounts-js `sendResetPasswordEmail`); older reset links of the
+    /// user stop working. In ambiguous mode an unknown address succeeds silently.
+    ///
+    /// # Errors
+    /// `InvalidEmail`, `UserNotFound` (not ambiguous), the `sendMail` callback's error.
+    pub fn send_reset_password_email(&self, address: &str) -> Result<()> {
+        let s = self.server;
+        let Some((user, address)) = self.user_for_link(address, false)? else { return Ok(()) };
+        let ttl = s.config.services.password.password_reset_token_expiration;
+        let token = s.issue_link_token(&user.id, kinds::RESET_PASSWORD, &address, ttl, true)?;
+        s.send_mail(MailKind::ResetPassword, &address, Some(&token))
+    }
+
+    /// Mails an enrollment link, with which a user created without password sets one (accounts-js
+    /// `sendEnrollmentEmail`; an administrator's call, so an unknown address is always reported).
+    ///
+    /// # Errors
+    /// `InvalidEmail`, `UserNotFound`, the `sendMail` callback's error.
+    pub fn send_enrollment_email(&self, address: &str) -> Result<()> {
+        let s = self.server;
+        let Some((user, address)) = self.user_for_link(address, true)? else { return Ok(()) };
+        let ttl = s.config.services.password.password_enroll_token_expiration;
+        let token = s.issue_link_token(&user.id, kinds::ENROLL_ACCOUNT, &address, ttl, true)?;
+        s.send_mail(MailKind::EnrollAccount, &address, Some(&token))
+    }
+
+    /// Sets a new password with a reset or enrollment link (accounts-js `resetPassword`). The
+    /// address the link went to becomes verified, other reset links die, sessions are revoked
+    /// (`invalidateAllSessionsAfterPasswordReset`), and with `returnTokensAfterResetPassword` the
+    /// user is logged in.
+    ///
+    /// # Errors
+    /// `InvalidToken`, `InvalidNewPassword` (checked before the link is used up),
+    /// `ResetPasswordLinkExpired`, `ResetPasswordLinkUnknownAddress`, `UserDeactivated` (when
+    /// returning tokens), the `sendMail` callback's error.
+    pub fn reset_password(&self, token: &str, new_password: &str, infos: &ConnectionInfo) -> Result<Option<LoginResult>> {
+        let s = self.server;
+        let opts = &s.config.services.password;
+        check_token(token)?;
+        let password = self.check_new_password(&json!(new_password)).map_err(|_| err(ErrorCode::InvalidNewPassword))?;
+        let record = s
+            .take_link_token(token, &[kinds::RESET_PASSWORD, kinds::ENROLL_ACCOUNT])?
+            .ok_or_else(|| err(ErrorCode::ResetPasswordLinkExpired))?;
+        let user = self.user(&record.user_id)?;
+        let address = record.address.unwrap_or_default();
+        if !user.emails.iter().any(|e| e.address == address) {
+            return Err(err(ErrorCode::ResetPasswordLinkUnknownAddress));
+        }
+        let hash = s.hasher.hash(&password)?;
+        let now = s.now();
+        s.store.set_password_hash(&user.id, &hash, now)?;
+        // Following the link proved the address; the remaining links are for the old password.
+        s.store.verify_email(&user.id, &address, now)?;
+        s.store.delete_tokens(&user.id, kinds::RESET_PASSWORD)?;
+        s.store.delete_tokens(&user.id, kinds::ENROLL_ACCOUNT)?;
+        if opts.invalidate_all_sessions_after_password_reset {
+            s.store.invalidate_all_sessions(&user.id, None, now)?;
+        }
+        if opts.notify_user_after_password_changed && record.kind == kinds::RESET_PASSWORD {
+            s.send_mail(MailKind::PasswordChanged, &address, None)?;
+        }
+        s.events.emit(events::RESET_PASSWORD_SUCCESS, || json!({ "userId": user.id }))?;
+        if !opts.return_tokens_after_reset_password {
+            return Ok(None);
+        }
+        let user = self.user(&user.id)?;
+        s.start_session(&user, infos, None).map(Some)
+    }
+
+    /// Changes a user's password after checking the old one (accounts-js `changePassword`).
+    ///
+    /// # Errors
+    /// `InvalidNewPassword`, `UserNotFound`, `InvalidCredentials` (ambiguous) or
+    /// `IncorrectPassword` / `NoPasswordSet`, the `sendMail` callback's error.
+    pub fn change_password(&self, user_id: &str, old_password: &str, new_password: &str) -> Result<()> {
+        let s = self.server;
+        let opts = &s.config.services.password;
+        let password = self.check_new_password(&json!(new_password)).map_err(|_| err(ErrorCode::InvalidNewPassword))?;
+        let user = self.user(user_id)?;
+        let ambiguous = |c: ErrorCode| err(if s.config.ambiguous_error_messages { ErrorCode::InvalidCredentials } else { c });
+        match s.hasher.verify(old_password, s.store.find_password_hash(user_id)?.as_deref())? {
+            Verified::Match { .. } => {}
+            Verified::Mismatch => return Err(ambiguous(ErrorCode::IncorrectPassword)),
+            Verified::NoHash => return Err(ambiguous(ErrorCode::NoPasswordSet)),
+        }
+        let now = s.now();
+        s.store.set_password_hash(user_id, &s.hasher.hash(&password)?, now)?;
+        if opts.invalidate_all_sessions_after_password_changed {
+            s.store.invalidate_all_sessions(user_id, None, now)?;
+        }
+        if opts.notify_user_after_password_changed {
+            if let Some(first) = user.emails.first() {
+                s.send_mail(MailKind::PasswordChanged, &first.address, None)?;
+            }
+        }
+        s.events.emit(events::CHANGE_PASSWORD_SUCCESS, || json!({ "userId": user_id }))
+    }
+}

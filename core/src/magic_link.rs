@@ -1,0 +1,63 @@
+//! Magic links (accounts-js `@accounts/magic-link`): a mailed single-use login link.
+//!
+//! `requestMagicLinkEmail(email)` mails `${siteUrl}/magiclink/<token>`; `loginWithService("magicLink",
+//! {token})` logs in with it once, within `services.magicLink.loginTokenExpiration` (15 min), and
+//! marks the address verified. A user with two-factor on must also pass `code`.
+
+use crate::email::{kinds, normalize_address};
+use crate::error::{AccountsError, ErrorCode, Result};
+use crate::mail::MailKind;
+use crate::server::AccountsServer;
+use crate::services::AuthService;
+use crate::types::User;
+use serde_json::Value;
+
+/// The service name for `loginWithService`.
+pub const SERVICE_NAME: &str = "magicLink";
+
+/// The magic link service of one server; get it with [`AccountsServer::magic_link`].
+pub struct MagicLink<'a> {
+    pub(crate) server: &'a AccountsServer,
+}
+
+impl MagicLink<'_> {
+    /// Mails a login link to `email`; an older unused link of the user stops working. In ambiguous
+    /// mode an unknown address succeeds silently.
+    ///
+    /// # Errors
+    /// `InvalidEmail`, `UserNotFound` (not ambiguous), the `sendMail` callback's error.
+    pub fn request_magic_link_email(&self, email: &str) -> Result<()> {
+        let s = self.server;
+        let address = normalize_address(email)?;
+        let Some(user) = s.store.find_user_by_email(&address)? else {
+            if s.config.ambiguous_error_messages {
+                return s.silent_unknown_address();
+            }
+            return Err(AccountsError::code(ErrorCode::UserNotFound));
+        };
+        let ttl = s.config.services.magic_link.login_token_expiration;
+        let token = s.issue_link_token(&user.id, kinds::MAGIC_LINK, &address, ttl, true)?;
+        s.send_mail(MailKind::MagicLink, &address, Some(&token))
+    }
+}
+
+/// The `magicLink` authentication service.
+pub(crate) struct MagicLinkAuthService;
+
+impl AuthService for MagicLinkAuthService {
+    fn authenticate(&self, s: &AccountsServer, params: &Value) -> Result<Option<User>> {
+        let token = match params.get("token") {
+            Some(Value::String(t)) if !t.is_empty() && t.len() <= 256 => t,
+            _ => return Err(AccountsError::code(ErrorCode::InvalidToken)),
+        };
+        let record = s.take_link_token(token, &[kinds::MAGIC_LINK])?.ok_or_else(|| AccountsError::code(ErrorCode::LoginTokenExpired))?;
+        let address = record.address.unwrap_or_default();
+        // The address may have been removed since the link was sent; then the link is dead.
+        if !s.store.verify_email(&record.user_id, &address, s.now())? {
+            return Err(AccountsError::code(ErrorCode::LoginTokenExpired));
+        }
+        let user = s.store.find_user_by_id(&record.user_id)?.ok_or_else(|| AccountsError::code(ErrorCode::UserNotFound))?;
+        s.password().two_factor().check_login(&user, params)?;
+        Ok(Some(user))
+    }
+}

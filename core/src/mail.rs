@@ -1,0 +1,142 @@
+//! Mails the library sends: built from `emailTemplates` (accounts-js `prepareMail`) and handed to
+//! the host's `sendMail` callback, or written to stderr when there is none (as accounts-js logs them).
+
+use crate::config::{EmailTemplates, TemplateOverride};
+use crate::error::Result;
+use crate::server::AccountsServer;
+use serde_json::{Value, json};
+
+/// The kinds of mail, with the path segment of their link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailKind {
+    VerifyEmail,
+    ResetPassword,
+    EnrollAccount,
+    PasswordChanged,
+    MagicLink,
+}
+
+impl MailKind {
+    /// The name used in the mail's `type` field and in `emailTemplates`.
+    pub fn name(self) -> &'static str {
+        match self {
+            MailKind::VerifyEmail => "verifyEmail",
+            MailKind::ResetPassword => "resetPassword",
+            MailKind::EnrollAccount => "enrollAccount",
+            MailKind::PasswordChanged => "passwordChanged",
+            MailKind::MagicLink => "magicLink",
+        }
+    }
+
+    /// `${siteUrl}/<segment>/<token>`, as accounts-js builds its links.
+    fn path(self) -> &'static str {
+        match self {
+            MailKind::VerifyEmail => "verify-email",
+            MailKind::ResetPassword => "reset-password",
+            MailKind::EnrollAccount => "enroll-account",
+            MailKind::PasswordChanged => "",
+            MailKind::MagicLink => "magiclink",
+        }
+    }
+
+    fn defaults(self) -> (&'static str, &'static str) {
+        match self {
+            MailKind::VerifyEmail => ("Verify your account email", "To verify your account email please click on this link: {{url}}"),
+            MailKind::ResetPassword => ("Reset your password", "To reset your password please click on this link: {{url}}"),
+            MailKind::EnrollAccount => ("Set your password", "To set your password please click on this link: {{url}}"),
+            MailKind::PasswordChanged => ("Your password has been changed", "Your account password has been successfully changed."),
+            MailKind::MagicLink => ("Your login link", "To log in please click on this link: {{url}}"),
+        }
+    }
+
+    fn template(self, t: &EmailTemplates) -> &TemplateOverride {
+        match self {
+            MailKind::VerifyEmail => &t.verify_email,
+            MailKind::ResetPassword => &t.reset_password,
+            MailKind::EnrollAccount => &t.enroll_account,
+            MailKind::PasswordChanged => &t.password_changed,
+            MailKind::MagicLink => &t.magic_link,
+        }
+    }
+}
+
+const DEFAULT_FROM: &str = "accounts-rs <no-reply@localhost>";
+
+fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+fn fill(template: &str, url: &str, email: &str) -> String {
+    template.replace("{{url}}", url).replace("{{email}}", email)
+}
+
+/// Builds the mail `{type, from, to, subject, text, html}` for `kind`, to `address`, carrying `token`.
+pub(crate) fn prepare(templates: &EmailTemplates, site_url: &str, kind: MailKind, address: &str, token: Option<&str>) -> Value {
+    let url = match token {
+        Some(t) => format!("{}/{}/{}", site_url.trim_end_matches('/'), kind.path(), t),
+        None => String::new(),
+    };
+    let over = kind.template(templates);
+    let (subject, text) = kind.defaults();
+    let subject = fill(over.subject.as_deref().unwrap_or(subject), &url, address);
+    let text = fill(over.text.as_deref().unwrap_or(text), &url, address);
+    let html = match &over.html {
+        Some(h) => fill(h, &escape_html(&url), &escape_html(address)),
+        None if url.is_empty() => format!("<p>{}</p>", escape_html(&text)),
+        None => {
+            let before = escape_html(text.trim_end_matches(&url).trim_end().trim_end_matches(':'));
+            format!("<p>{before}: <a href=\"{u}\">{u}</a></p>", u = escape_html(&url))
+        }
+    };
+    json!({
+        "type": kind.name(),
+        "from": templates.from.as_deref().unwrap_or(DEFAULT_FROM),
+        "to": address,
+        "subject": subject,
+        "text": text,
+        "html": html,
+    })
+}
+
+impl AccountsServer {
+    /// Prepares and delivers one mail.
+    ///
+    /// # Errors
+    /// The `sendMail` callback's error.
+    pub(crate) fn send_mail(&self, kind: MailKind, address: &str, token: Option<&str>) -> Result<()> {
+        let mail = prepare(&self.config.email_templates, &self.config.site_url, kind, address, token);
+        match &self.callbacks.send_mail {
+            Some(send) => send(&mail),
+            None => {
+                // accounts-js logs undelivered mail; development setups read the link from here.
+                eprintln!("accounts-rs: no sendMail callback; mail not sent: {mail}");
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_and_overrides() {
+        let mut t = EmailTemplates::default();
+        let m = prepare(&t, "https://app.example/", MailKind::ResetPassword, "a@b.co", Some("tok"));
+        assert_eq!(m["to"], "a@b.co");
+        assert_eq!(m["type"], "resetPassword");
+        assert!(m["text"].as_str().unwrap().ends_with("https://app.example/reset-password/tok"));
+        assert!(m["html"].as_str().unwrap().contains("href=\"https://app.example/reset-password/tok\""));
+        t.from = Some("Team <team@app.example>".into());
+        t.verify_email.subject = Some("Hi {{email}}".into());
+        t.verify_email.html = Some("<b>{{email}}</b> {{url}}".into());
+        let m = prepare(&t, "http://x", MailKind::VerifyEmail, "<evil>@b.co", Some("t2"));
+        assert_eq!(m["from"], "Team <team@app.example>");
+        assert_eq!(m["subject"], "Hi <evil>@b.co");
+        assert_eq!(m["html"], "<b>&lt;evil&gt;@b.co</b> http://x/verify-email/t2");
+        assert_eq!(m["text"], "To verify your account email please click on this link: http://x/verify-email/t2");
+        let m = prepare(&t, "http://x", MailKind::PasswordChanged, "a@b.co", None);
+        assert_eq!(m["subject"], "Your password has been changed");
+    }
+}

@@ -1,0 +1,211 @@
+//! TOTP two-factor authentication (accounts-js `@accounts/two-factor`) with recovery codes.
+//!
+//! RFC 6238 (SHA-1, 6 digits, 30 s steps) through `totp-rs`. The secret is stored sealed
+//! (ChaCha20-Poly1305 under a key derived from `tokenSecret`); recovery codes only as digests.
+//! The last accepted time step is stored, so a code is never accepted twice.
+
+use crate::error::{AccountsError, ErrorCode, Result};
+use crate::secret::{ct_eq, digest, random_hex};
+use crate::server::AccountsServer;
+use crate::types::User;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use totp_rs::{Algorithm, Builder, Secret, Totp};
+
+/// The name of the service document in the store.
+pub(crate) const SERVICE: &str = "two-factor";
+/// How many times a code check re-reads after losing a concurrent update.
+const SWAP_ATTEMPTS: usize = 4;
+const SECRET_BYTES: usize = 20;
+
+/// What `getNewAuthSecret` returns: show `otpauthUrl` as a QR code, keep `base32` for `set`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthSecret {
+    pub base32: String,
+    pub otpauth_url: String,
+}
+
+/// The stored document. Field order is fixed, so equal documents serialise equally (the swap compares text).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Stored {
+    sealed_secret: String,
+    last_step: u64,
+    recovery_codes: Vec<String>,
+}
+
+fn err(c: ErrorCode) -> AccountsError {
+    AccountsError::code(c)
+}
+
+/// The two-factor part of the password service; get it with [`crate::Password::two_factor`].
+pub struct TwoFactor<'a> {
+    pub(crate) server: &'a AccountsServer,
+}
+
+fn normalize_recovery(code: &str) -> String {
+    code.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_lowercase()
+}
+
+impl TwoFactor<'_> {
+    fn totp(&self, secret: Vec<u8>) -> Result<Totp> {
+        let cfg = &self.server.config.services.password.two_factor;
+        Builder::new()
+            .with_algorithm(Algorithm::SHA1)
+            .with_digits(6)
+            .with_step_duration(30)
+            .with_skew(cfg.window)
+            .with_secret(secret)
+            .with_issuer(Some(cfg.app_name.as_str()))
+            .with_account_name(cfg.app_name.as_str())
+            .build()
+            .map_err(|e| AccountsError::new(ErrorCode::InvalidArgument, format!("two-factor secret: {e}")))
+    }
+
+    fn now_secs(&self) -> u64 {
+        u64::try_from(self.server.now() / 1000).unwrap_or(0)
+    }
+
+    fn recovery_codes(&self) -> Result<(Vec<String>, Vec<String>)> {
+        let n = self.server.config.services.password.two_factor.recovery_codes;
+        let mut shown = Vec::with_capacity(n);
+        let mut stored = Vec::with_capacity(n);
+        for _ in 0..n {
+            let raw = random_hex(8)?; // 64 bits each, shown as xxxxxxxx-xxxxxxxx
+            stored.push(digest(&raw));
+            shown.push(format!("{}-{}", &raw[..8], &raw[8..]));
+        }
+        Ok((shown, stored))
+    }
+
+    fn load(&self, user_id: &str) -> Result<Option<(String, Stored)>> {
+        match self.server.store.find_service(user_id, SERVICE)? {
+            None => Ok(None),
+            Some(text) => {
+                let doc = serde_json::from_str(&text)
+                    .map_err(|e| AccountsError::new(ErrorCode::StorageError, format!("two-factor document: {e}")))?;
+                Ok(Some((text, doc)))
+            }
+        }
+    }
+
+    fn user_exists(&self, user_id: &str) -> Result<()> {
+        self.server.store.find_user_by_id(user_id)?.map(|_| ()).ok_or_else(|| err(ErrorCode::UserNotFound))
+    }
+
+    /// A new random secret (160 bits) for the user to scan (accounts-js `getNewAuthSecret`).
+    ///
+    /// # Errors
+    /// `InternalError` if the OS has no randomness.
+    pub fn get_new_auth_secret(&self) -> Result<AuthSecret> {
+        let bytes = hex::decode(random_hex(SECRET_BYTES)?).map_err(|_| err(ErrorCode::InternalError))?;
+        let totp = self.totp(bytes)?;
+        let otpauth_url = totp.to_url().map_err(|e| AccountsError::new(ErrorCode::InternalError, format!("otpauth url: {e}")))?;
+        Ok(AuthSecret { base32: totp.secret().to_base32(), otpauth_url })
+    }
+
+    /// Turns two-factor on with a secret from [`TwoFactor::get_new_auth_secret`] once the user
+    /// proves it with a current `code`; returns the recovery codes (shown once, stored as digests).
+    ///
+    /// # Errors
+    /// `UserNotFound`, `TwoFactorAlreadySet`, `InvalidArgument` (not a base32 secret of ≥ 128 bits),
+    /// `TwoFactorCodeDidNotMatch`.
+    pub fn set(&self, user_id: &str, secret_base32: &str, code: &str) -> Result<Vec<String>> {
+        self.user_exists(user_id)?;
+        if self.load(user_id)?.is_some() {
+            return Err(err(ErrorCode::TwoFactorAlreadySet));
+        }
+        let secret = Secret::try_from_base32(secret_base32.trim())
+            .map_err(|_| AccountsError::new(ErrorCode::InvalidArgument, "the secret must be base32"))?;
+        let bytes = secret.as_ref().to_vec();
+        let step = self.totp(bytes.clone())?.check(code.trim(), self.now_secs()).ok_or_else(|| err(ErrorCode::TwoFactorCodeDidNotMatch))?;
+        let (shown, stored) = self.recovery_codes()?;
+        let doc = Stored { sealed_secret: self.server.two_factor_key.seal(&bytes)?, last_step: step, recovery_codes: stored };
+        if !self.server.store.swap_service(user_id, SERVICE, None, Some(&serde_json::to_string(&doc)?), self.server.now())? {
+            return Err(err(ErrorCode::TwoFactorAlreadySet));
+        }
+        Ok(shown)
+    }
+
+    /// Turns two-factor off; needs a current code or a recovery code (accounts-js `unset`).
+    ///
+    /// # Errors
+    /// `UserNotFound`, `TwoFactorNotSet`, `TwoFactorCodeDidNotMatch`.
+    pub fn unset(&self, user_id: &str, code: &str) -> Result<()> {
+        self.user_exists(user_id)?;
+        self.consume(user_id, code, |_| None)
+    }
+
+    /// Replaces the recovery codes; needs a current code or a recovery code.
+    ///
+    /// # Errors
+    /// `UserNotFound`, `TwoFactorNotSet`, `TwoFactorCodeDidNotMatch`.
+    pub fn regenerate_recovery_codes(&self, user_id: &str, code: &str) -> Result<Vec<String>> {
+        self.user_exists(user_id)?;
+        let (shown, stored) = self.recovery_codes()?;
+        self.consume(user_id, code, move |mut doc| {
+            doc.recovery_codes = stored.clone();
+            Some(doc)
+        })?;
+        Ok(shown)
+    }
+
+    /// Whether the user has two-factor on.
+    ///
+    /// # Errors
+    /// `StorageError`.
+    pub fn is_set(&self, user_id: &str) -> Result<bool> {
+        Ok(self.server.store.find_service(user_id, SERVICE)?.is_some())
+    }
+
+    /// The second step of a login: with two-factor on, `params.code` must be a fresh TOTP code or
+    /// an unused recovery code.
+    pub(crate) fn check_login(&self, user: &User, params: &Value) -> Result<()> {
+        if self.server.store.find_service(&user.id, SERVICE)?.is_none() {
+            return Ok(());
+        }
+        let code = match params.get("code") {
+            None | Some(Value::Null) => return Err(err(ErrorCode::TwoFactorCodeRequired)),
+            Some(Value::String(c)) if !c.trim().is_empty() => c,
+            Some(Value::String(_)) => return Err(err(ErrorCode::TwoFactorCodeRequired)),
+            Some(_) => return Err(err(ErrorCode::TwoFactorCodeDidNotMatch)),
+        };
+        self.consume(&user.id, code, Some)
+    }
+
+    /// Checks `code` against the stored document and writes `next(doc with the code used up)`
+    /// atomically (`None` deletes the document).
+    fn consume(&self, user_id: &str, code: &str, next: impl Fn(Stored) -> Option<Stored>) -> Result<()> {
+        let code = code.trim();
+        if code.is_empty() || code.len() > 64 {
+            return Err(err(ErrorCode::TwoFactorCodeDidNotMatch));
+        }
+        for _ in 0..SWAP_ATTEMPTS {
+            let (text, mut doc) = self.load(user_id)?.ok_or_else(|| err(ErrorCode::TwoFactorNotSet))?;
+            if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
+                let secret = self.server.two_factor_key.open(&doc.sealed_secret)?;
+                match self.totp(secret)?.check(code, self.now_secs()) {
+                    Some(step) if step > doc.last_step => doc.last_step = step,
+                    _ => return Err(err(ErrorCode::TwoFactorCodeDidNotMatch)),
+                }
+            } else {
+                let presented = digest(&normalize_recovery(code));
+                let mut found = None;
+                for (i, d) in doc.recovery_codes.iter().enumerate() {
+                    if ct_eq(d, &presented) {
+                        found = Some(i);
+                    }
+                }
+                let Some(i) = found else { return Err(err(ErrorCode::TwoFactorCodeDidNotMatch)) };
+                doc.recovery_codes.remove(i);
+            }
+            let new_text = next(doc).map(|d| serde_json::to_string(&d)).transpose()?;
+            if self.server.store.swap_service(user_id, SERVICE, Some(&text), new_text.as_deref(), self.server.now())? {
+                return Ok(());
+            }
+            // Someone else used a code meanwhile: re-read, so the same code cannot pass twice.
+        }
+        Err(err(ErrorCode::TwoFactorCodeDidNotMatch))
+    }
+}
