@@ -28,6 +28,7 @@ test-rust:
 tools:
 	@command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq valgrind)
 	@command -v pkg-config >/dev/null || (apt-get update -qq && apt-get install -y -qq pkg-config)
+	@command -v oathtool >/dev/null || (apt-get update -qq && apt-get install -y -qq oathtool)
 	@test -x "$(CBINDGEN)" && "$(CBINDGEN)" --version | grep -q "$(CBINDGEN_VERSION)" || cargo install --locked cbindgen --version $(CBINDGEN_VERSION)
 
 header: tools

@@ -89,6 +89,30 @@ typedef enum accounts_result {
   ACCOUNTS_EMAIL_NOT_VERIFIED = 28,
   // The caller may not do this (e.g. impersonate from an impersonated session).
   ACCOUNTS_UNAUTHORIZED = 29,
+  // The email verification link is unknown, already used or expired.
+  ACCOUNTS_VERIFY_EMAIL_LINK_EXPIRED = 30,
+  // The email verification link names an address the user no longer has.
+  ACCOUNTS_VERIFY_EMAIL_LINK_UNKNOWN_ADDRESS = 31,
+  // The password reset (or enrollment) link is unknown, already used or expired.
+  ACCOUNTS_RESET_PASSWORD_LINK_EXPIRED = 32,
+  // The password reset link names an address the user no longer has.
+  ACCOUNTS_RESET_PASSWORD_LINK_UNKNOWN_ADDRESS = 33,
+  // The new password does not meet the password policy.
+  ACCOUNTS_INVALID_NEW_PASSWORD = 34,
+  // The user has no email address to send to.
+  ACCOUNTS_NO_EMAIL_SET = 35,
+  // The user does not have that email address.
+  ACCOUNTS_EMAIL_NOT_FOUND = 36,
+  // Two-factor authentication is on for this user: the login needs a `code`.
+  ACCOUNTS_TWO_FACTOR_CODE_REQUIRED = 37,
+  // The two-factor code (or recovery code) is wrong or was already used.
+  ACCOUNTS_TWO_FACTOR_CODE_DID_NOT_MATCH = 38,
+  // Two-factor authentication is not set for this user.
+  ACCOUNTS_TWO_FACTOR_NOT_SET = 39,
+  // Two-factor authentication is already set for this user.
+  ACCOUNTS_TWO_FACTOR_ALREADY_SET = 40,
+  // The magic link token is unknown, already used or expired.
+  ACCOUNTS_LOGIN_TOKEN_EXPIRED = 41,
 } accounts_result;
 
 // Where a callback puts its answer. Owned by the library and valid only during the callback;
@@ -253,6 +277,161 @@ enum accounts_result accounts_password_set_password(const struct accounts_server
                                                     const char *user_id,
                                                     const char *password,
                                                     struct accounts_error **error_out);
+
+// Adds an email address to a user (`verified` marks it verified right away). Results:
+// `ACCOUNTS_OK`, `ACCOUNTS_INVALID_EMAIL`, `ACCOUNTS_USER_NOT_FOUND`, `ACCOUNTS_EMAIL_ALREADY_EXISTS`,
+// `ACCOUNTS_INVALID_ARGUMENT`.
+//
+// # Safety
+// As for every function.
+enum accounts_result accounts_password_add_email(const struct accounts_server *server,
+                                                 const char *user_id,
+                                                 const char *email,
+                                                 bool verified,
+                                                 struct accounts_error **error_out);
+
+// Removes an email address from a user; links mailed to it stop working. Results: `ACCOUNTS_OK`,
+// `ACCOUNTS_INVALID_EMAIL`, `ACCOUNTS_USER_NOT_FOUND`, `ACCOUNTS_EMAIL_NOT_FOUND`,
+// `ACCOUNTS_NO_EMAIL_SET` (the last address of a user without username), `ACCOUNTS_INVALID_ARGUMENT`.
+//
+// # Safety
+// As for every function.
+enum accounts_result accounts_password_remove_email(const struct accounts_server *server,
+                                                    const char *user_id,
+                                                    const char *email,
+                                                    struct accounts_error **error_out);
+
+// Mails a verification link to `address` through the `sendMail` callback. Already verified: no
+// mail. Unknown address: `ACCOUNTS_OK` in ambiguous mode, else `ACCOUNTS_USER_NOT_FOUND`. Other
+// results: `ACCOUNTS_INVALID_EMAIL`, `ACCOUNTS_CALLBACK_ERROR`, `ACCOUNTS_INVALID_ARGUMENT`.
+//
+// # Safety
+// As for every function.
+enum accounts_result accounts_password_send_verification_email(const struct accounts_server *server,
+                                                               const char *address,
+                                                               struct accounts_error **error_out);
+
+// Marks the address of a verification link verified. Results: `ACCOUNTS_OK`,
+// `ACCOUNTS_INVALID_TOKEN`, `ACCOUNTS_VERIFY_EMAIL_LINK_EXPIRED` (unknown, used or expired),
+// `ACCOUNTS_VERIFY_EMAIL_LINK_UNKNOWN_ADDRESS`, `ACCOUNTS_INVALID_ARGUMENT`.
+//
+// # Safety
+// As for every function.
+enum accounts_result accounts_password_verify_email(const struct accounts_server *server,
+                                                    const char *token,
+                                                    struct accounts_error **error_out);
+
+// Mails a password reset link; older reset links of the user stop working. Unknown address:
+// `ACCOUNTS_OK` in ambiguous mode, else `ACCOUNTS_USER_NOT_FOUND`. Other results:
+// `ACCOUNTS_INVALID_EMAIL`, `ACCOUNTS_CALLBACK_ERROR`, `ACCOUNTS_INVALID_ARGUMENT`.
+//
+// # Safety
+// As for every function.
+enum accounts_result accounts_password_send_reset_password_email(const struct accounts_server *server,
+                                                                 const char *address,
+                                                                 struct accounts_error **error_out);
+
+// Mails an enrollment link (set a first password). Results: `ACCOUNTS_OK`, `ACCOUNTS_INVALID_EMAIL`,
+// `ACCOUNTS_USER_NOT_FOUND`, `ACCOUNTS_CALLBACK_ERROR`, `ACCOUNTS_INVALID_ARGUMENT`.
+//
+// # Safety
+// As for every function.
+enum accounts_result accounts_password_send_enrollment_email(const struct accounts_server *server,
+                                                             const char *address,
+                                                             struct accounts_error **error_out);
+
+// Sets a new password with a reset or enrollment link token. `*login_result_json_out` receives
+// a LoginResult when `returnTokensAfterResetPassword` is on, else `null`. `infos_json` may be
+// NULL. Results: `ACCOUNTS_OK`, `ACCOUNTS_INVALID_TOKEN`, `ACCOUNTS_INVALID_NEW_PASSWORD`,
+// `ACCOUNTS_RESET_PASSWORD_LINK_EXPIRED`, `ACCOUNTS_RESET_PASSWORD_LINK_UNKNOWN_ADDRESS`,
+// `ACCOUNTS_USER_DEACTIVATED`, `ACCOUNTS_CALLBACK_ERROR`, `ACCOUNTS_INVALID_ARGUMENT`.
+//
+// # Safety
+// As for every function.
+enum accounts_result accounts_password_reset_password(const struct accounts_server *server,
+                                                      const char *token,
+                                                      const char *new_password,
+                                                      const char *infos_json,
+                                                      char **login_result_json_out,
+                                                      struct accounts_error **error_out);
+
+// Changes a user's password after checking the old one. Results: `ACCOUNTS_OK`,
+// `ACCOUNTS_INVALID_NEW_PASSWORD`, `ACCOUNTS_USER_NOT_FOUND`, `ACCOUNTS_INVALID_CREDENTIALS` (or,
+// not ambiguous, `ACCOUNTS_INCORRECT_PASSWORD` / `ACCOUNTS_NO_PASSWORD_SET`),
+// `ACCOUNTS_CALLBACK_ERROR`, `ACCOUNTS_INVALID_ARGUMENT`.
+//
+// # Safety
+// As for every function.
+enum accounts_result accounts_password_change_password(const struct accounts_server *server,
+                                                       const char *user_id,
+                                                       const char *old_password,
+                                                       const char *new_password,
+                                                       struct accounts_error **error_out);
+
+// A new TOTP secret: `{"base32", "otpauthUrl"}` in `*secret_json_out` (show the URL as a QR code).
+// Results: `ACCOUNTS_OK`, `ACCOUNTS_INTERNAL_ERROR`, `ACCOUNTS_INVALID_ARGUMENT`.
+//
+// # Safety
+// As for every function.
+enum accounts_result accounts_password_two_factor_get_new_auth_secret(const struct accounts_server *server,
+                                                                      char **secret_json_out,
+                                                                      struct accounts_error **error_out);
+
+// Turns two-factor on once `code` proves the user holds `secret_base32`; the recovery codes (a
+// JSON array of strings, shown once) go to `*recovery_codes_json_out`. Results: `ACCOUNTS_OK`,
+// `ACCOUNTS_USER_NOT_FOUND`, `ACCOUNTS_TWO_FACTOR_ALREADY_SET`, `ACCOUNTS_TWO_FACTOR_CODE_DID_NOT_MATCH`,
+// `ACCOUNTS_INVALID_ARGUMENT` (also for a secret that is not base32).
+//
+// # Safety
+// As for every function.
+enum accounts_result accounts_password_two_factor_set(const struct accounts_server *server,
+                                                      const char *user_id,
+                                                      const char *secret_base32,
+                                                      const char *code,
+                                                      char **recovery_codes_json_out,
+                                                      struct accounts_error **error_out);
+
+// Turns two-factor off; `code` is a current TOTP code or a recovery code. Results: `ACCOUNTS_OK`,
+// `ACCOUNTS_USER_NOT_FOUND`, `ACCOUNTS_TWO_FACTOR_NOT_SET`, `ACCOUNTS_TWO_FACTOR_CODE_DID_NOT_MATCH`,
+// `ACCOUNTS_INVALID_ARGUMENT`.
+//
+// # Safety
+// As for every function.
+enum accounts_result accounts_password_two_factor_unset(const struct accounts_server *server,
+                                                        const char *user_id,
+                                                        const char *code,
+                                                        struct accounts_error **error_out);
+
+// Replaces the recovery codes (needs a current TOTP code or a recovery code); the new ones go to
+// `*recovery_codes_json_out`. Results as `accounts_password_two_factor_unset`.
+//
+// # Safety
+// As for every function.
+enum accounts_result accounts_password_two_factor_regenerate_recovery_codes(const struct accounts_server *server,
+                                                                            const char *user_id,
+                                                                            const char *code,
+                                                                            char **recovery_codes_json_out,
+                                                                            struct accounts_error **error_out);
+
+// Whether the user has two-factor on (`*is_set_out`). Results: `ACCOUNTS_OK`, `ACCOUNTS_INVALID_ARGUMENT`.
+//
+// # Safety
+// As for every function.
+enum accounts_result accounts_password_two_factor_is_set(const struct accounts_server *server,
+                                                         const char *user_id,
+                                                         bool *is_set_out,
+                                                         struct accounts_error **error_out);
+
+// Mails a single-use login link (log in with `accounts_server_login_with_service(s, "magicLink",
+// "{\"token\": ...}", ...)`). Unknown address: `ACCOUNTS_OK` in ambiguous mode, else
+// `ACCOUNTS_USER_NOT_FOUND`. Other results: `ACCOUNTS_INVALID_EMAIL`, `ACCOUNTS_CALLBACK_ERROR`,
+// `ACCOUNTS_INVALID_ARGUMENT`.
+//
+// # Safety
+// As for every function.
+enum accounts_result accounts_magic_link_request_magic_link_email(const struct accounts_server *server,
+                                                                  const char *email,
+                                                                  struct accounts_error **error_out);
 
 // Creates a server from a JSON config (DESIGN §2: `db`, `tokenSecret`, ...), opening and migrating
 // the database. `callbacks` may be NULL; the server copies it.

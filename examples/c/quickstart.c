@@ -1,5 +1,6 @@
 /* accounts-rs from C: create a server on an SQLite file, create a user, log in, resume, refresh,
- * impersonate (with an authorize callback), deactivate, log out.
+ * verify the email and reset the password with mailed links (a sendMail callback), impersonate
+ * (with an authorize callback), deactivate, log out.
  *   cc quickstart.c $(pkg-config --cflags --libs accounts) && ./a.out [db-path] */
 #include <accounts.h>
 #include <stdio.h>
@@ -36,6 +37,23 @@ static void authorize(void *user_data, const char *input_json, accounts_callback
     accounts_callback_result_set_json(result, admin ? "true" : "false");
 }
 
+/* Delivers mail; this one keeps the token at the end of the link (a real one would send it). */
+static void send_mail(void *user_data, const char *mail_json, accounts_callback_result *result) {
+    (void)result;
+    char *token = user_data;
+    const char *text = strstr(mail_json, "\"text\":\"");
+    const char *end = text ? strchr(text + 8, '"') : NULL;
+    token[0] = 0;
+    if (!end) return;
+    const char *slash = end;
+    while (slash > text && *slash != '/') slash--;
+    size_t n = (size_t)(end - slash - 1);
+    if (n < 128) {
+        memcpy(token, slash + 1, n);
+        token[n] = 0;
+    }
+}
+
 int main(int argc, char **argv) {
     const char *db = argc > 1 ? argv[1] : "quickstart.db";
     char config[512];
@@ -44,6 +62,8 @@ int main(int argc, char **argv) {
     accounts_error *err = NULL;
     accounts_callbacks *callbacks = accounts_callbacks_new();
     if (accounts_callbacks_set(callbacks, "impersonationAuthorize", authorize, NULL, &err) != ACCOUNTS_OK) return fail("callbacks", err);
+    static char mailed_token[128];
+    if (accounts_callbacks_set(callbacks, "sendMail", send_mail, mailed_token, &err) != ACCOUNTS_OK) return fail("callbacks", err);
     accounts_server *server = NULL;
     if (accounts_server_new(config, callbacks, &server, &err) != ACCOUNTS_OK) return fail("server_new", err);
     accounts_callbacks_free(callbacks);
@@ -56,18 +76,29 @@ int main(int argc, char **argv) {
         return fail("create jane", err);
     printf("1. created users admin=%s jane=%s\n", admin_id, user_id);
 
+    if (accounts_password_send_verification_email(server, "admin@example.com", &err) != ACCOUNTS_OK) return fail("send verification", err);
+    if (accounts_password_verify_email(server, mailed_token, &err) != ACCOUNTS_OK) return fail("verify email", err);
+    printf("2. mailed admin a verification link and followed it: email verified\n");
+
+    if (accounts_password_send_reset_password_email(server, "admin@example.com", &err) != ACCOUNTS_OK) return fail("send reset", err);
+    char *reset = NULL;
+    if (accounts_password_reset_password(server, mailed_token, "new-admin-password", NULL, &reset, &err) != ACCOUNTS_OK)
+        return fail("reset password", err);
+    accounts_string_free(reset);
+    printf("3. mailed admin a reset link and set a new password with it\n");
+
     char *login = NULL;
-    if (accounts_server_login_with_service(server, "password", "{\"user\":{\"email\":\"admin@example.com\"},\"password\":\"admin-password\"}",
+    if (accounts_server_login_with_service(server, "password", "{\"user\":{\"email\":\"admin@example.com\"},\"password\":\"new-admin-password\"}",
                                            "{\"ip\":\"127.0.0.1\",\"userAgent\":\"quickstart\"}", &login, &err) != ACCOUNTS_OK)
         return fail("login", err);
     char *access = field(login, "accessToken"), *refresh = field(login, "refreshToken");
     char *session_id = field(login, "sessionId");
-    printf("2. logged in as admin, session %s\n", session_id);
+    printf("4. logged in as admin, session %s\n", session_id);
     free(session_id);
 
     char *user = NULL;
     if (accounts_server_resume_session(server, access, &user, &err) != ACCOUNTS_OK) return fail("resume", err);
-    printf("3. resumed session: %s\n", user);
+    printf("5. resumed session: %s\n", user);
     accounts_string_free(user);
 
     char *refreshed = NULL;
@@ -75,24 +106,24 @@ int main(int argc, char **argv) {
     free(access);
     free(refresh);
     access = field(refreshed, "accessToken");
-    printf("4. refreshed tokens (the old refresh token is now spent)\n");
+    printf("6. refreshed tokens (the old refresh token is now spent)\n");
 
     char *impersonation = NULL;
     if (accounts_server_impersonate(server, access, "{\"username\":\"jane\"}", NULL, &impersonation, &err) != ACCOUNTS_OK)
         return fail("impersonate", err);
-    printf("5. impersonate jane: %s\n", strstr(impersonation, "\"authorized\":true") ? "authorized" : "denied");
+    printf("7. impersonate jane: %s\n", strstr(impersonation, "\"authorized\":true") ? "authorized" : "denied");
     accounts_string_free(impersonation);
 
     if (accounts_server_deactivate_user(server, user_id, &err) != ACCOUNTS_OK) return fail("deactivate", err);
     char *jane_login = NULL;
     accounts_result r = accounts_server_login_with_service(server, "password", "{\"user\":\"jane\",\"password\":\"jane-password\"}", NULL, &jane_login, &err);
-    printf("6. deactivated jane; her login now fails with %s\n", accounts_result_name(r));
+    printf("8. deactivated jane; her login now fails with %s\n", accounts_result_name(r));
     accounts_error_free(err);
     err = NULL;
 
     if (accounts_server_logout(server, access, &err) != ACCOUNTS_OK) return fail("logout", err);
     r = accounts_server_resume_session(server, access, &user, &err);
-    printf("7. logged out; resuming the session now fails with %s\n", accounts_result_name(r));
+    printf("9. logged out; resuming the session now fails with %s\n", accounts_result_name(r));
     accounts_error_free(err);
 
     free(access);

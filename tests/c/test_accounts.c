@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "accounts.h"
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,7 +157,7 @@ static void test_flows(void) {
 
     char *out = NULL;
     EXPECT(accounts_server_get_services(s, &out, &err), ACCOUNTS_OK);
-    CHECK(strcmp(out, "[\"password\"]") == 0);
+    CHECK(strcmp(out, "[\"magicLink\",\"password\"]") == 0);
     accounts_string_free(out);
     EXPECT(accounts_server_options(s, &out, &err), ACCOUNTS_OK);
     CHECK(strstr(out, "\"ambiguousErrorMessages\":true") && strstr(out, "[redacted]") && !strstr(out, SECRET));
@@ -402,10 +403,166 @@ static void test_threads(const char *dir) {
     accounts_server_free(s);
 }
 
+/* ---- account flows: mail captured by a sendMail callback, TOTP codes from oathtool ---- */
+struct mailbox {
+    int count;
+    char last[4096];
+};
+static void capture_mail(void *ud, const char *input, accounts_callback_result *res) {
+    (void)res;
+    struct mailbox *m = ud;
+    m->count++;
+    snprintf(m->last, sizeof m->last, "%s", input);
+}
+/* Copies the 64-hex-digit token after "/<path>/" in the last mail into out[65]. */
+static int link_token(const struct mailbox *m, const char *path, char *out) {
+    const char *p = strstr(m->last, path);
+    if (!p) return 0;
+    p += strlen(path);
+    size_t n = strspn(p, "0123456789abcdef");
+    if (n != 64) return 0;
+    memcpy(out, p, 64);
+    out[64] = 0;
+    return 1;
+}
+/* The current TOTP code of a base32 secret, computed by oathtool (independent of the library). */
+static int totp_now(const char *base32, char *out) {
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "oathtool --totp -b '%s'", base32);
+    FILE *f = popen(cmd, "r");
+    if (!f) return 0;
+    int ok = fgets(out, 16, f) != NULL;
+    pclose(f);
+    out[strcspn(out, "\n")] = 0;
+    return ok && strlen(out) == 6;
+}
+
+static void test_account_flows(void) {
+    struct mailbox mail = { 0, "" };
+    accounts_callbacks *cbs = accounts_callbacks_new();
+    EXPECT(accounts_callbacks_set(cbs, "sendMail", capture_mail, &mail, &err), ACCOUNTS_OK);
+    accounts_server *s = NULL;
+    EXPECT(accounts_server_new("{\"db\":\"sqlite::memory:\",\"tokenSecret\":\"" SECRET "\",\"siteUrl\":\"https://app.example\"," FAST "}",
+                               cbs, &s, &err),
+           ACCOUNTS_OK);
+    accounts_callbacks_free(cbs);
+    char *dana = NULL, *out = NULL, token[65];
+    EXPECT(accounts_password_create_user(s, "{\"email\":\"dana@example.com\",\"password\":\"first password\"}", &dana, &err), ACCOUNTS_OK);
+
+    /* emails */
+    EXPECT(accounts_password_add_email(s, dana, "Second@Example.com", false, &err), ACCOUNTS_OK);
+    EXPECT(accounts_password_add_email(s, dana, "second@example.com", false, &err), ACCOUNTS_EMAIL_ALREADY_EXISTS);
+    EXPECT(accounts_password_add_email(s, dana, "nope", false, &err), ACCOUNTS_INVALID_EMAIL);
+    EXPECT(accounts_password_add_email(s, "missing", "x@y.co", false, &err), ACCOUNTS_USER_NOT_FOUND);
+    EXPECT(accounts_password_add_email(s, dana, NULL, false, &err), ACCOUNTS_INVALID_ARGUMENT);
+    EXPECT(accounts_password_remove_email(s, dana, "second@example.com", &err), ACCOUNTS_OK);
+    EXPECT(accounts_password_remove_email(s, dana, "second@example.com", &err), ACCOUNTS_EMAIL_NOT_FOUND);
+    EXPECT(accounts_password_remove_email(s, dana, "dana@example.com", &err), ACCOUNTS_NO_EMAIL_SET);
+    EXPECT(accounts_password_remove_email(NULL, dana, "dana@example.com", &err), ACCOUNTS_INVALID_ARGUMENT);
+
+    /* verification */
+    EXPECT(accounts_password_send_verification_email(s, "DANA@example.com", &err), ACCOUNTS_OK);
+    CHECK(mail.count == 1 && strstr(mail.last, "\"to\":\"dana@example.com\""));
+    CHECK(link_token(&mail, "https://app.example/verify-email/", token));
+    EXPECT(accounts_password_verify_email(s, token, &err), ACCOUNTS_OK);
+    EXPECT(accounts_password_verify_email(s, token, &err), ACCOUNTS_VERIFY_EMAIL_LINK_EXPIRED);
+    EXPECT(accounts_password_verify_email(s, "", &err), ACCOUNTS_INVALID_TOKEN);
+    EXPECT(accounts_password_verify_email(s, NULL, &err), ACCOUNTS_INVALID_ARGUMENT);
+    EXPECT(accounts_password_find_user_by_email(s, "dana@example.com", &out, &err), ACCOUNTS_OK);
+    CHECK(strstr(out, "\"verified\":true") != NULL);
+    accounts_string_free(out);
+    EXPECT(accounts_password_send_verification_email(s, "ghost@example.com", &err), ACCOUNTS_OK);
+    EXPECT(accounts_password_send_verification_email(s, "not an address", &err), ACCOUNTS_INVALID_EMAIL);
+    CHECK(mail.count == 1); /* nothing sent for an unknown address, nothing said either */
+
+    /* reset */
+    EXPECT(accounts_password_send_reset_password_email(s, "dana@example.com", &err), ACCOUNTS_OK);
+    CHECK(link_token(&mail, "/reset-password/", token));
+    EXPECT(accounts_password_reset_password(s, token, "short", NULL, &out, &err), ACCOUNTS_INVALID_NEW_PASSWORD);
+    EXPECT(accounts_password_reset_password(s, token, "second password", NULL, NULL, &err), ACCOUNTS_INVALID_ARGUMENT);
+    EXPECT(accounts_password_reset_password(s, token, "second password", "{\"ip\":1}", &out, &err), ACCOUNTS_INVALID_ARGUMENT);
+    EXPECT(accounts_password_reset_password(s, token, "second password", NULL, &out, &err), ACCOUNTS_OK);
+    CHECK(strcmp(out, "null") == 0);
+    accounts_string_free(out);
+    CHECK(strstr(mail.last, "\"type\":\"passwordChanged\"") != NULL);
+    EXPECT(accounts_password_reset_password(s, token, "third password", NULL, &out, &err), ACCOUNTS_RESET_PASSWORD_LINK_EXPIRED);
+    EXPECT(accounts_password_reset_password(s, "", "third password", NULL, &out, &err), ACCOUNTS_INVALID_TOKEN);
+    EXPECT(accounts_password_send_reset_password_email(s, "ghost@example.com", &err), ACCOUNTS_OK);
+    EXPECT(accounts_password_send_enrollment_email(s, "ghost@example.com", &err), ACCOUNTS_USER_NOT_FOUND);
+    EXPECT(accounts_password_send_enrollment_email(s, "dana@example.com", &err), ACCOUNTS_OK);
+    CHECK(link_token(&mail, "/enroll-account/", token));
+
+    /* change password */
+    EXPECT(accounts_password_change_password(s, dana, "first password", "third password", &err), ACCOUNTS_INVALID_CREDENTIALS);
+    EXPECT(accounts_password_change_password(s, dana, "second password", "short", &err), ACCOUNTS_INVALID_NEW_PASSWORD);
+    EXPECT(accounts_password_change_password(s, dana, "second password", "third password", &err), ACCOUNTS_OK);
+    EXPECT(accounts_password_change_password(s, dana, NULL, "third password", &err), ACCOUNTS_INVALID_ARGUMENT);
+    EXPECT(accounts_password_authenticate(s, "{\"user\":\"dana@example.com\",\"password\":\"third password\"}", &out, &err), ACCOUNTS_OK);
+    accounts_string_free(out);
+
+    /* two-factor */
+    bool on = true;
+    EXPECT(accounts_password_two_factor_is_set(s, dana, &on, &err), ACCOUNTS_OK);
+    CHECK(!on);
+    EXPECT(accounts_password_two_factor_get_new_auth_secret(s, &out, &err), ACCOUNTS_OK);
+    char *base32 = json_str(out, "base32");
+    CHECK(base32 != NULL && strstr(out, "otpauth://totp/") != NULL);
+    accounts_string_free(out);
+    char code[16];
+    CHECK(totp_now(base32, code));
+    EXPECT(accounts_password_two_factor_set(s, dana, "!!!", code, &out, &err), ACCOUNTS_INVALID_ARGUMENT);
+    EXPECT(accounts_password_two_factor_set(s, dana, base32, code, &out, &err), ACCOUNTS_OK);
+    char first_code[40] = { 0 };
+    sscanf(out, "[\"%39[^\"]", first_code);
+    CHECK(strlen(first_code) == 17);
+    accounts_string_free(out);
+    EXPECT(accounts_password_two_factor_set(s, dana, base32, code, &out, &err), ACCOUNTS_TWO_FACTOR_ALREADY_SET);
+    EXPECT(accounts_password_two_factor_is_set(s, dana, &on, &err), ACCOUNTS_OK);
+    CHECK(on);
+    const char *login = "{\"user\":{\"email\":\"dana@example.com\"},\"password\":\"third password\"}";
+    EXPECT(accounts_server_login_with_service(s, "password", login, NULL, &out, &err), ACCOUNTS_TWO_FACTOR_CODE_REQUIRED);
+    char with_code[256];
+    snprintf(with_code, sizeof with_code, "{\"user\":\"dana@example.com\",\"password\":\"third password\",\"code\":\"%s\"}", code);
+    EXPECT(accounts_server_login_with_service(s, "password", with_code, NULL, &out, &err), ACCOUNTS_TWO_FACTOR_CODE_DID_NOT_MATCH);
+    snprintf(with_code, sizeof with_code, "{\"user\":\"dana@example.com\",\"password\":\"third password\",\"code\":\"%s\"}", first_code);
+    EXPECT(accounts_server_login_with_service(s, "password", with_code, NULL, &out, &err), ACCOUNTS_OK);
+    accounts_string_free(out);
+    EXPECT(accounts_server_login_with_service(s, "password", with_code, NULL, &out, &err), ACCOUNTS_TWO_FACTOR_CODE_DID_NOT_MATCH);
+    EXPECT(accounts_password_two_factor_regenerate_recovery_codes(s, dana, first_code, &out, &err), ACCOUNTS_TWO_FACTOR_CODE_DID_NOT_MATCH);
+    EXPECT(accounts_password_two_factor_unset(s, dana, "12345", &err), ACCOUNTS_TWO_FACTOR_CODE_DID_NOT_MATCH);
+    EXPECT(accounts_password_two_factor_unset(s, "missing", "12345", &err), ACCOUNTS_USER_NOT_FOUND);
+    free(base32);
+
+    /* magic link (two-factor is still on: the link needs a code too) */
+    EXPECT(accounts_magic_link_request_magic_link_email(s, "dana@example.com", &err), ACCOUNTS_OK);
+    CHECK(link_token(&mail, "https://app.example/magiclink/", token));
+    char params[128];
+    snprintf(params, sizeof params, "{\"token\":\"%s\"}", token);
+    EXPECT(accounts_server_login_with_service(s, "magicLink", params, NULL, &out, &err), ACCOUNTS_TWO_FACTOR_CODE_REQUIRED);
+    EXPECT(accounts_server_login_with_service(s, "magicLink", params, NULL, &out, &err), ACCOUNTS_LOGIN_TOKEN_EXPIRED);
+    EXPECT(accounts_server_login_with_service(s, "magicLink", "{}", NULL, &out, &err), ACCOUNTS_INVALID_TOKEN);
+    EXPECT(accounts_magic_link_request_magic_link_email(s, "ghost@example.com", &err), ACCOUNTS_OK);
+    EXPECT(accounts_magic_link_request_magic_link_email(s, NULL, &err), ACCOUNTS_INVALID_ARGUMENT);
+    char *erin = NULL;
+    EXPECT(accounts_password_create_user(s, "{\"email\":\"erin@example.com\"}", &erin, &err), ACCOUNTS_OK);
+    EXPECT(accounts_magic_link_request_magic_link_email(s, "erin@example.com", &err), ACCOUNTS_OK);
+    CHECK(link_token(&mail, "/magiclink/", token));
+    snprintf(params, sizeof params, "{\"token\":\"%s\"}", token);
+    EXPECT(accounts_server_login_with_service(s, "magicLink", params, NULL, &out, &err), ACCOUNTS_OK);
+    CHECK(strstr(out, erin) && strstr(out, "\"verified\":true") && strstr(out, "\"accessToken\""));
+    accounts_string_free(out);
+    EXPECT(accounts_server_login_with_service(s, "magicLink", params, NULL, &out, &err), ACCOUNTS_LOGIN_TOKEN_EXPIRED);
+
+    accounts_string_free(erin);
+    accounts_string_free(dana);
+    accounts_server_free(s);
+}
+
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "/tmp";
     test_basics();
     test_flows();
+    test_account_flows();
     test_callback_errors();
     test_refresh_reuse_details();
     test_threads(dir);
