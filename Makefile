@@ -73,9 +73,10 @@ install: $(LIB_DIR)/libaccounts.so
 # the dev profile only makes the build share the workspace's debug artifacts (argon2 is optimised anyway).
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip pytest mypy
+	$(VENV)/bin/pip install -q --upgrade pip
 
 python-install: $(VENV)/bin/python
+	$(VENV)/bin/pip install -q pytest mypy pyotp
 	MATURIN_PEP517_ARGS="--profile dev" $(VENV)/bin/pip install -q --force-reinstall --no-deps ./bindings/python
 
 test-python: python-install

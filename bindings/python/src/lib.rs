@@ -227,6 +227,18 @@ struct PyPassword {
     inner: Arc<AccountsServer>,
 }
 
+/// `server.password.two_factor`: TOTP two-factor authentication.
+#[pyclass(module = "accounts", name = "TwoFactor", frozen)]
+struct PyTwoFactor {
+    inner: Arc<AccountsServer>,
+}
+
+/// `server.magic_link`: the magic link service.
+#[pyclass(module = "accounts", name = "MagicLinkService", frozen)]
+struct PyMagicLink {
+    inner: Arc<AccountsServer>,
+}
+
 macro_rules! core_call {
     ($py:expr, $body:expr) => {
         $py.detach(|| $body).map_err(|e| to_pyerr($py, e))
@@ -292,6 +304,12 @@ impl PyServer {
     #[getter]
     fn password(&self) -> PyPassword {
         PyPassword { inner: self.inner.clone() }
+    }
+
+    /// The magic link service.
+    #[getter]
+    fn magic_link(&self) -> PyMagicLink {
+        PyMagicLink { inner: self.inner.clone() }
     }
 
     /// Names of the registered services.
@@ -443,6 +461,103 @@ impl PyPassword {
         let (id, pw) = (arg_str(py, user_id, "user_id")?, arg_str(py, password, "password")?);
         core_call!(py, self.inner.password().set_password(&id, &pw))
     }
+
+    /// The two-factor part of the service.
+    #[getter]
+    fn two_factor(&self) -> PyTwoFactor {
+        PyTwoFactor { inner: self.inner.clone() }
+    }
+
+    #[pyo3(signature = (user_id, email, verified=false))]
+    fn add_email(&self, py: Python<'_>, user_id: &Bound<'_, PyAny>, email: &Bound<'_, PyAny>, verified: bool) -> PyResult<()> {
+        let (id, email) = (arg_str(py, user_id, "user_id")?, arg_str(py, email, "email")?);
+        core_call!(py, self.inner.password().add_email(&id, &email, verified))
+    }
+
+    fn remove_email(&self, py: Python<'_>, user_id: &Bound<'_, PyAny>, email: &Bound<'_, PyAny>) -> PyResult<()> {
+        let (id, email) = (arg_str(py, user_id, "user_id")?, arg_str(py, email, "email")?);
+        core_call!(py, self.inner.password().remove_email(&id, &email))
+    }
+
+    fn send_verification_email(&self, py: Python<'_>, address: &Bound<'_, PyAny>) -> PyResult<()> {
+        let address = arg_str(py, address, "address")?;
+        core_call!(py, self.inner.password().send_verification_email(&address))
+    }
+
+    fn verify_email(&self, py: Python<'_>, token: &Bound<'_, PyAny>) -> PyResult<()> {
+        let token = arg_str(py, token, "token")?;
+        core_call!(py, self.inner.password().verify_email(&token))
+    }
+
+    fn send_reset_password_email(&self, py: Python<'_>, address: &Bound<'_, PyAny>) -> PyResult<()> {
+        let address = arg_str(py, address, "address")?;
+        core_call!(py, self.inner.password().send_reset_password_email(&address))
+    }
+
+    fn send_enrollment_email(&self, py: Python<'_>, address: &Bound<'_, PyAny>) -> PyResult<()> {
+        let address = arg_str(py, address, "address")?;
+        core_call!(py, self.inner.password().send_enrollment_email(&address))
+    }
+
+    /// Returns a LoginResult with `returnTokensAfterResetPassword`, else None.
+    #[pyo3(signature = (token, new_password, infos=None))]
+    fn reset_password<'py>(&self, py: Python<'py>, token: &Bound<'py, PyAny>, new_password: &Bound<'py, PyAny>, infos: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+        let (token, pw) = (arg_str(py, token, "token")?, arg_str(py, new_password, "new_password")?);
+        let infos: ConnectionInfo = arg_typed(py, infos, "infos")?;
+        let r = core_call!(py, self.inner.password().reset_password(&token, &pw, &infos))?;
+        ser_to_py(py, &r)
+    }
+
+    fn change_password(&self, py: Python<'_>, user_id: &Bound<'_, PyAny>, old_password: &Bound<'_, PyAny>, new_password: &Bound<'_, PyAny>) -> PyResult<()> {
+        let id = arg_str(py, user_id, "user_id")?;
+        let (old, new) = (arg_str(py, old_password, "old_password")?, arg_str(py, new_password, "new_password")?);
+        core_call!(py, self.inner.password().change_password(&id, &old, &new))
+    }
+}
+
+#[pymethods]
+impl PyTwoFactor {
+    /// A new secret: `{"base32", "otpauthUrl"}`.
+    fn get_new_auth_secret<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let secret = core_call!(py, self.inner.password().two_factor().get_new_auth_secret())?;
+        ser_to_py(py, &secret)
+    }
+
+    /// Turns two-factor on; `secret` is the base32 string or the dict from `get_new_auth_secret`.
+    /// Returns the recovery codes.
+    fn set(&self, py: Python<'_>, user_id: &Bound<'_, PyAny>, secret: &Bound<'_, PyAny>, code: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+        let id = arg_str(py, user_id, "user_id")?;
+        let secret = match secret.get_item("base32") {
+            Ok(b) => arg_str(py, &b, "secret")?,
+            Err(_) => arg_str(py, secret, "secret")?,
+        };
+        let code = arg_str(py, code, "code")?;
+        core_call!(py, self.inner.password().two_factor().set(&id, &secret, &code))
+    }
+
+    fn unset(&self, py: Python<'_>, user_id: &Bound<'_, PyAny>, code: &Bound<'_, PyAny>) -> PyResult<()> {
+        let (id, code) = (arg_str(py, user_id, "user_id")?, arg_str(py, code, "code")?);
+        core_call!(py, self.inner.password().two_factor().unset(&id, &code))
+    }
+
+    fn regenerate_recovery_codes(&self, py: Python<'_>, user_id: &Bound<'_, PyAny>, code: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+        let (id, code) = (arg_str(py, user_id, "user_id")?, arg_str(py, code, "code")?);
+        core_call!(py, self.inner.password().two_factor().regenerate_recovery_codes(&id, &code))
+    }
+
+    fn is_set(&self, py: Python<'_>, user_id: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let id = arg_str(py, user_id, "user_id")?;
+        core_call!(py, self.inner.password().two_factor().is_set(&id))
+    }
+}
+
+#[pymethods]
+impl PyMagicLink {
+    /// Mails a login link; log in with `login_with_service("magicLink", {"token": ...})`.
+    fn request_magic_link_email(&self, py: Python<'_>, email: &Bound<'_, PyAny>) -> PyResult<()> {
+        let email = arg_str(py, email, "email")?;
+        core_call!(py, self.inner.magic_link().request_magic_link_email(&email))
+    }
 }
 
 /// `(code, number, is_input_error)` for every error code, in number order.
@@ -464,6 +579,8 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", accounts_core::VERSION)?;
     m.add_class::<PyServer>()?;
     m.add_class::<PyPassword>()?;
+    m.add_class::<PyTwoFactor>()?;
+    m.add_class::<PyMagicLink>()?;
     m.add_function(wrap_pyfunction!(error_codes, m)?)?;
     m.add_function(wrap_pyfunction!(_register_errors, m)?)?;
     Ok(())

@@ -16,7 +16,7 @@ from __future__ import annotations
 from . import _native
 from ._errors import *  # noqa: F403
 from ._errors import ERROR_CLASSES, AccountsError, InputError
-from ._native import AccountsServer, PasswordService
+from ._native import AccountsServer, MagicLinkService, PasswordService, TwoFactor
 
 _native._register_errors(ERROR_CLASSES)
 
@@ -30,5 +30,5 @@ EVENTS = (
     "CreateUserSuccess", "CreateUserError", "RefreshTokenReused",
 )
 
-__all__ = ["AccountsServer", "PasswordService", "AccountsError", "InputError", "EVENTS", "__version__"]
+__all__ = ["AccountsServer", "PasswordService", "TwoFactor", "MagicLinkService", "AccountsError", "InputError", "EVENTS", "__version__"]
 __all__ += [name for name in ERROR_CLASSES if name not in __all__]

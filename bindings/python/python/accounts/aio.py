@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from typing import Any, Callable, Dict, List, Optional, TypeVar
+from typing import Any, Callable, Dict, List, Optional, TypeVar, Union
 
 from . import _native
 
@@ -26,6 +26,7 @@ class PasswordService:
 
     def __init__(self, sync: _native.PasswordService) -> None:
         self._sync = sync
+        self.two_factor = TwoFactor(sync.two_factor)
 
     async def create_user(self, user: Json) -> str:
         return await _run(self._sync.create_user, user)
@@ -42,6 +43,62 @@ class PasswordService:
     async def set_password(self, user_id: str, password: str) -> None:
         await _run(self._sync.set_password, user_id, password)
 
+    async def add_email(self, user_id: str, email: str, verified: bool = False) -> None:
+        await _run(self._sync.add_email, user_id, email, verified)
+
+    async def remove_email(self, user_id: str, email: str) -> None:
+        await _run(self._sync.remove_email, user_id, email)
+
+    async def send_verification_email(self, address: str) -> None:
+        await _run(self._sync.send_verification_email, address)
+
+    async def verify_email(self, token: str) -> None:
+        await _run(self._sync.verify_email, token)
+
+    async def send_reset_password_email(self, address: str) -> None:
+        await _run(self._sync.send_reset_password_email, address)
+
+    async def send_enrollment_email(self, address: str) -> None:
+        await _run(self._sync.send_enrollment_email, address)
+
+    async def reset_password(self, token: str, new_password: str, infos: Optional[Json] = None) -> Optional[Json]:
+        return await _run(self._sync.reset_password, token, new_password, infos)
+
+    async def change_password(self, user_id: str, old_password: str, new_password: str) -> None:
+        await _run(self._sync.change_password, user_id, old_password, new_password)
+
+
+class TwoFactor:
+    """``server.password.two_factor`` with coroutine methods."""
+
+    def __init__(self, sync: _native.TwoFactor) -> None:
+        self._sync = sync
+
+    async def get_new_auth_secret(self) -> Json:
+        return await _run(self._sync.get_new_auth_secret)
+
+    async def set(self, user_id: str, secret: Union[str, Json], code: str) -> List[str]:
+        return await _run(self._sync.set, user_id, secret, code)
+
+    async def unset(self, user_id: str, code: str) -> None:
+        await _run(self._sync.unset, user_id, code)
+
+    async def regenerate_recovery_codes(self, user_id: str, code: str) -> List[str]:
+        return await _run(self._sync.regenerate_recovery_codes, user_id, code)
+
+    async def is_set(self, user_id: str) -> bool:
+        return await _run(self._sync.is_set, user_id)
+
+
+class MagicLinkService:
+    """``server.magic_link`` with coroutine methods."""
+
+    def __init__(self, sync: _native.MagicLinkService) -> None:
+        self._sync = sync
+
+    async def request_magic_link_email(self, email: str) -> None:
+        await _run(self._sync.request_magic_link_email, email)
+
 
 class AccountsServer:
     """Same constructor as ``accounts.AccountsServer``; the sync server is ``.sync``."""
@@ -49,6 +106,7 @@ class AccountsServer:
     def __init__(self, config: Optional[Json] = None, **options: Any) -> None:
         self.sync = _native.AccountsServer(config, **options)
         self.password = PasswordService(self.sync.password)
+        self.magic_link = MagicLinkService(self.sync.magic_link)
 
     @property
     def options(self) -> Json:
