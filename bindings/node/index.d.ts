@@ -38,26 +38,53 @@ export interface AccountsServerOptions {
   ambiguousErrorMessages?: boolean
   useStatelessSession?: boolean
   siteUrl?: string
-  emailTemplates?: Record<string, unknown>
+  emailTemplates?: {
+    from?: string
+    verifyEmail?: MailTemplate
+    resetPassword?: MailTemplate
+    enrollAccount?: MailTemplate
+    passwordChanged?: MailTemplate
+    magicLink?: MailTemplate
+  }
   enableAutologin?: boolean
   refreshTokenReuseGraceSeconds?: number
   services?: {
     password?: {
       minPasswordLength?: number
       requireEmailVerification?: boolean
-      twoFactor?: Record<string, unknown>
+      twoFactor?: { appName?: string; window?: number; recoveryCodes?: number }
       hashing?: { memoryKib?: number; iterations?: number; parallelism?: number }
       maxConcurrentHashes?: number
+      verifyEmailTokenExpiration?: string | number
+      passwordResetTokenExpiration?: string | number
+      passwordEnrollTokenExpiration?: string | number
+      returnTokensAfterResetPassword?: boolean
+      invalidateAllSessionsAfterPasswordReset?: boolean
+      invalidateAllSessionsAfterPasswordChanged?: boolean
+      notifyUserAfterPasswordChanged?: boolean
+      sendVerificationEmailAfterSignup?: boolean
     }
-    magicLink?: Record<string, unknown>
+    magicLink?: { loginTokenExpiration?: string | number }
   }
   createJwtPayload?: (data: Record<string, unknown>, user: User) => Awaitable<Record<string, unknown> | undefined>
   userObjectSanitizer?: (user: User) => Awaitable<User>
   impersonationAuthorize?: (user: User, target: User) => Awaitable<boolean>
   resumeSessionValidator?: (user: User, session: Session) => Awaitable<void>
   validateNewUser?: (user: Record<string, unknown>) => Awaitable<Record<string, unknown> | undefined>
-  sendMail?: (mail: Record<string, unknown>) => Awaitable<void>
+  sendMail?: (mail: Mail) => Awaitable<void>
 }
+
+/** `{{url}}` and `{{email}}` are replaced in every field. */
+export interface MailTemplate { subject?: string; text?: string; html?: string }
+export interface Mail {
+  type: 'verifyEmail' | 'resetPassword' | 'enrollAccount' | 'passwordChanged' | 'magicLink'
+  from: string
+  to: string
+  subject: string
+  text: string
+  html: string
+}
+export interface AuthSecret { base32: string; otpauthUrl: string; otpauth_url: string }
 
 export type LoginParams = Record<string, unknown>
 
@@ -67,12 +94,34 @@ export declare class PasswordService {
   findUserByEmail(email: string): Promise<User | null>
   findUserByUsername(username: string): Promise<User | null>
   setPassword(userId: string, password: string): Promise<void>
+  addEmail(userId: string, newEmail: string, verified?: boolean): Promise<void>
+  removeEmail(userId: string, email: string): Promise<void>
+  sendVerificationEmail(address: string): Promise<void>
+  verifyEmail(token: string): Promise<void>
+  sendResetPasswordEmail(address: string): Promise<void>
+  sendEnrollmentEmail(address: string): Promise<void>
+  resetPassword(token: string, newPassword: string, infos?: ConnectionInfo): Promise<LoginResult | null>
+  changePassword(userId: string, oldPassword: string, newPassword: string): Promise<void>
+  readonly twoFactor: TwoFactor
+}
+
+export declare class TwoFactor {
+  getNewAuthSecret(): AuthSecret
+  /** Resolves with the recovery codes (shown once). */
+  set(userId: string, secret: string | { base32: string }, code: string): Promise<string[]>
+  unset(userId: string, code: string): Promise<void>
+  regenerateRecoveryCodes(userId: string, code: string): Promise<string[]>
+  isSet(userId: string): Promise<boolean>
+}
+
+export declare class MagicLinkService {
+  requestMagicLinkEmail(email: string): Promise<void>
 }
 
 export declare class AccountsServer {
   constructor(options: AccountsServerOptions)
   readonly options: Readonly<Omit<AccountsServerOptions, 'createJwtPayload' | 'userObjectSanitizer' | 'impersonationAuthorize' | 'resumeSessionValidator' | 'validateNewUser' | 'sendMail'>>
-  getServices(): { password: PasswordService }
+  getServices(): { password: PasswordService; magicLink: MagicLinkService }
   on(event: string, listener: (payload: Record<string, unknown>) => Awaitable<void>): () => boolean
   loginWithService(service: string, params: LoginParams, infos?: ConnectionInfo): Promise<LoginResult>
   authenticateWithService(service: string, params: LoginParams, infos?: ConnectionInfo): Promise<boolean>

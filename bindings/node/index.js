@@ -83,6 +83,7 @@ class PasswordService {
   constructor(server) {
     this._native = server._native
     this.server = server
+    this.twoFactor = new TwoFactor(server)
   }
 }
 Object.assign(PasswordService.prototype, {
@@ -90,8 +91,78 @@ Object.assign(PasswordService.prototype, {
   authenticate: method(function (params) { return call(this._native.passwordAuthenticate(json(params, 'params'))) }),
   findUserByEmail: method(function (email) { return call(this._native.passwordFindUserByEmail(str(email, 'email'))) }),
   findUserByUsername: method(function (username) { return call(this._native.passwordFindUserByUsername(str(username, 'username'))) }),
-  setPassword: method(function (userId, password) {
-    return call(this._native.passwordSetPassword(str(userId, 'userId'), str(password, 'password')))
+  setPassword: method(async function (userId, password) {
+    await call(this._native.passwordSetPassword(str(userId, 'userId'), str(password, 'password')))
+  }),
+  addEmail: method(async function (userId, newEmail, verified) {
+    await call(this._native.passwordAddEmail(str(userId, 'userId'), str(newEmail, 'newEmail'), verified === true))
+  }),
+  removeEmail: method(async function (userId, email) {
+    await call(this._native.passwordRemoveEmail(str(userId, 'userId'), str(email, 'email')))
+  }),
+  sendVerificationEmail: method(async function (address) {
+    await call(this._native.passwordSendVerificationEmail(str(address, 'address')))
+  }),
+  verifyEmail: method(async function (token) { await call(this._native.passwordVerifyEmail(str(token, 'token'))) }),
+  sendResetPasswordEmail: method(async function (address) {
+    await call(this._native.passwordSendResetPasswordEmail(str(address, 'address')))
+  }),
+  sendEnrollmentEmail: method(async function (address) {
+    await call(this._native.passwordSendEnrollmentEmail(str(address, 'address')))
+  }),
+  /** Resolves with a LoginResult when `returnTokensAfterResetPassword` is on, else null. */
+  resetPassword: method(function (token, newPassword, infos) {
+    return call(this._native.passwordResetPassword(str(token, 'token'), str(newPassword, 'newPassword'), optJson(infos, 'infos')))
+  }),
+  changePassword: method(async function (userId, oldPassword, newPassword) {
+    await call(this._native.passwordChangePassword(str(userId, 'userId'), str(oldPassword, 'oldPassword'), str(newPassword, 'newPassword')))
+  }),
+})
+
+// accounts-js passes the speakeasy secret object around; accept it or the base32 string.
+function base32Of(secret) {
+  if (secret && typeof secret === 'object' && typeof secret.base32 === 'string') return secret.base32
+  return str(secret, 'secret')
+}
+
+/** `password.twoFactor`: TOTP two-factor authentication (accounts-js `@accounts/two-factor` names). */
+class TwoFactor {
+  constructor(server) {
+    this._native = server._native
+  }
+
+  /** A new secret `{base32, otpauthUrl, otpauth_url}` (synchronous, as in accounts-js). */
+  getNewAuthSecret() {
+    try {
+      const secret = JSON.parse(this._native.twoFactorGetNewAuthSecret())
+      return { ...secret, otpauth_url: secret.otpauthUrl }
+    } catch (e) {
+      throw convertError(e)
+    }
+  }
+}
+Object.assign(TwoFactor.prototype, {
+  /** Turns two-factor on; resolves with the recovery codes (shown once). */
+  set: method(function (userId, secret, code) {
+    return call(this._native.twoFactorSet(str(userId, 'userId'), base32Of(secret), str(code, 'code')))
+  }),
+  unset: method(async function (userId, code) { await call(this._native.twoFactorUnset(str(userId, 'userId'), str(code, 'code'))) }),
+  regenerateRecoveryCodes: method(function (userId, code) {
+    return call(this._native.twoFactorRegenerateRecoveryCodes(str(userId, 'userId'), str(code, 'code')))
+  }),
+  isSet: method(function (userId) { return call(this._native.twoFactorIsSet(str(userId, 'userId'))) }),
+})
+
+/** `getServices().magicLink` (accounts-js `@accounts/magic-link` names). */
+class MagicLinkService {
+  constructor(server) {
+    this._native = server._native
+    this.server = server
+  }
+}
+Object.assign(MagicLinkService.prototype, {
+  requestMagicLinkEmail: method(async function (email) {
+    await call(this._native.magicLinkRequestMagicLinkEmail(str(email, 'email')))
   }),
 })
 
@@ -124,7 +195,7 @@ class AccountsServer {
       throw convertError(e)
     }
     this.options = Object.freeze(JSON.parse(this._native.optionsJson()))
-    this._services = { password: new PasswordService(this) }
+    this._services = { password: new PasswordService(this), magicLink: new MagicLinkService(this) }
   }
 
   // Runs a host callback on the JS thread and hands its result back to the waiting pool thread.
@@ -224,4 +295,4 @@ Object.assign(AccountsServer.prototype, {
   }),
 })
 
-module.exports = { AccountsServer, PasswordService, AccountsError, isAccountsError, ErrorCodes, version: native.version() }
+module.exports = { AccountsServer, PasswordService, TwoFactor, MagicLinkService, AccountsError, isAccountsError, ErrorCodes, version: native.version() }

@@ -316,6 +316,95 @@ impl NativeServer {
         let s = self.inner.clone();
         job(move || s.password().set_password(&user_id, &password))
     }
+
+    #[napi]
+    pub fn password_add_email(&self, user_id: String, email: String, verified: bool) -> AsyncTask<Job> {
+        let s = self.inner.clone();
+        job(move || s.password().add_email(&user_id, &email, verified))
+    }
+
+    #[napi]
+    pub fn password_remove_email(&self, user_id: String, email: String) -> AsyncTask<Job> {
+        let s = self.inner.clone();
+        job(move || s.password().remove_email(&user_id, &email))
+    }
+
+    #[napi]
+    pub fn password_send_verification_email(&self, address: String) -> AsyncTask<Job> {
+        let s = self.inner.clone();
+        job(move || s.password().send_verification_email(&address))
+    }
+
+    #[napi]
+    pub fn password_verify_email(&self, token: String) -> AsyncTask<Job> {
+        let s = self.inner.clone();
+        job(move || s.password().verify_email(&token))
+    }
+
+    #[napi]
+    pub fn password_send_reset_password_email(&self, address: String) -> AsyncTask<Job> {
+        let s = self.inner.clone();
+        job(move || s.password().send_reset_password_email(&address))
+    }
+
+    #[napi]
+    pub fn password_send_enrollment_email(&self, address: String) -> AsyncTask<Job> {
+        let s = self.inner.clone();
+        job(move || s.password().send_enrollment_email(&address))
+    }
+
+    #[napi]
+    pub fn password_reset_password(&self, token: String, new_password: String, infos_json: Option<String>) -> AsyncTask<Job> {
+        let s = self.inner.clone();
+        job(move || {
+            let infos: ConnectionInfo = parse_opt("infos", infos_json)?;
+            s.password().reset_password(&token, &new_password, &infos)
+        })
+    }
+
+    #[napi]
+    pub fn password_change_password(&self, user_id: String, old_password: String, new_password: String) -> AsyncTask<Job> {
+        let s = self.inner.clone();
+        job(move || s.password().change_password(&user_id, &old_password, &new_password))
+    }
+
+    /// Synchronous, as in accounts-js (rest-express uses its result directly); it only draws
+    /// random bytes and formats them.
+    #[napi]
+    pub fn two_factor_get_new_auth_secret(&self) -> Result<String> {
+        let secret = self.inner.password().two_factor().get_new_auth_secret().map_err(js_error)?;
+        serde_json::to_string(&secret).map_err(|e| Error::from_reason(e.to_string()))
+    }
+
+    #[napi]
+    pub fn two_factor_set(&self, user_id: String, secret_base32: String, code: String) -> AsyncTask<Job> {
+        let s = self.inner.clone();
+        job(move || s.password().two_factor().set(&user_id, &secret_base32, &code))
+    }
+
+    #[napi]
+    pub fn two_factor_unset(&self, user_id: String, code: String) -> AsyncTask<Job> {
+        let s = self.inner.clone();
+        job(move || s.password().two_factor().unset(&user_id, &code))
+    }
+
+    #[napi]
+    pub fn two_factor_regenerate_recovery_codes(&self, user_id: String, code: String) -> AsyncTask<Job> {
+        let s = self.inner.clone();
+        job(move || s.password().two_factor().regenerate_recovery_codes(&user_id, &code))
+    }
+
+    #[napi]
+    pub fn two_factor_is_set(&self, user_id: String) -> AsyncTask<Job> {
+        let s = self.inner.clone();
+        job(move || s.password().two_factor().is_set(&user_id))
+    }
+
+    #[napi]
+    pub fn magic_link_request_magic_link_email(&self, email: String) -> AsyncTask<Job> {
+        let s = self.inner.clone();
+        job(move || s.magic_link().request_magic_link_email(&email))
+    }
 }
 
 /// `[code, number, isInputError]` for every error code, in number order.
