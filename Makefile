@@ -85,13 +85,16 @@ test-python: python-install
 	d=$$(mktemp -d) && $(VENV)/bin/python examples/python/quickstart.py $$d/quickstart.db
 
 ## ---- Node ----
+# --ignore-scripts: the package's own install script (scripts/build.js, for users) would build in release.
 bindings/node/node_modules/.bin/napi:
-	cd bindings/node && npm ci --no-audit --no-fund
+	cd bindings/node && npm ci --no-audit --no-fund --ignore-scripts
 
 node-build: bindings/node/node_modules/.bin/napi
 	cd bindings/node && npx napi build --dts native.d.ts
 
+# test/compat is a user project with the real accounts-js transport and clients from npm.
 test-node: node-build
+	cd bindings/node/test/compat && npm ci --no-audit --no-fund
 	cd bindings/node && node --test test/
 	d=$$(mktemp -d) && node examples/node/quickstart.mjs $$d/quickstart.db
 

@@ -147,5 +147,13 @@ export declare class AccountsError extends Error {
   readonly details?: unknown
 }
 export declare function isAccountsError(e: unknown): e is AccountsError
+/**
+ * Makes every AccountsError also `instanceof` the given `AccountsJsError` class of @accounts/server,
+ * so accounts-js transports recognise our errors (done automatically when @accounts/server resolves
+ * from this package, the app's entry point or the working directory).
+ */
+export declare function useAccountsJsError(AccountsJsError: new (...args: any[]) => Error): boolean
+/** Whether AccountsError is linked to @accounts/server's AccountsJsError. */
+export declare function accountsJsErrorLinked(): boolean
 export declare const ErrorCodes: Readonly<Record<string, string>>
 export declare const version: string

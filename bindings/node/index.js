@@ -27,6 +27,35 @@ function isAccountsError(e) {
   return e instanceof AccountsError
 }
 
+// accounts-js transports (e.g. @accounts/rest-express) hide "email already exists" and "user not
+// found" in ambiguous mode only for errors that are `instanceof AccountsJsError`. When
+// @accounts/server is installed beside us, our errors join its prototype chain, so those checks
+// keep hiding account existence. The code, message and `instanceof Error` stay the same.
+let linkedAccountsJsError = null
+function useAccountsJsError(AccountsJsError) {
+  if (typeof AccountsJsError !== 'function' || !(AccountsJsError.prototype instanceof Error)) {
+    throw new TypeError('useAccountsJsError expects the AccountsJsError class of @accounts/server')
+  }
+  Object.setPrototypeOf(AccountsError.prototype, AccountsJsError.prototype)
+  linkedAccountsJsError = AccountsJsError
+  return true
+}
+
+function linkAccountsJsErrorIfInstalled() {
+  // The app's copy is the one its transports load: look from here, then from the app's entry point and cwd.
+  const bases = [__dirname, require.main && require.main.path, process.cwd()].filter(Boolean)
+  for (const base of bases) {
+    try {
+      const resolved = require.resolve('@accounts/server', { paths: [base] })
+      return useAccountsJsError(require(resolved).AccountsJsError)
+    } catch (_) {
+      // not installed from this base
+    }
+  }
+  return false
+}
+linkAccountsJsErrorIfInstalled()
+
 function fail(code, message) {
   return new AccountsError(message || code, code, NUMBERS[code])
 }
@@ -295,4 +324,15 @@ Object.assign(AccountsServer.prototype, {
   }),
 })
 
-module.exports = { AccountsServer, PasswordService, TwoFactor, MagicLinkService, AccountsError, isAccountsError, ErrorCodes, version: native.version() }
+module.exports = {
+  AccountsServer,
+  PasswordService,
+  TwoFactor,
+  MagicLinkService,
+  AccountsError,
+  isAccountsError,
+  useAccountsJsError,
+  accountsJsErrorLinked: () => linkedAccountsJsError !== null,
+  ErrorCodes,
+  version: native.version(),
+}

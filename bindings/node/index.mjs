@@ -1,3 +1,14 @@
 import accounts from './index.js'
-export const { AccountsServer, PasswordService, AccountsError, isAccountsError, ErrorCodes, version } = accounts
+export const {
+  AccountsServer,
+  PasswordService,
+  TwoFactor,
+  MagicLinkService,
+  AccountsError,
+  isAccountsError,
+  useAccountsJsError,
+  accountsJsErrorLinked,
+  ErrorCodes,
+  version,
+} = accounts
 export default accounts
