@@ -17,7 +17,10 @@ LDFLAGS_TEST := -L$(LIB_DIR) -laccounts -Wl,-rpath,$(LIB_DIR) -lpthread
 
 .PHONY: node-build test-node demo-node python-install test test-rust test-c test-python header header-check install demo demo-c demo-python tools clean
 
-test: test-rust test-c test-python test-node
+# Every suite runs next to a throwaway PostgreSQL server (tests/pg/with-postgres.sh installs and
+# starts one); ACCOUNTS_REQUIRE_PG=1 makes a missing server a failure rather than a skip.
+test:
+	ACCOUNTS_REQUIRE_PG=1 tests/pg/with-postgres.sh $(MAKE) --no-print-directory test-rust test-c test-python test-node
 	@echo "make test: all suites passed"
 
 ## ---- Rust ----

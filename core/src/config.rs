@@ -11,8 +11,11 @@ pub const MIN_TOKEN_SECRET_BYTES: usize = 32;
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Config {
-    /// `sqlite:<path>` or `sqlite::memory:`.
+    /// `sqlite:<path>`, `sqlite::memory:` or `postgres://user:password@host:port/db?sslmode=...`.
     pub db: String,
+    /// Connections in the PostgreSQL pool (per process).
+    #[serde(default = "default_pool_size")]
+    pub db_pool_size: u32,
     /// HMAC secret for the JWTs; at least 32 bytes.
     #[serde(serialize_with = "redacted")]
     pub token_secret: String,
@@ -233,6 +236,9 @@ impl Default for HashingConfig {
 fn yes() -> bool {
     true
 }
+fn default_pool_size() -> u32 {
+    8
+}
 fn default_site_url() -> String {
     "http://localhost:3000".into()
 }
@@ -365,6 +371,9 @@ impl Config {
         }
         if !self.db.starts_with("sqlite:") && !self.db.starts_with("postgres://") && !self.db.starts_with("postgresql://") {
             return bad("db must be sqlite:<path>, sqlite::memory: or postgres://...");
+        }
+        if self.db_pool_size == 0 || self.db_pool_size > 1000 {
+            return bad("dbPoolSize must be between 1 and 1000");
         }
         let tf = &self.services.password.two_factor;
         if tf.app_name.is_empty() || tf.app_name.contains(':') || tf.window > 10 || tf.recovery_codes > 100 {

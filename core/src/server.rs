@@ -69,7 +69,7 @@ impl AccountsServer {
         let tokens = TokenManager::new(&config)?;
         let pw = &config.services.password;
         let hasher = Hasher::new(pw.hashing, pw.max_concurrent_hashes)?;
-        let store = store::open(&config.db)?;
+        let store = store::open(&config.db, config.db_pool_size)?;
         let mut services: HashMap<String, Arc<dyn AuthService>> = HashMap::new();
         services.insert("password".into(), Arc::new(PasswordAuthService));
         services.insert(magic_link::SERVICE_NAME.into(), Arc::new(MagicLinkAuthService));

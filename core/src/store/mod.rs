@@ -3,6 +3,8 @@
 //! Stores hold no business rules: they persist rows, enforce uniqueness and offer the one
 //! compare-and-swap that refresh-token rotation needs. Secrets arrive here already digested.
 
+pub mod postgres;
+mod postgres_tls;
 pub mod sqlite;
 
 use crate::error::Result;
@@ -104,16 +106,20 @@ pub trait Store: Send + Sync {
     fn swap_service(&self, user_id: &str, name: &str, expected: Option<&str>, new: Option<&str>, now: i64) -> Result<bool>;
 }
 
-/// Opens the store named by a `db` URL.
+/// Opens the store named by a `db` URL: `sqlite:<path>`, `sqlite::memory:` or `postgres://...`
+/// (with a pool of `pool_size` connections).
 ///
 /// # Errors
 /// `InvalidConfig` for an unknown scheme, `StorageError` when the database cannot be opened or migrated.
-pub fn open(url: &str) -> Result<Box<dyn Store>> {
-    match url.strip_prefix("sqlite:") {
-        Some(rest) => Ok(Box::new(sqlite::SqliteStore::open(rest)?)),
-        None => Err(crate::error::AccountsError::new(
-            crate::error::ErrorCode::InvalidConfig,
-            "db must be sqlite:<path> or sqlite::memory:",
-        )),
+pub fn open(url: &str, pool_size: u32) -> Result<Box<dyn Store>> {
+    if let Some(rest) = url.strip_prefix("sqlite:") {
+        return Ok(Box::new(sqlite::SqliteStore::open(rest)?));
     }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Box::new(postgres::PostgresStore::open(url, pool_size)?));
+    }
+    Err(crate::error::AccountsError::new(
+        crate::error::ErrorCode::InvalidConfig,
+        "db must be sqlite:<path>, sqlite::memory: or postgres://...",
+    ))
 }

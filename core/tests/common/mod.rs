@@ -76,6 +76,11 @@ pub fn claims(token: &str) -> Value {
 
 /// A server with a manual clock whose `sendMail` collects mails.
 pub fn mailbox(extra: Value) -> (AccountsServer, Arc<ManualClock>, Arc<std::sync::Mutex<Vec<Value>>>) {
+    mailbox_on("sqlite::memory:", extra)
+}
+
+/// As [`mailbox`], on the database `db`.
+pub fn mailbox_on(db: &str, extra: Value) -> (AccountsServer, Arc<ManualClock>, Arc<std::sync::Mutex<Vec<Value>>>) {
     let mails = Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = mails.clone();
     let callbacks = Callbacks {
@@ -86,7 +91,7 @@ pub fn mailbox(extra: Value) -> (AccountsServer, Arc<ManualClock>, Arc<std::sync
         ..Callbacks::default()
     };
     let clock = Arc::new(ManualClock::new(1_800_000_000_000));
-    let s = AccountsServer::with_clock(config("sqlite::memory:", extra), callbacks, clock.clone()).unwrap();
+    let s = AccountsServer::with_clock(config(db, extra), callbacks, clock.clone()).unwrap();
     (s, clock, mails)
 }
 
@@ -102,4 +107,18 @@ pub fn last_link(mails: &std::sync::Mutex<Vec<Value>>) -> (String, String) {
 pub fn totp_code(base32: &str, unix_secs: u64) -> String {
     let secret = totp_rs::Secret::try_from_base32(base32).unwrap();
     totp_rs::Builder::new().with_secret(secret.as_ref().to_vec()).build().unwrap().generate(unix_secs).to_string()
+}
+
+/// The URL of a fresh, empty PostgreSQL database on the server named by `ACCOUNTS_TEST_PG_URL`,
+/// or `None` when no server is given (a failure instead when `ACCOUNTS_REQUIRE_PG=1`).
+pub fn pg_database() -> Option<String> {
+    let Ok(base) = std::env::var("ACCOUNTS_TEST_PG_URL") else {
+        assert!(std::env::var("ACCOUNTS_REQUIRE_PG").as_deref() != Ok("1"), "ACCOUNTS_REQUIRE_PG=1 but ACCOUNTS_TEST_PG_URL is not set");
+        return None;
+    };
+    let name = format!("accounts_test_{}", secret::random_hex(8).unwrap());
+    let mut admin = postgres::Client::connect(&base, postgres::NoTls).expect("connect to ACCOUNTS_TEST_PG_URL");
+    admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+    let (prefix, _) = base.rsplit_once('/').expect("ACCOUNTS_TEST_PG_URL ends with /<database>");
+    Some(format!("{prefix}/{name}"))
 }

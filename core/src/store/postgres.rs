@@ -1,0 +1,459 @@
+//! PostgreSQL store: the same relational schema as SQLite, for many app servers on one user base.
+//!
+//! A pool of synchronous `postgres` connections (`r2d2`). Migrations run on open under an advisory
+//! lock, so several processes can start at once. Every operation that must be exact across
+//! processes is one statement (compare-and-swap `UPDATE ... WHERE`, `DELETE ... RETURNING`) or a
+//! transaction, and uniqueness is enforced by the database.
+
+use super::{NewUser, SessionRecord, Store, TokenRecord};
+use crate::error::{AccountsError, ErrorCode, Result};
+use crate::types::{ConnectionInfo, EmailRecord, Session, User};
+use postgres::error::SqlState;
+use postgres::{GenericClient, Row};
+use r2d2_postgres::PostgresConnectionManager;
+use std::time::Duration;
+
+use super::postgres_tls::{Tls, connector};
+
+/// Versioned migrations; index + 1 is the version recorded in `accounts_schema`.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE users (
+    id          TEXT PRIMARY KEY,
+    username    TEXT UNIQUE,
+    emails      TEXT NOT NULL DEFAULT '[]',
+    profile     TEXT NOT NULL DEFAULT '{}',
+    deactivated BOOLEAN NOT NULL DEFAULT FALSE,
+    created_at  BIGINT NOT NULL,
+    updated_at  BIGINT NOT NULL
+);
+CREATE TABLE emails (
+    address    TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    verified   BOOLEAN NOT NULL DEFAULT FALSE,
+    created_at BIGINT NOT NULL,
+    seq        BIGSERIAL
+);
+CREATE INDEX emails_user ON emails(user_id);
+CREATE TABLE passwords (
+    user_id    TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+    hash       TEXT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE TABLE services (
+    user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    name       TEXT NOT NULL,
+    data       TEXT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (user_id, name)
+);
+CREATE TABLE tokens (
+    digest     TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    kind       TEXT NOT NULL,
+    address    TEXT,
+    expires_at BIGINT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX tokens_user ON tokens(user_id, kind);
+CREATE TABLE sessions (
+    id                   TEXT PRIMARY KEY,
+    user_id              TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    refresh_digest       TEXT NOT NULL,
+    prev_refresh_digest  TEXT,
+    refresh_counter      BIGINT NOT NULL DEFAULT 0,
+    rotated_at           BIGINT NOT NULL,
+    valid                BOOLEAN NOT NULL DEFAULT TRUE,
+    ip                   TEXT,
+    user_agent           TEXT,
+    impersonator_user_id TEXT,
+    created_at           BIGINT NOT NULL,
+    updated_at           BIGINT NOT NULL
+);
+CREATE INDEX sessions_user ON sessions(user_id);
+"#];
+
+/// Key of the advisory lock that serialises migrations across processes ("accounts" in ASCII).
+const MIGRATION_LOCK: i64 = 0x6163_636f_756e_7473;
+
+type Pool = r2d2::Pool<PostgresConnectionManager<Tls>>;
+type Conn = r2d2::PooledConnection<PostgresConnectionManager<Tls>>;
+
+pub struct PostgresStore {
+    pool: Pool,
+}
+
+impl From<postgres::Error> for AccountsError {
+    fn from(e: postgres::Error) -> Self {
+        AccountsError::new(ErrorCode::StorageError, format!("postgres: {e}"))
+    }
+}
+
+fn pool_error(e: r2d2::Error) -> AccountsError {
+    AccountsError::new(ErrorCode::StorageError, format!("postgres pool: {e}"))
+}
+
+fn migrate(client: &mut postgres::Client) -> Result<()> {
+    client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
+    let result = (|| -> Result<()> {
+        client.batch_execute("CREATE TABLE IF NOT EXISTS accounts_schema (version INTEGER NOT NULL)")?;
+        let mut tx = client.transaction()?;
+        let version: i32 = match tx.query_opt("SELECT version FROM accounts_schema", &[])? {
+            Some(row) => row.get(0),
+            None => {
+                tx.execute("INSERT INTO accounts_schema (version) VALUES (0)", &[])?;
+                0
+            }
+        };
+        let version = version as usize;
+        if version > MIGRATIONS.len() {
+            return Err(AccountsError::new(
+                ErrorCode::StorageError,
+                format!("database schema version {version} is newer than this library ({})", MIGRATIONS.len()),
+            ));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            tx.batch_execute(sql)?;
+            tx.execute("UPDATE accounts_schema SET version = $1", &[&((i + 1) as i32)])?;
+        }
+        tx.commit()?;
+        Ok(())
+    })();
+    let unlocked = client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]);
+    result?;
+    unlocked?;
+    Ok(())
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user:password@host:port/db?sslmode=...`) with a pool of
+    /// `pool_size` connections and migrates the schema.
+    ///
+    /// # Errors
+    /// `InvalidConfig` for a malformed URL, `StorageError` when the server cannot be reached or migrated.
+    pub fn open(url: &str, pool_size: u32) -> Result<PostgresStore> {
+        let config: postgres::Config =
+            url.parse().map_err(|e| AccountsError::new(ErrorCode::InvalidConfig, format!("db: invalid postgres URL: {e}")))?;
+        let tls = connector()?;
+        let mut first = config.connect(tls.clone())?;
+        migrate(&mut first)?;
+        drop(first);
+        let pool = r2d2::Pool::builder()
+            .max_size(pool_size.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build(PostgresConnectionManager::new(config, tls))
+            .map_err(pool_error)?;
+        Ok(PostgresStore { pool })
+    }
+
+    fn conn(&self) -> Result<Conn> {
+        self.pool.get().map_err(pool_error)
+    }
+
+    fn tx<T>(&self, f: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.transaction()?;
+        let out = f(&mut tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+const USER_COLUMNS: &str = "u.id, u.username, u.emails, u.profile, u.deactivated, u.created_at, u.updated_at";
+
+fn user_from_row(row: &Row) -> Result<User> {
+    let bad = |e: serde_json::Error| AccountsError::new(ErrorCode::StorageError, format!("stored user is not valid JSON: {e}"));
+    let emails: Vec<EmailRecord> = serde_json::from_str(row.get::<_, &str>(2)).map_err(bad)?;
+    let profile = serde_json::from_str(row.get::<_, &str>(3)).map_err(bad)?;
+    Ok(User {
+        id: row.get(0),
+        username: row.get(1),
+        emails,
+        profile,
+        deactivated: row.get(4),
+        created_at: row.get(5),
+        updated_at: row.get(6),
+    })
+}
+
+const SESSION_COLUMNS: &str = "id, user_id, valid, ip, user_agent, impersonator_user_id, refresh_counter, \
+                               created_at, updated_at, refresh_digest, prev_refresh_digest, rotated_at";
+
+fn session_from_row(row: &Row) -> SessionRecord {
+    SessionRecord {
+        session: Session {
+            id: row.get(0),
+            user_id: row.get(1),
+            valid: row.get(2),
+            ip: row.get(3),
+            user_agent: row.get(4),
+            impersonator_user_id: row.get(5),
+            refresh_count: row.get(6),
+            created_at: row.get(7),
+            updated_at: row.get(8),
+        },
+        refresh_digest: row.get(9),
+        prev_refresh_digest: row.get(10),
+        rotated_at: row.get(11),
+    }
+}
+
+fn token_from_row(row: &Row) -> TokenRecord {
+    TokenRecord {
+        digest: row.get(0),
+        user_id: row.get(1),
+        kind: row.get(2),
+        address: row.get(3),
+        expires_at: row.get(4),
+        created_at: row.get(5),
+    }
+}
+
+/// Maps constraint violations to the codes callers expect.
+fn constraint(e: postgres::Error) -> AccountsError {
+    match e.as_db_error() {
+        Some(db) if *db.code() == SqlState::UNIQUE_VIOLATION => match db.constraint() {
+            Some("emails_pkey") => AccountsError::code(ErrorCode::EmailAlreadyExists),
+            Some("users_username_key") => AccountsError::code(ErrorCode::UsernameAlreadyExists),
+            _ => e.into(),
+        },
+        Some(db) if *db.code() == SqlState::FOREIGN_KEY_VIOLATION => AccountsError::code(ErrorCode::UserNotFound),
+        _ => e.into(),
+    }
+}
+
+fn user_not_found() -> AccountsError {
+    AccountsError::code(ErrorCode::UserNotFound)
+}
+
+fn sync_emails(tx: &mut impl GenericClient, user_id: &str, now: i64) -> Result<()> {
+    let rows = tx.query("SELECT address, verified FROM emails WHERE user_id = $1 ORDER BY created_at, seq", &[&user_id])?;
+    let emails: Vec<EmailRecord> = rows.iter().map(|r| EmailRecord { address: r.get(0), verified: r.get(1) }).collect();
+    let json = serde_json::to_string(&emails)?;
+    tx.execute("UPDATE users SET emails = $2, updated_at = $3 WHERE id = $1", &[&user_id, &json, &now])?;
+    Ok(())
+}
+
+impl Store for PostgresStore {
+    fn create_user(&self, user: &NewUser) -> Result<()> {
+        let emails: Vec<EmailRecord> =
+            user.email.iter().map(|a| EmailRecord { address: a.clone(), verified: false }).collect();
+        let emails_json = serde_json::to_string(&emails)?;
+        let profile_json = serde_json::to_string(&user.profile)?;
+        self.tx(|tx| {
+            tx.execute(
+                "INSERT INTO users (id, username, emails, profile, deactivated, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, FALSE, $5, $5)",
+                &[&user.id, &user.username, &emails_json, &profile_json, &user.now],
+            )
+            .map_err(constraint)?;
+            if let Some(address) = &user.email {
+                tx.execute(
+                    "INSERT INTO emails (address, user_id, verified, created_at) VALUES ($1, $2, FALSE, $3)",
+                    &[address, &user.id, &user.now],
+                )
+                .map_err(constraint)?;
+            }
+            if let Some(hash) = &user.password_hash {
+                tx.execute("INSERT INTO passwords (user_id, hash, updated_at) VALUES ($1, $2, $3)", &[&user.id, hash, &user.now])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn find_user_by_id(&self, id: &str) -> Result<Option<User>> {
+        let row = self.conn()?.query_opt(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1"), &[&id])?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    fn find_user_by_email(&self, email: &str) -> Result<Option<User>> {
+        let row = self.conn()?.query_opt(
+            &format!("SELECT {USER_COLUMNS} FROM emails e JOIN users u ON u.id = e.user_id WHERE e.address = $1"),
+            &[&email],
+        )?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    fn find_user_by_username(&self, username: &str) -> Result<Option<User>> {
+        let row = self.conn()?.query_opt(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.username = $1"), &[&username])?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    fn find_password_hash(&self, user_id: &str) -> Result<Option<String>> {
+        Ok(self.conn()?.query_opt("SELECT hash FROM passwords WHERE user_id = $1", &[&user_id])?.map(|r| r.get(0)))
+    }
+
+    fn set_password_hash(&self, user_id: &str, hash: &str, now: i64) -> Result<()> {
+        self.tx(|tx| {
+            if tx.execute("UPDATE users SET updated_at = $2 WHERE id = $1", &[&user_id, &now])? == 0 {
+                return Err(user_not_found());
+            }
+            tx.execute(
+                "INSERT INTO passwords (user_id, hash, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (user_id) DO UPDATE SET hash = EXCLUDED.hash, updated_at = EXCLUDED.updated_at",
+                &[&user_id, &hash, &now],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn set_deactivated(&self, user_id: &str, deactivated: bool, now: i64) -> Result<()> {
+        let n = self
+            .conn()?
+            .execute("UPDATE users SET deactivated = $2, updated_at = $3 WHERE id = $1", &[&user_id, &deactivated, &now])?;
+        if n == 0 { Err(user_not_found()) } else { Ok(()) }
+    }
+
+    fn create_session(&self, r: &SessionRecord) -> Result<()> {
+        let s = &r.session;
+        self.conn()?
+            .execute(
+                "INSERT INTO sessions (id, user_id, refresh_digest, prev_refresh_digest, refresh_counter, rotated_at, valid, \
+                 ip, user_agent, impersonator_user_id, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                &[
+                    &s.id,
+                    &s.user_id,
+                    &r.refresh_digest,
+                    &r.prev_refresh_digest,
+                    &s.refresh_count,
+                    &r.rotated_at,
+                    &s.valid,
+                    &s.ip,
+                    &s.user_agent,
+                    &s.impersonator_user_id,
+                    &s.created_at,
+                    &s.updated_at,
+                ],
+            )
+            .map_err(constraint)?;
+        Ok(())
+    }
+
+    fn find_session(&self, id: &str) -> Result<Option<SessionRecord>> {
+        let row = self.conn()?.query_opt(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1"), &[&id])?;
+        Ok(row.as_ref().map(session_from_row))
+    }
+
+    fn rotate_session(&self, id: &str, expected: &str, new_digest: &str, now: i64, info: &ConnectionInfo) -> Result<bool> {
+        // One statement: under concurrency the row lock makes the loser re-check the WHERE and match nothing.
+        let n = self.conn()?.execute(
+            "UPDATE sessions SET prev_refresh_digest = refresh_digest, refresh_digest = $3, \
+             refresh_counter = refresh_counter + 1, rotated_at = $4, updated_at = $4, \
+             ip = COALESCE($5, ip), user_agent = COALESCE($6, user_agent) \
+             WHERE id = $1 AND valid AND refresh_digest = $2",
+            &[&id, &expected, &new_digest, &now, &info.ip, &info.user_agent],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn invalidate_session(&self, id: &str, now: i64) -> Result<bool> {
+        let n = self.conn()?.execute("UPDATE sessions SET valid = FALSE, updated_at = $2 WHERE id = $1 AND valid", &[&id, &now])?;
+        Ok(n == 1)
+    }
+
+    fn invalidate_all_sessions(&self, user_id: &str, except: Option<&str>, now: i64) -> Result<u64> {
+        Ok(self.conn()?.execute(
+            "UPDATE sessions SET valid = FALSE, updated_at = $3 WHERE user_id = $1 AND valid AND ($2::TEXT IS NULL OR id <> $2)",
+            &[&user_id, &except, &now],
+        )?)
+    }
+
+    fn list_sessions(&self, user_id: &str) -> Result<Vec<Session>> {
+        let rows = self
+            .conn()?
+            .query(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 ORDER BY created_at DESC, id"), &[&user_id])?;
+        Ok(rows.iter().map(|r| session_from_row(r).session).collect())
+    }
+
+    fn add_email(&self, user_id: &str, address: &str, verified: bool, now: i64) -> Result<()> {
+        self.tx(|tx| {
+            // Locks the user row, so concurrent email changes of one user apply one after the other.
+            if tx.query_opt("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&user_id])?.is_none() {
+                return Err(user_not_found());
+            }
+            tx.execute(
+                "INSERT INTO emails (address, user_id, verified, created_at) VALUES ($1, $2, $3, $4)",
+                &[&address, &user_id, &verified, &now],
+            )
+            .map_err(constraint)?;
+            sync_emails(tx, user_id, now)
+        })
+    }
+
+    fn remove_email(&self, user_id: &str, address: &str, now: i64) -> Result<bool> {
+        self.tx(|tx| {
+            tx.query_opt("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&user_id])?;
+            if tx.execute("DELETE FROM emails WHERE user_id = $1 AND address = $2", &[&user_id, &address])? == 0 {
+                return Ok(false);
+            }
+            tx.execute("DELETE FROM tokens WHERE user_id = $1 AND address = $2", &[&user_id, &address])?;
+            sync_emails(tx, user_id, now)?;
+            Ok(true)
+        })
+    }
+
+    fn verify_email(&self, user_id: &str, address: &str, now: i64) -> Result<bool> {
+        self.tx(|tx| {
+            tx.query_opt("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&user_id])?;
+            if tx.execute("UPDATE emails SET verified = TRUE WHERE user_id = $1 AND address = $2", &[&user_id, &address])? == 0 {
+                return Ok(false);
+            }
+            sync_emails(tx, user_id, now)?;
+            Ok(true)
+        })
+    }
+
+    fn insert_token(&self, t: &TokenRecord, replace_kind: bool) -> Result<()> {
+        self.tx(|tx| {
+            if replace_kind {
+                tx.execute("DELETE FROM tokens WHERE user_id = $1 AND kind = $2", &[&t.user_id, &t.kind])?;
+            }
+            tx.execute(
+                "INSERT INTO tokens (digest, user_id, kind, address, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&t.digest, &t.user_id, &t.kind, &t.address, &t.expires_at, &t.created_at],
+            )
+            .map_err(constraint)?;
+            Ok(())
+        })
+    }
+
+    fn take_token(&self, digest: &str, kinds: &[&str]) -> Result<Option<TokenRecord>> {
+        let kinds: Vec<&str> = kinds.to_vec();
+        let row = self.conn()?.query_opt(
+            "DELETE FROM tokens WHERE digest = $1 AND kind = ANY($2) \
+             RETURNING digest, user_id, kind, address, expires_at, created_at",
+            &[&digest, &kinds],
+        )?;
+        Ok(row.as_ref().map(token_from_row))
+    }
+
+    fn delete_tokens(&self, user_id: &str, kind: &str) -> Result<u64> {
+        Ok(self.conn()?.execute("DELETE FROM tokens WHERE user_id = $1 AND kind = $2", &[&user_id, &kind])?)
+    }
+
+    fn find_service(&self, user_id: &str, name: &str) -> Result<Option<String>> {
+        Ok(self.conn()?.query_opt("SELECT data FROM services WHERE user_id = $1 AND name = $2", &[&user_id, &name])?.map(|r| r.get(0)))
+    }
+
+    fn swap_service(&self, user_id: &str, name: &str, expected: Option<&str>, new: Option<&str>, now: i64) -> Result<bool> {
+        let mut conn = self.conn()?;
+        let n = match (expected, new) {
+            (None, None) => return Ok(conn.query_opt("SELECT 1 FROM services WHERE user_id = $1 AND name = $2", &[&user_id, &name])?.is_none()),
+            (None, Some(data)) => conn
+                .execute(
+                    "INSERT INTO services (user_id, name, data, updated_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                    &[&user_id, &name, &data, &now],
+                )
+                .map_err(constraint)?,
+            (Some(old), Some(data)) => conn.execute(
+                "UPDATE services SET data = $4, updated_at = $5 WHERE user_id = $1 AND name = $2 AND data = $3",
+                &[&user_id, &name, &old, &data, &now],
+            )?,
+            (Some(old), None) => {
+                conn.execute("DELETE FROM services WHERE user_id = $1 AND name = $2 AND data = $3", &[&user_id, &name, &old])?
+            }
+        };
+        Ok(n == 1)
+    }
+}

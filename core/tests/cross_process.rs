@@ -1,0 +1,114 @@
+//! Two app servers in two processes on one PostgreSQL database. The second process is this test
+//! binary again, running `peer_process` with `ACCOUNTS_PEER_*` variables set.
+mod common;
+use accounts_core::*;
+use common::*;
+use serde_json::json;
+use std::process::Command;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const THREADS: usize = 8;
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+fn wait_until(at_ms: u64) {
+    let now = now_ms();
+    if at_ms > now {
+        std::thread::sleep(Duration::from_millis(at_ms - now));
+    }
+}
+
+fn server(url: &str) -> AccountsServer {
+    AccountsServer::new(config(url, json!({})), Callbacks::default()).unwrap()
+}
+
+/// Runs the peer half in another process and returns its stdout lines.
+fn peer(url: &str, vars: &[(&str, &str)]) -> Vec<String> {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", "peer_process", "--nocapture", "--test-threads=1"]).env("ACCOUNTS_PEER_DB", url);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "peer failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().lines().filter_map(|l| l.split_once("PEER ").map(|(_, rest)| rest.to_string())).collect()
+}
+
+#[test]
+fn sessions_and_refresh_lineage_are_shared_across_processes() {
+    let Some(url) = pg_database() else { return };
+    let a = server(&url);
+    let id = a.password().create_user(&json!({"username": "dana", "password": "first password"})).unwrap();
+    let login = a.login_with_service("password", &json!({"user": "dana", "password": "first password"}), &no_info()).unwrap();
+    let t = &login.tokens;
+
+    // Both processes refresh the same token at the same instant, from several threads each.
+    let start_at = (now_ms() + 1500).to_string();
+    let vars = [
+        ("ACCOUNTS_PEER_MODE", "refresh"),
+        ("ACCOUNTS_PEER_ACCESS", t.access_token.as_str()),
+        ("ACCOUNTS_PEER_REFRESH", t.refresh_token.as_str()),
+        ("ACCOUNTS_PEER_START_AT", start_at.as_str()),
+    ];
+    let here = std::thread::scope(|scope| {
+        let remote = scope.spawn(|| peer(&url, &vars));
+        let local: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let a = &a;
+                let start: u64 = start_at.parse().unwrap();
+                scope.spawn(move || {
+                    wait_until(start);
+                    a.refresh_tokens(&t.access_token, &t.refresh_token, &no_info()).unwrap().tokens.refresh_token
+                })
+            })
+            .collect();
+        let mut all: Vec<String> = local.into_iter().map(|h| h.join().unwrap()).collect();
+        let lines = remote.join().unwrap();
+        assert_eq!(lines[0], format!("resumed {id}"), "the peer resumed a session created here");
+        all.extend(lines[1..].iter().map(|l| l.strip_prefix("refreshed ").unwrap().to_string()));
+        all
+    });
+    assert_eq!(here.len(), 2 * THREADS);
+    assert!(here.iter().all(|r| r == &here[0]), "every refresh, in both processes, got the same successor");
+    let session = a.find_session_by_access_token(&t.access_token).unwrap();
+    assert_eq!(session.refresh_count, 1, "one lineage: a single rotation");
+
+    // A revocation in the other process takes effect here at the next resume.
+    let lines = peer(&url, &[("ACCOUNTS_PEER_MODE", "revoke"), ("ACCOUNTS_PEER_SESSION", session.id.as_str())]);
+    assert_eq!(lines, vec!["revoked true".to_string()]);
+    assert_eq!(code(a.resume_session(&t.access_token)), ErrorCode::SessionNotValid);
+}
+
+/// The second process (does nothing unless started by the test above).
+#[test]
+fn peer_process() {
+    let (Ok(url), Ok(mode)) = (std::env::var("ACCOUNTS_PEER_DB"), std::env::var("ACCOUNTS_PEER_MODE")) else { return };
+    let b = server(&url);
+    let var = |k: &str| std::env::var(k).unwrap();
+    match mode.as_str() {
+        "refresh" => {
+            let (access, refresh) = (var("ACCOUNTS_PEER_ACCESS"), var("ACCOUNTS_PEER_REFRESH"));
+            println!("PEER resumed {}", b.resume_session(&access).unwrap().id);
+            let start: u64 = var("ACCOUNTS_PEER_START_AT").parse().unwrap();
+            let results: Vec<String> = std::thread::scope(|scope| {
+                let hs: Vec<_> = (0..THREADS)
+                    .map(|_| {
+                        let (b, access, refresh) = (&b, &access, &refresh);
+                        scope.spawn(move || {
+                            wait_until(start);
+                            b.refresh_tokens(access, refresh, &no_info()).unwrap().tokens.refresh_token
+                        })
+                    })
+                    .collect();
+                hs.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            for r in results {
+                println!("PEER refreshed {r}");
+            }
+        }
+        "revoke" => println!("PEER revoked {}", b.revoke_session(&var("ACCOUNTS_PEER_SESSION")).unwrap()),
+        other => panic!("unknown peer mode {other}"),
+    }
+}

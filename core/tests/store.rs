@@ -1,0 +1,286 @@
+//! One store suite, run against every backend: SQLite in memory, SQLite on a file, and PostgreSQL
+//! when `ACCOUNTS_TEST_PG_URL` names a server (`make test` starts one; with
+//! `ACCOUNTS_REQUIRE_PG=1` a missing server fails the suite instead of skipping PostgreSQL).
+mod common;
+use accounts_core::store::{NewUser, SessionRecord, Store, TokenRecord, postgres::PostgresStore, sqlite::SqliteStore};
+use accounts_core::*;
+use serde_json::{Map, json};
+use std::sync::Arc;
+
+/// A fresh, empty store of each available backend.
+fn backends() -> Vec<(&'static str, Arc<dyn Store>, Option<tempfile::TempDir>)> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = SqliteStore::open(dir.path().join("s.db").to_str().unwrap()).unwrap();
+    let mut v: Vec<(&'static str, Arc<dyn Store>, Option<tempfile::TempDir>)> = vec![
+        ("sqlite-memory", Arc::new(SqliteStore::open(":memory:").unwrap()), None),
+        ("sqlite-file", Arc::new(file), Some(dir)),
+    ];
+    if let Some(url) = common::pg_database() {
+        v.push(("postgres", Arc::new(PostgresStore::open(&url, 8).unwrap()), None));
+    }
+    v
+}
+
+fn new_user(id: &str, username: Option<&str>, email: Option<&str>, hash: Option<&str>) -> NewUser {
+    NewUser {
+        id: id.into(),
+        username: username.map(String::from),
+        email: email.map(String::from),
+        profile: Map::from_iter([("plan".to_string(), json!("pro"))]),
+        password_hash: hash.map(String::from),
+        now: 1000,
+    }
+}
+
+fn session(id: &str, user: &str, created: i64) -> SessionRecord {
+    SessionRecord {
+        session: Session {
+            id: id.into(),
+            user_id: user.into(),
+            valid: true,
+            ip: Some("10.0.0.1".into()),
+            user_agent: None,
+            impersonator_user_id: None,
+            refresh_count: 0,
+            created_at: created,
+            updated_at: created,
+        },
+        refresh_digest: format!("d0-{id}"),
+        prev_refresh_digest: None,
+        rotated_at: created,
+    }
+}
+
+fn token(digest: &str, user: &str, kind: &str, address: &str) -> TokenRecord {
+    TokenRecord {
+        digest: digest.into(),
+        user_id: user.into(),
+        kind: kind.into(),
+        address: Some(address.into()),
+        expires_at: 5000,
+        created_at: 1000,
+    }
+}
+
+fn code<T: std::fmt::Debug>(r: Result<T>) -> ErrorCode {
+    r.unwrap_err().code
+}
+
+#[test]
+fn users_and_passwords() {
+    for (name, s, _dir) in backends() {
+        s.create_user(&new_user("u1", Some("ann"), Some("ann@example.com"), Some("$argon2id$h1"))).unwrap();
+        s.create_user(&new_user("u2", Some("bob"), None, None)).unwrap();
+        assert_eq!(code(s.create_user(&new_user("u3", None, Some("ann@example.com"), None))), ErrorCode::EmailAlreadyExists, "{name}");
+        assert_eq!(code(s.create_user(&new_user("u3", Some("ann"), None, None))), ErrorCode::UsernameAlreadyExists, "{name}");
+        assert!(s.find_user_by_id("u3").unwrap().is_none(), "{name}: a failed insert leaves nothing");
+
+        let u = s.find_user_by_id("u1").unwrap().unwrap();
+        assert_eq!(u.username.as_deref(), Some("ann"));
+        assert_eq!(u.emails, vec![EmailRecord { address: "ann@example.com".into(), verified: false }]);
+        assert_eq!(u.profile.get("plan"), Some(&json!("pro")), "{name}");
+        assert_eq!((u.created_at, u.updated_at, u.deactivated), (1000, 1000, false));
+        assert_eq!(s.find_user_by_email("ann@example.com").unwrap().unwrap().id, "u1");
+        assert_eq!(s.find_user_by_username("bob").unwrap().unwrap().id, "u2");
+        assert!(s.find_user_by_username("Bob").unwrap().is_none(), "{name}: exact usernames");
+        assert!(s.find_user_by_email("nobody@example.com").unwrap().is_none());
+
+        assert_eq!(s.find_password_hash("u1").unwrap().as_deref(), Some("$argon2id$h1"));
+        assert_eq!(s.find_password_hash("u2").unwrap(), None);
+        s.set_password_hash("u2", "$argon2id$h2", 2000).unwrap();
+        s.set_password_hash("u1", "$argon2id$h3", 2000).unwrap();
+        assert_eq!(s.find_password_hash("u2").unwrap().as_deref(), Some("$argon2id$h2"));
+        assert_eq!(s.find_password_hash("u1").unwrap().as_deref(), Some("$argon2id$h3"));
+        assert_eq!(s.find_user_by_id("u1").unwrap().unwrap().updated_at, 2000);
+        assert_eq!(code(s.set_password_hash("nope", "h", 1)), ErrorCode::UserNotFound, "{name}");
+
+        s.set_deactivated("u1", true, 3000).unwrap();
+        assert!(s.find_user_by_id("u1").unwrap().unwrap().deactivated);
+        s.set_deactivated("u1", false, 3001).unwrap();
+        assert!(!s.find_user_by_id("u1").unwrap().unwrap().deactivated);
+        assert_eq!(code(s.set_deactivated("nope", true, 1)), ErrorCode::UserNotFound, "{name}");
+    }
+}
+
+#[test]
+fn sessions_rotate_by_compare_and_swap() {
+    for (name, s, _dir) in backends() {
+        s.create_user(&new_user("u1", Some("ann"), None, None)).unwrap();
+        assert_eq!(code(s.create_session(&session("sx", "nobody", 1))), ErrorCode::UserNotFound, "{name}");
+        s.create_session(&session("s1", "u1", 100)).unwrap();
+        s.create_session(&session("s2", "u1", 200)).unwrap();
+        s.create_session(&session("s3", "u1", 300)).unwrap();
+        let r = s.find_session("s1").unwrap().unwrap();
+        assert_eq!((r.refresh_digest.as_str(), r.session.ip.as_deref(), r.session.valid), ("d0-s1", Some("10.0.0.1"), true));
+        assert!(s.find_session("nope").unwrap().is_none());
+
+        let info = ConnectionInfo { ip: None, user_agent: Some("agent".into()) };
+        assert!(s.rotate_session("s1", "d0-s1", "d1-s1", 150, &info).unwrap(), "{name}");
+        assert!(!s.rotate_session("s1", "d0-s1", "d2-s1", 160, &info).unwrap(), "{name}: stale digest does not swap");
+        let r = s.find_session("s1").unwrap().unwrap();
+        assert_eq!(r.refresh_digest, "d1-s1");
+        assert_eq!(r.prev_refresh_digest.as_deref(), Some("d0-s1"));
+        assert_eq!((r.session.refresh_count, r.rotated_at, r.session.updated_at), (1, 150, 150));
+        assert_eq!((r.session.ip.as_deref(), r.session.user_agent.as_deref()), (Some("10.0.0.1"), Some("agent")));
+
+        assert!(s.invalidate_session("s1", 400).unwrap());
+        assert!(!s.invalidate_session("s1", 401).unwrap(), "{name}: already invalid");
+        assert!(!s.rotate_session("s1", "d1-s1", "d3", 402, &info).unwrap(), "{name}: invalid sessions never rotate");
+        assert_eq!(s.invalidate_all_sessions("u1", Some("s3"), 500).unwrap(), 1, "{name}: s2 only");
+        let list = s.list_sessions("u1").unwrap();
+        let shown: Vec<(&str, bool)> = list.iter().map(|x| (x.id.as_str(), x.valid)).collect();
+        assert_eq!(shown, vec![("s3", true), ("s2", false), ("s1", false)], "{name}: newest first");
+        assert_eq!(s.invalidate_all_sessions("u1", None, 600).unwrap(), 1);
+        assert!(s.list_sessions("nobody").unwrap().is_empty());
+    }
+}
+
+#[test]
+fn concurrent_rotations_and_token_takes_have_one_winner() {
+    for (name, s, _dir) in backends() {
+        s.create_user(&new_user("u1", Some("ann"), Some("ann@example.com"), None)).unwrap();
+        s.create_session(&session("s1", "u1", 100)).unwrap();
+        s.insert_token(&token("t1", "u1", "magicLink", "ann@example.com"), false).unwrap();
+        let handles: Vec<_> = (0..16)
+            .map(|i| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    let rotated = s.rotate_session("s1", "d0-s1", &format!("next-{i}"), 200, &ConnectionInfo::default()).unwrap();
+                    let took = s.take_token("t1", &["magicLink"]).unwrap().is_some();
+                    (rotated, took)
+                })
+            })
+            .collect();
+        let results: Vec<(bool, bool)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        assert_eq!(results.iter().filter(|r| r.0).count(), 1, "{name}: one rotation wins");
+        assert_eq!(results.iter().filter(|r| r.1).count(), 1, "{name}: one take wins");
+        assert_eq!(s.find_session("s1").unwrap().unwrap().session.refresh_count, 1);
+    }
+}
+
+#[test]
+fn emails_are_unique_ordered_and_verifiable() {
+    for (name, s, _dir) in backends() {
+        s.create_user(&new_user("u1", Some("ann"), Some("ann@example.com"), None)).unwrap();
+        s.create_user(&new_user("u2", Some("bob"), None, None)).unwrap();
+        s.add_email("u1", "second@example.com", false, 2000).unwrap();
+        s.add_email("u1", "third@example.com", true, 2000).unwrap();
+        assert_eq!(code(s.add_email("u2", "second@example.com", false, 1)), ErrorCode::EmailAlreadyExists, "{name}");
+        assert_eq!(code(s.add_email("nobody", "x@example.com", false, 1)), ErrorCode::UserNotFound, "{name}");
+        let shown = |id: &str| -> Vec<(String, bool)> {
+            s.find_user_by_id(id).unwrap().unwrap().emails.into_iter().map(|e| (e.address, e.verified)).collect()
+        };
+        assert_eq!(
+            shown("u1"),
+            vec![("ann@example.com".into(), false), ("second@example.com".into(), false), ("third@example.com".into(), true)],
+            "{name}"
+        );
+        assert!(s.verify_email("u1", "second@example.com", 3000).unwrap());
+        assert!(!s.verify_email("u2", "second@example.com", 3000).unwrap(), "{name}: not bob's");
+        assert!(shown("u1")[1].1);
+        assert_eq!(s.find_user_by_email("second@example.com").unwrap().unwrap().id, "u1");
+
+        s.insert_token(&token("t-second", "u1", "verifyEmail", "second@example.com"), false).unwrap();
+        s.insert_token(&token("t-first", "u1", "verifyEmail", "ann@example.com"), false).unwrap();
+        assert!(s.remove_email("u1", "second@example.com", 4000).unwrap());
+        assert!(!s.remove_email("u1", "second@example.com", 4000).unwrap(), "{name}");
+        assert!(s.take_token("t-second", &["verifyEmail"]).unwrap().is_none(), "{name}: tokens die with their address");
+        assert!(s.take_token("t-first", &["verifyEmail"]).unwrap().is_some());
+        assert_eq!(shown("u1").len(), 2);
+        assert_eq!(s.find_user_by_id("u1").unwrap().unwrap().updated_at, 4000);
+        s.add_email("u2", "second@example.com", false, 5000).unwrap();
+    }
+}
+
+#[test]
+fn one_time_tokens() {
+    for (name, s, _dir) in backends() {
+        s.create_user(&new_user("u1", Some("ann"), Some("ann@example.com"), None)).unwrap();
+        assert_eq!(code(s.insert_token(&token("tx", "nobody", "resetPassword", "a@b.co"), false)), ErrorCode::UserNotFound, "{name}");
+        s.insert_token(&token("r1", "u1", "resetPassword", "ann@example.com"), false).unwrap();
+        s.insert_token(&token("r2", "u1", "resetPassword", "ann@example.com"), true).unwrap();
+        assert!(s.take_token("r1", &["resetPassword"]).unwrap().is_none(), "{name}: replaced");
+        assert!(s.take_token("r2", &["verifyEmail"]).unwrap().is_none(), "{name}: wrong kind is not taken");
+        let t = s.take_token("r2", &["resetPassword", "enrollAccount"]).unwrap().unwrap();
+        assert_eq!(t, token("r2", "u1", "resetPassword", "ann@example.com"));
+        assert!(s.take_token("r2", &["resetPassword"]).unwrap().is_none(), "{name}: single use");
+        for d in ["m1", "m2", "m3"] {
+            s.insert_token(&token(d, "u1", "magicLink", "ann@example.com"), false).unwrap();
+        }
+        s.insert_token(&token("v1", "u1", "verifyEmail", "ann@example.com"), false).unwrap();
+        assert_eq!(s.delete_tokens("u1", "magicLink").unwrap(), 3, "{name}");
+        assert_eq!(s.delete_tokens("u1", "magicLink").unwrap(), 0);
+        assert!(s.take_token("v1", &["verifyEmail"]).unwrap().is_some());
+    }
+}
+
+#[test]
+fn service_documents_swap_atomically() {
+    for (name, s, _dir) in backends() {
+        s.create_user(&new_user("u1", Some("ann"), None, None)).unwrap();
+        assert_eq!(s.find_service("u1", "two-factor").unwrap(), None);
+        assert!(s.swap_service("u1", "two-factor", None, Some(r#"{"v":1}"#), 10).unwrap());
+        assert!(!s.swap_service("u1", "two-factor", None, Some(r#"{"v":9}"#), 10).unwrap(), "{name}: exists already");
+        assert!(!s.swap_service("u1", "two-factor", Some(r#"{"v":0}"#), Some(r#"{"v":2}"#), 10).unwrap(), "{name}: stale");
+        assert!(s.swap_service("u1", "two-factor", Some(r#"{"v":1}"#), Some(r#"{"v":2}"#), 10).unwrap());
+        assert_eq!(s.find_service("u1", "two-factor").unwrap().as_deref(), Some(r#"{"v":2}"#));
+        assert_eq!(s.find_service("u1", "other").unwrap(), None);
+        assert!(!s.swap_service("u1", "two-factor", Some(r#"{"v":1}"#), None, 10).unwrap());
+        assert!(s.swap_service("u1", "two-factor", Some(r#"{"v":2}"#), None, 10).unwrap());
+        assert_eq!(s.find_service("u1", "two-factor").unwrap(), None, "{name}");
+        assert_eq!(code(s.swap_service("nobody", "two-factor", None, Some("{}"), 10)), ErrorCode::UserNotFound, "{name}");
+    }
+}
+
+#[test]
+fn server_flows_on_every_backend() {
+    let mut urls = vec!["sqlite::memory:".to_string()];
+    urls.extend(common::pg_database());
+    for url in urls {
+        let (s, clock, mails) = common::mailbox_on(&url, json!({}));
+        let id = s.password().create_user(&json!({"username": "dana", "email": "dana@example.com", "password": "first password"})).unwrap();
+        let login = s.login_with_service("password", &json!({"user": "dana", "password": "first password"}), &common::no_info()).unwrap();
+        assert_eq!(s.resume_session(&login.tokens.access_token).unwrap().id, id, "{url}");
+        let r = s.refresh_tokens(&login.tokens.access_token, &login.tokens.refresh_token, &common::no_info()).unwrap();
+        clock.advance_secs(11);
+        assert_eq!(
+            common::code(s.refresh_tokens(&login.tokens.access_token, &login.tokens.refresh_token, &common::no_info())),
+            ErrorCode::RefreshTokenReused,
+            "{url}"
+        );
+        assert_eq!(common::code(s.resume_session(&r.tokens.access_token)), ErrorCode::SessionNotValid, "{url}");
+        s.password().send_reset_password_email("dana@example.com").unwrap();
+        let (_, t) = common::last_link(&mails);
+        s.password().reset_password(&t, "second password", &common::no_info()).unwrap();
+        let secret = s.password().two_factor().get_new_auth_secret().unwrap();
+        let now = (clock.now_ms() / 1000) as u64;
+        let codes = s.password().two_factor().set(&id, &secret.base32, &common::totp_code(&secret.base32, now)).unwrap();
+        let p = json!({"user": "dana", "password": "second password", "code": codes[0]});
+        let login = s.login_with_service("password", &p, &common::no_info()).unwrap();
+        s.logout(&login.tokens.access_token).unwrap();
+        assert_eq!(common::code(s.login_with_service("password", &p, &common::no_info())), ErrorCode::TwoFactorCodeDidNotMatch);
+    }
+}
+
+#[test]
+fn postgres_migrations_are_safe_when_many_start_at_once() {
+    let Some(url) = common::pg_database() else { return };
+    let handles: Vec<_> = (0..6)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || PostgresStore::open(&url, 1).map(|_| ()))
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap().unwrap();
+    }
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let version: i32 = client.query_one("SELECT version FROM accounts_schema", &[]).unwrap().get(0);
+    assert_eq!(version, 1);
+    assert_eq!(client.query_one("SELECT count(*) FROM accounts_schema", &[]).unwrap().get::<_, i64>(0), 1);
+    // A database written by a newer library is refused rather than misread.
+    client.execute("UPDATE accounts_schema SET version = 99", &[]).unwrap();
+    assert_eq!(PostgresStore::open(&url, 1).err().unwrap().code, ErrorCode::StorageError);
+    assert_eq!(PostgresStore::open("postgres://nobody@127.0.0.1:1/x", 1).err().unwrap().code, ErrorCode::StorageError);
+    assert_eq!(PostgresStore::open("postgres://[bad", 1).err().unwrap().code, ErrorCode::InvalidConfig);
+}
