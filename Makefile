@@ -15,12 +15,12 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 CFLAGS_TEST := -std=c11 -Wall -Wextra -Werror -I$(CURDIR)/include
 LDFLAGS_TEST := -L$(LIB_DIR) -laccounts -Wl,-rpath,$(LIB_DIR) -lpthread
 
-.PHONY: node-build test-node demo-node python-install test test-rust test-c test-python header header-check install demo demo-c demo-python tools clean
+.PHONY: bench bench-smoke node-build test-node demo-node python-install test test-rust test-c test-python header header-check install demo demo-c demo-python tools clean
 
 # Every suite runs next to a throwaway PostgreSQL server (tests/pg/with-postgres.sh installs and
 # starts one); ACCOUNTS_REQUIRE_PG=1 makes a missing server a failure rather than a skip.
 test:
-	ACCOUNTS_REQUIRE_PG=1 tests/pg/with-postgres.sh $(MAKE) --no-print-directory test-rust test-c test-python test-node
+	ACCOUNTS_REQUIRE_PG=1 tests/pg/with-postgres.sh $(MAKE) --no-print-directory test-rust test-c test-python test-node bench-smoke
 	@echo "make test: all suites passed"
 
 ## ---- Rust ----
@@ -100,6 +100,17 @@ test-node: node-build
 	cd bindings/node/test/compat && npm ci --no-audit --no-fund
 	cd bindings/node && node --test test/
 	d=$$(mktemp -d) && node examples/node/quickstart.mjs $$d/quickstart.db
+
+## ---- benchmarks ----
+# `make bench`: release builds, accounts-js (memory + TypeORM adapters) side by side, the native
+# limits, Python threads, peak RSS and 1 k / 1 M users; BENCH_SECONDS sets each row's duration.
+bench:
+	bench/run.sh full
+
+# A tiny run of the same code (dev builds), so the benchmark keeps working; part of `make test`.
+bench-smoke: node-build python-install
+	bench/run.sh smoke >/dev/null
+	@echo "bench-smoke: ok ($(BUILD)/bench/smoke/results.txt)"
 
 ## ---- demo ----
 demo: demo-c demo-python demo-node

@@ -4,7 +4,9 @@
 
 use crate::config::HashingConfig;
 use crate::error::{AccountsError, ErrorCode, Result};
-use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use subtle::ConstantTimeEq;
 use std::sync::{Condvar, Mutex, OnceLock};
 
 /// Outcome of checking a password against a stored hash.
@@ -17,39 +19,59 @@ pub enum Verified {
     NoHash,
 }
 
-/// A counting semaphore: at most `max` hashes run at once (each takes ~memoryKib of RAM).
-struct Limiter {
+/// The argon2 working memory (`memoryKib` each), at most `max` of them, reused from hash to hash.
+/// Holding one is the permit to hash: it bounds both the RAM and the CPU a login burst can take,
+/// and reusing the blocks saves the page faults of a fresh 19 MiB allocation per hash.
+struct MemoryPool {
     max: usize,
-    in_flight: Mutex<usize>,
+    blocks: usize,
+    state: Mutex<PoolState>,
     freed: Condvar,
 }
 
-struct Permit<'a>(&'a Limiter);
+struct PoolState {
+    free: Vec<Vec<Block>>,
+    created: usize,
+}
 
-impl Limiter {
-    fn acquire(&self) -> Permit<'_> {
-        let mut n = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
-        while *n >= self.max {
-            n = self.freed.wait(n).unwrap_or_else(|p| p.into_inner());
+/// One lent working memory; returned to the pool on drop.
+struct Lease<'a> {
+    pool: &'a MemoryPool,
+    memory: Vec<Block>,
+}
+
+impl MemoryPool {
+    fn acquire(&self) -> Lease<'_> {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(memory) = st.free.pop() {
+                return Lease { pool: self, memory };
+            }
+            if st.created < self.max {
+                st.created += 1;
+                drop(st);
+                return Lease { pool: self, memory: vec![Block::default(); self.blocks] };
+            }
+            st = self.freed.wait(st).unwrap_or_else(|p| p.into_inner());
         }
-        *n += 1;
-        Permit(self)
     }
 }
 
-impl Drop for Permit<'_> {
+impl Drop for Lease<'_> {
     fn drop(&mut self) {
-        let mut n = self.0.in_flight.lock().unwrap_or_else(|p| p.into_inner());
-        *n -= 1;
-        self.0.freed.notify_one();
+        let memory = std::mem::take(&mut self.memory);
+        let mut st = self.pool.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.free.push(memory);
+        self.pool.freed.notify_one();
     }
 }
 
 pub(crate) struct Hasher {
     argon: Argon2<'static>,
+    params: Params,
     /// `$argon2id$v=19$m=..,t=..,p=..$`: a stored hash without it gets rehashed.
     current_prefix: String,
-    limiter: Limiter,
+    pool: MemoryPool,
     dummy: OnceLock<String>,
 }
 
@@ -67,38 +89,80 @@ impl Hasher {
             max_concurrent
         };
         Ok(Hasher {
-            argon: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
+            argon: Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone()),
             current_prefix: format!("$argon2id$v=19$m={},t={},p={}$", cfg.memory_kib, cfg.iterations, cfg.parallelism),
-            limiter: Limiter { max, in_flight: Mutex::new(0), freed: Condvar::new() },
+            pool: MemoryPool {
+                max,
+                blocks: params.block_count(),
+                state: Mutex::new(PoolState { free: Vec::new(), created: 0 }),
+                freed: Condvar::new(),
+            },
+            params,
             dummy: OnceLock::new(),
         })
     }
 
-    /// Hashes a password into an argon2id PHC string with a fresh random salt.
+    /// Hashes a password into an argon2id PHC string with a fresh random 128-bit salt.
     pub fn hash(&self, password: &str) -> Result<String> {
-        let _permit = self.limiter.acquire();
-        self.hash_unlimited(password)
+        let mut lease = self.pool.acquire();
+        self.hash_with(password, &mut lease.memory)
     }
 
-    fn hash_unlimited(&self, password: &str) -> Result<String> {
-        let h: argon2::password_hash::phc::PasswordHash = self.argon.hash_password(password.as_bytes()).map_err(internal)?;
-        Ok(h.to_string())
+    fn hash_with(&self, password: &str, memory: &mut [Block]) -> Result<String> {
+        let mut salt = [0u8; 16];
+        getrandom::fill(&mut salt).map_err(internal)?;
+        let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+        self.argon.hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, memory).map_err(internal)?;
+        let phc = PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(&self.params).map_err(internal)?,
+            salt: Some(Salt::new(&salt).map_err(internal)?),
+            hash: Some(Output::new(&out).map_err(internal)?),
+        };
+        Ok(phc.to_string())
     }
 
-    fn dummy_hash(&self) -> Result<&str> {
+    /// Recomputes an argon2 PHC hash for `password` with the stored salt and parameters and
+    /// compares in constant time (what `PasswordVerifier` does, on pooled memory).
+    fn verify_argon2(&self, password: &str, stored: &str, memory: &mut Vec<Block>) -> Result<bool> {
+        let parsed = PasswordHash::new(stored).map_err(|e| internal(format!("stored argon2 hash is unreadable: {e}")))?;
+        let unreadable = |e: &dyn std::fmt::Display| internal(format!("stored argon2 hash is unreadable: {e}"));
+        let algorithm = Algorithm::try_from(parsed.algorithm.as_str()).map_err(|e| unreadable(&e))?;
+        let version = match parsed.version {
+            Some(v) => Version::try_from(v).map_err(|e| unreadable(&e))?,
+            None => Version::default(),
+        };
+        let params = Params::try_from(&parsed).map_err(|e| unreadable(&e))?;
+        let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+            return Err(internal("stored argon2 hash has no salt or output"));
+        };
+        let mut out = vec![0u8; expected.len()];
+        let argon = Argon2::new(algorithm, version, params.clone());
+        if params.block_count() == memory.len() {
+            argon.hash_password_into_with_memory(password.as_bytes(), salt, &mut out, memory.as_mut_slice())
+        } else {
+            // Other parameters (an older configuration): a one-off buffer, still under the permit.
+            argon.hash_password_into_with_memory(password.as_bytes(), salt, &mut out, vec![Block::default(); params.block_count()])
+        }
+        .map_err(|e| unreadable(&e))?;
+        Ok(bool::from(out.as_slice().ct_eq(expected.as_bytes())))
+    }
+
+    fn dummy_hash(&self, memory: &mut [Block]) -> Result<&str> {
         if let Some(h) = self.dummy.get() {
             return Ok(h);
         }
-        let h = self.hash_unlimited("accounts-rs timing equaliser")?;
+        let h = self.hash_with("accounts-rs timing equaliser", memory)?;
         Ok(self.dummy.get_or_init(|| h))
     }
 
     /// Checks `password` against `stored` (argon2 PHC or bcrypt `$2a$/$2b$/$2y$`).
     pub fn verify(&self, password: &str, stored: Option<&str>) -> Result<Verified> {
-        let _permit = self.limiter.acquire();
+        let mut lease = self.pool.acquire();
         let Some(stored) = stored else {
-            let dummy = self.dummy_hash()?;
-            let _ = self.argon.verify_password(password.as_bytes(), dummy);
+            let dummy = self.dummy_hash(&mut lease.memory)?.to_string();
+            let _ = self.verify_argon2(password, &dummy, &mut lease.memory);
             return Ok(Verified::NoHash);
         };
         if stored.starts_with("$2a$") || stored.starts_with("$2b$") || stored.starts_with("$2y$") {
@@ -111,10 +175,10 @@ impl Hasher {
         if !stored.starts_with("$argon2") {
             return Err(internal("stored hash has an unknown format"));
         }
-        match self.argon.verify_password(password.as_bytes(), stored) {
-            Ok(()) => Ok(Verified::Match { rehash: !stored.starts_with(&self.current_prefix) }),
-            Err(argon2::password_hash::Error::PasswordInvalid) => Ok(Verified::Mismatch),
-            Err(e) => Err(internal(format!("stored argon2 hash is unreadable: {e}"))),
+        if self.verify_argon2(password, stored, &mut lease.memory)? {
+            Ok(Verified::Match { rehash: !stored.starts_with(&self.current_prefix) })
+        } else {
+            Ok(Verified::Mismatch)
         }
     }
 }
@@ -158,17 +222,18 @@ mod tests {
     }
 
     #[test]
-    fn limiter_bounds_concurrency() {
+    fn the_memory_pool_bounds_concurrent_hashes() {
         use std::sync::Arc;
         use std::sync::atomic::{AtomicUsize, Ordering};
-        let l = Arc::new(Limiter { max: 2, in_flight: Mutex::new(0), freed: Condvar::new() });
+        let pool = Arc::new(MemoryPool { max: 2, blocks: 8, state: Mutex::new(PoolState { free: Vec::new(), created: 0 }), freed: Condvar::new() });
         let peak = Arc::new(AtomicUsize::new(0));
         let cur = Arc::new(AtomicUsize::new(0));
         let threads: Vec<_> = (0..8)
             .map(|_| {
-                let (l, peak, cur) = (l.clone(), peak.clone(), cur.clone());
+                let (pool, peak, cur) = (pool.clone(), peak.clone(), cur.clone());
                 std::thread::spawn(move || {
-                    let _p = l.acquire();
+                    let lease = pool.acquire();
+                    assert_eq!(lease.memory.len(), 8);
                     let now = cur.fetch_add(1, Ordering::SeqCst) + 1;
                     peak.fetch_max(now, Ordering::SeqCst);
                     std::thread::sleep(std::time::Duration::from_millis(5));
@@ -180,5 +245,24 @@ mod tests {
             t.join().unwrap();
         }
         assert!(peak.load(Ordering::SeqCst) <= 2);
+        assert_eq!(pool.state.lock().unwrap().created, 2, "memory is reused, never more than max buffers");
+    }
+
+    #[test]
+    fn hashes_interoperate_with_the_standard_argon2_phc_code() {
+        use argon2::{PasswordHasher, PasswordVerifier};
+        let h = fast();
+        let ours = h.hash("correct horse").unwrap();
+        let standard = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(256, 1, 1, None).unwrap());
+        standard.verify_password(b"correct horse", ours.as_str()).unwrap();
+        assert!(standard.verify_password(b"wrong", ours.as_str()).is_err());
+        let theirs: PasswordHash = standard.hash_password(b"correct horse").unwrap();
+        assert_eq!(h.verify("correct horse", Some(&theirs.to_string())).unwrap(), Verified::Match { rehash: false });
+        assert_eq!(h.verify("wrong", Some(&theirs.to_string())).unwrap(), Verified::Mismatch);
+        // argon2i/argon2d and other parameters verify too (and ask for a rehash).
+        let argon2i = Argon2::new(Algorithm::Argon2i, Version::V0x13, Params::new(128, 2, 1, None).unwrap());
+        let old: PasswordHash = argon2i.hash_password(b"pw").unwrap();
+        assert_eq!(h.verify("pw", Some(&old.to_string())).unwrap(), Verified::Match { rehash: true });
+        assert_eq!(h.verify("pw", Some("$argon2id$v=19$m=256,t=1,p=1$bm9zYWx0$")).unwrap_err().code, ErrorCode::InternalError);
     }
 }

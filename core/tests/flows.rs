@@ -379,17 +379,8 @@ fn magic_link_login() {
 #[test]
 fn concurrent_use_of_one_link_succeeds_once() {
     let dir = tempfile::tempdir().unwrap();
-    let mails = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let sink = mails.clone();
-    let callbacks = Callbacks {
-        send_mail: Some(Arc::new(move |m: &Value| {
-            sink.lock().unwrap().push(m.clone());
-            Ok(())
-        })),
-        ..Callbacks::default()
-    };
-    let path = dir.path().join("a.db");
-    let s = Arc::new(AccountsServer::new(config(&format!("sqlite:{}", path.display()), json!({})), callbacks).unwrap());
+    let (s, _, mails) = mailbox_on(&format!("sqlite:{}", dir.path().join("a.db").display()), json!({}));
+    let s = Arc::new(s);
     user_with_email(&s);
     s.magic_link().request_magic_link_email("dana@example.com").unwrap();
     let (_, token) = last_link(&mails);

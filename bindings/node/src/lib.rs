@@ -1,6 +1,8 @@
-//! Node bindings: a thin napi-rs layer over accounts-core. Every method runs its core call as an
-//! `AsyncTask` on the libuv pool and resolves with JSON text that `index.js` parses; host callbacks
-//! travel to the JS thread through one threadsafe function and come back through `reply`.
+//! Node bindings: a thin napi-rs layer over accounts-core. Every method runs its core call off the
+//! JS thread and resolves with JSON text that `index.js` parses: fast operations as an `AsyncTask`
+//! on the libuv pool, password-hashing ones on a small pool of their own (so a login burst cannot
+//! starve resumeSession). Host callbacks travel to the JS thread through one threadsafe function
+//! and come back through `reply`.
 
 use accounts_core::callbacks::{Callbacks, HostCall, ListenerFn};
 use accounts_core::{AccountsError, AccountsServer, Config, ConnectionInfo, ErrorCode, ImpersonationTarget, RevokeAllOptions, input};
@@ -86,6 +88,59 @@ fn job<T: serde::Serialize>(f: impl FnOnce() -> CoreResult<T> + Send + 'static) 
         let out = f()?;
         serde_json::to_string(&out).map_err(|e| AccountsError::new(ErrorCode::InternalError, e.to_string()))
     }))))
+}
+
+/// Operations that may hash a password (tens of ms each) run here instead of on the libuv pool, so
+/// a login burst never queues the fast operations (resumeSession, refreshTokens, ...) behind it.
+/// As many threads as the core lets hash at once; further jobs wait in the queue, not on a thread.
+struct HashingPool {
+    jobs: Mutex<mpsc::Sender<Box<dyn FnOnce() + Send>>>,
+}
+
+static HASHING_POOL: std::sync::OnceLock<HashingPool> = std::sync::OnceLock::new();
+
+fn hashing_pool() -> &'static HashingPool {
+    HASHING_POOL.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Box<dyn FnOnce() + Send>>();
+        let rx = Arc::new(Mutex::new(rx));
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(2);
+        for i in 0..threads {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new().name(format!("accounts-hash-{i}")).spawn(move || {
+                loop {
+                    let job = match rx.lock().unwrap_or_else(|p| p.into_inner()).recv() {
+                        Ok(job) => job,
+                        Err(_) => return,
+                    };
+                    job();
+                }
+            });
+            // Without threads the queue is never drained; fail loudly at first use instead.
+            spawned.expect("accounts-rs: cannot start the hashing threads");
+        }
+        HashingPool { jobs: Mutex::new(tx) }
+    })
+}
+
+/// Runs a password-hashing operation on the hashing pool; the promise resolves with its JSON.
+fn hashing_job<'e, T: serde::Serialize>(env: &'e Env, f: impl FnOnce() -> CoreResult<T> + Send + 'static) -> Result<Object<'e>> {
+    let (deferred, promise) = env.create_deferred()?;
+    let job = Box::new(move || {
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+            .unwrap_or_else(|_| Err(AccountsError::new(ErrorCode::InternalError, "internal panic")))
+            .and_then(|v| serde_json::to_string(&v).map_err(|e| AccountsError::new(ErrorCode::InternalError, e.to_string())));
+        match out {
+            Ok(text) => deferred.resolve(move |_env: Env| Ok(text)),
+            Err(e) => deferred.reject(js_error(e)),
+        }
+    });
+    hashing_pool()
+        .jobs
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .send(job)
+        .map_err(|_| Error::from_reason("accounts-rs: the hashing pool has stopped"))?;
+    Ok(promise)
 }
 
 fn parse<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> CoreResult<T> {
@@ -175,20 +230,20 @@ impl NativeServer {
         self.inner.resume_session_hooks().into_iter().map(String::from).collect()
     }
 
-    #[napi]
-    pub fn login_with_service(&self, service: String, params_json: String, infos_json: Option<String>) -> AsyncTask<Job> {
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn login_with_service<'e>(&self, env: &'e Env, service: String, params_json: String, infos_json: Option<String>) -> Result<Object<'e>> {
         let s = self.inner.clone();
-        job(move || {
+        hashing_job(env, move || {
             let params: Value = parse("params", &params_json)?;
             let infos: ConnectionInfo = parse_opt("infos", infos_json)?;
             s.login_with_service(&service, &params, &infos)
         })
     }
 
-    #[napi]
-    pub fn authenticate_with_service(&self, service: String, params_json: String, infos_json: Option<String>) -> AsyncTask<Job> {
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn authenticate_with_service<'e>(&self, env: &'e Env, service: String, params_json: String, infos_json: Option<String>) -> Result<Object<'e>> {
         let s = self.inner.clone();
-        job(move || {
+        hashing_job(env, move || {
             let params: Value = parse("params", &params_json)?;
             let infos: ConnectionInfo = parse_opt("infos", infos_json)?;
             s.authenticate_with_service(&service, &params, &infos)
@@ -287,16 +342,16 @@ impl NativeServer {
         })
     }
 
-    #[napi]
-    pub fn password_create_user(&self, user_json: String) -> AsyncTask<Job> {
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn password_create_user<'e>(&self, env: &'e Env, user_json: String) -> Result<Object<'e>> {
         let s = self.inner.clone();
-        job(move || s.password().create_user(&parse::<Value>("user", &user_json)?))
+        hashing_job(env, move || s.password().create_user(&parse::<Value>("user", &user_json)?))
     }
 
-    #[napi]
-    pub fn password_authenticate(&self, params_json: String) -> AsyncTask<Job> {
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn password_authenticate<'e>(&self, env: &'e Env, params_json: String) -> Result<Object<'e>> {
         let s = self.inner.clone();
-        job(move || s.password().authenticate(&parse::<Value>("params", &params_json)?))
+        hashing_job(env, move || s.password().authenticate(&parse::<Value>("params", &params_json)?))
     }
 
     #[napi]
@@ -311,10 +366,10 @@ impl NativeServer {
         job(move || s.password().find_user_by_username(&username))
     }
 
-    #[napi]
-    pub fn password_set_password(&self, user_id: String, password: String) -> AsyncTask<Job> {
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn password_set_password<'e>(&self, env: &'e Env, user_id: String, password: String) -> Result<Object<'e>> {
         let s = self.inner.clone();
-        job(move || s.password().set_password(&user_id, &password))
+        hashing_job(env, move || s.password().set_password(&user_id, &password))
     }
 
     #[napi]
@@ -353,19 +408,19 @@ impl NativeServer {
         job(move || s.password().send_enrollment_email(&address))
     }
 
-    #[napi]
-    pub fn password_reset_password(&self, token: String, new_password: String, infos_json: Option<String>) -> AsyncTask<Job> {
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn password_reset_password<'e>(&self, env: &'e Env, token: String, new_password: String, infos_json: Option<String>) -> Result<Object<'e>> {
         let s = self.inner.clone();
-        job(move || {
+        hashing_job(env, move || {
             let infos: ConnectionInfo = parse_opt("infos", infos_json)?;
             s.password().reset_password(&token, &new_password, &infos)
         })
     }
 
-    #[napi]
-    pub fn password_change_password(&self, user_id: String, old_password: String, new_password: String) -> AsyncTask<Job> {
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn password_change_password<'e>(&self, env: &'e Env, user_id: String, old_password: String, new_password: String) -> Result<Object<'e>> {
         let s = self.inner.clone();
-        job(move || s.password().change_password(&user_id, &old_password, &new_password))
+        hashing_job(env, move || s.password().change_password(&user_id, &old_password, &new_password))
     }
 
     /// Synchronous, as in accounts-js (rest-express uses its result directly); it only draws

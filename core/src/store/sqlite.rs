@@ -214,6 +214,14 @@ fn user_not_found() -> AccountsError {
     AccountsError::code(ErrorCode::UserNotFound)
 }
 
+/// A row that references `users(id)` failed its foreign key: the user does not exist.
+fn missing_user(e: rusqlite::Error) -> AccountsError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::ConstraintViolation) => user_not_found(),
+        _ => e.into(),
+    }
+}
+
 /// Rewrites the denormalised `users.emails` copy from the `emails` rows (in insertion order).
 fn sync_emails(tx: &rusqlite::Transaction<'_>, user_id: &str, now: i64) -> Result<()> {
     let emails: Vec<EmailRecord> = tx
@@ -339,10 +347,7 @@ impl Store for SqliteStore {
                 s.created_at,
                 s.updated_at
             ])
-            .map_err(|e| match e.sqlite_error_code() {
-                Some(rusqlite::ErrorCode::ConstraintViolation) => user_not_found(),
-                _ => e.into(),
-            })?;
+            .map_err(missing_user)?;
             Ok(())
         })
     }
@@ -446,10 +451,7 @@ impl Store for SqliteStore {
                 "INSERT INTO tokens (digest, user_id, kind, address, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
             .execute(params![t.digest, t.user_id, t.kind, t.address, t.expires_at, t.created_at])
-            .map_err(|e| match e.sqlite_error_code() {
-                Some(rusqlite::ErrorCode::ConstraintViolation) => user_not_found(),
-                _ => e.into(),
-            })?;
+            .map_err(missing_user)?;
             Ok(())
         })
     }
@@ -504,10 +506,7 @@ impl Store for SqliteStore {
                 (false, Some(data)) => {
                     tx.prepare_cached("INSERT INTO services (user_id, name, data, updated_at) VALUES (?1, ?2, ?3, ?4)")?
                         .execute(params![user_id, name, data, now])
-                        .map_err(|e| match e.sqlite_error_code() {
-                            Some(rusqlite::ErrorCode::ConstraintViolation) => user_not_found(),
-                            _ => e.into(),
-                        })?;
+                        .map_err(missing_user)?;
                 }
             }
             Ok(true)

@@ -1,0 +1,131 @@
+"""Turns the JSON rows of one `make bench` run into the table (stdout) and results.json.
+
+    python3 bench/report.py <out-dir>     (reads <out-dir>/*.jsonl, writes <out-dir>/results.json)
+"""
+
+import glob
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+
+def machine():
+    def run(*cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.strip()
+        except Exception:  # a missing tool only leaves a fact out
+            return ""
+
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "")
+    except OSError:
+        pass
+    mem = ""
+    try:
+        with open("/proc/meminfo") as f:
+            mem = f"{int(f.readline().split()[1]) / 1024 / 1024:.1f} GiB"
+    except OSError:
+        pass
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory": mem,
+        "kernel": platform.release(),
+        "node": run("node", "--version"),
+        "python": platform.python_version(),
+        "rustc": run("rustc", "--version"),
+        "bench_seconds": os.environ.get("BENCH_SECONDS", "2"),
+    }
+
+
+def fmt(x, digits=0):
+    if x is None:
+        return "-"
+    if isinstance(x, float) and (x != x):
+        return "nan"
+    if abs(x) >= 100 or digits == 0:
+        return f"{x:,.0f}"
+    return f"{x:.{digits}f}"
+
+
+def ratio(a, b):
+    return f"{a / b:.2f}x" if a and b else "-"
+
+
+def main():
+    out = sys.argv[1]
+    rows = []
+    for path in sorted(glob.glob(os.path.join(out, "*.jsonl"))):
+        with open(path) as f:
+            rows += [json.loads(l) for l in f if l.startswith("{")]
+    facts = machine()
+    lines = []
+    p = lines.append
+    p(f"accounts-rs benchmark, {facts['date']}: {facts['cpu']} ({facts['cores']} cores, {facts['memory']}), "
+      f"Linux {facts['kernel']}, node {facts['node']}, python {facts['python']}, {facts['rustc']}")
+    p("hash parameters: accounts-rs argon2id m=19456 t=2 p=1; accounts-js bcryptjs cost 10 (unlike work: compare logins with that in mind)")
+    p("")
+
+    node = [r for r in rows if r["suite"] == "node" and "ops_per_s" in r]
+    by = {(r["target"], r["row"], r["concurrency"]): r for r in node}
+    keys = []
+    for r in node:
+        k = (r["row"], r["concurrency"])
+        if k not in keys:
+            keys.append(k)
+    p("Node (ops/s, p50/p99 latency in ms, p99 event-loop delay in ms) — ours: SQLite file, WAL")
+    p(f"{'operation':<46}{'in flight':>9} | {'ours ops/s':>11}{'p50':>8}{'p99':>8}{'loop':>7} | {'js-mem ops/s':>12}{'loop':>8} | {'js-typeorm':>11}{'loop':>8} | {'/js-mem':>8}{'/typeorm':>9}")
+    for row, c in keys:
+        o, m, t = by.get(("ours", row, c)), by.get(("js-memory", row, c)), by.get(("js-typeorm", row, c))
+        g = lambda r, k: r.get(k) if r else None  # noqa: E731
+        p(f"{row:<46}{c:>9} | {fmt(g(o, 'ops_per_s')):>11}{fmt(g(o, 'p50_us') and g(o, 'p50_us') / 1000, 2):>8}{fmt(g(o, 'p99_us') and g(o, 'p99_us') / 1000, 2):>8}"
+          f"{fmt(g(o, 'loop_p99_ms'), 1):>7} | {fmt(g(m, 'ops_per_s')):>12}{fmt(g(m, 'loop_p99_ms'), 1):>8} | {fmt(g(t, 'ops_per_s')):>11}{fmt(g(t, 'loop_p99_ms'), 1):>8} | "
+          f"{ratio(g(o, 'ops_per_s'), g(m, 'ops_per_s')):>8}{ratio(g(o, 'ops_per_s'), g(t, 'ops_per_s')):>9}")
+    p("")
+
+    rss = [r for r in rows if "peak_rss_mib" in r]
+    if rss:
+        p("Peak RSS during concurrent logins")
+        for r in rss:
+            who = r.get("target", "native (1000 threads)")
+            p(f"  {who:<24}{r['row']:<40}{r['peak_rss_mib']:>8.1f} MiB  (before {r['rss_before_mib']:.1f} MiB, {r['wall_s']:.1f} s)")
+        p("")
+
+    native = [r for r in rows if r["suite"] == "native" and "ops_per_s" in r]
+    if native:
+        p("Native (Rust, release): ops/s, p50/p99 in µs")
+        for r in native:
+            p(f"  {r['row']:<52}{r['threads']:>3} thr {fmt(r['ops_per_s']):>11}{fmt(r['p50_us'], 1):>10}{fmt(r['p99_us'], 1):>10}")
+        for r in rows:
+            if r["suite"] == "native" and r["row"] == "ratios":
+                p(f"  login / one argon2id verify (p50):          {r['login_over_argon2_verify']:.2f}  (target <= 1.05)")
+                p(f"  resume / (HS256 verify + point read) (p50): {r['resume_over_verify_plus_read']:.2f}  (target <= 2)")
+                p(f"  login, 2 threads / 1 thread:                {r['login_two_thread_scaling']:.2f}  (target >= 1.8; bare argon2 on the same 2 threads: {r['argon2_two_thread_scaling']:.2f})")
+        p("")
+
+    py = [r for r in rows if r["suite"] == "python"]
+    if py:
+        p("Python (GIL released during core work)")
+        for r in py:
+            if r["row"] == "ratios":
+                p(f"  2 threads / 1 thread: login {r['login_two_thread_scaling']:.2f}, resumeSession {r['resume_two_thread_scaling']:.2f}")
+            else:
+                p(f"  {r['row']:<36}{r['threads']:>3} thr {fmt(r['ops_per_s']):>9} ops/s  p50 {fmt(r['p50_us'], 1)} µs  p99 {fmt(r['p99_us'], 1)} µs")
+        p("")
+
+    text = "\n".join(lines)
+    print(text)
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump({"machine": facts, "rows": rows}, f, indent=1)
+    with open(os.path.join(out, "results.txt"), "w") as f:
+        f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

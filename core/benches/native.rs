@@ -1,0 +1,221 @@
+//! Native baselines for `make bench`: core operations next to the limits they should approach.
+//! A plain timed loop (no harness); prints one JSON object per row on stdout.
+//!
+//! `BENCH_SECONDS` (default 2) bounds each row; `BENCH_USERS_LARGE` (default 1000000) sets the
+//! large-database size; `BENCH_PART=rss` runs only the peak-RSS row (a fresh process measures it)
+//! with `BENCH_RSS_LOGINS` (default 1000) logins at once.
+
+use accounts_core::{AccountsServer, Callbacks, Config, ConnectionInfo};
+use argon2::{PasswordHasher, PasswordVerifier};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const SECRET: &str = "bench-secret-0123456789abcdef-0123456789abcdef";
+const PASSWORD: &str = "correct horse battery";
+
+fn seconds() -> f64 {
+    std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2.0)
+}
+
+/// Runs `op` until the time budget is spent (at least `min` times); returns per-op latencies (µs).
+fn timed(min: usize, mut op: impl FnMut()) -> Vec<f64> {
+    let budget = Duration::from_secs_f64(seconds());
+    let start = Instant::now();
+    let mut lat = Vec::new();
+    while lat.len() < min || start.elapsed() < budget {
+        let t = Instant::now();
+        op();
+        lat.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    lat
+}
+
+fn row(name: &str, mut lat: Vec<f64>, threads: usize, wall_s: f64, extra: Value) -> Value {
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
+    let mut v = json!({
+        "suite": "native", "row": name, "threads": threads, "n": lat.len(),
+        "ops_per_s": lat.len() as f64 / wall_s, "p50_us": pct(0.50), "p99_us": pct(0.99),
+    });
+    if let (Value::Object(m), Value::Object(e)) = (&mut v, extra) {
+        m.extend(e);
+    }
+    println!("{v}");
+    v
+}
+
+fn single(name: &str, min: usize, op: impl FnMut()) -> Value {
+    let start = Instant::now();
+    let lat = timed(min, op);
+    row(name, lat, 1, start.elapsed().as_secs_f64(), json!({}))
+}
+
+fn server_on(path: &std::path::Path) -> AccountsServer {
+    let cfg = Config::from_value(json!({"db": format!("sqlite:{}", path.display()), "tokenSecret": SECRET})).unwrap();
+    AccountsServer::new(cfg, Callbacks::default()).unwrap()
+}
+
+fn login(s: &AccountsServer, user: &str) -> accounts_core::LoginResult {
+    s.login_with_service("password", &json!({"user": user, "password": PASSWORD}), &ConnectionInfo::default()).unwrap()
+}
+
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Inserts `n` users (user0..) straight into the file, outside any timing; all share one hash.
+fn fill_users(path: &std::path::Path, n: usize, hash: &str) {
+    let mut conn = rusqlite::Connection::open(path).unwrap();
+    conn.pragma_update(None, "synchronous", "OFF").unwrap();
+    let tx = conn.transaction().unwrap();
+    {
+        let mut u = tx.prepare("INSERT INTO users (id, username, emails, profile, deactivated, created_at, updated_at) VALUES (?1, ?2, ?3, '{}', 0, 0, 0)").unwrap();
+        let mut e = tx.prepare("INSERT INTO emails (address, user_id, verified, created_at) VALUES (?1, ?2, 0, 0)").unwrap();
+        let mut p = tx.prepare("INSERT INTO passwords (user_id, hash, updated_at) VALUES (?1, ?2, 0)").unwrap();
+        for i in 0..n {
+            let id = format!("{i:032x}");
+            let email = format!("user{i}@example.com");
+            let emails = format!(r#"[{{"address":"{email}","verified":false}}]"#);
+            u.execute(rusqlite::params![id, format!("user{i}"), emails]).unwrap();
+            e.execute(rusqlite::params![email, id]).unwrap();
+            p.execute(rusqlite::params![id, hash]).unwrap();
+        }
+    }
+    tx.commit().unwrap();
+}
+
+fn rss_row() {
+    // 1000 logins at once, each on its own thread: the hash pool bounds how many argon2 buffers exist.
+    let dir = tempfile::tempdir().unwrap();
+    let s = Arc::new(server_on(&dir.path().join("rss.db")));
+    s.password().create_user(&json!({"username": "rss", "password": PASSWORD})).unwrap();
+    let n: usize = std::env::var("BENCH_RSS_LOGINS").ok().and_then(|s| s.parse().ok()).unwrap_or(1000);
+    let before = peak_rss_kib();
+    let start = Instant::now();
+    let handles: Vec<_> = (0..n)
+        .map(|_| {
+            let s = s.clone();
+            std::thread::Builder::new().stack_size(256 * 1024).spawn(move || login(&s, "rss")).unwrap()
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let wall = start.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        json!({"suite": "native", "row": format!("peak RSS, {n} concurrent logins"), "threads": n,
+               "peak_rss_mib": peak_rss_kib() as f64 / 1024.0, "rss_before_mib": before as f64 / 1024.0, "wall_s": wall})
+    );
+}
+
+fn main() {
+    if std::env::var("BENCH_PART").as_deref() == Ok("rss") {
+        return rss_row();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bench.db");
+    let s = Arc::new(server_on(&path));
+    s.password().create_user(&json!({"username": "alice", "email": "alice@example.com", "password": PASSWORD})).unwrap();
+    s.password().create_user(&json!({"username": "bob", "email": "bob@example.com", "password": PASSWORD})).unwrap();
+
+    // ---- limits ----
+    let first = login(&s, "alice");
+    let key = jsonwebtoken::DecodingKey::from_secret(SECRET.as_bytes());
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.validate_exp = true;
+    validation.required_spec_claims.clear();
+    let verify = single("limit: one HS256 verify", 1000, || {
+        jsonwebtoken::decode::<Value>(&first.tokens.access_token, &key, &validation).unwrap();
+    });
+    let read_conn = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let read = single("limit: one indexed SQLite point read", 1000, || {
+        read_conn
+            .prepare_cached("SELECT id, user_id, valid FROM sessions WHERE id = ?1")
+            .unwrap()
+            .query_row([&first.session_id], |r| r.get::<_, String>(0))
+            .unwrap();
+    });
+    let argon = argon2::Argon2::default(); // argon2id m=19456 t=2 p=1: the configured parameters
+    let hash: argon2::password_hash::phc::PasswordHash = argon.hash_password(PASSWORD.as_bytes()).unwrap();
+    let hash_text = hash.to_string();
+    let argon_verify = single("limit: one argon2id verify (m=19456 t=2 p=1)", 20, || {
+        argon.verify_password(PASSWORD.as_bytes(), hash_text.as_str()).unwrap();
+    });
+
+    // ---- core ----
+    let resume = single("core resumeSession", 1000, || {
+        s.resume_session(&first.tokens.access_token).unwrap();
+    });
+    let mut tokens = first.tokens.clone();
+    single("core refreshTokens (rotating)", 200, || {
+        tokens = s.refresh_tokens(&tokens.access_token, &tokens.refresh_token, &ConnectionInfo::default()).unwrap().tokens;
+    });
+    let login_row = single("core loginWithService(password)", 20, || {
+        login(&s, "bob");
+    });
+
+    // 2 threads of logins (the C and Rust case; Python measures its own).
+    let start = Instant::now();
+    let lats: Vec<Vec<f64>> = std::thread::scope(|scope| {
+        let hs: Vec<_> = (0..2).map(|_| scope.spawn(|| timed(20, || drop(login(&s, "bob"))))).collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let wall = start.elapsed().as_secs_f64();
+    let two = row("core loginWithService(password), 2 threads", lats.concat(), 2, wall, json!({}));
+
+    // The same two threads on bare argon2: what the hardware allows (memory bandwidth is shared).
+    let start = Instant::now();
+    let lats: Vec<Vec<f64>> = std::thread::scope(|scope| {
+        let hs: Vec<_> = (0..2)
+            .map(|_| scope.spawn(|| timed(20, || argon.verify_password(PASSWORD.as_bytes(), hash_text.as_str()).unwrap())))
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let wall = start.elapsed().as_secs_f64();
+    let argon_two = row("limit: argon2id verify, 2 threads", lats.concat(), 2, wall, json!({}));
+
+    let f = |v: &Value, k: &str| v[k].as_f64().unwrap();
+    println!(
+        "{}",
+        json!({
+            "suite": "native", "row": "ratios",
+            "login_over_argon2_verify": f(&login_row, "p50_us") / f(&argon_verify, "p50_us"),
+            "resume_over_verify_plus_read": f(&resume, "p50_us") / (f(&verify, "p50_us") + f(&read, "p50_us")),
+            "login_two_thread_scaling": f(&two, "ops_per_s") / f(&login_row, "ops_per_s"),
+            "argon2_two_thread_scaling": f(&argon_two, "ops_per_s") / f(&argon_verify, "ops_per_s"),
+            "hash": "argon2id m=19456 t=2 p=1",
+        })
+    );
+
+    // ---- scale: 1 k and 1 M users in the file ----
+    let large: usize = std::env::var("BENCH_USERS_LARGE").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    for n in [1000, large] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scale.db");
+        drop(server_on(&path)); // creates the schema
+        let t = Instant::now();
+        fill_users(&path, n, &hash_text);
+        let fill_s = t.elapsed().as_secs_f64();
+        let s = server_on(&path);
+        let probe = format!("user{}", n / 2);
+        let l = login(&s, &probe);
+        let extra = json!({"users": n, "fill_s": fill_s});
+        let start = Instant::now();
+        let lat = timed(1000, || drop(s.resume_session(&l.tokens.access_token).unwrap()));
+        row(&format!("scale: resumeSession, {n} users"), lat, 1, start.elapsed().as_secs_f64(), extra.clone());
+        let mut i = 0usize;
+        let start = Instant::now();
+        let lat = timed(20, || {
+            i += 7919;
+            drop(login(&s, &format!("user{}", i % n)));
+        });
+        row(&format!("scale: loginWithService, {n} users"), lat, 1, start.elapsed().as_secs_f64(), extra);
+    }
+}
