@@ -107,6 +107,8 @@ def main():
                 p(f"  login / one argon2id verify (p50):          {r['login_over_argon2_verify']:.2f}  (target <= 1.05)")
                 p(f"  resume / (HS256 verify + point read) (p50): {r['resume_over_verify_plus_read']:.2f}  (target <= 2)")
                 p(f"  login, 2 threads / 1 thread:                {r['login_two_thread_scaling']:.2f}  (target >= 1.8; bare argon2 on the same 2 threads: {r['argon2_two_thread_scaling']:.2f})")
+            if r["suite"] == "native" and r["row"] == "ratios: enumeration":
+                p(f"  reset request, unknown / known address (p50): {r['unknown_over_known_p50']:.2f}  (about 1: no enumeration by timing)")
         p("")
 
     py = [r for r in rows if r["suite"] == "python"]

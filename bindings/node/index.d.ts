@@ -29,7 +29,10 @@ export interface Session {
 export type Awaitable<T> = T | Promise<T>
 
 export interface AccountsServerOptions {
+  /** `sqlite:<path>`, `sqlite::memory:` or `postgres://user:password@host:port/db?sslmode=...` */
   db: string
+  /** PostgreSQL connections per process (default 8). */
+  dbPoolSize?: number
   tokenSecret: string
   tokenConfigs?: {
     accessToken?: { expiresIn?: string | number; algorithm?: 'HS256' | 'HS384' | 'HS512'; issuer?: string; audience?: string }

@@ -194,6 +194,22 @@ fn main() {
         })
     );
 
+    // ---- no enumeration: a reset request for a known and an unknown address (mail is a no-op) ----
+    let silent = {
+        let cfg = Config::from_value(json!({"db": format!("sqlite:{}", dir.path().join("mail.db").display()), "tokenSecret": SECRET})).unwrap();
+        let callbacks = Callbacks { send_mail: Some(Arc::new(|_: &Value| Ok(()))), ..Callbacks::default() };
+        AccountsServer::new(cfg, callbacks).unwrap()
+    };
+    silent.password().create_user(&json!({"email": "known@example.com"})).unwrap();
+    let known = single("sendResetPasswordEmail, known address", 200, || silent.password().send_reset_password_email("known@example.com").unwrap());
+    let unknown = single("sendResetPasswordEmail, unknown address (ambiguous)", 200, || {
+        silent.password().send_reset_password_email("nobody@example.com").unwrap()
+    });
+    println!(
+        "{}",
+        json!({"suite": "native", "row": "ratios: enumeration", "unknown_over_known_p50": f(&unknown, "p50_us") / f(&known, "p50_us")})
+    );
+
     // ---- scale: 1 k and 1 M users in the file ----
     let large: usize = std::env::var("BENCH_USERS_LARGE").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
     for n in [1000, large] {

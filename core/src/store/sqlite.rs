@@ -70,6 +70,19 @@ CREATE INDEX sessions_user ON sessions(user_id);
 
 const READERS: usize = 2;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Page cache per connection (KiB, as SQLite's negative `cache_size`) and memory-mapped reads: with a
+/// million users the lookups otherwise fall out of SQLite's default 2 MiB cache.
+const CACHE_KIB: i64 = 16 * 1024;
+const MMAP_BYTES: i64 = 256 * 1024 * 1024;
+
+fn tune_reads(conn: &Connection, file: bool) -> Result<()> {
+    conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
+    if file {
+        conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
+    }
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
 
 pub struct SqliteStore {
     writer: Mutex<Connection>,
@@ -90,8 +103,7 @@ fn configure(conn: &Connection, file: bool) -> Result<()> {
     // NORMAL keeps every committed transaction across a process crash in WAL mode.
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    conn.set_prepared_statement_cache_capacity(64);
-    Ok(())
+    tune_reads(conn, file)
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {
@@ -129,7 +141,7 @@ impl SqliteStore {
             for _ in 0..READERS {
                 let r = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
                 r.busy_timeout(BUSY_TIMEOUT)?;
-                r.set_prepared_statement_cache_capacity(64);
+                tune_reads(&r, true)?;
                 readers.push(Mutex::new(r));
             }
         }

@@ -41,6 +41,7 @@ class AccountsServer:
         config: Optional[Json] = None,
         *,
         db: str = ...,
+        db_pool_size: int = ...,
         token_secret: str = ...,
         token_configs: Json = ...,
         ambiguous_error_messages: bool = ...,
