@@ -66,12 +66,13 @@ impl AccountsServer {
         Ok(record.filter(|r| r.expires_at > self.now()))
     }
 
-    /// What an unknown address costs in ambiguous mode: the same token work and a write transaction
-    /// of the same shape as a known one (replacing the tokens of a user id nobody has), no row and
-    /// no mail. A slow `sendMail` still shows in the timing: hosts should enqueue mail, not send inline.
-    pub(crate) fn silent_unknown_address(&self, kind: &str) -> Result<()> {
-        let _ = digest(&random_hex(32)?);
-        self.store.delete_tokens(&random_hex(16)?, kind)?;
+    /// What an unknown address costs in ambiguous mode: the same token work, a write transaction that
+    /// leaves nothing behind, and a mail prepared but not sent. A slow `sendMail` still shows in the
+    /// timing of known addresses: hosts should enqueue mail, not send it inline.
+    pub(crate) fn silent_unknown_address(&self, kind: MailKind, address: &str) -> Result<()> {
+        let token = random_hex(32)?;
+        self.store.decoy_write(&digest(&token), self.now())?;
+        let _ = crate::mail::prepare(&self.config.email_templates, &self.config.site_url, kind, address, Some(&token));
         Ok(())
     }
 }
@@ -91,13 +92,13 @@ impl Password<'_> {
 
     /// Finds the user of an address for a "send me a link" request. In ambiguous mode an unknown
     /// address is `Ok(None)` (the caller returns success silently); otherwise `UserNotFound`.
-    fn user_for_link(&self, address: &str, kind: &str, always_report: bool) -> Result<Option<(User, String)>> {
+    fn user_for_link(&self, address: &str, kind: MailKind, always_report: bool) -> Result<Option<(User, String)>> {
         let s = self.server;
         let address = normalize_address(address)?;
         match s.store.find_user_by_email(&address)? {
             Some(u) => Ok(Some((u, address))),
             None if s.config.ambiguous_error_messages && !always_report => {
-                s.silent_unknown_address(kind)?;
+                s.silent_unknown_address(kind, &address)?;
                 Ok(None)
             }
             None => Err(err(ErrorCode::UserNotFound)),
@@ -135,7 +136,7 @@ impl Password<'_> {
     /// `InvalidEmail`, `UserNotFound` (not ambiguous), the `sendMail` callback's error.
     pub fn send_verification_email(&self, address: &str) -> Result<()> {
         let s = self.server;
-        let Some((user, address)) = self.user_for_link(address, kinds::VERIFY_EMAIL, false)? else { return Ok(()) };
+        let Some((user, address)) = self.user_for_link(address, MailKind::VerifyEmail, false)? else { return Ok(()) };
         if user.emails.iter().any(|e| e.address == address && e.verified) {
             return Ok(());
         }
@@ -167,7 +168,7 @@ impl Password<'_> {
     /// `InvalidEmail`, `UserNotFound` (not ambiguous), the `sendMail` callback's error.
     pub fn send_reset_password_email(&self, address: &str) -> Result<()> {
         let s = self.server;
-        let Some((user, address)) = self.user_for_link(address, kinds::RESET_PASSWORD, false)? else { return Ok(()) };
+        let Some((user, address)) = self.user_for_link(address, MailKind::ResetPassword, false)? else { return Ok(()) };
         let ttl = s.config.services.password.password_reset_token_expiration;
         let token = s.issue_link_token(&user.id, kinds::RESET_PASSWORD, &address, ttl, true)?;
         s.send_mail(MailKind::ResetPassword, &address, Some(&token))
@@ -180,7 +181,7 @@ impl Password<'_> {
     /// `InvalidEmail`, `UserNotFound`, the `sendMail` callback's error.
     pub fn send_enrollment_email(&self, address: &str) -> Result<()> {
         let s = self.server;
-        let Some((user, address)) = self.user_for_link(address, kinds::ENROLL_ACCOUNT, true)? else { return Ok(()) };
+        let Some((user, address)) = self.user_for_link(address, MailKind::EnrollAccount, true)? else { return Ok(()) };
         let ttl = s.config.services.password.password_enroll_token_expiration;
         let token = s.issue_link_token(&user.id, kinds::ENROLL_ACCOUNT, &address, ttl, true)?;
         s.send_mail(MailKind::EnrollAccount, &address, Some(&token))

@@ -31,7 +31,7 @@ impl MagicLink<'_> {
         let address = normalize_address(email)?;
         let Some(user) = s.store.find_user_by_email(&address)? else {
             if s.config.ambiguous_error_messages {
-                return s.silent_unknown_address(kinds::MAGIC_LINK);
+                return s.silent_unknown_address(MailKind::MagicLink, &address);
             }
             return Err(AccountsError::code(ErrorCode::UserNotFound));
         };

@@ -95,6 +95,9 @@ pub trait Store: Send + Sync {
     fn take_token(&self, digest: &str, kinds: &[&str]) -> Result<Option<TokenRecord>>;
     /// Deletes a user's tokens of one kind; returns how many.
     fn delete_tokens(&self, user_id: &str, kind: &str) -> Result<u64>;
+    /// A write of the same shape as [`Store::insert_token`] that leaves nothing behind: what a link
+    /// request for an unknown address costs, so timing does not tell known from unknown addresses.
+    fn decoy_write(&self, digest: &str, now: i64) -> Result<()>;
 
     /// The JSON document a service keeps for a user (e.g. `two-factor`).
     fn find_service(&self, user_id: &str, name: &str) -> Result<Option<String>>;

@@ -70,6 +70,8 @@ CREATE TABLE sessions (
     updated_at           BIGINT NOT NULL
 );
 CREATE INDEX sessions_user ON sessions(user_id);
+"#, r#"
+CREATE TABLE decoys (id BIGSERIAL PRIMARY KEY, digest TEXT NOT NULL, created_at BIGINT NOT NULL);
 "#];
 
 /// Key of the advisory lock that serialises migrations across processes ("accounts" in ASCII).
@@ -430,6 +432,15 @@ impl Store for PostgresStore {
 
     fn delete_tokens(&self, user_id: &str, kind: &str) -> Result<u64> {
         Ok(self.conn()?.execute("DELETE FROM tokens WHERE user_id = $1 AND kind = $2", &[&user_id, &kind])?)
+    }
+
+    fn decoy_write(&self, digest: &str, now: i64) -> Result<()> {
+        self.tx(|tx| {
+            tx.execute("DELETE FROM decoys", &[])?;
+            tx.execute("INSERT INTO decoys (digest, created_at) VALUES ($1, $2)", &[&digest, &now])?;
+            tx.execute("DELETE FROM decoys", &[])?;
+            Ok(())
+        })
     }
 
     fn find_service(&self, user_id: &str, name: &str) -> Result<Option<String>> {

@@ -66,6 +66,9 @@ CREATE TABLE sessions (
     updated_at           INTEGER NOT NULL
 );
 CREATE INDEX sessions_user ON sessions(user_id);
+"#, r#"
+-- Written and emptied by requests for unknown addresses, so they cost a real write like known ones.
+CREATE TABLE decoys (id INTEGER PRIMARY KEY, digest TEXT NOT NULL, created_at INTEGER NOT NULL);
 "#];
 
 const READERS: usize = 2;
@@ -487,6 +490,15 @@ impl Store for SqliteStore {
     fn delete_tokens(&self, user_id: &str, kind: &str) -> Result<u64> {
         self.write(|tx| {
             Ok(tx.prepare_cached("DELETE FROM tokens WHERE user_id = ?1 AND kind = ?2")?.execute(params![user_id, kind])? as u64)
+        })
+    }
+
+    fn decoy_write(&self, digest: &str, now: i64) -> Result<()> {
+        self.write(|tx| {
+            tx.prepare_cached("DELETE FROM decoys")?.execute([])?;
+            tx.prepare_cached("INSERT INTO decoys (digest, created_at) VALUES (?1, ?2)")?.execute(params![digest, now])?;
+            tx.prepare_cached("DELETE FROM decoys")?.execute([])?;
+            Ok(())
         })
     }
 

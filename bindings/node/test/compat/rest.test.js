@@ -94,6 +94,8 @@ test('register, verify email, log in, fetch the user, refresh, reset the passwor
 
   const me = await client.getUser()
   assert.equal(me.id, stored.id)
+  await password.addEmail('second@example.com')
+  assert.deepEqual((await client.getUser()).emails.map((e) => e.address), ['dana@example.com', 'second@example.com'])
   assert.ok(!JSON.stringify(me).includes('argon2'))
 
   const before = await client.getTokens()
