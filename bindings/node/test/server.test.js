@@ -202,3 +202,20 @@ test('the event loop keeps ticking while logins hash on the pool (loose function
   // With the event loop blocked, the 1 ms timer could not fire during the logins at all.
   assert.ok(ticks >= Math.floor(elapsed / 20), `ticks=${ticks} elapsed=${elapsed}`)
 })
+
+test('resumeSession does not queue behind a login burst (hashing has its own pool)', async () => {
+  // OWASP parameters: 64 logins keep the hashing threads busy for about a second.
+  const s = new AccountsServer({ db: 'sqlite::memory:', tokenSecret: SECRET })
+  await s.getServices().password.createUser({ username: 'burst', password: 'password-123' })
+  const { tokens } = await s.loginWithService('password', { user: 'burst', password: 'password-123' })
+  let loginsDone = 0
+  const burst = Array.from({ length: 64 }, () =>
+    s.loginWithService('password', { user: 'burst', password: 'password-123' }).then(() => loginsDone++),
+  )
+  const user = await s.resumeSession(tokens.accessToken)
+  const doneWhenResumed = loginsDone
+  await Promise.all(burst)
+  assert.equal(user.username, 'burst')
+  // Ordering, not timing: behind the burst, the resume would have waited for most of the 64 logins.
+  assert.ok(doneWhenResumed < 32, `resume waited for ${doneWhenResumed} logins`)
+})
