@@ -78,7 +78,7 @@ impl AccountsServer {
 }
 
 /// A token argument: a non-empty string of sane length.
-fn check_token(token: &str) -> Result<()> {
+pub(crate) fn check_token(token: &str) -> Result<()> {
     if token.is_empty() || token.len() > 256 {
         return Err(err(ErrorCode::InvalidToken));
     }
@@ -86,10 +86,6 @@ fn check_token(token: &str) -> Result<()> {
 }
 
 impl Password<'_> {
-    fn user(&self, user_id: &str) -> Result<User> {
-        self.server.store.find_user_by_id(user_id)?.ok_or_else(|| err(ErrorCode::UserNotFound))
-    }
-
     /// Finds the user of an address for a "send me a link" request. In ambiguous mode an unknown
     /// address is `Ok(None)` (the caller returns success silently); otherwise `UserNotFound`.
     fn user_for_link(&self, address: &str, kind: MailKind, always_report: bool) -> Result<Option<(User, String)>> {
@@ -121,7 +117,7 @@ impl Password<'_> {
     /// without username).
     pub fn remove_email(&self, user_id: &str, email: &str) -> Result<()> {
         let address = normalize_address(email)?;
-        let user = self.user(user_id)?;
+        let user = self.server.user_or_not_found(user_id)?;
         // A user must keep a way to be found: without username, the last address stays.
         if user.username.is_none() && user.emails.len() == 1 && user.emails[0].address == address {
             return Err(err(ErrorCode::NoEmailSet));
@@ -204,7 +200,7 @@ impl Password<'_> {
         let record = s
             .take_link_token(token, &[kinds::RESET_PASSWORD, kinds::ENROLL_ACCOUNT])?
             .ok_or_else(|| err(ErrorCode::ResetPasswordLinkExpired))?;
-        let user = self.user(&record.user_id)?;
+        let user = s.user_or_not_found(&record.user_id)?;
         let address = record.address.unwrap_or_default();
         if !user.emails.iter().any(|e| e.address == address) {
             return Err(err(ErrorCode::ResetPasswordLinkUnknownAddress));
@@ -226,7 +222,7 @@ impl Password<'_> {
         if !opts.return_tokens_after_reset_password {
             return Ok(None);
         }
-        let user = self.user(&user.id)?;
+        let user = s.user_or_not_found(&user.id)?;
         s.start_session(&user, infos, None).map(Some)
     }
 
@@ -239,7 +235,7 @@ impl Password<'_> {
         let s = self.server;
         let opts = &s.config.services.password;
         let password = self.check_new_password(&json!(new_password)).map_err(|_| err(ErrorCode::InvalidNewPassword))?;
-        let user = self.user(user_id)?;
+        let user = self.server.user_or_not_found(user_id)?;
         let ambiguous = |c: ErrorCode| err(if s.config.ambiguous_error_messages { ErrorCode::InvalidCredentials } else { c });
         match s.hasher.verify(old_password, s.store.find_password_hash(user_id)?.as_deref())? {
             Verified::Match { .. } => {}

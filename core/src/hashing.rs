@@ -126,8 +126,8 @@ impl Hasher {
     /// Recomputes an argon2 PHC hash for `password` with the stored salt and parameters and
     /// compares in constant time (what `PasswordVerifier` does, on pooled memory).
     fn verify_argon2(&self, password: &str, stored: &str, memory: &mut Vec<Block>) -> Result<bool> {
-        let parsed = PasswordHash::new(stored).map_err(|e| internal(format!("stored argon2 hash is unreadable: {e}")))?;
         let unreadable = |e: &dyn std::fmt::Display| internal(format!("stored argon2 hash is unreadable: {e}"));
+        let parsed = PasswordHash::new(stored).map_err(|e| unreadable(&e))?;
         let algorithm = Algorithm::try_from(parsed.algorithm.as_str()).map_err(|e| unreadable(&e))?;
         let version = match parsed.version {
             Some(v) => Version::try_from(v).map_err(|e| unreadable(&e))?,

@@ -4,7 +4,7 @@
 //! {token})` logs in with it once, within `services.magicLink.loginTokenExpiration` (15 min), and
 //! marks the address verified. A user with two-factor on must also pass `code`.
 
-use crate::email::{kinds, normalize_address};
+use crate::email::{check_token, kinds, normalize_address};
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::mail::MailKind;
 use crate::server::AccountsServer;
@@ -46,17 +46,17 @@ pub(crate) struct MagicLinkAuthService;
 
 impl AuthService for MagicLinkAuthService {
     fn authenticate(&self, s: &AccountsServer, params: &Value) -> Result<Option<User>> {
-        let token = match params.get("token") {
-            Some(Value::String(t)) if !t.is_empty() && t.len() <= 256 => t,
-            _ => return Err(AccountsError::code(ErrorCode::InvalidToken)),
+        let Some(Value::String(token)) = params.get("token") else {
+            return Err(AccountsError::code(ErrorCode::InvalidToken));
         };
+        check_token(token)?;
         let record = s.take_link_token(token, &[kinds::MAGIC_LINK])?.ok_or_else(|| AccountsError::code(ErrorCode::LoginTokenExpired))?;
         let address = record.address.unwrap_or_default();
         // The address may have been removed since the link was sent; then the link is dead.
         if !s.store.verify_email(&record.user_id, &address, s.now())? {
             return Err(AccountsError::code(ErrorCode::LoginTokenExpired));
         }
-        let user = s.store.find_user_by_id(&record.user_id)?.ok_or_else(|| AccountsError::code(ErrorCode::UserNotFound))?;
+        let user = s.user_or_not_found(&record.user_id)?;
         s.password().two_factor().check_login(&user, params)?;
         Ok(Some(user))
     }

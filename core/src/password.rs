@@ -236,9 +236,7 @@ impl Password<'_> {
     pub fn set_password(&self, user_id: &str, password: &str) -> Result<()> {
         let s = self.server;
         let password = self.check_new_password(&Value::String(password.to_string()))?;
-        if s.store.find_user_by_id(user_id)?.is_none() {
-            return Err(err(ErrorCode::UserNotFound));
-        }
+        s.user_or_not_found(user_id)?;
         let hash = s.hasher.hash(&password)?;
         s.store.set_password_hash(user_id, &hash, s.now())
     }

@@ -190,7 +190,11 @@ impl AccountsServer {
         }
     }
 
-    fn user_or_not_found(&self, id: &str) -> Result<User> {
+    /// The stored (unsanitized) user with this id.
+    ///
+    /// # Errors
+    /// `UserNotFound`, `StorageError`.
+    pub(crate) fn user_or_not_found(&self, id: &str) -> Result<User> {
         self.store.find_user_by_id(id)?.ok_or_else(|| code(ErrorCode::UserNotFound))
     }
 

@@ -90,10 +90,6 @@ impl TwoFactor<'_> {
         }
     }
 
-    fn user_exists(&self, user_id: &str) -> Result<()> {
-        self.server.store.find_user_by_id(user_id)?.map(|_| ()).ok_or_else(|| err(ErrorCode::UserNotFound))
-    }
-
     /// A new random secret (160 bits) for the user to scan (accounts-js `getNewAuthSecret`).
     ///
     /// # Errors
@@ -112,7 +108,7 @@ impl TwoFactor<'_> {
     /// `UserNotFound`, `TwoFactorAlreadySet`, `InvalidArgument` (not a base32 secret of ≥ 128 bits),
     /// `TwoFactorCodeDidNotMatch`.
     pub fn set(&self, user_id: &str, secret_base32: &str, code: &str) -> Result<Vec<String>> {
-        self.user_exists(user_id)?;
+        self.server.user_or_not_found(user_id)?;
         if self.load(user_id)?.is_some() {
             return Err(err(ErrorCode::TwoFactorAlreadySet));
         }
@@ -133,8 +129,8 @@ impl TwoFactor<'_> {
     /// # Errors
     /// `UserNotFound`, `TwoFactorNotSet`, `TwoFactorCodeDidNotMatch`.
     pub fn unset(&self, user_id: &str, code: &str) -> Result<()> {
-        self.user_exists(user_id)?;
-        self.consume(user_id, code, |_| None)
+        self.server.user_or_not_found(user_id)?;
+        self.consume(user_id, code, None, |_| None)
     }
 
     /// Replaces the recovery codes; needs a current code or a recovery code.
@@ -142,9 +138,9 @@ impl TwoFactor<'_> {
     /// # Errors
     /// `UserNotFound`, `TwoFactorNotSet`, `TwoFactorCodeDidNotMatch`.
     pub fn regenerate_recovery_codes(&self, user_id: &str, code: &str) -> Result<Vec<String>> {
-        self.user_exists(user_id)?;
+        self.server.user_or_not_found(user_id)?;
         let (shown, stored) = self.recovery_codes()?;
-        self.consume(user_id, code, move |mut doc| {
+        self.consume(user_id, code, None, move |mut doc| {
             doc.recovery_codes = stored.clone();
             Some(doc)
         })?;
@@ -162,27 +158,28 @@ impl TwoFactor<'_> {
     /// The second step of a login: with two-factor on, `params.code` must be a fresh TOTP code or
     /// an unused recovery code.
     pub(crate) fn check_login(&self, user: &User, params: &Value) -> Result<()> {
-        if self.server.store.find_service(&user.id, SERVICE)?.is_none() {
-            return Ok(());
-        }
+        let Some(loaded) = self.load(&user.id)? else { return Ok(()) };
         let code = match params.get("code") {
             None | Some(Value::Null) => return Err(err(ErrorCode::TwoFactorCodeRequired)),
             Some(Value::String(c)) if !c.trim().is_empty() => c,
             Some(Value::String(_)) => return Err(err(ErrorCode::TwoFactorCodeRequired)),
             Some(_) => return Err(err(ErrorCode::TwoFactorCodeDidNotMatch)),
         };
-        self.consume(&user.id, code, Some)
+        self.consume(&user.id, code, Some(loaded), Some)
     }
 
-    /// Checks `code` against the stored document and writes `next(doc with the code used up)`
-    /// atomically (`None` deletes the document).
-    fn consume(&self, user_id: &str, code: &str, next: impl Fn(Stored) -> Option<Stored>) -> Result<()> {
+    /// Checks `code` against the stored document (`loaded`, when the caller has just read it) and
+    /// writes `next(doc with the code used up)` atomically (`None` deletes the document).
+    fn consume(&self, user_id: &str, code: &str, mut loaded: Option<(String, Stored)>, next: impl Fn(Stored) -> Option<Stored>) -> Result<()> {
         let code = code.trim();
         if code.is_empty() || code.len() > 64 {
             return Err(err(ErrorCode::TwoFactorCodeDidNotMatch));
         }
         for _ in 0..SWAP_ATTEMPTS {
-            let (text, mut doc) = self.load(user_id)?.ok_or_else(|| err(ErrorCode::TwoFactorNotSet))?;
+            let (text, mut doc) = match loaded.take() {
+                Some(l) => l,
+                None => self.load(user_id)?.ok_or_else(|| err(ErrorCode::TwoFactorNotSet))?,
+            };
             if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
                 let secret = self.server.two_factor_key.open(&doc.sealed_secret)?;
                 match self.totp(secret)?.check(code, self.now_secs()) {

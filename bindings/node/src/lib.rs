@@ -83,11 +83,13 @@ impl Task for Job {
     }
 }
 
+/// A core result as the JSON text index.js parses.
+fn to_json_text<T: serde::Serialize>(out: CoreResult<T>) -> CoreResult<String> {
+    out.and_then(|v| serde_json::to_string(&v).map_err(|e| AccountsError::new(ErrorCode::InternalError, e.to_string())))
+}
+
 fn job<T: serde::Serialize>(f: impl FnOnce() -> CoreResult<T> + Send + 'static) -> AsyncTask<Job> {
-    AsyncTask::new(Job(Some(Box::new(move || {
-        let out = f()?;
-        serde_json::to_string(&out).map_err(|e| AccountsError::new(ErrorCode::InternalError, e.to_string()))
-    }))))
+    AsyncTask::new(Job(Some(Box::new(move || to_json_text(f())))))
 }
 
 /// Operations that may hash a password (tens of ms each) run here instead of on the libuv pool, so
@@ -126,9 +128,10 @@ fn hashing_pool() -> &'static HashingPool {
 fn hashing_job<'e, T: serde::Serialize>(env: &'e Env, f: impl FnOnce() -> CoreResult<T> + Send + 'static) -> Result<Object<'e>> {
     let (deferred, promise) = env.create_deferred()?;
     let job = Box::new(move || {
-        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
-            .unwrap_or_else(|_| Err(AccountsError::new(ErrorCode::InternalError, "internal panic")))
-            .and_then(|v| serde_json::to_string(&v).map_err(|e| AccountsError::new(ErrorCode::InternalError, e.to_string())));
+        let out = to_json_text(
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+                .unwrap_or_else(|_| Err(AccountsError::new(ErrorCode::InternalError, "internal panic"))),
+        );
         match out {
             Ok(text) => deferred.resolve(move |_env: Env| Ok(text)),
             Err(e) => deferred.reject(js_error(e)),

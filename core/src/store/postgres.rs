@@ -228,6 +228,12 @@ fn user_not_found() -> AccountsError {
     AccountsError::code(ErrorCode::UserNotFound)
 }
 
+/// Locks the user's row for the rest of the transaction, so concurrent email changes of one user
+/// apply one after the other; returns whether the user exists.
+fn lock_user(tx: &mut impl GenericClient, user_id: &str) -> Result<bool> {
+    Ok(tx.query_opt("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&user_id])?.is_some())
+}
+
 fn sync_emails(tx: &mut impl GenericClient, user_id: &str, now: i64) -> Result<()> {
     let rows = tx.query("SELECT address, verified FROM emails WHERE user_id = $1 ORDER BY created_at, seq", &[&user_id])?;
     let emails: Vec<EmailRecord> = rows.iter().map(|r| EmailRecord { address: r.get(0), verified: r.get(1) }).collect();
@@ -370,8 +376,7 @@ impl Store for PostgresStore {
 
     fn add_email(&self, user_id: &str, address: &str, verified: bool, now: i64) -> Result<()> {
         self.tx(|tx| {
-            // Locks the user row, so concurrent email changes of one user apply one after the other.
-            if tx.query_opt("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&user_id])?.is_none() {
+            if !lock_user(tx, user_id)? {
                 return Err(user_not_found());
             }
             tx.execute(
@@ -385,7 +390,7 @@ impl Store for PostgresStore {
 
     fn remove_email(&self, user_id: &str, address: &str, now: i64) -> Result<bool> {
         self.tx(|tx| {
-            tx.query_opt("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&user_id])?;
+            lock_user(tx, user_id)?;
             if tx.execute("DELETE FROM emails WHERE user_id = $1 AND address = $2", &[&user_id, &address])? == 0 {
                 return Ok(false);
             }
@@ -397,7 +402,7 @@ impl Store for PostgresStore {
 
     fn verify_email(&self, user_id: &str, address: &str, now: i64) -> Result<bool> {
         self.tx(|tx| {
-            tx.query_opt("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&user_id])?;
+            lock_user(tx, user_id)?;
             if tx.execute("UPDATE emails SET verified = TRUE WHERE user_id = $1 AND address = $2", &[&user_id, &address])? == 0 {
                 return Ok(false);
             }

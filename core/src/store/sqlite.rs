@@ -248,6 +248,10 @@ fn sync_emails(tx: &rusqlite::Transaction<'_>, user_id: &str, now: i64) -> Resul
     Ok(())
 }
 
+fn service_data(c: &Connection, user_id: &str, name: &str) -> rusqlite::Result<Option<String>> {
+    c.prepare_cached("SELECT data FROM services WHERE user_id = ?1 AND name = ?2")?.query_row([user_id, name], |r| r.get(0)).optional()
+}
+
 fn token_from_row(row: &Row<'_>) -> rusqlite::Result<TokenRecord> {
     Ok(TokenRecord {
         digest: row.get(0)?,
@@ -503,19 +507,12 @@ impl Store for SqliteStore {
     }
 
     fn find_service(&self, user_id: &str, name: &str) -> Result<Option<String>> {
-        self.read(|c| {
-            c.prepare_cached("SELECT data FROM services WHERE user_id = ?1 AND name = ?2")?
-                .query_row([user_id, name], |r| r.get(0))
-                .optional()
-        })
+        self.read(|c| service_data(c, user_id, name))
     }
 
     fn swap_service(&self, user_id: &str, name: &str, expected: Option<&str>, new: Option<&str>, now: i64) -> Result<bool> {
         self.write(|tx| {
-            let current: Option<String> = tx
-                .prepare_cached("SELECT data FROM services WHERE user_id = ?1 AND name = ?2")?
-                .query_row([user_id, name], |r| r.get(0))
-                .optional()?;
+            let current = service_data(tx, user_id, name)?;
             if current.as_deref() != expected {
                 return Ok(false);
             }
