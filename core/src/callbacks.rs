@@ -158,6 +158,8 @@ pub mod events {
     pub const REFRESH_TOKEN_REUSED: &str = "RefreshTokenReused";
     pub const RESET_PASSWORD_SUCCESS: &str = "ResetPasswordSuccess";
     pub const CHANGE_PASSWORD_SUCCESS: &str = "ChangePasswordSuccess";
+    /// A guess was refused by an attempt limit: `{attempt, limit, retryAfter, account, ip}`.
+    pub const TOO_MANY_ATTEMPTS: &str = "TooManyAttempts";
 
     pub const ALL: &[&str] = &[
         VALIDATE_LOGIN,
@@ -178,6 +180,7 @@ pub mod events {
         REFRESH_TOKEN_REUSED,
         RESET_PASSWORD_SUCCESS,
         CHANGE_PASSWORD_SUCCESS,
+        TOO_MANY_ATTEMPTS,
     ];
 }
 

@@ -12,6 +12,8 @@ pub const MIN_TOKEN_SECRET_BYTES: usize = 32;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Config {
     /// `sqlite:<path>`, `sqlite::memory:` or `postgres://user:password@host:port/db?sslmode=...`.
+    /// Serialised (in `options`) with the password replaced by `[redacted]`.
+    #[serde(serialize_with = "redacted_url")]
     pub db: String,
     /// Connections in the PostgreSQL pool (per process).
     #[serde(default = "default_pool_size")]
@@ -37,6 +39,74 @@ pub struct Config {
     pub refresh_token_reuse_grace_seconds: u64,
     #[serde(default)]
     pub services: ServicesConfig,
+    /// Failed-attempt limits shared by every process on the database (docs/security.md).
+    #[serde(default)]
+    pub attempt_limits: AttemptLimits,
+    /// How long a binding whose callbacks run on another thread (Node) waits for one to answer.
+    #[serde(default = "default_callback_timeout", deserialize_with = "de_duration", serialize_with = "ser_duration")]
+    pub host_callback_timeout: Duration,
+}
+
+/// One limit: at most `max` failures within `window` (a fixed window from the first failure).
+/// `max: 0` turns the limit off.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Limit {
+    pub max: u32,
+    #[serde(deserialize_with = "de_duration", serialize_with = "ser_duration")]
+    pub window: Duration,
+}
+
+impl Limit {
+    const fn new(max: u32, window_secs: u64) -> Limit {
+        Limit { max, window: Duration::from_secs(window_secs) }
+    }
+}
+
+/// The limits of one kind of guess, per account + client IP (strict: one attacker on one
+/// account), per account (looser: a stranger must not lock the owner out for long) and per
+/// client IP (credential stuffing across many accounts).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LimitSet {
+    pub account_ip: Limit,
+    pub account: Limit,
+    pub ip: Limit,
+}
+
+/// `attemptLimits`: password guesses, second-factor guesses (TOTP and recovery codes) and link
+/// tokens (reset, enrollment, magic link) are limited separately.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AttemptLimits {
+    #[serde(default = "AttemptLimits::default_password")]
+    pub password: LimitSet,
+    #[serde(default = "AttemptLimits::default_second_factor")]
+    pub second_factor: LimitSet,
+    #[serde(default = "AttemptLimits::default_link_token")]
+    pub link_token: LimitSet,
+}
+
+impl AttemptLimits {
+    const fn default_password() -> LimitSet {
+        LimitSet { account_ip: Limit::new(5, 900), account: Limit::new(50, 900), ip: Limit::new(200, 900) }
+    }
+    const fn default_second_factor() -> LimitSet {
+        LimitSet { account_ip: Limit::new(5, 900), account: Limit::new(10, 900), ip: Limit::new(100, 900) }
+    }
+    const fn default_link_token() -> LimitSet {
+        LimitSet { account_ip: Limit::new(0, 900), account: Limit::new(0, 900), ip: Limit::new(50, 900) }
+    }
+}
+
+impl Default for AttemptLimits {
+    fn default() -> Self {
+        AttemptLimits {
+            password: AttemptLimits::default_password(),
+            second_factor: AttemptLimits::default_second_factor(),
+            link_token: AttemptLimits::default_link_token(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -236,6 +306,9 @@ impl Default for HashingConfig {
 fn yes() -> bool {
     true
 }
+fn default_callback_timeout() -> Duration {
+    Duration::from_secs(30)
+}
 fn default_pool_size() -> u32 {
     8
 }
@@ -287,6 +360,40 @@ fn default_parallelism() -> u32 {
 
 fn redacted<S: serde::Serializer>(_: &str, s: S) -> std::result::Result<S::Ok, S::Error> {
     s.serialize_str("[redacted]")
+}
+
+/// `postgres://user:secret@host/db?password=x` → `postgres://user:[redacted]@host/db?password=[redacted]`.
+pub fn redact_db_url(url: &str) -> String {
+    let (head, query) = match url.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match head.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((userinfo, host)) => match userinfo.split_once(':') {
+                Some((user, _)) => format!("{scheme}://{user}:[redacted]@{host}"),
+                None => head.to_string(),
+            },
+            None => head.to_string(),
+        },
+        None => head.to_string(),
+    };
+    if let Some(q) = query {
+        let params: Vec<String> = q
+            .split('&')
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") || k.eq_ignore_ascii_case("sslpassword") => format!("{k}=[redacted]"),
+                _ => kv.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
+    }
+    out
+}
+
+fn redacted_url<S: serde::Serializer>(url: &str, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&redact_db_url(url))
 }
 
 fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, S::Error> {
@@ -379,6 +486,18 @@ impl Config {
         if tf.app_name.is_empty() || tf.app_name.contains(':') || tf.window > 10 || tf.recovery_codes > 100 {
             return bad("services.password.twoFactor: appName must be non-empty without ':', window <= 10, recoveryCodes <= 100");
         }
+        for (name, set) in [
+            ("password", &self.attempt_limits.password),
+            ("secondFactor", &self.attempt_limits.second_factor),
+            ("linkToken", &self.attempt_limits.link_token),
+        ] {
+            if [set.account_ip, set.account, set.ip].iter().any(|l| l.max > 0 && l.window.is_zero()) {
+                return Err(AccountsError::new(ErrorCode::InvalidConfig, format!("attemptLimits.{name}: a window must be positive")));
+            }
+        }
+        if self.host_callback_timeout.is_zero() {
+            return bad("hostCallbackTimeout must be positive");
+        }
         Ok(())
     }
 }
@@ -423,5 +542,16 @@ mod tests {
         assert_eq!(Config::from_json("not json").unwrap_err().code, ErrorCode::InvalidConfig);
         let shown = serde_json::to_string(&c).unwrap();
         assert!(!shown.contains("0123456789abcdef"), "secret never serialised");
+    }
+
+    #[test]
+    fn database_credentials_are_redacted() {
+        assert_eq!(redact_db_url("postgres://app:s3cret@db:5432/x?sslmode=require"), "postgres://app:[redacted]@db:5432/x?sslmode=require");
+        assert_eq!(redact_db_url("postgresql://app@db/x?password=s3cret&sslmode=disable"), "postgresql://app@db/x?password=[redacted]&sslmode=disable");
+        assert_eq!(redact_db_url("sqlite:app.db"), "sqlite:app.db");
+        let c = Config::from_json(r#"{"db":"postgres://app:s3cret@db/x","tokenSecret":"0123456789abcdef0123456789abcdef"}"#).unwrap();
+        let shown = serde_json::to_string(&c).unwrap();
+        assert!(!shown.contains("s3cret") && shown.contains("[redacted]"), "{shown}");
+        assert_eq!(c.db, "postgres://app:s3cret@db/x", "the real URL is still used to connect");
     }
 }

@@ -4,14 +4,16 @@
 //! Every link token is 256 random bits, stored only as its SHA-256 digest, expires, and is
 //! deleted when used (single use even under concurrent presentation).
 
+use crate::attempts::{Guess, Guesser};
 use crate::callbacks::events;
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::hashing::Verified;
+use crate::identifiers::normalize_email;
 use crate::mail::MailKind;
-use crate::password::{MAX_IDENTIFIER_BYTES, Password, is_email};
+use crate::password::Password;
 use crate::secret::{digest, random_hex};
 use crate::server::AccountsServer;
-use crate::store::TokenRecord;
+use crate::store::{TokenRecord, TokenScope};
 use crate::types::{ConnectionInfo, LoginResult, User};
 use serde_json::json;
 use std::time::Duration;
@@ -28,13 +30,9 @@ fn err(c: ErrorCode) -> AccountsError {
     AccountsError::code(c)
 }
 
-/// Lowercases and checks an address given by a caller.
+/// Normalizes and checks an address given by a caller (see `identifiers::normalize_email`).
 pub(crate) fn normalize_address(address: &str) -> Result<String> {
-    let a = address.trim().to_lowercase();
-    if a.len() > MAX_IDENTIFIER_BYTES || !is_email(&a) {
-        return Err(err(ErrorCode::InvalidEmail));
-    }
-    Ok(a)
+    normalize_email(address)
 }
 
 fn ttl_ms(d: Duration) -> i64 {
@@ -42,8 +40,9 @@ fn ttl_ms(d: Duration) -> i64 {
 }
 
 impl AccountsServer {
-    /// Creates a one-time token for `user_id`, stores its digest and returns the token.
-    pub(crate) fn issue_link_token(&self, user_id: &str, kind: &str, address: &str, ttl: Duration, replace: bool) -> Result<String> {
+    /// Creates a one-time token for `user_id`, stores its digest (replacing the older tokens in
+    /// `scope`) and returns the token.
+    pub(crate) fn issue_link_token(&self, user_id: &str, kind: &str, address: &str, ttl: Duration, scope: TokenScope) -> Result<String> {
         let token = random_hex(32)?;
         let now = self.now();
         self.store.insert_token(
@@ -55,9 +54,20 @@ impl AccountsServer {
                 expires_at: now.saturating_add(ttl_ms(ttl)),
                 created_at: now,
             },
-            replace,
+            scope,
         )?;
         Ok(token)
+    }
+
+    /// A live token of one of `kinds`, left in place (a flow that may still fail uses it up only at
+    /// the end). Unknown, used and expired tokens give `expired` and count against the link-token
+    /// limits of the caller's IP.
+    pub(crate) fn peek_link_token(&self, token: &str, kinds: &[&str], ip: Option<&str>, expired: ErrorCode) -> Result<TokenRecord> {
+        check_token(token)?;
+        self.guarded(Guess::LinkToken, &Guesser { account: None, ip }, || {
+            let found = self.store.find_token(&digest(token))?;
+            found.filter(|r| kinds.contains(&r.kind.as_str()) && r.expires_at > self.now()).ok_or_else(|| err(expired))
+        })
     }
 
     /// Consumes a token of one of `kinds`; `None` when it is unknown, used or expired.
@@ -134,10 +144,11 @@ impl Password<'_> {
         let s = self.server;
         let Some((user, address)) = self.user_for_link(address, MailKind::VerifyEmail, false)? else { return Ok(()) };
         if user.emails.iter().any(|e| e.address == address && e.verified) {
-            return Ok(());
+            // No mail, but the same work as an unverified address, so timing does not tell them apart.
+            return s.silent_unknown_address(MailKind::VerifyEmail, &address);
         }
         let ttl = s.config.services.password.verify_email_token_expiration;
-        let token = s.issue_link_token(&user.id, kinds::VERIFY_EMAIL, &address, ttl, false)?;
+        let token = s.issue_link_token(&user.id, kinds::VERIFY_EMAIL, &address, ttl, TokenScope::KindAndAddress)?;
         s.send_mail(MailKind::VerifyEmail, &address, Some(&token))
     }
 
@@ -166,7 +177,7 @@ impl Password<'_> {
         let s = self.server;
         let Some((user, address)) = self.user_for_link(address, MailKind::ResetPassword, false)? else { return Ok(()) };
         let ttl = s.config.services.password.password_reset_token_expiration;
-        let token = s.issue_link_token(&user.id, kinds::RESET_PASSWORD, &address, ttl, true)?;
+        let token = s.issue_link_token(&user.id, kinds::RESET_PASSWORD, &address, ttl, TokenScope::Kind)?;
         s.send_mail(MailKind::ResetPassword, &address, Some(&token))
     }
 
@@ -179,28 +190,40 @@ impl Password<'_> {
         let s = self.server;
         let Some((user, address)) = self.user_for_link(address, MailKind::EnrollAccount, true)? else { return Ok(()) };
         let ttl = s.config.services.password.password_enroll_token_expiration;
-        let token = s.issue_link_token(&user.id, kinds::ENROLL_ACCOUNT, &address, ttl, true)?;
+        let token = s.issue_link_token(&user.id, kinds::ENROLL_ACCOUNT, &address, ttl, TokenScope::Kind)?;
         s.send_mail(MailKind::EnrollAccount, &address, Some(&token))
     }
 
     /// Sets a new password with a reset or enrollment link (accounts-js `resetPassword`). The
     /// address the link went to becomes verified, other reset links die, sessions are revoked
     /// (`invalidateAllSessionsAfterPasswordReset`), and with `returnTokensAfterResetPassword` the
-    /// user is logged in.
+    /// user is logged in — if they have two-factor on, only when `code` is a valid second factor
+    /// (without one the password still changes and no session is returned: a mailbox alone never
+    /// opens a session).
     ///
     /// # Errors
     /// `InvalidToken`, `InvalidNewPassword` (checked before the link is used up),
-    /// `ResetPasswordLinkExpired`, `ResetPasswordLinkUnknownAddress`, `UserDeactivated` (when
+    /// `ResetPasswordLinkExpired`, `ResetPasswordLinkUnknownAddress`, `TwoFactorCodeDidNotMatch`
+    /// (a wrong `code`: nothing changes, the link stays), `TooManyAttempts`, `UserDeactivated` (when
     /// returning tokens), the `sendMail` callback's error.
-    pub fn reset_password(&self, token: &str, new_password: &str, infos: &ConnectionInfo) -> Result<Option<LoginResult>> {
+    pub fn reset_password(&self, token: &str, new_password: &str, code: Option<&str>, infos: &ConnectionInfo) -> Result<Option<LoginResult>> {
         let s = self.server;
         let opts = &s.config.services.password;
         check_token(token)?;
         let password = self.check_new_password(&json!(new_password)).map_err(|_| err(ErrorCode::InvalidNewPassword))?;
-        let record = s
-            .take_link_token(token, &[kinds::RESET_PASSWORD, kinds::ENROLL_ACCOUNT])?
-            .ok_or_else(|| err(ErrorCode::ResetPasswordLinkExpired))?;
-        let user = s.user_or_not_found(&record.user_id)?;
+        let ip = infos.ip.as_deref();
+        let link_kinds = [kinds::RESET_PASSWORD, kinds::ENROLL_ACCOUNT];
+        let peeked = s.peek_link_token(token, &link_kinds, ip, ErrorCode::ResetPasswordLinkExpired)?;
+        let user = s.user_or_not_found(&peeked.user_id)?;
+        // The second factor is checked before the link is used up, so a wrong code changes nothing.
+        let mut session_allowed = opts.return_tokens_after_reset_password;
+        if session_allowed && self.two_factor().is_set(&user.id)? {
+            match code {
+                Some(c) => self.two_factor().check_login(&user, &json!({ "code": c }), ip)?,
+                None => session_allowed = false,
+            }
+        }
+        let record = s.take_link_token(token, &link_kinds)?.ok_or_else(|| err(ErrorCode::ResetPasswordLinkExpired))?;
         let address = record.address.unwrap_or_default();
         if !user.emails.iter().any(|e| e.address == address) {
             return Err(err(ErrorCode::ResetPasswordLinkUnknownAddress));
@@ -219,7 +242,7 @@ impl Password<'_> {
             s.send_mail(MailKind::PasswordChanged, &address, None)?;
         }
         s.events.emit(events::RESET_PASSWORD_SUCCESS, || json!({ "userId": user.id }))?;
-        if !opts.return_tokens_after_reset_password {
+        if !session_allowed {
             return Ok(None);
         }
         let user = s.user_or_not_found(&user.id)?;

@@ -122,6 +122,9 @@ error_codes! {
     TwoFactorAlreadySet = 40, false;
     /// The magic link token is unknown, already used or expired.
     LoginTokenExpired = 41, false;
+    /// Too many failed attempts (password, second factor or link token) for this account or client;
+    /// `details.retryAfter` says in how many seconds to try again.
+    TooManyAttempts = 42, false;
 }
 
 /// An error with a code from the table, a human message and optional JSON details.

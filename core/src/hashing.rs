@@ -66,6 +66,9 @@ impl Drop for Lease<'_> {
     }
 }
 
+/// bcrypt uses at most this many bytes of a password.
+const BCRYPT_MAX_BYTES: usize = 72;
+
 pub(crate) struct Hasher {
     argon: Argon2<'static>,
     params: Params,
@@ -167,7 +170,9 @@ impl Hasher {
         };
         if stored.starts_with("$2a$") || stored.starts_with("$2b$") || stored.starts_with("$2y$") {
             return match bcrypt::verify(password, stored) {
-                Ok(true) => Ok(Verified::Match { rehash: true }),
+                // bcrypt ignores bytes past 72: rehashing from a longer password would store one
+                // the owner never typed in full and lock them out, so such logins keep bcrypt.
+                Ok(true) => Ok(Verified::Match { rehash: password.len() <= BCRYPT_MAX_BYTES }),
                 Ok(false) => Ok(Verified::Mismatch),
                 Err(e) => Err(internal(format!("stored bcrypt hash is unreadable: {e}"))),
             };
@@ -216,6 +221,9 @@ mod tests {
         let b = bcrypt::hash("legacy-pass", 4).unwrap();
         assert_eq!(h.verify("legacy-pass", Some(&b)).unwrap(), Verified::Match { rehash: true });
         assert_eq!(h.verify("nope", Some(&b)).unwrap(), Verified::Mismatch);
+        let long = "x".repeat(80);
+        let b_long = bcrypt::hash(&long, 4).unwrap();
+        assert_eq!(h.verify(&long, Some(&b_long)).unwrap(), Verified::Match { rehash: false }, "over 72 bytes: keep bcrypt");
         let other_params = Hasher::new(HashingConfig { memory_kib: 512, iterations: 1, parallelism: 1 }, 1).unwrap();
         let old = other_params.hash("pw").unwrap();
         assert_eq!(h.verify("pw", Some(&old)).unwrap(), Verified::Match { rehash: true });

@@ -4,12 +4,14 @@
 //! Start with [`AccountsServer::new`] and a [`Config`].
 #![forbid(unsafe_code)]
 
+mod attempts;
 pub mod callbacks;
 pub mod clock;
 pub mod config;
 mod email;
 pub mod error;
 mod hashing;
+pub mod identifiers;
 pub mod input;
 pub mod magic_link;
 pub mod mail;

@@ -4,12 +4,13 @@
 //! {token})` logs in with it once, within `services.magicLink.loginTokenExpiration` (15 min), and
 //! marks the address verified. A user with two-factor on must also pass `code`.
 
-use crate::email::{check_token, kinds, normalize_address};
+use crate::email::{kinds, normalize_address};
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::mail::MailKind;
 use crate::server::AccountsServer;
 use crate::services::AuthService;
-use crate::types::User;
+use crate::store::TokenScope;
+use crate::types::{ConnectionInfo, User};
 use serde_json::Value;
 
 /// The service name for `loginWithService`.
@@ -36,7 +37,7 @@ impl MagicLink<'_> {
             return Err(AccountsError::code(ErrorCode::UserNotFound));
         };
         let ttl = s.config.services.magic_link.login_token_expiration;
-        let token = s.issue_link_token(&user.id, kinds::MAGIC_LINK, &address, ttl, true)?;
+        let token = s.issue_link_token(&user.id, kinds::MAGIC_LINK, &address, ttl, TokenScope::Kind)?;
         s.send_mail(MailKind::MagicLink, &address, Some(&token))
     }
 }
@@ -45,19 +46,29 @@ impl MagicLink<'_> {
 pub(crate) struct MagicLinkAuthService;
 
 impl AuthService for MagicLinkAuthService {
-    fn authenticate(&self, s: &AccountsServer, params: &Value) -> Result<Option<User>> {
+    /// The link is used up only when the login succeeds: a missing or wrong second factor, or a
+    /// deactivated user, leaves it valid until it expires.
+    fn authenticate(&self, s: &AccountsServer, params: &Value, infos: &ConnectionInfo) -> Result<Option<User>> {
         let Some(Value::String(token)) = params.get("token") else {
             return Err(AccountsError::code(ErrorCode::InvalidToken));
         };
-        check_token(token)?;
+        let ip = infos.ip.as_deref();
+        let peeked = s.peek_link_token(token, &[kinds::MAGIC_LINK], ip, ErrorCode::LoginTokenExpired)?;
+        let user = s.user_or_not_found(&peeked.user_id)?;
+        if user.deactivated {
+            return Err(AccountsError::code(ErrorCode::UserDeactivated));
+        }
+        s.password().two_factor().check_login(&user, params, ip)?;
         let record = s.take_link_token(token, &[kinds::MAGIC_LINK])?.ok_or_else(|| AccountsError::code(ErrorCode::LoginTokenExpired))?;
         let address = record.address.unwrap_or_default();
         // The address may have been removed since the link was sent; then the link is dead.
         if !s.store.verify_email(&record.user_id, &address, s.now())? {
             return Err(AccountsError::code(ErrorCode::LoginTokenExpired));
         }
-        let user = s.user_or_not_found(&record.user_id)?;
-        s.password().two_factor().check_login(&user, params)?;
-        Ok(Some(user))
+        s.user_or_not_found(&record.user_id).map(Some) // as it is now: with the address verified
+    }
+
+    fn checks_second_factor(&self) -> bool {
+        true
     }
 }

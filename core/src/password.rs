@@ -1,19 +1,21 @@
 //! The password service (accounts-js `@accounts/password` basics): users, login, password changes.
 
+use crate::attempts::{Guess, Guesser};
 use crate::callbacks::events;
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::hashing::Verified;
+use crate::identifiers::{lookup_email, lookup_username, normalize_email, normalize_username, username_key};
 use crate::secret::new_id;
 use crate::server::AccountsServer;
 use crate::store::NewUser;
 use crate::two_factor::TwoFactor;
-use crate::types::{RESERVED_USER_KEYS, User};
+use crate::types::{ConnectionInfo, RESERVED_USER_KEYS, User};
 use serde_json::{Map, Value, json};
+
+pub use crate::identifiers::MAX_IDENTIFIER_BYTES;
 
 /// Longest accepted password in bytes; longer input is refused before hashing.
 pub const MAX_PASSWORD_BYTES: usize = 4096;
-/// Longest accepted username or email in bytes.
-pub const MAX_IDENTIFIER_BYTES: usize = 320;
 
 /// The password service of one server; get it with [`AccountsServer::password`].
 pub struct Password<'a> {
@@ -22,16 +24,6 @@ pub struct Password<'a> {
 
 fn err(c: ErrorCode) -> AccountsError {
     AccountsError::code(c)
-}
-
-/// accounts-js's rule: something, `@`, something with a dot after it; no spaces.
-pub(crate) fn is_email(s: &str) -> bool {
-    let Some((local, domain)) = s.rsplit_once('@') else { return false };
-    !local.is_empty()
-        && !s.chars().any(char::is_whitespace)
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
 }
 
 /// The fields of a createUser input, validated.
@@ -45,12 +37,12 @@ fn parse_draft(input: &Value) -> Result<Draft> {
     let obj = input.as_object().ok_or_else(|| AccountsError::new(ErrorCode::InvalidArgument, "user must be an object"))?;
     let username = match obj.get("username") {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= MAX_IDENTIFIER_BYTES => Some(s.clone()),
+        Some(Value::String(s)) => Some(normalize_username(s)?),
         Some(_) => return Err(err(ErrorCode::InvalidUsername)),
     };
     let email = match obj.get("email") {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s.len() <= MAX_IDENTIFIER_BYTES && is_email(s.trim()) => Some(s.trim().to_lowercase()),
+        Some(Value::String(s)) => Some(normalize_email(s)?),
         Some(_) => return Err(err(ErrorCode::InvalidEmail)),
     };
     if username.is_none() && email.is_none() {
@@ -100,6 +92,9 @@ impl Password<'_> {
                 // The callback may change fields; whatever it returns is validated again.
                 draft = parse_draft(&validate(Value::Object(shown))?)?;
             }
+            // Hash before the uniqueness checks: a taken address or name must cost as much as a
+            // new one, or signup timing tells which accounts exist (docs/security.md, "Timing").
+            let password_hash = password.map(|p| s.hasher.hash(&p)).transpose()?;
             if let Some(e) = &draft.email {
                 if s.store.find_user_by_email(e)?.is_some() {
                     return Err(err(ErrorCode::EmailAlreadyExists));
@@ -110,10 +105,10 @@ impl Password<'_> {
                     return Err(err(ErrorCode::UsernameAlreadyExists));
                 }
             }
-            let password_hash = password.map(|p| s.hasher.hash(&p)).transpose()?;
             let id = new_id()?;
             s.store.create_user(&NewUser {
                 id: id.clone(),
+                username_key: draft.username.as_deref().map(username_key),
                 username: draft.username,
                 email: draft.email,
                 profile: draft.profile,
@@ -150,54 +145,53 @@ impl Password<'_> {
     /// `UnrecognizedOptionsForLogin`, `MatchFailed`, `InvalidCredentials`, or (not ambiguous)
     /// `UserNotFound` / `NoPasswordSet` / `IncorrectPassword`; `EmailNotVerified`.
     pub fn authenticate(&self, params: &Value) -> Result<User> {
-        let user = self.authenticate_unsanitized(params)?;
+        let user = self.authenticate_unsanitized(params, &ConnectionInfo::default())?;
         self.server.sanitize(user)
     }
 
-    pub(crate) fn authenticate_unsanitized(&self, params: &Value) -> Result<User> {
+    /// The user a login selector names: `(user, address when selected by email, account as given)`.
+    /// An identifier that cannot name anybody (malformed, NUL bytes) is an unknown user, so it
+    /// fails like one (same hashing, same counting) and never reaches the database.
+    fn select_user(&self, selector: &Value) -> Result<(Option<User>, Option<String>, String)> {
+        let s = self.server;
+        let by_email = |raw: &str| -> Result<(Option<User>, Option<String>, String)> {
+            match lookup_email(raw) {
+                Some(e) => Ok((s.store.find_user_by_email(&e)?, Some(e.clone()), e)),
+                None => Ok((None, None, raw.to_string())),
+            }
+        };
+        let by_username = |raw: &str| -> Result<(Option<User>, Option<String>, String)> {
+            match lookup_username(raw) {
+                Some(n) => Ok((s.store.find_user_by_username(&n)?, None, n)),
+                None => Ok((None, None, raw.to_string())),
+            }
+        };
+        match selector {
+            Value::String(name) if name.contains('@') => by_email(name),
+            Value::String(name) => by_username(name),
+            Value::Object(o) => match (o.get("id"), o.get("email"), o.get("username")) {
+                (Some(Value::String(id)), _, _) => Ok((s.store.find_user_by_id(id)?, None, id.clone())),
+                (_, Some(Value::String(e)), _) => by_email(e),
+                (_, _, Some(Value::String(u))) => by_username(u),
+                _ => Err(err(ErrorCode::MatchFailed)),
+            },
+            _ => Err(err(ErrorCode::MatchFailed)),
+        }
+    }
+
+    pub(crate) fn authenticate_unsanitized(&self, params: &Value, infos: &ConnectionInfo) -> Result<User> {
         let s = self.server;
         let present = |k: &str| params.get(k).filter(|v| !v.is_null());
         let (Some(selector), Some(password)) = (present("user"), present("password")) else {
             return Err(err(ErrorCode::UnrecognizedOptionsForLogin));
         };
         let Value::String(password) = password else { return Err(err(ErrorCode::MatchFailed)) };
-        let (user, by_email) = match selector {
-            Value::String(name) if name.contains('@') => {
-                let e = name.trim().to_lowercase();
-                (s.store.find_user_by_email(&e)?, Some(e))
-            }
-            Value::String(name) => (s.store.find_user_by_username(name)?, None),
-            Value::Object(o) => match (o.get("id"), o.get("email"), o.get("username")) {
-                (Some(Value::String(id)), _, _) => (s.store.find_user_by_id(id)?, None),
-                (_, Some(Value::String(e)), _) => {
-                    let e = e.trim().to_lowercase();
-                    (s.store.find_user_by_email(&e)?, Some(e))
-                }
-                (_, _, Some(Value::String(u))) => (s.store.find_user_by_username(u)?, None),
-                _ => return Err(err(ErrorCode::MatchFailed)),
-            },
-            _ => return Err(err(ErrorCode::MatchFailed)),
-        };
-        let hash = match &user {
-            Some(u) => s.store.find_password_hash(&u.id)?,
-            None => None,
-        };
-        let verified = s.hasher.verify(password, hash.as_deref())?;
-        let ambiguous = s.config.ambiguous_error_messages;
-        let fail = |specific: ErrorCode| Err(err(if ambiguous { ErrorCode::InvalidCredentials } else { specific }));
-        let Some(user) = user else { return fail(ErrorCode::UserNotFound) };
-        match verified {
-            Verified::NoHash => return fail(ErrorCode::NoPasswordSet),
-            Verified::Mismatch => return fail(ErrorCode::IncorrectPassword),
-            Verified::Match { rehash } => {
-                if rehash {
-                    // Upgrade legacy/weaker hashes; a failure here must not fail a correct login.
-                    if let Ok(h) = s.hasher.hash(password) {
-                        let _ = s.store.set_password_hash(&user.id, &h, s.now());
-                    }
-                }
-            }
-        }
+        let (user, by_email, account) = self.select_user(selector)?;
+        // Limits count per user when one is found and per identifier as given otherwise: the
+        // same number of guesses is refused either way, so a refusal reveals nothing.
+        let account = user.as_ref().map_or(account, |u| u.id.clone());
+        let who = Guesser { account: Some(&account), ip: infos.ip.as_deref() };
+        let user = s.guarded(Guess::Password, &who, || self.check_password(user, password))?;
         if s.config.services.password.require_email_verification {
             let verified_email = match &by_email {
                 Some(e) => user.emails.iter().any(|m| &m.address == e && m.verified),
@@ -207,8 +201,38 @@ impl Password<'_> {
                 return Err(err(ErrorCode::EmailNotVerified));
             }
         }
-        self.two_factor().check_login(&user, params)?;
+        self.two_factor().check_login(&user, params, infos.ip.as_deref())?;
         Ok(user)
+    }
+
+    /// The password step of a login. Unknown user, missing hash and wrong password each cost one
+    /// hash verification; an oversized password costs none and names nobody.
+    fn check_password(&self, user: Option<User>, password: &str) -> Result<User> {
+        let s = self.server;
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Err(err(ErrorCode::InvalidCredentials));
+        }
+        let hash = match &user {
+            Some(u) => s.store.find_password_hash(&u.id)?,
+            None => None,
+        };
+        let verified = s.hasher.verify(password, hash.as_deref())?;
+        let ambiguous = s.config.ambiguous_error_messages;
+        let fail = |specific: ErrorCode| Err(err(if ambiguous { ErrorCode::InvalidCredentials } else { specific }));
+        let Some(user) = user else { return fail(ErrorCode::UserNotFound) };
+        match verified {
+            Verified::NoHash => fail(ErrorCode::NoPasswordSet),
+            Verified::Mismatch => fail(ErrorCode::IncorrectPassword),
+            Verified::Match { rehash } => {
+                if rehash {
+                    // Upgrade legacy/weaker hashes; a failure here must not fail a correct login.
+                    if let Ok(h) = s.hasher.hash(password) {
+                        let _ = s.store.set_password_hash(&user.id, &h, s.now());
+                    }
+                }
+                Ok(user)
+            }
+        }
     }
 
     /// The user with this email (case-insensitive), or `None`.
@@ -217,16 +241,18 @@ impl Password<'_> {
     /// `StorageError`, or the sanitizer's error.
     pub fn find_user_by_email(&self, email: &str) -> Result<Option<User>> {
         let s = self.server;
-        s.store.find_user_by_email(&email.trim().to_lowercase())?.map(|u| s.sanitize(u)).transpose()
+        let Some(address) = lookup_email(email) else { return Ok(None) };
+        s.store.find_user_by_email(&address)?.map(|u| s.sanitize(u)).transpose()
     }
 
-    /// The user with this username (exact match), or `None`.
+    /// The user with this username (exact match after NFC normalization), or `None`.
     ///
     /// # Errors
     /// `StorageError`, or the sanitizer's error.
     pub fn find_user_by_username(&self, username: &str) -> Result<Option<User>> {
         let s = self.server;
-        s.store.find_user_by_username(username)?.map(|u| s.sanitize(u)).transpose()
+        let Some(name) = lookup_username(username) else { return Ok(None) };
+        s.store.find_user_by_username(&name)?.map(|u| s.sanitize(u)).transpose()
     }
 
     /// Sets a user's password (an admin operation: no old password needed).
@@ -239,20 +265,5 @@ impl Password<'_> {
         s.user_or_not_found(user_id)?;
         let hash = s.hasher.hash(&password)?;
         s.store.set_password_hash(user_id, &hash, s.now())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_email;
-
-    #[test]
-    fn email_shapes() {
-        for ok in ["a@b.co", "first.last+tag@example.org", "x@sub.domain.io"] {
-            assert!(is_email(ok), "{ok}");
-        }
-        for bad in ["", "a", "a@b", "@b.co", "a b@c.de", "a@.com", "a@com."] {
-            assert!(!is_email(bad), "{bad}");
-        }
     }
 }

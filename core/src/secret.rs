@@ -43,33 +43,36 @@ impl SealingKey {
         SealingKey(key)
     }
 
-    /// Encrypts with ChaCha20-Poly1305 under a random nonce; returns `nonce_hex:ciphertext_hex`.
+    /// Encrypts with ChaCha20-Poly1305 under a random nonce, bound to `context` (associated data:
+    /// e.g. the owner's user id, so a sealed value copied to another row does not open there);
+    /// returns `nonce_hex:ciphertext_hex`.
     ///
     /// # Errors
     /// `InternalError` if randomness or encryption fails.
-    pub(crate) fn seal(&self, plaintext: &[u8]) -> Result<String> {
-        use chacha20poly1305::aead::{Aead, KeyInit};
+    pub(crate) fn seal(&self, plaintext: &[u8], context: &[u8]) -> Result<String> {
+        use chacha20poly1305::aead::{Aead, KeyInit, Payload};
         let cipher = chacha20poly1305::ChaCha20Poly1305::new((&self.0).into());
         let mut nonce = [0u8; 12];
         getrandom::fill(&mut nonce).map_err(|e| AccountsError::new(ErrorCode::InternalError, format!("getrandom: {e}")))?;
         let sealed = cipher
-            .encrypt((&nonce).into(), plaintext)
+            .encrypt((&nonce).into(), Payload { msg: plaintext, aad: context })
             .map_err(|_| AccountsError::new(ErrorCode::InternalError, "encryption failed"))?;
         Ok(format!("{}:{}", hex::encode(nonce), hex::encode(sealed)))
     }
 
-    /// Reverses [`SealingKey::seal`].
+    /// Reverses [`SealingKey::seal`] for the same `context`.
     ///
     /// # Errors
-    /// `InternalError` when the text is malformed or was sealed under another key (a changed `tokenSecret`).
-    pub(crate) fn open(&self, sealed: &str) -> Result<Vec<u8>> {
-        use chacha20poly1305::aead::{Aead, KeyInit};
+    /// `InternalError` when the text is malformed, was sealed under another key (a changed
+    /// `tokenSecret`) or for another context.
+    pub(crate) fn open(&self, sealed: &str, context: &[u8]) -> Result<Vec<u8>> {
+        use chacha20poly1305::aead::{Aead, KeyInit, Payload};
         let bad = || AccountsError::new(ErrorCode::InternalError, "a sealed secret cannot be opened (was tokenSecret changed?)");
         let (n, c) = sealed.split_once(':').ok_or_else(bad)?;
         let nonce: [u8; 12] = hex::decode(n).ok().and_then(|v| v.try_into().ok()).ok_or_else(bad)?;
         let ciphertext = hex::decode(c).map_err(|_| bad())?;
         let cipher = chacha20poly1305::ChaCha20Poly1305::new((&self.0).into());
-        cipher.decrypt((&nonce).into(), ciphertext.as_slice()).map_err(|_| bad())
+        cipher.decrypt((&nonce).into(), Payload { msg: ciphertext.as_slice(), aad: context }).map_err(|_| bad())
     }
 }
 
@@ -80,12 +83,13 @@ mod tests {
     #[test]
     fn sealing_round_trips_and_rejects_other_keys() {
         let k = SealingKey::derive("0123456789abcdef0123456789abcdef", "totp");
-        let sealed = k.seal(b"secret bytes").unwrap();
+        let sealed = k.seal(b"secret bytes", b"user-1").unwrap();
         assert!(!sealed.contains(&hex::encode(b"secret bytes")));
-        assert_eq!(k.open(&sealed).unwrap(), b"secret bytes");
-        assert_ne!(k.seal(b"secret bytes").unwrap(), sealed, "fresh nonce each time");
+        assert_eq!(k.open(&sealed, b"user-1").unwrap(), b"secret bytes");
+        assert_ne!(k.seal(b"secret bytes", b"user-1").unwrap(), sealed, "fresh nonce each time");
         let other = SealingKey::derive("another secret of at least 32 bytes!!", "totp");
-        assert_eq!(other.open(&sealed).unwrap_err().code, ErrorCode::InternalError);
-        assert_eq!(k.open("zz:zz").unwrap_err().code, ErrorCode::InternalError);
+        assert_eq!(other.open(&sealed, b"user-1").unwrap_err().code, ErrorCode::InternalError);
+        assert_eq!(k.open(&sealed, b"user-2").unwrap_err().code, ErrorCode::InternalError, "bound to its context");
+        assert_eq!(k.open("zz:zz", b"user-1").unwrap_err().code, ErrorCode::InternalError);
     }
 }

@@ -11,8 +11,9 @@ use crate::secret::{SealingKey, ct_eq, digest, new_id};
 use crate::services::{AuthService, PasswordAuthService};
 use crate::store::{self, SessionRecord, Store};
 use crate::tokens::{AccessData, TokenManager};
+use crate::identifiers::{lookup_email, lookup_username};
 use crate::types::{
-    ConnectionInfo, ImpersonationResult, ImpersonationTarget, LoginResult, RevokeAllOptions, Session, Tokens, User,
+    ConnectionInfo, ImpersonationResult, ImpersonationTarget, LoginResult, PurgeReport, RevokeAllOptions, Session, Tokens, User,
 };
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -211,6 +212,7 @@ impl AccountsServer {
         if user.deactivated {
             return Err(code(ErrorCode::UserDeactivated));
         }
+        let infos = &infos.sanitized();
         let now = self.now();
         let session_id = new_id()?;
         let refresh_token = self.tokens.refresh_token(&user.id, &session_id, 0, now)?;
@@ -247,7 +249,7 @@ impl AccountsServer {
     /// `UserDeactivated`, or a `ValidateLogin` listener's error.
     pub fn login_with_service(&self, service: &str, params: &Value, infos: &ConnectionInfo) -> Result<LoginResult> {
         self.observed(events::LOGIN_SUCCESS, events::LOGIN_ERROR, || {
-            let user = self.authenticate_user(service, params)?;
+            let user = self.authenticate_user(service, params, infos)?;
             if user.deactivated {
                 return Err(code(ErrorCode::UserDeactivated));
             }
@@ -261,9 +263,15 @@ impl AccountsServer {
         })
     }
 
-    fn authenticate_user(&self, service: &str, params: &Value) -> Result<User> {
+    /// Runs a service and, unless it checked it itself, the user's second factor: no service
+    /// can log a user with two-factor on in without their code.
+    fn authenticate_user(&self, service: &str, params: &Value, infos: &ConnectionInfo) -> Result<User> {
         let svc = self.service(service)?;
-        svc.authenticate(self, params)?.ok_or_else(|| code(ErrorCode::AuthenticationFailed))
+        let user = svc.authenticate(self, params, infos)?.ok_or_else(|| code(ErrorCode::AuthenticationFailed))?;
+        if !svc.checks_second_factor() {
+            self.password().two_factor().check_login(&user, params, infos.ip.as_deref())?;
+        }
+        Ok(user)
     }
 
     /// Checks credentials with `service` without creating a session (accounts-js `authenticateWithService`).
@@ -272,7 +280,7 @@ impl AccountsServer {
     /// As [`AccountsServer::login_with_service`], minus session creation.
     pub fn authenticate_with_service(&self, service: &str, params: &Value, infos: &ConnectionInfo) -> Result<bool> {
         self.observed(events::AUTHENTICATE_SUCCESS, events::AUTHENTICATE_ERROR, || {
-            let user = self.authenticate_user(service, params)?;
+            let user = self.authenticate_user(service, params, infos)?;
             if user.deactivated {
                 return Err(code(ErrorCode::UserDeactivated));
             }
@@ -310,6 +318,8 @@ impl AccountsServer {
                 }
                 Some(rec.session)
             };
+            let impersonator = session.as_ref().map_or(data.impersonator_user_id.as_deref(), |s| s.impersonator_user_id.as_deref());
+            self.check_impersonator(impersonator)?;
             let user = self.user_or_not_found(&data.user_id)?;
             if user.deactivated {
                 return Err(code(ErrorCode::UserDeactivated));
@@ -359,9 +369,10 @@ impl AccountsServer {
                 if user.deactivated {
                     return Err(code(ErrorCode::UserDeactivated));
                 }
+                self.check_impersonator(rec.session.impersonator_user_id.as_deref())?;
                 let next_refresh = if ct_eq(&presented, &rec.refresh_digest) {
                     let next = self.tokens.refresh_token(&user.id, &rec.session.id, rec.session.refresh_count + 1, now)?;
-                    if !self.store.rotate_session(&rec.session.id, &rec.refresh_digest, &digest(&next), now, infos)? {
+                    if !self.store.rotate_session(&rec.session.id, &rec.refresh_digest, &digest(&next), now, &infos.sanitized())? {
                         continue; // another refresh rotated first: re-read and take the grace path
                     }
                     next
@@ -392,6 +403,16 @@ impl AccountsServer {
             }
             Err(AccountsError::new(ErrorCode::StorageError, "refresh kept losing rotation races; try again"))
         })
+    }
+
+    /// An impersonation session lives only while its impersonator is an active user (revoking
+    /// all of the impersonator's sessions ends it too: the store revokes it with them).
+    fn check_impersonator(&self, impersonator: Option<&str>) -> Result<()> {
+        let Some(id) = impersonator else { return Ok(()) };
+        match self.store.find_user_by_id(id)? {
+            Some(u) if !u.deactivated => Ok(()),
+            _ => Err(AccountsError::new(ErrorCode::SessionNotValid, "the impersonator is no longer active")),
+        }
     }
 
     fn in_grace(&self, rec: &SessionRecord, presented: &str, now: i64) -> bool {
@@ -442,14 +463,17 @@ impl AccountsServer {
                 return Err(code(ErrorCode::SessionNotValid));
             }
             let user = self.user_or_not_found(&data.user_id)?;
+            if user.deactivated {
+                return Err(code(ErrorCode::UserDeactivated)); // a deactivated administrator impersonates nobody
+            }
             let denied = || Ok((ImpersonationResult { authorized: false, tokens: None, user: None }, Value::Null));
-            if data.is_impersonated {
+            if data.is_impersonated || rec.session.impersonator_user_id.is_some() {
                 return denied(); // no impersonation chains
             }
             let found = match (&target.user_id, &target.username, &target.email) {
                 (Some(id), None, None) => self.store.find_user_by_id(id)?,
-                (None, Some(name), None) => self.store.find_user_by_username(name)?,
-                (None, None, Some(email)) => self.store.find_user_by_email(&email.to_lowercase())?,
+                (None, Some(name), None) => lookup_username(name).map(|n| self.store.find_user_by_username(&n)).transpose()?.flatten(),
+                (None, None, Some(email)) => lookup_email(email).map(|e| self.store.find_user_by_email(&e)).transpose()?.flatten(),
                 _ => {
                     return Err(AccountsError::new(ErrorCode::InvalidArgument, "give exactly one of userId, username, email"));
                 }
@@ -532,7 +556,17 @@ impl AccountsServer {
         }
     }
 
-    /// Revokes every valid session of a user except `options.except`; returns how many.
+    /// Deletes expired link tokens and attempt counters (they are also purged as new ones are
+    /// written); call it from a periodic job on a quiet database.
+    ///
+    /// # Errors
+    /// `StorageError`.
+    pub fn purge_expired(&self) -> Result<PurgeReport> {
+        self.store.purge_expired(self.now())
+    }
+
+    /// Revokes every valid session of a user except `options.except`, and every session in which
+    /// the user impersonates someone; returns how many.
     ///
     /// # Errors
     /// `StorageError`.

@@ -33,6 +33,9 @@ pub struct RefreshClaims {
     pub exp: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
+    /// Carried like `iss`, so a refresh token verifies under the same `iss`/`aud` checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
 }
 
 const ACCESS: &str = "access";
@@ -117,6 +120,7 @@ impl TokenManager {
             iat,
             exp: iat + self.refresh_ttl_s,
             iss: self.issuer.clone(),
+            aud: self.audience.clone(),
         })
     }
 

@@ -4,6 +4,7 @@
 //! (ChaCha20-Poly1305 under a key derived from `tokenSecret`); recovery codes only as digests.
 //! The last accepted time step is stored, so a code is never accepted twice.
 
+use crate::attempts::{Guess, Guesser};
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::secret::{ct_eq, digest, random_hex};
 use crate::server::AccountsServer;
@@ -117,7 +118,7 @@ impl TwoFactor<'_> {
         let bytes = secret.as_ref().to_vec();
         let step = self.totp(bytes.clone())?.check(code.trim(), self.now_secs()).ok_or_else(|| err(ErrorCode::TwoFactorCodeDidNotMatch))?;
         let (shown, stored) = self.recovery_codes()?;
-        let doc = Stored { sealed_secret: self.server.two_factor_key.seal(&bytes)?, last_step: step, recovery_codes: stored };
+        let doc = Stored { sealed_secret: self.server.two_factor_key.seal(&bytes, user_id.as_bytes())?, last_step: step, recovery_codes: stored };
         if !self.server.store.swap_service(user_id, SERVICE, None, Some(&serde_json::to_string(&doc)?), self.server.now())? {
             return Err(err(ErrorCode::TwoFactorAlreadySet));
         }
@@ -125,22 +126,24 @@ impl TwoFactor<'_> {
     }
 
     /// Turns two-factor off; needs a current code or a recovery code (accounts-js `unset`).
+    /// Wrong codes count against the second-factor attempt limits.
     ///
     /// # Errors
-    /// `UserNotFound`, `TwoFactorNotSet`, `TwoFactorCodeDidNotMatch`.
+    /// `UserNotFound`, `TwoFactorNotSet`, `TwoFactorCodeDidNotMatch`, `TooManyAttempts`.
     pub fn unset(&self, user_id: &str, code: &str) -> Result<()> {
         self.server.user_or_not_found(user_id)?;
-        self.consume(user_id, code, None, |_| None)
+        self.guarded_consume(user_id, None, code, None, |_| None)
     }
 
-    /// Replaces the recovery codes; needs a current code or a recovery code.
+    /// Replaces the recovery codes; needs a current code or a recovery code. Wrong codes count
+    /// against the second-factor attempt limits.
     ///
     /// # Errors
-    /// `UserNotFound`, `TwoFactorNotSet`, `TwoFactorCodeDidNotMatch`.
+    /// `UserNotFound`, `TwoFactorNotSet`, `TwoFactorCodeDidNotMatch`, `TooManyAttempts`.
     pub fn regenerate_recovery_codes(&self, user_id: &str, code: &str) -> Result<Vec<String>> {
         self.server.user_or_not_found(user_id)?;
         let (shown, stored) = self.recovery_codes()?;
-        self.consume(user_id, code, None, move |mut doc| {
+        self.guarded_consume(user_id, None, code, None, move |mut doc| {
             doc.recovery_codes = stored.clone();
             Some(doc)
         })?;
@@ -156,8 +159,9 @@ impl TwoFactor<'_> {
     }
 
     /// The second step of a login: with two-factor on, `params.code` must be a fresh TOTP code or
-    /// an unused recovery code.
-    pub(crate) fn check_login(&self, user: &User, params: &Value) -> Result<()> {
+    /// an unused recovery code. Wrong codes count against the second-factor limits (per account,
+    /// per `ip`, per both).
+    pub(crate) fn check_login(&self, user: &User, params: &Value, ip: Option<&str>) -> Result<()> {
         let Some(loaded) = self.load(&user.id)? else { return Ok(()) };
         let code = match params.get("code") {
             None | Some(Value::Null) => return Err(err(ErrorCode::TwoFactorCodeRequired)),
@@ -165,7 +169,20 @@ impl TwoFactor<'_> {
             Some(Value::String(_)) => return Err(err(ErrorCode::TwoFactorCodeRequired)),
             Some(_) => return Err(err(ErrorCode::TwoFactorCodeDidNotMatch)),
         };
-        self.consume(&user.id, code, Some(loaded), Some)
+        self.guarded_consume(&user.id, ip, code, Some(loaded), Some)
+    }
+
+    /// [`TwoFactor::consume`] under the second-factor attempt limits.
+    fn guarded_consume(
+        &self,
+        user_id: &str,
+        ip: Option<&str>,
+        code: &str,
+        loaded: Option<(String, Stored)>,
+        next: impl Fn(Stored) -> Option<Stored>,
+    ) -> Result<()> {
+        let who = Guesser { account: Some(user_id), ip };
+        self.server.guarded(Guess::SecondFactor, &who, || self.consume(user_id, code, loaded, next))
     }
 
     /// Checks `code` against the stored document (`loaded`, when the caller has just read it) and
@@ -181,7 +198,7 @@ impl TwoFactor<'_> {
                 None => self.load(user_id)?.ok_or_else(|| err(ErrorCode::TwoFactorNotSet))?,
             };
             if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
-                let secret = self.server.two_factor_key.open(&doc.sealed_secret)?;
+                let secret = self.server.two_factor_key.open(&doc.sealed_secret, user_id.as_bytes())?;
                 match self.totp(secret)?.check(code, self.now_secs()) {
                     Some(step) if step > doc.last_step => doc.last_step = step,
                     _ => return Err(err(ErrorCode::TwoFactorCodeDidNotMatch)),

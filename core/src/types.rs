@@ -46,6 +46,29 @@ pub struct ConnectionInfo {
     pub user_agent: Option<String>,
 }
 
+impl ConnectionInfo {
+    /// Longest `ip` / `userAgent` kept on a session, in bytes.
+    pub const MAX_FIELD_BYTES: usize = 512;
+
+    /// The info as recorded: control characters (NUL included) removed and each field cut to
+    /// [`ConnectionInfo::MAX_FIELD_BYTES`], since both come from request headers an attacker writes.
+    pub fn sanitized(&self) -> ConnectionInfo {
+        fn clean(v: &Option<String>) -> Option<String> {
+            v.as_ref().map(|s| {
+                let mut out = String::new();
+                for c in s.chars().filter(|c| !c.is_control()) {
+                    if out.len() + c.len_utf8() > ConnectionInfo::MAX_FIELD_BYTES {
+                        break;
+                    }
+                    out.push(c);
+                }
+                out
+            })
+        }
+        ConnectionInfo { ip: clean(&self.ip), user_agent: clean(&self.user_agent) }
+    }
+}
+
 /// An access/refresh token pair.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -103,6 +126,16 @@ pub struct Session {
     pub refresh_count: i64,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// What `purgeExpired` deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PurgeReport {
+    /// Expired verification, reset, enrollment and magic-link tokens.
+    pub tokens: u64,
+    /// Failed-attempt counters whose window had ended.
+    pub attempts: u64,
 }
 
 /// Options of `revokeAllSessions`.

@@ -112,16 +112,16 @@ fn reset_password_flow() {
     assert!(mails.lock().unwrap().last().unwrap()["text"].as_str().unwrap().contains("http://localhost:3000/reset-password/"));
     p.send_reset_password_email("dana@example.com").unwrap();
     let (_, token) = last_link(&mails);
-    assert_eq!(code(p.reset_password(&old, "second password", &no_info())), ErrorCode::ResetPasswordLinkExpired, "a new request kills older links");
+    assert_eq!(code(p.reset_password(&old, "second password", None, &no_info())), ErrorCode::ResetPasswordLinkExpired, "a new request kills older links");
 
-    assert_eq!(code(p.reset_password(&token, "short", &no_info())), ErrorCode::InvalidNewPassword);
-    assert_eq!(code(p.reset_password("", "second password", &no_info())), ErrorCode::InvalidToken);
+    assert_eq!(code(p.reset_password(&token, "short", None, &no_info())), ErrorCode::InvalidNewPassword);
+    assert_eq!(code(p.reset_password("", "second password", None, &no_info())), ErrorCode::InvalidToken);
     let mails_before = mails.lock().unwrap().len();
-    assert_eq!(p.reset_password(&token, "second password", &no_info()).unwrap(), None, "the bad password did not use the link up");
+    assert_eq!(p.reset_password(&token, "second password", None, &no_info()).unwrap(), None, "the bad password did not use the link up");
     let notice = mails.lock().unwrap()[mails_before].clone();
     assert_eq!(notice["type"], "passwordChanged");
 
-    assert_eq!(code(p.reset_password(&token, "third password", &no_info())), ErrorCode::ResetPasswordLinkExpired, "single use");
+    assert_eq!(code(p.reset_password(&token, "third password", None, &no_info())), ErrorCode::ResetPasswordLinkExpired, "single use");
     assert_eq!(code(login(&s, "first password")), ErrorCode::InvalidCredentials);
     login(&s, "second password").unwrap();
     assert_eq!(code(s.resume_session(&session.tokens.access_token)), ErrorCode::SessionNotValid, "sessions revoked");
@@ -130,7 +130,7 @@ fn reset_password_flow() {
     p.send_reset_password_email("dana@example.com").unwrap();
     let (_, expiring) = last_link(&mails);
     clock.advance_secs(3 * DAY + 1);
-    assert_eq!(code(p.reset_password(&expiring, "fourth password", &no_info())), ErrorCode::ResetPasswordLinkExpired);
+    assert_eq!(code(p.reset_password(&expiring, "fourth password", None, &no_info())), ErrorCode::ResetPasswordLinkExpired);
 }
 
 #[test]
@@ -149,7 +149,7 @@ fn reset_password_can_log_in_and_keep_sessions() {
     }));
     p.send_reset_password_email("dana@example.com").unwrap();
     let (_, token) = last_link(&mails);
-    let result = p.reset_password(&token, "second password", &ConnectionInfo { ip: Some("10.0.0.1".into()), user_agent: None }).unwrap().unwrap();
+    let result = p.reset_password(&token, "second password", None, &ConnectionInfo { ip: Some("10.0.0.1".into()), user_agent: None }).unwrap().unwrap();
     assert_eq!(result.user.id, id);
     assert_eq!(s.resume_session(&result.tokens.access_token).unwrap().id, id);
     s.resume_session(&session.tokens.access_token).unwrap();
@@ -168,12 +168,12 @@ fn enrollment_sets_a_first_password() {
     let (kind, token) = last_link(&mails);
     assert_eq!(kind, "enrollAccount");
     clock.advance_secs(29 * DAY);
-    p.reset_password(&token, "my first password", &no_info()).unwrap();
+    p.reset_password(&token, "my first password", None, &no_info()).unwrap();
     assert_eq!(s.password().authenticate(&json!({"user": "new@example.com", "password": "my first password"})).unwrap().id, id);
     p.send_enrollment_email("new@example.com").unwrap();
     let (_, late) = last_link(&mails);
     clock.advance_secs(30 * DAY + 1);
-    assert_eq!(code(p.reset_password(&late, "another password", &no_info())), ErrorCode::ResetPasswordLinkExpired);
+    assert_eq!(code(p.reset_password(&late, "another password", None, &no_info())), ErrorCode::ResetPasswordLinkExpired);
 }
 
 #[test]

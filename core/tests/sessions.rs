@@ -55,7 +55,7 @@ fn login_errors_and_services() {
 
 struct ApiKeys;
 impl AuthService for ApiKeys {
-    fn authenticate(&self, server: &AccountsServer, params: &serde_json::Value) -> Result<Option<User>> {
+    fn authenticate(&self, server: &AccountsServer, params: &serde_json::Value, _infos: &ConnectionInfo) -> Result<Option<User>> {
         match params.get("key").and_then(|k| k.as_str()) {
             Some("k-alice") => server.password().find_user_by_username("alice"),
             _ => Ok(None),

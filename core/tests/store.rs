@@ -2,7 +2,7 @@
 //! when `ACCOUNTS_TEST_PG_URL` names a server (`make test` starts one; with
 //! `ACCOUNTS_REQUIRE_PG=1` a missing server fails the suite instead of skipping PostgreSQL).
 mod common;
-use accounts_core::store::{NewUser, SessionRecord, Store, TokenRecord, postgres::PostgresStore, sqlite::SqliteStore};
+use accounts_core::store::{NewUser, SessionRecord, Store, TokenRecord, TokenScope, postgres::PostgresStore, sqlite::SqliteStore};
 use accounts_core::*;
 use serde_json::{Map, json};
 use std::sync::Arc;
@@ -25,6 +25,7 @@ fn new_user(id: &str, username: Option<&str>, email: Option<&str>, hash: Option<
     NewUser {
         id: id.into(),
         username: username.map(String::from),
+        username_key: username.map(|u| u.to_lowercase()),
         email: email.map(String::from),
         profile: Map::from_iter([("plan".to_string(), json!("pro"))]),
         password_hash: hash.map(String::from),
@@ -140,7 +141,7 @@ fn concurrent_rotations_and_token_takes_have_one_winner() {
     for (name, s, _dir) in backends() {
         s.create_user(&new_user("u1", Some("ann"), Some("ann@example.com"), None)).unwrap();
         s.create_session(&session("s1", "u1", 100)).unwrap();
-        s.insert_token(&token("t1", "u1", "magicLink", "ann@example.com"), false).unwrap();
+        s.insert_token(&token("t1", "u1", "magicLink", "ann@example.com"), TokenScope::Kind).unwrap();
         let handles: Vec<_> = (0..16)
             .map(|i| {
                 let s = s.clone();
@@ -180,8 +181,8 @@ fn emails_are_unique_ordered_and_verifiable() {
         assert!(shown("u1")[1].1);
         assert_eq!(s.find_user_by_email("second@example.com").unwrap().unwrap().id, "u1");
 
-        s.insert_token(&token("t-second", "u1", "verifyEmail", "second@example.com"), false).unwrap();
-        s.insert_token(&token("t-first", "u1", "verifyEmail", "ann@example.com"), false).unwrap();
+        s.insert_token(&token("t-second", "u1", "verifyEmail", "second@example.com"), TokenScope::KindAndAddress).unwrap();
+        s.insert_token(&token("t-first", "u1", "verifyEmail", "ann@example.com"), TokenScope::KindAndAddress).unwrap();
         assert!(s.remove_email("u1", "second@example.com", 4000).unwrap());
         assert!(!s.remove_email("u1", "second@example.com", 4000).unwrap(), "{name}");
         assert!(s.take_token("t-second", &["verifyEmail"]).unwrap().is_none(), "{name}: tokens die with their address");
@@ -193,21 +194,77 @@ fn emails_are_unique_ordered_and_verifiable() {
 }
 
 #[test]
+fn expired_tokens_and_attempt_counters_are_purged() {
+    for (name, s, _dir) in backends() {
+        s.create_user(&new_user("u1", Some("ann"), Some("ann@example.com"), None)).unwrap();
+        s.insert_token(&token("old", "u1", "resetPassword", "ann@example.com"), TokenScope::Kind).unwrap();
+        // A token written after `old` expired removes it on the way (purge on write).
+        let mut later = token("v1", "u1", "verifyEmail", "ann@example.com");
+        later.created_at = 6000;
+        later.expires_at = 9000;
+        s.insert_token(&later, TokenScope::KindAndAddress).unwrap();
+        assert!(s.find_token("old").unwrap().is_none(), "{name}");
+        let hits = s.hit_attempts(&[("k1".into(), 1000), ("k2".into(), 5000)], 10_000).unwrap();
+        assert_eq!(hits.iter().map(|h| (h.failures, h.expires_at)).collect::<Vec<_>>(), vec![(1, 11_000), (1, 15_000)], "{name}");
+        let report = s.purge_expired(12_000).unwrap();
+        assert_eq!((report.tokens, report.attempts), (1, 1), "{name}: v1 and k1 had expired");
+        assert_eq!(s.read_attempts(&["k1".into(), "k2".into()], 12_000).unwrap().len(), 1, "{name}");
+        assert_eq!(s.purge_expired(12_000).unwrap(), PurgeReport::default());
+    }
+}
+
+#[test]
+fn attempt_counters_count_within_their_window_and_clear() {
+    for (name, s, _dir) in backends() {
+        let keys = vec!["a".to_string(), "b".to_string()];
+        for i in 1..=3 {
+            let hits = s.hit_attempts(&[("a".into(), 1000), ("b".into(), 60_000)], 100 + i).unwrap();
+            assert_eq!(hits[0].failures, i, "{name}");
+            assert_eq!(hits[0].expires_at, 1101, "{name}: the window starts at the first failure");
+        }
+        // a's window ended: it starts again at 1, b keeps counting.
+        let hits = s.hit_attempts(&[("a".into(), 1000), ("b".into(), 60_000)], 2000).unwrap();
+        assert_eq!((hits[0].failures, hits[0].expires_at, hits[1].failures), (1, 3000, 4), "{name}");
+        let live = s.read_attempts(&keys, 2500).unwrap();
+        assert_eq!(live.len(), 2, "{name}");
+        assert_eq!(s.read_attempts(&keys, 3000).unwrap().len(), 1, "{name}: expired counters are not read");
+        s.clear_attempts(&["b".to_string()]).unwrap();
+        assert!(s.read_attempts(&["b".to_string()], 2500).unwrap().is_empty(), "{name}");
+        // Concurrent hits from many threads are all counted.
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..5 {
+                        s.hit_attempts(&[("c".into(), 60_000)], 5000).unwrap();
+                    }
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        assert_eq!(s.read_attempts(&["c".to_string()], 5000).unwrap()[0].failures, 40, "{name}");
+    }
+}
+
+#[test]
 fn one_time_tokens() {
     for (name, s, _dir) in backends() {
         s.create_user(&new_user("u1", Some("ann"), Some("ann@example.com"), None)).unwrap();
-        assert_eq!(code(s.insert_token(&token("tx", "nobody", "resetPassword", "a@b.co"), false)), ErrorCode::UserNotFound, "{name}");
-        s.insert_token(&token("r1", "u1", "resetPassword", "ann@example.com"), false).unwrap();
-        s.insert_token(&token("r2", "u1", "resetPassword", "ann@example.com"), true).unwrap();
+        assert_eq!(code(s.insert_token(&token("tx", "nobody", "resetPassword", "a@b.co"), TokenScope::Kind)), ErrorCode::UserNotFound, "{name}");
+        s.insert_token(&token("r1", "u1", "resetPassword", "ann@example.com"), TokenScope::Kind).unwrap();
+        assert_eq!(s.find_token("r1").unwrap().unwrap().kind, "resetPassword", "{name}: a peek does not use it up");
+        s.insert_token(&token("r2", "u1", "resetPassword", "ann@example.com"), TokenScope::Kind).unwrap();
         assert!(s.take_token("r1", &["resetPassword"]).unwrap().is_none(), "{name}: replaced");
         assert!(s.take_token("r2", &["verifyEmail"]).unwrap().is_none(), "{name}: wrong kind is not taken");
         let t = s.take_token("r2", &["resetPassword", "enrollAccount"]).unwrap().unwrap();
         assert_eq!(t, token("r2", "u1", "resetPassword", "ann@example.com"));
         assert!(s.take_token("r2", &["resetPassword"]).unwrap().is_none(), "{name}: single use");
         for d in ["m1", "m2", "m3"] {
-            s.insert_token(&token(d, "u1", "magicLink", "ann@example.com"), false).unwrap();
+            s.insert_token(&token(d, "u1", "magicLink", &format!("{d}@example.com")), TokenScope::KindAndAddress).unwrap();
         }
-        s.insert_token(&token("v1", "u1", "verifyEmail", "ann@example.com"), false).unwrap();
+        s.insert_token(&token("v0", "u1", "verifyEmail", "ann@example.com"), TokenScope::KindAndAddress).unwrap();
+        s.insert_token(&token("v1", "u1", "verifyEmail", "ann@example.com"), TokenScope::KindAndAddress).unwrap();
+        assert!(s.find_token("v0").unwrap().is_none(), "{name}: one live verification link per address");
         assert_eq!(s.delete_tokens("u1", "magicLink").unwrap(), 3, "{name}");
         assert_eq!(s.delete_tokens("u1", "magicLink").unwrap(), 0);
         s.decoy_write("decoy-digest", 1000).unwrap();
@@ -254,7 +311,7 @@ fn server_flows_on_every_backend() {
         assert_eq!(common::code(s.resume_session(&r.tokens.access_token)), ErrorCode::SessionNotValid, "{url}");
         s.password().send_reset_password_email("dana@example.com").unwrap();
         let (_, t) = common::last_link(&mails);
-        s.password().reset_password(&t, "second password", &common::no_info()).unwrap();
+        s.password().reset_password(&t, "second password", None, &common::no_info()).unwrap();
         let secret = s.password().two_factor().get_new_auth_secret().unwrap();
         let now = (clock.now_ms() / 1000) as u64;
         let codes = s.password().two_factor().set(&id, &secret.base32, &common::totp_code(&secret.base32, now)).unwrap();

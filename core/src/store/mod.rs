@@ -8,7 +8,7 @@ mod postgres_tls;
 pub mod sqlite;
 
 use crate::error::Result;
-use crate::types::{ConnectionInfo, Session, User};
+use crate::types::{ConnectionInfo, PurgeReport, Session, User};
 use serde_json::{Map, Value};
 
 /// A user to insert. `email` is already lowercased, `password_hash` already hashed.
@@ -16,6 +16,8 @@ use serde_json::{Map, Value};
 pub struct NewUser {
     pub id: String,
     pub username: Option<String>,
+    /// The uniqueness key of `username` (case-folded skeleton, see `identifiers::username_key`).
+    pub username_key: Option<String>,
     pub email: Option<String>,
     pub profile: Map<String, Value>,
     pub password_hash: Option<String>,
@@ -48,6 +50,24 @@ pub struct TokenRecord {
     pub created_at: i64,
 }
 
+/// Which unused tokens of the same user a new token replaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenScope {
+    /// Every token of the same kind (reset, enrollment, magic link: one live link per user).
+    Kind,
+    /// Tokens of the same kind mailed to the same address (verification: one live link per address).
+    KindAndAddress,
+}
+
+/// A failed-attempt counter as stored: `key` is a digest naming what is counted (never an IP or
+/// identifier in plaintext); the window ends at `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptCount {
+    pub key: String,
+    pub failures: i64,
+    pub expires_at: i64,
+}
+
 /// What the server needs from a database. Implementations must be safe to share between threads.
 pub trait Store: Send + Sync {
     /// Inserts a user with its first email and password hash in one transaction.
@@ -73,7 +93,8 @@ pub trait Store: Send + Sync {
     fn rotate_session(&self, id: &str, expected_digest: &str, new_digest: &str, now: i64, info: &ConnectionInfo) -> Result<bool>;
     /// Marks one session invalid; returns whether it was valid before.
     fn invalidate_session(&self, id: &str, now: i64) -> Result<bool>;
-    /// Marks every valid session of a user invalid except `except`; returns how many.
+    /// Marks every valid session of a user invalid except `except`, and every session in which
+    /// the user impersonates someone; returns how many.
     fn invalidate_all_sessions(&self, user_id: &str, except: Option<&str>, now: i64) -> Result<u64>;
     /// All sessions of a user, newest first.
     fn list_sessions(&self, user_id: &str) -> Result<Vec<Session>>;
@@ -88,8 +109,11 @@ pub trait Store: Send + Sync {
     /// Marks an address of a user verified; returns whether the user has that address.
     fn verify_email(&self, user_id: &str, address: &str, now: i64) -> Result<bool>;
 
-    /// Stores a one-time token; when `replace_kind` is set, first deletes the user's tokens of that kind.
-    fn insert_token(&self, record: &TokenRecord, replace_kind: bool) -> Result<()>;
+    /// Stores a one-time token, first deleting the user's tokens it replaces (`scope`) and every
+    /// expired token (so they do not pile up).
+    fn insert_token(&self, record: &TokenRecord, scope: TokenScope) -> Result<()>;
+    /// The token with this digest, without using it up.
+    fn find_token(&self, digest: &str) -> Result<Option<TokenRecord>>;
     /// Deletes and returns the token with this digest if its kind is one of `kinds` (single use:
     /// of two concurrent takers, one gets it). Expired tokens are returned too; the caller decides.
     fn take_token(&self, digest: &str, kinds: &[&str]) -> Result<Option<TokenRecord>>;
@@ -98,6 +122,16 @@ pub trait Store: Send + Sync {
     /// A write of the same shape as [`Store::insert_token`] that leaves nothing behind: what a link
     /// request for an unknown address costs, so timing does not tell known from unknown addresses.
     fn decoy_write(&self, digest: &str, now: i64) -> Result<()>;
+
+    /// The live (unexpired at `now`) counters among `keys`.
+    fn read_attempts(&self, keys: &[String], now: i64) -> Result<Vec<AttemptCount>>;
+    /// Adds one failure to each `(key, window_ms)` in one transaction (a counter whose window has
+    /// ended starts again at 1) and deletes expired counters; returns the new counts.
+    fn hit_attempts(&self, hits: &[(String, i64)], now: i64) -> Result<Vec<AttemptCount>>;
+    /// Deletes these counters.
+    fn clear_attempts(&self, keys: &[String]) -> Result<()>;
+    /// Deletes expired one-time tokens and attempt counters.
+    fn purge_expired(&self, now: i64) -> Result<PurgeReport>;
 
     /// The JSON document a service keeps for a user (e.g. `two-factor`).
     fn find_service(&self, user_id: &str, name: &str) -> Result<Option<String>>;

@@ -5,9 +5,9 @@
 //! processes is one statement (compare-and-swap `UPDATE ... WHERE`, `DELETE ... RETURNING`) or a
 //! transaction, and uniqueness is enforced by the database.
 
-use super::{NewUser, SessionRecord, Store, TokenRecord};
+use super::{AttemptCount, NewUser, SessionRecord, Store, TokenRecord, TokenScope};
 use crate::error::{AccountsError, ErrorCode, Result};
-use crate::types::{ConnectionInfo, EmailRecord, Session, User};
+use crate::types::{ConnectionInfo, EmailRecord, PurgeReport, Session, User};
 use postgres::error::SqlState;
 use postgres::{GenericClient, Row};
 use r2d2_postgres::PostgresConnectionManager;
@@ -72,6 +72,13 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_user ON sessions(user_id);
 "#, r#"
 CREATE TABLE decoys (id BIGSERIAL PRIMARY KEY, digest TEXT NOT NULL, created_at BIGINT NOT NULL);
+"#, r#"
+ALTER TABLE users ADD COLUMN username_key TEXT;
+CREATE UNIQUE INDEX users_username_fold_key ON users(username_key);
+CREATE INDEX tokens_expiry ON tokens(expires_at);
+CREATE INDEX sessions_impersonator ON sessions(impersonator_user_id);
+CREATE TABLE attempts (digest TEXT PRIMARY KEY, failures BIGINT NOT NULL, expires_at BIGINT NOT NULL);
+CREATE INDEX attempts_expiry ON attempts(expires_at);
 "#];
 
 /// Key of the advisory lock that serialises migrations across processes ("accounts" in ASCII).
@@ -216,12 +223,17 @@ fn constraint(e: postgres::Error) -> AccountsError {
     match e.as_db_error() {
         Some(db) if *db.code() == SqlState::UNIQUE_VIOLATION => match db.constraint() {
             Some("emails_pkey") => AccountsError::code(ErrorCode::EmailAlreadyExists),
-            Some("users_username_key") => AccountsError::code(ErrorCode::UsernameAlreadyExists),
+            Some("users_username_key" | "users_username_fold_key") => AccountsError::code(ErrorCode::UsernameAlreadyExists),
             _ => e.into(),
         },
         Some(db) if *db.code() == SqlState::FOREIGN_KEY_VIOLATION => AccountsError::code(ErrorCode::UserNotFound),
         _ => e.into(),
     }
+}
+
+/// PostgreSQL text cannot hold NUL: a key containing one names no row (instead of a storage error).
+fn names_nothing(key: &str) -> bool {
+    key.contains('\0')
 }
 
 fn user_not_found() -> AccountsError {
@@ -250,9 +262,9 @@ impl Store for PostgresStore {
         let profile_json = serde_json::to_string(&user.profile)?;
         self.tx(|tx| {
             tx.execute(
-                "INSERT INTO users (id, username, emails, profile, deactivated, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, FALSE, $5, $5)",
-                &[&user.id, &user.username, &emails_json, &profile_json, &user.now],
+                "INSERT INTO users (id, username, username_key, emails, profile, deactivated, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, FALSE, $6, $6)",
+                &[&user.id, &user.username, &user.username_key, &emails_json, &profile_json, &user.now],
             )
             .map_err(constraint)?;
             if let Some(address) = &user.email {
@@ -270,11 +282,17 @@ impl Store for PostgresStore {
     }
 
     fn find_user_by_id(&self, id: &str) -> Result<Option<User>> {
+        if names_nothing(id) {
+            return Ok(None);
+        }
         let row = self.conn()?.query_opt(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1"), &[&id])?;
         row.as_ref().map(user_from_row).transpose()
     }
 
     fn find_user_by_email(&self, email: &str) -> Result<Option<User>> {
+        if names_nothing(email) {
+            return Ok(None);
+        }
         let row = self.conn()?.query_opt(
             &format!("SELECT {USER_COLUMNS} FROM emails e JOIN users u ON u.id = e.user_id WHERE e.address = $1"),
             &[&email],
@@ -283,11 +301,17 @@ impl Store for PostgresStore {
     }
 
     fn find_user_by_username(&self, username: &str) -> Result<Option<User>> {
+        if names_nothing(username) {
+            return Ok(None);
+        }
         let row = self.conn()?.query_opt(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.username = $1"), &[&username])?;
         row.as_ref().map(user_from_row).transpose()
     }
 
     fn find_password_hash(&self, user_id: &str) -> Result<Option<String>> {
+        if names_nothing(user_id) {
+            return Ok(None);
+        }
         Ok(self.conn()?.query_opt("SELECT hash FROM passwords WHERE user_id = $1", &[&user_id])?.map(|r| r.get(0)))
     }
 
@@ -306,6 +330,9 @@ impl Store for PostgresStore {
     }
 
     fn set_deactivated(&self, user_id: &str, deactivated: bool, now: i64) -> Result<()> {
+        if names_nothing(user_id) {
+            return Err(user_not_found());
+        }
         let n = self
             .conn()?
             .execute("UPDATE users SET deactivated = $2, updated_at = $3 WHERE id = $1", &[&user_id, &deactivated, &now])?;
@@ -339,6 +366,9 @@ impl Store for PostgresStore {
     }
 
     fn find_session(&self, id: &str) -> Result<Option<SessionRecord>> {
+        if names_nothing(id) {
+            return Ok(None);
+        }
         let row = self.conn()?.query_opt(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1"), &[&id])?;
         Ok(row.as_ref().map(session_from_row))
     }
@@ -356,18 +386,28 @@ impl Store for PostgresStore {
     }
 
     fn invalidate_session(&self, id: &str, now: i64) -> Result<bool> {
+        if names_nothing(id) {
+            return Ok(false);
+        }
         let n = self.conn()?.execute("UPDATE sessions SET valid = FALSE, updated_at = $2 WHERE id = $1 AND valid", &[&id, &now])?;
         Ok(n == 1)
     }
 
     fn invalidate_all_sessions(&self, user_id: &str, except: Option<&str>, now: i64) -> Result<u64> {
+        if names_nothing(user_id) || except.is_some_and(names_nothing) {
+            return Ok(0);
+        }
         Ok(self.conn()?.execute(
-            "UPDATE sessions SET valid = FALSE, updated_at = $3 WHERE user_id = $1 AND valid AND ($2::TEXT IS NULL OR id <> $2)",
+            "UPDATE sessions SET valid = FALSE, updated_at = $3 \
+             WHERE (user_id = $1 OR impersonator_user_id = $1) AND valid AND ($2::TEXT IS NULL OR id <> $2)",
             &[&user_id, &except, &now],
         )?)
     }
 
     fn list_sessions(&self, user_id: &str) -> Result<Vec<Session>> {
+        if names_nothing(user_id) {
+            return Ok(Vec::new());
+        }
         let rows = self
             .conn()?
             .query(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 ORDER BY created_at DESC, id"), &[&user_id])?;
@@ -375,6 +415,9 @@ impl Store for PostgresStore {
     }
 
     fn add_email(&self, user_id: &str, address: &str, verified: bool, now: i64) -> Result<()> {
+        if names_nothing(user_id) {
+            return Err(user_not_found());
+        }
         self.tx(|tx| {
             if !lock_user(tx, user_id)? {
                 return Err(user_not_found());
@@ -389,6 +432,9 @@ impl Store for PostgresStore {
     }
 
     fn remove_email(&self, user_id: &str, address: &str, now: i64) -> Result<bool> {
+        if names_nothing(user_id) || names_nothing(address) {
+            return Ok(false);
+        }
         self.tx(|tx| {
             lock_user(tx, user_id)?;
             if tx.execute("DELETE FROM emails WHERE user_id = $1 AND address = $2", &[&user_id, &address])? == 0 {
@@ -401,6 +447,9 @@ impl Store for PostgresStore {
     }
 
     fn verify_email(&self, user_id: &str, address: &str, now: i64) -> Result<bool> {
+        if names_nothing(user_id) || names_nothing(address) {
+            return Ok(false);
+        }
         self.tx(|tx| {
             lock_user(tx, user_id)?;
             if tx.execute("UPDATE emails SET verified = TRUE WHERE user_id = $1 AND address = $2", &[&user_id, &address])? == 0 {
@@ -411,11 +460,16 @@ impl Store for PostgresStore {
         })
     }
 
-    fn insert_token(&self, t: &TokenRecord, replace_kind: bool) -> Result<()> {
+    fn insert_token(&self, t: &TokenRecord, scope: TokenScope) -> Result<()> {
         self.tx(|tx| {
-            if replace_kind {
-                tx.execute("DELETE FROM tokens WHERE user_id = $1 AND kind = $2", &[&t.user_id, &t.kind])?;
-            }
+            match scope {
+                TokenScope::Kind => tx.execute("DELETE FROM tokens WHERE user_id = $1 AND kind = $2", &[&t.user_id, &t.kind])?,
+                TokenScope::KindAndAddress => tx.execute(
+                    "DELETE FROM tokens WHERE user_id = $1 AND kind = $2 AND address IS NOT DISTINCT FROM $3",
+                    &[&t.user_id, &t.kind, &t.address],
+                )?,
+            };
+            tx.execute("DELETE FROM tokens WHERE expires_at <= $1", &[&t.created_at])?;
             tx.execute(
                 "INSERT INTO tokens (digest, user_id, kind, address, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
                 &[&t.digest, &t.user_id, &t.kind, &t.address, &t.expires_at, &t.created_at],
@@ -423,6 +477,17 @@ impl Store for PostgresStore {
             .map_err(constraint)?;
             Ok(())
         })
+    }
+
+    fn find_token(&self, digest: &str) -> Result<Option<TokenRecord>> {
+        if names_nothing(digest) {
+            return Ok(None);
+        }
+        let row = self.conn()?.query_opt(
+            "SELECT digest, user_id, kind, address, expires_at, created_at FROM tokens WHERE digest = $1",
+            &[&digest],
+        )?;
+        Ok(row.as_ref().map(token_from_row))
     }
 
     fn take_token(&self, digest: &str, kinds: &[&str]) -> Result<Option<TokenRecord>> {
@@ -448,7 +513,52 @@ impl Store for PostgresStore {
         })
     }
 
+    fn read_attempts(&self, keys: &[String], now: i64) -> Result<Vec<AttemptCount>> {
+        let rows = self.conn()?.query(
+            "SELECT digest, failures, expires_at FROM attempts WHERE digest = ANY($1) AND expires_at > $2",
+            &[&keys, &now],
+        )?;
+        Ok(rows.iter().map(|r| AttemptCount { key: r.get(0), failures: r.get(1), expires_at: r.get(2) }).collect())
+    }
+
+    fn hit_attempts(&self, hits: &[(String, i64)], now: i64) -> Result<Vec<AttemptCount>> {
+        self.tx(|tx| {
+            tx.execute("DELETE FROM attempts WHERE expires_at <= $1", &[&now])?;
+            let mut out = Vec::with_capacity(hits.len());
+            for (key, window_ms) in hits {
+                // One statement per counter: concurrent hits from other processes serialise on the row.
+                let row = tx.query_one(
+                    "INSERT INTO attempts (digest, failures, expires_at) VALUES ($1, 1, $2 + $3) \
+                     ON CONFLICT (digest) DO UPDATE SET \
+                       failures = CASE WHEN attempts.expires_at <= $2 THEN 1 ELSE attempts.failures + 1 END, \
+                       expires_at = CASE WHEN attempts.expires_at <= $2 THEN $2 + $3 ELSE attempts.expires_at END \
+                     RETURNING failures, expires_at",
+                    &[key, &now, window_ms],
+                )?;
+                out.push(AttemptCount { key: key.clone(), failures: row.get(0), expires_at: row.get(1) });
+            }
+            Ok(out)
+        })
+    }
+
+    fn clear_attempts(&self, keys: &[String]) -> Result<()> {
+        self.conn()?.execute("DELETE FROM attempts WHERE digest = ANY($1)", &[&keys])?;
+        Ok(())
+    }
+
+    fn purge_expired(&self, now: i64) -> Result<PurgeReport> {
+        self.tx(|tx| {
+            let tokens = tx.execute("DELETE FROM tokens WHERE expires_at <= $1", &[&now])?;
+            let attempts = tx.execute("DELETE FROM attempts WHERE expires_at <= $1", &[&now])?;
+            tx.execute("DELETE FROM decoys", &[])?;
+            Ok(PurgeReport { tokens, attempts })
+        })
+    }
+
     fn find_service(&self, user_id: &str, name: &str) -> Result<Option<String>> {
+        if names_nothing(user_id) {
+            return Ok(None);
+        }
         Ok(self.conn()?.query_opt("SELECT data FROM services WHERE user_id = $1 AND name = $2", &[&user_id, &name])?.map(|r| r.get(0)))
     }
 

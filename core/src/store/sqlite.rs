@@ -4,9 +4,9 @@
 //! serialisation means no caller ever sees "database is locked"), plus a few reader
 //! connections for file databases so reads run in parallel with writes.
 
-use super::{NewUser, SessionRecord, Store, TokenRecord};
+use super::{AttemptCount, NewUser, SessionRecord, Store, TokenRecord, TokenScope};
 use crate::error::{AccountsError, ErrorCode, Result};
-use crate::types::{ConnectionInfo, EmailRecord, Session, User};
+use crate::types::{ConnectionInfo, EmailRecord, PurgeReport, Session, User};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -69,6 +69,16 @@ CREATE INDEX sessions_user ON sessions(user_id);
 "#, r#"
 -- Written and emptied by requests for unknown addresses, so they cost a real write like known ones.
 CREATE TABLE decoys (id INTEGER PRIMARY KEY, digest TEXT NOT NULL, created_at INTEGER NOT NULL);
+"#, r#"
+-- Usernames are unique by a case-folded confusable skeleton (docs/security.md, "Identifiers").
+-- Rows from before this version keep a NULL key (exact-match uniqueness only).
+ALTER TABLE users ADD COLUMN username_key TEXT;
+CREATE UNIQUE INDEX users_username_key ON users(username_key);
+CREATE INDEX tokens_expiry ON tokens(expires_at);
+CREATE INDEX sessions_impersonator ON sessions(impersonator_user_id);
+-- Failed-attempt counters shared by every process on this file; keys are digests.
+CREATE TABLE attempts (digest TEXT PRIMARY KEY, failures INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+CREATE INDEX attempts_expiry ON attempts(expires_at);
 "#];
 
 const READERS: usize = 2;
@@ -126,6 +136,20 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     Ok(())
 }
 
+/// Creates the database file readable by its owner only (0600) if it does not exist yet. SQLite
+/// gives the `-wal` and `-shm` files the mode of the database file, so they are private too.
+fn create_private(path: &str) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(AccountsError::new(ErrorCode::StorageError, format!("sqlite: cannot create {path}: {e}"))),
+    }
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path`, or a private in-memory one for `:memory:`.
     ///
@@ -135,6 +159,9 @@ impl SqliteStore {
         let memory = path == ":memory:";
         if path.is_empty() {
             return Err(AccountsError::new(ErrorCode::InvalidConfig, "sqlite: needs a path or :memory:"));
+        }
+        if !memory {
+            create_private(path)?;
         }
         let mut writer = if memory { Connection::open_in_memory()? } else { Connection::open(path)? };
         configure(&writer, !memory)?;
@@ -271,10 +298,10 @@ impl Store for SqliteStore {
         let profile_json = serde_json::to_string(&user.profile)?;
         self.write(|tx| {
             tx.prepare_cached(
-                "INSERT INTO users (id, username, emails, profile, deactivated, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, 0, ?5, ?5)",
+                "INSERT INTO users (id, username, username_key, emails, profile, deactivated, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?6)",
             )?
-            .execute(params![user.id, user.username, emails_json, profile_json, user.now])
+            .execute(params![user.id, user.username, user.username_key, emails_json, profile_json, user.now])
             .map_err(unique_violation)?;
             if let Some(address) = &user.email {
                 tx.prepare_cached("INSERT INTO emails (address, user_id, verified, created_at) VALUES (?1, ?2, 0, ?3)")?
@@ -407,7 +434,7 @@ impl Store for SqliteStore {
             let n = tx
                 .prepare_cached(
                     "UPDATE sessions SET valid = 0, updated_at = ?3 \
-                     WHERE user_id = ?1 AND valid = 1 AND (?2 IS NULL OR id <> ?2)",
+                     WHERE (user_id = ?1 OR impersonator_user_id = ?1) AND valid = 1 AND (?2 IS NULL OR id <> ?2)",
                 )?
                 .execute(params![user_id, except, now])?;
             Ok(n as u64)
@@ -461,17 +488,31 @@ impl Store for SqliteStore {
         })
     }
 
-    fn insert_token(&self, t: &TokenRecord, replace_kind: bool) -> Result<()> {
+    fn insert_token(&self, t: &TokenRecord, scope: TokenScope) -> Result<()> {
         self.write(|tx| {
-            if replace_kind {
-                tx.prepare_cached("DELETE FROM tokens WHERE user_id = ?1 AND kind = ?2")?.execute(params![t.user_id, t.kind])?;
-            }
+            match scope {
+                TokenScope::Kind => {
+                    tx.prepare_cached("DELETE FROM tokens WHERE user_id = ?1 AND kind = ?2")?.execute(params![t.user_id, t.kind])?
+                }
+                TokenScope::KindAndAddress => tx
+                    .prepare_cached("DELETE FROM tokens WHERE user_id = ?1 AND kind = ?2 AND address IS ?3")?
+                    .execute(params![t.user_id, t.kind, t.address])?,
+            };
+            tx.prepare_cached("DELETE FROM tokens WHERE expires_at <= ?1")?.execute([t.created_at])?;
             tx.prepare_cached(
                 "INSERT INTO tokens (digest, user_id, kind, address, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
             .execute(params![t.digest, t.user_id, t.kind, t.address, t.expires_at, t.created_at])
             .map_err(missing_user)?;
             Ok(())
+        })
+    }
+
+    fn find_token(&self, digest: &str) -> Result<Option<TokenRecord>> {
+        self.read(|c| {
+            c.prepare_cached("SELECT digest, user_id, kind, address, expires_at, created_at FROM tokens WHERE digest = ?1")?
+                .query_row([digest], token_from_row)
+                .optional()
         })
     }
 
@@ -503,6 +544,57 @@ impl Store for SqliteStore {
             tx.prepare_cached("INSERT INTO decoys (digest, created_at) VALUES (?1, ?2)")?.execute(params![digest, now])?;
             tx.prepare_cached("DELETE FROM decoys")?.execute([])?;
             Ok(())
+        })
+    }
+
+    fn read_attempts(&self, keys: &[String], now: i64) -> Result<Vec<AttemptCount>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT failures, expires_at FROM attempts WHERE digest = ?1 AND expires_at > ?2")?;
+            let mut out = Vec::new();
+            for key in keys {
+                if let Some((failures, expires_at)) = stmt.query_row(params![key, now], |r| Ok((r.get(0)?, r.get(1)?))).optional()? {
+                    out.push(AttemptCount { key: key.clone(), failures, expires_at });
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn hit_attempts(&self, hits: &[(String, i64)], now: i64) -> Result<Vec<AttemptCount>> {
+        self.write(|tx| {
+            tx.prepare_cached("DELETE FROM attempts WHERE expires_at <= ?1")?.execute([now])?;
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO attempts (digest, failures, expires_at) VALUES (?1, 1, ?2 + ?3) \
+                 ON CONFLICT(digest) DO UPDATE SET \
+                   failures = CASE WHEN attempts.expires_at <= ?2 THEN 1 ELSE attempts.failures + 1 END, \
+                   expires_at = CASE WHEN attempts.expires_at <= ?2 THEN ?2 + ?3 ELSE attempts.expires_at END \
+                 RETURNING failures, expires_at",
+            )?;
+            let mut out = Vec::with_capacity(hits.len());
+            for (key, window_ms) in hits {
+                let (failures, expires_at) = stmt.query_row(params![key, now, window_ms], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                out.push(AttemptCount { key: key.clone(), failures, expires_at });
+            }
+            Ok(out)
+        })
+    }
+
+    fn clear_attempts(&self, keys: &[String]) -> Result<()> {
+        self.write(|tx| {
+            let mut stmt = tx.prepare_cached("DELETE FROM attempts WHERE digest = ?1")?;
+            for key in keys {
+                stmt.execute([key])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn purge_expired(&self, now: i64) -> Result<PurgeReport> {
+        self.write(|tx| {
+            let tokens = tx.prepare_cached("DELETE FROM tokens WHERE expires_at <= ?1")?.execute([now])? as u64;
+            let attempts = tx.prepare_cached("DELETE FROM attempts WHERE expires_at <= ?1")?.execute([now])? as u64;
+            tx.prepare_cached("DELETE FROM decoys")?.execute([])?;
+            Ok(PurgeReport { tokens, attempts })
         })
     }
 

@@ -1,0 +1,135 @@
+//! Failed-attempt limits (docs/security.md, "Attempt limits").
+//!
+//! Wrong guesses — passwords, second-factor codes, link tokens — are counted in the store, so
+//! every process on the database shares the counts. Each kind of guess has three counters: per
+//! account + client IP (strict), per account (looser, so a stranger cannot lock the owner out for
+//! long) and per client IP (credential stuffing). A guess is refused with `TooManyAttempts` while
+//! any of its counters is full; a success clears the account + IP counter. Unknown identifiers are
+//! counted exactly like known ones, so a refusal says nothing about whether an account exists.
+//! Counter keys are SHA-256 digests: no identifier or IP is stored in plaintext.
+
+use crate::callbacks::events;
+use crate::config::{AttemptLimits, Limit, LimitSet};
+use crate::error::{AccountsError, ErrorCode, Result};
+use crate::secret::digest;
+use crate::server::AccountsServer;
+use serde_json::json;
+
+/// A kind of guess; each has its own limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Guess {
+    Password,
+    SecondFactor,
+    LinkToken,
+}
+
+impl Guess {
+    fn name(self) -> &'static str {
+        match self {
+            Guess::Password => "password",
+            Guess::SecondFactor => "secondFactor",
+            Guess::LinkToken => "linkToken",
+        }
+    }
+
+    fn limits(self, all: &AttemptLimits) -> &LimitSet {
+        match self {
+            Guess::Password => &all.password,
+            Guess::SecondFactor => &all.second_factor,
+            Guess::LinkToken => &all.link_token,
+        }
+    }
+
+    /// Whether an error means the guess was wrong (and so counts against the limits).
+    fn is_wrong(self, code: ErrorCode) -> bool {
+        use ErrorCode::*;
+        match self {
+            Guess::Password => matches!(code, InvalidCredentials | IncorrectPassword | UserNotFound | NoPasswordSet),
+            Guess::SecondFactor => code == TwoFactorCodeDidNotMatch,
+            Guess::LinkToken => matches!(code, ResetPasswordLinkExpired | VerifyEmailLinkExpired | LoginTokenExpired),
+        }
+    }
+}
+
+/// Who is guessing: the account the guess is about (a user id, or the identifier as given when it
+/// names nobody) and the client IP (`infos.ip`), each when known.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Guesser<'a> {
+    pub account: Option<&'a str>,
+    pub ip: Option<&'a str>,
+}
+
+/// One counter of a guess: its scope name, store key and limit.
+struct Counter {
+    scope: &'static str,
+    key: String,
+    limit: Limit,
+}
+
+fn counters(guess: Guess, who: &Guesser<'_>, limits: &LimitSet) -> Vec<Counter> {
+    let key = |scope: &str, subject: &str| digest(&format!("{}\u{1f}{scope}\u{1f}{subject}", guess.name()));
+    let mut out = Vec::with_capacity(3);
+    if let (Some(account), Some(ip)) = (who.account, who.ip) {
+        out.push(Counter { scope: "accountIp", key: key("accountIp", &format!("{account}\u{1f}{ip}")), limit: limits.account_ip });
+    }
+    if let Some(account) = who.account {
+        out.push(Counter { scope: "account", key: key("account", account), limit: limits.account });
+    }
+    if let Some(ip) = who.ip {
+        out.push(Counter { scope: "ip", key: key("ip", ip), limit: limits.ip });
+    }
+    out.retain(|c| c.limit.max > 0);
+    out
+}
+
+fn window_ms(limit: &Limit) -> i64 {
+    i64::try_from(limit.window.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
+impl AccountsServer {
+    /// Runs one guess under the limits: refuses it while a counter is full, counts it when
+    /// `attempt` fails with a wrong-guess error, and clears the account + IP counter on success.
+    ///
+    /// # Errors
+    /// `TooManyAttempts` (with `details.retryAfter` in seconds), `StorageError`, or `attempt`'s error.
+    pub(crate) fn guarded<T>(&self, guess: Guess, who: &Guesser<'_>, attempt: impl FnOnce() -> Result<T>) -> Result<T> {
+        let counters = counters(guess, who, guess.limits(&self.config.attempt_limits));
+        if counters.is_empty() {
+            return attempt();
+        }
+        let now = self.now();
+        let keys: Vec<String> = counters.iter().map(|c| c.key.clone()).collect();
+        let live = self.store.read_attempts(&keys, now)?;
+        let full = counters.iter().filter_map(|c| {
+            let count = live.iter().find(|l| l.key == c.key)?;
+            (count.failures >= i64::from(c.limit.max)).then_some((c.scope, count.expires_at))
+        });
+        if let Some((scope, until)) = full.max_by_key(|(_, until)| *until) {
+            return Err(self.too_many(guess, who, scope, until, now));
+        }
+        match attempt() {
+            Ok(out) => {
+                let clear: Vec<String> = counters.iter().filter(|c| c.scope == "accountIp").map(|c| c.key.clone()).collect();
+                if !clear.is_empty() {
+                    self.store.clear_attempts(&clear)?;
+                }
+                Ok(out)
+            }
+            Err(e) if guess.is_wrong(e.code) => {
+                let hits: Vec<(String, i64)> = counters.iter().map(|c| (c.key.clone(), window_ms(&c.limit))).collect();
+                self.store.hit_attempts(&hits, now)?;
+                Err(e)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn too_many(&self, guess: Guess, who: &Guesser<'_>, scope: &str, until: i64, now: i64) -> AccountsError {
+        let retry_after = ((until - now).max(0) + 999) / 1000;
+        let _ = self.events.emit(events::TOO_MANY_ATTEMPTS, || {
+            json!({ "attempt": guess.name(), "limit": scope, "retryAfter": retry_after, "account": who.account, "ip": who.ip })
+        });
+        AccountsError::new(ErrorCode::TooManyAttempts, "Too many attempts, try again later")
+            .with_details(json!({ "retryAfter": retry_after, "limit": scope }))
+    }
+}

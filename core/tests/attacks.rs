@@ -1,0 +1,499 @@
+//! The attack suite (docs/security.md): one named test per attack, each asserting the refusal
+//! and its code. Timing attacks are measured as ratios in `make bench`, not asserted here.
+mod common;
+use accounts_core::*;
+use base64::Engine;
+use common::*;
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+
+fn from(ip: &str) -> ConnectionInfo {
+    ConnectionInfo { ip: Some(ip.into()), user_agent: None }
+}
+
+fn login(s: &AccountsServer, user: &str, password: &str, ip: &str) -> Result<LoginResult> {
+    s.login_with_service("password", &json!({"user": user, "password": password}), &from(ip))
+}
+
+fn retry_after(e: &AccountsError) -> i64 {
+    assert_eq!(e.code, ErrorCode::TooManyAttempts);
+    e.details.as_ref().and_then(|d| d["retryAfter"].as_i64()).expect("retryAfter in details")
+}
+
+/// A server with a manual clock, collected mails and an impersonation rule: alice may impersonate.
+fn lab(extra: Value) -> (AccountsServer, Arc<ManualClock>, Arc<Mutex<Vec<Value>>>) {
+    let mails = Arc::new(Mutex::new(Vec::new()));
+    let sink = mails.clone();
+    let callbacks = Callbacks {
+        send_mail: Some(Arc::new(move |m: &Value| {
+            sink.lock().unwrap().push(m.clone());
+            Ok(())
+        })),
+        impersonation_authorize: Some(Arc::new(|u: &User, _t: &User| Ok(u.username.as_deref() == Some("alice")))),
+        ..Callbacks::default()
+    };
+    let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+    let s = AccountsServer::with_clock(config("sqlite::memory:", extra), callbacks, clock.clone()).unwrap();
+    (s, clock, mails)
+}
+
+fn now_secs(clock: &ManualClock) -> u64 {
+    (clock.now_ms() / 1000) as u64
+}
+
+/// Turns two-factor on for `id`; returns the base32 secret.
+fn two_factor_on(s: &AccountsServer, clock: &ManualClock, id: &str) -> String {
+    let secret = s.password().two_factor().get_new_auth_secret().unwrap();
+    s.password().two_factor().set(id, &secret.base32, &totp_code(&secret.base32, now_secs(clock))).unwrap();
+    clock.advance_secs(30); // the enrolment code's step is used up
+    secret.base32
+}
+
+/// A six-digit code that is not valid now (nor in the drift window).
+fn wrong_code(secret: &str, clock: &ManualClock) -> String {
+    let valid: Vec<String> = (-1..=1).map(|d| totp_code(secret, (now_secs(clock) as i64 + d * 30) as u64)).collect();
+    (0..1_000_000).map(|n| format!("{n:06}")).find(|c| !valid.contains(c)).unwrap()
+}
+
+// ---- attempt limits ----
+
+#[test]
+fn two_factor_codes_cannot_be_guessed_without_limit_in_unset() {
+    let (s, clock, _) = lab(json!({}));
+    let (id, _) = alice(&s);
+    let secret = two_factor_on(&s, &clock, &id);
+    let tf = s.password().two_factor();
+    for _ in 0..10 {
+        assert_eq!(code(tf.unset(&id, &wrong_code(&secret, &clock))), ErrorCode::TwoFactorCodeDidNotMatch);
+    }
+    // The 11th guess is refused before it is checked, even when it is right.
+    let e = tf.unset(&id, &totp_code(&secret, now_secs(&clock))).unwrap_err();
+    assert!((1..=900).contains(&retry_after(&e)));
+    assert_eq!(code(tf.regenerate_recovery_codes(&id, &wrong_code(&secret, &clock))), ErrorCode::TooManyAttempts);
+    assert!(tf.is_set(&id).unwrap(), "two-factor stays on");
+    clock.advance_secs(901);
+    tf.unset(&id, &totp_code(&secret, now_secs(&clock))).unwrap();
+    assert!(!tf.is_set(&id).unwrap());
+}
+
+#[test]
+fn two_factor_codes_at_login_are_limited_per_account_and_ip() {
+    let (s, clock, _) = lab(json!({}));
+    let (id, _) = alice(&s);
+    let secret = two_factor_on(&s, &clock, &id);
+    let with_code = |c: &str, ip: &str| {
+        s.login_with_service("password", &json!({"user": "alice", "password": "correct horse", "code": c}), &from(ip))
+    };
+    for _ in 0..5 {
+        assert_eq!(code(with_code(&wrong_code(&secret, &clock), "198.51.100.7")), ErrorCode::TwoFactorCodeDidNotMatch);
+    }
+    assert_eq!(code(with_code(&totp_code(&secret, now_secs(&clock)), "198.51.100.7")), ErrorCode::TooManyAttempts);
+    // Another address still may (per account + IP is the strict limit), until the account limit.
+    with_code(&totp_code(&secret, now_secs(&clock)), "203.0.113.9").unwrap();
+    clock.advance_secs(30);
+    for _ in 0..5 {
+        assert_eq!(code(with_code(&wrong_code(&secret, &clock), "203.0.113.10")), ErrorCode::TwoFactorCodeDidNotMatch);
+    }
+    assert_eq!(code(with_code(&totp_code(&secret, now_secs(&clock)), "203.0.113.11")), ErrorCode::TooManyAttempts, "10 per account");
+}
+
+#[test]
+fn password_guesses_are_limited_per_account_and_ip_and_a_success_resets() {
+    let (s, clock, _) = lab(json!({}));
+    alice(&s);
+    for _ in 0..4 {
+        assert_eq!(code(login(&s, "alice", "wrong", "198.51.100.7")), ErrorCode::InvalidCredentials);
+    }
+    login(&s, "alice", "correct horse", "198.51.100.7").unwrap();
+    // The success cleared this address's counter: five more wrong guesses are allowed again.
+    for _ in 0..5 {
+        assert_eq!(code(login(&s, "alice", "wrong", "198.51.100.7")), ErrorCode::InvalidCredentials);
+    }
+    let e = login(&s, "alice", "correct horse", "198.51.100.7").unwrap_err();
+    assert!((1..=900).contains(&retry_after(&e)), "refused even with the right password");
+    login(&s, "alice@example.com", "correct horse", "203.0.113.9").expect("the owner elsewhere is not locked out");
+    clock.advance_secs(901);
+    login(&s, "alice", "correct horse", "198.51.100.7").unwrap();
+}
+
+#[test]
+fn unknown_accounts_are_limited_exactly_like_known_ones() {
+    let (s, _, _) = lab(json!({}));
+    alice(&s);
+    let run = |user: &str| -> Vec<ErrorCode> { (0..7).map(|_| code(login(&s, user, "wrong", "198.51.100.7"))).collect() };
+    let known = run("alice");
+    let unknown = run("nobody-here");
+    assert_eq!(known, unknown, "the sequence of codes does not tell whether the account exists");
+    assert_eq!(known[4], ErrorCode::InvalidCredentials);
+    assert_eq!(known[5], ErrorCode::TooManyAttempts);
+}
+
+#[test]
+fn credential_stuffing_from_one_ip_is_limited() {
+    let (s, _, _) = lab(json!({"attemptLimits": {"password": {
+        "accountIp": {"max": 5, "window": "15m"}, "account": {"max": 50, "window": "15m"}, "ip": {"max": 20, "window": "15m"}}}}));
+    alice(&s);
+    for i in 0..20 {
+        assert_eq!(code(login(&s, &format!("user{i}@example.com"), "123456", "198.51.100.7")), ErrorCode::InvalidCredentials);
+    }
+    assert_eq!(code(login(&s, "alice", "correct horse", "198.51.100.7")), ErrorCode::TooManyAttempts);
+    login(&s, "alice", "correct horse", "203.0.113.9").unwrap();
+}
+
+#[test]
+fn a_stranger_cannot_lock_the_owner_out_for_long() {
+    let (s, clock, _) = lab(json!({}));
+    alice(&s);
+    // 50 wrong guesses from 50 addresses fill the account counter ...
+    for i in 0..50 {
+        assert_eq!(code(login(&s, "alice", "wrong", &format!("10.0.{}.{}", i / 200, i % 200))), ErrorCode::InvalidCredentials);
+    }
+    let e = login(&s, "alice", "correct horse", "203.0.113.9").unwrap_err();
+    // ... for at most the window (15 minutes), then the owner is back in.
+    assert!(retry_after(&e) <= 900);
+    clock.advance_secs(retry_after(&e));
+    login(&s, "alice", "correct horse", "203.0.113.9").unwrap();
+}
+
+#[test]
+fn refusals_carry_retry_after_and_emit_an_event() {
+    let (s, _, _) = lab(json!({}));
+    alice(&s);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    s.on(
+        "TooManyAttempts",
+        Arc::new(move |_e: &str, p: &Value| {
+            log.lock().unwrap().push(p.clone());
+            Ok(())
+        }),
+    );
+    for _ in 0..5 {
+        let _ = login(&s, "alice", "wrong", "198.51.100.7");
+    }
+    assert!(seen.lock().unwrap().is_empty());
+    let e = login(&s, "alice", "wrong", "198.51.100.7").unwrap_err();
+    assert_eq!(retry_after(&e), 900);
+    let events = seen.lock().unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["attempt"], json!("password"));
+    assert_eq!(events[0]["limit"], json!("accountIp"));
+    assert_eq!(events[0]["retryAfter"], json!(900));
+}
+
+#[test]
+fn guessed_link_tokens_are_limited_per_ip() {
+    let (s, _, mails) = lab(json!({"attemptLimits": {"linkToken": {
+        "accountIp": {"max": 0, "window": "15m"}, "account": {"max": 0, "window": "15m"}, "ip": {"max": 3, "window": "15m"}}}}));
+    alice(&s);
+    s.password().send_reset_password_email("alice@example.com").unwrap();
+    let (_, token) = last_link(&mails);
+    for _ in 0..3 {
+        let guess = secret::random_hex(32).unwrap();
+        assert_eq!(code(s.password().reset_password(&guess, "new password!", None, &from("198.51.100.7"))), ErrorCode::ResetPasswordLinkExpired);
+    }
+    assert_eq!(code(s.password().reset_password(&token, "new password!", None, &from("198.51.100.7"))), ErrorCode::TooManyAttempts);
+    s.magic_link().request_magic_link_email("alice@example.com").unwrap();
+    let (_, magic) = last_link(&mails);
+    assert_eq!(code(s.login_with_service("magicLink", &json!({"token": magic}), &from("198.51.100.7"))), ErrorCode::TooManyAttempts);
+    s.password().reset_password(&token, "new password!", None, &from("203.0.113.9")).unwrap();
+}
+
+// ---- no second-factor bypass ----
+
+#[test]
+fn a_reset_link_alone_does_not_open_a_session_for_a_two_factor_user() {
+    let (s, clock, mails) = lab(json!({"services": {"password": {"returnTokensAfterResetPassword": true}}}));
+    let (id, _) = alice(&s);
+    let secret = two_factor_on(&s, &clock, &id);
+    let p = s.password();
+    p.send_reset_password_email("alice@example.com").unwrap();
+    let (_, token) = last_link(&mails);
+    // A wrong code changes nothing and leaves the link usable.
+    assert_eq!(code(p.reset_password(&token, "second password", Some(&wrong_code(&secret, &clock)), &no_info())), ErrorCode::TwoFactorCodeDidNotMatch);
+    assert_eq!(code(login(&s, "alice", "second password", "203.0.113.9")), ErrorCode::InvalidCredentials);
+    // Without a code: the password changes, no session comes back.
+    assert_eq!(p.reset_password(&token, "second password", None, &no_info()).unwrap(), None);
+    assert_eq!(code(login(&s, "alice", "second password", "203.0.113.9")), ErrorCode::TwoFactorCodeRequired, "the new password took");
+    // With a valid code: a session.
+    p.send_reset_password_email("alice@example.com").unwrap();
+    let (_, token) = last_link(&mails);
+    let r = p.reset_password(&token, "third password", Some(&totp_code(&secret, now_secs(&clock))), &no_info()).unwrap().unwrap();
+    assert_eq!(s.resume_session(&r.tokens.access_token).unwrap().id, id);
+}
+
+#[test]
+fn a_failed_magic_link_login_does_not_use_the_link_up() {
+    let (s, clock, mails) = lab(json!({}));
+    let (id, _) = alice(&s);
+    let secret = two_factor_on(&s, &clock, &id);
+    s.magic_link().request_magic_link_email("alice@example.com").unwrap();
+    let (_, token) = last_link(&mails);
+    assert_eq!(code(s.login_with_service("magicLink", &json!({"token": token}), &no_info())), ErrorCode::TwoFactorCodeRequired);
+    assert_eq!(
+        code(s.login_with_service("magicLink", &json!({"token": token, "code": wrong_code(&secret, &clock)}), &no_info())),
+        ErrorCode::TwoFactorCodeDidNotMatch
+    );
+    let r = s.login_with_service("magicLink", &json!({"token": token, "code": totp_code(&secret, now_secs(&clock))}), &no_info()).unwrap();
+    assert_eq!(r.user.id, id);
+    assert_eq!(code(s.login_with_service("magicLink", &json!({"token": token}), &no_info())), ErrorCode::LoginTokenExpired, "used up by the success");
+}
+
+struct TrustedHeader;
+impl AuthService for TrustedHeader {
+    fn authenticate(&self, server: &AccountsServer, params: &Value, _infos: &ConnectionInfo) -> Result<Option<User>> {
+        match params.get("user").and_then(Value::as_str) {
+            Some(name) => server.password().find_user_by_username(name),
+            None => Ok(None),
+        }
+    }
+}
+
+#[test]
+fn a_custom_service_cannot_bypass_the_second_factor() {
+    let (s, clock, _) = lab(json!({}));
+    let (id, _) = alice(&s);
+    s.register_service("sso", Arc::new(TrustedHeader));
+    s.login_with_service("sso", &json!({"user": "alice"}), &no_info()).unwrap();
+    let secret = two_factor_on(&s, &clock, &id);
+    assert_eq!(code(s.login_with_service("sso", &json!({"user": "alice"}), &no_info())), ErrorCode::TwoFactorCodeRequired);
+    assert_eq!(code(s.authenticate_with_service("sso", &json!({"user": "alice"}), &no_info())), ErrorCode::TwoFactorCodeRequired);
+    s.login_with_service("sso", &json!({"user": "alice", "code": totp_code(&secret, now_secs(&clock))}), &no_info()).unwrap();
+}
+
+// ---- tokens ----
+
+#[test]
+fn refresh_works_with_issuer_and_audience_configured() {
+    let (s, clock) = clocked(json!({"tokenConfigs": {"accessToken": {"issuer": "https://auth.example", "audience": "api"}}}));
+    let (_, l) = alice(&s);
+    assert_eq!(claims(&l.tokens.refresh_token)["aud"], json!("api"));
+    clock.advance_secs(90 * 60 + 1); // the access token expired: the client refreshes now
+    let r = s.refresh_tokens(&l.tokens.access_token, &l.tokens.refresh_token, &no_info()).unwrap();
+    s.resume_session(&r.tokens.access_token).unwrap();
+    s.refresh_tokens(&r.tokens.access_token, &r.tokens.refresh_token, &no_info()).unwrap();
+    // Tokens of a server with another audience do not verify here.
+    let (other, _) = clocked(json!({"tokenConfigs": {"accessToken": {"issuer": "https://auth.example", "audience": "admin"}}}));
+    assert_eq!(code(other.resume_session(&r.tokens.access_token)), ErrorCode::TokenVerificationFailed);
+}
+
+#[test]
+fn a_sealed_two_factor_secret_copied_to_another_user_does_not_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+    let path = dir.path().join("a.db");
+    let s = AccountsServer::with_clock(config(&format!("sqlite:{}", path.display()), json!({})), Callbacks::default(), clock.clone()).unwrap();
+    let (alice_id, _) = alice(&s);
+    let secret = two_factor_on(&s, &clock, &alice_id);
+    let mallory = s.password().create_user(&json!({"username": "mallory", "password": "mallory's pw"})).unwrap();
+    // An attacker with write access to the table copies alice's document onto their own account.
+    let db = rusqlite::Connection::open(&path).unwrap();
+    db.execute(
+        "INSERT INTO services (user_id, name, data, updated_at) SELECT ?1, name, data, updated_at FROM services WHERE user_id = ?2",
+        [&mallory, &alice_id],
+    )
+    .unwrap();
+    let r = s.login_with_service("password", &json!({"user": "mallory", "password": "mallory's pw", "code": totp_code(&secret, now_secs(&clock))}), &no_info());
+    assert_eq!(code(r), ErrorCode::InternalError, "the copy does not open for another user");
+    s.login_with_service("password", &json!({"user": "alice", "password": "correct horse", "code": totp_code(&secret, now_secs(&clock))}), &no_info()).unwrap();
+}
+
+fn b64(v: &Value) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
+}
+
+#[test]
+fn jwt_hs_rs_algorithm_confusion_is_refused() {
+    let s = memory();
+    let (_, l) = alice(&s);
+    let payload = claims(&l.tokens.access_token);
+    // An RS256 header over an HMAC signature made with the shared secret (the classic confusion).
+    for alg in ["RS256", "ES256", "EdDSA", "PS256", "none", "HS512"] {
+        let header = b64(&json!({"alg": alg, "typ": "JWT"}));
+        let body = b64(&payload);
+        let sig = l.tokens.access_token.rsplit('.').next().unwrap();
+        let forged = format!("{header}.{body}.{sig}");
+        assert_eq!(code(s.resume_session(&forged)), ErrorCode::TokenVerificationFailed, "{alg}");
+    }
+}
+
+#[test]
+fn jwt_of_another_session_does_not_pair() {
+    let s = memory();
+    let (_, a) = alice(&s);
+    let b = login(&s, "alice", "correct horse", "203.0.113.9").unwrap();
+    assert_eq!(code(s.refresh_tokens(&a.tokens.access_token, &b.tokens.refresh_token, &no_info())), ErrorCode::TokenVerificationFailed);
+    s.logout(&b.tokens.access_token).unwrap();
+    assert_eq!(code(s.resume_session(&b.tokens.access_token)), ErrorCode::SessionNotValid);
+    s.resume_session(&a.tokens.access_token).expect("logging one session out leaves the other");
+}
+
+// ---- impersonation ----
+
+#[test]
+fn a_deactivated_administrator_cannot_impersonate_and_their_impersonations_end() {
+    let (s, _, _) = lab(json!({}));
+    let (alice_id, l) = alice(&s);
+    let bob = s.password().create_user(&json!({"username": "bob"})).unwrap();
+    let target = ImpersonationTarget { user_id: Some(bob.clone()), ..Default::default() };
+    let imp = s.impersonate(&l.tokens.access_token, &target, &no_info()).unwrap();
+    let t = imp.tokens.unwrap();
+    assert_eq!(s.resume_session(&t.access_token).unwrap().id, bob);
+    s.deactivate_user(&alice_id).unwrap();
+    assert_eq!(code(s.resume_session(&t.access_token)), ErrorCode::SessionNotValid, "the impersonation ends with its impersonator");
+    assert_eq!(code(s.refresh_tokens(&t.access_token, &t.refresh_token, &no_info())), ErrorCode::SessionNotValid);
+    assert_eq!(code(s.impersonate(&l.tokens.access_token, &target, &no_info())), ErrorCode::UserDeactivated);
+}
+
+#[test]
+fn revoking_all_sessions_of_the_impersonator_ends_their_impersonations() {
+    let (s, _, _) = lab(json!({}));
+    let (alice_id, l) = alice(&s);
+    let bob = s.password().create_user(&json!({"username": "bob", "password": "bob's password"})).unwrap();
+    let bob_own = login(&s, "bob", "bob's password", "203.0.113.9").unwrap();
+    let imp = s.impersonate(&l.tokens.access_token, &ImpersonationTarget { user_id: Some(bob.clone()), ..Default::default() }, &no_info()).unwrap();
+    let t = imp.tokens.unwrap();
+    assert_eq!(s.revoke_all_sessions(&alice_id, &RevokeAllOptions::default()).unwrap(), 2, "her own and the impersonation");
+    assert_eq!(code(s.resume_session(&t.access_token)), ErrorCode::SessionNotValid);
+    s.resume_session(&bob_own.tokens.access_token).expect("bob's own session is not alice's to end");
+}
+
+#[test]
+fn impersonating_from_an_impersonation_session_is_refused() {
+    let (s, _, _) = lab(json!({}));
+    let (_, l) = alice(&s);
+    let bob = s.password().create_user(&json!({"username": "bob"})).unwrap();
+    let carol = s.password().create_user(&json!({"username": "carol"})).unwrap();
+    let imp = s.impersonate(&l.tokens.access_token, &ImpersonationTarget { user_id: Some(bob), ..Default::default() }, &no_info()).unwrap();
+    let chained = s.impersonate(&imp.tokens.unwrap().access_token, &ImpersonationTarget { user_id: Some(carol), ..Default::default() }, &no_info()).unwrap();
+    assert!(!chained.authorized && chained.tokens.is_none());
+}
+
+// ---- identifiers ----
+
+#[test]
+fn identifiers_a_person_cannot_tell_apart_are_one_account() {
+    let s = memory();
+    s.password().create_user(&json!({"username": "alice", "email": "alice@example.com", "password": "correct horse"})).unwrap();
+    assert_eq!(code(s.password().create_user(&json!({"username": "Alice"}))), ErrorCode::UsernameAlreadyExists);
+    assert_eq!(code(s.password().create_user(&json!({"username": "ALICE"}))), ErrorCode::UsernameAlreadyExists);
+    for invalid in [" alice", "alice ", "alice\u{200b}", "al\u{00AD}ice", "al\u{0}ice", "alіce"] {
+        assert_eq!(code(s.password().create_user(&json!({"username": invalid}))), ErrorCode::InvalidUsername, "{invalid:?}");
+    }
+    assert_eq!(code(s.password().create_user(&json!({"email": " ALICE@example.com "}))), ErrorCode::EmailAlreadyExists);
+    assert_eq!(code(s.password().create_user(&json!({"email": "alіce@example.com"}))), ErrorCode::InvalidEmail);
+    assert_eq!(code(s.password().create_user(&json!({"email": "alice\u{200b}@example.com"}))), ErrorCode::InvalidEmail);
+    // NFC: a decomposed ü and a composed ü are one name and one address.
+    s.password().create_user(&json!({"username": "jürgen", "email": "jürgen@example.de"})).unwrap();
+    assert_eq!(code(s.password().create_user(&json!({"username": "ju\u{0308}rgen"}))), ErrorCode::UsernameAlreadyExists);
+    assert_eq!(code(s.password().create_user(&json!({"email": "ju\u{0308}rgen@example.de"}))), ErrorCode::EmailAlreadyExists);
+    assert!(s.password().find_user_by_username("ju\u{0308}rgen").unwrap().is_some());
+}
+
+#[test]
+fn nul_bytes_are_input_errors_never_storage_errors() {
+    let mut dbs = vec!["sqlite::memory:".to_string()];
+    dbs.extend(pg_database());
+    for db in dbs {
+        let s = AccountsServer::new(config(&db, json!({})), Callbacks::default()).unwrap();
+        alice(&s);
+        assert_eq!(code(s.password().create_user(&json!({"username": "bo\u{0}b"}))), ErrorCode::InvalidUsername, "{db}");
+        assert_eq!(code(s.password().create_user(&json!({"email": "bo\u{0}b@example.com"}))), ErrorCode::InvalidEmail, "{db}");
+        for user in [json!("ali\u{0}ce"), json!("alice\u{0}@example.com"), json!({"id": "x\u{0}"}), json!({"username": "\u{0}"})] {
+            assert_eq!(code(s.login_with_service("password", &json!({"user": user, "password": "x"}), &no_info())), ErrorCode::InvalidCredentials, "{db}");
+        }
+        assert!(s.find_user_by_id("a\u{0}b").unwrap().is_none());
+        assert!(s.password().find_user_by_email("a\u{0}@b.co").unwrap().is_none());
+        assert!(s.list_sessions("a\u{0}").unwrap().is_empty());
+        assert_eq!(code(s.deactivate_user("a\u{0}")), ErrorCode::UserNotFound);
+        assert_eq!(code(s.revoke_session("a\u{0}")), ErrorCode::SessionNotFound);
+        // Request headers an attacker writes are recorded without their control characters.
+        let r = s.login_with_service("password", &json!({"user": "alice", "password": "correct horse"}), &ConnectionInfo {
+            ip: Some("10.0.0.1\u{0}".into()),
+            user_agent: Some("evil\u{0}agent".into()),
+        });
+        let session = s.find_session_by_access_token(&r.unwrap().tokens.access_token).unwrap();
+        assert_eq!((session.ip.as_deref(), session.user_agent.as_deref()), (Some("10.0.0.1"), Some("evilagent")), "{db}");
+    }
+}
+
+// ---- storage and secrets ----
+
+#[cfg(unix)]
+#[test]
+fn the_database_file_and_its_wal_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (s, path) = file(&dir, json!({}));
+    alice(&s);
+    for suffix in ["", "-wal", "-shm"] {
+        let p = format!("{}{suffix}", path.display());
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{p}");
+    }
+}
+
+#[test]
+fn options_redact_database_credentials() {
+    let mut cfg = config("sqlite::memory:", json!({}));
+    cfg.db = "postgres://app:pg-s3cret@db.internal:5432/accounts?sslmode=require".into();
+    let shown = serde_json::to_string(&cfg).unwrap();
+    assert!(!shown.contains("pg-s3cret") && !shown.contains(SECRET), "{shown}");
+    assert!(shown.contains("postgres://app:[redacted]@db.internal:5432/accounts"));
+    let s = memory();
+    let shown = serde_json::to_string(s.options()).unwrap();
+    assert!(!shown.contains(SECRET));
+}
+
+fn count_rows(path: &std::path::Path, sql: &str) -> i64 {
+    rusqlite::Connection::open(path).unwrap().query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+#[test]
+fn verification_tokens_are_bounded_per_address_and_expired_ones_purged() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+    let path = dir.path().join("a.db");
+    let s = AccountsServer::with_clock(config(&format!("sqlite:{}", path.display()), json!({})), Callbacks::default(), clock.clone()).unwrap();
+    let (id, _) = alice(&s);
+    s.password().add_email(&id, "second@example.com", false).unwrap();
+    for _ in 0..20 {
+        s.password().send_verification_email("alice@example.com").unwrap();
+    }
+    s.password().send_verification_email("second@example.com").unwrap();
+    assert_eq!(count_rows(&path, "SELECT COUNT(*) FROM tokens WHERE kind = 'verifyEmail'"), 2, "one live link per address");
+    for _ in 0..6 {
+        let _ = login(&s, "alice", "wrong", "198.51.100.7");
+    }
+    assert!(count_rows(&path, "SELECT COUNT(*) FROM attempts") > 0);
+    clock.advance_secs(4 * 86_400);
+    let report = s.purge_expired().unwrap();
+    assert_eq!((report.tokens, report.attempts), (2, 3));
+    assert_eq!(count_rows(&path, "SELECT COUNT(*) FROM tokens") + count_rows(&path, "SELECT COUNT(*) FROM attempts"), 0);
+}
+
+// ---- legacy hashes and sizes ----
+
+#[test]
+fn a_bcrypt_hash_is_upgraded_only_from_a_password_bcrypt_read_in_full() {
+    let s = memory();
+    let long = format!("{}-tail", "p".repeat(72));
+    for (name, password, upgraded) in [("short", "legacy password", true), ("long", long.as_str(), false)] {
+        let id = s.password().create_user(&json!({"username": name})).unwrap();
+        s.store().set_password_hash(&id, &bcrypt::hash(password, 4).unwrap(), 0).unwrap();
+        login(&s, name, password, "203.0.113.9").unwrap();
+        let stored = s.store().find_password_hash(&id).unwrap().unwrap();
+        assert_eq!(stored.starts_with("$argon2id$"), upgraded, "{name}");
+        login(&s, name, password, "203.0.113.9").expect("the owner still logs in");
+    }
+}
+
+#[test]
+fn an_oversized_login_password_is_invalid_credentials_in_every_mode() {
+    for ambiguous in [true, false] {
+        let s = with(json!({"ambiguousErrorMessages": ambiguous}), Callbacks::default());
+        alice(&s);
+        let huge = "x".repeat(password::MAX_PASSWORD_BYTES + 1);
+        assert_eq!(code(login(&s, "alice", &huge, "203.0.113.9")), ErrorCode::InvalidCredentials);
+    }
+}
