@@ -1,5 +1,6 @@
-//! Two app servers in two processes on one PostgreSQL database. The second process is this test
-//! binary again, running `peer_process` with `ACCOUNTS_PEER_*` variables set.
+//! Two app servers in two processes on one database (PostgreSQL, and a SQLite file for the attempt
+//! limits). The second process is this test binary again, running `peer_process` with
+//! `ACCOUNTS_PEER_*` variables set.
 mod common;
 use accounts_core::*;
 use common::*;
@@ -81,7 +82,31 @@ fn sessions_and_refresh_lineage_are_shared_across_processes() {
     assert_eq!(code(a.resume_session(&t.access_token)), ErrorCode::SessionNotValid);
 }
 
-/// The second process (does nothing unless started by the test above).
+fn wrong_login(s: &AccountsServer) -> ErrorCode {
+    let infos = ConnectionInfo { ip: Some("198.51.100.7".into()), user_agent: None };
+    code(s.login_with_service("password", &json!({"user": "erin", "password": "a wrong guess"}), &infos))
+}
+
+#[test]
+fn attempt_limits_hold_in_total_across_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut dbs = vec![format!("sqlite:{}", dir.path().join("shared.db").display())];
+    dbs.extend(pg_database());
+    for url in dbs {
+        let a = server(&url);
+        a.password().create_user(&json!({"username": "erin", "password": "erin's password"})).unwrap();
+        // 5 wrong guesses per account + IP are allowed in total: 3 here, 2 in the other process,
+        // whose third guess is then refused; so is the next one here.
+        for _ in 0..3 {
+            assert_eq!(wrong_login(&a), ErrorCode::InvalidCredentials, "{url}");
+        }
+        let lines = peer(&url, &[("ACCOUNTS_PEER_MODE", "guess")]);
+        assert_eq!(lines, vec!["InvalidCredentials", "InvalidCredentials", "TooManyAttempts"], "{url}");
+        assert_eq!(wrong_login(&a), ErrorCode::TooManyAttempts, "{url}");
+    }
+}
+
+/// The second process (does nothing unless started by a test above).
 #[test]
 fn peer_process() {
     let (Ok(url), Ok(mode)) = (std::env::var("ACCOUNTS_PEER_DB"), std::env::var("ACCOUNTS_PEER_MODE")) else { return };
@@ -109,6 +134,11 @@ fn peer_process() {
             }
         }
         "revoke" => println!("PEER revoked {}", b.revoke_session(&var("ACCOUNTS_PEER_SESSION")).unwrap()),
+        "guess" => {
+            for _ in 0..3 {
+                println!("PEER {}", wrong_login(&b).as_str());
+            }
+        }
         other => panic!("unknown peer mode {other}"),
     }
 }

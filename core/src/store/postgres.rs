@@ -93,7 +93,10 @@ pub struct PostgresStore {
 
 impl From<postgres::Error> for AccountsError {
     fn from(e: postgres::Error) -> Self {
-        AccountsError::new(ErrorCode::StorageError, format!("postgres: {e}"))
+        match e.as_db_error() {
+            Some(db) => AccountsError::new(ErrorCode::StorageError, format!("postgres: {} ({})", db.message(), db.code().code())),
+            None => AccountsError::new(ErrorCode::StorageError, format!("postgres: {e}")),
+        }
     }
 }
 
@@ -528,10 +531,10 @@ impl Store for PostgresStore {
             for (key, window_ms) in hits {
                 // One statement per counter: concurrent hits from other processes serialise on the row.
                 let row = tx.query_one(
-                    "INSERT INTO attempts (digest, failures, expires_at) VALUES ($1, 1, $2 + $3) \
+                    "INSERT INTO attempts (digest, failures, expires_at) VALUES ($1, 1, $2::BIGINT + $3::BIGINT) \
                      ON CONFLICT (digest) DO UPDATE SET \
                        failures = CASE WHEN attempts.expires_at <= $2 THEN 1 ELSE attempts.failures + 1 END, \
-                       expires_at = CASE WHEN attempts.expires_at <= $2 THEN $2 + $3 ELSE attempts.expires_at END \
+                       expires_at = CASE WHEN attempts.expires_at <= $2 THEN $2::BIGINT + $3::BIGINT ELSE attempts.expires_at END \
                      RETURNING failures, expires_at",
                     &[key, &now, window_ms],
                 )?;
