@@ -113,6 +113,9 @@ typedef enum accounts_result {
   ACCOUNTS_TWO_FACTOR_ALREADY_SET = 40,
   // The magic link token is unknown, already used or expired.
   ACCOUNTS_LOGIN_TOKEN_EXPIRED = 41,
+  // Too many failed attempts (password, second factor or link token) for this account or client;
+  // the error's details hold `retryAfter` (seconds).
+  ACCOUNTS_TOO_MANY_ATTEMPTS = 42,
 } accounts_result;
 
 // Where a callback puts its answer. Owned by the library and valid only during the callback;
@@ -194,9 +197,10 @@ enum accounts_result accounts_callbacks_set(struct accounts_callbacks *callbacks
                                             void *user_data,
                                             struct accounts_error **error_out);
 
-// The code string of a result ("OK", "InvalidCredentials", ...) as a static string; "Unknown" for
-// a value outside the enum. Never NULL; do not free.
-const char *accounts_result_name(enum accounts_result result);
+// The code string of a result value ("OK", "InvalidCredentials", ...) as a static string.
+// Takes a plain integer so a host built against a newer header can pass any value: one outside
+// the table gives "Unknown". Never NULL; do not free. Thread-safe.
+const char *accounts_result_name(int result);
 
 // The error's result code. A NULL `error` gives `ACCOUNTS_INVALID_ARGUMENT`.
 //
@@ -341,16 +345,20 @@ enum accounts_result accounts_password_send_enrollment_email(const struct accoun
                                                              struct accounts_error **error_out);
 
 // Sets a new password with a reset or enrollment link token. `*login_result_json_out` receives
-// a LoginResult when `returnTokensAfterResetPassword` is on, else `null`. `infos_json` may be
-// NULL. Results: `ACCOUNTS_OK`, `ACCOUNTS_INVALID_TOKEN`, `ACCOUNTS_INVALID_NEW_PASSWORD`,
-// `ACCOUNTS_RESET_PASSWORD_LINK_EXPIRED`, `ACCOUNTS_RESET_PASSWORD_LINK_UNKNOWN_ADDRESS`,
-// `ACCOUNTS_USER_DEACTIVATED`, `ACCOUNTS_CALLBACK_ERROR`, `ACCOUNTS_INVALID_ARGUMENT`.
+// a LoginResult when `returnTokensAfterResetPassword` is on, else `null`; for a user with
+// two-factor on only when `code` (may be NULL) is a valid code — without one the password still
+// changes and the result is `null`. `infos_json` may be NULL. Results: `ACCOUNTS_OK`,
+// `ACCOUNTS_INVALID_TOKEN`, `ACCOUNTS_INVALID_NEW_PASSWORD`, `ACCOUNTS_RESET_PASSWORD_LINK_EXPIRED`,
+// `ACCOUNTS_RESET_PASSWORD_LINK_UNKNOWN_ADDRESS`, `ACCOUNTS_TWO_FACTOR_CODE_DID_NOT_MATCH` (nothing
+// changed), `ACCOUNTS_TOO_MANY_ATTEMPTS`, `ACCOUNTS_USER_DEACTIVATED`, `ACCOUNTS_CALLBACK_ERROR`,
+// `ACCOUNTS_INVALID_ARGUMENT`.
 //
 // # Safety
 // As for every function.
 enum accounts_result accounts_password_reset_password(const struct accounts_server *server,
                                                       const char *token,
                                                       const char *new_password,
+                                                      const char *code,
                                                       const char *infos_json,
                                                       char **login_result_json_out,
                                                       struct accounts_error **error_out);
@@ -613,6 +621,15 @@ enum accounts_result accounts_server_revoke_all_sessions(const struct accounts_s
                                                          uint64_t *revoked_out,
                                                          struct accounts_error **error_out);
 
+// Deletes expired link tokens and failed-attempt counters; `*report_json_out` receives
+// `{"tokens": n, "attempts": n}`. Results: `ACCOUNTS_OK`, `ACCOUNTS_STORAGE_ERROR`, `ACCOUNTS_INVALID_ARGUMENT`.
+//
+// # Safety
+// As for every function.
+enum accounts_result accounts_server_purge_expired(const struct accounts_server *server,
+                                                   char **report_json_out,
+                                                   struct accounts_error **error_out);
+
 // The names of the registered services as a JSON array (e.g. `["password"]`).
 // Results: `ACCOUNTS_OK`, `ACCOUNTS_INVALID_ARGUMENT`.
 //
@@ -622,7 +639,8 @@ enum accounts_result accounts_server_get_services(const struct accounts_server *
                                                   char **names_json_out,
                                                   struct accounts_error **error_out);
 
-// The effective options as JSON (defaults filled in; `tokenSecret` shown as "[redacted]").
+// The effective options as JSON (defaults filled in; `tokenSecret` and the password in `db` shown
+// as "[redacted]").
 // Results: `ACCOUNTS_OK`, `ACCOUNTS_INVALID_ARGUMENT`.
 //
 // # Safety

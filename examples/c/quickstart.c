@@ -82,7 +82,7 @@ int main(int argc, char **argv) {
 
     if (accounts_password_send_reset_password_email(server, "admin@example.com", &err) != ACCOUNTS_OK) return fail("send reset", err);
     char *reset = NULL;
-    if (accounts_password_reset_password(server, mailed_token, "new-admin-password", NULL, &reset, &err) != ACCOUNTS_OK)
+    if (accounts_password_reset_password(server, mailed_token, "new-admin-password", NULL, NULL, &reset, &err) != ACCOUNTS_OK)
         return fail("reset password", err);
     accounts_string_free(reset);
     printf("3. mailed admin a reset link and set a new password with it\n");

@@ -2,7 +2,8 @@
 
 use crate::guard::guard;
 use accounts_core::{AccountsError, ErrorCode};
-use std::ffi::{CString, c_char};
+use std::ffi::{CString, c_char, c_int};
+use std::sync::OnceLock;
 
 /// The result of every fallible function: `ACCOUNTS_OK` (0) or the frozen number of an error code.
 /// The names after `ACCOUNTS_` are the accounts-js codes (`ACCOUNTS_INVALID_CREDENTIALS` is
@@ -94,6 +95,9 @@ pub enum accounts_result {
     AccountsTwoFactorAlreadySet = 40,
     /// The magic link token is unknown, already used or expired.
     AccountsLoginTokenExpired = 41,
+    /// Too many failed attempts (password, second factor or link token) for this account or client;
+    /// the error's details hold `retryAfter` (seconds).
+    AccountsTooManyAttempts = 42,
 }
 
 impl accounts_result {
@@ -140,59 +144,22 @@ impl accounts_result {
             ErrorCode::TwoFactorNotSet => accounts_result::AccountsTwoFactorNotSet,
             ErrorCode::TwoFactorAlreadySet => accounts_result::AccountsTwoFactorAlreadySet,
             ErrorCode::LoginTokenExpired => accounts_result::AccountsLoginTokenExpired,
+            ErrorCode::TooManyAttempts => accounts_result::AccountsTooManyAttempts,
         }
     }
 }
 
-/// The code string of a result ("OK", "InvalidCredentials", ...) as a static string; "Unknown" for
-/// a value outside the enum. Never NULL; do not free.
+/// The code string of a result value ("OK", "InvalidCredentials", ...) as a static string.
+/// Takes a plain integer so a host built against a newer header can pass any value: one outside
+/// the table gives "Unknown". Never NULL; do not free. Thread-safe.
 #[unsafe(no_mangle)]
-pub extern "C" fn accounts_result_name(result: accounts_result) -> *const c_char {
-    let name: &'static str = match result {
-        accounts_result::AccountsOk => "OK\0",
-        accounts_result::AccountsInvalidConfig => "InvalidConfig\0",
-        accounts_result::AccountsInvalidArgument => "InvalidArgument\0",
-        accounts_result::AccountsInternalError => "InternalError\0",
-        accounts_result::AccountsStorageError => "StorageError\0",
-        accounts_result::AccountsCallbackError => "CallbackError\0",
-        accounts_result::AccountsServiceNotFound => "ServiceNotFound\0",
-        accounts_result::AccountsAuthenticationFailed => "AuthenticationFailed\0",
-        accounts_result::AccountsUserDeactivated => "UserDeactivated\0",
-        accounts_result::AccountsInvalidToken => "InvalidToken\0",
-        accounts_result::AccountsTokenVerificationFailed => "TokenVerificationFailed\0",
-        accounts_result::AccountsSessionNotFound => "SessionNotFound\0",
-        accounts_result::AccountsSessionNotValid => "SessionNotValid\0",
-        accounts_result::AccountsUserNotFound => "UserNotFound\0",
-        accounts_result::AccountsImpersonatedUserNotFound => "ImpersonatedUserNotFound\0",
-        accounts_result::AccountsInvalidTokens => "InvalidTokens\0",
-        accounts_result::AccountsRefreshTokenReused => "RefreshTokenReused\0",
-        accounts_result::AccountsUsernameOrEmailRequired => "UsernameOrEmailRequired\0",
-        accounts_result::AccountsInvalidUsername => "InvalidUsername\0",
-        accounts_result::AccountsInvalidEmail => "InvalidEmail\0",
-        accounts_result::AccountsInvalidPassword => "InvalidPassword\0",
-        accounts_result::AccountsEmailAlreadyExists => "EmailAlreadyExists\0",
-        accounts_result::AccountsUsernameAlreadyExists => "UsernameAlreadyExists\0",
-        accounts_result::AccountsUnrecognizedOptionsForLogin => "UnrecognizedOptionsForLogin\0",
-        accounts_result::AccountsMatchFailed => "MatchFailed\0",
-        accounts_result::AccountsInvalidCredentials => "InvalidCredentials\0",
-        accounts_result::AccountsIncorrectPassword => "IncorrectPassword\0",
-        accounts_result::AccountsNoPasswordSet => "NoPasswordSet\0",
-        accounts_result::AccountsEmailNotVerified => "EmailNotVerified\0",
-        accounts_result::AccountsUnauthorized => "Unauthorized\0",
-        accounts_result::AccountsVerifyEmailLinkExpired => "VerifyEmailLinkExpired\0",
-        accounts_result::AccountsVerifyEmailLinkUnknownAddress => "VerifyEmailLinkUnknownAddress\0",
-        accounts_result::AccountsResetPasswordLinkExpired => "ResetPasswordLinkExpired\0",
-        accounts_result::AccountsResetPasswordLinkUnknownAddress => "ResetPasswordLinkUnknownAddress\0",
-        accounts_result::AccountsInvalidNewPassword => "InvalidNewPassword\0",
-        accounts_result::AccountsNoEmailSet => "NoEmailSet\0",
-        accounts_result::AccountsEmailNotFound => "EmailNotFound\0",
-        accounts_result::AccountsTwoFactorCodeRequired => "TwoFactorCodeRequired\0",
-        accounts_result::AccountsTwoFactorCodeDidNotMatch => "TwoFactorCodeDidNotMatch\0",
-        accounts_result::AccountsTwoFactorNotSet => "TwoFactorNotSet\0",
-        accounts_result::AccountsTwoFactorAlreadySet => "TwoFactorAlreadySet\0",
-        accounts_result::AccountsLoginTokenExpired => "LoginTokenExpired\0",
-    };
-    name.as_ptr().cast()
+pub extern "C" fn accounts_result_name(result: c_int) -> *const c_char {
+    static NAMES: OnceLock<Vec<(c_int, CString)>> = OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        let table = ErrorCode::ALL.iter().map(|c| (c.number() as c_int, c.as_str()));
+        std::iter::once((0, "OK")).chain(table).map(|(n, name)| (n, CString::new(name).unwrap_or_default())).collect()
+    });
+    names.iter().find(|(n, _)| *n == result).map_or(c"Unknown".as_ptr(), |(_, name)| name.as_ptr())
 }
 
 /// An error: a code, a message and optional JSON details. Owned by the caller; free with
@@ -274,8 +241,13 @@ mod tests {
         for code in ErrorCode::ALL {
             let r = accounts_result::from_code(*code);
             assert_eq!(r as u32, code.number(), "{code:?}");
-            let name = unsafe { CStr::from_ptr(accounts_result_name(r)) }.to_str().unwrap();
+            let name = unsafe { CStr::from_ptr(accounts_result_name(r as c_int)) }.to_str().unwrap();
             assert_eq!(name, code.as_str());
+        }
+        let name = |v: c_int| unsafe { CStr::from_ptr(accounts_result_name(v)) }.to_str().unwrap();
+        assert_eq!(name(0), "OK");
+        for outside in [-1, ErrorCode::ALL.len() as c_int + 1, 9999, c_int::MIN, c_int::MAX] {
+            assert_eq!(name(outside), "Unknown", "{outside}");
         }
     }
 }

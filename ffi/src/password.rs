@@ -216,10 +216,13 @@ pub unsafe extern "C" fn accounts_password_send_enrollment_email(
 }
 
 /// Sets a new password with a reset or enrollment link token. `*login_result_json_out` receives
-/// a LoginResult when `returnTokensAfterResetPassword` is on, else `null`. `infos_json` may be
-/// NULL. Results: `ACCOUNTS_OK`, `ACCOUNTS_INVALID_TOKEN`, `ACCOUNTS_INVALID_NEW_PASSWORD`,
-/// `ACCOUNTS_RESET_PASSWORD_LINK_EXPIRED`, `ACCOUNTS_RESET_PASSWORD_LINK_UNKNOWN_ADDRESS`,
-/// `ACCOUNTS_USER_DEACTIVATED`, `ACCOUNTS_CALLBACK_ERROR`, `ACCOUNTS_INVALID_ARGUMENT`.
+/// a LoginResult when `returnTokensAfterResetPassword` is on, else `null`; for a user with
+/// two-factor on only when `code` (may be NULL) is a valid code — without one the password still
+/// changes and the result is `null`. `infos_json` may be NULL. Results: `ACCOUNTS_OK`,
+/// `ACCOUNTS_INVALID_TOKEN`, `ACCOUNTS_INVALID_NEW_PASSWORD`, `ACCOUNTS_RESET_PASSWORD_LINK_EXPIRED`,
+/// `ACCOUNTS_RESET_PASSWORD_LINK_UNKNOWN_ADDRESS`, `ACCOUNTS_TWO_FACTOR_CODE_DID_NOT_MATCH` (nothing
+/// changed), `ACCOUNTS_TOO_MANY_ATTEMPTS`, `ACCOUNTS_USER_DEACTIVATED`, `ACCOUNTS_CALLBACK_ERROR`,
+/// `ACCOUNTS_INVALID_ARGUMENT`.
 ///
 /// # Safety
 /// As for every function.
@@ -228,6 +231,7 @@ pub unsafe extern "C" fn accounts_password_reset_password(
     server: *const accounts_server,
     token: *const c_char,
     new_password: *const c_char,
+    code: *const c_char,
     infos_json: *const c_char,
     login_result_json_out: *mut *mut c_char,
     error_out: *mut *mut accounts_error,
@@ -237,8 +241,9 @@ pub unsafe extern "C" fn accounts_password_reset_password(
         out_arg(login_result_json_out, "login_result_json_out")?;
         let token = unsafe { str_arg(token, "token") }?;
         let pw = unsafe { str_arg(new_password, "new_password") }?;
+        let code = unsafe { opt_str_arg(code, "code") }?;
         let infos: ConnectionInfo = unsafe { opt_json_arg(infos_json, "infos_json") }?;
-        let r = s.password().reset_password(token, pw, &infos)?;
+        let r = s.password().reset_password(token, pw, code, &infos)?;
         unsafe { write_json(login_result_json_out, &r) }
     })
 }

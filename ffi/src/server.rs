@@ -370,6 +370,24 @@ pub unsafe extern "C" fn accounts_server_revoke_all_sessions(
     })
 }
 
+/// Deletes expired link tokens and failed-attempt counters; `*report_json_out` receives
+/// `{"tokens": n, "attempts": n}`. Results: `ACCOUNTS_OK`, `ACCOUNTS_STORAGE_ERROR`, `ACCOUNTS_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// As for every function.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn accounts_server_purge_expired(
+    server: *const accounts_server,
+    report_json_out: *mut *mut c_char,
+    error_out: *mut *mut accounts_error,
+) -> accounts_result {
+    guard(error_out, || {
+        let s = server_ref(server)?;
+        out_arg(report_json_out, "report_json_out")?;
+        unsafe { write_json(report_json_out, &s.purge_expired()?) }
+    })
+}
+
 /// The names of the registered services as a JSON array (e.g. `["password"]`).
 /// Results: `ACCOUNTS_OK`, `ACCOUNTS_INVALID_ARGUMENT`.
 ///
@@ -388,7 +406,8 @@ pub unsafe extern "C" fn accounts_server_get_services(
     })
 }
 
-/// The effective options as JSON (defaults filled in; `tokenSecret` shown as "[redacted]").
+/// The effective options as JSON (defaults filled in; `tokenSecret` and the password in `db` shown
+/// as "[redacted]").
 /// Results: `ACCOUNTS_OK`, `ACCOUNTS_INVALID_ARGUMENT`.
 ///
 /// # Safety

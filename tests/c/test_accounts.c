@@ -110,6 +110,11 @@ static void test_basics(void) {
     CHECK(strcmp(accounts_result_name(ACCOUNTS_OK), "OK") == 0);
     CHECK(strcmp(accounts_result_name(ACCOUNTS_INVALID_CREDENTIALS), "InvalidCredentials") == 0);
     CHECK(strcmp(accounts_result_name(ACCOUNTS_REFRESH_TOKEN_REUSED), "RefreshTokenReused") == 0);
+    CHECK(strcmp(accounts_result_name(ACCOUNTS_TOO_MANY_ATTEMPTS), "TooManyAttempts") == 0);
+    /* a value from a newer header, or garbage, is "Unknown" rather than a crash */
+    CHECK(strcmp(accounts_result_name(-1), "Unknown") == 0);
+    CHECK(strcmp(accounts_result_name(ACCOUNTS_TOO_MANY_ATTEMPTS + 1), "Unknown") == 0);
+    CHECK(strcmp(accounts_result_name(1 << 30), "Unknown") == 0);
     CHECK(accounts_error_code(NULL) == ACCOUNTS_INVALID_ARGUMENT);
     CHECK(accounts_error_message(NULL) == NULL);
     CHECK(accounts_error_details_json(NULL) == NULL);
@@ -478,15 +483,15 @@ static void test_account_flows(void) {
     /* reset */
     EXPECT(accounts_password_send_reset_password_email(s, "dana@example.com", &err), ACCOUNTS_OK);
     CHECK(link_token(&mail, "/reset-password/", token));
-    EXPECT(accounts_password_reset_password(s, token, "short", NULL, &out, &err), ACCOUNTS_INVALID_NEW_PASSWORD);
-    EXPECT(accounts_password_reset_password(s, token, "second password", NULL, NULL, &err), ACCOUNTS_INVALID_ARGUMENT);
-    EXPECT(accounts_password_reset_password(s, token, "second password", "{\"ip\":1}", &out, &err), ACCOUNTS_INVALID_ARGUMENT);
-    EXPECT(accounts_password_reset_password(s, token, "second password", NULL, &out, &err), ACCOUNTS_OK);
+    EXPECT(accounts_password_reset_password(s, token, "short", NULL, NULL, &out, &err), ACCOUNTS_INVALID_NEW_PASSWORD);
+    EXPECT(accounts_password_reset_password(s, token, "second password", NULL, NULL, NULL, &err), ACCOUNTS_INVALID_ARGUMENT);
+    EXPECT(accounts_password_reset_password(s, token, "second password", NULL, "{\"ip\":1}", &out, &err), ACCOUNTS_INVALID_ARGUMENT);
+    EXPECT(accounts_password_reset_password(s, token, "second password", NULL, NULL, &out, &err), ACCOUNTS_OK);
     CHECK(strcmp(out, "null") == 0);
     accounts_string_free(out);
     CHECK(strstr(mail.last, "\"type\":\"passwordChanged\"") != NULL);
-    EXPECT(accounts_password_reset_password(s, token, "third password", NULL, &out, &err), ACCOUNTS_RESET_PASSWORD_LINK_EXPIRED);
-    EXPECT(accounts_password_reset_password(s, "", "third password", NULL, &out, &err), ACCOUNTS_INVALID_TOKEN);
+    EXPECT(accounts_password_reset_password(s, token, "third password", NULL, NULL, &out, &err), ACCOUNTS_RESET_PASSWORD_LINK_EXPIRED);
+    EXPECT(accounts_password_reset_password(s, "", "third password", NULL, NULL, &out, &err), ACCOUNTS_INVALID_TOKEN);
     EXPECT(accounts_password_send_reset_password_email(s, "ghost@example.com", &err), ACCOUNTS_OK);
     EXPECT(accounts_password_send_enrollment_email(s, "ghost@example.com", &err), ACCOUNTS_USER_NOT_FOUND);
     EXPECT(accounts_password_send_enrollment_email(s, "dana@example.com", &err), ACCOUNTS_OK);
@@ -539,7 +544,8 @@ static void test_account_flows(void) {
     char params[128];
     snprintf(params, sizeof params, "{\"token\":\"%s\"}", token);
     EXPECT(accounts_server_login_with_service(s, "magicLink", params, NULL, &out, &err), ACCOUNTS_TWO_FACTOR_CODE_REQUIRED);
-    EXPECT(accounts_server_login_with_service(s, "magicLink", params, NULL, &out, &err), ACCOUNTS_LOGIN_TOKEN_EXPIRED);
+    /* the failed login did not use the link up */
+    EXPECT(accounts_server_login_with_service(s, "magicLink", params, NULL, &out, &err), ACCOUNTS_TWO_FACTOR_CODE_REQUIRED);
     EXPECT(accounts_server_login_with_service(s, "magicLink", "{}", NULL, &out, &err), ACCOUNTS_INVALID_TOKEN);
     EXPECT(accounts_magic_link_request_magic_link_email(s, "ghost@example.com", &err), ACCOUNTS_OK);
     EXPECT(accounts_magic_link_request_magic_link_email(s, NULL, &err), ACCOUNTS_INVALID_ARGUMENT);
@@ -558,6 +564,36 @@ static void test_account_flows(void) {
     accounts_server_free(s);
 }
 
+/* Attempt limits, their coded refusal with retryAfter, and the maintenance purge. */
+static void test_security(void) {
+    accounts_server *s = NULL;
+    EXPECT(accounts_server_new(CONFIG, NULL, &s, &err), ACCOUNTS_OK);
+    char *id = NULL, *out = NULL;
+    EXPECT(accounts_password_create_user(s, "{\"username\":\"gail\",\"password\":\"gail's password\"}", &id, &err), ACCOUNTS_OK);
+    const char *wrong = "{\"user\":\"gail\",\"password\":\"a wrong guess\"}";
+    const char *right = "{\"user\":\"gail\",\"password\":\"gail's password\"}";
+    const char *from = "{\"ip\":\"198.51.100.7\"}";
+    for (int i = 0; i < 5; i++) EXPECT(accounts_server_login_with_service(s, "password", wrong, from, &out, &err), ACCOUNTS_INVALID_CREDENTIALS);
+    accounts_error *err = NULL;
+    CHECK(accounts_server_login_with_service(s, "password", right, from, &out, &err) == ACCOUNTS_TOO_MANY_ATTEMPTS);
+    CHECK(err != NULL && accounts_error_code(err) == ACCOUNTS_TOO_MANY_ATTEMPTS);
+    CHECK(err != NULL && accounts_error_details_json(err) != NULL && strstr(accounts_error_details_json(err), "\"retryAfter\":900"));
+    accounts_error_free(err);
+    /* another client address is not locked out */
+    EXPECT(accounts_server_login_with_service(s, "password", right, "{\"ip\":\"203.0.113.9\"}", &out, &err), ACCOUNTS_OK);
+    accounts_string_free(out);
+    /* identifiers that look alike are one account; invisible characters are refused */
+    EXPECT(accounts_password_create_user(s, "{\"username\":\"GAIL\"}", &out, &err), ACCOUNTS_USERNAME_ALREADY_EXISTS);
+    EXPECT(accounts_password_create_user(s, "{\"username\":\"ga\\u200bil\"}", &out, &err), ACCOUNTS_INVALID_USERNAME);
+    EXPECT(accounts_server_purge_expired(s, &out, &err), ACCOUNTS_OK);
+    CHECK(strstr(out, "\"tokens\":0") && strstr(out, "\"attempts\":0"));
+    accounts_string_free(out);
+    EXPECT(accounts_server_purge_expired(s, NULL, &err), ACCOUNTS_INVALID_ARGUMENT);
+    EXPECT(accounts_server_purge_expired(NULL, &out, &err), ACCOUNTS_INVALID_ARGUMENT);
+    accounts_string_free(id);
+    accounts_server_free(s);
+}
+
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "/tmp";
     test_basics();
@@ -565,6 +601,7 @@ int main(int argc, char **argv) {
     test_account_flows();
     test_callback_errors();
     test_refresh_reuse_details();
+    test_security();
     test_threads(dir);
     printf("%d passed, %d failed\n", checks - failures, failures);
     return failures == 0 ? 0 : 1;
