@@ -429,6 +429,12 @@ impl PyServer {
         let options: RevokeAllOptions = arg_typed(py, options, "options")?;
         core_call!(py, self.inner.revoke_all_sessions(&id, &options))
     }
+
+    /// Deletes expired link tokens and failed-attempt counters; returns `{"tokens", "attempts"}`.
+    fn purge_expired<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let r = core_call!(py, self.inner.purge_expired())?;
+        ser_to_py(py, &r)
+    }
 }
 
 #[pymethods]
@@ -499,12 +505,21 @@ impl PyPassword {
         core_call!(py, self.inner.password().send_enrollment_email(&address))
     }
 
-    /// Returns a LoginResult with `returnTokensAfterResetPassword`, else None.
-    #[pyo3(signature = (token, new_password, infos=None))]
-    fn reset_password<'py>(&self, py: Python<'py>, token: &Bound<'py, PyAny>, new_password: &Bound<'py, PyAny>, infos: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+    /// Returns a LoginResult with `returnTokensAfterResetPassword` (for a user with two-factor on,
+    /// only when `code` is valid), else None.
+    #[pyo3(signature = (token, new_password, infos = None, code = None))]
+    fn reset_password<'py>(
+        &self,
+        py: Python<'py>,
+        token: &Bound<'py, PyAny>,
+        new_password: &Bound<'py, PyAny>,
+        infos: Option<&Bound<'py, PyAny>>,
+        code: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let (token, pw) = (arg_str(py, token, "token")?, arg_str(py, new_password, "new_password")?);
         let infos: ConnectionInfo = arg_typed(py, infos, "infos")?;
-        let r = core_call!(py, self.inner.password().reset_password(&token, &pw, &infos))?;
+        let code = code.map(|c| arg_str(py, c, "code")).transpose()?;
+        let r = core_call!(py, self.inner.password().reset_password(&token, &pw, code.as_deref(), &infos))?;
         ser_to_py(py, &r)
     }
 
@@ -561,6 +576,12 @@ impl PyMagicLink {
 }
 
 /// `(code, number, is_input_error)` for every error code, in number order.
+/// The names of the events a listener can subscribe to, from the core.
+#[pyfunction]
+fn event_names() -> Vec<&'static str> {
+    accounts_core::events::ALL.to_vec()
+}
+
 #[pyfunction]
 fn error_codes() -> Vec<(&'static str, u32, bool)> {
     ErrorCode::ALL.iter().map(|c| (c.as_str(), c.number(), c.is_input_error())).collect()
@@ -582,6 +603,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyTwoFactor>()?;
     m.add_class::<PyMagicLink>()?;
     m.add_function(wrap_pyfunction!(error_codes, m)?)?;
+    m.add_function(wrap_pyfunction!(event_names, m)?)?;
     m.add_function(wrap_pyfunction!(_register_errors, m)?)?;
     Ok(())
 }

@@ -22,13 +22,9 @@ _native._register_errors(ERROR_CLASSES)
 
 __version__: str = _native.__version__
 
-#: The accounts-js server events, for ``server.on(event, listener)``.
-EVENTS = (
-    "ValidateLogin", "LoginSuccess", "LoginError", "AuthenticateSuccess", "AuthenticateError",
-    "LogoutSuccess", "LogoutError", "ResumeSessionSuccess", "ResumeSessionError",
-    "RefreshTokensSuccess", "RefreshTokensError", "ImpersonationSuccess", "ImpersonationError",
-    "CreateUserSuccess", "CreateUserError", "RefreshTokenReused",
-)
+#: The server events, for ``server.on(event, listener)`` (the core's list: accounts-js's events
+#: plus ``RefreshTokenReused`` and ``TooManyAttempts``).
+EVENTS = tuple(_native.event_names())
 
 __all__ = ["AccountsServer", "PasswordService", "TwoFactor", "MagicLinkService", "AccountsError", "InputError", "EVENTS", "__version__"]
 __all__ += [name for name in ERROR_CLASSES if name not in __all__]

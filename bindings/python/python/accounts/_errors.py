@@ -267,6 +267,13 @@ class LoginTokenExpired(AccountsError):
     code = "LoginTokenExpired"
     number = 41
 
+class TooManyAttempts(AccountsError):
+    """Too many failed attempts (password, second factor or link token) for this account or client;
+    ``details["retryAfter"]`` says in how many seconds to try again."""
+
+    code = "TooManyAttempts"
+    number = 42
+
 
 ERROR_CLASSES: Dict[str, Type[AccountsError]] = {
     cls.code: cls for cls in AccountsError.__subclasses__() + InputError.__subclasses__() if cls is not InputError

@@ -61,8 +61,8 @@ class PasswordService:
     async def send_enrollment_email(self, address: str) -> None:
         await _run(self._sync.send_enrollment_email, address)
 
-    async def reset_password(self, token: str, new_password: str, infos: Optional[Json] = None) -> Optional[Json]:
-        return await _run(self._sync.reset_password, token, new_password, infos)
+    async def reset_password(self, token: str, new_password: str, infos: Optional[Json] = None, code: Optional[str] = None) -> Optional[Json]:
+        return await _run(self._sync.reset_password, token, new_password, infos, code)
 
     async def change_password(self, user_id: str, old_password: str, new_password: str) -> None:
         await _run(self._sync.change_password, user_id, old_password, new_password)
@@ -159,6 +159,9 @@ class AccountsServer:
 
     async def revoke_session(self, session_id: str) -> bool:
         return await _run(self.sync.revoke_session, session_id)
+
+    async def purge_expired(self) -> Json:
+        return await _run(self.sync.purge_expired)
 
     async def revoke_all_sessions(self, user_id: str, options: Optional[Json] = None) -> int:
         return await _run(self.sync.revoke_all_sessions, user_id, options)
