@@ -69,6 +69,14 @@ export interface AccountsServerOptions {
     }
     magicLink?: { loginTokenExpiration?: string | number }
   }
+  /** Failed-attempt limits (docs/security.md); `max: 0` turns one off. */
+  attemptLimits?: {
+    password?: LimitSet
+    secondFactor?: LimitSet
+    linkToken?: LimitSet
+  }
+  /** How long a call waits for a JS callback or listener to settle (default "30s"). */
+  hostCallbackTimeout?: string | number
   createJwtPayload?: (data: Record<string, unknown>, user: User) => Awaitable<Record<string, unknown> | undefined>
   userObjectSanitizer?: (user: User) => Awaitable<User>
   impersonationAuthorize?: (user: User, target: User) => Awaitable<boolean>
@@ -76,6 +84,9 @@ export interface AccountsServerOptions {
   validateNewUser?: (user: Record<string, unknown>) => Awaitable<Record<string, unknown> | undefined>
   sendMail?: (mail: Mail) => Awaitable<void>
 }
+
+export interface Limit { max: number; window: string | number }
+export interface LimitSet { accountIp: Limit; account: Limit; ip: Limit }
 
 /** `{{url}}` and `{{email}}` are replaced in every field. */
 export interface MailTemplate { subject?: string; text?: string; html?: string }
@@ -103,7 +114,8 @@ export declare class PasswordService {
   verifyEmail(token: string): Promise<void>
   sendResetPasswordEmail(address: string): Promise<void>
   sendEnrollmentEmail(address: string): Promise<void>
-  resetPassword(token: string, newPassword: string, infos?: ConnectionInfo): Promise<LoginResult | null>
+  /** With two-factor on, a session comes back only when `code` is valid. */
+  resetPassword(token: string, newPassword: string, infos?: ConnectionInfo, code?: string): Promise<LoginResult | null>
   changePassword(userId: string, oldPassword: string, newPassword: string): Promise<void>
   readonly twoFactor: TwoFactor
 }
@@ -142,6 +154,8 @@ export declare class AccountsServer {
   listSessions(userId: string): Promise<Session[]>
   revokeSession(sessionId: string): Promise<boolean>
   revokeAllSessions(userId: string, options?: { except?: string }): Promise<number>
+  /** Deletes expired link tokens and failed-attempt counters. */
+  purgeExpired(): Promise<{ tokens: number; attempts: number }>
 }
 
 export declare class AccountsError extends Error {

@@ -56,6 +56,17 @@ function linkAccountsJsErrorIfInstalled() {
 }
 linkAccountsJsErrorIfInstalled()
 
+// What a failed host callback reports to the core: its own code when it is one of ours.
+function callbackFailure(err) {
+  try {
+    const code = err && typeof err.code === 'string' && NUMBERS[err.code] ? err.code : 'CallbackError'
+    const message = err && err.message ? String(err.message) : String(err)
+    return { code, message }
+  } catch (_) {
+    return { code: 'CallbackError', message: 'the callback failed with a value that cannot be shown' }
+  }
+}
+
 function fail(code, message) {
   return new AccountsError(message || code, code, NUMBERS[code])
 }
@@ -139,9 +150,15 @@ Object.assign(PasswordService.prototype, {
   sendEnrollmentEmail: method(async function (address) {
     await call(this._native.passwordSendEnrollmentEmail(str(address, 'address')))
   }),
-  /** Resolves with a LoginResult when `returnTokensAfterResetPassword` is on, else null. */
-  resetPassword: method(function (token, newPassword, infos) {
-    return call(this._native.passwordResetPassword(str(token, 'token'), str(newPassword, 'newPassword'), optJson(infos, 'infos')))
+  /**
+   * Resolves with a LoginResult when `returnTokensAfterResetPassword` is on (for a user with
+   * two-factor on, only when `code` is valid), else null.
+   */
+  resetPassword: method(function (token, newPassword, infos, code) {
+    const twoFactorCode = code === undefined || code === null ? undefined : str(code, 'code')
+    return call(
+      this._native.passwordResetPassword(str(token, 'token'), str(newPassword, 'newPassword'), optJson(infos, 'infos'), twoFactorCode),
+    )
   }),
   changePassword: method(async function (userId, oldPassword, newPassword) {
     await call(this._native.passwordChangePassword(str(userId, 'userId'), str(oldPassword, 'oldPassword'), str(newPassword, 'newPassword')))
@@ -240,16 +257,21 @@ class AccountsServer {
       const cb = this._callbacks[name]
       fn = () => cb(...args)
     }
+    // Whatever the callback does — throw, reject, return a BigInt or a cycle JSON cannot carry —
+    // the waiting call gets a coded answer and nothing escapes as an unhandled rejection.
     Promise.resolve()
       .then(fn)
-      .then(
-        (result) => this._native.reply(replyId, JSON.stringify(result === undefined ? null : result), null),
-        (err) => {
-          const code = err && typeof err.code === 'string' && NUMBERS[err.code] ? err.code : 'CallbackError'
-          const message = err && err.message ? String(err.message) : String(err)
-          this._native.reply(replyId, null, JSON.stringify({ code, message }))
-        },
-      )
+      .then((result) => {
+        const text = JSON.stringify(result === undefined ? null : result)
+        this._native.reply(replyId, text === undefined ? 'null' : text, null)
+      })
+      .catch((err) => {
+        try {
+          this._native.reply(replyId, null, JSON.stringify(callbackFailure(err)))
+        } catch (_) {
+          // The call already gave up (hostCallbackTimeout) or the server is gone: nobody waits.
+        }
+      })
   }
 
   getServices() {
@@ -319,6 +341,8 @@ Object.assign(AccountsServer.prototype, {
   activateUser: method(async function (userId) { await call(this._native.activateUser(str(userId, 'userId'))) }),
   listSessions: method(function (userId) { return call(this._native.listSessions(str(userId, 'userId'))) }),
   revokeSession: method(function (sessionId) { return call(this._native.revokeSession(str(sessionId, 'sessionId'))) }),
+  /** Deletes expired link tokens and failed-attempt counters; resolves with `{tokens, attempts}`. */
+  purgeExpired: method(function () { return call(this._native.purgeExpired()) }),
   revokeAllSessions: method(function (userId, options) {
     return call(this._native.revokeAllSessions(str(userId, 'userId'), optJson(options, 'options')))
   }),

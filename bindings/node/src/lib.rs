@@ -33,6 +33,9 @@ struct Bridge {
     pending: Mutex<HashMap<u32, mpsc::Sender<CoreResult<Value>>>>,
     next: AtomicU32,
     js_thread: ThreadId,
+    /// How long a pool thread waits for the JS thread to answer (`hostCallbackTimeout`): a callback
+    /// that never settles fails its call instead of holding a thread forever.
+    timeout: std::time::Duration,
 }
 
 impl Bridge {
@@ -53,7 +56,18 @@ impl Bridge {
             self.pending.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
             return Err(AccountsError::new(ErrorCode::CallbackError, format!("could not reach the JS thread: {status}")));
         }
-        rx.recv().unwrap_or_else(|_| Err(AccountsError::new(ErrorCode::CallbackError, "callback was dropped")))
+        match rx.recv_timeout(self.timeout) {
+            Ok(outcome) => outcome,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                // A late reply finds no waiter and is dropped (see `reply`).
+                self.pending.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+                Err(AccountsError::new(
+                    ErrorCode::CallbackError,
+                    format!("the {name} callback did not settle within {} ms (hostCallbackTimeout)", self.timeout.as_millis()),
+                ))
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(AccountsError::new(ErrorCode::CallbackError, "callback was dropped")),
+        }
     }
 }
 
@@ -170,17 +184,15 @@ impl NativeServer {
     /// `(name, argsJson, replyId) => void`, which must eventually call `reply(replyId, ...)`.
     #[napi(constructor)]
     pub fn new(config_json: String, callback_names: Vec<String>, dispatcher: Option<Dispatcher>) -> Result<Self> {
+        let config = Config::from_json(&config_json).map_err(js_error)?;
         let bridge = Arc::new(Bridge {
             dispatcher,
             pending: Mutex::new(HashMap::new()),
             next: AtomicU32::new(1),
             js_thread: std::thread::current().id(),
+            timeout: config.host_callback_timeout,
         });
-        let build = || -> CoreResult<AccountsServer> {
-            let config = Config::from_json(&config_json)?;
-            AccountsServer::new(config, callbacks_for(&bridge, &callback_names)?)
-        };
-        let inner = build().map_err(js_error)?;
+        let inner = callbacks_for(&bridge, &callback_names).and_then(|cb| AccountsServer::new(config, cb)).map_err(js_error)?;
         Ok(NativeServer { inner: Arc::new(inner), bridge })
     }
 
@@ -337,6 +349,12 @@ impl NativeServer {
     }
 
     #[napi]
+    pub fn purge_expired(&self) -> AsyncTask<Job> {
+        let s = self.inner.clone();
+        job(move || s.purge_expired())
+    }
+
+    #[napi(ts_return_type = "Promise<string>")]
     pub fn revoke_all_sessions(&self, user_id: String, options_json: Option<String>) -> AsyncTask<Job> {
         let s = self.inner.clone();
         job(move || {
@@ -412,11 +430,18 @@ impl NativeServer {
     }
 
     #[napi(ts_return_type = "Promise<string>")]
-    pub fn password_reset_password<'e>(&self, env: &'e Env, token: String, new_password: String, infos_json: Option<String>) -> Result<Object<'e>> {
+    pub fn password_reset_password<'e>(
+        &self,
+        env: &'e Env,
+        token: String,
+        new_password: String,
+        infos_json: Option<String>,
+        code: Option<String>,
+    ) -> Result<Object<'e>> {
         let s = self.inner.clone();
         hashing_job(env, move || {
             let infos: ConnectionInfo = parse_opt("infos", infos_json)?;
-            s.password().reset_password(&token, &new_password, &infos)
+            s.password().reset_password(&token, &new_password, code.as_deref(), &infos)
         })
     }
 

@@ -1,0 +1,133 @@
+'use strict'
+// Security rules through the Node package (docs/security.md): attempt limits, the second factor on
+// reset links, look-alike identifiers, redacted options, the purge — and host callbacks that
+// misbehave in every way a JS function can, without crashing or hanging the process.
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const { authenticator } = require('otplib')
+const { AccountsServer, isAccountsError } = require('..')
+
+const SECRET = 'node-test-secret-0123456789abcdef-0123456'
+const FAST = { password: { hashing: { memoryKib: 256, iterations: 1, parallelism: 1 } } }
+const make = (extra = {}) => new AccountsServer({ db: 'sqlite::memory:', tokenSecret: SECRET, services: FAST, ...extra })
+const IP = { ip: '198.51.100.7' }
+
+async function rejects(promise, code) {
+  let caught
+  await assert.rejects(promise, (e) => {
+    assert.ok(isAccountsError(e), `not an AccountsError: ${e}`)
+    assert.equal(e.code, code)
+    caught = e
+    return true
+  })
+  return caught
+}
+
+let unhandled = 0
+process.on('unhandledRejection', () => unhandled++)
+
+test('password guesses are limited, with retryAfter and an event', async () => {
+  const s = make()
+  await s.getServices().password.createUser({ username: 'gail', password: "gail's password" })
+  const seen = []
+  s.on('TooManyAttempts', (payload) => seen.push(payload))
+  for (let i = 0; i < 5; i++) {
+    await rejects(s.loginWithService('password', { user: 'gail', password: 'a wrong guess' }, IP), 'InvalidCredentials')
+  }
+  const e = await rejects(s.loginWithService('password', { user: 'gail', password: "gail's password" }, IP), 'TooManyAttempts')
+  assert.equal(e.details.retryAfter, 900)
+  assert.equal(seen.length, 1)
+  assert.equal(seen[0].attempt, 'password')
+  await s.loginWithService('password', { user: 'gail', password: "gail's password" }, { ip: '203.0.113.9' })
+})
+
+test('a reset link opens a session for a two-factor user only with a code', async () => {
+  const mails = []
+  const s = make({
+    services: { password: { ...FAST.password, returnTokensAfterResetPassword: true } },
+    sendMail: (mail) => {
+      mails.push(mail)
+    },
+  })
+  const p = s.getServices().password
+  const id = await p.createUser({ email: 'dana@example.com', password: 'first password' })
+  const secret = p.twoFactor.getNewAuthSecret()
+  await p.twoFactor.set(id, secret, authenticator.generate(secret.base32))
+  const link = async () => {
+    await p.sendResetPasswordEmail('dana@example.com')
+    return /\/([0-9a-f]{64})$/.exec(mails[mails.length - 1].text)[1]
+  }
+  const token = await link()
+  const now = authenticator.generate(secret.base32)
+  await rejects(p.resetPassword(token, 'second password', undefined, now === '000000' ? '111111' : '000000'), 'TwoFactorCodeDidNotMatch')
+  assert.equal(await p.resetPassword(token, 'second password'), null, 'the password changed, no session')
+  await rejects(s.loginWithService('password', { user: 'dana@example.com', password: 'second password' }), 'TwoFactorCodeRequired')
+  await rejects(p.resetPassword(await link(), 'third password', undefined, 42), 'InvalidArgument')
+})
+
+test('look-alike identifiers are one account; purgeExpired reports what it deleted', async () => {
+  const s = make()
+  const p = s.getServices().password
+  await p.createUser({ username: 'alice', email: 'alice@example.com' })
+  await rejects(p.createUser({ username: 'Alice' }), 'UsernameAlreadyExists')
+  for (const bad of [' alice', 'alice\u200b', 'al\u0456ce', 'al\0ice']) await rejects(p.createUser({ username: bad }), 'InvalidUsername')
+  await rejects(p.createUser({ email: ' ALICE@example.com' }), 'EmailAlreadyExists')
+  assert.deepEqual(await s.purgeExpired(), { tokens: 0, attempts: 0 })
+})
+
+test('options never show the database password', { skip: !process.env.ACCOUNTS_TEST_PG_URL && 'no PostgreSQL server' }, () => {
+  const url = process.env.ACCOUNTS_TEST_PG_URL.replace('postgres://postgres@', 'postgres://postgres:pg-s3cret@')
+  const s = make({ db: url, dbPoolSize: 1 })
+  assert.ok(!JSON.stringify(s.options).includes('pg-s3cret'))
+  assert.ok(s.options.db.startsWith('postgres://postgres:[redacted]@'))
+})
+
+test('64 misbehaving callbacks in flight reject with coded errors; the process stays healthy', async () => {
+  const cycle = () => {
+    const o = {}
+    o.self = o
+    return o
+  }
+  // The session's userAgent picks how the validator misbehaves.
+  const behaviours = {
+    throws: () => {
+      throw new Error('validator threw')
+    },
+    rejects: () => Promise.reject(new Error('validator rejected')),
+    rejectsWithNothing: () => Promise.reject(undefined),
+    bigint: () => 10n,
+    cycle,
+    hangs: () => new Promise(() => {}),
+    fine: () => undefined,
+  }
+  const s = make({ hostCallbackTimeout: 1, resumeSessionValidator: (user, session) => behaviours[session.userAgent]() })
+  await s.getServices().password.createUser({ username: 'hank', password: "hank's password" })
+  const tokens = {}
+  for (const kind of Object.keys(behaviours)) {
+    const login = await s.loginWithService('password', { user: 'hank', password: "hank's password" }, { userAgent: kind })
+    tokens[kind] = login.tokens.accessToken
+  }
+  const kinds = ['throws', 'rejects', 'rejectsWithNothing', 'bigint', 'cycle', 'hangs', 'hangs', 'fine']
+  const calls = Array.from({ length: 64 }, (_, i) => {
+    const kind = kinds[i % kinds.length]
+    return s.resumeSession(tokens[kind]).then(
+      (user) => ({ kind, ok: user.username === 'hank' }),
+      (e) => ({ kind, code: isAccountsError(e) ? e.code : `not coded: ${e}` }),
+    )
+  })
+  const results = await Promise.all(calls)
+  for (const r of results) {
+    if (r.kind === 'fine') assert.equal(r.ok, true)
+    else assert.equal(r.code, 'CallbackError', `${r.kind}: ${JSON.stringify(r)}`)
+  }
+  // A thrown error with one of our codes keeps its code.
+  behaviours.throws = () => {
+    throw Object.assign(new Error('not today'), { code: 'Unauthorized' })
+  }
+  await rejects(s.resumeSession(tokens.throws), 'Unauthorized')
+  // Afterwards everything works as before: the pools were not exhausted, nothing is left waiting.
+  assert.equal((await s.resumeSession(tokens.fine)).username, 'hank')
+  await s.loginWithService('password', { user: 'hank', password: "hank's password" })
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.equal(unhandled, 0, 'no unhandled rejection escaped')
+})
