@@ -109,6 +109,13 @@ def main():
                 p(f"  login, 2 threads / 1 thread:                {r['login_two_thread_scaling']:.2f}  (target >= 1.8; bare argon2 on the same 2 threads: {r['argon2_two_thread_scaling']:.2f})")
             if r["suite"] == "native" and r["row"] == "ratios: enumeration":
                 p(f"  reset request, unknown / known address (p50): {r['unknown_over_known_p50']:.2f}  (about 1: no enumeration by timing)")
+            if r["suite"] == "native" and r["row"] == "ratios: timing":
+                p("  timing that must not tell accounts apart (p50 ratios, goal 0.9-1.1):")
+                p(f"    createUser taken / new email:                   {r['signup_taken_over_new_p50']:.2f}")
+                p(f"    sendVerificationEmail verified / unverified:    {r['verify_verified_over_unverified_p50']:.2f}")
+                p(f"    sendVerificationEmail unknown / unverified:     {r['verify_unknown_over_unverified_p50']:.2f}")
+                p(f"    login unknown user / wrong password:            {r['login_unknown_over_wrong_password_p50']:.2f}")
+                p(f"    login user without password / wrong password:   {r['login_no_password_over_wrong_password_p50']:.2f}")
         p("")
 
     py = [r for r in rows if r["suite"] == "python"]

@@ -2,7 +2,8 @@
 //! A plain timed loop (no harness); prints one JSON object per row on stdout.
 //!
 //! `BENCH_SECONDS` (default 2) bounds each row; `BENCH_USERS_LARGE` (default 1000000) sets the
-//! large-database size; `BENCH_PART=rss` runs only the peak-RSS row (a fresh process measures it)
+//! large-database size; `BENCH_PART=rss` runs only the peak-RSS row (a fresh process measures it), `BENCH_PART=timing`
+//! only the timing-ratio rows,
 //! with `BENCH_RSS_LOGINS` (default 1000) logins at once.
 
 use accounts_core::{AccountsServer, Callbacks, Config, ConnectionInfo};
@@ -49,6 +50,23 @@ fn single(name: &str, min: usize, op: impl FnMut()) -> Value {
     let start = Instant::now();
     let lat = timed(min, op);
     row(name, lat, 1, start.elapsed().as_secs_f64(), json!({}))
+}
+
+/// Runs the cases round-robin until the time budget is spent (each at least `min` times), so
+/// machine noise falls on every case alike; one row per case. For ratios between cases.
+fn interleaved<'a>(min: usize, mut cases: Vec<(&str, Box<dyn FnMut() + 'a>)>) -> Vec<Value> {
+    let budget = Duration::from_secs_f64(seconds() * cases.len() as f64);
+    let start = Instant::now();
+    let mut lats: Vec<Vec<f64>> = vec![Vec::new(); cases.len()];
+    while lats[0].len() < min || start.elapsed() < budget {
+        for (i, (_, op)) in cases.iter_mut().enumerate() {
+            let t = Instant::now();
+            op();
+            lats[i].push(t.elapsed().as_secs_f64() * 1e6);
+        }
+    }
+    let wall = start.elapsed().as_secs_f64() / cases.len() as f64;
+    cases.iter().zip(lats).map(|((name, _), lat)| row(name, lat, 1, wall, json!({"interleaved": true}))).collect()
 }
 
 fn server_on(path: &std::path::Path) -> AccountsServer {
@@ -115,9 +133,82 @@ fn rss_row() {
     );
 }
 
+/// Timing of the answers that must not tell accounts apart (docs/security.md, "Timing"): the
+/// cases of each question interleaved, then their p50 ratios.
+fn timing_rows(dir: &std::path::Path) {
+    let f = |v: &Value, k: &str| v[k].as_f64().unwrap();
+    // Attempt limits are off here: the rows repeat failures far past any limit.
+    let timing = {
+        let off = json!({"max": 0, "window": "15m"});
+        let set = json!({"accountIp": off, "account": off, "ip": off});
+        let cfg = Config::from_value(json!({
+            "db": format!("sqlite:{}", dir.join("timing.db").display()), "tokenSecret": SECRET,
+            "attemptLimits": {"password": set, "secondFactor": set, "linkToken": set},
+        }))
+        .unwrap();
+        let callbacks = Callbacks { send_mail: Some(Arc::new(|_: &Value| Ok(()))), ..Callbacks::default() };
+        AccountsServer::new(cfg, callbacks).unwrap()
+    };
+    let tp = timing.password();
+    tp.create_user(&json!({"username": "taken", "email": "taken@example.com", "password": PASSWORD})).unwrap();
+    tp.create_user(&json!({"username": "nopass", "email": "verified@example.com"})).unwrap();
+    let verified_id = tp.find_user_by_email("verified@example.com").unwrap().unwrap().id;
+    tp.add_email(&verified_id, "verified2@example.com", true).unwrap();
+    tp.create_user(&json!({"email": "unverified@example.com"})).unwrap();
+    let mut n = 0usize;
+    let signup = interleaved(
+        20,
+        vec![
+            ("createUser, new email", Box::new(|| {
+                n += 1;
+                tp.create_user(&json!({"email": format!("new{n}@example.com"), "password": PASSWORD})).unwrap();
+            })),
+            ("createUser, taken email", Box::new(|| drop(tp.create_user(&json!({"email": "taken@example.com", "password": PASSWORD})).unwrap_err()))),
+        ],
+    );
+    let (signup_new, signup_taken) = (&signup[0], &signup[1]);
+    let verify = interleaved(
+        200,
+        vec![
+            ("sendVerificationEmail, unverified address", Box::new(|| tp.send_verification_email("unverified@example.com").unwrap())),
+            ("sendVerificationEmail, verified address", Box::new(|| tp.send_verification_email("verified2@example.com").unwrap())),
+            ("sendVerificationEmail, unknown address", Box::new(|| tp.send_verification_email("ghost@example.com").unwrap())),
+        ],
+    );
+    let (verify_unverified, verify_verified, verify_unknown) = (&verify[0], &verify[1], &verify[2]);
+    let attempt = |user: &str| {
+        let params = json!({"user": user, "password": "not the password"});
+        drop(timing.login_with_service("password", &params, &ConnectionInfo::default()).unwrap_err());
+    };
+    let logins = interleaved(
+        20,
+        vec![
+            ("login, wrong password", Box::new(|| attempt("taken"))),
+            ("login, unknown user", Box::new(|| attempt("ghost"))),
+            ("login, user without password", Box::new(|| attempt("nopass"))),
+        ],
+    );
+    let (login_wrong, login_unknown, login_nopass) = (&logins[0], &logins[1], &logins[2]);
+    let p50 = |v: &Value| f(v, "p50_us");
+    println!(
+        "{}",
+        json!({"suite": "native", "row": "ratios: timing",
+            "signup_taken_over_new_p50": p50(signup_taken) / p50(signup_new),
+            "verify_verified_over_unverified_p50": p50(verify_verified) / p50(verify_unverified),
+            "verify_unknown_over_unverified_p50": p50(verify_unknown) / p50(verify_unverified),
+            "login_unknown_over_wrong_password_p50": p50(login_unknown) / p50(login_wrong),
+            "login_no_password_over_wrong_password_p50": p50(login_nopass) / p50(login_wrong),
+        })
+    );
+
+}
+
 fn main() {
     if std::env::var("BENCH_PART").as_deref() == Ok("rss") {
         return rss_row();
+    }
+    if std::env::var("BENCH_PART").as_deref() == Ok("timing") {
+        return timing_rows(tempfile::tempdir().unwrap().path());
     }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bench.db");
@@ -209,6 +300,8 @@ fn main() {
         "{}",
         json!({"suite": "native", "row": "ratios: enumeration", "unknown_over_known_p50": f(&unknown, "p50_us") / f(&known, "p50_us")})
     );
+
+    timing_rows(dir.path());
 
     // ---- scale: 1 k and 1 M users in the file ----
     let large: usize = std::env::var("BENCH_USERS_LARGE").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);

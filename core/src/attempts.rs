@@ -109,7 +109,12 @@ impl AccountsServer {
         }
         match attempt() {
             Ok(out) => {
-                let clear: Vec<String> = counters.iter().filter(|c| c.scope == "accountIp").map(|c| c.key.clone()).collect();
+                // Only a counter that exists is cleared: a clean success costs no write.
+                let clear: Vec<String> = counters
+                    .iter()
+                    .filter(|c| c.scope == "accountIp" && live.iter().any(|l| l.key == c.key))
+                    .map(|c| c.key.clone())
+                    .collect();
                 if !clear.is_empty() {
                     self.store.clear_attempts(&clear)?;
                 }

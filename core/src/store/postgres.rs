@@ -79,6 +79,12 @@ CREATE INDEX tokens_expiry ON tokens(expires_at);
 CREATE INDEX sessions_impersonator ON sessions(impersonator_user_id);
 CREATE TABLE attempts (digest TEXT PRIMARY KEY, failures BIGINT NOT NULL, expires_at BIGINT NOT NULL);
 CREATE INDEX attempts_expiry ON attempts(expires_at);
+DROP TABLE decoys;
+CREATE TABLE decoys (
+    digest TEXT PRIMARY KEY, user_id TEXT, kind TEXT NOT NULL, address TEXT, expires_at BIGINT NOT NULL, created_at BIGINT NOT NULL
+);
+CREATE INDEX decoys_user ON decoys(user_id, kind);
+CREATE INDEX decoys_expiry ON decoys(expires_at);
 "#];
 
 /// Key of the advisory lock that serialises migrations across processes ("accounts" in ASCII).
@@ -509,8 +515,13 @@ impl Store for PostgresStore {
 
     fn decoy_write(&self, digest: &str, now: i64) -> Result<()> {
         self.tx(|tx| {
-            tx.execute("DELETE FROM decoys", &[])?;
-            tx.execute("INSERT INTO decoys (digest, created_at) VALUES ($1, $2)", &[&digest, &now])?;
+            // The statements of `insert_token`, on a table that is emptied again in the same transaction.
+            tx.execute("DELETE FROM decoys WHERE user_id = $1 AND kind = 'decoy' AND address IS NOT DISTINCT FROM $1", &[&digest])?;
+            tx.execute("DELETE FROM decoys WHERE expires_at <= $1", &[&now])?;
+            tx.execute(
+                "INSERT INTO decoys (digest, user_id, kind, address, expires_at, created_at) VALUES ($1, $1, 'decoy', $1, $2, $2)",
+                &[&digest, &now],
+            )?;
             tx.execute("DELETE FROM decoys", &[])?;
             Ok(())
         })

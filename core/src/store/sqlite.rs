@@ -79,6 +79,13 @@ CREATE INDEX sessions_impersonator ON sessions(impersonator_user_id);
 -- Failed-attempt counters shared by every process on this file; keys are digests.
 CREATE TABLE attempts (digest TEXT PRIMARY KEY, failures INTEGER NOT NULL, expires_at INTEGER NOT NULL);
 CREATE INDEX attempts_expiry ON attempts(expires_at);
+-- Decoys take the shape and indexes of tokens, so a decoy write costs what a token write does.
+DROP TABLE decoys;
+CREATE TABLE decoys (
+    digest TEXT PRIMARY KEY, user_id TEXT, kind TEXT NOT NULL, address TEXT, expires_at INTEGER NOT NULL, created_at INTEGER NOT NULL
+);
+CREATE INDEX decoys_user ON decoys(user_id, kind);
+CREATE INDEX decoys_expiry ON decoys(expires_at);
 "#];
 
 const READERS: usize = 2;
@@ -539,9 +546,14 @@ impl Store for SqliteStore {
     }
 
     fn decoy_write(&self, digest: &str, now: i64) -> Result<()> {
+        // The statements of `insert_token`, on a table that is emptied again in the same transaction.
         self.write(|tx| {
-            tx.prepare_cached("DELETE FROM decoys")?.execute([])?;
-            tx.prepare_cached("INSERT INTO decoys (digest, created_at) VALUES (?1, ?2)")?.execute(params![digest, now])?;
+            tx.prepare_cached("DELETE FROM decoys WHERE user_id = ?1 AND kind = ?2 AND address IS ?3")?.execute(params![digest, "decoy", digest])?;
+            tx.prepare_cached("DELETE FROM decoys WHERE expires_at <= ?1")?.execute([now])?;
+            tx.prepare_cached(
+                "INSERT INTO decoys (digest, user_id, kind, address, expires_at, created_at) VALUES (?1, ?1, 'decoy', ?1, ?2, ?2)",
+            )?
+            .execute(params![digest, now])?;
             tx.prepare_cached("DELETE FROM decoys")?.execute([])?;
             Ok(())
         })
