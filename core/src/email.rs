@@ -253,18 +253,22 @@ impl Password<'_> {
     ///
     /// # Errors
     /// `InvalidNewPassword`, `UserNotFound`, `InvalidCredentials` (ambiguous) or
-    /// `IncorrectPassword` / `NoPasswordSet`, the `sendMail` callback's error.
+    /// `IncorrectPassword` / `NoPasswordSet`, `TooManyAttempts` (wrong old passwords count against
+    /// the per-account password limit), the `sendMail` callback's error.
     pub fn change_password(&self, user_id: &str, old_password: &str, new_password: &str) -> Result<()> {
         let s = self.server;
         let opts = &s.config.services.password;
         let password = self.check_new_password(&json!(new_password)).map_err(|_| err(ErrorCode::InvalidNewPassword))?;
         let user = self.server.user_or_not_found(user_id)?;
         let ambiguous = |c: ErrorCode| err(if s.config.ambiguous_error_messages { ErrorCode::InvalidCredentials } else { c });
-        match s.hasher.verify(old_password, s.store.find_password_hash(user_id)?.as_deref())? {
-            Verified::Match { .. } => {}
-            Verified::Mismatch => return Err(ambiguous(ErrorCode::IncorrectPassword)),
-            Verified::NoHash => return Err(ambiguous(ErrorCode::NoPasswordSet)),
-        }
+        // Guessing the old password through a stolen session counts like guessing it at login.
+        s.guarded(Guess::Password, &Guesser { account: Some(&user.id), ip: None }, || {
+            match s.hasher.verify(old_password, s.store.find_password_hash(user_id)?.as_deref())? {
+                Verified::Match { .. } => Ok(()),
+                Verified::Mismatch => Err(ambiguous(ErrorCode::IncorrectPassword)),
+                Verified::NoHash => Err(ambiguous(ErrorCode::NoPasswordSet)),
+            }
+        })?;
         let now = s.now();
         s.store.set_password_hash(user_id, &s.hasher.hash(&password)?, now)?;
         if opts.invalidate_all_sessions_after_password_changed {

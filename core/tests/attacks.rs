@@ -117,6 +117,16 @@ fn password_guesses_are_limited_per_account_and_ip_and_a_success_resets() {
 }
 
 #[test]
+fn old_password_guesses_through_change_password_are_limited() {
+    let (s, _, _) = lab(json!({}));
+    let (id, _) = alice(&s);
+    for _ in 0..50 {
+        assert_eq!(code(s.password().change_password(&id, "guess", "new password!")), ErrorCode::InvalidCredentials);
+    }
+    assert_eq!(code(s.password().change_password(&id, "correct horse", "new password!")), ErrorCode::TooManyAttempts);
+}
+
+#[test]
 fn unknown_accounts_are_limited_exactly_like_known_ones() {
     let (s, _, _) = lab(json!({}));
     alice(&s);

@@ -131,3 +131,28 @@ test('64 misbehaving callbacks in flight reject with coded errors; the process s
   await new Promise((resolve) => setImmediate(resolve))
   assert.equal(unhandled, 0, 'no unhandled rejection escaped')
 })
+
+test('a worker torn down while its callbacks are pending leaves the process healthy', async () => {
+  const { Worker } = require('node:worker_threads')
+  const path = require('node:path')
+  const code = `
+    const { parentPort } = require('node:worker_threads')
+    const { AccountsServer } = require(${JSON.stringify(path.resolve(__dirname, '..'))})
+    const s = new AccountsServer({ db: 'sqlite::memory:', tokenSecret: ${JSON.stringify(SECRET)}, hostCallbackTimeout: 1,
+      services: ${JSON.stringify(FAST)}, validateNewUser: () => new Promise(() => {}) })
+    for (let i = 0; i < 8; i++) s.getServices().password.createUser({ username: 'u' + i }).catch(() => {})
+    parentPort.postMessage('pending')
+  `
+  for (let round = 0; round < 3; round++) {
+    const worker = new Worker(code, { eval: true })
+    await new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject))
+    await worker.terminate()
+  }
+  // The hashing threads that waited on the dead workers give up after hostCallbackTimeout and
+  // settle into environments that are gone; afterwards the main thread's calls still work.
+  await new Promise((resolve) => setTimeout(resolve, 1500))
+  const s = make()
+  await s.getServices().password.createUser({ username: 'after', password: 'long enough' })
+  assert.equal((await s.loginWithService('password', { user: 'after', password: 'long enough' })).user.username, 'after')
+  assert.equal(unhandled, 0)
+})
