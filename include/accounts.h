@@ -53,7 +53,8 @@ typedef enum accounts_result {
   ACCOUNTS_TOKEN_VERIFICATION_FAILED = 10,
   // The session the token names does not exist.
   ACCOUNTS_SESSION_NOT_FOUND = 11,
-  // The session has been logged out or revoked.
+  // Retired: no longer raised (a dead session is `InvalidSession`, accounts-js's code); kept so
+  // the number is never reused.
   ACCOUNTS_SESSION_NOT_VALID = 12,
   // No such user.
   ACCOUNTS_USER_NOT_FOUND = 13,
@@ -116,6 +117,8 @@ typedef enum accounts_result {
   // Too many failed attempts (password, second factor or link token) for this account or client;
   // the error's details hold `retryAfter` (seconds).
   ACCOUNTS_TOO_MANY_ATTEMPTS = 42,
+  // The session has been logged out or revoked (accounts-js's code).
+  ACCOUNTS_INVALID_SESSION = 43,
 } accounts_result;
 
 // Where a callback puts its answer. Owned by the library and valid only during the callback;
@@ -503,7 +506,7 @@ enum accounts_result accounts_server_login_with_user(const struct accounts_serve
 
 // Checks an access token, its session and its user; the user JSON goes to `*user_json_out`.
 // Results: `ACCOUNTS_OK`, `ACCOUNTS_INVALID_TOKEN`, `ACCOUNTS_TOKEN_VERIFICATION_FAILED`,
-// `ACCOUNTS_SESSION_NOT_FOUND`, `ACCOUNTS_SESSION_NOT_VALID`, `ACCOUNTS_USER_NOT_FOUND`,
+// `ACCOUNTS_SESSION_NOT_FOUND`, `ACCOUNTS_INVALID_SESSION`, `ACCOUNTS_USER_NOT_FOUND`,
 // `ACCOUNTS_USER_DEACTIVATED`, `ACCOUNTS_CALLBACK_ERROR`, `ACCOUNTS_INVALID_ARGUMENT`.
 //
 // # Safety
@@ -515,7 +518,7 @@ enum accounts_result accounts_server_resume_session(const struct accounts_server
 
 // Rotates the session's refresh token; a new LoginResult JSON goes to `*result_json_out`. The
 // access token may be expired. Results: `ACCOUNTS_OK`, `ACCOUNTS_INVALID_TOKENS`,
-// `ACCOUNTS_TOKEN_VERIFICATION_FAILED`, `ACCOUNTS_SESSION_NOT_FOUND`, `ACCOUNTS_SESSION_NOT_VALID`,
+// `ACCOUNTS_TOKEN_VERIFICATION_FAILED`, `ACCOUNTS_SESSION_NOT_FOUND`, `ACCOUNTS_INVALID_SESSION`,
 // `ACCOUNTS_USER_NOT_FOUND`, `ACCOUNTS_USER_DEACTIVATED`, `ACCOUNTS_REFRESH_TOKEN_REUSED` (the
 // session is then revoked), `ACCOUNTS_INVALID_ARGUMENT`.
 //
@@ -529,7 +532,7 @@ enum accounts_result accounts_server_refresh_tokens(const struct accounts_server
                                                     struct accounts_error **error_out);
 
 // Ends the session of an access token. Results: `ACCOUNTS_OK`, `ACCOUNTS_INVALID_TOKEN`,
-// `ACCOUNTS_TOKEN_VERIFICATION_FAILED`, `ACCOUNTS_SESSION_NOT_FOUND`, `ACCOUNTS_SESSION_NOT_VALID`,
+// `ACCOUNTS_TOKEN_VERIFICATION_FAILED`, `ACCOUNTS_SESSION_NOT_FOUND`, `ACCOUNTS_INVALID_SESSION`,
 // `ACCOUNTS_INVALID_ARGUMENT`.
 //
 // # Safety

@@ -83,6 +83,10 @@ export interface AccountsServerOptions {
   resumeSessionValidator?: (user: User, session: Session) => Awaitable<void>
   validateNewUser?: (user: Record<string, unknown>) => Awaitable<Record<string, unknown> | undefined>
   sendMail?: (mail: Mail) => Awaitable<void>
+  /** Replace accounts-js's default rules; the library's identifier rules still apply after them. */
+  validateUsername?: (username: string) => Awaitable<boolean>
+  validateEmail?: (email: string) => Awaitable<boolean>
+  validatePassword?: (password: string) => Awaitable<boolean>
 }
 
 export interface Limit { max: number; window: string | number }
@@ -137,6 +141,7 @@ export declare class AccountsServer {
   constructor(options: AccountsServerOptions)
   readonly options: Readonly<Omit<AccountsServerOptions, 'createJwtPayload' | 'userObjectSanitizer' | 'impersonationAuthorize' | 'resumeSessionValidator' | 'validateNewUser' | 'sendMail'>>
   getServices(): { password: PasswordService; magicLink: MagicLinkService }
+  getOptions(): Readonly<Record<string, unknown>>
   on(event: string, listener: (payload: Record<string, unknown>) => Awaitable<void>): () => boolean
   loginWithService(service: string, params: LoginParams, infos?: ConnectionInfo): Promise<LoginResult>
   authenticateWithService(service: string, params: LoginParams, infos?: ConnectionInfo): Promise<boolean>
@@ -153,7 +158,7 @@ export declare class AccountsServer {
   activateUser(userId: string): Promise<void>
   listSessions(userId: string): Promise<Session[]>
   revokeSession(sessionId: string): Promise<boolean>
-  revokeAllSessions(userId: string, options?: { except?: string }): Promise<number>
+  revokeAllSessions(userId: string, options?: { except?: string | string[] }): Promise<number>
   /** Deletes expired link tokens and failed-attempt counters. */
   purgeExpired(): Promise<{ tokens: number; attempts: number }>
 }

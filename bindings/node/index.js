@@ -97,6 +97,12 @@ function str(value, name) {
   return value
 }
 
+// A token argument: an absent one (undefined/null) is the empty token, which the core reports as
+// accounts-js does for a missing token (InvalidToken, or InvalidTokens in refreshTokens).
+function token(value, name) {
+  return value === undefined || value === null ? '' : str(value, name)
+}
+
 function json(value, name) {
   if (value === null || typeof value !== 'object') throw fail('InvalidArgument', `${name} must be an object`)
   return JSON.stringify(value)
@@ -117,7 +123,7 @@ function method(fn) {
   }
 }
 
-const CALLBACKS = ['createJwtPayload', 'userObjectSanitizer', 'impersonationAuthorize', 'resumeSessionValidator', 'validateNewUser', 'sendMail']
+const CALLBACKS = native.callbackNames() // the core's list: createJwtPayload, ..., validateUsername, validateEmail, validatePassword
 
 class PasswordService {
   constructor(server) {
@@ -278,6 +284,11 @@ class AccountsServer {
     return this._services
   }
 
+  /** The effective options (accounts-js `getOptions()`; secrets shown as "[redacted]"). */
+  getOptions() {
+    return this.options
+  }
+
   /** Adds an event listener; returns a function that removes it. */
   on(event, listener) {
     str(event, 'event')
@@ -325,17 +336,17 @@ Object.assign(AccountsServer.prototype, {
   loginWithUser: method(function (user, infos) {
     return call(this._native.loginWithUser(userIdOf(user), optJson(infos, 'infos')))
   }),
-  resumeSession: method(function (accessToken) { return call(this._native.resumeSession(str(accessToken, 'accessToken'))) }),
+  resumeSession: method(function (accessToken) { return call(this._native.resumeSession(token(accessToken, 'accessToken'))) }),
   refreshTokens: method(function (accessToken, refreshToken, infos) {
-    return call(this._native.refreshTokens(str(accessToken, 'accessToken'), str(refreshToken, 'refreshToken'), optJson(infos, 'infos')))
+    return call(this._native.refreshTokens(token(accessToken, 'accessToken'), token(refreshToken, 'refreshToken'), optJson(infos, 'infos')))
   }),
-  logout: method(async function (accessToken) { await call(this._native.logout(str(accessToken, 'accessToken'))) }),
+  logout: method(async function (accessToken) { await call(this._native.logout(token(accessToken, 'accessToken'))) }),
   impersonate: method(function (accessToken, impersonated, infos) {
-    return call(this._native.impersonate(str(accessToken, 'accessToken'), json(impersonated, 'impersonated'), optJson(infos, 'infos')))
+    return call(this._native.impersonate(token(accessToken, 'accessToken'), json(impersonated, 'impersonated'), optJson(infos, 'infos')))
   }),
   findUserById: method(function (userId) { return call(this._native.findUserById(str(userId, 'userId'))) }),
   findSessionByAccessToken: method(function (accessToken) {
-    return call(this._native.findSessionByAccessToken(str(accessToken, 'accessToken')))
+    return call(this._native.findSessionByAccessToken(token(accessToken, 'accessToken')))
   }),
   deactivateUser: method(async function (userId) { await call(this._native.deactivateUser(str(userId, 'userId'))) }),
   activateUser: method(async function (userId) { await call(this._native.activateUser(str(userId, 'userId'))) }),

@@ -16,6 +16,10 @@ pub type ImpersonationAuthorizeFn = dyn Fn(&User, &User) -> Result<bool> + Send 
 pub type ResumeSessionValidatorFn = dyn Fn(&User, &Session) -> Result<()> + Send + Sync;
 /// `validateNewUser(user)`: the user about to be created (no password); returns it, possibly changed.
 pub type ValidateNewUserFn = dyn Fn(Value) -> Result<Value> + Send + Sync;
+/// `validateUsername(name)`, `validateEmail(address)`, `validatePassword(password)`: replace
+/// accounts-js's default rules; a falsy answer is `InvalidUsername` / `InvalidEmail` /
+/// `InvalidPassword`. The library's own identifier rules (docs/security.md) still apply after them.
+pub type ValidateFn = dyn Fn(&str) -> Result<bool> + Send + Sync;
 /// `sendMail(mail)`: delivers `{from, to, subject, text, html}`.
 pub type SendMailFn = dyn Fn(&Value) -> Result<()> + Send + Sync;
 /// An event listener: `(eventName, payload)`.
@@ -30,11 +34,23 @@ pub struct Callbacks {
     pub resume_session_validator: Option<Arc<ResumeSessionValidatorFn>>,
     pub validate_new_user: Option<Arc<ValidateNewUserFn>>,
     pub send_mail: Option<Arc<SendMailFn>>,
+    pub validate_username: Option<Arc<ValidateFn>>,
+    pub validate_email: Option<Arc<ValidateFn>>,
+    pub validate_password: Option<Arc<ValidateFn>>,
 }
 
 /// The callback names, as in accounts-js.
-pub const CALLBACK_NAMES: &[&str] =
-    &["createJwtPayload", "userObjectSanitizer", "impersonationAuthorize", "resumeSessionValidator", "validateNewUser", "sendMail"];
+pub const CALLBACK_NAMES: &[&str] = &[
+    "createJwtPayload",
+    "userObjectSanitizer",
+    "impersonationAuthorize",
+    "resumeSessionValidator",
+    "validateNewUser",
+    "sendMail",
+    "validateUsername",
+    "validateEmail",
+    "validatePassword",
+];
 
 /// One invocation of a host callback, as the bindings see it: JSON arguments in accounts-js order.
 #[derive(Debug)]
@@ -53,6 +69,9 @@ impl HostCall<'_> {
             "impersonationAuthorize" => &["user", "target"],
             "resumeSessionValidator" => &["user", "session"],
             "sendMail" => &["mail"],
+            "validateUsername" => &["username"],
+            "validateEmail" => &["email"],
+            "validatePassword" => &["password"],
             _ => &["user"],
         }
     }
@@ -72,6 +91,17 @@ pub type HostCallFn = dyn Fn(&HostCall<'_>) -> Result<Option<Value>> + Send + Sy
 
 fn shape(what: &str) -> AccountsError {
     AccountsError::new(ErrorCode::CallbackError, format!("callback returned the wrong shape: {what}"))
+}
+
+/// JavaScript truthiness of a host's answer (accounts-js tests validator answers with `!`).
+fn truthy(v: &Option<Value>) -> bool {
+    match v {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(Value::Number(n)) => n.as_f64().is_some_and(|f| f != 0.0 && !f.is_nan()),
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(_) => true,
+    }
 }
 
 fn user_json(u: &User) -> Value {
@@ -131,6 +161,17 @@ impl Callbacks {
                 self.send_mail = Some(Arc::new(move |mail: &Value| {
                     host(&HostCall { name: "sendMail", args: std::slice::from_ref(mail) }).map(|_| ())
                 }))
+            }
+            "validateUsername" | "validateEmail" | "validatePassword" => {
+                let name: &'static str = CALLBACK_NAMES.iter().find(|n| **n == name).copied().unwrap_or("validateUsername");
+                let f: Arc<ValidateFn> = Arc::new(move |text: &str| {
+                    host(&HostCall { name, args: &[Value::String(text.to_string())] }).map(|answer| truthy(&answer))
+                });
+                match name {
+                    "validateUsername" => self.validate_username = Some(f),
+                    "validateEmail" => self.validate_email = Some(f),
+                    _ => self.validate_password = Some(f),
+                }
             }
             other => return Err(AccountsError::new(ErrorCode::InvalidArgument, format!("unknown callback {other:?}"))),
         }

@@ -201,7 +201,7 @@ pub struct TemplateOverride {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MagicLinkConfig {
     /// How long a magic link stays usable (default 15 minutes).
-    #[serde(default = "default_magic_link_ttl", deserialize_with = "de_duration", serialize_with = "ser_duration")]
+    #[serde(default = "default_magic_link_ttl", deserialize_with = "de_duration_ms", serialize_with = "ser_duration_ms")]
     pub login_token_expiration: Duration,
 }
 
@@ -246,11 +246,11 @@ pub struct PasswordConfig {
     /// How many argon2 hashes may run at once (each takes `memoryKib` of RAM). 0 = number of CPUs.
     #[serde(default)]
     pub max_concurrent_hashes: usize,
-    #[serde(default = "default_verify_ttl", deserialize_with = "de_duration", serialize_with = "ser_duration")]
+    #[serde(default = "default_verify_ttl", deserialize_with = "de_duration_ms", serialize_with = "ser_duration_ms")]
     pub verify_email_token_expiration: Duration,
-    #[serde(default = "default_verify_ttl", deserialize_with = "de_duration", serialize_with = "ser_duration")]
+    #[serde(default = "default_verify_ttl", deserialize_with = "de_duration_ms", serialize_with = "ser_duration_ms")]
     pub password_reset_token_expiration: Duration,
-    #[serde(default = "default_enroll_ttl", deserialize_with = "de_duration", serialize_with = "ser_duration")]
+    #[serde(default = "default_enroll_ttl", deserialize_with = "de_duration_ms", serialize_with = "ser_duration_ms")]
     pub password_enroll_token_expiration: Duration,
     /// `resetPassword` logs the user in and returns a LoginResult.
     #[serde(default)]
@@ -259,6 +259,9 @@ pub struct PasswordConfig {
     pub invalidate_all_sessions_after_password_reset: bool,
     #[serde(default)]
     pub invalidate_all_sessions_after_password_changed: bool,
+    /// `changePassword` and `setPassword` kill the user's unused reset links.
+    #[serde(default = "yes")]
+    pub remove_all_reset_password_tokens_after_password_changed: bool,
     #[serde(default = "yes")]
     pub notify_user_after_password_changed: bool,
     #[serde(default)]
@@ -279,6 +282,7 @@ impl Default for PasswordConfig {
             return_tokens_after_reset_password: false,
             invalidate_all_sessions_after_password_reset: true,
             invalidate_all_sessions_after_password_changed: false,
+            remove_all_reset_password_tokens_after_password_changed: true,
             notify_user_after_password_changed: true,
             send_verification_email_after_signup: false,
         }
@@ -400,6 +404,24 @@ fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> std::result::Result
     s.serialize_u64(d.as_secs())
 }
 
+/// accounts-js's link-token lifetimes: a number is milliseconds (as there), a string as everywhere.
+fn ser_duration_ms<S: serde::Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn de_duration_ms<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Duration, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Millis(u64),
+        Text(String),
+    }
+    match Raw::deserialize(d)? {
+        Raw::Millis(ms) => Ok(Duration::from_millis(ms)),
+        Raw::Text(t) => parse_duration(&t).map_err(|e| serde::de::Error::custom(e.message)),
+    }
+}
+
 fn de_duration<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Duration, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -495,6 +517,15 @@ impl Config {
                 return Err(AccountsError::new(ErrorCode::InvalidConfig, format!("attemptLimits.{name}: a window must be positive")));
             }
         }
+        if self.enable_autologin && self.ambiguous_error_messages {
+            // accounts-js's own refusal: autologin after signup tells taken addresses from new ones.
+            return bad("Can't enable autologin when ambiguous error messages are enabled \
+                        (https://www.accountsjs.com/docs/api/server/globals#ambiguouserrormessages).\n\
+                        Please set ambiguousErrorMessages to false to be able to use autologin.");
+        }
+        if self.enable_autologin && self.services.password.require_email_verification {
+            return bad("Can't enable autologin when requireEmailVerification is on: the new user could not log in.");
+        }
         if self.host_callback_timeout.is_zero() {
             return bad("hostCallbackTimeout must be positive");
         }
@@ -529,6 +560,14 @@ mod tests {
             Config::from_json(&format!(r#"{{"db":"sqlite::memory:","tokenSecret":"0123456789abcdef0123456789abcdef"{extra}}}"#))
         };
         assert_eq!(with(r#","tokenConfigs":{"accessToken":{"expiresIn":3600}}"#).unwrap().token_configs.access_token.expires_in.as_secs(), 3600);
+        // accounts-js units: link-token lifetimes given as numbers are milliseconds.
+        let c = with(r#","services":{"password":{"passwordResetTokenExpiration":3600000,"verifyEmailTokenExpiration":"2h"},"magicLink":{"loginTokenExpiration":600000}}"#).unwrap();
+        assert_eq!(c.services.password.password_reset_token_expiration, Duration::from_secs(3600));
+        assert_eq!(c.services.password.verify_email_token_expiration, Duration::from_secs(7200));
+        assert_eq!(c.services.magic_link.login_token_expiration, Duration::from_secs(600));
+        assert_eq!(serde_json::to_value(&c).unwrap()["services"]["magicLink"]["loginTokenExpiration"], 600_000, "shown in the unit given");
+        assert_eq!(with(r#","enableAutologin":true"#).unwrap_err().code, ErrorCode::InvalidConfig, "autologin reveals accounts");
+        assert!(with(r#","enableAutologin":true,"ambiguousErrorMessages":false"#).is_ok());
         for bad in [
             r#","tokenConfigs":{"accessToken":{"algorithm":"none"}}"#,
             r#","tokenConfigs":{"accessToken":{"expiresIn":"soon"}}"#,

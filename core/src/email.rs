@@ -116,7 +116,7 @@ impl Password<'_> {
     /// # Errors
     /// `InvalidEmail`, `UserNotFound`, `EmailAlreadyExists`.
     pub fn add_email(&self, user_id: &str, email: &str, verified: bool) -> Result<()> {
-        let address = normalize_address(email)?;
+        let address = self.check_email(&serde_json::Value::String(email.to_string()))?;
         self.server.store.add_email(user_id, &address, verified, self.server.now())
     }
 
@@ -236,7 +236,7 @@ impl Password<'_> {
         s.store.delete_tokens(&user.id, kinds::RESET_PASSWORD)?;
         s.store.delete_tokens(&user.id, kinds::ENROLL_ACCOUNT)?;
         if opts.invalidate_all_sessions_after_password_reset {
-            s.store.invalidate_all_sessions(&user.id, None, now)?;
+            s.store.invalidate_all_sessions(&user.id, &[], now)?;
         }
         if opts.notify_user_after_password_changed && record.kind == kinds::RESET_PASSWORD {
             s.send_mail(MailKind::PasswordChanged, &address, None)?;
@@ -258,7 +258,7 @@ impl Password<'_> {
     pub fn change_password(&self, user_id: &str, old_password: &str, new_password: &str) -> Result<()> {
         let s = self.server;
         let opts = &s.config.services.password;
-        let password = self.check_new_password(&json!(new_password)).map_err(|_| err(ErrorCode::InvalidNewPassword))?;
+        let password = self.check_new_password(&json!(new_password))?; // accounts-js: InvalidPassword here
         let user = self.server.user_or_not_found(user_id)?;
         let ambiguous = |c: ErrorCode| err(if s.config.ambiguous_error_messages { ErrorCode::InvalidCredentials } else { c });
         // Guessing the old password through a stolen session counts like guessing it at login.
@@ -272,7 +272,10 @@ impl Password<'_> {
         let now = s.now();
         s.store.set_password_hash(user_id, &s.hasher.hash(&password)?, now)?;
         if opts.invalidate_all_sessions_after_password_changed {
-            s.store.invalidate_all_sessions(user_id, None, now)?;
+            s.store.invalidate_all_sessions(user_id, &[], now)?;
+        }
+        if opts.remove_all_reset_password_tokens_after_password_changed {
+            s.store.delete_tokens(user_id, kinds::RESET_PASSWORD)?;
         }
         if opts.notify_user_after_password_changed {
             if let Some(first) = user.emails.first() {

@@ -7,7 +7,7 @@ use serde::Serialize;
 use std::fmt;
 
 macro_rules! error_codes {
-    ($( $(#[$doc:meta])* $name:ident = $num:literal, $input:literal; )*) => {
+    ($( $(#[$doc:meta])* $name:ident = $num:literal, $input:literal, $message:literal; )*) => {
         /// Every error the library can report. `number()` is frozen and is the C `accounts_result`.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
         pub enum ErrorCode { $( $(#[$doc])* $name, )* }
@@ -31,6 +31,11 @@ macro_rules! error_codes {
                 match self { $( ErrorCode::$name => $input, )* }
             }
 
+            /// The default message (accounts-js's text where accounts-js has the code).
+            pub fn default_message(self) -> &'static str {
+                match self { $( ErrorCode::$name => $message, )* }
+            }
+
             /// Looks a code up by its string.
             pub fn from_name(name: &str) -> Option<ErrorCode> {
                 match name { $( stringify!($name) => Some(ErrorCode::$name), )* _ => None }
@@ -41,90 +46,93 @@ macro_rules! error_codes {
 
 error_codes! {
     /// The configuration is invalid (missing or short `tokenSecret`, bad duration, unknown key, ...).
-    InvalidConfig = 1, true;
+    InvalidConfig = 1, true, "Invalid configuration";
     /// An argument has the wrong type or shape, is NULL, not UTF-8, or too large.
-    InvalidArgument = 2, true;
+    InvalidArgument = 2, true, "Invalid argument";
     /// A bug or an unexpected state inside the library (a caught panic, a poisoned lock).
-    InternalError = 3, false;
+    InternalError = 3, false, "Internal error";
     /// The database failed (I/O, corruption, constraint the library did not expect).
-    StorageError = 4, false;
+    StorageError = 4, false, "Storage error";
     /// A host callback or event listener failed; the operation was aborted.
-    CallbackError = 5, false;
+    CallbackError = 5, false, "A callback failed";
     /// No authentication service is registered under that name.
-    ServiceNotFound = 6, true;
+    ServiceNotFound = 6, true, "No service with that name was registered.";
     /// The service did not authenticate anybody.
-    AuthenticationFailed = 7, false;
+    AuthenticationFailed = 7, false, "Service was not able to authenticate user";
     /// The user is deactivated.
-    UserDeactivated = 8, false;
+    UserDeactivated = 8, false, "Your account has been deactivated";
     /// The token is missing or not a string.
-    InvalidToken = 9, true;
+    InvalidToken = 9, true, "Invalid token";
     /// The token's signature, algorithm, type or expiry did not verify.
-    TokenVerificationFailed = 10, false;
+    TokenVerificationFailed = 10, false, "Tokens are not valid";
     /// The session the token names does not exist.
-    SessionNotFound = 11, false;
-    /// The session has been logged out or revoked.
-    SessionNotValid = 12, false;
+    SessionNotFound = 11, false, "Session not found";
+    /// Retired: no longer raised (a dead session is `InvalidSession`, accounts-js's code); kept so
+    /// the number is never reused.
+    SessionNotValid = 12, false, "Session is no longer valid";
     /// No such user.
-    UserNotFound = 13, false;
+    UserNotFound = 13, false, "User not found";
     /// The user to impersonate does not exist.
-    ImpersonatedUserNotFound = 14, false;
+    ImpersonatedUserNotFound = 14, false, "Impersonated user not found";
     /// The access/refresh token pair is missing or malformed.
-    InvalidTokens = 15, true;
+    InvalidTokens = 15, true, "An accessToken and refreshToken are required";
     /// A refresh token was presented again after it had been rotated; the session is revoked.
-    RefreshTokenReused = 16, false;
+    RefreshTokenReused = 16, false, "Refresh token reused; the session has been revoked";
     /// createUser needs a username or an email.
-    UsernameOrEmailRequired = 17, true;
+    UsernameOrEmailRequired = 17, true, "Username or Email is required";
     /// The username is empty or not a string.
-    InvalidUsername = 18, true;
+    InvalidUsername = 18, true, "Invalid username";
     /// The email address is malformed.
-    InvalidEmail = 19, true;
+    InvalidEmail = 19, true, "Invalid email";
     /// The password is not a string or is shorter than `minPasswordLength`.
-    InvalidPassword = 20, true;
+    InvalidPassword = 20, true, "Invalid password";
     /// Another user already has that email address.
-    EmailAlreadyExists = 21, false;
+    EmailAlreadyExists = 21, false, "Email already exists";
     /// Another user already has that username.
-    UsernameAlreadyExists = 22, false;
+    UsernameAlreadyExists = 22, false, "Username already exists";
     /// The login parameters are missing `user` or `password`.
-    UnrecognizedOptionsForLogin = 23, true;
+    UnrecognizedOptionsForLogin = 23, true, "Unrecognized options for login request";
     /// The login parameters have the wrong types.
-    MatchFailed = 24, true;
+    MatchFailed = 24, true, "Match failed";
     /// Wrong user or password (ambiguous mode hides which).
-    InvalidCredentials = 25, false;
+    InvalidCredentials = 25, false, "Invalid credentials";
     /// The password is wrong (only when `ambiguousErrorMessages` is false).
-    IncorrectPassword = 26, false;
+    IncorrectPassword = 26, false, "Incorrect password";
     /// The user has no password (only when `ambiguousErrorMessages` is false).
-    NoPasswordSet = 27, false;
+    NoPasswordSet = 27, false, "User has no password set";
     /// The email address must be verified before logging in.
-    EmailNotVerified = 28, false;
+    EmailNotVerified = 28, false, "Email not verified";
     /// The caller may not do this (e.g. impersonate from an impersonated session).
-    Unauthorized = 29, false;
+    Unauthorized = 29, false, "Unauthorized";
     /// The email verification link is unknown, already used or expired.
-    VerifyEmailLinkExpired = 30, false;
+    VerifyEmailLinkExpired = 30, false, "Verify email link expired";
     /// The email verification link names an address the user no longer has.
-    VerifyEmailLinkUnknownAddress = 31, false;
+    VerifyEmailLinkUnknownAddress = 31, false, "Verify email link is for unknown address";
     /// The password reset (or enrollment) link is unknown, already used or expired.
-    ResetPasswordLinkExpired = 32, false;
+    ResetPasswordLinkExpired = 32, false, "Reset password link expired";
     /// The password reset link names an address the user no longer has.
-    ResetPasswordLinkUnknownAddress = 33, false;
+    ResetPasswordLinkUnknownAddress = 33, false, "Reset password link is for unknown address";
     /// The new password does not meet the password policy.
-    InvalidNewPassword = 34, true;
+    InvalidNewPassword = 34, true, "Invalid new password";
     /// The user has no email address to send to.
-    NoEmailSet = 35, false;
+    NoEmailSet = 35, false, "User has no email set";
     /// The user does not have that email address.
-    EmailNotFound = 36, false;
+    EmailNotFound = 36, false, "Email not found";
     /// Two-factor authentication is on for this user: the login needs a `code`.
-    TwoFactorCodeRequired = 37, false;
+    TwoFactorCodeRequired = 37, false, "2FA code required";
     /// The two-factor code (or recovery code) is wrong or was already used.
-    TwoFactorCodeDidNotMatch = 38, false;
+    TwoFactorCodeDidNotMatch = 38, false, "2FA code didn't match";
     /// Two-factor authentication is not set for this user.
-    TwoFactorNotSet = 39, false;
+    TwoFactorNotSet = 39, false, "2FA not set";
     /// Two-factor authentication is already set for this user.
-    TwoFactorAlreadySet = 40, false;
+    TwoFactorAlreadySet = 40, false, "2FA already set";
     /// The magic link token is unknown, already used or expired.
-    LoginTokenExpired = 41, false;
+    LoginTokenExpired = 41, false, "Login token expired";
     /// Too many failed attempts (password, second factor or link token) for this account or client;
     /// `details.retryAfter` says in how many seconds to try again.
-    TooManyAttempts = 42, false;
+    TooManyAttempts = 42, false, "Too many attempts, try again later";
+    /// The session has been logged out or revoked (accounts-js's code).
+    InvalidSession = 43, false, "Session is no longer valid";
 }
 
 /// An error with a code from the table, a human message and optional JSON details.
@@ -148,9 +156,9 @@ impl AccountsError {
         self
     }
 
-    /// An error carrying only its code; the message is the code string.
+    /// An error with its code's default message (accounts-js's text, which apps show and match).
     pub fn code(code: ErrorCode) -> Self {
-        AccountsError::new(code, code.as_str())
+        AccountsError::new(code, code.default_message())
     }
 
     /// The error as `{code, number, message, details?}` JSON, used by events and the C ABI.

@@ -33,23 +33,39 @@ struct Draft {
     profile: Map<String, Value>,
 }
 
-fn parse_draft(input: &Value) -> Result<Draft> {
-    let obj = input.as_object().ok_or_else(|| AccountsError::new(ErrorCode::InvalidArgument, "user must be an object"))?;
-    let username = match obj.get("username") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(normalize_username(s)?),
-        Some(_) => return Err(err(ErrorCode::InvalidUsername)),
-    };
-    let email = match obj.get("email") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(normalize_email(s)?),
-        Some(_) => return Err(err(ErrorCode::InvalidEmail)),
-    };
-    if username.is_none() && email.is_none() {
-        return Err(err(ErrorCode::UsernameOrEmailRequired));
-    }
-    let profile = obj.iter().filter(|(k, _)| !RESERVED_USER_KEYS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
-    Ok(Draft { username, email, profile })
+/// A field as accounts-js reads it: missing, null, `""`, `false` and `0` all count as absent.
+fn present<'v>(obj: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
+    obj.get(key).filter(|v| match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::String(s) => !s.is_empty(),
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        _ => true,
+    })
+}
+
+/// accounts-js's default username rule: a letter, then letters and digits.
+fn default_username_rule(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic()) && chars.all(|c| c.is_ascii_alphanumeric())
+}
+
+/// accounts-js's default email rule (its `isEmail` regular expression, written out): a dot-atom
+/// or quoted local part, `@`, then an IPv4 literal or dotted labels ending in 2+ letters.
+pub(crate) fn default_email_rule(email: &str) -> bool {
+    let Some((local, domain)) = email.rsplit_once('@') else { return false };
+    let atom_char = |c: char| !c.is_whitespace() && !"<>()[]\\.,;:@\"".contains(c);
+    let quoted = local.len() >= 3 && local.starts_with('"') && local.ends_with('"');
+    let dot_atoms = !local.is_empty() && local.split('.').all(|a| !a.is_empty() && a.chars().all(atom_char));
+    let ipv4 = domain
+        .strip_prefix('[')
+        .and_then(|d| d.strip_suffix(']'))
+        .is_some_and(|d| d.split('.').count() == 4 && d.split('.').all(|g| (1..=3).contains(&g.len()) && g.bytes().all(|b| b.is_ascii_digit())));
+    let labels: Vec<&str> = domain.split('.').collect();
+    let named = labels.len() >= 2
+        && labels[..labels.len() - 1].iter().all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        && labels.last().is_some_and(|t| t.len() >= 2 && t.bytes().all(|b| b.is_ascii_alphabetic()));
+    (quoted || dot_atoms) && (ipv4 || named)
 }
 
 impl<'a> Password<'a> {
@@ -60,51 +76,115 @@ impl<'a> Password<'a> {
 }
 
 impl Password<'_> {
+    /// A new password: the host's `validatePassword`, or our policy (`minPasswordLength`, at most
+    /// 4096 bytes; accounts-js only asks for a non-empty string).
     pub(crate) fn check_new_password(&self, password: &Value) -> Result<String> {
-        let min = self.server.config.services.password.min_password_length;
-        match password {
-            Value::String(p) if p.chars().count() >= min && p.len() <= MAX_PASSWORD_BYTES => Ok(p.clone()),
-            _ => Err(err(ErrorCode::InvalidPassword)),
-        }
+        let Value::String(p) = password else { return Err(err(ErrorCode::InvalidPassword)) };
+        let ok = p.len() <= MAX_PASSWORD_BYTES
+            && match &self.server.callbacks.validate_password {
+                Some(validate) => validate(p)?,
+                None => p.chars().count() >= self.server.config.services.password.min_password_length,
+            };
+        if ok { Ok(p.clone()) } else { Err(err(ErrorCode::InvalidPassword)) }
     }
 
-    /// Creates a user from `{username?, email?, password?, ...profile}`; returns the new id.
+    /// The username rule: the host's `validateUsername` or accounts-js's default, then the
+    /// library's identifier rules (which no host rule switches off).
+    fn check_username(&self, value: &Value) -> Result<String> {
+        let Value::String(name) = value else { return Err(err(ErrorCode::InvalidUsername)) };
+        let ok = match &self.server.callbacks.validate_username {
+            Some(validate) => validate(name)?,
+            None => default_username_rule(name),
+        };
+        if !ok {
+            return Err(err(ErrorCode::InvalidUsername));
+        }
+        normalize_username(name)
+    }
+
+    /// The email rule: the host's `validateEmail` or accounts-js's default, then the library's
+    /// normalization (trim, NFC, lowercase, no mixed scripts).
+    pub(crate) fn check_email(&self, value: &Value) -> Result<String> {
+        let Value::String(address) = value else { return Err(err(ErrorCode::InvalidEmail)) };
+        let ok = match &self.server.callbacks.validate_email {
+            Some(validate) => validate(address)?,
+            None => default_email_rule(address),
+        };
+        if !ok {
+            return Err(err(ErrorCode::InvalidEmail));
+        }
+        normalize_email(address)
+    }
+
+    /// The fields a new user keeps: without `validateNewUser` only `username` and `email` (a client
+    /// posting `roles` or `isAdmin` to a signup route gets nothing stored); with it, what it returns.
+    fn draft(&self, obj: &Map<String, Value>) -> Result<Draft> {
+        let username = present(obj, "username").map(|v| self.check_username(v)).transpose()?;
+        let email = present(obj, "email").map(|v| self.check_email(v)).transpose()?;
+        if username.is_none() && email.is_none() {
+            return Err(err(ErrorCode::UsernameOrEmailRequired));
+        }
+        let profile = obj
+            .iter()
+            .filter(|(k, _)| !RESERVED_USER_KEYS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Ok(Draft { username, email, profile })
+    }
+
+    /// Creates a user from `{username?, email?, password?, ...}`; returns the new id.
+    ///
+    /// Checks in accounts-js's order: `UsernameOrEmailRequired`, `InvalidUsername`, `InvalidEmail`,
+    /// `UsernameAlreadyExists`, `EmailAlreadyExists`, `InvalidPassword` (the password is hashed
+    /// before the uniqueness checks, so a taken identifier costs as much as a new one). Without a
+    /// `validateNewUser` callback only `username`, `email` and `password` are kept; with one, what
+    /// it returns is stored (its identifiers checked again).
     ///
     /// # Errors
-    /// `InvalidArgument` (not an object), `UsernameOrEmailRequired`, `InvalidUsername`, `InvalidEmail`,
-    /// `InvalidPassword`, `EmailAlreadyExists`, `UsernameAlreadyExists`, or `validateNewUser`'s error.
+    /// `InvalidArgument` (not an object), the codes above, or a callback's error.
     pub fn create_user(&self, input: &Value) -> Result<String> {
         let s = self.server;
         let result = (|| {
-            let mut draft = parse_draft(input)?;
-            let password = match input.get("password") {
-                None | Some(Value::Null) => None,
-                Some(p) => Some(self.check_new_password(p)?),
-            };
-            if let Some(validate) = &s.callbacks.validate_new_user {
-                let mut shown = draft.profile.clone();
-                if let Some(u) = &draft.username {
-                    shown.insert("username".into(), u.clone().into());
-                }
-                if let Some(e) = &draft.email {
-                    shown.insert("email".into(), e.clone().into());
-                }
-                // The callback may change fields; whatever it returns is validated again.
-                draft = parse_draft(&validate(Value::Object(shown))?)?;
-            }
+            let obj = input.as_object().ok_or_else(|| AccountsError::new(ErrorCode::InvalidArgument, "user must be an object"))?;
+            let draft = self.draft(obj)?;
+            let password = present(obj, "password").map(|p| self.check_new_password(p));
             // Hash before the uniqueness checks: a taken address or name must cost as much as a
             // new one, or signup timing tells which accounts exist (docs/security.md, "Timing").
-            let password_hash = password.map(|p| s.hasher.hash(&p)).transpose()?;
-            if let Some(e) = &draft.email {
-                if s.store.find_user_by_email(e)?.is_some() {
-                    return Err(err(ErrorCode::EmailAlreadyExists));
-                }
-            }
+            let password_hash = match &password {
+                Some(Ok(p)) => Some(s.hasher.hash(p)?),
+                _ => None,
+            };
             if let Some(u) = &draft.username {
                 if s.store.find_user_by_username(u)?.is_some() {
                     return Err(err(ErrorCode::UsernameAlreadyExists));
                 }
             }
+            if let Some(e) = &draft.email {
+                if s.store.find_user_by_email(e)?.is_some() {
+                    return Err(err(ErrorCode::EmailAlreadyExists));
+                }
+            }
+            if let Some(Err(e)) = password {
+                return Err(e);
+            }
+            let draft = match &s.callbacks.validate_new_user {
+                Some(validate) => {
+                    let mut shown = draft.profile.clone();
+                    if let Some(u) = &draft.username {
+                        shown.insert("username".into(), u.clone().into());
+                    }
+                    if let Some(e) = &draft.email {
+                        shown.insert("email".into(), e.clone().into());
+                    }
+                    // What the host returns is stored; its identifiers pass the same rules again.
+                    let returned = validate(Value::Object(shown))?;
+                    let obj = returned.as_object().ok_or_else(|| {
+                        AccountsError::new(ErrorCode::CallbackError, "validateNewUser must return the user object")
+                    })?;
+                    self.draft(obj)?
+                }
+                None => Draft { profile: Map::new(), ..draft },
+            };
             let id = new_id()?;
             s.store.create_user(&NewUser {
                 id: id.clone(),
@@ -264,6 +344,31 @@ impl Password<'_> {
         let password = self.check_new_password(&Value::String(password.to_string()))?;
         s.user_or_not_found(user_id)?;
         let hash = s.hasher.hash(&password)?;
-        s.store.set_password_hash(user_id, &hash, s.now())
+        s.store.set_password_hash(user_id, &hash, s.now())?;
+        if s.config.services.password.remove_all_reset_password_tokens_after_password_changed {
+            s.store.delete_tokens(user_id, crate::email::kinds::RESET_PASSWORD)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{default_email_rule, default_username_rule};
+
+    #[test]
+    fn accounts_js_default_rules() {
+        for ok in ["a@b.co", "first.last+tag@example.org", "x@sub.domain.io", "\"a b\"@example.com", "a@[10.0.0.1]"] {
+            assert!(default_email_rule(ok), "{ok}");
+        }
+        for bad in ["", "a", "a@b", "@b.co", "a b@c.de", "a@.com", "a@com.", "a@@b.com", "a..b@c.de", "a@b.c", "a@b.c0", "иван@почта.рф"] {
+            assert!(!default_email_rule(bad), "{bad}");
+        }
+        for ok in ["alice", "Alice2", "b"] {
+            assert!(default_username_rule(ok), "{ok}");
+        }
+        for bad in ["", "1abc", "a_b", "a-b", "a b", "jürgen"] {
+            assert!(!default_username_rule(bad), "{bad}");
+        }
     }
 }

@@ -130,7 +130,7 @@ impl AccountsServer {
             .unwrap_or_else(|p| p.into_inner())
             .get(name)
             .cloned()
-            .ok_or_else(|| AccountsError::new(ErrorCode::ServiceNotFound, format!("no service named {name:?}")))
+            .ok_or_else(|| AccountsError::new(ErrorCode::ServiceNotFound, format!("No service with the name {name} was registered.")))
     }
 
     /// Adds an event listener (accounts-js `on`); see [`events`] for the names.
@@ -267,7 +267,9 @@ impl AccountsServer {
     /// can log a user with two-factor on in without their code.
     fn authenticate_user(&self, service: &str, params: &Value, infos: &ConnectionInfo) -> Result<User> {
         let svc = self.service(service)?;
-        let user = svc.authenticate(self, params, infos)?.ok_or_else(|| code(ErrorCode::AuthenticationFailed))?;
+        let user = svc.authenticate(self, params, infos)?.ok_or_else(|| {
+            AccountsError::new(ErrorCode::AuthenticationFailed, format!("Service {service} was not able to authenticate user"))
+        })?;
         if !svc.checks_second_factor() {
             self.password().two_factor().check_login(&user, params, infos.ip.as_deref())?;
         }
@@ -301,7 +303,7 @@ impl AccountsServer {
     /// Checks an access token, its session and its user; returns the user (accounts-js `resumeSession`).
     ///
     /// # Errors
-    /// `InvalidToken`, `TokenVerificationFailed`, `SessionNotFound`, `SessionNotValid`, `UserNotFound`,
+    /// `InvalidToken`, `TokenVerificationFailed`, `SessionNotFound`, `InvalidSession`, `UserNotFound`,
     /// `UserDeactivated`, or the `resumeSessionValidator`'s error.
     pub fn resume_session(&self, access_token: &str) -> Result<User> {
         self.observed(events::RESUME_SESSION_SUCCESS, events::RESUME_SESSION_ERROR, || {
@@ -311,10 +313,10 @@ impl AccountsServer {
             } else {
                 let rec = self.store.find_session(&data.session_id)?.ok_or_else(|| code(ErrorCode::SessionNotFound))?;
                 if !rec.session.valid {
-                    return Err(code(ErrorCode::SessionNotValid));
+                    return Err(AccountsError::new(ErrorCode::InvalidSession, "Invalid Session"));
                 }
                 if rec.session.user_id != data.user_id {
-                    return Err(AccountsError::new(ErrorCode::TokenVerificationFailed, "token does not match its session"));
+                    return Err(crate::tokens::verification_failed("token does not match its session"));
                 }
                 Some(rec.session)
             };
@@ -346,24 +348,24 @@ impl AccountsServer {
     /// refreshes never fork the session.
     ///
     /// # Errors
-    /// `InvalidTokens`, `TokenVerificationFailed`, `SessionNotFound`, `SessionNotValid`, `UserNotFound`,
+    /// `InvalidTokens`, `TokenVerificationFailed`, `SessionNotFound`, `InvalidSession`, `UserNotFound`,
     /// `UserDeactivated`, `RefreshTokenReused`.
     pub fn refresh_tokens(&self, access_token: &str, refresh_token: &str, infos: &ConnectionInfo) -> Result<LoginResult> {
         self.observed(events::REFRESH_TOKENS_SUCCESS, events::REFRESH_TOKENS_ERROR, || {
             if access_token.is_empty() || refresh_token.is_empty() {
-                return Err(AccountsError::new(ErrorCode::InvalidTokens, "an access token and a refresh token are required"));
+                return Err(code(ErrorCode::InvalidTokens));
             }
             let now = self.now();
             let data = self.tokens.verify_access(access_token, now, false)?;
             let claims = self.tokens.verify_refresh(refresh_token, now)?;
             if claims.sid != data.session_id || claims.sub != data.user_id {
-                return Err(AccountsError::new(ErrorCode::TokenVerificationFailed, "tokens belong to different sessions"));
+                return Err(crate::tokens::verification_failed("tokens belong to different sessions"));
             }
             let presented = digest(refresh_token);
             for _ in 0..ROTATION_ATTEMPTS {
                 let rec = self.store.find_session(&claims.sid)?.ok_or_else(|| code(ErrorCode::SessionNotFound))?;
                 if !rec.session.valid {
-                    return Err(code(ErrorCode::SessionNotValid));
+                    return Err(code(ErrorCode::InvalidSession));
                 }
                 let user = self.user_or_not_found(&rec.session.user_id)?;
                 if user.deactivated {
@@ -411,7 +413,7 @@ impl AccountsServer {
         let Some(id) = impersonator else { return Ok(()) };
         match self.store.find_user_by_id(id)? {
             Some(u) if !u.deactivated => Ok(()),
-            _ => Err(AccountsError::new(ErrorCode::SessionNotValid, "the impersonator is no longer active")),
+            _ => Err(AccountsError::new(ErrorCode::InvalidSession, "the impersonator is no longer active")),
         }
     }
 
@@ -437,13 +439,13 @@ impl AccountsServer {
     /// Ends the session of an access token (accounts-js `logout`).
     ///
     /// # Errors
-    /// `InvalidToken`, `TokenVerificationFailed`, `SessionNotFound`, `SessionNotValid`.
+    /// `InvalidToken`, `TokenVerificationFailed`, `SessionNotFound`, `InvalidSession`.
     pub fn logout(&self, access_token: &str) -> Result<()> {
         self.observed(events::LOGOUT_SUCCESS, events::LOGOUT_ERROR, || {
             let data = self.tokens.verify_access(access_token, self.now(), true)?;
             let rec = self.store.find_session(&data.session_id)?.ok_or_else(|| code(ErrorCode::SessionNotFound))?;
             if !rec.session.valid || !self.store.invalidate_session(&rec.session.id, self.now())? {
-                return Err(code(ErrorCode::SessionNotValid));
+                return Err(code(ErrorCode::InvalidSession));
             }
             Ok(((), json!({ "userId": rec.session.user_id, "sessionId": rec.session.id })))
         })
@@ -452,7 +454,7 @@ impl AccountsServer {
     /// Starts a session as another user, if `impersonationAuthorize` allows it (accounts-js `impersonate`).
     ///
     /// # Errors
-    /// `InvalidToken`, `TokenVerificationFailed`, `SessionNotFound`, `SessionNotValid`, `UserNotFound`,
+    /// `InvalidToken`, `TokenVerificationFailed`, `SessionNotFound`, `InvalidSession`, `UserNotFound`,
     /// `InvalidArgument` (target names nobody or several fields), `ImpersonatedUserNotFound`
     /// (only when `ambiguousErrorMessages` is false), `UserDeactivated`.
     pub fn impersonate(&self, access_token: &str, target: &ImpersonationTarget, infos: &ConnectionInfo) -> Result<ImpersonationResult> {
@@ -460,7 +462,7 @@ impl AccountsServer {
             let data = self.tokens.verify_access(access_token, self.now(), true)?;
             let rec = self.store.find_session(&data.session_id)?.ok_or_else(|| code(ErrorCode::SessionNotFound))?;
             if !rec.session.valid {
-                return Err(code(ErrorCode::SessionNotValid));
+                return Err(code(ErrorCode::InvalidSession));
             }
             let user = self.user_or_not_found(&data.user_id)?;
             if user.deactivated {
@@ -571,7 +573,7 @@ impl AccountsServer {
     /// # Errors
     /// `StorageError`.
     pub fn revoke_all_sessions(&self, user_id: &str, options: &RevokeAllOptions) -> Result<u64> {
-        self.store.invalidate_all_sessions(user_id, options.except.as_deref(), self.now())
+        self.store.invalidate_all_sessions(user_id, &options.except, self.now())
     }
 }
 

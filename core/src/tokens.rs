@@ -52,8 +52,9 @@ pub(crate) struct TokenManager {
     audience: Option<String>,
 }
 
-fn verification_failed(why: impl std::fmt::Display) -> AccountsError {
-    AccountsError::new(ErrorCode::TokenVerificationFailed, format!("token verification failed: {why}"))
+/// accounts-js's message; why it failed goes to `details.reason` (for logs, not for matching).
+pub(crate) fn verification_failed(why: impl std::fmt::Display) -> AccountsError {
+    AccountsError::code(ErrorCode::TokenVerificationFailed).with_details(serde_json::json!({ "reason": why.to_string() }))
 }
 
 impl TokenManager {
@@ -163,7 +164,7 @@ impl TokenManager {
     /// type, expiry, issuer or audience.
     pub fn verify_access(&self, token: &str, now_ms: i64, check_exp: bool) -> Result<AccessData> {
         if token.is_empty() {
-            return Err(AccountsError::new(ErrorCode::InvalidToken, "an access token is required"));
+            return Err(AccountsError::new(ErrorCode::InvalidToken, "An accessToken is required"));
         }
         let claims = self.decode(token)?;
         self.check_common(&claims, ACCESS, now_ms, check_exp)?;
@@ -177,7 +178,7 @@ impl TokenManager {
     /// As [`TokenManager::verify_access`].
     pub fn verify_refresh(&self, token: &str, now_ms: i64) -> Result<RefreshClaims> {
         if token.is_empty() {
-            return Err(AccountsError::new(ErrorCode::InvalidTokens, "a refresh token is required"));
+            return Err(AccountsError::code(ErrorCode::InvalidTokens));
         }
         let claims = self.decode(token)?;
         self.check_common(&claims, REFRESH, now_ms, true)?;

@@ -142,7 +142,21 @@ pub struct PurgeReport {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RevokeAllOptions {
-    /// A session to keep (typically the caller's own).
-    #[serde(default)]
-    pub except: Option<String>,
+    /// Sessions to keep (typically the caller's own): a list of ids, or one id.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub except: Vec<String>,
+}
+
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Option::<OneOrMany>::deserialize(d)? {
+        None => Vec::new(),
+        Some(OneOrMany::One(id)) => vec![id],
+        Some(OneOrMany::Many(ids)) => ids,
+    })
 }

@@ -79,7 +79,7 @@ fn sessions_and_refresh_lineage_are_shared_across_processes() {
     // A revocation in the other process takes effect here at the next resume.
     let lines = peer(&url, &[("ACCOUNTS_PEER_MODE", "revoke"), ("ACCOUNTS_PEER_SESSION", session.id.as_str())]);
     assert_eq!(lines, vec!["revoked true".to_string()]);
-    assert_eq!(code(a.resume_session(&t.access_token)), ErrorCode::SessionNotValid);
+    assert_eq!(code(a.resume_session(&t.access_token)), ErrorCode::InvalidSession);
 }
 
 fn wrong_login(s: &AccountsServer) -> ErrorCode {

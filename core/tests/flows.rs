@@ -124,7 +124,7 @@ fn reset_password_flow() {
     assert_eq!(code(p.reset_password(&token, "third password", None, &no_info())), ErrorCode::ResetPasswordLinkExpired, "single use");
     assert_eq!(code(login(&s, "first password")), ErrorCode::InvalidCredentials);
     login(&s, "second password").unwrap();
-    assert_eq!(code(s.resume_session(&session.tokens.access_token)), ErrorCode::SessionNotValid, "sessions revoked");
+    assert_eq!(code(s.resume_session(&session.tokens.access_token)), ErrorCode::InvalidSession, "sessions revoked");
     assert!(s.find_user_by_id(&id).unwrap().unwrap().emails[0].verified, "the link proved the address");
 
     p.send_reset_password_email("dana@example.com").unwrap();
@@ -183,7 +183,7 @@ fn change_password() {
     let id = user_with_email(&s);
     let session = login(&s, "first password").unwrap();
     assert_eq!(code(p.change_password(&id, "wrong password", "second password")), ErrorCode::IncorrectPassword);
-    assert_eq!(code(p.change_password(&id, "first password", "short")), ErrorCode::InvalidNewPassword);
+    assert_eq!(code(p.change_password(&id, "first password", "short")), ErrorCode::InvalidPassword, "accounts-js's code here");
     assert_eq!(code(p.change_password("missing", "first password", "second password")), ErrorCode::UserNotFound);
     p.change_password(&id, "first password", "second password").unwrap();
     assert_eq!(mails.lock().unwrap().last().unwrap()["type"], "passwordChanged");
@@ -198,7 +198,7 @@ fn change_password() {
     let session = login(&s, "first password").unwrap();
     assert_eq!(code(s.password().change_password(&id, "wrong password", "second password")), ErrorCode::InvalidCredentials);
     s.password().change_password(&id, "first password", "second password").unwrap();
-    assert_eq!(code(s.resume_session(&session.tokens.access_token)), ErrorCode::SessionNotValid);
+    assert_eq!(code(s.resume_session(&session.tokens.access_token)), ErrorCode::InvalidSession);
 }
 
 #[test]

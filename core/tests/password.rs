@@ -8,7 +8,12 @@ fn create_user_validates_and_stores_lowercased_email() {
     let s = memory();
     let p = s.password();
     assert_eq!(code(p.create_user(&json!({"password": "long enough"}))), ErrorCode::UsernameOrEmailRequired);
-    assert_eq!(code(p.create_user(&json!({"username": "", "password": "long enough"}))), ErrorCode::InvalidUsername);
+    // As accounts-js: an empty string is a missing field; the default username rule is a letter
+    // then letters and digits; checks run username, email, uniqueness, then password.
+    assert_eq!(code(p.create_user(&json!({"username": "", "password": "long enough"}))), ErrorCode::UsernameOrEmailRequired);
+    assert_eq!(code(p.create_user(&json!({"username": "1abc"}))), ErrorCode::InvalidUsername);
+    assert_eq!(code(p.create_user(&json!({"username": "a_b", "email": "nope"}))), ErrorCode::InvalidUsername);
+    assert_eq!(code(p.create_user(&json!({"email": "a@@b.com"}))), ErrorCode::InvalidEmail);
     assert_eq!(code(p.create_user(&json!({"username": 42}))), ErrorCode::InvalidUsername);
     assert_eq!(code(p.create_user(&json!({"email": "not-an-email"}))), ErrorCode::InvalidEmail);
     assert_eq!(code(p.create_user(&json!({"email": ["a@b.co"]}))), ErrorCode::InvalidEmail);
@@ -21,8 +26,7 @@ fn create_user_validates_and_stores_lowercased_email() {
     let u = p.find_user_by_email("bob@example.com").unwrap().unwrap();
     assert_eq!(u.id, id);
     assert_eq!(u.emails, vec![EmailRecord { address: "bob@example.com".into(), verified: false }]);
-    assert_eq!(u.profile.get("profile"), Some(&json!({"n": 1})));
-    assert!(u.profile.get("services").is_none(), "reserved keys are dropped");
+    assert!(u.profile.is_empty(), "without validateNewUser only username, email and password are kept");
     assert_eq!(p.find_user_by_email("BOB@example.com").unwrap().unwrap().id, id);
     assert_eq!(p.find_user_by_username("bob").unwrap().unwrap().id, id);
     assert!(p.find_user_by_username("Bob").unwrap().is_none(), "usernames are exact");
@@ -32,6 +36,8 @@ fn create_user_validates_and_stores_lowercased_email() {
 
     assert_eq!(code(p.create_user(&json!({"email": "BOB@example.com"}))), ErrorCode::EmailAlreadyExists);
     assert_eq!(code(p.create_user(&json!({"username": "bob"}))), ErrorCode::UsernameAlreadyExists);
+    assert_eq!(code(p.create_user(&json!({"username": "bob", "email": "bob@example.com"}))), ErrorCode::UsernameAlreadyExists, "username first");
+    assert_eq!(code(p.create_user(&json!({"username": "bob", "password": "short"}))), ErrorCode::UsernameAlreadyExists, "then the password");
     // A user without a password is fine (e.g. created for a magic link or OAuth).
     p.create_user(&json!({"username": "nopass"})).unwrap();
 }
@@ -114,6 +120,9 @@ fn validate_new_user_can_change_and_reject() {
     }));
     let s = with(json!({}), cb);
     assert_eq!(code(s.password().create_user(&json!({"username": "root"}))), ErrorCode::CallbackError);
-    let id = s.password().create_user(&json!({"username": "ok-user", "role": "admin"})).unwrap();
-    assert_eq!(s.find_user_by_id(&id).unwrap().unwrap().profile["role"], json!("member"));
+    let id = s.password().create_user(&json!({"username": "okuser", "role": "admin", "plan": "pro", "services": {"x": 1}})).unwrap();
+    let stored = s.find_user_by_id(&id).unwrap().unwrap();
+    assert_eq!(stored.profile["role"], json!("member"), "what validateNewUser returns is stored");
+    assert_eq!(stored.profile["plan"], json!("pro"));
+    assert!(stored.profile.get("services").is_none(), "reserved keys are never stored");
 }

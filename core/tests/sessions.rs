@@ -33,9 +33,9 @@ fn login_resume_refresh_logout() {
     assert_eq!((listed[0].refresh_count, listed[0].ip.as_deref()), (1, Some("10.0.0.1")));
 
     s.logout(&r1.tokens.access_token).unwrap();
-    assert_eq!(code(s.resume_session(&r1.tokens.access_token)), ErrorCode::SessionNotValid);
-    assert_eq!(code(s.logout(&r1.tokens.access_token)), ErrorCode::SessionNotValid);
-    assert_eq!(code(s.refresh_tokens(&r1.tokens.access_token, &r1.tokens.refresh_token, &no_info())), ErrorCode::SessionNotValid);
+    assert_eq!(code(s.resume_session(&r1.tokens.access_token)), ErrorCode::InvalidSession);
+    assert_eq!(code(s.logout(&r1.tokens.access_token)), ErrorCode::InvalidSession);
+    assert_eq!(code(s.refresh_tokens(&r1.tokens.access_token, &r1.tokens.refresh_token, &no_info())), ErrorCode::InvalidSession);
     assert!(!s.find_session_by_access_token(&r1.tokens.access_token).unwrap().valid);
 }
 
@@ -116,8 +116,8 @@ fn refresh_rotation_and_reuse_revokes_the_session() {
     assert_eq!(reused.lock().unwrap().len(), 1);
     assert_eq!(reused.lock().unwrap()[0]["sessionId"], json!(login.session_id));
     // The whole session is gone, including the newest pair.
-    assert_eq!(code(s.resume_session(&r2.tokens.access_token)), ErrorCode::SessionNotValid);
-    assert_eq!(code(s.refresh_tokens(&r2.tokens.access_token, &r2.tokens.refresh_token, &no_info())), ErrorCode::SessionNotValid);
+    assert_eq!(code(s.resume_session(&r2.tokens.access_token)), ErrorCode::InvalidSession);
+    assert_eq!(code(s.refresh_tokens(&r2.tokens.access_token, &r2.tokens.refresh_token, &no_info())), ErrorCode::InvalidSession);
 }
 
 #[test]
@@ -163,9 +163,9 @@ fn sessions_list_and_revoke() {
     assert!(s.revoke_session(&b.session_id).unwrap());
     assert!(!s.revoke_session(&b.session_id).unwrap());
     assert_eq!(code(s.revoke_session("nope")), ErrorCode::SessionNotFound);
-    assert_eq!(code(s.resume_session(&b.tokens.access_token)), ErrorCode::SessionNotValid);
-    assert_eq!(s.revoke_all_sessions(&id, &RevokeAllOptions { except: Some(c.session_id.clone()) }).unwrap(), 1);
-    assert_eq!(code(s.resume_session(&a.tokens.access_token)), ErrorCode::SessionNotValid);
+    assert_eq!(code(s.resume_session(&b.tokens.access_token)), ErrorCode::InvalidSession);
+    assert_eq!(s.revoke_all_sessions(&id, &RevokeAllOptions { except: vec![c.session_id.clone()] }).unwrap(), 1);
+    assert_eq!(code(s.resume_session(&a.tokens.access_token)), ErrorCode::InvalidSession);
     s.resume_session(&c.tokens.access_token).unwrap();
     assert_eq!(s.revoke_all_sessions(&id, &RevokeAllOptions::default()).unwrap(), 1);
     assert!(s.list_sessions(&id).unwrap().iter().all(|x| !x.valid));

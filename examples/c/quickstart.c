@@ -132,5 +132,5 @@ int main(int argc, char **argv) {
     accounts_string_free(admin_id);
     accounts_string_free(user_id);
     accounts_server_free(server);
-    return r == ACCOUNTS_SESSION_NOT_VALID ? 0 : 1;
+    return r == ACCOUNTS_INVALID_SESSION ? 0 : 1;
 }

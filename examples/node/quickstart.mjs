@@ -48,4 +48,4 @@ console.log(`8. deactivated jane; her login now fails with ${janeLogin.code}`)
 await server.logout(access)
 const resumed = await server.resumeSession(access).catch((e) => e)
 console.log(`9. logged out; resuming the session now fails with ${resumed.code}`)
-process.exitCode = resumed.code === 'SessionNotValid' ? 0 : 1
+process.exitCode = resumed.code === 'InvalidSession' ? 0 : 1

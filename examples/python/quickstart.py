@@ -75,7 +75,7 @@ def main() -> int:
         server.resume_session(access)
     except accounts.AccountsError as e:
         print(f"9. logged out; resuming the session now fails with {e.code}")
-        return 0 if e.code == "SessionNotValid" else 1
+        return 0 if e.code == "InvalidSession" else 1
     return 1
 
 

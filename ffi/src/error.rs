@@ -35,7 +35,8 @@ pub enum accounts_result {
     AccountsTokenVerificationFailed = 10,
     /// The session the token names does not exist.
     AccountsSessionNotFound = 11,
-    /// The session has been logged out or revoked.
+    /// Retired: no longer raised (a dead session is `InvalidSession`, accounts-js's code); kept so
+    /// the number is never reused.
     AccountsSessionNotValid = 12,
     /// No such user.
     AccountsUserNotFound = 13,
@@ -98,6 +99,8 @@ pub enum accounts_result {
     /// Too many failed attempts (password, second factor or link token) for this account or client;
     /// the error's details hold `retryAfter` (seconds).
     AccountsTooManyAttempts = 42,
+    /// The session has been logged out or revoked (accounts-js's code).
+    AccountsInvalidSession = 43,
 }
 
 impl accounts_result {
@@ -145,6 +148,7 @@ impl accounts_result {
             ErrorCode::TwoFactorAlreadySet => accounts_result::AccountsTwoFactorAlreadySet,
             ErrorCode::LoginTokenExpired => accounts_result::AccountsLoginTokenExpired,
             ErrorCode::TooManyAttempts => accounts_result::AccountsTooManyAttempts,
+            ErrorCode::InvalidSession => accounts_result::AccountsInvalidSession,
         }
     }
 }

@@ -140,7 +140,7 @@ pub unsafe extern "C" fn accounts_server_login_with_user(
 
 /// Checks an access token, its session and its user; the user JSON goes to `*user_json_out`.
 /// Results: `ACCOUNTS_OK`, `ACCOUNTS_INVALID_TOKEN`, `ACCOUNTS_TOKEN_VERIFICATION_FAILED`,
-/// `ACCOUNTS_SESSION_NOT_FOUND`, `ACCOUNTS_SESSION_NOT_VALID`, `ACCOUNTS_USER_NOT_FOUND`,
+/// `ACCOUNTS_SESSION_NOT_FOUND`, `ACCOUNTS_INVALID_SESSION`, `ACCOUNTS_USER_NOT_FOUND`,
 /// `ACCOUNTS_USER_DEACTIVATED`, `ACCOUNTS_CALLBACK_ERROR`, `ACCOUNTS_INVALID_ARGUMENT`.
 ///
 /// # Safety
@@ -163,7 +163,7 @@ pub unsafe extern "C" fn accounts_server_resume_session(
 
 /// Rotates the session's refresh token; a new LoginResult JSON goes to `*result_json_out`. The
 /// access token may be expired. Results: `ACCOUNTS_OK`, `ACCOUNTS_INVALID_TOKENS`,
-/// `ACCOUNTS_TOKEN_VERIFICATION_FAILED`, `ACCOUNTS_SESSION_NOT_FOUND`, `ACCOUNTS_SESSION_NOT_VALID`,
+/// `ACCOUNTS_TOKEN_VERIFICATION_FAILED`, `ACCOUNTS_SESSION_NOT_FOUND`, `ACCOUNTS_INVALID_SESSION`,
 /// `ACCOUNTS_USER_NOT_FOUND`, `ACCOUNTS_USER_DEACTIVATED`, `ACCOUNTS_REFRESH_TOKEN_REUSED` (the
 /// session is then revoked), `ACCOUNTS_INVALID_ARGUMENT`.
 ///
@@ -190,7 +190,7 @@ pub unsafe extern "C" fn accounts_server_refresh_tokens(
 }
 
 /// Ends the session of an access token. Results: `ACCOUNTS_OK`, `ACCOUNTS_INVALID_TOKEN`,
-/// `ACCOUNTS_TOKEN_VERIFICATION_FAILED`, `ACCOUNTS_SESSION_NOT_FOUND`, `ACCOUNTS_SESSION_NOT_VALID`,
+/// `ACCOUNTS_TOKEN_VERIFICATION_FAILED`, `ACCOUNTS_SESSION_NOT_FOUND`, `ACCOUNTS_INVALID_SESSION`,
 /// `ACCOUNTS_INVALID_ARGUMENT`.
 ///
 /// # Safety

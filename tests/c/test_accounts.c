@@ -90,6 +90,11 @@ static void reject_new_user(void *ud, const char *input, accounts_callback_resul
     (void)ud;
     if (strstr(input, "\"mallory\"")) accounts_callback_result_set_error(res, NULL, "no mallory");
 }
+/* validateUsername: names must start with "u-" (the input is the name as a JSON string) */
+static void dash_names(void *ud, const char *input, accounts_callback_result *res) {
+    (void)ud;
+    accounts_callback_result_set_json(res, strncmp(input, "\"u-", 3) == 0 ? "true" : "false");
+}
 static void bad_json_answer(void *ud, const char *input, accounts_callback_result *res) {
     (void)ud;
     (void)input;
@@ -113,7 +118,7 @@ static void test_basics(void) {
     CHECK(strcmp(accounts_result_name(ACCOUNTS_TOO_MANY_ATTEMPTS), "TooManyAttempts") == 0);
     /* a value from a newer header, or garbage, is "Unknown" rather than a crash */
     CHECK(strcmp(accounts_result_name(-1), "Unknown") == 0);
-    CHECK(strcmp(accounts_result_name(ACCOUNTS_TOO_MANY_ATTEMPTS + 1), "Unknown") == 0);
+    CHECK(strcmp(accounts_result_name(ACCOUNTS_INVALID_SESSION + 1), "Unknown") == 0);
     CHECK(strcmp(accounts_result_name(1 << 30), "Unknown") == 0);
     CHECK(accounts_error_code(NULL) == ACCOUNTS_INVALID_ARGUMENT);
     CHECK(accounts_error_message(NULL) == NULL);
@@ -275,12 +280,12 @@ static void test_flows(void) {
     EXPECT(accounts_server_revoke_session(s, sid2, &was_valid, &err), ACCOUNTS_OK);
     CHECK(was_valid);
     EXPECT(accounts_server_revoke_session(s, "nope", &was_valid, &err), ACCOUNTS_SESSION_NOT_FOUND);
-    EXPECT(accounts_server_resume_session(s, at3, &out, &err), ACCOUNTS_SESSION_NOT_VALID);
+    EXPECT(accounts_server_resume_session(s, at3, &out, &err), ACCOUNTS_INVALID_SESSION);
     uint64_t revoked = 99;
     EXPECT(accounts_server_revoke_all_sessions(s, alice, "{\"except\":\"whatever\"}", &revoked, &err), ACCOUNTS_OK);
     CHECK(revoked == 1);
     EXPECT(accounts_server_revoke_all_sessions(s, alice, "{\"exept\":1}", &revoked, &err), ACCOUNTS_INVALID_ARGUMENT);
-    EXPECT(accounts_server_resume_session(s, at2, &out, &err), ACCOUNTS_SESSION_NOT_VALID);
+    EXPECT(accounts_server_resume_session(s, at2, &out, &err), ACCOUNTS_INVALID_SESSION);
 
     /* a blocked user agent is rejected by resumeSessionValidator with its own code */
     char *blocked = NULL;
@@ -316,7 +321,7 @@ static void test_flows(void) {
     EXPECT(accounts_server_activate_user(s, NULL, &err), ACCOUNTS_INVALID_ARGUMENT);
 
     EXPECT(accounts_server_logout(s, at4, &err), ACCOUNTS_OK);
-    EXPECT(accounts_server_logout(s, at4, &err), ACCOUNTS_SESSION_NOT_VALID);
+    EXPECT(accounts_server_logout(s, at4, &err), ACCOUNTS_INVALID_SESSION);
     EXPECT(accounts_server_logout(s, "x.y.z", &err), ACCOUNTS_TOKEN_VERIFICATION_FAILED);
 
     free(at); free(rt); free(sid); free(at2); free(rt2); free(sid2); free(at3); free(at4); free(rt4);
@@ -354,7 +359,7 @@ static void test_refresh_reuse_details(void) {
     CHECK(accounts_server_refresh_tokens(s, at, rt, NULL, &out, &err) == ACCOUNTS_REFRESH_TOKEN_REUSED);
     CHECK(accounts_error_details_json(err) != NULL && strstr(accounts_error_details_json(err), "sessionId"));
     accounts_error_free(err);
-    EXPECT(accounts_server_resume_session(s, at, &out, &err), ACCOUNTS_SESSION_NOT_VALID);
+    EXPECT(accounts_server_resume_session(s, at, &out, &err), ACCOUNTS_INVALID_SESSION);
     free(at); free(rt);
     accounts_string_free(login); accounts_string_free(id);
     accounts_server_free(s);
@@ -499,7 +504,7 @@ static void test_account_flows(void) {
 
     /* change password */
     EXPECT(accounts_password_change_password(s, dana, "first password", "third password", &err), ACCOUNTS_INVALID_CREDENTIALS);
-    EXPECT(accounts_password_change_password(s, dana, "second password", "short", &err), ACCOUNTS_INVALID_NEW_PASSWORD);
+    EXPECT(accounts_password_change_password(s, dana, "second password", "short", &err), ACCOUNTS_INVALID_PASSWORD); /* accounts-js's code */
     EXPECT(accounts_password_change_password(s, dana, "second password", "third password", &err), ACCOUNTS_OK);
     EXPECT(accounts_password_change_password(s, dana, NULL, "third password", &err), ACCOUNTS_INVALID_ARGUMENT);
     EXPECT(accounts_password_authenticate(s, "{\"user\":\"dana@example.com\",\"password\":\"third password\"}", &out, &err), ACCOUNTS_OK);
@@ -594,6 +599,33 @@ static void test_security(void) {
     accounts_server_free(s);
 }
 
+/* Signup as accounts-js: extra fields dropped, its default username rule, host validators. */
+static void test_signup_rules(void) {
+    accounts_server *s = NULL;
+    EXPECT(accounts_server_new(CONFIG, NULL, &s, &err), ACCOUNTS_OK);
+    char *id = NULL, *out = NULL;
+    EXPECT(accounts_password_create_user(s, "{\"username\":\"eve\",\"password\":\"long enough\",\"isAdmin\":true}", &id, &err), ACCOUNTS_OK);
+    EXPECT(accounts_server_find_user_by_id(s, id, &out, &err), ACCOUNTS_OK);
+    CHECK(strstr(out, "\"eve\"") != NULL && strstr(out, "isAdmin") == NULL);
+    accounts_string_free(out);
+    accounts_string_free(id);
+    EXPECT(accounts_password_create_user(s, "{\"username\":\"\"}", &id, &err), ACCOUNTS_USERNAME_OR_EMAIL_REQUIRED);
+    EXPECT(accounts_password_create_user(s, "{\"username\":\"with-dash\"}", &id, &err), ACCOUNTS_INVALID_USERNAME);
+    EXPECT(accounts_password_create_user(s, "{\"username\":\"eve\",\"password\":\"short\"}", &id, &err), ACCOUNTS_USERNAME_ALREADY_EXISTS);
+    accounts_server_free(s);
+
+    accounts_callbacks *cbs = accounts_callbacks_new();
+    EXPECT(accounts_callbacks_set(cbs, "validateUsername", dash_names, NULL, &err), ACCOUNTS_OK);
+    EXPECT(accounts_server_new(CONFIG, cbs, &s, &err), ACCOUNTS_OK);
+    accounts_callbacks_free(cbs);
+    EXPECT(accounts_password_create_user(s, "{\"username\":\"u-dash\"}", &id, &err), ACCOUNTS_OK);
+    accounts_string_free(id);
+    EXPECT(accounts_password_create_user(s, "{\"username\":\"plain\"}", &id, &err), ACCOUNTS_INVALID_USERNAME);
+    /* the library's identifier rules still apply under a host rule */
+    EXPECT(accounts_password_create_user(s, "{\"username\":\"u-DASH\"}", &id, &err), ACCOUNTS_USERNAME_ALREADY_EXISTS);
+    accounts_server_free(s);
+}
+
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "/tmp";
     test_basics();
@@ -602,6 +634,7 @@ int main(int argc, char **argv) {
     test_callback_errors();
     test_refresh_reuse_details();
     test_security();
+    test_signup_rules();
     test_threads(dir);
     printf("%d passed, %d failed\n", checks - failures, failures);
     return failures == 0 ? 0 : 1;

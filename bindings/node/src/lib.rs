@@ -496,6 +496,12 @@ pub fn error_codes() -> Vec<(String, u32, bool)> {
     ErrorCode::ALL.iter().map(|c| (c.as_str().to_string(), c.number(), c.is_input_error())).collect()
 }
 
+/// The names of the host callbacks a server accepts (the core's list).
+#[napi]
+pub fn callback_names() -> Vec<String> {
+    accounts_core::callbacks::CALLBACK_NAMES.iter().map(|n| n.to_string()).collect()
+}
+
 /// The largest string or JSON argument the core accepts, in bytes.
 #[napi]
 pub fn max_input_bytes() -> u32 {

@@ -27,5 +27,5 @@ test('main flow on PostgreSQL', { skip: !PG_URL && !required && 'no PostgreSQL s
   const refreshed = await s.refreshTokens(login.tokens.accessToken, login.tokens.refreshToken)
   assert.equal((await s.listSessions(id))[0].refreshCount, 1)
   await s.logout(refreshed.tokens.accessToken)
-  await assert.rejects(s.resumeSession(refreshed.tokens.accessToken), (e) => e.code === 'SessionNotValid')
+  await assert.rejects(s.resumeSession(refreshed.tokens.accessToken), (e) => e.code === 'InvalidSession')
 })

@@ -48,11 +48,21 @@ test('password service', async () => {
   const p = s.getServices().password
   const id = await p.createUser({ username: 'bob', email: 'Bob@Example.com', password: '12345678', profile: { n: 1 } })
   assert.equal((await p.findUserByEmail('BOB@example.com')).id, id)
-  assert.equal((await p.findUserByUsername('bob')).profile.n, 1)
+  assert.equal((await p.findUserByUsername('bob')).profile, undefined, 'without validateNewUser extra fields are dropped')
+  const kept = make({ validateNewUser: (user) => ({ ...user, plan: 'pro' }) })
+  const keptId = await kept.getServices().password.createUser({ username: 'carl', profile: { n: 1 }, isAdmin: true })
+  const carl = await kept.findUserById(keptId)
+  assert.deepEqual([carl.profile, carl.plan, carl.isAdmin], [{ n: 1 }, 'pro', true], 'validateNewUser decides what is stored')
+  // Validators replace accounts-js's default rules (a letter, then letters and digits).
+  await rejects(p.createUser({ username: 'with-dash' }), 'InvalidUsername')
+  const custom = make({ validateUsername: (name) => name.startsWith('u-'), validatePassword: (pw) => pw.length >= 3 })
+  await custom.getServices().password.createUser({ username: 'u-dash', password: 'abc' })
+  await rejects(custom.getServices().password.createUser({ username: 'plain' }), 'InvalidUsername')
+  await rejects(custom.getServices().password.createUser({ username: 'u-short', password: 'ab' }), 'InvalidPassword')
   assert.equal(await p.findUserByUsername('ghost'), null)
   await rejects(p.createUser({ password: '12345678' }), 'UsernameOrEmailRequired')
   await rejects(p.createUser({ email: 'nope' }), 'InvalidEmail')
-  await rejects(p.createUser({ username: '' }), 'InvalidUsername')
+  await rejects(p.createUser({ username: '' }), 'UsernameOrEmailRequired') // an empty string is a missing field (accounts-js)
   await rejects(p.createUser({ username: 'x', password: 'short' }), 'InvalidPassword')
   await rejects(p.createUser({ email: 'bob@example.com' }), 'EmailAlreadyExists')
   await rejects(p.createUser({ username: 'bob' }), 'UsernameAlreadyExists')
@@ -87,14 +97,14 @@ test('session lifecycle and token errors', async () => {
   await rejects(s.resumeSession('garbage'), 'TokenVerificationFailed')
   await rejects(s.resumeSession(rt), 'TokenVerificationFailed')
   await rejects(s.resumeSession(''), 'InvalidToken')
-  await rejects(s.resumeSession(undefined), 'InvalidArgument')
+  await rejects(s.resumeSession(undefined), 'InvalidToken') // a missing token, as accounts-js reports it
   await rejects(s.resumeSession('a'.repeat(2 << 20)), 'InvalidArgument')
   await rejects(s.refreshTokens(at, ''), 'InvalidTokens')
   await rejects(s.refreshTokens(at, rt, { ip: 5 }), 'InvalidArgument')
   await rejects(s.loginWithService('nope', {}), 'ServiceNotFound')
   await s.logout(r.tokens.accessToken)
-  await rejects(s.resumeSession(r.tokens.accessToken), 'SessionNotValid')
-  await rejects(s.logout(r.tokens.accessToken), 'SessionNotValid')
+  await rejects(s.resumeSession(r.tokens.accessToken), 'InvalidSession')
+  await rejects(s.logout(r.tokens.accessToken), 'InvalidSession')
 })
 
 test('refresh reuse revokes the session and carries details', async () => {
@@ -106,7 +116,7 @@ test('refresh reuse revokes the session and carries details', async () => {
     assert.deepEqual(e.details, { sessionId: login.sessionId })
     return true
   })
-  await rejects(s.resumeSession(login.tokens.accessToken), 'SessionNotValid')
+  await rejects(s.resumeSession(login.tokens.accessToken), 'InvalidSession')
 })
 
 test('sessions, revocation and deactivation', async () => {
@@ -120,7 +130,7 @@ test('sessions, revocation and deactivation', async () => {
   assert.equal(await s.revokeSession(b.sessionId), false)
   await rejects(s.revokeSession('nope'), 'SessionNotFound')
   assert.equal(await s.revokeAllSessions(id, { except: c.sessionId }), 1)
-  await rejects(s.resumeSession(a.tokens.accessToken), 'SessionNotValid')
+  await rejects(s.resumeSession(a.tokens.accessToken), 'InvalidSession')
   await s.deactivateUser(id)
   await rejects(s.resumeSession(c.tokens.accessToken), 'UserDeactivated')
   await s.activateUser(id)

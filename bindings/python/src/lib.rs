@@ -133,6 +133,12 @@ fn arg_str(py: Python<'_>, obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Strin
     }
 }
 
+/// A token argument: `None` is the empty token, which the core reports as accounts-js does for a
+/// missing token (`InvalidToken`, or `InvalidTokens` in refresh_tokens).
+fn arg_token(py: Python<'_>, obj: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
+    if obj.is_none() { Ok(String::new()) } else { arg_str(py, obj, what) }
+}
+
 fn arg_json(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Value> {
     from_py(obj, 0).map_err(|e| to_pyerr(py, e))
 }
@@ -363,27 +369,27 @@ impl PyServer {
     }
 
     fn resume_session<'py>(&self, py: Python<'py>, access_token: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let token = arg_str(py, access_token, "access_token")?;
+        let token = arg_token(py, access_token, "access_token")?;
         let user = core_call!(py, self.inner.resume_session(&token))?;
         ser_to_py(py, &user)
     }
 
     #[pyo3(signature = (access_token, refresh_token, infos=None))]
     fn refresh_tokens<'py>(&self, py: Python<'py>, access_token: &Bound<'py, PyAny>, refresh_token: &Bound<'py, PyAny>, infos: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
-        let (at, rt) = (arg_str(py, access_token, "access_token")?, arg_str(py, refresh_token, "refresh_token")?);
+        let (at, rt) = (arg_token(py, access_token, "access_token")?, arg_token(py, refresh_token, "refresh_token")?);
         let infos: ConnectionInfo = arg_typed(py, infos, "infos")?;
         let r = core_call!(py, self.inner.refresh_tokens(&at, &rt, &infos))?;
         ser_to_py(py, &r)
     }
 
     fn logout(&self, py: Python<'_>, access_token: &Bound<'_, PyAny>) -> PyResult<()> {
-        let token = arg_str(py, access_token, "access_token")?;
+        let token = arg_token(py, access_token, "access_token")?;
         core_call!(py, self.inner.logout(&token))
     }
 
     #[pyo3(signature = (access_token, impersonated, infos=None))]
     fn impersonate<'py>(&self, py: Python<'py>, access_token: &Bound<'py, PyAny>, impersonated: &Bound<'py, PyAny>, infos: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
-        let token = arg_str(py, access_token, "access_token")?;
+        let token = arg_token(py, access_token, "access_token")?;
         let target: ImpersonationTarget = arg_typed(py, Some(impersonated), "impersonated")?;
         let infos: ConnectionInfo = arg_typed(py, infos, "infos")?;
         let r = core_call!(py, self.inner.impersonate(&token, &target, &infos))?;
@@ -397,7 +403,7 @@ impl PyServer {
     }
 
     fn find_session_by_access_token<'py>(&self, py: Python<'py>, access_token: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let token = arg_str(py, access_token, "access_token")?;
+        let token = arg_token(py, access_token, "access_token")?;
         let s = core_call!(py, self.inner.find_session_by_access_token(&token))?;
         ser_to_py(py, &s)
     }

@@ -87,7 +87,7 @@ def test_verify_and_reset(flows, mailbox):
     assert mailbox.mails[-1]["type"] == "passwordChanged"
     with pytest.raises(accounts.ResetPasswordLinkExpired):
         p.reset_password(token, "third password")
-    with pytest.raises(accounts.SessionNotValid):
+    with pytest.raises(accounts.InvalidSession):
         flows.resume_session(session["tokens"]["accessToken"])
     with pytest.raises(accounts.InvalidCredentials):
         flows.login_with_service("password", {"user": "dana@example.com", "password": "first password"})
@@ -95,7 +95,7 @@ def test_verify_and_reset(flows, mailbox):
     p.change_password(uid, "second password", "third password")
     with pytest.raises(accounts.InvalidCredentials):
         p.change_password(uid, "second password", "fourth password")
-    with pytest.raises(accounts.InvalidNewPassword):
+    with pytest.raises(accounts.InvalidPassword):  # accounts-js's code here
         p.change_password(uid, "third password", "short")
     flows.login_with_service("password", {"user": "dana@example.com", "password": "third password"})
 

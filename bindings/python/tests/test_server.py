@@ -59,14 +59,26 @@ def test_password_service(server):
     assert isinstance(uid, str)
     user = p.find_user_by_email("BOB@example.com")
     assert user["id"] == uid and user["emails"] == [{"address": "bob@example.com", "verified": False}]
-    assert user["profile"] == {"n": 1}
+    assert "profile" not in user  # without validate_new_user extra fields are dropped
+    kept = make(validate_new_user=lambda u: {**u, "plan": "pro"})
+    carl = kept.find_user_by_id(kept.password.create_user({"username": "carl", "profile": {"n": 1}, "isAdmin": True}))
+    assert (carl["profile"], carl["plan"], carl["isAdmin"]) == ({"n": 1}, "pro", True)
+    # validators replace accounts-js's default rules (a letter, then letters and digits)
+    with pytest.raises(accounts.InvalidUsername):
+        p.create_user({"username": "with-dash"})
+    custom = make(validate_username=lambda name: name.startswith("u-"), validate_password=lambda pw: len(pw) >= 3)
+    custom.password.create_user({"username": "u-dash", "password": "abc"})
+    with pytest.raises(accounts.InvalidUsername):
+        custom.password.create_user({"username": "plain"})
+    with pytest.raises(accounts.InvalidPassword):
+        custom.password.create_user({"username": "u-short", "password": "ab"})
     assert p.find_user_by_username("bob")["id"] == uid
     assert p.find_user_by_username("nobody") is None
     assert p.find_user_by_email("nobody@example.com") is None
     cases = [
         ({"password": "12345678"}, accounts.UsernameOrEmailRequired),
         ({"email": "nope"}, accounts.InvalidEmail),
-        ({"username": ""}, accounts.InvalidUsername),
+        ({"username": ""}, accounts.UsernameOrEmailRequired),  # an empty string is missing (accounts-js)
         ({"username": "x", "password": "short"}, accounts.InvalidPassword),
         ({"email": "bob@example.com"}, accounts.EmailAlreadyExists),
         ({"username": "bob"}, accounts.UsernameAlreadyExists),
@@ -120,9 +132,9 @@ def test_session_lifecycle(server):
     sessions = server.list_sessions(uid)
     assert sessions[0]["refreshCount"] == 1 and sessions[0]["userAgent"] == "pytest"
     server.logout(r["tokens"]["accessToken"])
-    with pytest.raises(accounts.SessionNotValid):
+    with pytest.raises(accounts.InvalidSession):
         server.resume_session(r["tokens"]["accessToken"])
-    with pytest.raises(accounts.SessionNotValid):
+    with pytest.raises(accounts.InvalidSession):
         server.logout(r["tokens"]["accessToken"])
 
 
@@ -135,8 +147,10 @@ def test_token_errors(server):
         server.resume_session(rt)  # a refresh token is not an access token
     with pytest.raises(accounts.InvalidToken):
         server.resume_session("")
-    with pytest.raises(accounts.InvalidArgument):
+    with pytest.raises(accounts.InvalidToken):  # a missing token, as accounts-js reports it
         server.resume_session(None)
+    with pytest.raises(accounts.InvalidTokens):
+        server.refresh_tokens(at, None)
     with pytest.raises(accounts.InvalidArgument):
         server.resume_session(b"bytes")
     with pytest.raises(accounts.InvalidArgument):
@@ -159,7 +173,7 @@ def test_refresh_reuse_revokes_and_carries_details():
     with pytest.raises(accounts.RefreshTokenReused) as e:
         s.refresh_tokens(at, rt)
     assert e.value.details == {"sessionId": login["sessionId"]}
-    with pytest.raises(accounts.SessionNotValid):
+    with pytest.raises(accounts.InvalidSession):
         s.resume_session(at)
 
 
@@ -177,7 +191,7 @@ def test_sessions_and_activation(server):
         server.revoke_session("nope")
     assert server.revoke_all_sessions(uid, {"except": c["sessionId"]}) == 1
     server.resume_session(c["tokens"]["accessToken"])
-    with pytest.raises(accounts.SessionNotValid):
+    with pytest.raises(accounts.InvalidSession):
         server.resume_session(a["tokens"]["accessToken"])
     assert server.revoke_all_sessions(uid) == 1
     d = server.login_with_user(uid)
@@ -321,7 +335,7 @@ def test_asyncio_face():
         r = await s.refresh_tokens(login["tokens"]["accessToken"], login["tokens"]["refreshToken"])
         await s.logout(r["tokens"]["accessToken"])
         task.cancel()
-        with pytest.raises(accounts.SessionNotValid):
+        with pytest.raises(accounts.InvalidSession):
             await s.resume_session(r["tokens"]["accessToken"])
         assert (await s.list_sessions(uid))[0]["valid"] is False
         assert ticks > 0

@@ -95,7 +95,7 @@ pub trait Store: Send + Sync {
     fn invalidate_session(&self, id: &str, now: i64) -> Result<bool>;
     /// Marks every valid session of a user invalid except `except`, and every session in which
     /// the user impersonates someone; returns how many.
-    fn invalidate_all_sessions(&self, user_id: &str, except: Option<&str>, now: i64) -> Result<u64>;
+    fn invalidate_all_sessions(&self, user_id: &str, except: &[String], now: i64) -> Result<u64>;
     /// All sessions of a user, newest first.
     fn list_sessions(&self, user_id: &str) -> Result<Vec<Session>>;
 

@@ -402,13 +402,15 @@ impl Store for PostgresStore {
         Ok(n == 1)
     }
 
-    fn invalidate_all_sessions(&self, user_id: &str, except: Option<&str>, now: i64) -> Result<u64> {
-        if names_nothing(user_id) || except.is_some_and(names_nothing) {
+    fn invalidate_all_sessions(&self, user_id: &str, except: &[String], now: i64) -> Result<u64> {
+        if names_nothing(user_id) {
             return Ok(0);
         }
+        // A NUL-containing id names no session, so it excludes nothing.
+        let except: Vec<&str> = except.iter().map(String::as_str).filter(|id| !names_nothing(id)).collect();
         Ok(self.conn()?.execute(
             "UPDATE sessions SET valid = FALSE, updated_at = $3 \
-             WHERE (user_id = $1 OR impersonator_user_id = $1) AND valid AND ($2::TEXT IS NULL OR id <> $2)",
+             WHERE (user_id = $1 OR impersonator_user_id = $1) AND valid AND NOT (id = ANY($2))",
             &[&user_id, &except, &now],
         )?)
     }

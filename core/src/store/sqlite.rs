@@ -436,12 +436,14 @@ impl Store for SqliteStore {
         })
     }
 
-    fn invalidate_all_sessions(&self, user_id: &str, except: Option<&str>, now: i64) -> Result<u64> {
+    fn invalidate_all_sessions(&self, user_id: &str, except: &[String], now: i64) -> Result<u64> {
+        let except = serde_json::to_string(except)?;
         self.write(|tx| {
             let n = tx
                 .prepare_cached(
                     "UPDATE sessions SET valid = 0, updated_at = ?3 \
-                     WHERE (user_id = ?1 OR impersonator_user_id = ?1) AND valid = 1 AND (?2 IS NULL OR id <> ?2)",
+                     WHERE (user_id = ?1 OR impersonator_user_id = ?1) AND valid = 1 \
+                     AND id NOT IN (SELECT value FROM json_each(?2))",
                 )?
                 .execute(params![user_id, except, now])?;
             Ok(n as u64)

@@ -113,13 +113,13 @@ test('register, verify email, log in, fetch the user, refresh, reset the passwor
   await rejectsWith(password.resetPassword(lastToken('resetPassword'), 'short'), 'InvalidNewPassword')
   await password.resetPassword(lastToken('resetPassword'), 'third password')
   assert.equal(await client.getUser(), null) // the reset revoked the session: rest-express loads no user
-  await rejectsWith(server.resumeSession((await client.getTokens()).accessToken), 'SessionNotValid')
+  await rejectsWith(server.resumeSession((await client.getTokens()).accessToken), 'InvalidSession')
   await rejectsWith(password.login({ user: { email: 'dana@example.com' }, password: 'second password' }), 'InvalidCredentials')
 
   const again = await password.login({ user: { email: 'dana@example.com' }, password: 'third password' })
   const access = again.tokens.accessToken
   await client.logout()
-  await rejectsWith(server.resumeSession(access), 'SessionNotValid')
+  await rejectsWith(server.resumeSession(access), 'InvalidSession')
   assert.equal(await client.getTokens(), null)
 
   // Authenticated routes: two-factor through rest-express, then a login needing the code.

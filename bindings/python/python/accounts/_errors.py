@@ -88,7 +88,7 @@ class SessionNotFound(AccountsError):
     number = 11
 
 class SessionNotValid(AccountsError):
-    """The session has been logged out or revoked."""
+    """Retired: no longer raised (a dead session is `InvalidSession`); kept for its number."""
 
     code = "SessionNotValid"
     number = 12
@@ -273,6 +273,12 @@ class TooManyAttempts(AccountsError):
 
     code = "TooManyAttempts"
     number = 42
+
+class InvalidSession(AccountsError):
+    """The session has been logged out or revoked (accounts-js's code)."""
+
+    code = "InvalidSession"
+    number = 43
 
 
 ERROR_CLASSES: Dict[str, Type[AccountsError]] = {

@@ -58,6 +58,11 @@ class AccountsServer:
         resume_session_validator: Optional[Callable[[Json, Json], Any]] = ...,
         validate_new_user: Optional[Callable[[Json], Json]] = ...,
         send_mail: Optional[Callable[[Json], Any]] = ...,
+        validate_username: Optional[Callable[[str], Any]] = ...,
+        validate_email: Optional[Callable[[str], Any]] = ...,
+        validate_password: Optional[Callable[[str], Any]] = ...,
+        attempt_limits: Json = ...,
+        host_callback_timeout: Union[str, int] = ...,
     ) -> None: ...
     @staticmethod
     def from_config(config: Json, **callbacks: Callable[..., Any]) -> "AccountsServer": ...

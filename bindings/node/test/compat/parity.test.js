@@ -1,0 +1,185 @@
+'use strict'
+// The parity suite: each scenario runs twice — on the real @accounts/server 0.33.1 +
+// @accounts/password 0.32.2 over an in-memory adapter, and on accounts-rs — and compares what
+// application code can observe: return shapes, error codes and messages, the order of validation,
+// what a signup stores. Every deliberate difference is listed once in
+// docs/differences-from-accounts-js.md and asserted here as a difference, never skipped.
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const { AccountsServer: AccountsJs } = require('@accounts/server')
+const { AccountsPassword } = require('@accounts/password')
+const { AccountsServer: AccountsRs } = require('accounts-rs')
+const { MemoryDb } = require('../../../../bench/node/memory-db.js')
+
+const SECRET = 'parity-test-secret-0123456789abcdef-012345'
+const FAST = { password: { hashing: { memoryKib: 256, iterations: 1, parallelism: 1 } } }
+
+/** Both implementations with the same options; `password` is each one's password service. */
+function sides(options = {}) {
+  const js = new AccountsJs({ db: new MemoryDb(), tokenSecret: SECRET, ...options }, { password: new AccountsPassword({}) })
+  const rs = new AccountsRs({ db: 'sqlite::memory:', tokenSecret: SECRET, services: FAST, ...options })
+  return [
+    { name: 'accounts-js', server: js, password: js.getServices().password },
+    { name: 'accounts-rs', server: rs, password: rs.getServices().password },
+  ]
+}
+
+/** What code can observe of a call: its value, or its error's code and message. */
+async function outcome(promise) {
+  try {
+    return { ok: await promise }
+  } catch (e) {
+    return { code: e.code, message: e.message }
+  }
+}
+
+/** Runs `scenario(side)` on both and returns [accounts-js observations, accounts-rs observations]. */
+async function both(scenario, options) {
+  const out = []
+  for (const side of sides(options)) out.push(await scenario(side))
+  return out
+}
+
+const errorOf = (o) => ({ code: o.code, message: o.message })
+
+test('createUser: validation order, codes and messages', async () => {
+  const inputs = [
+    {},
+    { username: '' },
+    { email: '' },
+    { username: '1abc' },
+    { username: 'a_b', email: 'not an email' },
+    { username: 'a-b' },
+    { email: 'a@@b.com' },
+    { email: 'nope' },
+    { email: 'a@b.c' },
+    { username: 'taken' },
+    { email: 'taken@example.com' },
+    { username: 'taken', email: 'taken@example.com' },
+    { username: 'taken', password: '' },
+    { username: 'fresh', email: 'taken@example.com' },
+  ]
+  const [js, rs] = await both(async ({ password }) => {
+    await password.createUser({ username: 'taken', email: 'taken@example.com', password: 'long enough' })
+    const seen = []
+    for (const input of inputs) {
+      const o = await outcome(password.createUser({ ...input }))
+      seen.push(o.ok !== undefined ? 'created' : errorOf(o))
+    }
+    return seen
+  })
+  assert.deepEqual(rs, js)
+})
+
+test('createUser: a password policy stronger than accounts-js (listed difference)', async () => {
+  const [js, rs] = await both(async ({ password }) => {
+    const short = await outcome(password.createUser({ username: 'shorty', password: 'abc' }))
+    const empty = await outcome(password.createUser({ username: 'nopass', password: '' }))
+    return { short: short.ok !== undefined ? 'created' : errorOf(short), empty: empty.ok !== undefined ? 'created' : errorOf(empty) }
+  })
+  assert.equal(js.short, 'created', 'accounts-js accepts any non-empty password')
+  assert.deepEqual(rs.short, { code: 'InvalidPassword', message: 'Invalid password' }, 'minPasswordLength 8')
+  assert.equal(js.empty, 'created', 'an empty password is no password')
+  assert.equal(rs.empty, 'created')
+})
+
+test('signup stores only username, email and password without validateNewUser', async () => {
+  const [js, rs] = await both(async ({ server, password }) => {
+    const id = await password.createUser({ username: 'eve', email: 'eve@example.com', password: 'long enough', roles: ['admin'], isAdmin: true })
+    const user = await server.findUserById(id)
+    return { roles: 'roles' in user, isAdmin: 'isAdmin' in user, username: user.username }
+  })
+  assert.deepEqual(rs, js)
+  assert.deepEqual(rs, { roles: false, isAdmin: false, username: 'eve' })
+})
+
+test('login: codes, messages and result shape', async () => {
+  const attempts = [
+    {},
+    { user: 'ann' },
+    { password: 'x' },
+    { user: 5, password: 'long enough' },
+    { user: 'ann', password: 5 },
+    { user: 'ghost', password: 'long enough' },
+    { user: 'ann', password: 'wrong password' },
+    { user: { email: 'ghost@example.com' }, password: 'long enough' },
+  ]
+  for (const ambiguousErrorMessages of [true, false]) {
+    const [js, rs] = await both(
+      async ({ server, password }) => {
+        await password.createUser({ username: 'ann', email: 'ann@example.com', password: 'long enough' })
+        const seen = []
+        for (const params of attempts) seen.push(errorOf(await outcome(server.loginWithService('password', params, {}))))
+        const login = await server.loginWithService('password', { user: 'ann', password: 'long enough' }, {})
+        seen.push({ keys: Object.keys(login).sort(), tokens: Object.keys(login.tokens).sort(), user: login.user.username })
+        return seen
+      },
+      { ambiguousErrorMessages },
+    )
+    assert.deepEqual(rs, js, `ambiguousErrorMessages: ${ambiguousErrorMessages}`)
+  }
+})
+
+test('sessions: missing, forged and dead tokens', async () => {
+  const [js, rs] = await both(async ({ server, password }) => {
+    await password.createUser({ username: 'ann', password: 'long enough' })
+    const login = await server.loginWithService('password', { user: 'ann', password: 'long enough' }, {})
+    const { accessToken, refreshToken } = login.tokens
+    const seen = {
+      resumed: (await server.resumeSession(accessToken)).username,
+      resumeMissing: errorOf(await outcome(server.resumeSession(undefined))),
+      logoutMissing: errorOf(await outcome(server.logout(null))),
+      findSessionMissing: errorOf(await outcome(server.findSessionByAccessToken(undefined))),
+      resumeForged: errorOf(await outcome(server.resumeSession('a.b.c'))),
+      refreshMissing: errorOf(await outcome(server.refreshTokens(undefined, undefined))),
+      refreshHalf: errorOf(await outcome(server.refreshTokens(accessToken, undefined))),
+      refreshForged: errorOf(await outcome(server.refreshTokens('a.b.c', 'd.e.f'))),
+    }
+    await server.logout(accessToken)
+    seen.resumeAfterLogout = errorOf(await outcome(server.resumeSession(accessToken)))
+    seen.logoutAgain = errorOf(await outcome(server.logout(accessToken)))
+    seen.refreshAfterLogout = errorOf(await outcome(server.refreshTokens(accessToken, refreshToken)))
+    return seen
+  })
+  assert.deepEqual(rs, js)
+})
+
+test('an empty token is reported as missing (listed difference)', async () => {
+  const [js, rs] = await both(async ({ server }) => ({
+    resume: errorOf(await outcome(server.resumeSession(''))),
+    refresh: errorOf(await outcome(server.refreshTokens('', ''))),
+  }))
+  assert.deepEqual(js, {
+    resume: { code: 'TokenVerificationFailed', message: 'Tokens are not valid' },
+    refresh: { code: 'TokenVerificationFailed', message: 'Tokens are not valid' },
+  })
+  assert.deepEqual(rs, {
+    resume: { code: 'InvalidToken', message: 'An accessToken is required' },
+    refresh: { code: 'InvalidTokens', message: 'An accessToken and refreshToken are required' },
+  })
+})
+
+test('unknown service and deactivated users', async () => {
+  const [js, rs] = await both(async ({ server, password }) => {
+    const id = await password.createUser({ username: 'ann', password: 'long enough' })
+    const unknown = errorOf(await outcome(server.loginWithService('nope', {}, {})))
+    await server.deactivateUser(id)
+    const deactivated = errorOf(await outcome(server.loginWithService('password', { user: 'ann', password: 'long enough' }, {})))
+    return { unknown, deactivated }
+  })
+  assert.deepEqual(rs, js)
+})
+
+test('enableAutologin with ambiguous error messages is refused, as accounts-js does', () => {
+  const refused = (make) => {
+    try {
+      make()
+      return false
+    } catch (e) {
+      return /Can't enable autologin when ambiguous error messages are enabled/.test(e.message)
+    }
+  }
+  assert.equal(refused(() => new AccountsJs({ db: new MemoryDb(), tokenSecret: SECRET, enableAutologin: true }, {})), true)
+  assert.equal(refused(() => new AccountsRs({ db: 'sqlite::memory:', tokenSecret: SECRET, enableAutologin: true })), true)
+  new AccountsRs({ db: 'sqlite::memory:', tokenSecret: SECRET, enableAutologin: true, ambiguousErrorMessages: false })
+})
