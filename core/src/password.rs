@@ -9,7 +9,7 @@ use crate::secret::new_id;
 use crate::server::AccountsServer;
 use crate::store::NewUser;
 use crate::two_factor::TwoFactor;
-use crate::types::{ConnectionInfo, RESERVED_USER_KEYS, User};
+use crate::types::{ConnectionInfo, EmailRecord, RESERVED_USER_KEYS, User};
 use serde_json::{Map, Value, json};
 
 pub use crate::identifiers::MAX_IDENTIFIER_BYTES;
@@ -186,14 +186,18 @@ impl Password<'_> {
                 None => Draft { profile: Map::new(), ..draft },
             };
             let id = new_id()?;
+            let now = s.now();
             s.store.create_user(&NewUser {
                 id: id.clone(),
                 username_key: draft.username.as_deref().map(username_key),
                 username: draft.username,
-                email: draft.email,
+                emails: draft.email.into_iter().map(|address| EmailRecord { address, verified: false }).collect(),
                 profile: draft.profile,
                 password_hash,
-                now: s.now(),
+                services: Vec::new(),
+                deactivated: false,
+                created_at: now,
+                updated_at: now,
             })?;
             Ok(id)
         })();

@@ -150,6 +150,20 @@ impl TwoFactor<'_> {
         Ok(shown)
     }
 
+    /// The stored document for a secret set elsewhere (an imported accounts-js user): the secret
+    /// sealed to `user_id`, no step used yet, no recovery codes (the user can generate them).
+    ///
+    /// # Errors
+    /// `InvalidArgument` when `secret_base32` is not base32 of at least 128 bits.
+    pub(crate) fn imported_document(&self, user_id: &str, secret_base32: &str) -> Result<String> {
+        let secret = Secret::try_from_base32(secret_base32.trim())
+            .map_err(|_| AccountsError::new(ErrorCode::InvalidArgument, "the two-factor secret must be base32"))?;
+        let bytes = secret.as_ref().to_vec();
+        self.totp(bytes.clone())?; // the same checks as `set` (length)
+        let doc = Stored { sealed_secret: self.server.two_factor_key.seal(&bytes, user_id.as_bytes())?, last_step: 0, recovery_codes: Vec::new() };
+        Ok(serde_json::to_string(&doc)?)
+    }
+
     /// Whether the user has two-factor on.
     ///
     /// # Errors

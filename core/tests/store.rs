@@ -26,10 +26,13 @@ fn new_user(id: &str, username: Option<&str>, email: Option<&str>, hash: Option<
         id: id.into(),
         username: username.map(String::from),
         username_key: username.map(|u| u.to_lowercase()),
-        email: email.map(String::from),
+        emails: email.map(|a| EmailRecord { address: a.into(), verified: false }).into_iter().collect(),
         profile: Map::from_iter([("plan".to_string(), json!("pro"))]),
         password_hash: hash.map(String::from),
-        now: 1000,
+        services: Vec::new(),
+        deactivated: false,
+        created_at: 1000,
+        updated_at: 1000,
     }
 }
 

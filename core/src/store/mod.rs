@@ -8,20 +8,26 @@ mod postgres_tls;
 pub mod sqlite;
 
 use crate::error::Result;
-use crate::types::{ConnectionInfo, PurgeReport, Session, User};
+use crate::types::{ConnectionInfo, EmailRecord, PurgeReport, Session, User};
 use serde_json::{Map, Value};
 
-/// A user to insert. `email` is already lowercased, `password_hash` already hashed.
+/// A user to insert (a signup, or an imported accounts-js user). Addresses are already
+/// normalized, `password_hash` already hashed, service documents already sealed where secret.
 #[derive(Debug, Clone)]
 pub struct NewUser {
     pub id: String,
     pub username: Option<String>,
     /// The uniqueness key of `username` (case-folded skeleton, see `identifiers::username_key`).
     pub username_key: Option<String>,
-    pub email: Option<String>,
+    /// In the order the user should see them.
+    pub emails: Vec<EmailRecord>,
     pub profile: Map<String, Value>,
     pub password_hash: Option<String>,
-    pub now: i64,
+    /// `(name, JSON document)` per service (e.g. `two-factor`).
+    pub services: Vec<(String, String)>,
+    pub deactivated: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
 }
 
 /// A session row, including the digests that never leave core.
@@ -70,7 +76,7 @@ pub struct AttemptCount {
 
 /// What the server needs from a database. Implementations must be safe to share between threads.
 pub trait Store: Send + Sync {
-    /// Inserts a user with its first email and password hash in one transaction.
+    /// Inserts a user with its emails, password hash and service documents in one transaction.
     ///
     /// # Errors
     /// `EmailAlreadyExists` / `UsernameAlreadyExists` on a uniqueness conflict, `StorageError` otherwise.

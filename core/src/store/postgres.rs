@@ -265,26 +265,39 @@ fn sync_emails(tx: &mut impl GenericClient, user_id: &str, now: i64) -> Result<(
 
 impl Store for PostgresStore {
     fn create_user(&self, user: &NewUser) -> Result<()> {
-        let emails: Vec<EmailRecord> =
-            user.email.iter().map(|a| EmailRecord { address: a.clone(), verified: false }).collect();
-        let emails_json = serde_json::to_string(&emails)?;
+        let emails_json = serde_json::to_string(&user.emails)?;
         let profile_json = serde_json::to_string(&user.profile)?;
         self.tx(|tx| {
             tx.execute(
                 "INSERT INTO users (id, username, username_key, emails, profile, deactivated, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, FALSE, $6, $6)",
-                &[&user.id, &user.username, &user.username_key, &emails_json, &profile_json, &user.now],
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[
+                    &user.id,
+                    &user.username,
+                    &user.username_key,
+                    &emails_json,
+                    &profile_json,
+                    &user.deactivated,
+                    &user.created_at,
+                    &user.updated_at,
+                ],
             )
             .map_err(constraint)?;
-            if let Some(address) = &user.email {
+            for email in &user.emails {
                 tx.execute(
-                    "INSERT INTO emails (address, user_id, verified, created_at) VALUES ($1, $2, FALSE, $3)",
-                    &[address, &user.id, &user.now],
+                    "INSERT INTO emails (address, user_id, verified, created_at) VALUES ($1, $2, $3, $4)",
+                    &[&email.address, &user.id, &email.verified, &user.created_at],
                 )
                 .map_err(constraint)?;
             }
             if let Some(hash) = &user.password_hash {
-                tx.execute("INSERT INTO passwords (user_id, hash, updated_at) VALUES ($1, $2, $3)", &[&user.id, hash, &user.now])?;
+                tx.execute("INSERT INTO passwords (user_id, hash, updated_at) VALUES ($1, $2, $3)", &[&user.id, hash, &user.updated_at])?;
+            }
+            for (name, data) in &user.services {
+                tx.execute(
+                    "INSERT INTO services (user_id, name, data, updated_at) VALUES ($1, $2, $3, $4)",
+                    &[&user.id, name, data, &user.updated_at],
+                )?;
             }
             Ok(())
         })

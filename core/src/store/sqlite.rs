@@ -299,25 +299,36 @@ fn token_from_row(row: &Row<'_>) -> rusqlite::Result<TokenRecord> {
 
 impl Store for SqliteStore {
     fn create_user(&self, user: &NewUser) -> Result<()> {
-        let emails: Vec<EmailRecord> =
-            user.email.iter().map(|a| EmailRecord { address: a.clone(), verified: false }).collect();
-        let emails_json = serde_json::to_string(&emails)?;
+        let emails_json = serde_json::to_string(&user.emails)?;
         let profile_json = serde_json::to_string(&user.profile)?;
         self.write(|tx| {
             tx.prepare_cached(
                 "INSERT INTO users (id, username, username_key, emails, profile, deactivated, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?6)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?
-            .execute(params![user.id, user.username, user.username_key, emails_json, profile_json, user.now])
+            .execute(params![
+                user.id,
+                user.username,
+                user.username_key,
+                emails_json,
+                profile_json,
+                user.deactivated as i64,
+                user.created_at,
+                user.updated_at
+            ])
             .map_err(unique_violation)?;
-            if let Some(address) = &user.email {
-                tx.prepare_cached("INSERT INTO emails (address, user_id, verified, created_at) VALUES (?1, ?2, 0, ?3)")?
-                    .execute(params![address, user.id, user.now])
+            for email in &user.emails {
+                tx.prepare_cached("INSERT INTO emails (address, user_id, verified, created_at) VALUES (?1, ?2, ?3, ?4)")?
+                    .execute(params![email.address, user.id, email.verified as i64, user.created_at])
                     .map_err(unique_violation)?;
             }
             if let Some(hash) = &user.password_hash {
                 tx.prepare_cached("INSERT INTO passwords (user_id, hash, updated_at) VALUES (?1, ?2, ?3)")?
-                    .execute(params![user.id, hash, user.now])?;
+                    .execute(params![user.id, hash, user.updated_at])?;
+            }
+            for (name, data) in &user.services {
+                tx.prepare_cached("INSERT INTO services (user_id, name, data, updated_at) VALUES (?1, ?2, ?3, ?4)")?
+                    .execute(params![user.id, name, data, user.updated_at])?;
             }
             Ok(())
         })
