@@ -84,7 +84,7 @@ python-install: $(VENV)/bin/python
 
 test-python: python-install
 	cd bindings/python && $(VENV)/bin/python -m pytest -q tests
-	$(VENV)/bin/mypy --strict examples/python/quickstart.py
+	$(VENV)/bin/mypy --strict examples/python/quickstart.py examples/python/import_accounts_js.py
 	d=$$(mktemp -d) && $(VENV)/bin/python examples/python/quickstart.py $$d/quickstart.db
 
 ## ---- Node ----

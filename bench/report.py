@@ -109,6 +109,8 @@ def main():
                 p(f"  login, 2 threads / 1 thread:                {r['login_two_thread_scaling']:.2f}  (target >= 1.8; bare argon2 on the same 2 threads: {r['argon2_two_thread_scaling']:.2f})")
             if r["suite"] == "native" and r["row"] == "ratios: enumeration":
                 p(f"  reset request, unknown / known address (p50): {r['unknown_over_known_p50']:.2f}  (about 1: no enumeration by timing)")
+            if r["suite"] == "native" and r["row"].startswith("importUsers"):
+                p(f"  importUsers: {r['users']} accounts-js users in {r['wall_s']:.1f} s = {r['users_per_s']:.0f} users/s (batch of 1000 p50 {r['batch_p50_us'] / 1000:.0f} ms)")
             if r["suite"] == "native" and r["row"] == "ratios: timing":
                 p("  timing that must not tell accounts apart (p50 ratios, goal 0.9-1.1):")
                 p(f"    createUser taken / new email:                   {r['signup_taken_over_new_p50']:.2f}")

@@ -11,7 +11,7 @@ cd "$ROOT"
 export CARGO_BUILD_TARGET=${CARGO_BUILD_TARGET:-x86_64-unknown-linux-gnu}
 
 if [ "$MODE" = smoke ]; then
-    export BENCH_SECONDS=${BENCH_SECONDS:-0.05} BENCH_USERS_LARGE=${BENCH_USERS_LARGE:-2000} BENCH_RSS_LOGINS=${BENCH_RSS_LOGINS:-40}
+    export BENCH_SECONDS=${BENCH_SECONDS:-0.05} BENCH_USERS_LARGE=${BENCH_USERS_LARGE:-2000} BENCH_RSS_LOGINS=${BENCH_RSS_LOGINS:-40} BENCH_IMPORT_USERS=${BENCH_IMPORT_USERS:-2000}
     TARGETS="ours js-memory"
     # better-sqlite3 (TypeORM only) is not needed for the memory adapter: skip its native build.
     (cd bench/js && npm ci --no-audit --no-fund --ignore-scripts >/dev/null)

@@ -624,6 +624,19 @@ enum accounts_result accounts_server_revoke_all_sessions(const struct accounts_s
                                                          uint64_t *revoked_out,
                                                          struct accounts_error **error_out);
 
+// Imports users stored by accounts-js: `records_json` is a JSON array of `@accounts/mongo`
+// documents or `@accounts/typeorm` user rows (at most 1 MiB of JSON per call: import in batches).
+// `*report_json_out` receives `{"imported": n, "skipped": n, "failed": [{"index", "code",
+// "message"}]}`; a bad record is reported there and does not stop the others. Results:
+// `ACCOUNTS_OK`, `ACCOUNTS_INVALID_ARGUMENT` (not a JSON array), `ACCOUNTS_STORAGE_ERROR`.
+//
+// # Safety
+// As for every function.
+enum accounts_result accounts_server_import_users(const struct accounts_server *server,
+                                                  const char *records_json,
+                                                  char **report_json_out,
+                                                  struct accounts_error **error_out);
+
 // Deletes expired link tokens and failed-attempt counters; `*report_json_out` receives
 // `{"tokens": n, "attempts": n}`. Results: `ACCOUNTS_OK`, `ACCOUNTS_STORAGE_ERROR`, `ACCOUNTS_INVALID_ARGUMENT`.
 //

@@ -159,6 +159,8 @@ export declare class AccountsServer {
   listSessions(userId: string): Promise<Session[]>
   revokeSession(sessionId: string): Promise<boolean>
   revokeAllSessions(userId: string, options?: { except?: string | string[] }): Promise<number>
+  /** Imports users stored by accounts-js (mongo documents or typeorm rows), at most 1 MiB of JSON per call. */
+  importUsers(records: Record<string, unknown>[]): Promise<{ imported: number; skipped: number; failed: { index: number; code: string; message: string }[] }>
   /** Deletes expired link tokens and failed-attempt counters. */
   purgeExpired(): Promise<{ tokens: number; attempts: number }>
 }

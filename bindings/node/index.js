@@ -352,6 +352,14 @@ Object.assign(AccountsServer.prototype, {
   activateUser: method(async function (userId) { await call(this._native.activateUser(str(userId, 'userId'))) }),
   listSessions: method(function (userId) { return call(this._native.listSessions(str(userId, 'userId'))) }),
   revokeSession: method(function (sessionId) { return call(this._native.revokeSession(str(sessionId, 'sessionId'))) }),
+  /**
+   * Imports users stored by accounts-js (mongo documents or typeorm rows); resolves with
+   * `{imported, skipped, failed: [{index, code, message}]}`. At most 1 MiB of JSON per call.
+   */
+  importUsers: method(function (records) {
+    if (!Array.isArray(records)) throw fail('InvalidArgument', 'records must be an array of user records')
+    return call(this._native.importUsers(JSON.stringify(records)))
+  }),
   /** Deletes expired link tokens and failed-attempt counters; resolves with `{tokens, attempts}`. */
   purgeExpired: method(function () { return call(this._native.purgeExpired()) }),
   revokeAllSessions: method(function (userId, options) {

@@ -3,7 +3,7 @@
 //!
 //! `BENCH_SECONDS` (default 2) bounds each row; `BENCH_USERS_LARGE` (default 1000000) sets the
 //! large-database size; `BENCH_PART=rss` runs only the peak-RSS row (a fresh process measures it), `BENCH_PART=timing`
-//! only the timing-ratio rows,
+//! only the timing-ratio rows, `BENCH_PART=import` only the import row (`BENCH_IMPORT_USERS`, default 100 000),
 //! with `BENCH_RSS_LOGINS` (default 1000) logins at once.
 
 use accounts_core::{AccountsServer, Callbacks, Config, ConnectionInfo};
@@ -203,12 +203,46 @@ fn timing_rows(dir: &std::path::Path) {
 
 }
 
+/// Import throughput: accounts-js mongo documents (bcrypt hash kept, so no hashing) in batches of
+/// 1000 into a SQLite file; `BENCH_IMPORT_USERS` records (default 100 000).
+fn import_row(dir: &std::path::Path) {
+    let n: usize = std::env::var("BENCH_IMPORT_USERS").ok().and_then(|s| s.parse().ok()).unwrap_or(100_000);
+    let s = server_on(&dir.join("import.db"));
+    let hash = bcrypt::hash("imported password", 4).unwrap();
+    let records: Vec<Value> = (0..n)
+        .map(|i| {
+            json!({
+                "_id": {"$oid": format!("{i:024x}")}, "username": format!("imported{i}"),
+                "emails": [{"address": format!("imported{i}@example.com"), "verified": i % 2 == 0}],
+                "services": {"password": {"bcrypt": hash}}, "createdAt": {"$date": "2023-11-14T22:13:20.000Z"},
+            })
+        })
+        .collect();
+    let start = Instant::now();
+    let mut lat = Vec::new();
+    for batch in records.chunks(1000) {
+        let t = Instant::now();
+        let report = s.import_users(batch).unwrap();
+        assert_eq!(report.imported as usize, batch.len());
+        lat.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    let wall = start.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        json!({"suite": "native", "row": "importUsers (batches of 1000)", "users": n, "users_per_s": n as f64 / wall, "wall_s": wall,
+               "batch_p50_us": lat[lat.len() / 2]})
+    );
+}
+
 fn main() {
     if std::env::var("BENCH_PART").as_deref() == Ok("rss") {
         return rss_row();
     }
     if std::env::var("BENCH_PART").as_deref() == Ok("timing") {
         return timing_rows(tempfile::tempdir().unwrap().path());
+    }
+    if std::env::var("BENCH_PART").as_deref() == Ok("import") {
+        return import_row(tempfile::tempdir().unwrap().path());
     }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bench.db");
@@ -302,6 +336,7 @@ fn main() {
     );
 
     timing_rows(dir.path());
+    import_row(dir.path());
 
     // ---- scale: 1 k and 1 M users in the file ----
     let large: usize = std::env::var("BENCH_USERS_LARGE").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);

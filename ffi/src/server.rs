@@ -370,6 +370,29 @@ pub unsafe extern "C" fn accounts_server_revoke_all_sessions(
     })
 }
 
+/// Imports users stored by accounts-js: `records_json` is a JSON array of `@accounts/mongo`
+/// documents or `@accounts/typeorm` user rows (at most 1 MiB of JSON per call: import in batches).
+/// `*report_json_out` receives `{"imported": n, "skipped": n, "failed": [{"index", "code",
+/// "message"}]}`; a bad record is reported there and does not stop the others. Results:
+/// `ACCOUNTS_OK`, `ACCOUNTS_INVALID_ARGUMENT` (not a JSON array), `ACCOUNTS_STORAGE_ERROR`.
+///
+/// # Safety
+/// As for every function.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn accounts_server_import_users(
+    server: *const accounts_server,
+    records_json: *const c_char,
+    report_json_out: *mut *mut c_char,
+    error_out: *mut *mut accounts_error,
+) -> accounts_result {
+    guard(error_out, || {
+        let s = server_ref(server)?;
+        out_arg(report_json_out, "report_json_out")?;
+        let records: Vec<serde_json::Value> = unsafe { json_arg(records_json, "records_json") }?;
+        unsafe { write_json(report_json_out, &s.import_users(&records)?) }
+    })
+}
+
 /// Deletes expired link tokens and failed-attempt counters; `*report_json_out` receives
 /// `{"tokens": n, "attempts": n}`. Results: `ACCOUNTS_OK`, `ACCOUNTS_STORAGE_ERROR`, `ACCOUNTS_INVALID_ARGUMENT`.
 ///

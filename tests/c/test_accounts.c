@@ -626,6 +626,37 @@ static void test_signup_rules(void) {
     accounts_server_free(s);
 }
 
+/* Importing accounts-js users (a mongo document as mongoexport writes it): the old bcrypt password
+ * and TOTP secret work; a re-run skips; a bad record is reported by index. */
+static void test_import(void) {
+    accounts_server *s = NULL;
+    EXPECT(accounts_server_new(CONFIG, NULL, &s, &err), ACCOUNTS_OK);
+    const char *records =
+        "[{\"_id\":{\"$oid\":\"65a1f0000000000000000001\"},\"username\":\"ann\","
+        "\"emails\":[{\"address\":\"ann@example.com\",\"verified\":true}],"
+        "\"services\":{\"password\":{\"bcrypt\":\"$2a$10$pvzKKpSmH2KGpDIYF5I8iuhcDMMir.Zv8.wVnXUNIA57zFhZ8i/WS\"},"
+        "\"two-factor\":{\"secret\":{\"base32\":\"JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP\"}}},"
+        "\"createdAt\":{\"$date\":\"2023-11-14T22:13:20.000Z\"}},"
+        "{\"_id\":\"2\",\"username\":\"ANN\"}]";
+    char *out = NULL;
+    EXPECT(accounts_server_import_users(s, records, &out, &err), ACCOUNTS_OK);
+    CHECK(strstr(out, "\"imported\":1") && strstr(out, "\"skipped\":0") && strstr(out, "\"index\":1")
+          && strstr(out, "\"code\":\"UsernameAlreadyExists\""));
+    accounts_string_free(out);
+    EXPECT(accounts_server_import_users(s, records, &out, &err), ACCOUNTS_OK);
+    CHECK(strstr(out, "\"skipped\":1") != NULL);
+    accounts_string_free(out);
+    EXPECT(accounts_server_import_users(s, "{\"not\":\"an array\"}", &out, &err), ACCOUNTS_INVALID_ARGUMENT);
+    EXPECT(accounts_server_import_users(s, NULL, &out, &err), ACCOUNTS_INVALID_ARGUMENT);
+    char code[16], params[256];
+    CHECK(totp_now("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", code));
+    snprintf(params, sizeof params, "{\"user\":\"ann\",\"password\":\"ann's old password\",\"code\":\"%s\"}", code);
+    EXPECT(accounts_server_login_with_service(s, "password", params, NULL, &out, &err), ACCOUNTS_OK);
+    CHECK(strstr(out, "65a1f0000000000000000001") && strstr(out, "\"verified\":true"));
+    accounts_string_free(out);
+    accounts_server_free(s);
+}
+
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "/tmp";
     test_basics();
@@ -635,6 +666,7 @@ int main(int argc, char **argv) {
     test_refresh_reuse_details();
     test_security();
     test_signup_rules();
+    test_import();
     test_threads(dir);
     printf("%d passed, %d failed\n", checks - failures, failures);
     return failures == 0 ? 0 : 1;

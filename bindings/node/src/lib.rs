@@ -349,6 +349,15 @@ impl NativeServer {
     }
 
     #[napi]
+    pub fn import_users(&self, records_json: String) -> AsyncTask<Job> {
+        let s = self.inner.clone();
+        job(move || {
+            let records: Vec<Value> = parse("records", &records_json)?;
+            s.import_users(&records)
+        })
+    }
+
+    #[napi]
     pub fn purge_expired(&self) -> AsyncTask<Job> {
         let s = self.inner.clone();
         job(move || s.purge_expired())

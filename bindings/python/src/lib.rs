@@ -436,6 +436,17 @@ impl PyServer {
         core_call!(py, self.inner.revoke_all_sessions(&id, &options))
     }
 
+    /// Imports users stored by accounts-js (a list of mongo documents or typeorm rows); returns
+    /// `{"imported", "skipped", "failed": [{"index", "code", "message"}]}`.
+    fn import_users<'py>(&self, py: Python<'py>, records: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let records = match arg_json(py, records)? {
+            Value::Array(items) => items,
+            _ => return Err(to_pyerr(py, invalid("records must be a list of user records".to_string()))),
+        };
+        let r = core_call!(py, self.inner.import_users(&records))?;
+        ser_to_py(py, &r)
+    }
+
     /// Deletes expired link tokens and failed-attempt counters; returns `{"tokens", "attempts"}`.
     fn purge_expired<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let r = core_call!(py, self.inner.purge_expired())?;

@@ -160,6 +160,9 @@ class AccountsServer:
     async def revoke_session(self, session_id: str) -> bool:
         return await _run(self.sync.revoke_session, session_id)
 
+    async def import_users(self, records: List[Json]) -> Json:
+        return await _run(self.sync.import_users, records)
+
     async def purge_expired(self) -> Json:
         return await _run(self.sync.purge_expired)
 
