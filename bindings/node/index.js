@@ -67,6 +67,15 @@ function callbackFailure(err) {
   }
 }
 
+// Options travel to the core as JSON, which would drop a function silently (e.g. an accounts-js
+// `emailTemplates.verifyEmail.subject(user)`); an option we cannot honour is refused by name.
+function refuseFunctions(value, path) {
+  if (typeof value === 'function') throw fail('InvalidConfig', `${path} is a function; only the top-level callbacks (${CALLBACKS.join(', ')}) may be`)
+  if (value !== null && typeof value === 'object') {
+    for (const [key, inner] of Object.entries(value)) refuseFunctions(inner, `${path}.${key}`)
+  }
+}
+
 function fail(code, message) {
   return new AccountsError(message || code, code, NUMBERS[code])
 }
@@ -234,6 +243,7 @@ class AccountsServer {
         if (typeof value !== 'function') throw fail('InvalidConfig', `${key} must be a function`)
         this._callbacks[key] = value
       } else {
+        refuseFunctions(value, key)
         config[key] = value
       }
     }

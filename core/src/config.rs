@@ -568,6 +568,10 @@ mod tests {
         assert_eq!(serde_json::to_value(&c).unwrap()["services"]["magicLink"]["loginTokenExpiration"], 600_000, "shown in the unit given");
         assert_eq!(with(r#","enableAutologin":true"#).unwrap_err().code, ErrorCode::InvalidConfig, "autologin reveals accounts");
         assert!(with(r#","enableAutologin":true,"ambiguousErrorMessages":false"#).is_ok());
+        assert_eq!(
+            with(r#","enableAutologin":true,"ambiguousErrorMessages":false,"services":{"password":{"requireEmailVerification":true}}"#).unwrap_err().code,
+            ErrorCode::InvalidConfig
+        );
         for bad in [
             r#","tokenConfigs":{"accessToken":{"algorithm":"none"}}"#,
             r#","tokenConfigs":{"accessToken":{"expiresIn":"soon"}}"#,
