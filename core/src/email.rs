@@ -241,7 +241,9 @@ impl Password<'_> {
         if opts.notify_user_after_password_changed && record.kind == kinds::RESET_PASSWORD {
             s.send_mail(MailKind::PasswordChanged, &address, None)?;
         }
-        s.events.emit(events::RESET_PASSWORD_SUCCESS, || json!({ "userId": user.id }))?;
+        if let Some(shown) = s.shown_user(&user, &[events::RESET_PASSWORD_SUCCESS])? {
+            s.events.emit(events::RESET_PASSWORD_SUCCESS, || shown)?;
+        }
         if !session_allowed {
             return Ok(None);
         }
@@ -282,6 +284,9 @@ impl Password<'_> {
                 s.send_mail(MailKind::PasswordChanged, &first.address, None)?;
             }
         }
-        s.events.emit(events::CHANGE_PASSWORD_SUCCESS, || json!({ "userId": user_id }))
+        match s.shown_user(&user, &[events::CHANGE_PASSWORD_SUCCESS])? {
+            Some(shown) => s.events.emit(events::CHANGE_PASSWORD_SUCCESS, || shown),
+            None => Ok(()),
+        }
     }
 }

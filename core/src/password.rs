@@ -203,7 +203,12 @@ impl Password<'_> {
         })();
         match result {
             Ok(id) => {
-                s.events.emit(events::CREATE_USER_SUCCESS, || json!({ "userId": id }))?;
+                // accounts-js passes the stored user (here sanitized) to CreateUserSuccess.
+                if let Some(user) = s.store.find_user_by_id(&id)? {
+                    if let Some(shown) = s.shown_user(&user, &[events::CREATE_USER_SUCCESS])? {
+                        s.events.emit(events::CREATE_USER_SUCCESS, || shown)?;
+                    }
+                }
                 if s.config.services.password.send_verification_email_after_signup {
                     let first = s.store.find_user_by_id(&id)?.and_then(|u| u.emails.into_iter().next());
                     if let Some(email) = first {
@@ -213,7 +218,14 @@ impl Password<'_> {
                 Ok(id)
             }
             Err(e) => {
-                let _ = s.events.emit(events::CREATE_USER_ERROR, || json!({ "error": e.to_json() }));
+                // accounts-js passes the user as given (never its password) to CreateUserError.
+                let _ = s.events.emit(events::CREATE_USER_ERROR, || {
+                    let mut given = input.clone();
+                    if let Some(o) = given.as_object_mut() {
+                        o.remove("password");
+                    }
+                    json!({ "user": given, "error": e.to_json() })
+                });
                 Err(e)
             }
         }

@@ -44,6 +44,20 @@ fn connection_json(infos: &ConnectionInfo) -> Value {
     serde_json::to_value(infos).unwrap_or(Value::Null)
 }
 
+/// accounts-js's `hooksInfo` of a login or authentication: `{service, connection, params, user?}`,
+/// with the password taken out of `params`.
+fn hooks_info(service: &str, params: &Value, infos: &ConnectionInfo, user: Option<&Value>) -> Value {
+    let mut params = params.clone();
+    if let Some(p) = params.as_object_mut() {
+        p.remove("password");
+    }
+    let mut info = json!({ "service": service, "connection": connection_json(infos), "params": params });
+    if let Some(u) = user {
+        info["user"] = u.clone();
+    }
+    info
+}
+
 impl AccountsServer {
     /// Opens the database named by `config.db` (running migrations) and builds the server.
     ///
@@ -179,16 +193,25 @@ impl AccountsServer {
         }
     }
 
-    /// Runs `op`, emitting `ok_event` with the payload it returns, or `err_event` with the error.
+    /// Runs `op`, emitting `ok_event` with the payload it returns, or `err_event` with the error
+    /// itself as the payload (`{code, number, message, details?}`, as accounts-js emits the error).
     fn observed<T>(&self, ok_event: &str, err_event: &str, op: impl FnOnce() -> Result<(T, Value)>) -> Result<T> {
         match op().and_then(|(out, payload)| self.events.emit(ok_event, || payload).map(|_| out)) {
             Ok(out) => Ok(out),
             Err(e) => {
                 // The operation already failed; a failing error listener must not mask its code.
-                let _ = self.events.emit(err_event, || json!({ "error": e.to_json() }));
+                let _ = self.events.emit(err_event, || e.to_json());
                 Err(e)
             }
         }
+    }
+
+    /// The sanitized user as event payloads show it, computed only when one of `events` has a listener.
+    pub(crate) fn shown_user(&self, user: &User, watched: &[&str]) -> Result<Option<Value>> {
+        if !watched.iter().any(|e| self.events.has(e)) {
+            return Ok(None);
+        }
+        Ok(Some(serde_json::to_value(self.sanitize(user.clone())?)?))
     }
 
     /// The stored (unsanitized) user with this id.
@@ -248,19 +271,27 @@ impl AccountsServer {
     /// `ServiceNotFound`, the service's own errors (e.g. `InvalidCredentials`), `AuthenticationFailed`,
     /// `UserDeactivated`, or a `ValidateLogin` listener's error.
     pub fn login_with_service(&self, service: &str, params: &Value, infos: &ConnectionInfo) -> Result<LoginResult> {
-        self.observed(events::LOGIN_SUCCESS, events::LOGIN_ERROR, || {
+        // Every login event gets accounts-js's hooksInfo; `user` once a service named one.
+        let mut shown = None;
+        let result = (|| {
             let user = self.authenticate_user(service, params, infos)?;
+            shown = self.shown_user(&user, &[events::VALIDATE_LOGIN, events::LOGIN_SUCCESS, events::LOGIN_ERROR])?;
             if user.deactivated {
                 return Err(code(ErrorCode::UserDeactivated));
             }
-            self.events.emit(events::VALIDATE_LOGIN, || {
-                json!({ "service": service, "user": user, "connection": connection_json(infos) })
-            })?;
+            self.events.emit(events::VALIDATE_LOGIN, || hooks_info(service, params, infos, shown.as_ref()))?;
             let result = self.start_session(&user, infos, None)?;
-            let payload =
-                json!({ "service": service, "user": result.user, "sessionId": result.session_id, "connection": connection_json(infos) });
-            Ok((result, payload))
-        })
+            self.events.emit(events::LOGIN_SUCCESS, || hooks_info(service, params, infos, shown.as_ref()))?;
+            Ok(result)
+        })();
+        if let Err(e) = &result {
+            let _ = self.events.emit(events::LOGIN_ERROR, || {
+                let mut info = hooks_info(service, params, infos, shown.as_ref());
+                info["error"] = e.to_json();
+                info
+            });
+        }
+        result
     }
 
     /// Runs a service and, unless it checked it itself, the user's second factor: no service
@@ -281,14 +312,24 @@ impl AccountsServer {
     /// # Errors
     /// As [`AccountsServer::login_with_service`], minus session creation.
     pub fn authenticate_with_service(&self, service: &str, params: &Value, infos: &ConnectionInfo) -> Result<bool> {
-        self.observed(events::AUTHENTICATE_SUCCESS, events::AUTHENTICATE_ERROR, || {
+        let mut shown = None;
+        let result = (|| {
             let user = self.authenticate_user(service, params, infos)?;
+            shown = self.shown_user(&user, &[events::AUTHENTICATE_SUCCESS, events::AUTHENTICATE_ERROR])?;
             if user.deactivated {
                 return Err(code(ErrorCode::UserDeactivated));
             }
-            let payload = json!({ "service": service, "user": self.sanitize(user)?, "connection": connection_json(infos) });
-            Ok((true, payload))
-        })
+            self.events.emit(events::AUTHENTICATE_SUCCESS, || hooks_info(service, params, infos, shown.as_ref()))?;
+            Ok(true)
+        })();
+        if let Err(e) = &result {
+            let _ = self.events.emit(events::AUTHENTICATE_ERROR, || {
+                let mut info = hooks_info(service, params, infos, shown.as_ref());
+                info["error"] = e.to_json();
+                info
+            });
+        }
+        result
     }
 
     /// Creates a session for an existing user without credentials (accounts-js `loginWithUser`).
@@ -332,7 +373,8 @@ impl AccountsServer {
             }
             let user = self.sanitize(user)?;
             let payload = if self.events.has(events::RESUME_SESSION_SUCCESS) {
-                json!({ "user": user, "sessionId": data.session_id })
+                let session = session.unwrap_or_else(|| stateless_session(&data));
+                json!({ "user": user, "accessToken": access_token, "session": session })
             } else {
                 Value::Null
             };
@@ -400,7 +442,9 @@ impl AccountsServer {
                     tokens: Tokens { access_token: access, refresh_token: next_refresh },
                     user: self.sanitize(user)?,
                 };
-                let payload = json!({ "user": result.user, "sessionId": result.session_id, "connection": connection_json(infos) });
+                let payload = json!({
+                    "sessionId": result.session_id, "tokens": result.tokens, "user": result.user, "infos": connection_json(infos),
+                });
                 return Ok((result, payload));
             }
             Err(AccountsError::new(ErrorCode::StorageError, "refresh kept losing rotation races; try again"))
@@ -447,7 +491,7 @@ impl AccountsServer {
             if !rec.session.valid || !self.store.invalidate_session(&rec.session.id, self.now())? {
                 return Err(code(ErrorCode::InvalidSession));
             }
-            Ok(((), json!({ "userId": rec.session.user_id, "sessionId": rec.session.id })))
+            Ok(((), json!({ "session": rec.session, "accessToken": access_token })))
         })
     }
 
@@ -494,11 +538,13 @@ impl AccountsServer {
                 return denied();
             }
             let login = self.start_session(&target_user, infos, Some(&user))?;
-            let payload = json!({
-                "user": self.sanitize(user)?, "impersonatedUser": login.user,
-                "sessionId": login.session_id, "connection": connection_json(infos),
-            });
-            Ok((ImpersonationResult { authorized: true, tokens: Some(login.tokens), user: Some(login.user) }, payload))
+            let result = ImpersonationResult { authorized: true, tokens: Some(login.tokens), user: Some(login.user) };
+            let payload = if self.events.has(events::IMPERSONATION_SUCCESS) {
+                json!({ "user": self.sanitize(user)?, "impersonationResult": result, "sessionId": login.session_id })
+            } else {
+                Value::Null
+            };
+            Ok((result, payload))
         })
     }
 

@@ -306,6 +306,8 @@ fn events_fire_and_listener_errors_abort() {
     alice(&s);
     let id = s.on(events::VALIDATE_LOGIN, Arc::new(|_, p| {
         assert!(p["user"]["id"].is_string());
+        assert_eq!((p["service"].as_str(), p["params"]["user"].as_str()), (Some("password"), Some("alice")));
+        assert!(p["params"].get("password").is_none(), "never the password");
         Err(AccountsError::new(ErrorCode::Unauthorized, "not today"))
     }));
     let params = json!({"user": "alice", "password": "correct horse"});

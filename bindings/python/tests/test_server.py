@@ -267,7 +267,8 @@ def test_events_and_off(server):
     lid = server.on("LoginSuccess", lambda payload: events.append(payload))
     server.on("LoginError", lambda payload: events.append(payload["error"]["code"]))
     uid, login = alice(server)
-    assert events[0]["user"]["id"] == uid and events[0]["sessionId"] == login["sessionId"]
+    assert events[0]["user"]["id"] == uid and events[0]["service"] == "password"
+    assert "password" not in events[0]["params"]  # accounts-js's hooksInfo, without the password
     with pytest.raises(accounts.InvalidCredentials):
         server.login_with_service("password", {"user": "alice", "password": "wrong"})
     assert events[-1] == "InvalidCredentials"

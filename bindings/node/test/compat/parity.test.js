@@ -14,9 +14,18 @@ const { MemoryDb } = require('../../../../bench/node/memory-db.js')
 const SECRET = 'parity-test-secret-0123456789abcdef-012345'
 const FAST = { password: { hashing: { memoryKib: 256, iterations: 1, parallelism: 1 } } }
 
+/** The in-memory adapter, returning copies as a real database does (not the stored objects). */
+class CopyingDb extends MemoryDb {}
+for (const method of ['findUserById', 'findUserByEmail', 'findUserByUsername', 'findSessionById', 'findSessionByToken']) {
+  CopyingDb.prototype[method] = async function (...args) {
+    const found = await MemoryDb.prototype[method].apply(this, args)
+    return found && structuredClone(found)
+  }
+}
+
 /** Both implementations with the same options; `password` is each one's password service. */
 function sides(options = {}) {
-  const js = new AccountsJs({ db: new MemoryDb(), tokenSecret: SECRET, ...options }, { password: new AccountsPassword({}) })
+  const js = new AccountsJs({ db: new CopyingDb(), tokenSecret: SECRET, ...options }, { password: new AccountsPassword({}) })
   const rs = new AccountsRs({ db: 'sqlite::memory:', tokenSecret: SECRET, services: FAST, ...options })
   return [
     { name: 'accounts-js', server: js, password: js.getServices().password },
@@ -232,4 +241,46 @@ test('users created by accounts-js log in on accounts-rs after importUsers', asy
   assert.deepEqual(ann.user.emails, [{ address: 'ann@example.com', verified: true }])
   const bob = await rs.loginWithService('password', { user: 'bob@example.com', password: "bob's old password" })
   assert.equal(bob.user.id, bobId)
+})
+
+test('events: the same events with accounts-js payload shapes', async () => {
+  const names = ['CreateUserSuccess', 'ValidateLogin', 'LoginSuccess', 'LoginError', 'ResumeSessionSuccess', 'RefreshTokensSuccess', 'LogoutSuccess', 'LogoutError']
+  // What code reads from a payload, taken when the event fires (ids differ between the two, so
+  // they are compared by role). Users in our payloads are sanitized: never `services` (listed).
+  const summary = (name, p) => {
+    const error = p.error || (name.endsWith('Error') ? p : undefined)
+    return {
+      name,
+      keys: name.endsWith('Error') && !('service' in p) ? '(the error)' : Object.keys(p).filter((k) => k !== 'services').sort().join(),
+      service: p.service,
+      params: p.params && Object.keys(p.params).filter((k) => k !== 'password').sort().join(), // ours never carry the password
+      connection: p.connection && p.connection.ip,
+      user: p.user ? p.user.username : name === 'CreateUserSuccess' ? p.username : undefined,
+      error: error && { code: error.code, message: error.message },
+      session: p.session && { valid: p.session.valid, ofUser: p.user ? p.session.userId === p.user.id : typeof p.session.userId === 'string' },
+      accessToken: typeof p.accessToken,
+      tokens: p.tokens && Object.keys(p.tokens).sort().join(),
+      infos: p.infos && p.infos.ip,
+    }
+  }
+  const [js, rs] = await both(async ({ name: impl, server, password }) => {
+    const seen = []
+    for (const name of names) {
+      server.on(name, (payload) => {
+        if (impl === 'accounts-rs' && payload.services !== undefined) throw new Error('a payload carried services')
+        seen.push(summary(name, payload))
+      })
+    }
+    await password.createUser({ username: 'ann', password: 'long enough' })
+    await outcome(server.loginWithService('password', { user: 'ann', password: 'wrong password' }, { ip: '10.0.0.1' }))
+    const login = await server.loginWithService('password', { user: 'ann', password: 'long enough' }, { ip: '10.0.0.1' })
+    await server.resumeSession(login.tokens.accessToken)
+    const refreshed = await server.refreshTokens(login.tokens.accessToken, login.tokens.refreshToken, { ip: '10.0.0.2' })
+    await server.logout(refreshed.tokens.accessToken)
+    await outcome(server.logout(refreshed.tokens.accessToken))
+    await new Promise((resolve) => setImmediate(resolve)) // accounts-js emits without awaiting listeners
+    return seen
+  })
+  assert.deepEqual(rs, js)
+  assert.equal(rs.length, names.length)
 })
