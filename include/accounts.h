@@ -163,8 +163,10 @@ void accounts_string_free(char *s);
 enum accounts_result accounts_callback_result_set_json(struct accounts_callback_result *result,
                                                        const char *json);
 
-// Makes the callback fail: the operation is aborted with `code` (an accounts-js code string such
-// as "Unauthorized"; NULL or unknown means "CallbackError") and `message` (NULL allowed).
+// Makes the callback fail: the operation is aborted with `code` and `message` (each NULL allowed).
+// `code` is any string: the caller's error gets it back from `accounts_error_code_name`; its
+// `accounts_result` is that code's value when it is one of ours ("Unauthorized"), else
+// `ACCOUNTS_CALLBACK_ERROR`.
 //
 // # Safety
 // `result` must be the pointer the callback received; strings NULL or NUL-terminated.
@@ -210,6 +212,13 @@ const char *accounts_result_name(int result);
 // # Safety
 // `error` must be NULL or a live `accounts_error` from this library.
 enum accounts_result accounts_error_code(const struct accounts_error *error);
+
+// The error's code string, borrowed like the message: the table's name ("InvalidCredentials"), or
+// for an error a host callback set, the code string it set (any string). NULL for a NULL `error`.
+//
+// # Safety
+// `error` must be NULL or a live `accounts_error` from this library.
+const char *accounts_error_code_name(const struct accounts_error *error);
 
 // The error's message, borrowed: valid until `accounts_error_free(error)`. NULL for a NULL `error`.
 //

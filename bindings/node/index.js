@@ -56,12 +56,25 @@ function linkAccountsJsErrorIfInstalled() {
 }
 linkAccountsJsErrorIfInstalled()
 
-// What a failed host callback reports to the core: its own code when it is one of ours.
+// What a callback threw, kept until its call rejects with that very value (by handle through the
+// core). Bounded: an error the core swallows (a failing error listener) is dropped eventually.
+const thrown = new Map()
+let nextThrown = 1
+const MAX_THROWN = 1024
+
+// What a failed host callback reports to the core: its code string and message, and for an
+// object (an Error) a handle, so the call rejects with that very object. A thrown primitive
+// (undefined, a string) becomes a coded CallbackError.
 function callbackFailure(err) {
   try {
-    const code = err && typeof err.code === 'string' && NUMBERS[err.code] ? err.code : 'CallbackError'
-    const message = err && err.message ? String(err.message) : String(err)
-    return { code, message }
+    if (err === null || (typeof err !== 'object' && typeof err !== 'function')) {
+      return { code: 'CallbackError', message: `callback failed: ${String(err)}` }
+    }
+    const handle = nextThrown++
+    thrown.set(handle, err)
+    if (thrown.size > MAX_THROWN) thrown.delete(thrown.keys().next().value)
+    const code = typeof err.code === 'string' ? err.code : undefined
+    return { code, message: err.message ? String(err.message) : 'callback failed', thrown: handle }
   } catch (_) {
     return { code: 'CallbackError', message: 'the callback failed with a value that cannot be shown' }
   }
@@ -83,6 +96,11 @@ function fail(code, message) {
 function convertError(e) {
   if (e && typeof e.message === 'string' && e.message.startsWith(ERROR_MARK)) {
     const info = JSON.parse(e.message.slice(ERROR_MARK.length))
+    if (info.thrown !== undefined && thrown.has(info.thrown)) {
+      const original = thrown.get(info.thrown)
+      thrown.delete(info.thrown)
+      return original // the very value the callback threw or rejected with
+    }
     return new AccountsError(info.message, info.code, info.number, info.details)
   }
   return e
@@ -275,19 +293,27 @@ class AccountsServer {
     }
     // Whatever the callback does — throw, reject, return a BigInt or a cycle JSON cannot carry —
     // the waiting call gets a coded answer and nothing escapes as an unhandled rejection.
+    const answer = (result, error) => {
+      try {
+        this._native.reply(replyId, result, error)
+      } catch (_) {
+        // The call already gave up (hostCallbackTimeout) or the server is gone: nobody waits.
+      }
+    }
     Promise.resolve()
       .then(fn)
-      .then((result) => {
-        const text = JSON.stringify(result === undefined ? null : result)
-        this._native.reply(replyId, text === undefined ? 'null' : text, null)
-      })
-      .catch((err) => {
-        try {
-          this._native.reply(replyId, null, JSON.stringify(callbackFailure(err)))
-        } catch (_) {
-          // The call already gave up (hostCallbackTimeout) or the server is gone: nobody waits.
-        }
-      })
+      .then(
+        (result) => {
+          let text
+          try {
+            text = JSON.stringify(result === undefined ? null : result)
+          } catch (e) {
+            return answer(null, JSON.stringify({ code: 'CallbackError', message: `callback returned a value JSON cannot carry: ${e.message}` }))
+          }
+          answer(text === undefined ? 'null' : text, null)
+        },
+        (err) => answer(null, JSON.stringify(callbackFailure(err))),
+      )
   }
 
   getServices() {

@@ -141,6 +141,19 @@ pub struct AccountsError {
     pub code: ErrorCode,
     pub message: String,
     pub details: Option<serde_json::Value>,
+    /// Set when a host callback raised this error: the core carries it unchanged, so the binding
+    /// can give the caller the very error the callback raised.
+    pub host: Option<HostError>,
+}
+
+/// What a host callback's error was, beyond its table code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostError {
+    /// The host's own code string, any string (the table code is `CallbackError` when it is not one
+    /// of ours).
+    pub code: Option<String>,
+    /// The binding's handle for the raised object (Node, Python), to hand that object back.
+    pub handle: Option<u64>,
 }
 
 /// Result alias used throughout the crate.
@@ -148,7 +161,24 @@ pub type Result<T, E = AccountsError> = std::result::Result<T, E>;
 
 impl AccountsError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        AccountsError { code, message: message.into(), details: None }
+        AccountsError { code, message: message.into(), details: None, host: None }
+    }
+
+    /// The error a host callback raised: `code` is the host's code string (one of ours keeps its
+    /// meaning; anything else is `CallbackError`), `handle` the binding's reference to the raised object.
+    pub fn from_host(code: Option<&str>, message: impl Into<String>, handle: Option<u64>) -> Self {
+        let table = code.and_then(ErrorCode::from_name).unwrap_or(ErrorCode::CallbackError);
+        AccountsError {
+            code: table,
+            message: message.into(),
+            details: None,
+            host: Some(HostError { code: code.map(String::from), handle }),
+        }
+    }
+
+    /// The code string callers see: the host's own code for a callback's error, else the table's.
+    pub fn code_name(&self) -> &str {
+        self.host.as_ref().and_then(|h| h.code.as_deref()).unwrap_or(self.code.as_str())
     }
 
     pub fn with_details(mut self, details: serde_json::Value) -> Self {
@@ -164,7 +194,7 @@ impl AccountsError {
     /// The error as `{code, number, message, details?}` JSON, used by events and the C ABI.
     pub fn to_json(&self) -> serde_json::Value {
         let mut v = serde_json::json!({
-            "code": self.code.as_str(),
+            "code": self.code_name(),
             "number": self.code.number(),
             "message": self.message,
         });

@@ -37,8 +37,10 @@ pub unsafe extern "C" fn accounts_callback_result_set_json(result: *mut accounts
     })
 }
 
-/// Makes the callback fail: the operation is aborted with `code` (an accounts-js code string such
-/// as "Unauthorized"; NULL or unknown means "CallbackError") and `message` (NULL allowed).
+/// Makes the callback fail: the operation is aborted with `code` and `message` (each NULL allowed).
+/// `code` is any string: the caller's error gets it back from `accounts_error_code_name`; its
+/// `accounts_result` is that code's value when it is one of ours ("Unauthorized"), else
+/// `ACCOUNTS_CALLBACK_ERROR`.
 ///
 /// # Safety
 /// `result` must be the pointer the callback received; strings NULL or NUL-terminated.
@@ -50,9 +52,9 @@ pub unsafe extern "C" fn accounts_callback_result_set_error(
 ) -> accounts_result {
     guard(std::ptr::null_mut(), || {
         let r = unsafe { result.as_mut() }.ok_or_else(|| AccountsError::new(ErrorCode::InvalidArgument, "result is NULL"))?;
-        let code = unsafe { crate::guard::opt_str_arg(code, "code") }?.and_then(ErrorCode::from_name).unwrap_or(ErrorCode::CallbackError);
+        let code = unsafe { crate::guard::opt_str_arg(code, "code") }?;
         let message = unsafe { crate::guard::opt_str_arg(message, "message") }?.unwrap_or("callback failed");
-        r.error = Some(AccountsError::new(code, message));
+        r.error = Some(AccountsError::from_host(code, message, None));
         Ok(())
     })
 }

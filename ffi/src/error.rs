@@ -170,6 +170,7 @@ pub extern "C" fn accounts_result_name(result: c_int) -> *const c_char {
 /// `accounts_error_free`.
 pub struct accounts_error {
     code: ErrorCode,
+    code_name: CString,
     message: CString,
     details: Option<CString>,
 }
@@ -179,6 +180,7 @@ impl From<AccountsError> for accounts_error {
         let clean = |s: String| CString::new(s.replace('\0', " ")).unwrap_or_default();
         accounts_error {
             code: e.code,
+            code_name: clean(e.code_name().to_string()),
             message: clean(e.message),
             details: e.details.map(|d| clean(d.to_string())),
         }
@@ -194,6 +196,19 @@ pub unsafe extern "C" fn accounts_error_code(error: *const accounts_error) -> ac
     match unsafe { error.as_ref() } {
         Some(e) => accounts_result::from_code(e.code),
         None => accounts_result::AccountsInvalidArgument,
+    }
+}
+
+/// The error's code string, borrowed like the message: the table's name ("InvalidCredentials"), or
+/// for an error a host callback set, the code string it set (any string). NULL for a NULL `error`.
+///
+/// # Safety
+/// `error` must be NULL or a live `accounts_error` from this library.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn accounts_error_code_name(error: *const accounts_error) -> *const c_char {
+    match unsafe { error.as_ref() } {
+        Some(e) => e.code_name.as_ptr(),
+        None => std::ptr::null(),
     }
 }
 

@@ -95,6 +95,11 @@ static void dash_names(void *ud, const char *input, accounts_callback_result *re
     (void)ud;
     accounts_callback_result_set_json(res, strncmp(input, "\"u-", 3) == 0 ? "true" : "false");
 }
+static void app_denial(void *ud, const char *input, accounts_callback_result *res) {
+    (void)ud;
+    (void)input;
+    accounts_callback_result_set_error(res, "MyAppDenied", "not on weekends");
+}
 static void bad_json_answer(void *ud, const char *input, accounts_callback_result *res) {
     (void)ud;
     (void)input;
@@ -342,6 +347,23 @@ static void test_callback_errors(void) {
     EXPECT(accounts_password_create_user(s, "{\"username\":\"u\",\"password\":\"password1\"}", &id, &err), ACCOUNTS_OK);
     EXPECT(accounts_server_login_with_user(s, id, NULL, &out, &err), ACCOUNTS_CALLBACK_ERROR);
     accounts_string_free(id);
+    accounts_server_free(s);
+
+    /* A callback's own code string and message reach the caller unchanged (any string). */
+    cbs = accounts_callbacks_new();
+    EXPECT(accounts_callbacks_set(cbs, "validateNewUser", app_denial, NULL, &err), ACCOUNTS_OK);
+    EXPECT(accounts_server_new(CONFIG, cbs, &s, &err), ACCOUNTS_OK);
+    accounts_callbacks_free(cbs);
+    accounts_error *err = NULL;
+    CHECK(accounts_password_create_user(s, "{\"username\":\"x\"}", &id, &err) == ACCOUNTS_CALLBACK_ERROR);
+    CHECK(err != NULL && strcmp(accounts_error_code_name(err), "MyAppDenied") == 0);
+    CHECK(err != NULL && strcmp(accounts_error_message(err), "not on weekends") == 0);
+    accounts_error_free(err);
+    err = NULL;
+    CHECK(accounts_server_resume_session(s, "x", &out, &err) == ACCOUNTS_TOKEN_VERIFICATION_FAILED);
+    CHECK(err != NULL && strcmp(accounts_error_code_name(err), "TokenVerificationFailed") == 0);
+    accounts_error_free(err);
+    CHECK(accounts_error_code_name(NULL) == NULL);
     accounts_server_free(s);
 }
 

@@ -22,7 +22,12 @@ type CoreResult<T> = std::result::Result<T, AccountsError>;
 const ERROR_MARK: &str = "ACCOUNTS_ERROR:";
 
 fn js_error(e: AccountsError) -> Error {
-    Error::new(Status::GenericFailure, format!("{ERROR_MARK}{}", e.to_json()))
+    let mut info = e.to_json();
+    // A callback's own error: index.js hands back the very object the callback threw.
+    if let Some(handle) = e.host.as_ref().and_then(|h| h.handle) {
+        info["thrown"] = json!(handle);
+    }
+    Error::new(Status::GenericFailure, format!("{ERROR_MARK}{info}"))
 }
 
 type Dispatcher = ThreadsafeFunction<(String, String, u32), Unknown<'static>, (String, String, u32), Status, false, true>;
@@ -204,9 +209,8 @@ impl NativeServer {
         let outcome = match (result_json, error_json) {
             (_, Some(e)) => {
                 let v: Value = serde_json::from_str(&e).unwrap_or(Value::Null);
-                let code = v.get("code").and_then(Value::as_str).and_then(ErrorCode::from_name).unwrap_or(ErrorCode::CallbackError);
-                let message = v.get("message").and_then(Value::as_str).unwrap_or("callback failed").to_string();
-                Err(AccountsError::new(code, message))
+                let message = v.get("message").and_then(Value::as_str).unwrap_or("callback failed");
+                Err(AccountsError::from_host(v.get("code").and_then(Value::as_str), message, v.get("thrown").and_then(Value::as_u64)))
             }
             (Some(r), None) => parse::<Value>("callback result", &r)
                 .map_err(|e| AccountsError::new(ErrorCode::CallbackError, format!("callback returned {}", e.message))),

@@ -9,30 +9,41 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use serde_json::{Map, Number, Value};
-use std::cell::RefCell;
 use std::sync::Arc;
 
 /// The exception classes by code, registered by `accounts/__init__.py` at import.
 static ERROR_CLASSES: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
 
-thread_local! {
-    /// The Python exception a callback raised on this thread, to chain as `__cause__`.
-    static CALLBACK_EXCEPTION: RefCell<Option<PyErr>> = const { RefCell::new(None) };
+/// Exceptions raised by callbacks, by handle, until the call they failed raises them again (the
+/// very exception object). Bounded: one the core swallowed (a failing error listener) is dropped.
+static RAISED: std::sync::Mutex<std::collections::BTreeMap<u64, PyErr>> = std::sync::Mutex::new(std::collections::BTreeMap::new());
+static NEXT_RAISED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+const MAX_RAISED: usize = 1024;
+
+fn remember_raised(err: PyErr) -> u64 {
+    let handle = NEXT_RAISED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut raised = RAISED.lock().unwrap_or_else(|p| p.into_inner());
+    raised.insert(handle, err);
+    while raised.len() > MAX_RAISED {
+        raised.pop_first();
+    }
+    handle
 }
 
 const MAX_DEPTH: usize = 64;
 
 fn to_pyerr(py: Python<'_>, e: AccountsError) -> PyErr {
-    let cause = CALLBACK_EXCEPTION.with(|c| c.borrow_mut().take());
+    if let Some(handle) = e.host.as_ref().and_then(|h| h.handle) {
+        if let Some(original) = RAISED.lock().unwrap_or_else(|p| p.into_inner()).remove(&handle) {
+            return original; // the very exception the callback raised
+        }
+    }
     let build = || -> PyResult<PyErr> {
         let classes = ERROR_CLASSES.get(py).ok_or_else(|| PyRuntimeError::new_err("accounts error classes not registered"))?;
         let cls = classes.bind(py).get_item(e.code.as_str())?.ok_or_else(|| PyRuntimeError::new_err("unknown error code"))?;
         let exc = cls.call1((e.message.clone(),))?;
         if let Some(d) = &e.details {
             exc.setattr("details", to_py(py, d)?)?;
-        }
-        if let Some(c) = &cause {
-            exc.setattr("__cause__", c.value(py))?;
         }
         Ok(PyErr::from_value(exc))
     };
@@ -151,9 +162,9 @@ fn arg_typed<T: serde::de::DeserializeOwned + Default>(py: Python<'_>, obj: Opti
     }
 }
 
-/// Calls a Python callable from a core thread (taking the GIL), mapping its exception to a code:
-/// an `accounts.AccountsError` keeps its code; anything else becomes `CallbackError` with the
-/// exception kept as `__cause__`.
+/// Calls a Python callable from a core thread (taking the GIL). An exception it raises travels
+/// through the core by handle (with its `code` attribute as the code string, when it has one), so
+/// the call raises that very exception.
 fn call_py(func: &Py<PyAny>, args: &[Value]) -> Result<Value, AccountsError> {
     Python::attach(|py| {
         let mut py_args = Vec::with_capacity(args.len());
@@ -165,30 +176,12 @@ fn call_py(func: &Py<PyAny>, args: &[Value]) -> Result<Value, AccountsError> {
             Ok(ret) => from_py(&ret, 0).map_err(|e| AccountsError::new(ErrorCode::CallbackError, format!("callback returned {}", e.message))),
             Err(err) => {
                 let value = err.value(py);
-                let code = value
-                    .getattr("code")
-                    .ok()
-                    .and_then(|c| c.extract::<String>().ok())
-                    .and_then(|c| ErrorCode::from_name(&c))
-                    .filter(|_| is_accounts_error(py, value));
+                let code = value.getattr("code").ok().and_then(|c| c.extract::<String>().ok());
                 let message = value.str().map(|s| s.to_string()).unwrap_or_else(|_| "callback raised".into());
-                match code {
-                    Some(code) => Err(AccountsError::new(code, message)),
-                    None => {
-                        CALLBACK_EXCEPTION.with(|c| *c.borrow_mut() = Some(err));
-                        Err(AccountsError::new(ErrorCode::CallbackError, message))
-                    }
-                }
+                Err(AccountsError::from_host(code.as_deref(), message, Some(remember_raised(err))))
             }
         }
     })
-}
-
-fn is_accounts_error(py: Python<'_>, value: &Bound<'_, pyo3::exceptions::PyBaseException>) -> bool {
-    ERROR_CLASSES
-        .get(py)
-        .and_then(|d| d.bind(py).get_item("AccountsError").ok().flatten())
-        .is_some_and(|base| value.is_instance(&base).unwrap_or(false))
 }
 
 /// Builds core callbacks from Python callables, keyed by their camelCase names.

@@ -125,9 +125,8 @@ def test_send_mail_errors_propagate():
 
     s = make(send_mail=broken)
     s.password.create_user({"email": "dana@example.com"})
-    with pytest.raises(accounts.CallbackError) as e:
+    with pytest.raises(RuntimeError, match="smtp down"):  # the very exception, as accounts-js
         s.password.send_reset_password_email("dana@example.com")
-    assert isinstance(e.value.__cause__, RuntimeError)
 
 
 def test_two_factor_with_pyotp(flows):

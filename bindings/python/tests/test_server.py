@@ -250,10 +250,15 @@ def test_callbacks_and_impersonation():
     blocked = s.login_with_user(uid, {"userAgent": "blocked"})
     with pytest.raises(accounts.Unauthorized):
         s.resume_session(blocked["tokens"]["accessToken"])
-    # Any other exception becomes CallbackError, with the original as __cause__.
-    with pytest.raises(accounts.CallbackError) as e:
+    # The call raises the very exception the callback raised (accounts-js behaviour).
+    with pytest.raises(RuntimeError, match="no mallory") as e:
         s.password.create_user({"username": "mallory"})
-    assert isinstance(e.value.__cause__, RuntimeError)
+    assert not isinstance(e.value, accounts.AccountsError)
+    raised = ValueError("custom")
+    s2 = make(validate_new_user=lambda user: (_ for _ in ()).throw(raised))
+    with pytest.raises(ValueError) as e2:
+        s2.password.create_user({"username": "anyone"})
+    assert e2.value is raised
 
 
 def test_callback_returning_the_wrong_shape():

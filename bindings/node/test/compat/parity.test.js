@@ -284,3 +284,17 @@ test('events: the same events with accounts-js payload shapes', async () => {
   assert.deepEqual(rs, js)
   assert.equal(rs.length, names.length)
 })
+
+test('a throwing host callback rejects the call with that very error', async () => {
+  class Refused extends Error {}
+  const refused = new Refused('no admins here')
+  const validateNewUser = (user) => {
+    if (user.username === 'admin') throw refused
+    return user
+  }
+  const js = new AccountsJs({ db: new CopyingDb(), tokenSecret: SECRET }, { password: new AccountsPassword({ validateNewUser }) })
+  const rs = new AccountsRs({ db: 'sqlite::memory:', tokenSecret: SECRET, services: FAST, validateNewUser })
+  for (const server of [js, rs]) {
+    await assert.rejects(server.getServices().password.createUser({ username: 'admin' }), (e) => e === refused)
+  }
+})
