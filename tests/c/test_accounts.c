@@ -679,6 +679,78 @@ static void test_import(void) {
     accounts_server_free(s);
 }
 
+/* Keeps a copy of the last LoginSuccess / LogoutError listener input ({"event", "payload"}). */
+struct seen_events {
+    char login[2048];
+    char logout_error[1024];
+};
+static void keep_event(void *ud, const char *input, accounts_callback_result *res) {
+    (void)res;
+    struct seen_events *seen = ud;
+    if (strstr(input, "\"event\":\"LoginSuccess\"")) snprintf(seen->login, sizeof seen->login, "%s", input);
+    if (strstr(input, "\"event\":\"LogoutError\"")) snprintf(seen->logout_error, sizeof seen->logout_error, "%s", input);
+}
+
+/* accounts-js behaviour from C: messages, event payload shapes, option units, autologin, except lists. */
+static void test_accounts_js_rules(void) {
+    accounts_server *s = NULL;
+    EXPECT(accounts_server_new(CONFIG, NULL, &s, &err), ACCOUNTS_OK);
+    struct seen_events seen = { { 0 }, { 0 } };
+    uint64_t listener = 0;
+    EXPECT(accounts_server_on(s, "LoginSuccess", keep_event, &seen, &listener, &err), ACCOUNTS_OK);
+    EXPECT(accounts_server_on(s, "LogoutError", keep_event, &seen, &listener, &err), ACCOUNTS_OK);
+    char *id = NULL, *out = NULL;
+    EXPECT(accounts_password_create_user(s, "{\"username\":\"ann\",\"password\":\"long enough\"}", &id, &err), ACCOUNTS_OK);
+    accounts_error *err = NULL;
+    CHECK(accounts_server_login_with_service(s, "password", "{\"user\":\"ann\",\"password\":\"wrong password\"}", NULL, &out, &err)
+          == ACCOUNTS_INVALID_CREDENTIALS);
+    CHECK(err != NULL && strcmp(accounts_error_message(err), "Invalid credentials") == 0);
+    accounts_error_free(err);
+    char *sessions[3];
+    for (int i = 0; i < 3; i++) {
+        EXPECT(accounts_server_login_with_service(s, "password", "{\"user\":\"ann\",\"password\":\"long enough\"}",
+                                                  "{\"ip\":\"10.0.0.1\"}", &out, &err), ACCOUNTS_OK);
+        sessions[i] = json_str(out, "sessionId");
+        if (i == 2) {
+            char *at = json_str(out, "accessToken");
+            EXPECT(accounts_server_logout(s, at, &err), ACCOUNTS_OK);
+            err = NULL;
+            CHECK(accounts_server_logout(s, at, &err) == ACCOUNTS_INVALID_SESSION);
+            CHECK(err != NULL && strcmp(accounts_error_message(err), "Session is no longer valid") == 0);
+            accounts_error_free(err);
+            free(at);
+        }
+        accounts_string_free(out);
+    }
+    /* LoginSuccess: {service, connection, params (no password), user}; LogoutError: the error itself */
+    CHECK(strstr(seen.login, "\"service\":\"password\"") && strstr(seen.login, "\"connection\":{\"ip\":\"10.0.0.1\"}")
+          && strstr(seen.login, "\"params\":{\"user\":\"ann\"}") && strstr(seen.login, "\"username\":\"ann\"")
+          && !strstr(seen.login, "long enough"));
+    CHECK(strstr(seen.logout_error, "\"code\":\"InvalidSession\"") != NULL);
+    /* revokeAllSessions keeps a list */
+    char except[256];
+    snprintf(except, sizeof except, "{\"except\":[\"%s\",\"%s\"]}", sessions[0], sessions[1]);
+    uint64_t revoked = 99;
+    EXPECT(accounts_server_revoke_all_sessions(s, id, except, &revoked, &err), ACCOUNTS_OK);
+    CHECK(revoked == 0); /* the third was logged out already */
+    snprintf(except, sizeof except, "{\"except\":[\"%s\"]}", sessions[0]);
+    EXPECT(accounts_server_revoke_all_sessions(s, id, except, &revoked, &err), ACCOUNTS_OK);
+    CHECK(revoked == 1);
+    for (int i = 0; i < 3; i++) free(sessions[i]);
+    accounts_string_free(id);
+    accounts_server_free(s);
+
+    /* link-token lifetimes given as numbers are milliseconds; autologin with ambiguous errors is refused */
+    EXPECT(accounts_server_new("{\"db\":\"sqlite::memory:\",\"tokenSecret\":\"" SECRET "\","
+                               "\"services\":{\"password\":{\"passwordResetTokenExpiration\":3600000}}}", NULL, &s, &err), ACCOUNTS_OK);
+    EXPECT(accounts_server_options(s, &out, &err), ACCOUNTS_OK);
+    CHECK(strstr(out, "\"passwordResetTokenExpiration\":3600000") != NULL);
+    accounts_string_free(out);
+    accounts_server_free(s);
+    EXPECT(accounts_server_new("{\"db\":\"sqlite::memory:\",\"tokenSecret\":\"" SECRET "\",\"enableAutologin\":true}", NULL, &s, &err),
+           ACCOUNTS_INVALID_CONFIG);
+}
+
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "/tmp";
     test_basics();
@@ -689,6 +761,7 @@ int main(int argc, char **argv) {
     test_security();
     test_signup_rules();
     test_import();
+    test_accounts_js_rules();
     test_threads(dir);
     printf("%d passed, %d failed\n", checks - failures, failures);
     return failures == 0 ? 0 : 1;

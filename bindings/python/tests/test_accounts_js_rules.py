@@ -1,0 +1,80 @@
+"""accounts-js behaviour through Python (docs/differences-from-accounts-js.md): messages, event
+payload shapes, option units, autologin, revoke_all_sessions(except=[...])."""
+
+import pytest
+
+import accounts
+from conftest import FAST, make
+
+
+def test_messages_are_accounts_js_texts():
+    s = make()
+    s.password.create_user({"username": "ann", "password": "long enough"})
+    with pytest.raises(accounts.InvalidCredentials) as e:
+        s.login_with_service("password", {"user": "ann", "password": "wrong password"})
+    assert str(e.value) == "Invalid credentials"
+    with pytest.raises(accounts.UnrecognizedOptionsForLogin) as e:
+        s.login_with_service("password", {"user": "ann"})
+    assert str(e.value) == "Unrecognized options for login request"
+    login = s.login_with_service("password", {"user": "ann", "password": "long enough"})
+    s.logout(login["tokens"]["accessToken"])
+    with pytest.raises(accounts.InvalidSession) as e:
+        s.resume_session(login["tokens"]["accessToken"])
+    assert str(e.value) == "Invalid Session"
+    with pytest.raises(accounts.InvalidSession) as e:
+        s.logout(login["tokens"]["accessToken"])
+    assert str(e.value) == "Session is no longer valid"
+    with pytest.raises(accounts.ServiceNotFound) as e:
+        s.login_with_service("nope", {})
+    assert str(e.value) == "No service with the name nope was registered."
+
+
+def test_event_payloads_have_accounts_js_shapes():
+    s = make()
+    seen = {}
+    for name in ("CreateUserSuccess", "ValidateLogin", "LoginSuccess", "LoginError", "ResumeSessionSuccess",
+                 "RefreshTokensSuccess", "LogoutSuccess", "LogoutError"):
+        s.on(name, lambda payload, name=name: seen.setdefault(name, payload))
+    uid = s.password.create_user({"username": "ann", "password": "long enough"})
+    with pytest.raises(accounts.InvalidCredentials):
+        s.login_with_service("password", {"user": "ann", "password": "wrong password"}, {"ip": "10.0.0.1"})
+    login = s.login_with_service("password", {"user": "ann", "password": "long enough"}, {"ip": "10.0.0.1"})
+    s.resume_session(login["tokens"]["accessToken"])
+    r = s.refresh_tokens(login["tokens"]["accessToken"], login["tokens"]["refreshToken"], {"ip": "10.0.0.2"})
+    s.logout(r["tokens"]["accessToken"])
+    with pytest.raises(accounts.InvalidSession):
+        s.logout(r["tokens"]["accessToken"])
+    assert seen["CreateUserSuccess"]["id"] == uid and "services" not in seen["CreateUserSuccess"]
+    for name in ("ValidateLogin", "LoginSuccess"):
+        assert set(seen[name]) == {"service", "connection", "params", "user"}
+        assert seen[name]["params"] == {"user": "ann"}, "never the password"
+        assert seen[name]["connection"] == {"ip": "10.0.0.1"} and seen[name]["user"]["id"] == uid
+    assert set(seen["LoginError"]) == {"service", "connection", "params", "error"}
+    assert (seen["LoginError"]["error"]["code"], seen["LoginError"]["error"]["message"]) == ("InvalidCredentials", "Invalid credentials")
+    assert set(seen["ResumeSessionSuccess"]) == {"user", "accessToken", "session"}
+    assert seen["ResumeSessionSuccess"]["session"]["id"] == login["sessionId"]
+    assert set(seen["RefreshTokensSuccess"]) == {"sessionId", "tokens", "user", "infos"}
+    assert seen["RefreshTokensSuccess"]["infos"] == {"ip": "10.0.0.2"}
+    assert set(seen["LogoutSuccess"]) == {"session", "accessToken"}
+    assert (seen["LogoutError"]["code"], seen["LogoutError"]["message"]) == ("InvalidSession", "Session is no longer valid")
+
+
+def test_option_units_and_autologin():
+    s = make(services={"password": {**FAST["password"], "passwordResetTokenExpiration": 3_600_000},
+                       "magicLink": {"loginTokenExpiration": "10m"}})
+    assert s.options["services"]["password"]["passwordResetTokenExpiration"] == 3_600_000  # ms, as accounts-js
+    assert s.options["services"]["magicLink"]["loginTokenExpiration"] == 600_000
+    with pytest.raises(accounts.InvalidConfig):
+        make(enable_autologin=True)  # with ambiguous error messages: it would reveal accounts
+    assert make(enable_autologin=True, ambiguous_error_messages=False).options["enableAutologin"] is True
+
+
+def test_revoke_all_sessions_keeps_a_list():
+    s = make()
+    uid = s.password.create_user({"username": "ann", "password": "long enough"})
+    logins = [s.login_with_service("password", {"user": "ann", "password": "long enough"}) for _ in range(4)]
+    keep = [logins[0]["sessionId"], logins[1]["sessionId"]]
+    assert s.revoke_all_sessions(uid, {"except": keep}) == 2
+    assert s.revoke_all_sessions(uid, {"except": keep[0]}) == 1
+    valid = {x["id"] for x in s.list_sessions(uid) if x["valid"]}
+    assert valid == {keep[0]}
