@@ -116,8 +116,10 @@ impl Password<'_> {
     /// # Errors
     /// `InvalidEmail`, `UserNotFound`, `EmailAlreadyExists`.
     pub fn add_email(&self, user_id: &str, email: &str, verified: bool) -> Result<()> {
-        let address = self.check_email(&serde_json::Value::String(email.to_string()))?;
-        self.server.store.add_email(user_id, &address, verified, self.server.now())
+        self.server.localize((|| {
+            let address = self.check_email(&serde_json::Value::String(email.to_string()))?;
+            self.server.store.add_email(user_id, &address, verified, self.server.now())
+        })())
     }
 
     /// Removes an email address from a user (accounts-js `removeEmail`); links mailed to it die with it.
@@ -126,13 +128,15 @@ impl Password<'_> {
     /// `InvalidEmail`, `UserNotFound`, `EmailNotFound`, `NoEmailSet` (it is the last address of a user
     /// without username).
     pub fn remove_email(&self, user_id: &str, email: &str) -> Result<()> {
-        let address = normalize_address(email)?;
-        let user = self.server.user_or_not_found(user_id)?;
-        // A user must keep a way to be found: without username, the last address stays.
-        if user.username.is_none() && user.emails.len() == 1 && user.emails[0].address == address {
-            return Err(err(ErrorCode::NoEmailSet));
-        }
-        if self.server.store.remove_email(user_id, &address, self.server.now())? { Ok(()) } else { Err(err(ErrorCode::EmailNotFound)) }
+        self.server.localize((|| {
+            let address = normalize_address(email)?;
+            let user = self.server.user_or_not_found(user_id)?;
+            // A user must keep a way to be found: without username, the last address stays.
+            if user.username.is_none() && user.emails.len() == 1 && user.emails[0].address == address {
+                return Err(err(ErrorCode::NoEmailSet));
+            }
+            if self.server.store.remove_email(user_id, &address, self.server.now())? { Ok(()) } else { Err(err(ErrorCode::EmailNotFound)) }
+        })())
     }
 
     /// Mails a verification link to `address` (accounts-js `sendVerificationEmail`). An address
@@ -141,15 +145,17 @@ impl Password<'_> {
     /// # Errors
     /// `InvalidEmail`, `UserNotFound` (not ambiguous), the `sendMail` callback's error.
     pub fn send_verification_email(&self, address: &str) -> Result<()> {
-        let s = self.server;
-        let Some((user, address)) = self.user_for_link(address, MailKind::VerifyEmail, false)? else { return Ok(()) };
-        if user.emails.iter().any(|e| e.address == address && e.verified) {
-            // No mail, but the same work as an unverified address, so timing does not tell them apart.
-            return s.silent_unknown_address(MailKind::VerifyEmail, &address);
-        }
-        let ttl = s.config.services.password.verify_email_token_expiration;
-        let token = s.issue_link_token(&user.id, kinds::VERIFY_EMAIL, &address, ttl, TokenScope::KindAndAddress)?;
-        s.send_mail(MailKind::VerifyEmail, &address, Some(&token))
+        self.server.localize((|| {
+            let s = self.server;
+            let Some((user, address)) = self.user_for_link(address, MailKind::VerifyEmail, false)? else { return Ok(()) };
+            if user.emails.iter().any(|e| e.address == address && e.verified) {
+                // No mail, but the same work as an unverified address, so timing does not tell them apart.
+                return s.silent_unknown_address(MailKind::VerifyEmail, &address);
+            }
+            let ttl = s.config.services.password.verify_email_token_expiration;
+            let token = s.issue_link_token(&user.id, kinds::VERIFY_EMAIL, &address, ttl, TokenScope::KindAndAddress)?;
+            s.send_mail(MailKind::VerifyEmail, &address, Some(&token))
+        })())
     }
 
     /// Marks the address of a verification link verified (accounts-js `verifyEmail`).
@@ -158,14 +164,16 @@ impl Password<'_> {
     /// `InvalidToken` (empty), `VerifyEmailLinkExpired` (unknown, used or expired),
     /// `VerifyEmailLinkUnknownAddress` (the address was removed since).
     pub fn verify_email(&self, token: &str) -> Result<()> {
-        let s = self.server;
-        check_token(token)?;
-        let record = s.take_link_token(token, &[kinds::VERIFY_EMAIL])?.ok_or_else(|| err(ErrorCode::VerifyEmailLinkExpired))?;
-        let address = record.address.unwrap_or_default();
-        if !s.store.verify_email(&record.user_id, &address, s.now())? {
-            return Err(err(ErrorCode::VerifyEmailLinkUnknownAddress));
-        }
-        Ok(())
+        self.server.localize((|| {
+            let s = self.server;
+            check_token(token)?;
+            let record = s.take_link_token(token, &[kinds::VERIFY_EMAIL])?.ok_or_else(|| err(ErrorCode::VerifyEmailLinkExpired))?;
+            let address = record.address.unwrap_or_default();
+            if !s.store.verify_email(&record.user_id, &address, s.now())? {
+                return Err(err(ErrorCode::VerifyEmailLinkUnknownAddress));
+            }
+            Ok(())
+        })())
     }
 
     /// Mails a password reset link (accounts-js `sendResetPasswordEmail`); older reset links of the
@@ -174,11 +182,13 @@ impl Password<'_> {
     /// # Errors
     /// `InvalidEmail`, `UserNotFound` (not ambiguous), the `sendMail` callback's error.
     pub fn send_reset_password_email(&self, address: &str) -> Result<()> {
-        let s = self.server;
-        let Some((user, address)) = self.user_for_link(address, MailKind::ResetPassword, false)? else { return Ok(()) };
-        let ttl = s.config.services.password.password_reset_token_expiration;
-        let token = s.issue_link_token(&user.id, kinds::RESET_PASSWORD, &address, ttl, TokenScope::Kind)?;
-        s.send_mail(MailKind::ResetPassword, &address, Some(&token))
+        self.server.localize((|| {
+            let s = self.server;
+            let Some((user, address)) = self.user_for_link(address, MailKind::ResetPassword, false)? else { return Ok(()) };
+            let ttl = s.config.services.password.password_reset_token_expiration;
+            let token = s.issue_link_token(&user.id, kinds::RESET_PASSWORD, &address, ttl, TokenScope::Kind)?;
+            s.send_mail(MailKind::ResetPassword, &address, Some(&token))
+        })())
     }
 
     /// Mails an enrollment link, with which a user created without password sets one (accounts-js
@@ -187,11 +197,13 @@ impl Password<'_> {
     /// # Errors
     /// `InvalidEmail`, `UserNotFound`, the `sendMail` callback's error.
     pub fn send_enrollment_email(&self, address: &str) -> Result<()> {
-        let s = self.server;
-        let Some((user, address)) = self.user_for_link(address, MailKind::EnrollAccount, true)? else { return Ok(()) };
-        let ttl = s.config.services.password.password_enroll_token_expiration;
-        let token = s.issue_link_token(&user.id, kinds::ENROLL_ACCOUNT, &address, ttl, TokenScope::Kind)?;
-        s.send_mail(MailKind::EnrollAccount, &address, Some(&token))
+        self.server.localize((|| {
+            let s = self.server;
+            let Some((user, address)) = self.user_for_link(address, MailKind::EnrollAccount, true)? else { return Ok(()) };
+            let ttl = s.config.services.password.password_enroll_token_expiration;
+            let token = s.issue_link_token(&user.id, kinds::ENROLL_ACCOUNT, &address, ttl, TokenScope::Kind)?;
+            s.send_mail(MailKind::EnrollAccount, &address, Some(&token))
+        })())
     }
 
     /// Sets a new password with a reset or enrollment link (accounts-js `resetPassword`). The
@@ -207,48 +219,50 @@ impl Password<'_> {
     /// (a wrong `code`: nothing changes, the link stays), `TooManyAttempts`, `UserDeactivated` (when
     /// returning tokens), the `sendMail` callback's error.
     pub fn reset_password(&self, token: &str, new_password: &str, code: Option<&str>, infos: &ConnectionInfo) -> Result<Option<LoginResult>> {
-        let s = self.server;
-        let opts = &s.config.services.password;
-        check_token(token)?;
-        let password = self.check_new_password(&json!(new_password)).map_err(|_| err(ErrorCode::InvalidNewPassword))?;
-        let ip = infos.ip.as_deref();
-        let link_kinds = [kinds::RESET_PASSWORD, kinds::ENROLL_ACCOUNT];
-        let peeked = s.peek_link_token(token, &link_kinds, ip, ErrorCode::ResetPasswordLinkExpired)?;
-        let user = s.user_or_not_found(&peeked.user_id)?;
-        // The second factor is checked before the link is used up, so a wrong code changes nothing.
-        let mut session_allowed = opts.return_tokens_after_reset_password;
-        if session_allowed && self.two_factor().is_set(&user.id)? {
-            match code {
-                Some(c) => self.two_factor().check_login(&user, &json!({ "code": c }), ip)?,
-                None => session_allowed = false,
+        self.server.localize((|| {
+            let s = self.server;
+            let opts = &s.config.services.password;
+            check_token(token)?;
+            let password = self.check_new_password(&json!(new_password)).map_err(|_| err(ErrorCode::InvalidNewPassword))?;
+            let ip = infos.ip.as_deref();
+            let link_kinds = [kinds::RESET_PASSWORD, kinds::ENROLL_ACCOUNT];
+            let peeked = s.peek_link_token(token, &link_kinds, ip, ErrorCode::ResetPasswordLinkExpired)?;
+            let user = s.user_or_not_found(&peeked.user_id)?;
+            // The second factor is checked before the link is used up, so a wrong code changes nothing.
+            let mut session_allowed = opts.return_tokens_after_reset_password;
+            if session_allowed && self.two_factor().is_set(&user.id)? {
+                match code {
+                    Some(c) => self.two_factor().check_login(&user, &json!({ "code": c }), ip)?,
+                    None => session_allowed = false,
+                }
             }
-        }
-        let record = s.take_link_token(token, &link_kinds)?.ok_or_else(|| err(ErrorCode::ResetPasswordLinkExpired))?;
-        let address = record.address.unwrap_or_default();
-        if !user.emails.iter().any(|e| e.address == address) {
-            return Err(err(ErrorCode::ResetPasswordLinkUnknownAddress));
-        }
-        let hash = s.hasher.hash(&password)?;
-        let now = s.now();
-        s.store.set_password_hash(&user.id, &hash, now)?;
-        // Following the link proved the address; the remaining links are for the old password.
-        s.store.verify_email(&user.id, &address, now)?;
-        s.store.delete_tokens(&user.id, kinds::RESET_PASSWORD)?;
-        s.store.delete_tokens(&user.id, kinds::ENROLL_ACCOUNT)?;
-        if opts.invalidate_all_sessions_after_password_reset {
-            s.store.invalidate_all_sessions(&user.id, &[], now)?;
-        }
-        if opts.notify_user_after_password_changed && record.kind == kinds::RESET_PASSWORD {
-            s.send_mail(MailKind::PasswordChanged, &address, None)?;
-        }
-        if let Some(shown) = s.shown_user(&user, &[events::RESET_PASSWORD_SUCCESS])? {
-            s.events.emit(events::RESET_PASSWORD_SUCCESS, || shown)?;
-        }
-        if !session_allowed {
-            return Ok(None);
-        }
-        let user = s.user_or_not_found(&user.id)?;
-        s.start_session(&user, infos, None).map(Some)
+            let record = s.take_link_token(token, &link_kinds)?.ok_or_else(|| err(ErrorCode::ResetPasswordLinkExpired))?;
+            let address = record.address.unwrap_or_default();
+            if !user.emails.iter().any(|e| e.address == address) {
+                return Err(err(ErrorCode::ResetPasswordLinkUnknownAddress));
+            }
+            let hash = s.hasher.hash(&password)?;
+            let now = s.now();
+            s.store.set_password_hash(&user.id, &hash, now)?;
+            // Following the link proved the address; the remaining links are for the old password.
+            s.store.verify_email(&user.id, &address, now)?;
+            s.store.delete_tokens(&user.id, kinds::RESET_PASSWORD)?;
+            s.store.delete_tokens(&user.id, kinds::ENROLL_ACCOUNT)?;
+            if opts.invalidate_all_sessions_after_password_reset {
+                s.store.invalidate_all_sessions(&user.id, &[], now)?;
+            }
+            if opts.notify_user_after_password_changed && record.kind == kinds::RESET_PASSWORD {
+                s.send_mail(MailKind::PasswordChanged, &address, None)?;
+            }
+            if let Some(shown) = s.shown_user(&user, &[events::RESET_PASSWORD_SUCCESS])? {
+                s.events.emit(events::RESET_PASSWORD_SUCCESS, || shown)?;
+            }
+            if !session_allowed {
+                return Ok(None);
+            }
+            let user = s.user_or_not_found(&user.id)?;
+            s.start_session(&user, infos, None).map(Some)
+        })())
     }
 
     /// Changes a user's password after checking the old one (accounts-js `changePassword`).
@@ -258,35 +272,37 @@ impl Password<'_> {
     /// `IncorrectPassword` / `NoPasswordSet`, `TooManyAttempts` (wrong old passwords count against
     /// the per-account password limit), the `sendMail` callback's error.
     pub fn change_password(&self, user_id: &str, old_password: &str, new_password: &str) -> Result<()> {
-        let s = self.server;
-        let opts = &s.config.services.password;
-        let password = self.check_new_password(&json!(new_password))?; // accounts-js: InvalidPassword here
-        let user = self.server.user_or_not_found(user_id)?;
-        let ambiguous = |c: ErrorCode| err(if s.config.ambiguous_error_messages { ErrorCode::InvalidCredentials } else { c });
-        // Guessing the old password through a stolen session counts like guessing it at login.
-        s.guarded(Guess::Password, &Guesser { account: Some(&user.id), ip: None }, || {
-            match s.hasher.verify(old_password, s.store.find_password_hash(user_id)?.as_deref())? {
-                Verified::Match { .. } => Ok(()),
-                Verified::Mismatch => Err(ambiguous(ErrorCode::IncorrectPassword)),
-                Verified::NoHash => Err(ambiguous(ErrorCode::NoPasswordSet)),
+        self.server.localize((|| {
+            let s = self.server;
+            let opts = &s.config.services.password;
+            let password = self.check_new_password(&json!(new_password))?; // accounts-js: InvalidPassword here
+            let user = self.server.user_or_not_found(user_id)?;
+            let ambiguous = |c: ErrorCode| err(if s.config.ambiguous_error_messages { ErrorCode::InvalidCredentials } else { c });
+            // Guessing the old password through a stolen session counts like guessing it at login.
+            s.guarded(Guess::Password, &Guesser { account: Some(&user.id), ip: None }, || {
+                match s.hasher.verify(old_password, s.store.find_password_hash(user_id)?.as_deref())? {
+                    Verified::Match { .. } => Ok(()),
+                    Verified::Mismatch => Err(ambiguous(ErrorCode::IncorrectPassword)),
+                    Verified::NoHash => Err(ambiguous(ErrorCode::NoPasswordSet)),
+                }
+            })?;
+            let now = s.now();
+            s.store.set_password_hash(user_id, &s.hasher.hash(&password)?, now)?;
+            if opts.invalidate_all_sessions_after_password_changed {
+                s.store.invalidate_all_sessions(user_id, &[], now)?;
             }
-        })?;
-        let now = s.now();
-        s.store.set_password_hash(user_id, &s.hasher.hash(&password)?, now)?;
-        if opts.invalidate_all_sessions_after_password_changed {
-            s.store.invalidate_all_sessions(user_id, &[], now)?;
-        }
-        if opts.remove_all_reset_password_tokens_after_password_changed {
-            s.store.delete_tokens(user_id, kinds::RESET_PASSWORD)?;
-        }
-        if opts.notify_user_after_password_changed {
-            if let Some(first) = user.emails.first() {
-                s.send_mail(MailKind::PasswordChanged, &first.address, None)?;
+            if opts.remove_all_reset_password_tokens_after_password_changed {
+                s.store.delete_tokens(user_id, kinds::RESET_PASSWORD)?;
             }
-        }
-        match s.shown_user(&user, &[events::CHANGE_PASSWORD_SUCCESS])? {
-            Some(shown) => s.events.emit(events::CHANGE_PASSWORD_SUCCESS, || shown),
-            None => Ok(()),
-        }
+            if opts.notify_user_after_password_changed {
+                if let Some(first) = user.emails.first() {
+                    s.send_mail(MailKind::PasswordChanged, &first.address, None)?;
+                }
+            }
+            match s.shown_user(&user, &[events::CHANGE_PASSWORD_SUCCESS])? {
+                Some(shown) => s.events.emit(events::CHANGE_PASSWORD_SUCCESS, || shown),
+                None => Ok(()),
+            }
+        })())
     }
 }

@@ -16,6 +16,7 @@ pub mod import;
 pub mod input;
 pub mod magic_link;
 pub mod mail;
+mod messages;
 pub mod password;
 pub mod secret;
 pub mod server;

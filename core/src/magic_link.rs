@@ -28,17 +28,19 @@ impl MagicLink<'_> {
     /// # Errors
     /// `InvalidEmail`, `UserNotFound` (not ambiguous), the `sendMail` callback's error.
     pub fn request_magic_link_email(&self, email: &str) -> Result<()> {
-        let s = self.server;
-        let address = normalize_address(email)?;
-        let Some(user) = s.store.find_user_by_email(&address)? else {
-            if s.config.ambiguous_error_messages {
-                return s.silent_unknown_address(MailKind::MagicLink, &address);
-            }
-            return Err(AccountsError::code(ErrorCode::UserNotFound));
-        };
-        let ttl = s.config.services.magic_link.login_token_expiration;
-        let token = s.issue_link_token(&user.id, kinds::MAGIC_LINK, &address, ttl, TokenScope::Kind)?;
-        s.send_mail(MailKind::MagicLink, &address, Some(&token))
+        self.server.localize((|| {
+            let s = self.server;
+            let address = normalize_address(email)?;
+            let Some(user) = s.store.find_user_by_email(&address)? else {
+                if s.config.ambiguous_error_messages {
+                    return s.silent_unknown_address(MailKind::MagicLink, &address);
+                }
+                return Err(AccountsError::code(ErrorCode::UserNotFound));
+            };
+            let ttl = s.config.services.magic_link.login_token_expiration;
+            let token = s.issue_link_token(&user.id, kinds::MAGIC_LINK, &address, ttl, TokenScope::Kind)?;
+            s.send_mail(MailKind::MagicLink, &address, Some(&token))
+        })())
     }
 }
 

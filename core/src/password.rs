@@ -143,92 +143,94 @@ impl Password<'_> {
     /// # Errors
     /// `InvalidArgument` (not an object), the codes above, or a callback's error.
     pub fn create_user(&self, input: &Value) -> Result<String> {
-        let s = self.server;
-        let result = (|| {
-            let obj = input.as_object().ok_or_else(|| AccountsError::new(ErrorCode::InvalidArgument, "user must be an object"))?;
-            let draft = self.draft(obj)?;
-            let password = present(obj, "password").map(|p| self.check_new_password(p));
-            // Hash before the uniqueness checks: a taken address or name must cost as much as a
-            // new one, or signup timing tells which accounts exist (docs/security.md, "Timing").
-            let password_hash = match &password {
-                Some(Ok(p)) => Some(s.hasher.hash(p)?),
-                _ => None,
-            };
-            if let Some(u) = &draft.username {
-                if s.store.find_user_by_username(u)?.is_some() {
-                    return Err(err(ErrorCode::UsernameAlreadyExists));
-                }
-            }
-            if let Some(e) = &draft.email {
-                if s.store.find_user_by_email(e)?.is_some() {
-                    return Err(err(ErrorCode::EmailAlreadyExists));
-                }
-            }
-            if let Some(Err(e)) = password {
-                return Err(e);
-            }
-            let draft = match &s.callbacks.validate_new_user {
-                Some(validate) => {
-                    let mut shown = draft.profile.clone();
-                    if let Some(u) = &draft.username {
-                        shown.insert("username".into(), u.clone().into());
-                    }
-                    if let Some(e) = &draft.email {
-                        shown.insert("email".into(), e.clone().into());
-                    }
-                    // What the host returns is stored; its identifiers pass the same rules again.
-                    let returned = validate(Value::Object(shown))?;
-                    let obj = returned.as_object().ok_or_else(|| {
-                        AccountsError::new(ErrorCode::CallbackError, "validateNewUser must return the user object")
-                    })?;
-                    self.draft(obj)?
-                }
-                None => Draft { profile: Map::new(), ..draft },
-            };
-            let id = new_id()?;
-            let now = s.now();
-            s.store.create_user(&NewUser {
-                id: id.clone(),
-                username_key: draft.username.as_deref().map(username_key),
-                username: draft.username,
-                emails: draft.email.into_iter().map(|address| EmailRecord { address, verified: false }).collect(),
-                profile: draft.profile,
-                password_hash,
-                services: Vec::new(),
-                deactivated: false,
-                created_at: now,
-                updated_at: now,
-            })?;
-            Ok(id)
-        })();
-        match result {
-            Ok(id) => {
-                // accounts-js passes the stored user (here sanitized) to CreateUserSuccess.
-                if let Some(user) = s.store.find_user_by_id(&id)? {
-                    if let Some(shown) = s.shown_user(&user, &[events::CREATE_USER_SUCCESS])? {
-                        s.events.emit(events::CREATE_USER_SUCCESS, || shown)?;
+        self.server.localize((|| {
+            let s = self.server;
+            let result = (|| {
+                let obj = input.as_object().ok_or_else(|| AccountsError::new(ErrorCode::InvalidArgument, "user must be an object"))?;
+                let draft = self.draft(obj)?;
+                let password = present(obj, "password").map(|p| self.check_new_password(p));
+                // Hash before the uniqueness checks: a taken address or name must cost as much as a
+                // new one, or signup timing tells which accounts exist (docs/security.md, "Timing").
+                let password_hash = match &password {
+                    Some(Ok(p)) => Some(s.hasher.hash(p)?),
+                    _ => None,
+                };
+                if let Some(u) = &draft.username {
+                    if s.store.find_user_by_username(u)?.is_some() {
+                        return Err(err(ErrorCode::UsernameAlreadyExists));
                     }
                 }
-                if s.config.services.password.send_verification_email_after_signup {
-                    let first = s.store.find_user_by_id(&id)?.and_then(|u| u.emails.into_iter().next());
-                    if let Some(email) = first {
-                        self.send_verification_email(&email.address)?;
+                if let Some(e) = &draft.email {
+                    if s.store.find_user_by_email(e)?.is_some() {
+                        return Err(err(ErrorCode::EmailAlreadyExists));
                     }
                 }
+                if let Some(Err(e)) = password {
+                    return Err(e);
+                }
+                let draft = match &s.callbacks.validate_new_user {
+                    Some(validate) => {
+                        let mut shown = draft.profile.clone();
+                        if let Some(u) = &draft.username {
+                            shown.insert("username".into(), u.clone().into());
+                        }
+                        if let Some(e) = &draft.email {
+                            shown.insert("email".into(), e.clone().into());
+                        }
+                        // What the host returns is stored; its identifiers pass the same rules again.
+                        let returned = validate(Value::Object(shown))?;
+                        let obj = returned.as_object().ok_or_else(|| {
+                            AccountsError::new(ErrorCode::CallbackError, "validateNewUser must return the user object")
+                        })?;
+                        self.draft(obj)?
+                    }
+                    None => Draft { profile: Map::new(), ..draft },
+                };
+                let id = new_id()?;
+                let now = s.now();
+                s.store.create_user(&NewUser {
+                    id: id.clone(),
+                    username_key: draft.username.as_deref().map(username_key),
+                    username: draft.username,
+                    emails: draft.email.into_iter().map(|address| EmailRecord { address, verified: false }).collect(),
+                    profile: draft.profile,
+                    password_hash,
+                    services: Vec::new(),
+                    deactivated: false,
+                    created_at: now,
+                    updated_at: now,
+                })?;
                 Ok(id)
-            }
-            Err(e) => {
-                // accounts-js passes the user as given (never its password) to CreateUserError.
-                let _ = s.events.emit(events::CREATE_USER_ERROR, || {
-                    let mut given = input.clone();
-                    if let Some(o) = given.as_object_mut() {
-                        o.remove("password");
+            })();
+            match result {
+                Ok(id) => {
+                    // accounts-js passes the stored user (here sanitized) to CreateUserSuccess.
+                    if let Some(user) = s.store.find_user_by_id(&id)? {
+                        if let Some(shown) = s.shown_user(&user, &[events::CREATE_USER_SUCCESS])? {
+                            s.events.emit(events::CREATE_USER_SUCCESS, || shown)?;
+                        }
                     }
-                    json!({ "user": given, "error": e.to_json() })
-                });
-                Err(e)
+                    if s.config.services.password.send_verification_email_after_signup {
+                        let first = s.store.find_user_by_id(&id)?.and_then(|u| u.emails.into_iter().next());
+                        if let Some(email) = first {
+                            self.send_verification_email(&email.address)?;
+                        }
+                    }
+                    Ok(id)
+                }
+                Err(e) => {
+                    // accounts-js passes the user as given (never its password) to CreateUserError.
+                    let _ = s.events.emit(events::CREATE_USER_ERROR, || {
+                        let mut given = input.clone();
+                        if let Some(o) = given.as_object_mut() {
+                            o.remove("password");
+                        }
+                        json!({ "user": given, "error": e.to_json() })
+                    });
+                    Err(e)
+                }
             }
-        }
+        })())
     }
 
     /// Checks `{user: {id|email|username} | "email-or-username", password}`; returns the user.
@@ -241,8 +243,10 @@ impl Password<'_> {
     /// `UnrecognizedOptionsForLogin`, `MatchFailed`, `InvalidCredentials`, or (not ambiguous)
     /// `UserNotFound` / `NoPasswordSet` / `IncorrectPassword`; `EmailNotVerified`.
     pub fn authenticate(&self, params: &Value) -> Result<User> {
-        let user = self.authenticate_unsanitized(params, &ConnectionInfo::default())?;
-        self.server.sanitize(user)
+        self.server.localize((|| {
+            let user = self.authenticate_unsanitized(params, &ConnectionInfo::default())?;
+            self.server.sanitize(user)
+        })())
     }
 
     /// The user a login selector names: `(user, address when selected by email, account as given)`.
@@ -356,15 +360,17 @@ impl Password<'_> {
     /// # Errors
     /// `InvalidPassword`, `UserNotFound`.
     pub fn set_password(&self, user_id: &str, password: &str) -> Result<()> {
-        let s = self.server;
-        let password = self.check_new_password(&Value::String(password.to_string()))?;
-        s.user_or_not_found(user_id)?;
-        let hash = s.hasher.hash(&password)?;
-        s.store.set_password_hash(user_id, &hash, s.now())?;
-        if s.config.services.password.remove_all_reset_password_tokens_after_password_changed {
-            s.store.delete_tokens(user_id, crate::email::kinds::RESET_PASSWORD)?;
-        }
-        Ok(())
+        self.server.localize((|| {
+            let s = self.server;
+            let password = self.check_new_password(&Value::String(password.to_string()))?;
+            s.user_or_not_found(user_id)?;
+            let hash = s.hasher.hash(&password)?;
+            s.store.set_password_hash(user_id, &hash, s.now())?;
+            if s.config.services.password.remove_all_reset_password_tokens_after_password_changed {
+                s.store.delete_tokens(user_id, crate::email::kinds::RESET_PASSWORD)?;
+            }
+            Ok(())
+        })())
     }
 }
 

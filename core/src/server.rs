@@ -7,6 +7,7 @@ use crate::error::{AccountsError, ErrorCode, Result};
 use crate::hashing::Hasher;
 use crate::password::Password;
 use crate::magic_link::{self, MagicLink, MagicLinkAuthService};
+use crate::messages::Messages;
 use crate::secret::{SealingKey, ct_eq, digest, new_id};
 use crate::services::{AuthService, PasswordAuthService};
 use crate::store::{self, SessionRecord, Store};
@@ -30,6 +31,8 @@ pub struct AccountsServer {
     pub(crate) events: EventBus,
     /// Seals two-factor secrets at rest.
     pub(crate) two_factor_key: SealingKey,
+    /// Message texts from the services' `errors` options.
+    messages: Messages,
     services: RwLock<HashMap<String, Arc<dyn AuthService>>>,
 }
 
@@ -89,6 +92,7 @@ impl AccountsServer {
         services.insert("password".into(), Arc::new(PasswordAuthService));
         services.insert(magic_link::SERVICE_NAME.into(), Arc::new(MagicLinkAuthService));
         let two_factor_key = SealingKey::derive(&config.token_secret, "two-factor secret");
+        let messages = Messages::from_config(&config)?;
         Ok(AccountsServer {
             config,
             store,
@@ -98,6 +102,7 @@ impl AccountsServer {
             callbacks,
             events: EventBus::default(),
             two_factor_key,
+            messages,
             services: RwLock::new(services),
         })
     }
@@ -214,6 +219,11 @@ impl AccountsServer {
         Ok(Some(serde_json::to_value(self.sanitize(user.clone())?)?))
     }
 
+    /// A public method's result with the `errors` options' texts applied.
+    pub(crate) fn localize<T>(&self, result: Result<T>) -> Result<T> {
+        result.map_err(|e| self.messages.apply(e))
+    }
+
     /// The stored (unsanitized) user with this id.
     ///
     /// # Errors
@@ -271,27 +281,29 @@ impl AccountsServer {
     /// `ServiceNotFound`, the service's own errors (e.g. `InvalidCredentials`), `AuthenticationFailed`,
     /// `UserDeactivated`, or a `ValidateLogin` listener's error.
     pub fn login_with_service(&self, service: &str, params: &Value, infos: &ConnectionInfo) -> Result<LoginResult> {
-        // Every login event gets accounts-js's hooksInfo; `user` once a service named one.
-        let mut shown = None;
-        let result = (|| {
-            let user = self.authenticate_user(service, params, infos)?;
-            shown = self.shown_user(&user, &[events::VALIDATE_LOGIN, events::LOGIN_SUCCESS, events::LOGIN_ERROR])?;
-            if user.deactivated {
-                return Err(code(ErrorCode::UserDeactivated));
+        self.localize((|| {
+            // Every login event gets accounts-js's hooksInfo; `user` once a service named one.
+            let mut shown = None;
+            let result = (|| {
+                let user = self.authenticate_user(service, params, infos)?;
+                shown = self.shown_user(&user, &[events::VALIDATE_LOGIN, events::LOGIN_SUCCESS, events::LOGIN_ERROR])?;
+                if user.deactivated {
+                    return Err(code(ErrorCode::UserDeactivated));
+                }
+                self.events.emit(events::VALIDATE_LOGIN, || hooks_info(service, params, infos, shown.as_ref()))?;
+                let result = self.start_session(&user, infos, None)?;
+                self.events.emit(events::LOGIN_SUCCESS, || hooks_info(service, params, infos, shown.as_ref()))?;
+                Ok(result)
+            })();
+            if let Err(e) = &result {
+                let _ = self.events.emit(events::LOGIN_ERROR, || {
+                    let mut info = hooks_info(service, params, infos, shown.as_ref());
+                    info["error"] = e.to_json();
+                    info
+                });
             }
-            self.events.emit(events::VALIDATE_LOGIN, || hooks_info(service, params, infos, shown.as_ref()))?;
-            let result = self.start_session(&user, infos, None)?;
-            self.events.emit(events::LOGIN_SUCCESS, || hooks_info(service, params, infos, shown.as_ref()))?;
-            Ok(result)
-        })();
-        if let Err(e) = &result {
-            let _ = self.events.emit(events::LOGIN_ERROR, || {
-                let mut info = hooks_info(service, params, infos, shown.as_ref());
-                info["error"] = e.to_json();
-                info
-            });
-        }
-        result
+            result
+        })())
     }
 
     /// Runs a service and, unless it checked it itself, the user's second factor: no service
@@ -312,24 +324,26 @@ impl AccountsServer {
     /// # Errors
     /// As [`AccountsServer::login_with_service`], minus session creation.
     pub fn authenticate_with_service(&self, service: &str, params: &Value, infos: &ConnectionInfo) -> Result<bool> {
-        let mut shown = None;
-        let result = (|| {
-            let user = self.authenticate_user(service, params, infos)?;
-            shown = self.shown_user(&user, &[events::AUTHENTICATE_SUCCESS, events::AUTHENTICATE_ERROR])?;
-            if user.deactivated {
-                return Err(code(ErrorCode::UserDeactivated));
+        self.localize((|| {
+            let mut shown = None;
+            let result = (|| {
+                let user = self.authenticate_user(service, params, infos)?;
+                shown = self.shown_user(&user, &[events::AUTHENTICATE_SUCCESS, events::AUTHENTICATE_ERROR])?;
+                if user.deactivated {
+                    return Err(code(ErrorCode::UserDeactivated));
+                }
+                self.events.emit(events::AUTHENTICATE_SUCCESS, || hooks_info(service, params, infos, shown.as_ref()))?;
+                Ok(true)
+            })();
+            if let Err(e) = &result {
+                let _ = self.events.emit(events::AUTHENTICATE_ERROR, || {
+                    let mut info = hooks_info(service, params, infos, shown.as_ref());
+                    info["error"] = e.to_json();
+                    info
+                });
             }
-            self.events.emit(events::AUTHENTICATE_SUCCESS, || hooks_info(service, params, infos, shown.as_ref()))?;
-            Ok(true)
-        })();
-        if let Err(e) = &result {
-            let _ = self.events.emit(events::AUTHENTICATE_ERROR, || {
-                let mut info = hooks_info(service, params, infos, shown.as_ref());
-                info["error"] = e.to_json();
-                info
-            });
-        }
-        result
+            result
+        })())
     }
 
     /// Creates a session for an existing user without credentials (accounts-js `loginWithUser`).

@@ -109,20 +109,22 @@ impl TwoFactor<'_> {
     /// `UserNotFound`, `TwoFactorAlreadySet`, `InvalidArgument` (not a base32 secret of ≥ 128 bits),
     /// `TwoFactorCodeDidNotMatch`.
     pub fn set(&self, user_id: &str, secret_base32: &str, code: &str) -> Result<Vec<String>> {
-        self.server.user_or_not_found(user_id)?;
-        if self.load(user_id)?.is_some() {
-            return Err(err(ErrorCode::TwoFactorAlreadySet));
-        }
-        let secret = Secret::try_from_base32(secret_base32.trim())
-            .map_err(|_| AccountsError::new(ErrorCode::InvalidArgument, "the secret must be base32"))?;
-        let bytes = secret.as_ref().to_vec();
-        let step = self.totp(bytes.clone())?.check(code.trim(), self.now_secs()).ok_or_else(|| err(ErrorCode::TwoFactorCodeDidNotMatch))?;
-        let (shown, stored) = self.recovery_codes()?;
-        let doc = Stored { sealed_secret: self.server.two_factor_key.seal(&bytes, user_id.as_bytes())?, last_step: step, recovery_codes: stored };
-        if !self.server.store.swap_service(user_id, SERVICE, None, Some(&serde_json::to_string(&doc)?), self.server.now())? {
-            return Err(err(ErrorCode::TwoFactorAlreadySet));
-        }
-        Ok(shown)
+        self.server.localize((|| {
+            self.server.user_or_not_found(user_id)?;
+            if self.load(user_id)?.is_some() {
+                return Err(err(ErrorCode::TwoFactorAlreadySet));
+            }
+            let secret = Secret::try_from_base32(secret_base32.trim())
+                .map_err(|_| AccountsError::new(ErrorCode::InvalidArgument, "the secret must be base32"))?;
+            let bytes = secret.as_ref().to_vec();
+            let step = self.totp(bytes.clone())?.check(code.trim(), self.now_secs()).ok_or_else(|| err(ErrorCode::TwoFactorCodeDidNotMatch))?;
+            let (shown, stored) = self.recovery_codes()?;
+            let doc = Stored { sealed_secret: self.server.two_factor_key.seal(&bytes, user_id.as_bytes())?, last_step: step, recovery_codes: stored };
+            if !self.server.store.swap_service(user_id, SERVICE, None, Some(&serde_json::to_string(&doc)?), self.server.now())? {
+                return Err(err(ErrorCode::TwoFactorAlreadySet));
+            }
+            Ok(shown)
+        })())
     }
 
     /// Turns two-factor off; needs a current code or a recovery code (accounts-js `unset`).
@@ -131,8 +133,10 @@ impl TwoFactor<'_> {
     /// # Errors
     /// `UserNotFound`, `TwoFactorNotSet`, `TwoFactorCodeDidNotMatch`, `TooManyAttempts`.
     pub fn unset(&self, user_id: &str, code: &str) -> Result<()> {
-        self.server.user_or_not_found(user_id)?;
-        self.guarded_consume(user_id, None, code, None, |_| None)
+        self.server.localize((|| {
+            self.server.user_or_not_found(user_id)?;
+            self.guarded_consume(user_id, None, code, None, |_| None)
+        })())
     }
 
     /// Replaces the recovery codes; needs a current code or a recovery code. Wrong codes count
@@ -141,13 +145,15 @@ impl TwoFactor<'_> {
     /// # Errors
     /// `UserNotFound`, `TwoFactorNotSet`, `TwoFactorCodeDidNotMatch`, `TooManyAttempts`.
     pub fn regenerate_recovery_codes(&self, user_id: &str, code: &str) -> Result<Vec<String>> {
-        self.server.user_or_not_found(user_id)?;
-        let (shown, stored) = self.recovery_codes()?;
-        self.guarded_consume(user_id, None, code, None, move |mut doc| {
-            doc.recovery_codes = stored.clone();
-            Some(doc)
-        })?;
-        Ok(shown)
+        self.server.localize((|| {
+            self.server.user_or_not_found(user_id)?;
+            let (shown, stored) = self.recovery_codes()?;
+            self.guarded_consume(user_id, None, code, None, move |mut doc| {
+                doc.recovery_codes = stored.clone();
+                Some(doc)
+            })?;
+            Ok(shown)
+        })())
     }
 
     /// The stored document for a secret set elsewhere (an imported accounts-js user): the secret

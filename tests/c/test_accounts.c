@@ -749,6 +749,21 @@ static void test_accounts_js_rules(void) {
     accounts_server_free(s);
     EXPECT(accounts_server_new("{\"db\":\"sqlite::memory:\",\"tokenSecret\":\"" SECRET "\",\"enableAutologin\":true}", NULL, &s, &err),
            ACCOUNTS_INVALID_CONFIG);
+    /* errors options: accounts-js's message keys */
+    EXPECT(accounts_server_new("{\"db\":\"sqlite::memory:\",\"tokenSecret\":\"" SECRET "\"," FAST "}", NULL, &s, &err), ACCOUNTS_OK);
+    accounts_server_free(s);
+    EXPECT(accounts_server_new("{\"db\":\"sqlite::memory:\",\"tokenSecret\":\"" SECRET "\","
+                               "\"services\":{\"password\":{\"errors\":{\"invalidCredentials\":\"Wrong email or password\"}}}}", NULL, &s, &err),
+           ACCOUNTS_OK);
+    char *uid = NULL;
+    EXPECT(accounts_password_create_user(s, "{\"username\":\"ann\",\"password\":\"long enough\"}", &uid, &err), ACCOUNTS_OK);
+    accounts_string_free(uid);
+    accounts_error *wrong = NULL;
+    CHECK(accounts_server_login_with_service(s, "password", "{\"user\":\"ann\",\"password\":\"nope nope\"}", NULL, &out, &wrong)
+          == ACCOUNTS_INVALID_CREDENTIALS);
+    CHECK(wrong != NULL && strcmp(accounts_error_message(wrong), "Wrong email or password") == 0);
+    accounts_error_free(wrong);
+    accounts_server_free(s);
 }
 
 int main(int argc, char **argv) {

@@ -42,7 +42,7 @@ test('construction and options', () => {
     () => make({ emailTemplates: { verifyEmail: { subject } } }),
     (e) => e.code === 'InvalidConfig' && e.message.includes('emailTemplates.verifyEmail.subject'),
   )
-  assert.throws(() => make({ services: { ...FAST, password: { ...FAST.password, errors: { invalidCredentials: 'Nope' } } } }), (e) => e.code === 'InvalidConfig' && /errors/.test(e.message))
+  assert.throws(() => make({ services: { ...FAST, password: { ...FAST.password, errors: { noSuchKey: 'Nope' } } } }), (e) => e.code === 'InvalidConfig' && /noSuchKey/.test(e.message))
   assert.equal(make().getOptions().tokenSecret, '[redacted]')
   const s = make()
   assert.equal(s.options.ambiguousErrorMessages, true)

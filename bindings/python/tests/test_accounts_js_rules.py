@@ -29,6 +29,17 @@ def test_messages_are_accounts_js_texts():
     assert str(e.value) == "No service with the name nope was registered."
 
 
+def test_errors_options_replace_message_texts():
+    s = make(services={"password": {**FAST["password"], "errors": {"invalidCredentials": "Wrong email or password"},
+                                    "twoFactor": {"errors": {"codeRequired": "Enter your code"}}}})
+    s.password.create_user({"username": "ann", "password": "long enough"})
+    with pytest.raises(accounts.InvalidCredentials) as e:
+        s.login_with_service("password", {"user": "ann", "password": "wrong password"})
+    assert str(e.value) == "Wrong email or password"
+    with pytest.raises(accounts.InvalidConfig):
+        make(services={"magicLink": {"errors": {"invalidCredentials": "not a magic-link key"}}})
+
+
 def test_event_payloads_have_accounts_js_shapes():
     s = make()
     seen = {}

@@ -298,3 +298,27 @@ test('a throwing host callback rejects the call with that very error', async () 
     await assert.rejects(server.getServices().password.createUser({ username: 'admin' }), (e) => e === refused)
   }
 })
+
+test('errors options: custom message texts, per service', async () => {
+  const { errors } = require('@accounts/password/lib/errors')
+  const js = new AccountsJs({ db: new CopyingDb(), tokenSecret: SECRET }, {
+    password: new AccountsPassword({ errors: { ...errors, invalidCredentials: 'Wrong email or password', usernameAlreadyExists: 'Taken' } }),
+  })
+  const rs = new AccountsRs({
+    db: 'sqlite::memory:',
+    tokenSecret: SECRET,
+    services: { password: { ...FAST.password, errors: { invalidCredentials: 'Wrong email or password', usernameAlreadyExists: 'Taken' } } },
+  })
+  const seen = []
+  for (const server of [js, rs]) {
+    const password = server.getServices().password
+    await password.createUser({ username: 'ann', password: 'long enough' })
+    seen.push([
+      errorOf(await outcome(server.loginWithService('password', { user: 'ann', password: 'wrong password' }, {}))),
+      errorOf(await outcome(password.createUser({ username: 'ann' }))),
+      errorOf(await outcome(password.createUser({ username: '1ann' }))),
+    ])
+  }
+  assert.deepEqual(seen[1], seen[0])
+  assert.deepEqual(seen[1][0], { code: 'InvalidCredentials', message: 'Wrong email or password' })
+})
