@@ -87,13 +87,16 @@ export interface AccountsServerOptions {
   validateUsername?: (username: string) => Awaitable<boolean>
   validateEmail?: (email: string) => Awaitable<boolean>
   validatePassword?: (password: string) => Awaitable<boolean>
+  /** accounts-js `prepareMail(to, token, user, pathFragment, emailTemplate, from)`: returns the mail. */
+  prepareMail?: (to: string, token: string, user: User, pathFragment: string, emailTemplate: Record<string, unknown>, from: string) => Awaitable<Record<string, unknown>>
 }
 
 export interface Limit { max: number; window: string | number }
 export interface LimitSet { accountIp: Limit; account: Limit; ip: Limit }
 
 /** `{{url}}` and `{{email}}` are replaced in every field. */
-export interface MailTemplate { subject?: string; text?: string; html?: string }
+export type TemplateField = string | ((user: User, url: string) => string)
+export interface MailTemplate { subject?: TemplateField; text?: TemplateField; html?: TemplateField }
 export interface Mail {
   type: 'verifyEmail' | 'resetPassword' | 'enrollAccount' | 'passwordChanged' | 'magicLink'
   from: string

@@ -245,25 +245,74 @@ Object.assign(MagicLinkService.prototype, {
   }),
 })
 
+// accounts-js templates may be functions `(user, url) => string`: the strings go to the core
+// (which renders them), the functions stay here and are called by the prepareMail step.
+const TEMPLATE_FIELDS = ['subject', 'text', 'html']
+function splitTemplates(templates) {
+  if (templates === null || typeof templates !== 'object') return { strings: templates, functions: {} }
+  const strings = {}
+  const functions = {}
+  for (const [kind, template] of Object.entries(templates)) {
+    if (template === null || typeof template !== 'object') {
+      strings[kind] = template
+      continue
+    }
+    strings[kind] = {}
+    for (const [field, value] of Object.entries(template)) {
+      if (typeof value === 'function' && TEMPLATE_FIELDS.includes(field)) {
+        functions[kind] = functions[kind] || {}
+        functions[kind][field] = value
+      } else {
+        strings[kind][field] = value
+      }
+    }
+  }
+  return { strings, functions }
+}
+
+// accounts-js's prepareMail step over the core's rendered mail: `template` has accounts-js's
+// shape (functions of `(user, url)`), from the app's functions or the core's rendered text.
+function mailPreparer(userPrepare, functions, siteUrl) {
+  return (to, token, user, pathFragment, rendered, from, kind) => {
+    const own = functions[kind] || {}
+    const template = { from: rendered.from }
+    for (const field of TEMPLATE_FIELDS) template[field] = own[field] || (() => rendered[field])
+    if (userPrepare) return userPrepare(to, token, user, pathFragment, template, from)
+    const url = pathFragment ? `${siteUrl.replace(/\/+$/, '')}/${pathFragment}/${token}` : ''
+    return { type: kind, from: template.from || from, to, subject: template.subject(user), text: template.text(user, url), html: template.html(user, url) }
+  }
+}
+
 class AccountsServer {
   /**
    * @param {object} options `{db, tokenSecret, ...}` as in DESIGN §2, plus the callbacks
    *   createJwtPayload, userObjectSanitizer, impersonationAuthorize, resumeSessionValidator,
-   *   validateNewUser, sendMail (sync or async functions).
+   *   validateNewUser, validateUsername, validateEmail, validatePassword, prepareMail, sendMail
+   *   (sync or async functions); `emailTemplates` fields may be functions as in accounts-js.
    */
   constructor(options) {
     if (options === null || typeof options !== 'object') throw fail('InvalidConfig', 'options must be an object')
     const config = {}
     this._callbacks = {}
+    let templateFunctions = {}
     for (const [key, value] of Object.entries(options)) {
       if (CALLBACKS.includes(key)) {
         if (value === undefined || value === null) continue
         if (typeof value !== 'function') throw fail('InvalidConfig', `${key} must be a function`)
         this._callbacks[key] = value
+      } else if (key === 'emailTemplates') {
+        const { strings, functions } = splitTemplates(value)
+        refuseFunctions(strings, key)
+        config[key] = strings
+        templateFunctions = functions
       } else {
         refuseFunctions(value, key)
         config[key] = value
       }
+    }
+    if (this._callbacks.prepareMail || Object.keys(templateFunctions).length > 0) {
+      const siteUrl = typeof options.siteUrl === 'string' ? options.siteUrl : 'http://localhost:3000'
+      this._callbacks.prepareMail = mailPreparer(this._callbacks.prepareMail, templateFunctions, siteUrl)
     }
     this._listeners = new Map()
     this._nextListener = 1

@@ -20,6 +20,10 @@ pub type ValidateNewUserFn = dyn Fn(Value) -> Result<Value> + Send + Sync;
 /// accounts-js's default rules; a falsy answer is `InvalidUsername` / `InvalidEmail` /
 /// `InvalidPassword`. The library's own identifier rules (docs/security.md) still apply after them.
 pub type ValidateFn = dyn Fn(&str) -> Result<bool> + Send + Sync;
+/// `prepareMail(to, token, user, pathFragment, emailTemplate, from)` (accounts-js's arguments, plus
+/// the mail's kind): returns the mail object handed to `sendMail`. `emailTemplate` is the rendered
+/// `{from, subject, text, html}` of the library's templates.
+pub type PrepareMailFn = dyn Fn(&[Value]) -> Result<Value> + Send + Sync;
 /// `sendMail(mail)`: delivers `{from, to, subject, text, html}`.
 pub type SendMailFn = dyn Fn(&Value) -> Result<()> + Send + Sync;
 /// An event listener: `(eventName, payload)`.
@@ -37,6 +41,7 @@ pub struct Callbacks {
     pub validate_username: Option<Arc<ValidateFn>>,
     pub validate_email: Option<Arc<ValidateFn>>,
     pub validate_password: Option<Arc<ValidateFn>>,
+    pub prepare_mail: Option<Arc<PrepareMailFn>>,
 }
 
 /// The callback names, as in accounts-js.
@@ -50,6 +55,7 @@ pub const CALLBACK_NAMES: &[&str] = &[
     "validateUsername",
     "validateEmail",
     "validatePassword",
+    "prepareMail",
 ];
 
 /// One invocation of a host callback, as the bindings see it: JSON arguments in accounts-js order.
@@ -72,6 +78,7 @@ impl HostCall<'_> {
             "validateUsername" => &["username"],
             "validateEmail" => &["email"],
             "validatePassword" => &["password"],
+            "prepareMail" => &["to", "token", "user", "pathFragment", "emailTemplate", "from", "type"],
             _ => &["user"],
         }
     }
@@ -160,6 +167,14 @@ impl Callbacks {
             "sendMail" => {
                 self.send_mail = Some(Arc::new(move |mail: &Value| {
                     host(&HostCall { name: "sendMail", args: std::slice::from_ref(mail) }).map(|_| ())
+                }))
+            }
+            "prepareMail" => {
+                self.prepare_mail = Some(Arc::new(move |args: &[Value]| {
+                    match host(&HostCall { name: "prepareMail", args })? {
+                        Some(mail @ Value::Object(_)) => Ok(mail),
+                        _ => Err(shape("prepareMail must return the mail object")),
+                    }
                 }))
             }
             "validateUsername" | "validateEmail" | "validatePassword" => {

@@ -154,7 +154,7 @@ impl Password<'_> {
             }
             let ttl = s.config.services.password.verify_email_token_expiration;
             let token = s.issue_link_token(&user.id, kinds::VERIFY_EMAIL, &address, ttl, TokenScope::KindAndAddress)?;
-            s.send_mail(MailKind::VerifyEmail, &address, Some(&token))
+            s.send_mail(MailKind::VerifyEmail, &user, &address, Some(&token))
         })())
     }
 
@@ -187,7 +187,7 @@ impl Password<'_> {
             let Some((user, address)) = self.user_for_link(address, MailKind::ResetPassword, false)? else { return Ok(()) };
             let ttl = s.config.services.password.password_reset_token_expiration;
             let token = s.issue_link_token(&user.id, kinds::RESET_PASSWORD, &address, ttl, TokenScope::Kind)?;
-            s.send_mail(MailKind::ResetPassword, &address, Some(&token))
+            s.send_mail(MailKind::ResetPassword, &user, &address, Some(&token))
         })())
     }
 
@@ -202,7 +202,7 @@ impl Password<'_> {
             let Some((user, address)) = self.user_for_link(address, MailKind::EnrollAccount, true)? else { return Ok(()) };
             let ttl = s.config.services.password.password_enroll_token_expiration;
             let token = s.issue_link_token(&user.id, kinds::ENROLL_ACCOUNT, &address, ttl, TokenScope::Kind)?;
-            s.send_mail(MailKind::EnrollAccount, &address, Some(&token))
+            s.send_mail(MailKind::EnrollAccount, &user, &address, Some(&token))
         })())
     }
 
@@ -252,7 +252,7 @@ impl Password<'_> {
                 s.store.invalidate_all_sessions(&user.id, &[], now)?;
             }
             if opts.notify_user_after_password_changed && record.kind == kinds::RESET_PASSWORD {
-                s.send_mail(MailKind::PasswordChanged, &address, None)?;
+                s.send_mail(MailKind::PasswordChanged, &user, &address, None)?;
             }
             if let Some(shown) = s.shown_user(&user, &[events::RESET_PASSWORD_SUCCESS])? {
                 s.events.emit(events::RESET_PASSWORD_SUCCESS, || shown)?;
@@ -296,7 +296,7 @@ impl Password<'_> {
             }
             if opts.notify_user_after_password_changed {
                 if let Some(first) = user.emails.first() {
-                    s.send_mail(MailKind::PasswordChanged, &first.address, None)?;
+                    s.send_mail(MailKind::PasswordChanged, &user, &first.address, None)?;
                 }
             }
             match s.shown_user(&user, &[events::CHANGE_PASSWORD_SUCCESS])? {

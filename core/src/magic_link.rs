@@ -39,7 +39,7 @@ impl MagicLink<'_> {
             };
             let ttl = s.config.services.magic_link.login_token_expiration;
             let token = s.issue_link_token(&user.id, kinds::MAGIC_LINK, &address, ttl, TokenScope::Kind)?;
-            s.send_mail(MailKind::MagicLink, &address, Some(&token))
+            s.send_mail(MailKind::MagicLink, &user, &address, Some(&token))
         })())
     }
 }

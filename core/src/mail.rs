@@ -4,6 +4,7 @@
 use crate::config::{EmailTemplates, TemplateOverride};
 use crate::error::Result;
 use crate::server::AccountsServer;
+use crate::types::User;
 use serde_json::{Value, json};
 
 /// The kinds of mail, with the path segment of their link.
@@ -99,12 +100,29 @@ pub(crate) fn prepare(templates: &EmailTemplates, site_url: &str, kind: MailKind
 }
 
 impl AccountsServer {
-    /// Prepares and delivers one mail.
+    /// Prepares (the host's `prepareMail`, else the templates) and delivers one mail to `user`.
     ///
     /// # Errors
-    /// The `sendMail` callback's error.
-    pub(crate) fn send_mail(&self, kind: MailKind, address: &str, token: Option<&str>) -> Result<()> {
-        let mail = prepare(&self.config.email_templates, &self.config.site_url, kind, address, token);
+    /// The `prepareMail` or `sendMail` callback's error.
+    pub(crate) fn send_mail(&self, kind: MailKind, user: &User, address: &str, token: Option<&str>) -> Result<()> {
+        let mut mail = prepare(&self.config.email_templates, &self.config.site_url, kind, address, token);
+        if let Some(prepare_mail) = &self.callbacks.prepare_mail {
+            let template = json!({ "from": mail["from"], "subject": mail["subject"], "text": mail["text"], "html": mail["html"] });
+            let user = serde_json::to_value(self.sanitize(user.clone())?)?;
+            let args = [
+                json!(address),
+                json!(token.unwrap_or_default()),
+                user,
+                json!(kind.path()),
+                template,
+                mail["from"].clone(),
+                json!(kind.name()),
+            ];
+            mail = prepare_mail(&args)?;
+            if mail.get("type").is_none() {
+                mail["type"] = json!(kind.name());
+            }
+        }
         match &self.callbacks.send_mail {
             Some(send) => send(&mail),
             None => {
@@ -115,7 +133,6 @@ impl AccountsServer {
         }
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

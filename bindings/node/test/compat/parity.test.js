@@ -322,3 +322,46 @@ test('errors options: custom message texts, per service', async () => {
   assert.deepEqual(seen[1], seen[0])
   assert.deepEqual(seen[1][0], { code: 'InvalidCredentials', message: 'Wrong email or password' })
 })
+
+test('mail: function templates and prepareMail as in accounts-js', async () => {
+  const emailTemplates = {
+    from: 'App <app@example.com>',
+    verifyEmail: {
+      subject: (user) => `Welcome ${user.username}`,
+      text: (user, url) => `Hi ${user.username}, verify: ${url}`,
+      html: (user, url) => `<a href="${url}">verify</a>`,
+    },
+  }
+  const mails = { js: [], rs: [] }
+  const js = new AccountsJs(
+    { db: new CopyingDb(), tokenSecret: SECRET, siteUrl: 'https://app.example', emailTemplates: { ...require('@accounts/server').emailTemplates, ...emailTemplates }, sendMail: async (m) => mails.js.push(m) },
+    { password: new AccountsPassword({}) },
+  )
+  js.db.addEmailVerificationToken = async () => {}
+  const rs = new AccountsRs({ db: 'sqlite::memory:', tokenSecret: SECRET, services: FAST, siteUrl: 'https://app.example', emailTemplates, sendMail: async (m) => mails.rs.push(m) })
+  for (const server of [js, rs]) {
+    await server.getServices().password.createUser({ username: 'ann', email: 'ann@example.com' })
+    await server.getServices().password.sendVerificationEmail('ann@example.com')
+  }
+  const shape = (m) => ({ from: m.from, to: m.to, subject: m.subject, text: m.text.replace(/[0-9a-f]{32,}$/, '<token>'), html: m.html.replace(/[0-9a-f]{32,}/, '<token>') })
+  assert.deepEqual(shape(mails.rs[0]), shape(mails.js[0]))
+  assert.equal(mails.rs[0].subject, 'Welcome ann')
+
+  // prepareMail receives accounts-js's arguments and its return is what sendMail gets.
+  const prepared = []
+  const custom = new AccountsRs({
+    db: 'sqlite::memory:', tokenSecret: SECRET, services: FAST, siteUrl: 'https://app.example',
+    prepareMail: (to, token, user, pathFragment, template, from) => {
+      prepared.push({ to, token, user: user.username, pathFragment, from, subject: template.subject(user) })
+      return { to, from, subject: 'custom', text: `${pathFragment}:${token}` }
+    },
+    sendMail: async (m) => prepared.push(m),
+  })
+  await custom.getServices().password.createUser({ username: 'bob', email: 'bob@example.com' })
+  await custom.getServices().password.sendResetPasswordEmail('bob@example.com')
+  assert.equal(prepared[0].pathFragment, 'reset-password')
+  assert.equal(prepared[0].user, 'bob')
+  assert.equal(prepared[0].subject, 'Reset your password')
+  assert.equal(prepared[1].subject, 'custom')
+  assert.equal(prepared[1].text, `reset-password:${prepared[0].token}`)
+})
