@@ -365,3 +365,159 @@ test('mail: function templates and prepareMail as in accounts-js', async () => {
   assert.equal(prepared[1].subject, 'custom')
   assert.equal(prepared[1].text, `reset-password:${prepared[0].token}`)
 })
+
+/** The adapter methods accounts-js's account flows, two-factor and magic links use (mongo-like). */
+class FullDb extends CopyingDb {
+  user(id) {
+    const u = this.users.get(id)
+    if (!u) throw new Error('User not found')
+    return u
+  }
+  tokens(u, service, list) {
+    u.services[service] = u.services[service] || {}
+    u.services[service][list] = u.services[service][list] || []
+    return u.services[service][list]
+  }
+  findBy(service, list, token) {
+    for (const u of this.users.values()) if (((u.services[service] || {})[list] || []).some((t) => t.token === token)) return structuredClone(u)
+    return null
+  }
+  async addEmail(userId, address, verified) {
+    this.user(userId).emails.push({ address: address.toLowerCase(), verified })
+    this.byEmail.set(address.toLowerCase(), userId)
+  }
+  async removeEmail(userId, address) {
+    const u = this.user(userId)
+    u.emails = u.emails.filter((e) => e.address !== address.toLowerCase())
+    this.byEmail.delete(address.toLowerCase())
+  }
+  async verifyEmail(userId, address) {
+    const u = this.user(userId)
+    u.emails.find((e) => e.address === address).verified = true
+    u.services.email.verificationTokens = u.services.email.verificationTokens.filter((t) => t.address !== address)
+  }
+  async addEmailVerificationToken(userId, address, token) {
+    const u = this.user(userId)
+    this.tokens(u, 'email', 'verificationTokens').push({ token, address, when: Date.now() })
+  }
+  async findUserByEmailVerificationToken(token) {
+    return this.findBy('email', 'verificationTokens', token)
+  }
+  async addResetPasswordToken(userId, address, token, reason) {
+    const u = this.user(userId)
+    this.tokens(u, 'password', 'reset').push({ token, address, when: Date.now(), reason })
+  }
+  async findUserByResetPasswordToken(token) {
+    return this.findBy('password', 'reset', token)
+  }
+  async removeAllResetPasswordTokens(userId) {
+    const u = this.user(userId)
+    if (u.services.password) u.services.password.reset = []
+  }
+  async addLoginToken(userId, address, token) {
+    const u = this.user(userId)
+    this.tokens(u, 'magicLink', 'loginTokens').push({ token, address, when: Date.now() })
+  }
+  async findUserByLoginToken(token) {
+    return this.findBy('magicLink', 'loginTokens', token)
+  }
+  async removeAllLoginTokens(userId) {
+    const u = this.user(userId)
+    if (u.services.magicLink) u.services.magicLink.loginTokens = []
+  }
+  async setPassword(userId, hash) {
+    const u = this.user(userId)
+    u.services.password = { ...(u.services.password || {}), bcrypt: hash }
+  }
+  async setService(userId, name, data) {
+    this.user(userId).services[name] = data
+  }
+  async unsetService(userId, name) {
+    delete this.user(userId).services[name]
+  }
+}
+
+/** Both implementations with mail captured, for the account flows. */
+function flowSides(options = {}) {
+  const { AccountsMagicLink } = require('@accounts/magic-link')
+  const jsMails = []
+  const js = new AccountsJs(
+    { db: new FullDb(), tokenSecret: SECRET, siteUrl: 'https://app.example', sendMail: async (m) => jsMails.push(m), ...options },
+    { password: new AccountsPassword({ returnTokensAfterResetPassword: true }), magicLink: new AccountsMagicLink({}) },
+  )
+  const rsMails = []
+  const rs = new AccountsRs({
+    db: 'sqlite::memory:', tokenSecret: SECRET, siteUrl: 'https://app.example', sendMail: async (m) => rsMails.push(m),
+    services: { password: { ...FAST.password, returnTokensAfterResetPassword: true } }, ...options,
+  })
+  const side = (name, server, mails) => ({
+    name, server, mails, password: server.getServices().password, magicLink: server.getServices().magicLink,
+    lastToken: () => /\/([^/\s"<]+)$/.exec(mails[mails.length - 1].text.trim())[1],
+  })
+  return [side('accounts-js', js, jsMails), side('accounts-rs', rs, rsMails)]
+}
+
+async function flows(scenario, options) {
+  const out = []
+  for (const side of flowSides(options)) out.push(await scenario(side))
+  return out
+}
+
+test('account flows: verification, reset, change password — codes, messages, order', async () => {
+  const [js, rs] = await flows(async ({ server, password, lastToken }) => {
+    const id = await password.createUser({ username: 'ann', email: 'ann@example.com', password: 'long enough' })
+    const seen = {}
+    seen.verifyEmpty = errorOf(await outcome(password.verifyEmail('')))
+    seen.verifyUnknown = errorOf(await outcome(password.verifyEmail('nope')))
+    seen.sendVerifyEmpty = errorOf(await outcome(password.sendVerificationEmail('')))
+    await password.sendVerificationEmail('ann@example.com')
+    await password.verifyEmail(lastToken())
+    seen.verified = (await server.findUserById(id)).emails
+    seen.resetEmpty = errorOf(await outcome(password.resetPassword('', 'new password')))
+    seen.resetUnknown = errorOf(await outcome(password.resetPassword('nope', 'new password')))
+    seen.sendResetEmpty = errorOf(await outcome(password.sendResetPasswordEmail('')))
+    await password.sendResetPasswordEmail('ann@example.com')
+    const reset = lastToken()
+    seen.resetBadPassword = errorOf(await outcome(password.resetPassword(reset, '')))
+    const result = await password.resetPassword(reset, 'second password', {})
+    seen.resetResult = { keys: Object.keys(result).sort(), user: result.user.username }
+    seen.resetAgain = errorOf(await outcome(password.resetPassword(reset, 'third password')))
+    seen.changeBadNew = errorOf(await outcome(password.changePassword(id, 'second password', '')))
+    seen.changeWrongOld = errorOf(await outcome(password.changePassword(id, 'wrong password', 'third password')))
+    await password.changePassword(id, 'second password', 'third password')
+    seen.loginAfter = (await server.loginWithService('password', { user: 'ann', password: 'third password' }, {})).user.username
+    seen.enrollEmpty = errorOf(await outcome(password.sendEnrollmentEmail('')))
+    return seen
+  })
+  assert.deepEqual(rs, js)
+})
+
+test('unknown addresses in ambiguous mode: accounts-js says UserNotFound, we stay silent (listed difference)', async () => {
+  const [js, rs] = await flows(async ({ password, magicLink, mails }) => ({
+    verify: errorOf(await outcome(password.sendVerificationEmail('ghost@example.com'))),
+    reset: errorOf(await outcome(password.sendResetPasswordEmail('ghost@example.com'))),
+    magic: errorOf(await outcome(magicLink.requestMagicLinkEmail('ghost@example.com'))),
+    mails: mails.length,
+  }))
+  assert.deepEqual(js.verify, { code: 'UserNotFound', message: 'User not found' })
+  assert.deepEqual(js.reset, { code: 'UserNotFound', message: 'User not found' })
+  assert.deepEqual(rs, { verify: { code: undefined, message: undefined }, reset: { code: undefined, message: undefined }, magic: { code: undefined, message: undefined }, mails: 0 })
+})
+
+test('two-factor and magic links: codes and messages', async () => {
+  const { authenticator } = require('otplib')
+  const [js, rs] = await flows(async ({ server, password, magicLink, lastToken }) => {
+    const id = await password.createUser({ username: 'ann', email: 'ann@example.com', password: 'long enough' })
+    const tf = password.twoFactor
+    const secret = tf.getNewAuthSecret()
+    const seen = { secretKeys: ['base32', 'otpauth_url'].every((k) => typeof secret[k] === 'string') }
+    seen.setWrong = errorOf(await outcome(tf.set(id, secret, '000000' === authenticator.generate(secret.base32) ? '111111' : '000000'))).message
+    await tf.set(id, secret, authenticator.generate(secret.base32))
+    seen.loginNoCode = errorOf(await outcome(server.loginWithService('password', { user: 'ann', password: 'long enough' }, {}))).message
+    seen.magicBad = errorOf(await outcome(server.loginWithService('magicLink', { token: 'nope' }, {})))
+    await magicLink.requestMagicLinkEmail('ann@example.com')
+    seen.magicMail = lastToken().length > 10
+    return seen
+  })
+  assert.deepEqual(rs, js)
+})
