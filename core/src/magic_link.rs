@@ -51,8 +51,12 @@ impl AuthService for MagicLinkAuthService {
     /// The link is used up only when the login succeeds: a missing or wrong second factor, or a
     /// deactivated user, leaves it valid until it expires.
     fn authenticate(&self, s: &AccountsServer, params: &Value, infos: &ConnectionInfo) -> Result<Option<User>> {
-        let Some(Value::String(token)) = params.get("token") else {
-            return Err(AccountsError::code(ErrorCode::InvalidToken));
+        // accounts-js: a missing (falsy) token is UnrecognizedOptionsForLogin, a non-string MatchFailed.
+        let token = match params.get("token") {
+            None | Some(Value::Null) | Some(Value::Bool(false)) => return Err(AccountsError::code(ErrorCode::UnrecognizedOptionsForLogin)),
+            Some(Value::String(t)) if t.is_empty() => return Err(AccountsError::code(ErrorCode::UnrecognizedOptionsForLogin)),
+            Some(Value::String(t)) => t,
+            Some(_) => return Err(AccountsError::code(ErrorCode::MatchFailed)),
         };
         let ip = infos.ip.as_deref();
         let peeked = s.peek_link_token(token, &[kinds::MAGIC_LINK], ip, ErrorCode::LoginTokenExpired)?;

@@ -355,8 +355,10 @@ fn magic_link_login() {
     assert_eq!(r.user.id, id);
     assert!(r.user.emails[0].verified, "the link proved the address");
     assert_eq!(code(s.login_with_service("magicLink", &json!({"token": token}), &no_info())), ErrorCode::LoginTokenExpired);
-    assert_eq!(code(s.login_with_service("magicLink", &json!({}), &no_info())), ErrorCode::InvalidToken);
-    assert_eq!(code(s.login_with_service("magicLink", &json!({"token": 5}), &no_info())), ErrorCode::InvalidToken);
+    // accounts-js's codes: a missing token, a token of the wrong type.
+    assert_eq!(code(s.login_with_service("magicLink", &json!({}), &no_info())), ErrorCode::UnrecognizedOptionsForLogin);
+    assert_eq!(code(s.login_with_service("magicLink", &json!({"token": ""}), &no_info())), ErrorCode::UnrecognizedOptionsForLogin);
+    assert_eq!(code(s.login_with_service("magicLink", &json!({"token": 5}), &no_info())), ErrorCode::MatchFailed);
 
     ml.request_magic_link_email("dana@example.com").unwrap();
     let (_, old) = last_link(&mails);
@@ -395,4 +397,30 @@ fn concurrent_use_of_one_link_succeeds_once() {
         .collect();
     let wins = handles.into_iter().map(|h| h.join().unwrap()).filter(|ok| *ok).count();
     assert_eq!(wins, 1);
+}
+
+#[test]
+fn reset_links_die_when_the_password_changes() {
+    for remove in [true, false] {
+        let (s, _, mails) = mailbox(json!({"services": {"password": {"removeAllResetPasswordTokensAfterPasswordChanged": remove}}}));
+        let p = s.password();
+        let id = user_with_email(&s);
+        let use_link = |token: &str| p.reset_password(token, "a reset password", None, &no_info()).map(|_| ());
+        p.send_reset_password_email("dana@example.com").unwrap();
+        let (_, link) = last_link(&mails);
+        p.change_password(&id, "first password", "second password").unwrap();
+        if remove {
+            assert_eq!(code(use_link(&link)), ErrorCode::ResetPasswordLinkExpired, "changePassword kills it");
+        } else {
+            use_link(&link).unwrap();
+        }
+        p.send_reset_password_email("dana@example.com").unwrap();
+        let (_, link) = last_link(&mails);
+        p.set_password(&id, "third password").unwrap();
+        if remove {
+            assert_eq!(code(use_link(&link)), ErrorCode::ResetPasswordLinkExpired, "setPassword too");
+        } else {
+            use_link(&link).unwrap();
+        }
+    }
 }

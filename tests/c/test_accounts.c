@@ -573,7 +573,8 @@ static void test_account_flows(void) {
     EXPECT(accounts_server_login_with_service(s, "magicLink", params, NULL, &out, &err), ACCOUNTS_TWO_FACTOR_CODE_REQUIRED);
     /* the failed login did not use the link up */
     EXPECT(accounts_server_login_with_service(s, "magicLink", params, NULL, &out, &err), ACCOUNTS_TWO_FACTOR_CODE_REQUIRED);
-    EXPECT(accounts_server_login_with_service(s, "magicLink", "{}", NULL, &out, &err), ACCOUNTS_INVALID_TOKEN);
+    EXPECT(accounts_server_login_with_service(s, "magicLink", "{}", NULL, &out, &err), ACCOUNTS_UNRECOGNIZED_OPTIONS_FOR_LOGIN);
+    EXPECT(accounts_server_login_with_service(s, "magicLink", "{\"token\":5}", NULL, &out, &err), ACCOUNTS_MATCH_FAILED);
     EXPECT(accounts_magic_link_request_magic_link_email(s, "ghost@example.com", &err), ACCOUNTS_OK);
     EXPECT(accounts_magic_link_request_magic_link_email(s, NULL, &err), ACCOUNTS_INVALID_ARGUMENT);
     char *erin = NULL;

@@ -175,8 +175,10 @@ def test_magic_link(flows, mailbox):
     assert result["user"]["id"] == uid and result["user"]["emails"][0]["verified"] is True
     with pytest.raises(accounts.LoginTokenExpired):
         flows.login_with_service("magicLink", {"token": token})
-    with pytest.raises(accounts.InvalidToken):
+    with pytest.raises(accounts.UnrecognizedOptionsForLogin):  # accounts-js's codes
         flows.login_with_service("magicLink", {})
+    with pytest.raises(accounts.MatchFailed):
+        flows.login_with_service("magicLink", {"token": 5})
     flows.magic_link.request_magic_link_email("ghost@example.com")
     strict = make(ambiguous_error_messages=False)
     with pytest.raises(accounts.UserNotFound):

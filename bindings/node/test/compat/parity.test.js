@@ -521,3 +521,13 @@ test('two-factor and magic links: codes and messages', async () => {
   })
   assert.deepEqual(rs, js)
 })
+
+test('magic-link login without a usable token', async () => {
+  const [js, rs] = await flows(async ({ server }) => ({
+    missing: errorOf(await outcome(server.loginWithService('magicLink', {}, {}))),
+    empty: errorOf(await outcome(server.loginWithService('magicLink', { token: '' }, {}))),
+    number: errorOf(await outcome(server.loginWithService('magicLink', { token: 5 }, {}))),
+    unknown: errorOf(await outcome(server.loginWithService('magicLink', { token: 'nope' }, {}))),
+  }))
+  assert.deepEqual(rs, js)
+})
