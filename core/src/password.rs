@@ -188,7 +188,7 @@ impl Password<'_> {
                 };
                 let id = new_id()?;
                 let now = s.now();
-                s.store.create_user(&NewUser {
+                let stored = s.store.create_user(&NewUser {
                     id: id.clone(),
                     username_key: draft.username.as_deref().map(username_key),
                     username: draft.username,
@@ -199,27 +199,10 @@ impl Password<'_> {
                     deactivated: false,
                     created_at: now,
                     updated_at: now,
-                })?;
-                Ok(id)
-            })();
-            match result {
-                Ok(id) => {
-                    // accounts-js passes the stored user (here sanitized) to CreateUserSuccess.
-                    if let Some(user) = s.store.find_user_by_id(&id)? {
-                        if let Some(shown) = s.shown_user(&user, &[events::CREATE_USER_SUCCESS])? {
-                            s.events.emit(events::CREATE_USER_SUCCESS, || shown)?;
-                        }
-                    }
-                    if s.config.services.password.send_verification_email_after_signup {
-                        let first = s.store.find_user_by_id(&id)?.and_then(|u| u.emails.into_iter().next());
-                        if let Some(email) = first {
-                            self.send_verification_email(&email.address)?;
-                        }
-                    }
-                    Ok(id)
-                }
-                Err(e) => {
-                    // accounts-js passes the user as given (never its password) to CreateUserError.
+                });
+                if let Err(e) = stored {
+                    // As accounts-js: CreateUserError is about storing the user (validation
+                    // failures emit nothing); it carries the user as given, never its password.
                     let _ = s.events.emit(events::CREATE_USER_ERROR, || {
                         let mut given = input.clone();
                         if let Some(o) = given.as_object_mut() {
@@ -227,9 +210,23 @@ impl Password<'_> {
                         }
                         json!({ "user": given, "error": e.to_json() })
                     });
-                    Err(e)
+                    return Err(e);
+                }
+                Ok(id)
+            })();
+            let id = result?;
+            let send_verification = s.config.services.password.send_verification_email_after_signup;
+            if send_verification || s.events.has(events::CREATE_USER_SUCCESS) {
+                let stored = s.store.find_user_by_id(&id)?;
+                // accounts-js passes the stored user (here sanitized) to CreateUserSuccess.
+                if let Some(shown) = stored.as_ref().map(|u| s.shown_user(u, &[events::CREATE_USER_SUCCESS])).transpose()?.flatten() {
+                    s.events.emit(events::CREATE_USER_SUCCESS, || shown)?;
+                }
+                if let Some(email) = stored.and_then(|u| u.emails.into_iter().next()).filter(|_| send_verification) {
+                    self.send_verification_email(&email.address)?;
                 }
             }
+            Ok(id)
         })())
     }
 

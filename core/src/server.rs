@@ -201,7 +201,10 @@ impl AccountsServer {
     /// Runs `op`, emitting `ok_event` with the payload it returns, or `err_event` with the error
     /// itself as the payload (`{code, number, message, details?}`, as accounts-js emits the error).
     fn observed<T>(&self, ok_event: &str, err_event: &str, op: impl FnOnce() -> Result<(T, Value)>) -> Result<T> {
-        match op().and_then(|(out, payload)| self.events.emit(ok_event, || payload).map(|_| out)) {
+        // A null payload emits nothing: no listener was there to build it for, or (a refused
+        // impersonation) accounts-js emits no success event either.
+        let emitted = |(out, payload): (T, Value)| if payload.is_null() { Ok(out) } else { self.events.emit(ok_event, || payload).map(|_| out) };
+        match op().and_then(emitted) {
             Ok(out) => Ok(out),
             Err(e) => {
                 // The operation already failed; a failing error listener must not mask its code.
@@ -513,14 +516,14 @@ impl AccountsServer {
     ///
     /// # Errors
     /// `InvalidToken`, `TokenVerificationFailed`, `SessionNotFound`, `InvalidSession`, `UserNotFound`,
-    /// `InvalidArgument` (target names nobody or several fields), `ImpersonatedUserNotFound`
-    /// (only when `ambiguousErrorMessages` is false), `UserDeactivated`.
+    /// `ImpersonatedUserNotFound` (only when `ambiguousErrorMessages` is false; also when the target
+    /// names no field), `UserDeactivated`.
     pub fn impersonate(&self, access_token: &str, target: &ImpersonationTarget, infos: &ConnectionInfo) -> Result<ImpersonationResult> {
         self.observed(events::IMPERSONATION_SUCCESS, events::IMPERSONATION_ERROR, || {
             let data = self.tokens.verify_access(access_token, self.now(), true)?;
             let rec = self.store.find_session(&data.session_id)?.ok_or_else(|| code(ErrorCode::SessionNotFound))?;
             if !rec.session.valid {
-                return Err(code(ErrorCode::InvalidSession));
+                return Err(AccountsError::new(ErrorCode::InvalidSession, "Session is not valid for user"));
             }
             let user = self.user_or_not_found(&data.user_id)?;
             if user.deactivated {
@@ -530,13 +533,12 @@ impl AccountsServer {
             if data.is_impersonated || rec.session.impersonator_user_id.is_some() {
                 return denied(); // no impersonation chains
             }
+            // As accounts-js: userId, else username, else email; none names nobody.
             let found = match (&target.user_id, &target.username, &target.email) {
-                (Some(id), None, None) => self.store.find_user_by_id(id)?,
-                (None, Some(name), None) => lookup_username(name).map(|n| self.store.find_user_by_username(&n)).transpose()?.flatten(),
+                (Some(id), _, _) => self.store.find_user_by_id(id)?,
+                (None, Some(name), _) => lookup_username(name).map(|n| self.store.find_user_by_username(&n)).transpose()?.flatten(),
                 (None, None, Some(email)) => lookup_email(email).map(|e| self.store.find_user_by_email(&e)).transpose()?.flatten(),
-                _ => {
-                    return Err(AccountsError::new(ErrorCode::InvalidArgument, "give exactly one of userId, username, email"));
-                }
+                (None, None, None) => None,
             };
             let Some(target_user) = found else {
                 if self.config.ambiguous_error_messages {

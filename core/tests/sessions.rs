@@ -212,7 +212,15 @@ fn impersonation() {
         } else {
             assert_eq!(code(missing), ErrorCode::ImpersonatedUserNotFound);
         }
-        assert_eq!(code(s.impersonate(at, &ImpersonationTarget::default(), &no_info())), ErrorCode::InvalidArgument);
+        // As accounts-js: no field names nobody; userId wins over username over email.
+        let nobody = s.impersonate(at, &ImpersonationTarget::default(), &no_info());
+        if ambiguous {
+            assert!(!nobody.unwrap().authorized);
+        } else {
+            assert_eq!(code(nobody), ErrorCode::ImpersonatedUserNotFound);
+        }
+        let both = ImpersonationTarget { user_id: Some(bob.clone()), username: Some("root".into()), ..Default::default() };
+        assert_eq!(s.impersonate(at, &both, &no_info()).unwrap().user.unwrap().id, bob);
     }
     // Without an authorize callback nobody may impersonate.
     let s = memory();
@@ -295,11 +303,29 @@ fn events_fire_and_listener_errors_abort() {
     let got = log.lock().unwrap().clone();
     for ev in [
         "CreateUserSuccess", "ValidateLogin", "LoginSuccess", "LoginError", "ResumeSessionSuccess", "ResumeSessionError",
-        "RefreshTokensSuccess", "AuthenticateSuccess", "AuthenticateError", "CreateUserError", "LogoutSuccess", "LogoutError",
+        "RefreshTokensSuccess", "AuthenticateSuccess", "AuthenticateError", "LogoutSuccess", "LogoutError",
         "RefreshTokensError", "ImpersonationError",
     ] {
         assert!(got.iter().any(|g| g == ev), "{ev} not emitted: {got:?}");
     }
+
+    assert!(!got.iter().any(|g| g == "CreateUserError"), "as accounts-js: a validation failure emits no CreateUserError");
+
+    // CreateUserError is about storing: validateNewUser hands back a taken name, the insert fails.
+    let cb = Callbacks { validate_new_user: Some(Arc::new(|_| Ok(json!({"username": "alice"})))), ..Callbacks::default() };
+    let s = with(json!({}), cb);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    s.on(events::CREATE_USER_ERROR, Arc::new(move |_, p| {
+        log.lock().unwrap().push(p.clone());
+        Ok(())
+    }));
+    s.password().create_user(&json!({"username": "first", "password": "long enough"})).unwrap();
+    assert_eq!(code(s.password().create_user(&json!({"username": "second", "password": "long enough"}))), ErrorCode::UsernameAlreadyExists);
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!((seen[0]["user"]["username"].as_str(), seen[0]["error"]["code"].as_str()), (Some("second"), Some("UsernameAlreadyExists")));
+    assert!(seen[0]["user"].get("password").is_none(), "never the password");
 
     // A ValidateLogin listener that fails aborts the login with its code; off() removes it.
     let s = memory();

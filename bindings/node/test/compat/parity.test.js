@@ -531,3 +531,55 @@ test('magic-link login without a usable token', async () => {
   }))
   assert.deepEqual(rs, js)
 })
+
+test('impersonation, emails and the remaining events', async () => {
+  const names = ['ImpersonationSuccess', 'ImpersonationError', 'AuthenticateSuccess', 'AuthenticateError', 'CreateUserError',
+    'ResetPasswordSuccess', 'ChangePasswordSuccess', 'RefreshTokensError', 'ResumeSessionError']
+  const impersonationAuthorize = (user, target) => user.username === 'ann' && target.username !== 'root'
+  for (const ambiguousErrorMessages of [true, false]) {
+    const [js, rs] = await flows(
+      async ({ server, password, lastToken }) => {
+        const events = []
+        for (const name of names) {
+          server.on(name, (p) => {
+            const error = p.error || (name.endsWith('Error') && !('service' in p) && !('user' in p && !p.code) ? p : undefined)
+            events.push({ name, keys: error === p ? '(the error)' : Object.keys(p).filter((k) => k !== 'services').sort().join(),
+              error: error && { code: error.code, message: error.message } })
+          })
+        }
+        const annId = await password.createUser({ username: 'ann', email: 'ann@example.com', password: 'long enough' })
+        await password.createUser({ username: 'bob', email: 'bob@example.com' })
+        await password.createUser({ username: 'root' })
+        await outcome(password.createUser({ username: 'bob' }))
+        const seen = { events }
+        await server.authenticateWithService('password', { user: 'ann', password: 'long enough' }, {})
+        await outcome(server.authenticateWithService('password', { user: 'ann', password: 'wrong password' }, {}))
+        const { tokens } = await server.loginWithService('password', { user: 'ann', password: 'long enough' }, {})
+        const shape = (r) => ({ authorized: r.authorized, tokens: r.tokens ? Object.keys(r.tokens).sort() : undefined, user: r.user && r.user.username })
+        seen.byUsername = shape(await server.impersonate(tokens.accessToken, { username: 'bob' }, {}))
+        seen.byEmail = shape(await server.impersonate(tokens.accessToken, { email: 'bob@example.com' }, {}))
+        seen.byIdFirst = shape(await server.impersonate(tokens.accessToken, { userId: annId, username: 'bob' }, {}))
+        seen.refused = shape(await server.impersonate(tokens.accessToken, { username: 'root' }, {}))
+        const ghost = await outcome(server.impersonate(tokens.accessToken, { username: 'ghost' }, {}))
+        seen.ghost = ghost.ok ? shape(ghost.ok) : errorOf(ghost)
+        const nobody = await outcome(server.impersonate(tokens.accessToken, {}, {}))
+        seen.nobody = nobody.ok ? shape(nobody.ok) : errorOf(nobody)
+        seen.forged = errorOf(await outcome(server.impersonate('a.b.c', { username: 'bob' }, {})))
+        seen.findSession = errorOf(await outcome(server.findSessionByAccessToken('a.b.c')))
+        await outcome(server.refreshTokens('a.b.c', 'd.e.f', {}))
+        await outcome(server.resumeSession('a.b.c'))
+        await password.addEmail(annId, 'second@example.com', false)
+        seen.addInvalid = errorOf(await outcome(Promise.resolve().then(() => password.addEmail(annId, 'not an email', false)))) // accounts-js throws synchronously
+        await password.removeEmail(annId, 'second@example.com')
+        seen.emails = (await server.findUserById(annId)).emails
+        await password.sendResetPasswordEmail('ann@example.com')
+        await password.resetPassword(lastToken(), 'second password', {})
+        await password.changePassword(annId, 'second password', 'third password')
+        await new Promise((resolve) => setImmediate(resolve))
+        return seen
+      },
+      { ambiguousErrorMessages, impersonationAuthorize },
+    )
+    assert.deepEqual(rs, js, `ambiguousErrorMessages: ${ambiguousErrorMessages}`)
+  }
+})
