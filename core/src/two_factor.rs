@@ -45,6 +45,11 @@ pub struct TwoFactor<'a> {
     pub(crate) server: &'a AccountsServer,
 }
 
+/// As accounts-js: no code at all is `TwoFactorCodeRequired` (a wrong one `TwoFactorCodeDidNotMatch`).
+fn require_code(code: &str) -> Result<()> {
+    if code.trim().is_empty() { Err(err(ErrorCode::TwoFactorCodeRequired)) } else { Ok(()) }
+}
+
 fn normalize_recovery(code: &str) -> String {
     code.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_lowercase()
 }
@@ -110,6 +115,7 @@ impl TwoFactor<'_> {
     /// `TwoFactorCodeDidNotMatch`.
     pub fn set(&self, user_id: &str, secret_base32: &str, code: &str) -> Result<Vec<String>> {
         self.server.localize((|| {
+            require_code(code)?;
             self.server.user_or_not_found(user_id)?;
             if self.load(user_id)?.is_some() {
                 return Err(err(ErrorCode::TwoFactorAlreadySet));
@@ -131,9 +137,10 @@ impl TwoFactor<'_> {
     /// Wrong codes count against the second-factor attempt limits.
     ///
     /// # Errors
-    /// `UserNotFound`, `TwoFactorNotSet`, `TwoFactorCodeDidNotMatch`, `TooManyAttempts`.
+    /// `TwoFactorCodeRequired` (empty), `UserNotFound`, `TwoFactorNotSet`, `TwoFactorCodeDidNotMatch`, `TooManyAttempts`.
     pub fn unset(&self, user_id: &str, code: &str) -> Result<()> {
         self.server.localize((|| {
+            require_code(code)?;
             self.server.user_or_not_found(user_id)?;
             self.guarded_consume(user_id, None, code, None, |_| None)
         })())
@@ -143,9 +150,10 @@ impl TwoFactor<'_> {
     /// against the second-factor attempt limits.
     ///
     /// # Errors
-    /// `UserNotFound`, `TwoFactorNotSet`, `TwoFactorCodeDidNotMatch`, `TooManyAttempts`.
+    /// `TwoFactorCodeRequired` (empty), `UserNotFound`, `TwoFactorNotSet`, `TwoFactorCodeDidNotMatch`, `TooManyAttempts`.
     pub fn regenerate_recovery_codes(&self, user_id: &str, code: &str) -> Result<Vec<String>> {
         self.server.localize((|| {
+            require_code(code)?;
             self.server.user_or_not_found(user_id)?;
             let (shown, stored) = self.recovery_codes()?;
             self.guarded_consume(user_id, None, code, None, move |mut doc| {
