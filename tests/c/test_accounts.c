@@ -683,6 +683,22 @@ static void test_import(void) {
     accounts_server_free(s);
 }
 
+/* prepareMail: gets accounts-js's arguments by name; answers the mail to send. */
+static void custom_mail(void *ud, const char *input, accounts_callback_result *res) {
+    (void)ud;
+    CHECK(strstr(input, "\"pathFragment\":\"reset-password\"") && strstr(input, "\"emailTemplate\":{") && strstr(input, "\"username\":\"ann\""));
+    accounts_callback_result_set_json(res, "{\"to\":\"ann@example.com\",\"subject\":\"custom subject\",\"text\":\"hello\"}");
+}
+/* validateEmail / validatePassword: only example.org addresses, only passwords of 3+ characters */
+static void org_only(void *ud, const char *input, accounts_callback_result *res) {
+    (void)ud;
+    accounts_callback_result_set_json(res, strstr(input, "@example.org\"") ? "true" : "false");
+}
+static void three_plus(void *ud, const char *input, accounts_callback_result *res) {
+    (void)ud;
+    accounts_callback_result_set_json(res, strlen(input) >= 5 ? "true" : "false"); /* a JSON string: 3+ chars and quotes */
+}
+
 /* Keeps a copy of the last LoginSuccess / LogoutError listener input ({"event", "payload"}). */
 struct seen_events {
     char login[2048];
@@ -762,11 +778,30 @@ static void test_accounts_js_rules(void) {
     char *uid = NULL;
     EXPECT(accounts_password_create_user(s, "{\"username\":\"ann\",\"password\":\"long enough\"}", &uid, &err), ACCOUNTS_OK);
     accounts_string_free(uid);
+    uid = NULL;
     accounts_error *wrong = NULL;
     CHECK(accounts_server_login_with_service(s, "password", "{\"user\":\"ann\",\"password\":\"nope nope\"}", NULL, &out, &wrong)
           == ACCOUNTS_INVALID_CREDENTIALS);
     CHECK(wrong != NULL && strcmp(accounts_error_message(wrong), "Wrong email or password") == 0);
     accounts_error_free(wrong);
+    accounts_server_free(s);
+
+    /* prepareMail, validateEmail and validatePassword from C */
+    struct mailbox mail = { 0, { 0 } };
+    accounts_callbacks *cbs = accounts_callbacks_new();
+    EXPECT(accounts_callbacks_set(cbs, "prepareMail", custom_mail, NULL, &err), ACCOUNTS_OK);
+    EXPECT(accounts_callbacks_set(cbs, "sendMail", capture_mail, &mail, &err), ACCOUNTS_OK);
+    EXPECT(accounts_callbacks_set(cbs, "validateEmail", org_only, NULL, &err), ACCOUNTS_OK);
+    EXPECT(accounts_callbacks_set(cbs, "validatePassword", three_plus, NULL, &err), ACCOUNTS_OK);
+    EXPECT(accounts_server_new(CONFIG, cbs, &s, &err), ACCOUNTS_OK);
+    accounts_callbacks_free(cbs);
+    EXPECT(accounts_password_create_user(s, "{\"username\":\"ann\",\"email\":\"ann@example.com\"}", &uid, &err), ACCOUNTS_INVALID_EMAIL);
+    EXPECT(accounts_password_create_user(s, "{\"username\":\"ann\",\"email\":\"ann@example.org\",\"password\":\"ab\"}", &uid, &err),
+           ACCOUNTS_INVALID_PASSWORD);
+    EXPECT(accounts_password_create_user(s, "{\"username\":\"ann\",\"email\":\"ann@example.org\",\"password\":\"abc\"}", &uid, &err), ACCOUNTS_OK);
+    accounts_string_free(uid);
+    EXPECT(accounts_password_send_reset_password_email(s, "ann@example.org", &err), ACCOUNTS_OK);
+    CHECK(mail.count == 1 && strstr(mail.last, "\"subject\":\"custom subject\"") && strstr(mail.last, "\"type\":\"resetPassword\""));
     accounts_server_free(s);
 }
 

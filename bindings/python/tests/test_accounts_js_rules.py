@@ -89,3 +89,23 @@ def test_revoke_all_sessions_keeps_a_list():
     assert s.revoke_all_sessions(uid, {"except": keep[0]}) == 1
     valid = {x["id"] for x in s.list_sessions(uid) if x["valid"]}
     assert valid == {keep[0]}
+
+
+def test_prepare_mail_and_validators_from_python():
+    sent = []
+
+    def prepare_mail(to, token, user, path_fragment, template, sender, kind):
+        assert path_fragment == "reset-password" and user["username"] == "ann" and template["subject"] == "Reset your password"
+        return {"to": to, "from": sender, "subject": "custom subject", "text": f"{path_fragment}:{token}"}
+
+    s = make(prepare_mail=prepare_mail, send_mail=sent.append,
+             validate_email=lambda address: address.endswith("@example.org"),
+             validate_password=lambda password: len(password) >= 3)
+    with pytest.raises(accounts.InvalidEmail):
+        s.password.create_user({"username": "ann", "email": "ann@example.com"})
+    with pytest.raises(accounts.InvalidPassword):
+        s.password.create_user({"username": "ann", "email": "ann@example.org", "password": "ab"})
+    s.password.create_user({"username": "ann", "email": "ann@example.org", "password": "abc"})
+    s.password.send_reset_password_email("ann@example.org")
+    assert sent[-1]["subject"] == "custom subject" and sent[-1]["type"] == "resetPassword"
+    assert sent[-1]["text"].startswith("reset-password:")

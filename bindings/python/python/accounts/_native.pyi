@@ -61,6 +61,7 @@ class AccountsServer:
         validate_username: Optional[Callable[[str], Any]] = ...,
         validate_email: Optional[Callable[[str], Any]] = ...,
         validate_password: Optional[Callable[[str], Any]] = ...,
+        prepare_mail: Optional[Callable[..., Json]] = ...,
         attempt_limits: Json = ...,
         host_callback_timeout: Union[str, int] = ...,
     ) -> None: ...
