@@ -426,27 +426,23 @@ fn ser_duration_ms<S: serde::Serializer>(d: &Duration, s: S) -> std::result::Res
 }
 
 fn de_duration_ms<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Duration, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Millis(u64),
-        Text(String),
-    }
-    match Raw::deserialize(d)? {
-        Raw::Millis(ms) => Ok(Duration::from_millis(ms)),
-        Raw::Text(t) => parse_duration(&t).map_err(|e| serde::de::Error::custom(e.message)),
-    }
+    de_number_or_text(d, Duration::from_millis)
 }
 
 fn de_duration<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Duration, D::Error> {
+    de_number_or_text(d, Duration::from_secs)
+}
+
+/// A duration given as a number (in the unit `from_number` reads) or as text like `"15m"`.
+fn de_number_or_text<'de, D: Deserializer<'de>>(d: D, from_number: fn(u64) -> Duration) -> std::result::Result<Duration, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Raw {
-        Secs(u64),
+        Number(u64),
         Text(String),
     }
     match Raw::deserialize(d)? {
-        Raw::Secs(s) => Ok(Duration::from_secs(s)),
+        Raw::Number(n) => Ok(from_number(n)),
         Raw::Text(t) => parse_duration(&t).map_err(|e| serde::de::Error::custom(e.message)),
     }
 }

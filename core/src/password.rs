@@ -1,7 +1,7 @@
 //! The password service (accounts-js `@accounts/password` basics): users, login, password changes.
 
 use crate::attempts::{Guess, Guesser};
-use crate::callbacks::events;
+use crate::callbacks::{ValidateFn, events};
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::hashing::Verified;
 use crate::identifiers::{lookup_email, lookup_username, normalize_email, normalize_username, username_key};
@@ -11,6 +11,7 @@ use crate::store::NewUser;
 use crate::two_factor::TwoFactor;
 use crate::types::{ConnectionInfo, EmailRecord, RESERVED_USER_KEYS, User};
 use serde_json::{Map, Value, json};
+use std::sync::Arc;
 
 pub use crate::identifiers::MAX_IDENTIFIER_BYTES;
 
@@ -88,32 +89,37 @@ impl Password<'_> {
         if ok { Ok(p.clone()) } else { Err(err(ErrorCode::InvalidPassword)) }
     }
 
-    /// The username rule: the host's `validateUsername` or accounts-js's default, then the
-    /// library's identifier rules (which no host rule switches off).
-    fn check_username(&self, value: &Value) -> Result<String> {
-        let Value::String(name) = value else { return Err(err(ErrorCode::InvalidUsername)) };
-        let ok = match &self.server.callbacks.validate_username {
-            Some(validate) => validate(name)?,
-            None => default_username_rule(name),
+    /// An identifier field: a string that passes the host's validator (or accounts-js's default
+    /// rule), then the library's identifier rules, which no host rule switches off.
+    fn check_identifier(
+        &self,
+        value: &Value,
+        host: Option<&Arc<ValidateFn>>,
+        default_rule: fn(&str) -> bool,
+        normalize: fn(&str) -> Result<String>,
+        invalid: ErrorCode,
+    ) -> Result<String> {
+        let Value::String(text) = value else { return Err(err(invalid)) };
+        let ok = match host {
+            Some(validate) => validate(text)?,
+            None => default_rule(text),
         };
         if !ok {
-            return Err(err(ErrorCode::InvalidUsername));
+            return Err(err(invalid));
         }
-        normalize_username(name)
+        normalize(text)
     }
 
-    /// The email rule: the host's `validateEmail` or accounts-js's default, then the library's
-    /// normalization (trim, NFC, lowercase, no mixed scripts).
+    /// The username rule: `validateUsername` or a letter then letters and digits; NFC, no look-alikes.
+    fn check_username(&self, value: &Value) -> Result<String> {
+        let host = self.server.callbacks.validate_username.as_ref();
+        self.check_identifier(value, host, default_username_rule, normalize_username, ErrorCode::InvalidUsername)
+    }
+
+    /// The email rule: `validateEmail` or accounts-js's `isEmail`; trimmed, NFC, lowercased.
     pub(crate) fn check_email(&self, value: &Value) -> Result<String> {
-        let Value::String(address) = value else { return Err(err(ErrorCode::InvalidEmail)) };
-        let ok = match &self.server.callbacks.validate_email {
-            Some(validate) => validate(address)?,
-            None => default_email_rule(address),
-        };
-        if !ok {
-            return Err(err(ErrorCode::InvalidEmail));
-        }
-        normalize_email(address)
+        let host = self.server.callbacks.validate_email.as_ref();
+        self.check_identifier(value, host, default_email_rule, normalize_email, ErrorCode::InvalidEmail)
     }
 
     /// The fields a new user keeps: without `validateNewUser` only `username` and `email` (a client

@@ -284,29 +284,44 @@ impl AccountsServer {
     /// `ServiceNotFound`, the service's own errors (e.g. `InvalidCredentials`), `AuthenticationFailed`,
     /// `UserDeactivated`, or a `ValidateLogin` listener's error.
     pub fn login_with_service(&self, service: &str, params: &Value, infos: &ConnectionInfo) -> Result<LoginResult> {
-        self.localize((|| {
-            // Every login event gets accounts-js's hooksInfo; `user` once a service named one.
-            let mut shown = None;
-            let result = (|| {
-                let user = self.authenticate_user(service, params, infos)?;
-                shown = self.shown_user(&user, &[events::VALIDATE_LOGIN, events::LOGIN_SUCCESS, events::LOGIN_ERROR])?;
-                if user.deactivated {
-                    return Err(code(ErrorCode::UserDeactivated));
-                }
-                self.events.emit(events::VALIDATE_LOGIN, || hooks_info(service, params, infos, shown.as_ref()))?;
-                let result = self.start_session(&user, infos, None)?;
-                self.events.emit(events::LOGIN_SUCCESS, || hooks_info(service, params, infos, shown.as_ref()))?;
-                Ok(result)
-            })();
-            if let Err(e) = &result {
-                let _ = self.events.emit(events::LOGIN_ERROR, || {
-                    let mut info = hooks_info(service, params, infos, shown.as_ref());
-                    info["error"] = e.to_json();
-                    info
-                });
+        let watched = [events::VALIDATE_LOGIN, events::LOGIN_SUCCESS, events::LOGIN_ERROR];
+        self.authenticated(service, params, infos, &watched, events::LOGIN_ERROR, |user, shown| {
+            self.events.emit(events::VALIDATE_LOGIN, || hooks_info(service, params, infos, shown))?;
+            let result = self.start_session(user, infos, None)?;
+            self.events.emit(events::LOGIN_SUCCESS, || hooks_info(service, params, infos, shown))?;
+            Ok(result)
+        })
+    }
+
+    /// Authenticates with `service`, refuses a deactivated user, then runs `then` — under
+    /// accounts-js's hooks: the events get its hooksInfo (`user` once a service named one, sanitized,
+    /// built only when one of `watched` has a listener) and `fail_event` the error too.
+    fn authenticated<T>(
+        &self,
+        service: &str,
+        params: &Value,
+        infos: &ConnectionInfo,
+        watched: &[&str],
+        fail_event: &str,
+        then: impl FnOnce(&User, Option<&Value>) -> Result<T>,
+    ) -> Result<T> {
+        let mut shown = None;
+        let result = (|| {
+            let user = self.authenticate_user(service, params, infos)?;
+            shown = self.shown_user(&user, watched)?;
+            if user.deactivated {
+                return Err(code(ErrorCode::UserDeactivated));
             }
-            result
-        })())
+            then(&user, shown.as_ref())
+        })();
+        if let Err(e) = &result {
+            let _ = self.events.emit(fail_event, || {
+                let mut info = hooks_info(service, params, infos, shown.as_ref());
+                info["error"] = e.to_json();
+                info
+            });
+        }
+        self.localize(result)
     }
 
     /// Runs a service and, unless it checked it itself, the user's second factor: no service
@@ -327,26 +342,11 @@ impl AccountsServer {
     /// # Errors
     /// As [`AccountsServer::login_with_service`], minus session creation.
     pub fn authenticate_with_service(&self, service: &str, params: &Value, infos: &ConnectionInfo) -> Result<bool> {
-        self.localize((|| {
-            let mut shown = None;
-            let result = (|| {
-                let user = self.authenticate_user(service, params, infos)?;
-                shown = self.shown_user(&user, &[events::AUTHENTICATE_SUCCESS, events::AUTHENTICATE_ERROR])?;
-                if user.deactivated {
-                    return Err(code(ErrorCode::UserDeactivated));
-                }
-                self.events.emit(events::AUTHENTICATE_SUCCESS, || hooks_info(service, params, infos, shown.as_ref()))?;
-                Ok(true)
-            })();
-            if let Err(e) = &result {
-                let _ = self.events.emit(events::AUTHENTICATE_ERROR, || {
-                    let mut info = hooks_info(service, params, infos, shown.as_ref());
-                    info["error"] = e.to_json();
-                    info
-                });
-            }
-            result
-        })())
+        let watched = [events::AUTHENTICATE_SUCCESS, events::AUTHENTICATE_ERROR];
+        self.authenticated(service, params, infos, &watched, events::AUTHENTICATE_ERROR, |_, shown| {
+            self.events.emit(events::AUTHENTICATE_SUCCESS, || hooks_info(service, params, infos, shown))?;
+            Ok(true)
+        })
     }
 
     /// Creates a session for an existing user without credentials (accounts-js `loginWithUser`).
