@@ -165,3 +165,18 @@ test('magic link', async () => {
   const strict = new AccountsServer({ db: 'sqlite::memory:', tokenSecret: SECRET, ambiguousErrorMessages: false })
   await rejects(strict.getServices().magicLink.requestMagicLinkEmail('ghost@example.com'), 'UserNotFound')
 })
+
+test('accounts-js options: lifetimes in ms, reset links die on a password change, revokeAllSessions except a list', async () => {
+  const { s, p, token } = setup({ services: { password: { ...FAST.password, passwordResetTokenExpiration: 3_600_000 } } })
+  assert.equal(s.getOptions().services.password.passwordResetTokenExpiration, 3_600_000, 'milliseconds, as accounts-js')
+  const id = await p.createUser({ email: 'dana@example.com', password: 'first password' })
+  await p.sendResetPasswordEmail('dana@example.com')
+  const link = token('resetPassword')
+  await p.changePassword(id, 'first password', 'second password')
+  await rejects(p.resetPassword(link, 'third password'), 'ResetPasswordLinkExpired') // removeAllResetPasswordTokensAfterPasswordChanged
+  const logins = []
+  for (let i = 0; i < 3; i++) logins.push(await s.loginWithService('password', { user: 'dana@example.com', password: 'second password' }))
+  assert.equal(await s.revokeAllSessions(id, { except: [logins[0].sessionId, logins[1].sessionId] }), 1)
+  assert.equal(await s.revokeAllSessions(id, { except: logins[0].sessionId }), 1)
+  assert.equal((await s.resumeSession(logins[0].tokens.accessToken)).id, id)
+})

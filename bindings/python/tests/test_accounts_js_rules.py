@@ -109,3 +109,22 @@ def test_prepare_mail_and_validators_from_python():
     s.password.send_reset_password_email("ann@example.org")
     assert sent[-1]["subject"] == "custom subject" and sent[-1]["type"] == "resetPassword"
     assert sent[-1]["text"].startswith("reset-password:")
+
+
+def test_reset_links_die_when_the_password_changes():
+    from test_flows import Mailbox
+
+    mailbox = Mailbox()
+    s = make(send_mail=mailbox)
+    uid = s.password.create_user({"email": "dana@example.com", "password": "first password"})
+    s.password.send_reset_password_email("dana@example.com")
+    link = mailbox.token("resetPassword")
+    s.password.change_password(uid, "first password", "second password")
+    with pytest.raises(accounts.ResetPasswordLinkExpired):
+        s.password.reset_password(link, "third password")
+    keep = make(send_mail=mailbox, services={"password": {**FAST["password"], "removeAllResetPasswordTokensAfterPasswordChanged": False}})
+    uid = keep.password.create_user({"email": "erin@example.com", "password": "first password"})
+    keep.password.send_reset_password_email("erin@example.com")
+    link = mailbox.token("resetPassword")
+    keep.password.set_password(uid, "second password")
+    keep.password.reset_password(link, "third password")  # kept when the option is off
