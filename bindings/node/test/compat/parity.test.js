@@ -636,6 +636,13 @@ test('the remaining methods: enrollment, magic-link login, two-factor unset, dea
     await password.setPassword(annId, 'a new password')
     seen.loginAfterSet = (await server.loginWithService('password', { user: 'ann', password: 'a new password' }, {})).user.username
     seen.services = Object.keys(server.getServices()).sort()
+    const direct = await password.authenticate({ user: 'ann', password: 'a new password' })
+    seen.authenticate = direct.id === annId
+    // Listed difference: accounts-js's password.authenticate returns the stored user, hash included.
+    assert.equal('services' in direct, name === 'accounts-js')
+    seen.authenticateWrong = errorOf(await outcome(password.authenticate({ user: 'ann', password: 'wrong password' })))
+    const asUser = await server.loginWithUser(await server.findUserById(annId), {})
+    seen.loginWithUser = { keys: Object.keys(asUser).sort(), user: asUser.user.username }
     return seen
   })
   assert.deepEqual(rs, js)
