@@ -559,8 +559,12 @@ impl Store for SqliteStore {
     }
 
     fn decoy_write(&self, digest: &str, now: i64) -> Result<()> {
-        // The statements of `insert_token`, on a table that is emptied again in the same transaction.
+        // The statements of `insert_token`, on a table that is emptied again in the same transaction,
+        // plus the read and decoding of a user row that a known address costs (docs/security.md, "Timing").
         self.write(|tx| {
+            tx.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM emails e JOIN users u ON u.id = e.user_id LIMIT 1"))?
+                .query_row([], user_from_row)
+                .optional()?;
             tx.prepare_cached("DELETE FROM decoys WHERE user_id = ?1 AND kind = ?2 AND address IS ?3")?.execute(params![digest, "decoy", digest])?;
             tx.prepare_cached("DELETE FROM decoys WHERE expires_at <= ?1")?.execute([now])?;
             tx.prepare_cached(
