@@ -13,6 +13,7 @@ use crate::config::{AttemptLimits, Limit, LimitSet};
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::secret::digest;
 use crate::server::AccountsServer;
+use crate::store::AttemptCount;
 use serde_json::json;
 
 /// A kind of guess; each has its own limits.
@@ -90,6 +91,10 @@ impl AccountsServer {
     /// Runs one guess under the limits: refuses it while a counter is full, counts it when
     /// `attempt` fails with a wrong-guess error, and clears the account + IP counter on success.
     ///
+    /// The guess is counted *before* it is checked and handed back after unless it was wrong, so
+    /// concurrent guesses cannot all slip under a limit between a read and a write: of any number
+    /// of simultaneous guesses at most the limit are checked.
+    ///
     /// # Errors
     /// `TooManyAttempts` (with `details.retryAfter` in seconds), `StorageError`, or `attempt`'s error.
     pub(crate) fn guarded<T>(&self, guess: Guess, who: &Guesser<'_>, attempt: impl FnOnce() -> Result<T>) -> Result<T> {
@@ -99,34 +104,39 @@ impl AccountsServer {
         }
         let now = self.now();
         let keys: Vec<String> = counters.iter().map(|c| c.key.clone()).collect();
+        // A read first: a guess at a full counter is refused without writing anything.
         let live = self.store.read_attempts(&keys, now)?;
-        let full = counters.iter().filter_map(|c| {
-            let count = live.iter().find(|l| l.key == c.key)?;
-            (count.failures >= i64::from(c.limit.max)).then_some((c.scope, count.expires_at))
-        });
-        if let Some((scope, until)) = full.max_by_key(|(_, until)| *until) {
+        let full = |counts: &[AttemptCount], over: i64| {
+            counters
+                .iter()
+                .filter_map(|c| {
+                    let count = counts.iter().find(|l| l.key == c.key)?;
+                    (count.failures > i64::from(c.limit.max) - over).then_some((c.scope, count.expires_at))
+                })
+                .max_by_key(|(_, until)| *until)
+        };
+        if let Some((scope, until)) = full(&live, 1) {
             return Err(self.too_many(guess, who, scope, until, now));
         }
-        match attempt() {
-            Ok(out) => {
-                // Only a counter that exists is cleared: a clean success costs no write.
-                let clear: Vec<String> = counters
-                    .iter()
-                    .filter(|c| c.scope == "accountIp" && live.iter().any(|l| l.key == c.key))
-                    .map(|c| c.key.clone())
-                    .collect();
-                if !clear.is_empty() {
-                    self.store.clear_attempts(&clear)?;
-                }
-                Ok(out)
-            }
-            Err(e) if guess.is_wrong(e.code) => {
-                let hits: Vec<(String, i64)> = counters.iter().map(|c| (c.key.clone(), window_ms(&c.limit))).collect();
-                self.store.hit_attempts(&hits, now)?;
-                Err(e)
-            }
-            Err(e) => Err(e),
+        let hits: Vec<(String, i64)> = counters.iter().map(|c| (c.key.clone(), window_ms(&c.limit))).collect();
+        let reserved = self.store.hit_attempts(&hits, now)?;
+        if let Some((scope, until)) = full(&reserved, 0) {
+            self.store.release_attempts(&keys, &[])?;
+            return Err(self.too_many(guess, who, scope, until, now));
         }
+        let result = attempt();
+        match &result {
+            Err(e) if guess.is_wrong(e.code) => {} // the reservation stays: a counted failure
+            outcome => {
+                let clear: Vec<String> = match outcome {
+                    Ok(_) => counters.iter().filter(|c| c.scope == "accountIp").map(|c| c.key.clone()).collect(),
+                    Err(_) => Vec::new(),
+                };
+                let release: Vec<String> = keys.iter().filter(|k| !clear.contains(k)).cloned().collect();
+                self.store.release_attempts(&release, &clear)?;
+            }
+        }
+        result
     }
 
     fn too_many(&self, guess: Guess, who: &Guesser<'_>, scope: &str, until: i64, now: i64) -> AccountsError {

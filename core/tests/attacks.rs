@@ -127,6 +127,30 @@ fn old_password_guesses_through_change_password_are_limited() {
 }
 
 #[test]
+fn a_burst_of_concurrent_guesses_cannot_slip_under_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _) = file(&dir, json!({}));
+    alice(&s);
+    let barrier = std::sync::Barrier::new(24);
+    let codes: Vec<ErrorCode> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..24)
+            .map(|_| {
+                let (s, barrier) = (&s, &barrier);
+                scope.spawn(move || {
+                    barrier.wait();
+                    code(login(s, "alice", "wrong", "198.51.100.7"))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let checked = codes.iter().filter(|c| **c == ErrorCode::InvalidCredentials).count();
+    assert_eq!(checked, 5, "only the limit's worth of guesses is checked: {codes:?}");
+    assert!(codes.iter().all(|c| matches!(c, ErrorCode::InvalidCredentials | ErrorCode::TooManyAttempts)));
+    assert_eq!(code(login(&s, "alice", "correct horse", "198.51.100.7")), ErrorCode::TooManyAttempts);
+}
+
+#[test]
 fn unknown_accounts_are_limited_exactly_like_known_ones() {
     let (s, _, _) = lab(json!({}));
     alice(&s);

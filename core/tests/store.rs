@@ -231,8 +231,11 @@ fn attempt_counters_count_within_their_window_and_clear() {
         let live = s.read_attempts(&keys, 2500).unwrap();
         assert_eq!(live.len(), 2, "{name}");
         assert_eq!(s.read_attempts(&keys, 3000).unwrap().len(), 1, "{name}: expired counters are not read");
-        s.clear_attempts(&["b".to_string()]).unwrap();
-        assert!(s.read_attempts(&["b".to_string()], 2500).unwrap().is_empty(), "{name}");
+        s.release_attempts(&["a".to_string()], &["b".to_string()]).unwrap();
+        assert!(s.read_attempts(&["b".to_string()], 2500).unwrap().is_empty(), "{name}: cleared");
+        assert_eq!(s.read_attempts(&["a".to_string()], 2500).unwrap()[0].failures, 0, "{name}: one taken back");
+        s.release_attempts(&["a".to_string()], &[]).unwrap();
+        assert_eq!(s.read_attempts(&["a".to_string()], 2500).unwrap()[0].failures, 0, "{name}: never below 0");
         // Concurrent hits from many threads are all counted.
         let threads: Vec<_> = (0..8)
             .map(|_| {

@@ -134,8 +134,9 @@ pub trait Store: Send + Sync {
     /// Adds one failure to each `(key, window_ms)` in one transaction (a counter whose window has
     /// ended starts again at 1) and deletes expired counters; returns the new counts.
     fn hit_attempts(&self, hits: &[(String, i64)], now: i64) -> Result<Vec<AttemptCount>>;
-    /// Deletes these counters.
-    fn clear_attempts(&self, keys: &[String]) -> Result<()>;
+    /// In one transaction: takes one back from each `release` counter (not below 0) and deletes
+    /// the `clear` counters.
+    fn release_attempts(&self, release: &[String], clear: &[String]) -> Result<()>;
     /// Deletes expired one-time tokens and attempt counters.
     fn purge_expired(&self, now: i64) -> Result<PurgeReport>;
 

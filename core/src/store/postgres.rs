@@ -570,9 +570,12 @@ impl Store for PostgresStore {
         })
     }
 
-    fn clear_attempts(&self, keys: &[String]) -> Result<()> {
-        self.conn()?.execute("DELETE FROM attempts WHERE digest = ANY($1)", &[&keys])?;
-        Ok(())
+    fn release_attempts(&self, release: &[String], clear: &[String]) -> Result<()> {
+        self.tx(|tx| {
+            tx.execute("UPDATE attempts SET failures = failures - 1 WHERE digest = ANY($1) AND failures > 0", &[&release])?;
+            tx.execute("DELETE FROM attempts WHERE digest = ANY($1)", &[&clear])?;
+            Ok(())
+        })
     }
 
     fn purge_expired(&self, now: i64) -> Result<PurgeReport> {

@@ -608,10 +608,14 @@ impl Store for SqliteStore {
         })
     }
 
-    fn clear_attempts(&self, keys: &[String]) -> Result<()> {
+    fn release_attempts(&self, release: &[String], clear: &[String]) -> Result<()> {
         self.write(|tx| {
+            let mut stmt = tx.prepare_cached("UPDATE attempts SET failures = failures - 1 WHERE digest = ?1 AND failures > 0")?;
+            for key in release {
+                stmt.execute([key])?;
+            }
             let mut stmt = tx.prepare_cached("DELETE FROM attempts WHERE digest = ?1")?;
-            for key in keys {
+            for key in clear {
                 stmt.execute([key])?;
             }
             Ok(())
