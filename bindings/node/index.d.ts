@@ -33,9 +33,10 @@ export interface AccountsServerOptions {
   db: string
   /** PostgreSQL connections per process (default 8). */
   dbPoolSize?: number
-  tokenSecret: string
+  /** An HMAC secret (32+ bytes), or accounts-js's PEM key pair for RS256/384/512, ES256/384, EdDSA. */
+  tokenSecret: string | { publicKey: string; privateKey: string }
   tokenConfigs?: {
-    accessToken?: { expiresIn?: string | number; algorithm?: 'HS256' | 'HS384' | 'HS512'; issuer?: string; audience?: string }
+    accessToken?: { expiresIn?: string | number; algorithm?: 'HS256' | 'HS384' | 'HS512' | 'RS256' | 'RS384' | 'RS512' | 'ES256' | 'ES384' | 'EdDSA'; issuer?: string; audience?: string }
     refreshToken?: { expiresIn?: string | number }
   }
   ambiguousErrorMessages?: boolean

@@ -19,9 +19,9 @@ pub struct Config {
     /// Connections in the PostgreSQL pool (per process).
     #[serde(default = "default_pool_size")]
     pub db_pool_size: u32,
-    /// HMAC secret for the JWTs; at least 32 bytes.
-    #[serde(serialize_with = "redacted")]
-    pub token_secret: String,
+    /// The JWT key: an HMAC secret of at least 32 bytes, or accounts-js's `{publicKey, privateKey}`
+    /// (PEM) for RS*/PS*/ES256/ES384/EdDSA. Shown in `options` without its secret part.
+    pub token_secret: TokenSecret,
     #[serde(default)]
     pub token_configs: TokenConfigs,
     #[serde(default = "yes")]
@@ -382,6 +382,46 @@ fn redacted<S: serde::Serializer>(_: &str, s: S) -> std::result::Result<S::Ok, S
     s.serialize_str("[redacted]")
 }
 
+/// `tokenSecret`: a shared HMAC secret, or accounts-js's key pair for asymmetric algorithms.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum TokenSecret {
+    /// The raw bytes sign and verify (HS256/384/512); other services verify with the same secret.
+    Shared(#[serde(serialize_with = "redacted")] String),
+    /// PEM keys (PKCS#8, or PKCS#1 for RSA); other services verify with the public key.
+    #[serde(rename_all = "camelCase")]
+    KeyPair {
+        public_key: String,
+        #[serde(serialize_with = "redacted")]
+        private_key: String,
+    },
+}
+
+impl TokenSecret {
+    /// The bytes other at-rest keys are derived from (the secret, or the private key).
+    pub(crate) fn secret_bytes(&self) -> &[u8] {
+        match self {
+            TokenSecret::Shared(s) => s.as_bytes(),
+            TokenSecret::KeyPair { private_key, .. } => private_key.as_bytes(),
+        }
+    }
+}
+
+/// The JWT algorithms accepted in `tokenConfigs.accessToken.algorithm`, and whether each signs with
+/// a shared secret (HMAC) or a key pair. All sign deterministically, which the refresh grace window
+/// relies on (it re-derives the successor token); so RSA-PSS (randomized) is not offered.
+pub(crate) const ALGORITHMS: &[(&str, bool)] = &[
+    ("HS256", true),
+    ("HS384", true),
+    ("HS512", true),
+    ("RS256", false),
+    ("RS384", false),
+    ("RS512", false),
+    ("ES256", false),
+    ("ES384", false),
+    ("EdDSA", false),
+];
+
 /// `postgres://user:secret@host/db?password=x` → `postgres://user:[redacted]@host/db?password=[redacted]`.
 pub fn redact_db_url(url: &str) -> String {
     let (head, query) = match url.split_once('?') {
@@ -497,11 +537,22 @@ impl Config {
     /// `InvalidConfig` for a short secret, an unsupported algorithm, zero lifetimes or bad hash parameters.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: &str| Err(AccountsError::new(ErrorCode::InvalidConfig, m.to_string()));
-        if self.token_secret.len() < MIN_TOKEN_SECRET_BYTES {
-            return bad("tokenSecret must be at least 32 bytes");
-        }
-        if !matches!(self.token_configs.access_token.algorithm.as_str(), "HS256" | "HS384" | "HS512") {
-            return bad("tokenConfigs.accessToken.algorithm must be HS256, HS384 or HS512");
+        let algorithm = self.token_configs.access_token.algorithm.as_str();
+        let Some((_, shared)) = ALGORITHMS.iter().find(|(name, _)| *name == algorithm) else {
+            return bad("tokenConfigs.accessToken.algorithm must be HS256/384/512, RS256/384/512, ES256/384 or EdDSA");
+        };
+        match &self.token_secret {
+            TokenSecret::Shared(secret) if !shared => {
+                let _ = secret;
+                return bad("an asymmetric algorithm needs tokenSecret: {publicKey, privateKey}");
+            }
+            TokenSecret::Shared(secret) if secret.len() < MIN_TOKEN_SECRET_BYTES => {
+                return bad("tokenSecret must be at least 32 bytes");
+            }
+            TokenSecret::KeyPair { .. } if *shared => {
+                return bad("tokenSecret {publicKey, privateKey} needs an asymmetric algorithm (e.g. RS256, ES256, EdDSA)");
+            }
+            _ => {}
         }
         if self.token_configs.access_token.expires_in.is_zero() || self.token_configs.refresh_token.expires_in.is_zero() {
             return bad("token lifetimes must be positive");

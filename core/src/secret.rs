@@ -35,9 +35,9 @@ pub fn ct_eq(a: &str, b: &str) -> bool {
 pub(crate) struct SealingKey([u8; 32]);
 
 impl SealingKey {
-    pub(crate) fn derive(token_secret: &str, purpose: &str) -> SealingKey {
+    pub(crate) fn derive(token_secret: &[u8], purpose: &str) -> SealingKey {
         let mut key = [0u8; 32];
-        hkdf::Hkdf::<Sha256>::new(Some(b"accounts-rs sealing v1"), token_secret.as_bytes())
+        hkdf::Hkdf::<Sha256>::new(Some(b"accounts-rs sealing v1"), token_secret)
             .expand(purpose.as_bytes(), &mut key)
             .expect("32 bytes is a valid HKDF-SHA-256 output length");
         SealingKey(key)
@@ -82,12 +82,12 @@ mod tests {
 
     #[test]
     fn sealing_round_trips_and_rejects_other_keys() {
-        let k = SealingKey::derive("0123456789abcdef0123456789abcdef", "totp");
+        let k = SealingKey::derive(b"0123456789abcdef0123456789abcdef", "totp");
         let sealed = k.seal(b"secret bytes", b"user-1").unwrap();
         assert!(!sealed.contains(&hex::encode(b"secret bytes")));
         assert_eq!(k.open(&sealed, b"user-1").unwrap(), b"secret bytes");
         assert_ne!(k.seal(b"secret bytes", b"user-1").unwrap(), sealed, "fresh nonce each time");
-        let other = SealingKey::derive("another secret of at least 32 bytes!!", "totp");
+        let other = SealingKey::derive(b"another secret of at least 32 bytes!!", "totp");
         assert_eq!(other.open(&sealed, b"user-1").unwrap_err().code, ErrorCode::InternalError);
         assert_eq!(k.open(&sealed, b"user-2").unwrap_err().code, ErrorCode::InternalError, "bound to its context");
         assert_eq!(k.open("zz:zz", b"user-1").unwrap_err().code, ErrorCode::InternalError);

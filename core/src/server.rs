@@ -91,7 +91,7 @@ impl AccountsServer {
         let mut services: HashMap<String, Arc<dyn AuthService>> = HashMap::new();
         services.insert("password".into(), Arc::new(PasswordAuthService));
         services.insert(magic_link::SERVICE_NAME.into(), Arc::new(MagicLinkAuthService));
-        let two_factor_key = SealingKey::derive(&config.token_secret, "two-factor secret");
+        let two_factor_key = SealingKey::derive(config.token_secret.secret_bytes(), "two-factor secret");
         let messages = Messages::from_config(&config)?;
         Ok(AccountsServer {
             config,

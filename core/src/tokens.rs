@@ -5,7 +5,7 @@
 //! Verification pins the configured algorithm and checks `typ`, `exp` (against the server clock),
 //! and `iss`/`aud` when configured, so a refresh token is never accepted as an access token.
 
-use crate::config::Config;
+use crate::config::{Config, TokenSecret};
 use crate::error::{AccountsError, ErrorCode, Result};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -57,17 +57,38 @@ pub(crate) fn verification_failed(why: impl std::fmt::Display) -> AccountsError 
     AccountsError::code(ErrorCode::TokenVerificationFailed).with_details(serde_json::json!({ "reason": why.to_string() }))
 }
 
+/// The signing and verifying keys: the raw bytes of a shared secret (so other services can verify
+/// with it), or the PEM key pair for the algorithm's family.
+fn keys(secret: &TokenSecret, algorithm: Algorithm) -> Result<(EncodingKey, DecodingKey)> {
+    let bad = |what: &str, e: jsonwebtoken::errors::Error| {
+        AccountsError::new(ErrorCode::InvalidConfig, format!("tokenSecret.{what} is not a PEM key for {algorithm:?}: {e}"))
+    };
+    match secret {
+        TokenSecret::Shared(s) => Ok((EncodingKey::from_secret(s.as_bytes()), DecodingKey::from_secret(s.as_bytes()))),
+        TokenSecret::KeyPair { public_key, private_key } => {
+            let (private, public) = (private_key.as_bytes(), public_key.as_bytes());
+            use Algorithm::*;
+            let pair = match algorithm {
+                RS256 | RS384 | RS512 => {
+                    (EncodingKey::from_rsa_pem(private).map_err(|e| bad("privateKey", e))?, DecodingKey::from_rsa_pem(public).map_err(|e| bad("publicKey", e))?)
+                }
+                ES256 | ES384 => (EncodingKey::from_ec_pem(private).map_err(|e| bad("privateKey", e))?, DecodingKey::from_ec_pem(public).map_err(|e| bad("publicKey", e))?),
+                EdDSA => (EncodingKey::from_ed_pem(private).map_err(|e| bad("privateKey", e))?, DecodingKey::from_ed_pem(public).map_err(|e| bad("publicKey", e))?),
+                _ => return Err(AccountsError::new(ErrorCode::InvalidConfig, "a key pair needs an asymmetric algorithm")),
+            };
+            Ok(pair)
+        }
+    }
+}
+
 impl TokenManager {
     pub fn new(cfg: &Config) -> Result<TokenManager> {
         let access = &cfg.token_configs.access_token;
-        let algorithm = match access.algorithm.as_str() {
-            "HS256" => Algorithm::HS256,
-            "HS384" => Algorithm::HS384,
-            "HS512" => Algorithm::HS512,
-            other => return Err(AccountsError::new(ErrorCode::InvalidConfig, format!("unsupported algorithm {other}"))),
-        };
-        // The raw bytes of tokenSecret, so other services can verify with the shared secret.
-        let secret = cfg.token_secret.as_bytes();
+        let algorithm: Algorithm = access
+            .algorithm
+            .parse()
+            .map_err(|_| AccountsError::new(ErrorCode::InvalidConfig, format!("unsupported algorithm {}", access.algorithm)))?;
+        let (encoding, decoding) = keys(&cfg.token_secret, algorithm)?;
         let mut validation = Validation::new(algorithm);
         // exp/iss/aud are checked below against the server clock; jsonwebtoken only pins alg and signature.
         validation.validate_exp = false;
@@ -76,8 +97,8 @@ impl TokenManager {
         validation.required_spec_claims.clear();
         Ok(TokenManager {
             algorithm,
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
+            encoding,
+            decoding,
             validation,
             access_ttl_s: access.expires_in.as_secs() as i64,
             refresh_ttl_s: cfg.token_configs.refresh_token.expires_in.as_secs() as i64,

@@ -805,6 +805,50 @@ static void test_accounts_js_rules(void) {
     accounts_server_free(s);
 }
 
+/* Reads a PEM file into `out` as the inside of a JSON string (newlines escaped); 0 on failure. */
+static int pem_json(const char *path, char *out, size_t size) {
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = 0;
+    int c;
+    while ((c = fgetc(f)) != EOF && n + 3 < size) {
+        if (c == '\n') {
+            out[n++] = '\\';
+            out[n++] = 'n';
+        } else {
+            out[n++] = (char)c;
+        }
+    }
+    out[n] = 0;
+    fclose(f);
+    return n > 0;
+}
+
+/* accounts-js's tokenSecret {publicKey, privateKey} with ES256, from C. */
+static void test_key_pair(void) {
+    static char pub[1024], priv[1024], config[4096];
+    CHECK(pem_json("core/tests/keys/ec.pub.pem", pub, sizeof pub));
+    CHECK(pem_json("core/tests/keys/ec.pem", priv, sizeof priv));
+    snprintf(config, sizeof config,
+             "{\"db\":\"sqlite::memory:\",\"tokenSecret\":{\"publicKey\":\"%s\",\"privateKey\":\"%s\"},"
+             "\"tokenConfigs\":{\"accessToken\":{\"algorithm\":\"ES256\"}}," FAST "}", pub, priv);
+    accounts_server *s = NULL;
+    EXPECT(accounts_server_new(config, NULL, &s, &err), ACCOUNTS_OK);
+    char *id = NULL, *out = NULL;
+    EXPECT(accounts_password_create_user(s, "{\"username\":\"ann\",\"password\":\"long enough\"}", &id, &err), ACCOUNTS_OK);
+    EXPECT(accounts_server_login_with_user(s, id, NULL, &out, &err), ACCOUNTS_OK);
+    char *at = json_str(out, "accessToken");
+    accounts_string_free(out);
+    EXPECT(accounts_server_resume_session(s, at, &out, &err), ACCOUNTS_OK);
+    accounts_string_free(out);
+    EXPECT(accounts_server_options(s, &out, &err), ACCOUNTS_OK);
+    CHECK(strstr(out, "PRIVATE KEY") == NULL && strstr(out, "[redacted]") != NULL);
+    accounts_string_free(out);
+    free(at);
+    accounts_string_free(id);
+    accounts_server_free(s);
+}
+
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "/tmp";
     test_basics();
@@ -816,6 +860,7 @@ int main(int argc, char **argv) {
     test_signup_rules();
     test_import();
     test_accounts_js_rules();
+    test_key_pair();
     test_threads(dir);
     printf("%d passed, %d failed\n", checks - failures, failures);
     return failures == 0 ? 0 : 1;

@@ -236,3 +236,20 @@ test('resumeSession does not queue behind a login burst (hashing has its own poo
   // Ordering, not timing: behind the burst, the resume would have waited for most of the 64 logins.
   assert.ok(doneWhenResumed < 32, `resume waited for ${doneWhenResumed} logins`)
 })
+
+test('a key pair tokenSecret as in accounts-js (RS256)', async () => {
+  const fs = require('node:fs')
+  const path = require('node:path')
+  const keys = path.join(__dirname, '..', '..', '..', 'core', 'tests', 'keys')
+  const tokenSecret = { publicKey: fs.readFileSync(path.join(keys, 'rsa.pub.pem'), 'utf8'), privateKey: fs.readFileSync(path.join(keys, 'rsa.pem'), 'utf8') }
+  const s = make({ tokenSecret, tokenConfigs: { accessToken: { algorithm: 'RS256' } } })
+  const { login } = await alice(s)
+  assert.equal(JSON.parse(Buffer.from(login.tokens.accessToken.split('.')[0], 'base64url')).alg, 'RS256')
+  assert.equal((await s.resumeSession(login.tokens.accessToken)).username, 'alice')
+  // Another service verifies with the public key alone (node:crypto).
+  const [header, payload, signature] = login.tokens.accessToken.split('.')
+  const crypto = require('node:crypto')
+  assert.ok(crypto.verify('sha256', Buffer.from(`${header}.${payload}`), tokenSecret.publicKey, Buffer.from(signature, 'base64url')))
+  assert.equal(s.options.tokenSecret.privateKey, '[redacted]')
+  assert.throws(() => make({ tokenSecret }), (e) => e.code === 'InvalidConfig') // a key pair with HS256
+})

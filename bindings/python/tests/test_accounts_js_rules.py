@@ -128,3 +128,17 @@ def test_reset_links_die_when_the_password_changes():
     link = mailbox.token("resetPassword")
     keep.password.set_password(uid, "second password")
     keep.password.reset_password(link, "third password")  # kept when the option is off
+
+
+def test_a_key_pair_token_secret_as_in_accounts_js():
+    import pathlib
+
+    keys = pathlib.Path(__file__).resolve().parents[3] / "core" / "tests" / "keys"
+    pair = {"publicKey": (keys / "ed.pub.pem").read_text(), "privateKey": (keys / "ed.pem").read_text()}
+    s = make(token_secret=pair, token_configs={"accessToken": {"algorithm": "EdDSA"}})
+    s.password.create_user({"username": "ann", "password": "long enough"})
+    login = s.login_with_service("password", {"user": "ann", "password": "long enough"})
+    assert s.resume_session(login["tokens"]["accessToken"])["username"] == "ann"
+    assert s.options["tokenSecret"]["privateKey"] == "[redacted]"
+    with pytest.raises(accounts.InvalidConfig):
+        make(token_secret=pair)  # a key pair with the default HS256

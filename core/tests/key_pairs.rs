@@ -1,0 +1,92 @@
+//! accounts-js's `tokenSecret: {publicKey, privateKey}` with RS256, ES256 and EdDSA: sessions work,
+//! refresh rotation (which re-derives successors, so signatures must be deterministic) keeps one
+//! lineage, other services verify with the public key alone, and key/algorithm mix-ups are refused.
+mod common;
+use accounts_core::*;
+use common::*;
+use serde_json::{Value, json};
+
+fn pem(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/tests/keys/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+fn pair(kind: &str) -> Value {
+    json!({"publicKey": pem(&format!("{kind}.pub.pem")), "privateKey": pem(&format!("{kind}.pem"))})
+}
+
+fn server(kind: &str, algorithm: &str) -> (AccountsServer, std::sync::Arc<ManualClock>) {
+    let mut cfg = json!({
+        "db": "sqlite::memory:", "tokenSecret": pair(kind),
+        "tokenConfigs": {"accessToken": {"algorithm": algorithm}},
+        "services": {"password": {"hashing": {"memoryKib": 256, "iterations": 1, "parallelism": 1}}}
+    });
+    cfg["tokenSecret"] = pair(kind);
+    let clock = std::sync::Arc::new(ManualClock::new(1_800_000_000_000));
+    (AccountsServer::with_clock(Config::from_value(cfg).unwrap(), Callbacks::default(), clock.clone()).unwrap(), clock)
+}
+
+#[test]
+fn asymmetric_algorithms_sign_sessions_verifiable_with_the_public_key() {
+    for (kind, algorithm, jwt_alg) in [
+        ("rsa", "RS256", jsonwebtoken::Algorithm::RS256),
+        ("ec", "ES256", jsonwebtoken::Algorithm::ES256),
+        ("ed", "EdDSA", jsonwebtoken::Algorithm::EdDSA),
+    ] {
+        let (s, clock) = server(kind, algorithm);
+        let (id, login) = alice(&s);
+        assert_eq!(s.resume_session(&login.tokens.access_token).unwrap().id, id, "{algorithm}");
+        // Two refreshes of one token inside the grace window get the same successor (deterministic signatures).
+        let a = s.refresh_tokens(&login.tokens.access_token, &login.tokens.refresh_token, &no_info()).unwrap();
+        clock.advance_secs(1);
+        let b = s.refresh_tokens(&login.tokens.access_token, &login.tokens.refresh_token, &no_info()).unwrap();
+        assert_eq!(a.tokens.refresh_token, b.tokens.refresh_token, "{algorithm}: one lineage");
+        // Another service verifies with the public key alone.
+        let public = pem(&format!("{kind}.pub.pem"));
+        let key = match kind {
+            "rsa" => jsonwebtoken::DecodingKey::from_rsa_pem(public.as_bytes()),
+            "ec" => jsonwebtoken::DecodingKey::from_ec_pem(public.as_bytes()),
+            _ => jsonwebtoken::DecodingKey::from_ed_pem(public.as_bytes()),
+        }
+        .unwrap();
+        let mut v = jsonwebtoken::Validation::new(jwt_alg);
+        v.required_spec_claims.clear();
+        v.validate_exp = false;
+        let d = jsonwebtoken::decode::<Value>(&a.tokens.access_token, &key, &v).unwrap();
+        assert_eq!(d.claims["data"]["userId"], json!(id), "{algorithm}");
+        // The private key never shows in options.
+        let shown = serde_json::to_string(s.options()).unwrap();
+        assert!(shown.contains("[redacted]") && !shown.contains("PRIVATE KEY"), "{algorithm}");
+        assert!(shown.contains("PUBLIC KEY"), "the public key may be shown");
+    }
+}
+
+#[test]
+fn keys_and_algorithms_that_do_not_match_are_refused() {
+    let config = |secret: Value, algorithm: &str| {
+        Config::from_value(json!({"db": "sqlite::memory:", "tokenSecret": secret, "tokenConfigs": {"accessToken": {"algorithm": algorithm}}}))
+            .and_then(|c| AccountsServer::new(c, Callbacks::default()))
+    };
+    for (secret, algorithm) in [
+        (pair("rsa"), "HS256"),                     // a key pair with an HMAC algorithm
+        (json!(SECRET), "RS256"),                   // a shared secret with an asymmetric one
+        (pair("ec"), "RS256"),                      // an EC key for RSA
+        (pair("rsa"), "EdDSA"),                     // an RSA key for EdDSA
+        (pair("rsa"), "PS256"),                     // randomized signatures are not offered
+        (json!({"publicKey": "nope", "privateKey": "nope"}), "ES256"),
+    ] {
+        assert_eq!(config(secret, algorithm).err().unwrap().code, ErrorCode::InvalidConfig, "{algorithm}");
+    }
+    // A token signed by one key pair does not verify under another, nor as HS256 with the public key.
+    let (rsa, _) = server("rsa", "RS256");
+    let (ec, _) = server("ec", "ES256");
+    let (_, login) = alice(&rsa);
+    assert_eq!(code(ec.resume_session(&login.tokens.access_token)), ErrorCode::TokenVerificationFailed);
+    let payload = claims(&login.tokens.access_token);
+    let forged = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &payload,
+        &jsonwebtoken::EncodingKey::from_secret(pem("rsa.pub.pem").as_bytes()),
+    )
+    .unwrap();
+    assert_eq!(code(rsa.resume_session(&forged)), ErrorCode::TokenVerificationFailed, "HS/RS confusion with the public key");
+}
