@@ -35,6 +35,8 @@ export interface AccountsServerOptions {
   dbPoolSize?: number
   /** An HMAC secret (32+ bytes), or accounts-js's PEM key pair for RS256/384/512, ES256/384, EdDSA. */
   tokenSecret: string | { publicKey: string; privateKey: string }
+  /** Encrypts two-factor secrets at rest (32+ bytes); without it they hang on tokenSecret. */
+  sealingSecret?: string
   tokenConfigs?: {
     accessToken?: { expiresIn?: string | number; algorithm?: 'HS256' | 'HS384' | 'HS512' | 'RS256' | 'RS384' | 'RS512' | 'ES256' | 'ES384' | 'EdDSA'; issuer?: string; audience?: string }
     refreshToken?: { expiresIn?: string | number }

@@ -22,6 +22,10 @@ pub struct Config {
     /// The JWT key: an HMAC secret of at least 32 bytes, or accounts-js's `{publicKey, privateKey}`
     /// (PEM) for RS*/PS*/ES256/ES384/EdDSA. Shown in `options` without its secret part.
     pub token_secret: TokenSecret,
+    /// The secret data sealed at rest (two-factor secrets) is encrypted under (at least 32 bytes).
+    /// Without it the key derives from `tokenSecret`, so changing that turns two-factor off.
+    #[serde(default, serialize_with = "redacted_opt", skip_serializing_if = "Option::is_none")]
+    pub sealing_secret: Option<String>,
     #[serde(default)]
     pub token_configs: TokenConfigs,
     #[serde(default = "yes")]
@@ -382,6 +386,10 @@ fn redacted<S: serde::Serializer>(_: &str, s: S) -> std::result::Result<S::Ok, S
     s.serialize_str("[redacted]")
 }
 
+fn redacted_opt<S: serde::Serializer>(_: &Option<String>, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str("[redacted]")
+}
+
 /// `tokenSecret`: a shared HMAC secret, or accounts-js's key pair for asymmetric algorithms.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(untagged)]
@@ -590,6 +598,9 @@ impl Config {
             return bad("Can't enable autologin when requireEmailVerification is on: the new user could not log in.");
         }
         crate::messages::Messages::from_config(self)?;
+        if self.sealing_secret.as_ref().is_some_and(|s| s.len() < MIN_TOKEN_SECRET_BYTES) {
+            return bad("sealingSecret must be at least 32 bytes");
+        }
         if self.host_callback_timeout.is_zero() {
             return bad("hostCallbackTimeout must be positive");
         }

@@ -91,7 +91,9 @@ impl AccountsServer {
         let mut services: HashMap<String, Arc<dyn AuthService>> = HashMap::new();
         services.insert("password".into(), Arc::new(PasswordAuthService));
         services.insert(magic_link::SERVICE_NAME.into(), Arc::new(MagicLinkAuthService));
-        let two_factor_key = SealingKey::derive(config.token_secret.secret_bytes(), "two-factor secret");
+        // Its own secret when given, so the JWT key can change without turning two-factor off.
+        let sealing = config.sealing_secret.as_ref().map_or(config.token_secret.secret_bytes(), |s| s.as_bytes());
+        let two_factor_key = SealingKey::derive(sealing, "two-factor secret");
         let messages = Messages::from_config(&config)?;
         Ok(AccountsServer {
             config,

@@ -90,3 +90,37 @@ fn keys_and_algorithms_that_do_not_match_are_refused() {
     .unwrap();
     assert_eq!(code(rsa.resume_session(&forged)), ErrorCode::TokenVerificationFailed, "HS/RS confusion with the public key");
 }
+
+#[test]
+fn with_a_sealing_secret_the_jwt_key_can_change_without_turning_two_factor_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("a.db").display());
+    let clock = std::sync::Arc::new(ManualClock::new(1_800_000_000_000));
+    let open = |token_secret: &str, sealing: Option<&str>| {
+        let mut cfg = json!({"db": db, "tokenSecret": token_secret,
+            "services": {"password": {"hashing": {"memoryKib": 256, "iterations": 1, "parallelism": 1}}}});
+        if let Some(s) = sealing {
+            cfg["sealingSecret"] = json!(s);
+        }
+        AccountsServer::with_clock(Config::from_value(cfg).unwrap(), Callbacks::default(), clock.clone()).unwrap()
+    };
+    let sealing = "sealing-secret-0123456789abcdef-0123456789";
+    let first = open(SECRET, Some(sealing));
+    let (id, _) = alice(&first);
+    let secret = first.password().two_factor().get_new_auth_secret().unwrap();
+    let now = || (clock.now_ms() / 1000) as u64;
+    first.password().two_factor().set(&id, &secret.base32, &totp_code(&secret.base32, now())).unwrap();
+    assert!(!serde_json::to_string(first.options()).unwrap().contains(sealing), "redacted");
+    drop(first);
+    clock.advance_secs(30);
+    let params = |c: String| json!({"user": "alice", "password": "correct horse", "code": c});
+    // A new JWT key, the same sealing secret: two-factor still works.
+    let rotated = open("a-brand-new-token-secret-0123456789abcdef", Some(sealing));
+    rotated.login_with_service("password", &params(totp_code(&secret.base32, now())), &no_info()).unwrap();
+    drop(rotated);
+    clock.advance_secs(30);
+    // Without it, the key derives from tokenSecret: changing that leaves the secret sealed for good.
+    let without = open("a-brand-new-token-secret-0123456789abcdef", None);
+    assert_eq!(code(without.login_with_service("password", &params(totp_code(&secret.base32, now())), &no_info())), ErrorCode::InternalError);
+    assert_eq!(Config::from_value(json!({"db": "sqlite::memory:", "tokenSecret": SECRET, "sealingSecret": "short"})).err().unwrap().code, ErrorCode::InvalidConfig);
+}

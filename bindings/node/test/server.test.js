@@ -252,4 +252,6 @@ test('a key pair tokenSecret as in accounts-js (RS256)', async () => {
   assert.ok(crypto.verify('sha256', Buffer.from(`${header}.${payload}`), tokenSecret.publicKey, Buffer.from(signature, 'base64url')))
   assert.equal(s.options.tokenSecret.privateKey, '[redacted]')
   assert.throws(() => make({ tokenSecret }), (e) => e.code === 'InvalidConfig') // a key pair with HS256
+  assert.equal(make({ sealingSecret: 'sealing-secret-0123456789abcdef-0123456789' }).options.sealingSecret, '[redacted]')
+  assert.throws(() => make({ sealingSecret: 'short' }), (e) => e.code === 'InvalidConfig')
 })

@@ -142,3 +142,10 @@ def test_a_key_pair_token_secret_as_in_accounts_js():
     assert s.options["tokenSecret"]["privateKey"] == "[redacted]"
     with pytest.raises(accounts.InvalidConfig):
         make(token_secret=pair)  # a key pair with the default HS256
+
+
+def test_sealing_secret_is_accepted_and_redacted():
+    s = make(sealing_secret="sealing-secret-0123456789abcdef-0123456789")
+    assert s.options["sealingSecret"] == "[redacted]"
+    with pytest.raises(accounts.InvalidConfig):
+        make(sealing_secret="short")

@@ -44,6 +44,7 @@ class AccountsServer:
         db: str = ...,
         db_pool_size: int = ...,
         token_secret: Union[str, Json] = ...,
+        sealing_secret: str = ...,
         token_configs: Json = ...,
         ambiguous_error_messages: bool = ...,
         use_stateless_session: bool = ...,
