@@ -36,6 +36,7 @@ pub use password::Password;
 pub use two_factor::{AuthSecret, TwoFactor};
 pub use server::AccountsServer;
 pub use services::AuthService;
+pub use tokens::{VerifyOptions, verify_access_token};
 pub use types::*;
 
 /// The library version (same for every crate and package).

@@ -109,6 +109,12 @@ impl AccountsServer {
         })
     }
 
+    /// The JWKS document of the token signing key (`{keys: [...]}`; empty for an HMAC secret, which
+    /// is never published), for other services to verify tokens with `verify_access_token`.
+    pub fn jwks(&self) -> Value {
+        self.tokens.jwks()
+    }
+
     /// The effective options (the secret serialises as `[redacted]`).
     pub fn options(&self) -> &Config {
         &self.config

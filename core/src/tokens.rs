@@ -7,6 +7,7 @@
 
 use crate::config::{Config, TokenSecret};
 use crate::error::{AccountsError, ErrorCode, Result};
+use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -43,6 +44,9 @@ const REFRESH: &str = "refresh";
 
 pub(crate) struct TokenManager {
     algorithm: Algorithm,
+    /// For a key pair: its public JWK (with `kid`, the RFC 7638 thumbprint), put in every token's
+    /// header and published by `getJwks`. `None` for HMAC: a shared secret is never published.
+    public_jwk: Option<Jwk>,
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
@@ -81,6 +85,131 @@ fn keys(secret: &TokenSecret, algorithm: Algorithm) -> Result<(EncodingKey, Deco
     }
 }
 
+/// The public half of a key pair as a JWK: `use: sig`, its algorithm, `kid` = RFC 7638 thumbprint.
+fn public_jwk(encoding: &EncodingKey, algorithm: Algorithm) -> Result<Jwk> {
+    let internal = |e: jsonwebtoken::errors::Error| AccountsError::new(ErrorCode::InvalidConfig, format!("tokenSecret: {e}"));
+    let mut jwk = Jwk::from_encoding_key(encoding, algorithm).map_err(internal)?;
+    jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+    jwk.common.key_id = Some(jwk.thumbprint(ThumbprintHash::SHA256).map_err(internal)?);
+    Ok(jwk)
+}
+
+/// How `verify_access_token` finds its key: a JWKS (by the token's `kid`), a PEM public key, or a
+/// shared secret — each with the algorithm it is pinned to.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VerifyOptions {
+    /// A JWKS document (`{keys: [...]}`), as `getJwks` returns it.
+    #[serde(default)]
+    pub jwks: Option<Value>,
+    /// A PEM public key (needs `algorithm`).
+    #[serde(default)]
+    pub public_key: Option<String>,
+    /// A shared HMAC secret (needs `algorithm`).
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// The algorithm of `publicKey` or `secret` (a JWK names its own).
+    #[serde(default)]
+    pub algorithm: Option<String>,
+    #[serde(default)]
+    pub issuer: Option<String>,
+    #[serde(default)]
+    pub audience: Option<String>,
+}
+
+/// Verifies an access token without a database (for other services): the signature under the key
+/// the options name (the algorithm is the key's, never the token's), `typ`, `exp` against the system
+/// clock, and `iss`/`aud` when given; returns the token's claims. A session revoked since is not
+/// seen here: that takes `resumeSession`.
+///
+/// # Errors
+/// `InvalidToken` (empty), `InvalidArgument` (no usable key in the options),
+/// `TokenVerificationFailed`.
+pub fn verify_access_token(token: &str, options: &VerifyOptions) -> Result<Map<String, Value>> {
+    if token.is_empty() {
+        return Err(AccountsError::new(ErrorCode::InvalidToken, "An accessToken is required"));
+    }
+    let invalid = |m: &str| AccountsError::new(ErrorCode::InvalidArgument, m.to_string());
+    let named = |name: &Option<String>| -> Result<Algorithm> {
+        name.as_deref().ok_or_else(|| invalid("algorithm is required with publicKey or secret"))?.parse().map_err(|_| invalid("unknown algorithm"))
+    };
+    let (key, algorithm) = match (&options.jwks, &options.public_key, &options.secret) {
+        (Some(jwks), None, None) => {
+            let set: JwkSet = serde_json::from_value(jwks.clone()).map_err(|e| invalid(&format!("jwks: {e}")))?;
+            let header = jsonwebtoken::decode_header(token).map_err(verification_failed)?;
+            let jwk = match (&header.kid, set.keys.as_slice()) {
+                (Some(kid), _) => set.find(kid),
+                (None, [only]) => Some(only),
+                (None, _) => None,
+            }
+            .ok_or_else(|| verification_failed("no key in the JWKS for this token"))?;
+            let algorithm = jwk
+                .common
+                .key_algorithm
+                .and_then(|a| a.to_string().parse::<Algorithm>().ok())
+                .ok_or_else(|| invalid("every JWK needs its alg"))?;
+            (DecodingKey::from_jwk(jwk).map_err(|e| invalid(&format!("jwk: {e}")))?, algorithm)
+        }
+        (None, Some(pem), None) => {
+            let algorithm = named(&options.algorithm)?;
+            let pem = pem.as_bytes();
+            use Algorithm::*;
+            let key = match algorithm {
+                RS256 | RS384 | RS512 => DecodingKey::from_rsa_pem(pem),
+                ES256 | ES384 => DecodingKey::from_ec_pem(pem),
+                EdDSA => DecodingKey::from_ed_pem(pem),
+                _ => return Err(invalid("publicKey needs RS256/384/512, ES256/384 or EdDSA")),
+            }
+            .map_err(|e| invalid(&format!("publicKey: {e}")))?;
+            (key, algorithm)
+        }
+        (None, None, Some(secret)) => {
+            let algorithm = named(&options.algorithm)?;
+            if !matches!(algorithm, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
+                return Err(invalid("secret needs HS256, HS384 or HS512"));
+            }
+            (DecodingKey::from_secret(secret.as_bytes()), algorithm)
+        }
+        _ => return Err(invalid("give exactly one of jwks, publicKey, secret")),
+    };
+    let mut validation = Validation::new(algorithm);
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation).map_err(verification_failed)?.claims;
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+    check_claims(&claims, ACCESS, now_ms, true, options.issuer.as_deref(), options.audience.as_deref())?;
+    Ok(claims)
+}
+
+/// `typ`, `exp` and, when given, `iss` and `aud` of a verified token's claims.
+fn check_claims(claims: &Map<String, Value>, typ: &str, now_ms: i64, check_exp: bool, issuer: Option<&str>, audience: Option<&str>) -> Result<()> {
+    if claims.get("typ").and_then(Value::as_str) != Some(typ) {
+        return Err(verification_failed(format!("not an {typ} token")));
+    }
+    let exp = claims.get("exp").and_then(Value::as_i64).ok_or_else(|| verification_failed("no exp"))?;
+    if check_exp && exp * 1000 <= now_ms {
+        return Err(verification_failed("expired"));
+    }
+    if let Some(iss) = issuer {
+        if claims.get("iss").and_then(Value::as_str) != Some(iss) {
+            return Err(verification_failed("wrong issuer"));
+        }
+    }
+    if let Some(aud) = audience {
+        let ok = match claims.get("aud") {
+            Some(Value::String(a)) => a == aud,
+            Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(aud)),
+            _ => false,
+        };
+        if !ok {
+            return Err(verification_failed("wrong audience"));
+        }
+    }
+    Ok(())
+}
+
 impl TokenManager {
     pub fn new(cfg: &Config) -> Result<TokenManager> {
         let access = &cfg.token_configs.access_token;
@@ -89,6 +218,10 @@ impl TokenManager {
             .parse()
             .map_err(|_| AccountsError::new(ErrorCode::InvalidConfig, format!("unsupported algorithm {}", access.algorithm)))?;
         let (encoding, decoding) = keys(&cfg.token_secret, algorithm)?;
+        let public_jwk = match &cfg.token_secret {
+            TokenSecret::Shared(_) => None,
+            TokenSecret::KeyPair { .. } => Some(public_jwk(&encoding, algorithm)?),
+        };
         let mut validation = Validation::new(algorithm);
         // exp/iss/aud are checked below against the server clock; jsonwebtoken only pins alg and signature.
         validation.validate_exp = false;
@@ -97,6 +230,7 @@ impl TokenManager {
         validation.required_spec_claims.clear();
         Ok(TokenManager {
             algorithm,
+            public_jwk,
             encoding,
             decoding,
             validation,
@@ -107,8 +241,15 @@ impl TokenManager {
         })
     }
 
+    /// The JWKS document of the signing key (no keys for HMAC).
+    pub fn jwks(&self) -> Value {
+        serde_json::json!({ "keys": self.public_jwk.iter().collect::<Vec<_>>() })
+    }
+
     fn sign<T: Serialize>(&self, claims: &T) -> Result<String> {
-        jsonwebtoken::encode(&Header::new(self.algorithm), claims, &self.encoding)
+        let mut header = Header::new(self.algorithm);
+        header.kid = self.public_jwk.as_ref().and_then(|j| j.common.key_id.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding)
             .map_err(|e| AccountsError::new(ErrorCode::InternalError, format!("jwt encode: {e}")))
     }
 
@@ -153,29 +294,7 @@ impl TokenManager {
     }
 
     fn check_common(&self, claims: &Map<String, Value>, typ: &str, now_ms: i64, check_exp: bool) -> Result<()> {
-        if claims.get("typ").and_then(Value::as_str) != Some(typ) {
-            return Err(verification_failed(format!("not an {typ} token")));
-        }
-        let exp = claims.get("exp").and_then(Value::as_i64).ok_or_else(|| verification_failed("no exp"))?;
-        if check_exp && exp * 1000 <= now_ms {
-            return Err(verification_failed("expired"));
-        }
-        if let Some(iss) = &self.issuer {
-            if claims.get("iss").and_then(Value::as_str) != Some(iss) {
-                return Err(verification_failed("wrong issuer"));
-            }
-        }
-        if let Some(aud) = &self.audience {
-            let ok = match claims.get("aud") {
-                Some(Value::String(a)) => a == aud,
-                Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(aud)),
-                _ => false,
-            };
-            if !ok {
-                return Err(verification_failed("wrong audience"));
-            }
-        }
-        Ok(())
+        check_claims(claims, typ, now_ms, check_exp, self.issuer.as_deref(), self.audience.as_deref())
     }
 
     /// Verifies an access token and returns its `data` claim and full claims.

@@ -124,3 +124,68 @@ fn with_a_sealing_secret_the_jwt_key_can_change_without_turning_two_factor_off()
     assert_eq!(code(without.login_with_service("password", &params(totp_code(&secret.base32, now())), &no_info())), ErrorCode::InternalError);
     assert_eq!(Config::from_value(json!({"db": "sqlite::memory:", "tokenSecret": SECRET, "sealingSecret": "short"})).err().unwrap().code, ErrorCode::InvalidConfig);
 }
+
+/// As [`server`], on the system clock (`verify_access_token` checks `exp` against real time).
+fn live_server(kind: &str, algorithm: &str) -> AccountsServer {
+    let cfg = json!({
+        "db": "sqlite::memory:", "tokenSecret": pair(kind),
+        "tokenConfigs": {"accessToken": {"algorithm": algorithm}},
+        "services": {"password": {"hashing": {"memoryKib": 256, "iterations": 1, "parallelism": 1}}}
+    });
+    AccountsServer::new(Config::from_value(cfg).unwrap(), Callbacks::default()).unwrap()
+}
+
+#[test]
+fn other_services_verify_tokens_from_the_jwks_without_a_database() {
+    for (kind, algorithm) in [("rsa", "RS256"), ("ec", "ES256"), ("ed", "EdDSA")] {
+        let s = live_server(kind, algorithm);
+        let (id, login) = alice(&s);
+        let jwks = s.jwks();
+        let keys = jwks["keys"].as_array().unwrap();
+        assert_eq!(keys.len(), 1, "{algorithm}");
+        assert_eq!((keys[0]["alg"].as_str(), keys[0]["use"].as_str()), (Some(algorithm), Some("sig")));
+        assert!(!jwks.to_string().contains("\"d\""), "{algorithm}: no private component");
+        let kid = keys[0]["kid"].as_str().unwrap().to_string();
+        // The tokens name the key.
+        let header: Value = {
+            use base64::Engine;
+            let part = login.tokens.access_token.split('.').next().unwrap();
+            serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+        };
+        assert_eq!(header["kid"].as_str(), Some(kid.as_str()));
+        let by_jwks = VerifyOptions { jwks: Some(jwks.clone()), ..Default::default() };
+        let claims = verify_access_token(&login.tokens.access_token, &by_jwks).unwrap();
+        assert_eq!(claims["data"]["userId"], json!(id), "{algorithm}");
+        let by_pem = VerifyOptions { public_key: Some(pem(&format!("{kind}.pub.pem"))), algorithm: Some(algorithm.into()), ..Default::default() };
+        verify_access_token(&login.tokens.access_token, &by_pem).unwrap();
+        // Refused: a refresh token, a tampered token, another key's JWKS, a wrong audience.
+        assert_eq!(code(verify_access_token(&login.tokens.refresh_token, &by_jwks)), ErrorCode::TokenVerificationFailed);
+        let mut parts: Vec<String> = login.tokens.access_token.split('.').map(String::from).collect();
+        parts[1] = parts[1].chars().rev().collect();
+        assert_eq!(code(verify_access_token(&parts.join("."), &by_jwks)), ErrorCode::TokenVerificationFailed);
+        let other = if kind == "ec" { live_server("ed", "EdDSA") } else { live_server("ec", "ES256") };
+        let foreign = VerifyOptions { jwks: Some(other.jwks()), ..Default::default() };
+        assert_eq!(code(verify_access_token(&login.tokens.access_token, &foreign)), ErrorCode::TokenVerificationFailed, "{algorithm}");
+        let with_aud = VerifyOptions { audience: Some("api".into()), ..by_jwks.clone() };
+        assert_eq!(code(verify_access_token(&login.tokens.access_token, &with_aud)), ErrorCode::TokenVerificationFailed);
+    }
+    // HMAC: nothing is published; a service with the shared secret verifies with it.
+    let s = memory();
+    assert_eq!(s.jwks(), json!({"keys": []}));
+    let (_, login) = alice(&s);
+    let by_secret = VerifyOptions { secret: Some(SECRET.into()), algorithm: Some("HS256".into()), ..Default::default() };
+    verify_access_token(&login.tokens.access_token, &by_secret).unwrap();
+    // The algorithm is the key's: an HS256 token forged with the RSA public key as its secret fails.
+    let rsa = live_server("rsa", "RS256");
+    let (_, login) = alice(&rsa);
+    let forged = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims(&login.tokens.access_token),
+        &jsonwebtoken::EncodingKey::from_secret(pem("rsa.pub.pem").as_bytes()),
+    )
+    .unwrap();
+    let by_jwks = VerifyOptions { jwks: Some(rsa.jwks()), ..Default::default() };
+    assert_eq!(code(verify_access_token(&forged, &by_jwks)), ErrorCode::TokenVerificationFailed);
+    assert_eq!(code(verify_access_token("", &by_jwks)), ErrorCode::InvalidToken);
+    assert_eq!(code(verify_access_token(&login.tokens.access_token, &VerifyOptions::default())), ErrorCode::InvalidArgument);
+}
