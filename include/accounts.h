@@ -646,6 +646,30 @@ enum accounts_result accounts_server_import_users(const struct accounts_server *
                                                   char **report_json_out,
                                                   struct accounts_error **error_out);
 
+// The JWKS document of the token signing key: `{"keys": [...]}` with the public key of a key-pair
+// `tokenSecret` (empty for an HMAC secret, which is never published). Serve it at
+// `/.well-known/jwks.json` for other services. Results: `ACCOUNTS_OK`, `ACCOUNTS_INVALID_ARGUMENT`.
+//
+// # Safety
+// As for every function.
+enum accounts_result accounts_server_jwks(const struct accounts_server *server,
+                                          char **jwks_json_out,
+                                          struct accounts_error **error_out);
+
+// Verifies an access token without a server or database (for other services):
+// `options_json` is `{"jwks": {...}}`, `{"publicKey": "<PEM>", "algorithm": "RS256"}` or
+// `{"secret": "...", "algorithm": "HS256"}`, plus optional `"issuer"` and `"audience"`.
+// `*claims_json_out` receives the token's claims. A session revoked since is not seen here.
+// Results: `ACCOUNTS_OK`, `ACCOUNTS_INVALID_TOKEN`, `ACCOUNTS_TOKEN_VERIFICATION_FAILED`,
+// `ACCOUNTS_INVALID_ARGUMENT`.
+//
+// # Safety
+// As for every function. Thread-safe.
+enum accounts_result accounts_verify_access_token(const char *token,
+                                                  const char *options_json,
+                                                  char **claims_json_out,
+                                                  struct accounts_error **error_out);
+
 // Deletes expired link tokens and failed-attempt counters; `*report_json_out` receives
 // `{"tokens": n, "attempts": n}`. Results: `ACCOUNTS_OK`, `ACCOUNTS_STORAGE_ERROR`, `ACCOUNTS_INVALID_ARGUMENT`.
 //

@@ -148,6 +148,8 @@ export declare class AccountsServer {
   readonly options: Readonly<Omit<AccountsServerOptions, 'createJwtPayload' | 'userObjectSanitizer' | 'impersonationAuthorize' | 'resumeSessionValidator' | 'validateNewUser' | 'sendMail'>>
   getServices(): { password: PasswordService; magicLink: MagicLinkService }
   getOptions(): Readonly<Record<string, unknown>>
+  /** The JWKS document of the token signing key (`{keys: []}` for an HMAC secret). */
+  getJwks(): { keys: Record<string, unknown>[] }
   on(event: string, listener: (payload: Record<string, unknown>) => Awaitable<void>): () => boolean
   loginWithService(service: string, params: LoginParams, infos?: ConnectionInfo): Promise<LoginResult>
   authenticateWithService(service: string, params: LoginParams, infos?: ConnectionInfo): Promise<boolean>
@@ -186,4 +188,14 @@ export declare function useAccountsJsError(AccountsJsError: new (...args: any[])
 /** Whether AccountsError is linked to @accounts/server's AccountsJsError. */
 export declare function accountsJsErrorLinked(): boolean
 export declare const ErrorCodes: Readonly<Record<string, string>>
+export interface VerifyOptions {
+  jwks?: { keys: Record<string, unknown>[] }
+  publicKey?: string
+  secret?: string
+  algorithm?: string
+  issuer?: string
+  audience?: string
+}
+/** Verifies an access token without a server or database; returns its claims or throws an AccountsError. */
+export declare function verifyAccessToken(token: string, options: VerifyOptions): Record<string, unknown>
 export declare const version: string

@@ -369,6 +369,11 @@ class AccountsServer {
     return this._services
   }
 
+  /** The JWKS document of the token signing key (`{keys: []}` for an HMAC secret). */
+  getJwks() {
+    return JSON.parse(this._native.jwksJson())
+  }
+
   /** The effective options (accounts-js `getOptions()`; secrets shown as "[redacted]"). */
   getOptions() {
     return this.options
@@ -452,8 +457,22 @@ Object.assign(AccountsServer.prototype, {
   }),
 })
 
+/**
+ * Verifies an access token without a server or database (for other services): options
+ * `{jwks}` or `{publicKey, algorithm}` or `{secret, algorithm}`, plus `issuer`, `audience`.
+ * Returns the claims; throws an AccountsError (`TokenVerificationFailed`, ...).
+ */
+function verifyAccessToken(token, options) {
+  try {
+    return JSON.parse(native.verifyAccessToken(token === undefined || token === null ? '' : str(token, 'token'), json(options, 'options')))
+  } catch (e) {
+    throw convertError(e)
+  }
+}
+
 module.exports = {
   AccountsServer,
+  verifyAccessToken,
   PasswordService,
   TwoFactor,
   MagicLinkService,

@@ -1,6 +1,7 @@
 import accounts from './index.js'
 export const {
   AccountsServer,
+  verifyAccessToken,
   PasswordService,
   TwoFactor,
   MagicLinkService,

@@ -393,6 +393,49 @@ pub unsafe extern "C" fn accounts_server_import_users(
     })
 }
 
+/// The JWKS document of the token signing key: `{"keys": [...]}` with the public key of a key-pair
+/// `tokenSecret` (empty for an HMAC secret, which is never published). Serve it at
+/// `/.well-known/jwks.json` for other services. Results: `ACCOUNTS_OK`, `ACCOUNTS_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// As for every function.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn accounts_server_jwks(
+    server: *const accounts_server,
+    jwks_json_out: *mut *mut c_char,
+    error_out: *mut *mut accounts_error,
+) -> accounts_result {
+    guard(error_out, || {
+        let s = server_ref(server)?;
+        out_arg(jwks_json_out, "jwks_json_out")?;
+        unsafe { write_json(jwks_json_out, &s.jwks()) }
+    })
+}
+
+/// Verifies an access token without a server or database (for other services):
+/// `options_json` is `{"jwks": {...}}`, `{"publicKey": "<PEM>", "algorithm": "RS256"}` or
+/// `{"secret": "...", "algorithm": "HS256"}`, plus optional `"issuer"` and `"audience"`.
+/// `*claims_json_out` receives the token's claims. A session revoked since is not seen here.
+/// Results: `ACCOUNTS_OK`, `ACCOUNTS_INVALID_TOKEN`, `ACCOUNTS_TOKEN_VERIFICATION_FAILED`,
+/// `ACCOUNTS_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// As for every function. Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn accounts_verify_access_token(
+    token: *const c_char,
+    options_json: *const c_char,
+    claims_json_out: *mut *mut c_char,
+    error_out: *mut *mut accounts_error,
+) -> accounts_result {
+    guard(error_out, || {
+        out_arg(claims_json_out, "claims_json_out")?;
+        let token = unsafe { str_arg(token, "token") }?;
+        let options: accounts_core::VerifyOptions = unsafe { json_arg(options_json, "options_json") }?;
+        unsafe { write_json(claims_json_out, &accounts_core::verify_access_token(token, &options)?) }
+    })
+}
+
 /// Deletes expired link tokens and failed-attempt counters; `*report_json_out` receives
 /// `{"tokens": n, "attempts": n}`. Results: `ACCOUNTS_OK`, `ACCOUNTS_STORAGE_ERROR`, `ACCOUNTS_INVALID_ARGUMENT`.
 ///

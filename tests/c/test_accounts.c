@@ -844,6 +844,19 @@ static void test_key_pair(void) {
     EXPECT(accounts_server_options(s, &out, &err), ACCOUNTS_OK);
     CHECK(strstr(out, "PRIVATE KEY") == NULL && strstr(out, "[redacted]") != NULL);
     accounts_string_free(out);
+    /* the JWKS, and verification elsewhere from it alone */
+    char *jwks = NULL;
+    EXPECT(accounts_server_jwks(s, &jwks, &err), ACCOUNTS_OK);
+    CHECK(strstr(jwks, "\"alg\":\"ES256\"") != NULL && strstr(jwks, "\"kid\":") != NULL);
+    static char options[4096];
+    snprintf(options, sizeof options, "{\"jwks\":%s}", jwks);
+    accounts_string_free(jwks);
+    EXPECT(accounts_verify_access_token(at, options, &out, &err), ACCOUNTS_OK);
+    CHECK(strstr(out, id) != NULL);
+    accounts_string_free(out);
+    EXPECT(accounts_verify_access_token("a.b.c", options, &out, &err), ACCOUNTS_TOKEN_VERIFICATION_FAILED);
+    EXPECT(accounts_verify_access_token(at, "{}", &out, &err), ACCOUNTS_INVALID_ARGUMENT);
+    EXPECT(accounts_verify_access_token(at, NULL, &out, &err), ACCOUNTS_INVALID_ARGUMENT);
     free(at);
     accounts_string_free(id);
     accounts_server_free(s);

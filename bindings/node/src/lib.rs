@@ -352,6 +352,12 @@ impl NativeServer {
         job(move || s.revoke_session(&session_id))
     }
 
+    /// The JWKS document of the token signing key, as JSON text.
+    #[napi]
+    pub fn jwks_json(&self) -> String {
+        self.inner.jwks().to_string()
+    }
+
     #[napi]
     pub fn import_users(&self, records_json: String) -> AsyncTask<Job> {
         let s = self.inner.clone();
@@ -507,6 +513,17 @@ impl NativeServer {
 #[napi]
 pub fn error_codes() -> Vec<(String, u32, bool)> {
     ErrorCode::ALL.iter().map(|c| (c.as_str().to_string(), c.number(), c.is_input_error())).collect()
+}
+
+/// Verifies an access token without a server; resolves nothing async (no I/O): returns the
+/// claims as JSON text, or throws the coded error.
+#[napi]
+pub fn verify_access_token(token: String, options_json: String) -> Result<String> {
+    let run = || -> CoreResult<String> {
+        let options: accounts_core::VerifyOptions = parse("options", &options_json)?;
+        to_json_text(accounts_core::verify_access_token(&token, &options))
+    };
+    run().map_err(js_error)
 }
 
 /// The names of the host callbacks a server accepts (the core's list).

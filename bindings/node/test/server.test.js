@@ -255,3 +255,34 @@ test('a key pair tokenSecret as in accounts-js (RS256)', async () => {
   assert.equal(make({ sealingSecret: 'sealing-secret-0123456789abcdef-0123456789' }).options.sealingSecret, '[redacted]')
   assert.throws(() => make({ sealingSecret: 'short' }), (e) => e.code === 'InvalidConfig')
 })
+
+test('getJwks and verifyAccessToken: other services verify without the database', async () => {
+  const fs = require('node:fs')
+  const path = require('node:path')
+  const crypto = require('node:crypto')
+  const { verifyAccessToken } = require('..')
+  const keys = path.join(__dirname, '..', '..', '..', 'core', 'tests', 'keys')
+  const tokenSecret = { publicKey: fs.readFileSync(path.join(keys, 'ec.pub.pem'), 'utf8'), privateKey: fs.readFileSync(path.join(keys, 'ec.pem'), 'utf8') }
+  const s = make({ tokenSecret, tokenConfigs: { accessToken: { algorithm: 'ES256' } } })
+  const { id, login } = await alice(s)
+  const jwks = s.getJwks()
+  assert.equal(jwks.keys.length, 1)
+  assert.equal(jwks.keys[0].alg, 'ES256')
+  assert.equal(jwks.keys[0].d, undefined, 'no private component')
+  assert.equal(verifyAccessToken(login.tokens.accessToken, { jwks }).data.userId, id)
+  assert.equal(verifyAccessToken(login.tokens.accessToken, { publicKey: tokenSecret.publicKey, algorithm: 'ES256' }).sub, id)
+  // Interop: node:crypto verifies the signature from the published JWK alone.
+  const [header, payload, signature] = login.tokens.accessToken.split('.')
+  assert.equal(JSON.parse(Buffer.from(header, 'base64url')).kid, jwks.keys[0].kid)
+  const publicKey = crypto.createPublicKey({ key: jwks.keys[0], format: 'jwk' })
+  assert.ok(crypto.verify('sha256', Buffer.from(`${header}.${payload}`), { key: publicKey, dsaEncoding: 'ieee-p1363' }, Buffer.from(signature, 'base64url')))
+  assert.throws(() => verifyAccessToken(login.tokens.refreshToken, { jwks }), (e) => e.code === 'TokenVerificationFailed')
+  assert.throws(() => verifyAccessToken(login.tokens.accessToken, { jwks, audience: 'api' }), (e) => e.code === 'TokenVerificationFailed')
+  assert.throws(() => verifyAccessToken(undefined, { jwks }), (e) => e.code === 'InvalidToken')
+  assert.throws(() => verifyAccessToken(login.tokens.accessToken, {}), (e) => e.code === 'InvalidArgument')
+  // HMAC: nothing published; the shared secret verifies.
+  const hs = make()
+  assert.deepEqual(hs.getJwks(), { keys: [] })
+  const hsLogin = (await alice(hs)).login
+  assert.ok(verifyAccessToken(hsLogin.tokens.accessToken, { secret: SECRET, algorithm: 'HS256' }).data)
+})

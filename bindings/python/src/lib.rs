@@ -440,6 +440,11 @@ impl PyServer {
         ser_to_py(py, &r)
     }
 
+    /// The JWKS document of the token signing key (`{"keys": [...]}`; empty for an HMAC secret).
+    fn get_jwks<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_py(py, &self.inner.jwks())
+    }
+
     /// Deletes expired link tokens and failed-attempt counters; returns `{"tokens", "attempts"}`.
     fn purge_expired<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let r = core_call!(py, self.inner.purge_expired())?;
@@ -586,6 +591,27 @@ impl PyMagicLink {
 }
 
 /// `(code, number, is_input_error)` for every error code, in number order.
+/// Verifies an access token without a server (for other services); returns its claims.
+#[pyfunction]
+#[pyo3(signature = (token, *, jwks = None, public_key = None, secret = None, algorithm = None, issuer = None, audience = None))]
+#[allow(clippy::too_many_arguments)]
+fn verify_access_token<'py>(
+    py: Python<'py>,
+    token: &Bound<'py, PyAny>,
+    jwks: Option<&Bound<'py, PyAny>>,
+    public_key: Option<String>,
+    secret: Option<String>,
+    algorithm: Option<String>,
+    issuer: Option<String>,
+    audience: Option<String>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let token = arg_token(py, token, "token")?;
+    let jwks = jwks.map(|j| arg_json(py, j)).transpose()?;
+    let options = accounts_core::VerifyOptions { jwks, public_key, secret, algorithm, issuer, audience };
+    let claims = core_call!(py, accounts_core::verify_access_token(&token, &options))?;
+    to_py(py, &Value::Object(claims))
+}
+
 /// The names of the events a listener can subscribe to, from the core.
 #[pyfunction]
 fn event_names() -> Vec<&'static str> {
@@ -614,6 +640,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyMagicLink>()?;
     m.add_function(wrap_pyfunction!(error_codes, m)?)?;
     m.add_function(wrap_pyfunction!(event_names, m)?)?;
+    m.add_function(wrap_pyfunction!(verify_access_token, m)?)?;
     m.add_function(wrap_pyfunction!(_register_errors, m)?)?;
     Ok(())
 }

@@ -149,3 +149,25 @@ def test_sealing_secret_is_accepted_and_redacted():
     assert s.options["sealingSecret"] == "[redacted]"
     with pytest.raises(accounts.InvalidConfig):
         make(sealing_secret="short")
+
+
+def test_jwks_and_stateless_verification():
+    import pathlib
+
+    keys = pathlib.Path(__file__).resolve().parents[3] / "core" / "tests" / "keys"
+    pair = {"publicKey": (keys / "rsa.pub.pem").read_text(), "privateKey": (keys / "rsa.pem").read_text()}
+    s = make(token_secret=pair, token_configs={"accessToken": {"algorithm": "RS256"}})
+    uid = s.password.create_user({"username": "ann", "password": "long enough"})
+    login = s.login_with_service("password", {"user": "ann", "password": "long enough"})
+    jwks = s.get_jwks()
+    assert [k["alg"] for k in jwks["keys"]] == ["RS256"] and "d" not in jwks["keys"][0]
+    claims = accounts.verify_access_token(login["tokens"]["accessToken"], jwks=jwks)
+    assert claims["data"]["userId"] == uid
+    assert accounts.verify_access_token(login["tokens"]["accessToken"], public_key=pair["publicKey"], algorithm="RS256")["sub"] == uid
+    with pytest.raises(accounts.TokenVerificationFailed):
+        accounts.verify_access_token(login["tokens"]["refreshToken"], jwks=jwks)
+    with pytest.raises(accounts.InvalidToken):
+        accounts.verify_access_token(None, jwks=jwks)
+    with pytest.raises(accounts.InvalidArgument):
+        accounts.verify_access_token(login["tokens"]["accessToken"])
+    assert make().get_jwks() == {"keys": []}

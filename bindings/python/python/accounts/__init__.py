@@ -16,7 +16,7 @@ from __future__ import annotations
 from . import _native
 from ._errors import *  # noqa: F403
 from ._errors import ERROR_CLASSES, AccountsError, InputError
-from ._native import AccountsServer, MagicLinkService, PasswordService, TwoFactor
+from ._native import AccountsServer, MagicLinkService, PasswordService, TwoFactor, verify_access_token
 
 _native._register_errors(ERROR_CLASSES)
 
@@ -26,5 +26,6 @@ __version__: str = _native.__version__
 #: plus ``RefreshTokenReused`` and ``TooManyAttempts``).
 EVENTS = tuple(_native.event_names())
 
-__all__ = ["AccountsServer", "PasswordService", "TwoFactor", "MagicLinkService", "AccountsError", "InputError", "EVENTS", "__version__"]
+__all__ = ["AccountsServer", "PasswordService", "TwoFactor", "MagicLinkService", "AccountsError", "InputError", "EVENTS",
+           "verify_access_token", "__version__"]
 __all__ += [name for name in ERROR_CLASSES if name not in __all__]

@@ -163,6 +163,9 @@ class AccountsServer:
     async def import_users(self, records: List[Json]) -> Json:
         return await _run(self.sync.import_users, records)
 
+    def get_jwks(self) -> Json:
+        return self.sync.get_jwks()
+
     async def purge_expired(self) -> Json:
         return await _run(self.sync.purge_expired)
 
