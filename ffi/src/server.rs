@@ -393,6 +393,24 @@ pub unsafe extern "C" fn accounts_server_import_users(
     })
 }
 
+/// The shape of the functions that hand back one JSON value of a server: check the handle and the
+/// output pointer, compute, write.
+///
+/// # Safety
+/// As for every function.
+unsafe fn server_json<T: serde::Serialize>(
+    server: *const accounts_server,
+    json_out: *mut *mut c_char,
+    error_out: *mut *mut accounts_error,
+    value: impl FnOnce(&AccountsServer) -> Result<T>,
+) -> accounts_result {
+    guard(error_out, || {
+        let s = server_ref(server)?;
+        out_arg(json_out, "json_out")?;
+        unsafe { write_json(json_out, &value(s)?) }
+    })
+}
+
 /// The JWKS document of the token signing key: `{"keys": [...]}` with the public key of a key-pair
 /// `tokenSecret` (empty for an HMAC secret, which is never published). Serve it at
 /// `/.well-known/jwks.json` for other services. Results: `ACCOUNTS_OK`, `ACCOUNTS_INVALID_ARGUMENT`.
@@ -405,11 +423,7 @@ pub unsafe extern "C" fn accounts_server_jwks(
     jwks_json_out: *mut *mut c_char,
     error_out: *mut *mut accounts_error,
 ) -> accounts_result {
-    guard(error_out, || {
-        let s = server_ref(server)?;
-        out_arg(jwks_json_out, "jwks_json_out")?;
-        unsafe { write_json(jwks_json_out, &s.jwks()) }
-    })
+    unsafe { server_json(server, jwks_json_out, error_out, |s| Ok(s.jwks())) }
 }
 
 /// Verifies an access token without a server or database (for other services):
@@ -447,11 +461,7 @@ pub unsafe extern "C" fn accounts_server_purge_expired(
     report_json_out: *mut *mut c_char,
     error_out: *mut *mut accounts_error,
 ) -> accounts_result {
-    guard(error_out, || {
-        let s = server_ref(server)?;
-        out_arg(report_json_out, "report_json_out")?;
-        unsafe { write_json(report_json_out, &s.purge_expired()?) }
-    })
+    unsafe { server_json(server, report_json_out, error_out, |s| s.purge_expired()) }
 }
 
 /// The names of the registered services as a JSON array (e.g. `["password"]`).
@@ -465,11 +475,7 @@ pub unsafe extern "C" fn accounts_server_get_services(
     names_json_out: *mut *mut c_char,
     error_out: *mut *mut accounts_error,
 ) -> accounts_result {
-    guard(error_out, || {
-        let s = server_ref(server)?;
-        out_arg(names_json_out, "names_json_out")?;
-        unsafe { write_json(names_json_out, &s.service_names()) }
-    })
+    unsafe { server_json(server, names_json_out, error_out, |s| Ok(s.service_names())) }
 }
 
 /// The effective options as JSON (defaults filled in; `tokenSecret` and the password in `db` shown
@@ -484,11 +490,7 @@ pub unsafe extern "C" fn accounts_server_options(
     options_json_out: *mut *mut c_char,
     error_out: *mut *mut accounts_error,
 ) -> accounts_result {
-    guard(error_out, || {
-        let s = server_ref(server)?;
-        out_arg(options_json_out, "options_json_out")?;
-        unsafe { write_json(options_json_out, s.options()) }
-    })
+    unsafe { server_json(server, options_json_out, error_out, |s| Ok(s.options().clone())) }
 }
 
 /// Adds an event listener ("LoginSuccess", "RefreshTokenReused", ...). It receives
