@@ -100,14 +100,14 @@ fn shape(what: &str) -> AccountsError {
     AccountsError::new(ErrorCode::CallbackError, format!("callback returned the wrong shape: {what}"))
 }
 
-/// JavaScript truthiness of a host's answer (accounts-js tests validator answers with `!`).
-fn truthy(v: &Option<Value>) -> bool {
+/// JavaScript truthiness: accounts-js tests validator answers and createUser fields with `!`.
+pub(crate) fn truthy(v: &Value) -> bool {
     match v {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(Value::Number(n)) => n.as_f64().is_some_and(|f| f != 0.0 && !f.is_nan()),
-        Some(Value::String(s)) => !s.is_empty(),
-        Some(_) => true,
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0 && !f.is_nan()),
+        Value::String(s) => !s.is_empty(),
+        _ => true,
     }
 }
 
@@ -180,7 +180,7 @@ impl Callbacks {
             "validateUsername" | "validateEmail" | "validatePassword" => {
                 let name: &'static str = CALLBACK_NAMES.iter().find(|n| **n == name).copied().unwrap_or("validateUsername");
                 let f: Arc<ValidateFn> = Arc::new(move |text: &str| {
-                    host(&HostCall { name, args: &[Value::String(text.to_string())] }).map(|answer| truthy(&answer))
+                    host(&HostCall { name, args: &[Value::String(text.to_string())] }).map(|answer| answer.as_ref().is_some_and(truthy))
                 });
                 match name {
                     "validateUsername" => self.validate_username = Some(f),

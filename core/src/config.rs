@@ -550,8 +550,7 @@ impl Config {
             return bad("tokenConfigs.accessToken.algorithm must be HS256/384/512, RS256/384/512, ES256/384 or EdDSA");
         };
         match &self.token_secret {
-            TokenSecret::Shared(secret) if !shared => {
-                let _ = secret;
+            TokenSecret::Shared(_) if !shared => {
                 return bad("an asymmetric algorithm needs tokenSecret: {publicKey, privateKey}");
             }
             TokenSecret::Shared(secret) if secret.len() < MIN_TOKEN_SECRET_BYTES => {

@@ -229,13 +229,15 @@ impl Password<'_> {
             let peeked = s.peek_link_token(token, &link_kinds, ip, ErrorCode::ResetPasswordLinkExpired)?;
             let user = s.user_or_not_found(&peeked.user_id)?;
             // The second factor is checked before the link is used up, so a wrong code changes nothing.
-            let mut session_allowed = opts.return_tokens_after_reset_password;
-            if session_allowed && self.two_factor().is_set(&user.id)? {
-                match code {
-                    Some(c) => self.two_factor().check_login(&user, &json!({ "code": c }), ip)?,
-                    None => session_allowed = false,
-                }
-            }
+            // One read of the two-factor document either way: `check_login` passes a user without it.
+            let session_allowed = opts.return_tokens_after_reset_password
+                && match code {
+                    Some(c) => {
+                        self.two_factor().check_login(&user, &json!({ "code": c }), ip)?;
+                        true
+                    }
+                    None => !self.two_factor().is_set(&user.id)?,
+                };
             let record = s.take_link_token(token, &link_kinds)?.ok_or_else(|| err(ErrorCode::ResetPasswordLinkExpired))?;
             let address = record.address.unwrap_or_default();
             if !user.emails.iter().any(|e| e.address == address) {

@@ -1,7 +1,7 @@
 //! The password service (accounts-js `@accounts/password` basics): users, login, password changes.
 
 use crate::attempts::{Guess, Guesser};
-use crate::callbacks::{ValidateFn, events};
+use crate::callbacks::{ValidateFn, events, truthy};
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::hashing::Verified;
 use crate::identifiers::{lookup_email, lookup_username, normalize_email, normalize_username, username_key};
@@ -36,13 +36,7 @@ struct Draft {
 
 /// A field as accounts-js reads it: missing, null, `""`, `false` and `0` all count as absent.
 fn present<'v>(obj: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
-    obj.get(key).filter(|v| match v {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::String(s) => !s.is_empty(),
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        _ => true,
-    })
+    obj.get(key).filter(|v| truthy(v))
 }
 
 /// accounts-js's default username rule: a letter, then letters and digits.

@@ -50,6 +50,13 @@ fn require_code(code: &str) -> Result<()> {
     if code.trim().is_empty() { Err(err(ErrorCode::TwoFactorCodeRequired)) } else { Ok(()) }
 }
 
+/// The bytes of a base32 secret (as `getNewAuthSecret` gives it, or as accounts-js stored it).
+fn secret_bytes(secret_base32: &str) -> Result<Vec<u8>> {
+    Secret::try_from_base32(secret_base32.trim())
+        .map(|s| s.as_ref().to_vec())
+        .map_err(|_| AccountsError::new(ErrorCode::InvalidArgument, "the two-factor secret must be base32"))
+}
+
 fn normalize_recovery(code: &str) -> String {
     code.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_lowercase()
 }
@@ -120,13 +127,11 @@ impl TwoFactor<'_> {
             if self.load(user_id)?.is_some() {
                 return Err(err(ErrorCode::TwoFactorAlreadySet));
             }
-            let secret = Secret::try_from_base32(secret_base32.trim())
-                .map_err(|_| AccountsError::new(ErrorCode::InvalidArgument, "the secret must be base32"))?;
-            let bytes = secret.as_ref().to_vec();
+            let bytes = secret_bytes(secret_base32)?;
             let step = self.totp(bytes.clone())?.check(code.trim(), self.now_secs()).ok_or_else(|| err(ErrorCode::TwoFactorCodeDidNotMatch))?;
             let (shown, stored) = self.recovery_codes()?;
-            let doc = Stored { sealed_secret: self.server.two_factor_key.seal(&bytes, user_id.as_bytes())?, last_step: step, recovery_codes: stored };
-            if !self.server.store.swap_service(user_id, SERVICE, None, Some(&serde_json::to_string(&doc)?), self.server.now())? {
+            let doc = self.document(user_id, &bytes, step, stored)?;
+            if !self.server.store.swap_service(user_id, SERVICE, None, Some(&doc), self.server.now())? {
                 return Err(err(ErrorCode::TwoFactorAlreadySet));
             }
             Ok(shown)
@@ -170,12 +175,16 @@ impl TwoFactor<'_> {
     /// # Errors
     /// `InvalidArgument` when `secret_base32` is not base32 of at least 128 bits.
     pub(crate) fn imported_document(&self, user_id: &str, secret_base32: &str) -> Result<String> {
-        let secret = Secret::try_from_base32(secret_base32.trim())
-            .map_err(|_| AccountsError::new(ErrorCode::InvalidArgument, "the two-factor secret must be base32"))?;
-        let bytes = secret.as_ref().to_vec();
+        let bytes = secret_bytes(secret_base32)?;
         self.totp(bytes.clone())?; // the same checks as `set` (length)
-        let doc = Stored { sealed_secret: self.server.two_factor_key.seal(&bytes, user_id.as_bytes())?, last_step: 0, recovery_codes: Vec::new() };
-        Ok(serde_json::to_string(&doc)?)
+        self.document(user_id, &bytes, 0, Vec::new())
+    }
+
+    /// The stored document of a secret: sealed to its user, with the last step used and the
+    /// recovery code digests.
+    fn document(&self, user_id: &str, secret: &[u8], last_step: u64, recovery_codes: Vec<String>) -> Result<String> {
+        let sealed_secret = self.server.two_factor_key.seal(secret, user_id.as_bytes())?;
+        Ok(serde_json::to_string(&Stored { sealed_secret, last_step, recovery_codes })?)
     }
 
     /// Whether the user has two-factor on.

@@ -282,12 +282,7 @@ pub unsafe extern "C" fn accounts_password_two_factor_get_new_auth_secret(
     secret_json_out: *mut *mut c_char,
     error_out: *mut *mut accounts_error,
 ) -> accounts_result {
-    guard(error_out, || {
-        let s = server_ref(server)?;
-        out_arg(secret_json_out, "secret_json_out")?;
-        let secret = s.password().two_factor().get_new_auth_secret()?;
-        unsafe { write_json(secret_json_out, &secret) }
-    })
+    unsafe { crate::server::server_json(server, secret_json_out, error_out, |s| s.password().two_factor().get_new_auth_secret()) }
 }
 
 /// Turns two-factor on once `code` proves the user holds `secret_base32`; the recovery codes (a

@@ -398,7 +398,7 @@ pub unsafe extern "C" fn accounts_server_import_users(
 ///
 /// # Safety
 /// As for every function.
-unsafe fn server_json<T: serde::Serialize>(
+pub(crate) unsafe fn server_json<T: serde::Serialize>(
     server: *const accounts_server,
     json_out: *mut *mut c_char,
     error_out: *mut *mut accounts_error,
