@@ -25,7 +25,8 @@ test:
 
 ## ---- Rust ----
 test-rust:
-	cargo test -p accounts-core -p accounts-ffi
+	# fault-injection only adds the failing store the atomicity test needs (core/tests/atomic_flows.rs)
+	cargo test -p accounts-core -p accounts-ffi --features accounts-core/fault-injection
 
 ## ---- C ----
 tools:

@@ -13,7 +13,7 @@ use crate::mail::MailKind;
 use crate::password::Password;
 use crate::secret::{digest, random_hex};
 use crate::server::AccountsServer;
-use crate::store::{TokenRecord, TokenScope};
+use crate::store::{self, TokenRecord, TokenScope, Writes};
 use crate::types::{ConnectionInfo, LoginResult, User};
 use serde_json::json;
 use std::time::Duration;
@@ -43,20 +43,24 @@ impl AccountsServer {
     /// Creates a one-time token for `user_id`, stores its digest (replacing the older tokens in
     /// `scope`) and returns the token.
     pub(crate) fn issue_link_token(&self, user_id: &str, kind: &str, address: &str, ttl: Duration, scope: TokenScope) -> Result<String> {
+        let (token, record) = self.new_link_token(user_id, kind, address, ttl)?;
+        self.store.insert_token(&record, scope)?;
+        Ok(token)
+    }
+
+    /// A new one-time token and the row that stores its digest (not stored yet).
+    pub(crate) fn new_link_token(&self, user_id: &str, kind: &str, address: &str, ttl: Duration) -> Result<(String, TokenRecord)> {
         let token = random_hex(32)?;
         let now = self.now();
-        self.store.insert_token(
-            &TokenRecord {
-                digest: digest(&token),
-                user_id: user_id.to_string(),
-                kind: kind.to_string(),
-                address: Some(address.to_string()),
-                expires_at: now.saturating_add(ttl_ms(ttl)),
-                created_at: now,
-            },
-            scope,
-        )?;
-        Ok(token)
+        let record = TokenRecord {
+            digest: digest(&token),
+            user_id: user_id.to_string(),
+            kind: kind.to_string(),
+            address: Some(address.to_string()),
+            expires_at: now.saturating_add(ttl_ms(ttl)),
+            created_at: now,
+        };
+        Ok((token, record))
     }
 
     /// A live token of one of `kinds`, left in place (a flow that may still fail uses it up only at
@@ -70,10 +74,11 @@ impl AccountsServer {
         })
     }
 
-    /// Consumes a token of one of `kinds`; `None` when it is unknown, used or expired.
-    pub(crate) fn take_link_token(&self, token: &str, kinds: &[&str]) -> Result<Option<TokenRecord>> {
-        let record = self.store.take_token(&digest(token), kinds)?;
-        Ok(record.filter(|r| r.expires_at > self.now()))
+    /// Consumes, within a flow's transaction, a live token of one of `kinds`; `expired` when it is
+    /// unknown, used or expired (the transaction then rolls back and changes nothing).
+    pub(crate) fn take_link_token(&self, w: &mut dyn Writes, token: &str, kinds: &[&str], expired: ErrorCode) -> Result<TokenRecord> {
+        let record = w.take_token(&digest(token), kinds)?;
+        record.filter(|r| r.expires_at > self.now()).ok_or_else(|| err(expired))
     }
 
     /// What an unknown address costs in ambiguous mode: the same token work, a write transaction that
@@ -167,12 +172,15 @@ impl Password<'_> {
         self.server.localize((|| {
             let s = self.server;
             check_token(token)?;
-            let record = s.take_link_token(token, &[kinds::VERIFY_EMAIL])?.ok_or_else(|| err(ErrorCode::VerifyEmailLinkExpired))?;
-            let address = record.address.unwrap_or_default();
-            if !s.store.verify_email(&record.user_id, &address, s.now())? {
-                return Err(err(ErrorCode::VerifyEmailLinkUnknownAddress));
-            }
-            Ok(())
+            // Link used and address verified together, or neither (docs/reliability.md, "Atomic flows").
+            store::transaction(s.store(), |w| {
+                let record = s.take_link_token(w, token, &[kinds::VERIFY_EMAIL], ErrorCode::VerifyEmailLinkExpired)?;
+                let address = record.address.unwrap_or_default();
+                if !w.verify_email(&record.user_id, &address, s.now())? {
+                    return Err(err(ErrorCode::VerifyEmailLinkUnknownAddress));
+                }
+                Ok(())
+            })
         })())
     }
 
@@ -228,42 +236,56 @@ impl Password<'_> {
             let link_kinds = [kinds::RESET_PASSWORD, kinds::ENROLL_ACCOUNT];
             let peeked = s.peek_link_token(token, &link_kinds, ip, ErrorCode::ResetPasswordLinkExpired)?;
             let user = s.user_or_not_found(&peeked.user_id)?;
-            // The second factor is checked before the link is used up, so a wrong code changes nothing.
-            // One read of the two-factor document either way: `check_login` passes a user without it.
-            let session_allowed = opts.return_tokens_after_reset_password
-                && match code {
-                    Some(c) => {
-                        self.two_factor().check_login(&user, &json!({ "code": c }), ip)?;
-                        true
-                    }
-                    None => !self.two_factor().is_set(&user.id)?,
-                };
-            let record = s.take_link_token(token, &link_kinds)?.ok_or_else(|| err(ErrorCode::ResetPasswordLinkExpired))?;
-            let address = record.address.unwrap_or_default();
+            let address = peeked.address.clone().unwrap_or_default();
             if !user.emails.iter().any(|e| e.address == address) {
                 return Err(err(ErrorCode::ResetPasswordLinkUnknownAddress));
             }
+            // The second factor is checked before anything changes, so a wrong code changes nothing;
+            // it is used up in the transaction below. One read of the two-factor document either way.
+            let second_factor = match (opts.return_tokens_after_reset_password, code) {
+                (true, Some(c)) => Some(self.two_factor().plan_login(&user, &json!({ "code": c }), ip)?),
+                _ => None,
+            };
+            let session_allowed = opts.return_tokens_after_reset_password
+                && match &second_factor {
+                    Some(_) => true,
+                    None => !self.two_factor().is_set(&user.id)?,
+                };
             let hash = s.hasher.hash(&password)?;
-            let now = s.now();
-            s.store.set_password_hash(&user.id, &hash, now)?;
-            // Following the link proved the address; the remaining links are for the old password.
-            s.store.verify_email(&user.id, &address, now)?;
-            s.store.delete_tokens(&user.id, kinds::RESET_PASSWORD)?;
-            s.store.delete_tokens(&user.id, kinds::ENROLL_ACCOUNT)?;
-            if opts.invalidate_all_sessions_after_password_reset {
-                s.store.invalidate_all_sessions(&user.id, &[], now)?;
-            }
-            if opts.notify_user_after_password_changed && record.kind == kinds::RESET_PASSWORD {
+            // The user as they will be: the address the link went to is verified by following it.
+            let mut after = user.clone();
+            after.emails.iter_mut().filter(|e| e.address == address).for_each(|e| e.verified = true);
+            let session = if session_allowed { Some(s.prepare_session(&after, infos, None)?) } else { None };
+            // Link used, password set, address verified, other links removed, sessions ended, the
+            // code used up and the new session stored: all or nothing (docs/reliability.md).
+            let kind = store::transaction(s.store(), |w| {
+                let record = s.take_link_token(w, token, &link_kinds, ErrorCode::ResetPasswordLinkExpired)?;
+                if record.user_id != user.id || record.address.as_deref() != Some(address.as_str()) {
+                    return Err(err(ErrorCode::ResetPasswordLinkExpired)); // replaced since the peek
+                }
+                if let Some(Some(used)) = &second_factor {
+                    used.apply(w)?;
+                }
+                let now = s.now();
+                w.set_password_hash(&user.id, &hash, now)?;
+                w.verify_email(&user.id, &address, now)?;
+                w.delete_tokens(&user.id, kinds::RESET_PASSWORD)?;
+                w.delete_tokens(&user.id, kinds::ENROLL_ACCOUNT)?;
+                if opts.invalidate_all_sessions_after_password_reset {
+                    w.invalidate_all_sessions(&user.id, &[], now)?;
+                }
+                if let Some((record, _)) = &session {
+                    w.create_session(record)?;
+                }
+                Ok(record.kind)
+            })?;
+            if opts.notify_user_after_password_changed && kind == kinds::RESET_PASSWORD {
                 s.send_mail(MailKind::PasswordChanged, &user, &address, None)?;
             }
             if let Some(shown) = s.shown_user(&user, &[events::RESET_PASSWORD_SUCCESS])? {
                 s.events.emit(events::RESET_PASSWORD_SUCCESS, || shown)?;
             }
-            if !session_allowed {
-                return Ok(None);
-            }
-            let user = s.user_or_not_found(&user.id)?;
-            s.start_session(&user, infos, None).map(Some)
+            Ok(session.map(|(_, login)| login))
         })())
     }
 
@@ -288,14 +310,19 @@ impl Password<'_> {
                     Verified::NoHash => Err(ambiguous(ErrorCode::NoPasswordSet)),
                 }
             })?;
-            let now = s.now();
-            s.store.set_password_hash(user_id, &s.hasher.hash(&password)?, now)?;
-            if opts.invalidate_all_sessions_after_password_changed {
-                s.store.invalidate_all_sessions(user_id, &[], now)?;
-            }
-            if opts.remove_all_reset_password_tokens_after_password_changed {
-                s.store.delete_tokens(user_id, kinds::RESET_PASSWORD)?;
-            }
+            let hash = s.hasher.hash(&password)?;
+            // Password, sessions and reset links change together (docs/reliability.md, "Atomic flows").
+            store::transaction(s.store(), |w| {
+                let now = s.now();
+                w.set_password_hash(user_id, &hash, now)?;
+                if opts.invalidate_all_sessions_after_password_changed {
+                    w.invalidate_all_sessions(user_id, &[], now)?;
+                }
+                if opts.remove_all_reset_password_tokens_after_password_changed {
+                    w.delete_tokens(user_id, kinds::RESET_PASSWORD)?;
+                }
+                Ok(())
+            })?;
             if opts.notify_user_after_password_changed {
                 if let Some(first) = user.emails.first() {
                     s.send_mail(MailKind::PasswordChanged, &user, &first.address, None)?;

@@ -8,8 +8,9 @@ use crate::email::{kinds, normalize_address};
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::mail::MailKind;
 use crate::server::AccountsServer;
-use crate::services::AuthService;
-use crate::store::TokenScope;
+use crate::secret::digest;
+use crate::services::{AuthService, Authenticated, Completion};
+use crate::store::{self, TokenScope};
 use crate::types::{ConnectionInfo, User};
 use serde_json::Value;
 
@@ -48,30 +49,51 @@ impl MagicLink<'_> {
 pub(crate) struct MagicLinkAuthService;
 
 impl AuthService for MagicLinkAuthService {
-    /// The link is used up only when the login succeeds: a missing or wrong second factor, or a
-    /// deactivated user, leaves it valid until it expires.
     fn authenticate(&self, s: &AccountsServer, params: &Value, infos: &ConnectionInfo) -> Result<Option<User>> {
+        let Some(found) = self.authenticate_pending(s, params, infos)? else { return Ok(None) };
+        if let Some(complete) = &found.complete {
+            store::transaction(s.store(), |w| complete(w))?;
+        }
+        Ok(Some(found.user))
+    }
+
+    /// Nothing is written until the login goes ahead: a missing or wrong second factor, a
+    /// deactivated user or a refusing `ValidateLogin` listener leaves the link valid until it
+    /// expires. Then link, code and the address's verification are written with the session.
+    fn authenticate_pending(&self, s: &AccountsServer, params: &Value, infos: &ConnectionInfo) -> Result<Option<Authenticated>> {
         // accounts-js: a missing (falsy) token is UnrecognizedOptionsForLogin, a non-string MatchFailed.
         let token = match params.get("token") {
             None | Some(Value::Null) | Some(Value::Bool(false)) => return Err(AccountsError::code(ErrorCode::UnrecognizedOptionsForLogin)),
             Some(Value::String(t)) if t.is_empty() => return Err(AccountsError::code(ErrorCode::UnrecognizedOptionsForLogin)),
-            Some(Value::String(t)) => t,
+            Some(Value::String(t)) => t.clone(),
             Some(_) => return Err(AccountsError::code(ErrorCode::MatchFailed)),
         };
         let ip = infos.ip.as_deref();
-        let peeked = s.peek_link_token(token, &[kinds::MAGIC_LINK], ip, ErrorCode::LoginTokenExpired)?;
-        let user = s.user_or_not_found(&peeked.user_id)?;
+        let peeked = s.peek_link_token(&token, &[kinds::MAGIC_LINK], ip, ErrorCode::LoginTokenExpired)?;
+        let mut user = s.user_or_not_found(&peeked.user_id)?;
         if user.deactivated {
             return Err(AccountsError::code(ErrorCode::UserDeactivated));
         }
-        s.password().two_factor().check_login(&user, params, ip)?;
-        let record = s.take_link_token(token, &[kinds::MAGIC_LINK])?.ok_or_else(|| AccountsError::code(ErrorCode::LoginTokenExpired))?;
-        let address = record.address.unwrap_or_default();
-        // The address may have been removed since the link was sent; then the link is dead.
-        if !s.store.verify_email(&record.user_id, &address, s.now())? {
-            return Err(AccountsError::code(ErrorCode::LoginTokenExpired));
-        }
-        s.user_or_not_found(&record.user_id).map(Some) // as it is now: with the address verified
+        let second_factor = s.password().two_factor().plan_login(&user, params, ip)?;
+        let address = peeked.address.unwrap_or_default();
+        // The user as they will be: following the link proves the address.
+        user.emails.iter_mut().filter(|e| e.address == address).for_each(|e| e.verified = true);
+        let (user_id, now) = (user.id.clone(), s.now());
+        let complete: Completion = Box::new(move |w| {
+            let taken = w.take_token(&digest(&token), &[kinds::MAGIC_LINK])?;
+            if !taken.is_some_and(|t| t.user_id == user_id && t.expires_at > now) {
+                return Err(AccountsError::code(ErrorCode::LoginTokenExpired)); // used meanwhile
+            }
+            if let Some(used) = &second_factor {
+                used.apply(w)?;
+            }
+            // The address may have been removed since the link was sent; then the link is dead.
+            if !w.verify_email(&user_id, &address, now)? {
+                return Err(AccountsError::code(ErrorCode::LoginTokenExpired));
+            }
+            Ok(())
+        });
+        Ok(Some(Authenticated { user, complete: Some(complete) }))
     }
 
     fn checks_second_factor(&self) -> bool {

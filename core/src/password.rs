@@ -7,8 +7,10 @@ use crate::hashing::Verified;
 use crate::identifiers::{lookup_email, lookup_username, normalize_email, normalize_username, username_key};
 use crate::secret::new_id;
 use crate::server::AccountsServer;
-use crate::store::NewUser;
-use crate::two_factor::TwoFactor;
+use crate::email::kinds;
+use crate::mail::MailKind;
+use crate::store::{self, NewUser, TokenScope};
+use crate::two_factor::{SecondFactorUse, TwoFactor};
 use crate::types::{ConnectionInfo, EmailRecord, RESERVED_USER_KEYS, User};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -188,7 +190,16 @@ impl Password<'_> {
                 };
                 let id = new_id()?;
                 let now = s.now();
-                let stored = s.store.create_user(&NewUser {
+                // The verification link of the first address is stored with the user, and mailed
+                // after the commit (docs/reliability.md, "Atomic flows").
+                let link = match (&draft.email, s.config.services.password.send_verification_email_after_signup) {
+                    (Some(address), true) => {
+                        let ttl = s.config.services.password.verify_email_token_expiration;
+                        Some((address.clone(), s.new_link_token(&id, kinds::VERIFY_EMAIL, address, ttl)?))
+                    }
+                    _ => None,
+                };
+                let new_user = NewUser {
                     id: id.clone(),
                     username_key: draft.username.as_deref().map(username_key),
                     username: draft.username,
@@ -199,6 +210,13 @@ impl Password<'_> {
                     deactivated: false,
                     created_at: now,
                     updated_at: now,
+                };
+                let stored = store::transaction(s.store(), |w| {
+                    w.create_user(&new_user)?;
+                    if let Some((_, (_, record))) = &link {
+                        w.insert_token(record, TokenScope::KindAndAddress)?;
+                    }
+                    Ok(())
                 });
                 if let Err(e) = stored {
                     // As accounts-js: CreateUserError is about storing the user (validation
@@ -212,18 +230,17 @@ impl Password<'_> {
                     });
                     return Err(e);
                 }
-                Ok(id)
+                Ok((id, link))
             })();
-            let id = result?;
-            let send_verification = s.config.services.password.send_verification_email_after_signup;
-            if send_verification || s.events.has(events::CREATE_USER_SUCCESS) {
+            let (id, link) = result?;
+            if link.is_some() || s.events.has(events::CREATE_USER_SUCCESS) {
                 let stored = s.store.find_user_by_id(&id)?;
                 // accounts-js passes the stored user (here sanitized) to CreateUserSuccess.
                 if let Some(shown) = stored.as_ref().map(|u| s.shown_user(u, &[events::CREATE_USER_SUCCESS])).transpose()?.flatten() {
                     s.events.emit(events::CREATE_USER_SUCCESS, || shown)?;
                 }
-                if let Some(email) = stored.and_then(|u| u.emails.into_iter().next()).filter(|_| send_verification) {
-                    self.send_verification_email(&email.address)?;
+                if let (Some(user), Some((address, (token, _)))) = (&stored, &link) {
+                    s.send_mail(MailKind::VerifyEmail, user, address, Some(token))?;
                 }
             }
             Ok(id)
@@ -277,6 +294,16 @@ impl Password<'_> {
     }
 
     pub(crate) fn authenticate_unsanitized(&self, params: &Value, infos: &ConnectionInfo) -> Result<User> {
+        let (user, second_factor) = self.authenticate_pending(params, infos)?;
+        if let Some(used) = second_factor {
+            store::transaction(self.server.store(), |w| used.apply(w))?;
+        }
+        Ok(user)
+    }
+
+    /// Checks the credentials and the second factor; the code is used up only when the caller
+    /// applies the returned [`SecondFactorUse`] (with the session, in a login).
+    pub(crate) fn authenticate_pending(&self, params: &Value, infos: &ConnectionInfo) -> Result<(User, Option<SecondFactorUse>)> {
         let s = self.server;
         let present = |k: &str| params.get(k).filter(|v| !v.is_null());
         let (Some(selector), Some(password)) = (present("user"), present("password")) else {
@@ -298,8 +325,8 @@ impl Password<'_> {
                 return Err(err(ErrorCode::EmailNotVerified));
             }
         }
-        self.two_factor().check_login(&user, params, infos.ip.as_deref())?;
-        Ok(user)
+        let second_factor = self.two_factor().plan_login(&user, params, infos.ip.as_deref())?;
+        Ok((user, second_factor))
     }
 
     /// The password step of a login. Unknown user, missing hash and wrong password each cost one
@@ -362,11 +389,13 @@ impl Password<'_> {
             let password = self.check_new_password(&Value::String(password.to_string()))?;
             s.user_or_not_found(user_id)?;
             let hash = s.hasher.hash(&password)?;
-            s.store.set_password_hash(user_id, &hash, s.now())?;
-            if s.config.services.password.remove_all_reset_password_tokens_after_password_changed {
-                s.store.delete_tokens(user_id, crate::email::kinds::RESET_PASSWORD)?;
-            }
-            Ok(())
+            store::transaction(s.store(), |w| {
+                w.set_password_hash(user_id, &hash, s.now())?;
+                if s.config.services.password.remove_all_reset_password_tokens_after_password_changed {
+                    w.delete_tokens(user_id, crate::email::kinds::RESET_PASSWORD)?;
+                }
+                Ok(())
+            })
         })())
     }
 }

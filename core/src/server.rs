@@ -9,7 +9,7 @@ use crate::password::Password;
 use crate::magic_link::{self, MagicLink, MagicLinkAuthService};
 use crate::messages::Messages;
 use crate::secret::{SealingKey, ct_eq, digest, new_id};
-use crate::services::{AuthService, PasswordAuthService};
+use crate::services::{AuthService, Completion, PasswordAuthService};
 use crate::store::{self, SessionRecord, Store};
 use crate::tokens::{AccessData, TokenManager};
 use crate::identifiers::{lookup_email, lookup_username};
@@ -84,10 +84,26 @@ impl AccountsServer {
     /// As [`AccountsServer::new`].
     pub fn with_clock(config: Config, callbacks: Callbacks, clock: Arc<dyn Clock>) -> Result<AccountsServer> {
         config.validate()?;
+        let store = store::open(&config.db, config.db_pool_size)?;
+        AccountsServer::build(config, callbacks, clock, store)
+    }
+
+    /// As [`AccountsServer::with_clock`], with every store call going through a
+    /// [`store::faults::FaultyStore`] that fails where `plan` says (atomicity tests only).
+    ///
+    /// # Errors
+    /// As [`AccountsServer::new`].
+    #[cfg(feature = "fault-injection")]
+    pub fn with_faults(config: Config, callbacks: Callbacks, clock: Arc<dyn Clock>, plan: Arc<store::faults::FaultPlan>) -> Result<AccountsServer> {
+        config.validate()?;
+        let store = store::open(&config.db, config.db_pool_size)?;
+        AccountsServer::build(config, callbacks, clock, Box::new(store::faults::FaultyStore::new(store, plan)))
+    }
+
+    fn build(config: Config, callbacks: Callbacks, clock: Arc<dyn Clock>, store: Box<dyn Store>) -> Result<AccountsServer> {
         let tokens = TokenManager::new(&config)?;
         let pw = &config.services.password;
         let hasher = Hasher::new(pw.hashing, pw.max_concurrent_hashes)?;
-        let store = store::open(&config.db, config.db_pool_size)?;
         let mut services: HashMap<String, Arc<dyn AuthService>> = HashMap::new();
         services.insert("password".into(), Arc::new(PasswordAuthService));
         services.insert(magic_link::SERVICE_NAME.into(), Arc::new(MagicLinkAuthService));
@@ -253,6 +269,14 @@ impl AccountsServer {
 
     /// Creates a session for `user` and signs its first token pair.
     pub(crate) fn start_session(&self, user: &User, infos: &ConnectionInfo, impersonator: Option<&User>) -> Result<LoginResult> {
+        let (record, login) = self.prepare_session(user, infos, impersonator)?;
+        self.store.create_session(&record)?;
+        Ok(login)
+    }
+
+    /// The session row and signed token pair of a new session for `user`, not stored yet: a flow
+    /// stores the row in its own transaction ([`crate::store::Writes::create_session`]).
+    pub(crate) fn prepare_session(&self, user: &User, infos: &ConnectionInfo, impersonator: Option<&User>) -> Result<(SessionRecord, LoginResult)> {
         if user.deactivated {
             return Err(code(ErrorCode::UserDeactivated));
         }
@@ -260,7 +284,7 @@ impl AccountsServer {
         let now = self.now();
         let session_id = new_id()?;
         let refresh_token = self.tokens.refresh_token(&user.id, &session_id, 0, now)?;
-        self.store.create_session(&SessionRecord {
+        let record = SessionRecord {
             session: Session {
                 id: session_id.clone(),
                 user_id: user.id.clone(),
@@ -275,7 +299,7 @@ impl AccountsServer {
             refresh_digest: digest(&refresh_token),
             prev_refresh_digest: None,
             rotated_at: now,
-        })?;
+        };
         let data = AccessData {
             user_id: user.id.clone(),
             is_impersonated: impersonator.is_some(),
@@ -283,7 +307,8 @@ impl AccountsServer {
             impersonator_user_id: impersonator.map(|u| u.id.clone()),
         };
         let access_token = self.access_token(user, &data, now)?;
-        Ok(LoginResult { session_id, tokens: Tokens { access_token, refresh_token }, user: self.sanitize(user.clone())? })
+        let login = LoginResult { session_id, tokens: Tokens { access_token, refresh_token }, user: self.sanitize(user.clone())? };
+        Ok((record, login))
     }
 
     /// Authenticates with `service` and, on success, creates a session (accounts-js `loginWithService`).
@@ -293,9 +318,14 @@ impl AccountsServer {
     /// `UserDeactivated`, or a `ValidateLogin` listener's error.
     pub fn login_with_service(&self, service: &str, params: &Value, infos: &ConnectionInfo) -> Result<LoginResult> {
         let watched = [events::VALIDATE_LOGIN, events::LOGIN_SUCCESS, events::LOGIN_ERROR];
-        self.authenticated(service, params, infos, &watched, events::LOGIN_ERROR, |user, shown| {
+        self.authenticated(service, params, infos, &watched, events::LOGIN_ERROR, |user, shown, completions| {
             self.events.emit(events::VALIDATE_LOGIN, || hooks_info(service, params, infos, shown))?;
-            let result = self.start_session(user, infos, None)?;
+            let (record, result) = self.prepare_session(user, infos, None)?;
+            // What the service used up (a link, a code) is written with the session, or neither is.
+            store::transaction(self.store(), |w| {
+                completions.iter().try_for_each(|complete| complete(w))?;
+                w.create_session(&record)
+            })?;
             self.events.emit(events::LOGIN_SUCCESS, || hooks_info(service, params, infos, shown))?;
             Ok(result)
         })
@@ -311,16 +341,16 @@ impl AccountsServer {
         infos: &ConnectionInfo,
         watched: &[&str],
         fail_event: &str,
-        then: impl FnOnce(&User, Option<&Value>) -> Result<T>,
+        then: impl FnOnce(&User, Option<&Value>, Vec<Completion>) -> Result<T>,
     ) -> Result<T> {
         let mut shown = None;
         let result = (|| {
-            let user = self.authenticate_user(service, params, infos)?;
+            let (user, completions) = self.authenticate_user(service, params, infos)?;
             shown = self.shown_user(&user, watched)?;
             if user.deactivated {
                 return Err(code(ErrorCode::UserDeactivated));
             }
-            then(&user, shown.as_ref())
+            then(&user, shown.as_ref(), completions)
         })();
         if let Err(e) = &result {
             let _ = self.events.emit(fail_event, || {
@@ -334,15 +364,19 @@ impl AccountsServer {
 
     /// Runs a service and, unless it checked it itself, the user's second factor: no service
     /// can log a user with two-factor on in without their code.
-    fn authenticate_user(&self, service: &str, params: &Value, infos: &ConnectionInfo) -> Result<User> {
+    /// Returns the user and the writes that complete the login (see [`AuthService::authenticate_pending`]).
+    fn authenticate_user(&self, service: &str, params: &Value, infos: &ConnectionInfo) -> Result<(User, Vec<Completion>)> {
         let svc = self.service(service)?;
-        let user = svc.authenticate(self, params, infos)?.ok_or_else(|| {
+        let found = svc.authenticate_pending(self, params, infos)?.ok_or_else(|| {
             AccountsError::new(ErrorCode::AuthenticationFailed, format!("Service {service} was not able to authenticate user"))
         })?;
+        let mut completions: Vec<Completion> = found.complete.into_iter().collect();
         if !svc.checks_second_factor() {
-            self.password().two_factor().check_login(&user, params, infos.ip.as_deref())?;
+            if let Some(used) = self.password().two_factor().plan_login(&found.user, params, infos.ip.as_deref())? {
+                completions.push(Box::new(move |w| used.apply(w)));
+            }
         }
-        Ok(user)
+        Ok((found.user, completions))
     }
 
     /// Checks credentials with `service` without creating a session (accounts-js `authenticateWithService`).
@@ -351,7 +385,10 @@ impl AccountsServer {
     /// As [`AccountsServer::login_with_service`], minus session creation.
     pub fn authenticate_with_service(&self, service: &str, params: &Value, infos: &ConnectionInfo) -> Result<bool> {
         let watched = [events::AUTHENTICATE_SUCCESS, events::AUTHENTICATE_ERROR];
-        self.authenticated(service, params, infos, &watched, events::AUTHENTICATE_ERROR, |_, shown| {
+        self.authenticated(service, params, infos, &watched, events::AUTHENTICATE_ERROR, |_, shown, completions| {
+            if !completions.is_empty() {
+                store::transaction(self.store(), |w| completions.iter().try_for_each(|complete| complete(w)))?;
+            }
             self.events.emit(events::AUTHENTICATE_SUCCESS, || hooks_info(service, params, infos, shown))?;
             Ok(true)
         })

@@ -8,6 +8,7 @@ use crate::attempts::{Guess, Guesser};
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::secret::{ct_eq, digest, random_hex};
 use crate::server::AccountsServer;
+use crate::store::Writes;
 use crate::types::User;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -147,7 +148,7 @@ impl TwoFactor<'_> {
         self.server.localize((|| {
             require_code(code)?;
             self.server.user_or_not_found(user_id)?;
-            self.guarded_consume(user_id, None, code, None, |_| None)
+            self.guarded_consume(user_id, None, code, |_| None)
         })())
     }
 
@@ -161,7 +162,7 @@ impl TwoFactor<'_> {
             require_code(code)?;
             self.server.user_or_not_found(user_id)?;
             let (shown, stored) = self.recovery_codes()?;
-            self.guarded_consume(user_id, None, code, None, move |mut doc| {
+            self.guarded_consume(user_id, None, code, move |mut doc| {
                 doc.recovery_codes = stored.clone();
                 Some(doc)
             })?;
@@ -197,16 +198,15 @@ impl TwoFactor<'_> {
 
     /// The second step of a login: with two-factor on, `params.code` must be a fresh TOTP code or
     /// an unused recovery code. Wrong codes count against the second-factor limits (per account,
-    /// per `ip`, per both).
-    pub(crate) fn check_login(&self, user: &User, params: &Value, ip: Option<&str>) -> Result<()> {
-        let Some(loaded) = self.load(&user.id)? else { return Ok(()) };
-        let code = match params.get("code") {
-            None | Some(Value::Null) => return Err(err(ErrorCode::TwoFactorCodeRequired)),
-            Some(Value::String(c)) if !c.trim().is_empty() => c,
-            Some(Value::String(_)) => return Err(err(ErrorCode::TwoFactorCodeRequired)),
-            Some(_) => return Err(err(ErrorCode::TwoFactorCodeDidNotMatch)),
-        };
-        self.guarded_consume(&user.id, ip, code, Some(loaded), Some)
+    /// per `ip`, per both). The code is used up only when the caller applies the returned
+    /// [`SecondFactorUse`] in its own transaction (with the session, or with a reset: all or
+    /// nothing, docs/reliability.md). `None`: two-factor is off.
+    pub(crate) fn plan_login(&self, user: &User, params: &Value, ip: Option<&str>) -> Result<Option<SecondFactorUse>> {
+        let Some((text, doc)) = self.load(&user.id)? else { return Ok(None) };
+        let code = login_code(params)?;
+        let who = Guesser { account: Some(&user.id), ip };
+        let new = self.server.guarded(Guess::SecondFactor, &who, || self.used_up(&user.id, code, doc.clone(), &Some))?;
+        Ok(Some(SecondFactorUse { user_id: user.id.clone(), expected: text, new, now: self.server.now() }))
     }
 
     /// [`TwoFactor::consume`] under the second-factor attempt limits.
@@ -215,48 +215,83 @@ impl TwoFactor<'_> {
         user_id: &str,
         ip: Option<&str>,
         code: &str,
-        loaded: Option<(String, Stored)>,
         next: impl Fn(Stored) -> Option<Stored>,
     ) -> Result<()> {
         let who = Guesser { account: Some(user_id), ip };
-        self.server.guarded(Guess::SecondFactor, &who, || self.consume(user_id, code, loaded, next))
+        self.server.guarded(Guess::SecondFactor, &who, || self.consume(user_id, code, &next))
     }
 
-    /// Checks `code` against the stored document (`loaded`, when the caller has just read it) and
-    /// writes `next(doc with the code used up)` atomically (`None` deletes the document).
-    fn consume(&self, user_id: &str, code: &str, mut loaded: Option<(String, Stored)>, next: impl Fn(Stored) -> Option<Stored>) -> Result<()> {
-        let code = code.trim();
-        if code.is_empty() || code.len() > 64 {
-            return Err(err(ErrorCode::TwoFactorCodeDidNotMatch));
-        }
+    /// Checks `code` against the stored document and writes `next(doc with the code used up)`
+    /// atomically (`None` deletes the document).
+    fn consume(&self, user_id: &str, code: &str, next: &impl Fn(Stored) -> Option<Stored>) -> Result<()> {
         for _ in 0..SWAP_ATTEMPTS {
-            let (text, mut doc) = match loaded.take() {
-                Some(l) => l,
-                None => self.load(user_id)?.ok_or_else(|| err(ErrorCode::TwoFactorNotSet))?,
-            };
-            if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
-                let secret = self.server.two_factor_key.open(&doc.sealed_secret, user_id.as_bytes())?;
-                match self.totp(secret)?.check(code, self.now_secs()) {
-                    Some(step) if step > doc.last_step => doc.last_step = step,
-                    _ => return Err(err(ErrorCode::TwoFactorCodeDidNotMatch)),
-                }
-            } else {
-                let presented = digest(&normalize_recovery(code));
-                let mut found = None;
-                for (i, d) in doc.recovery_codes.iter().enumerate() {
-                    if ct_eq(d, &presented) {
-                        found = Some(i);
-                    }
-                }
-                let Some(i) = found else { return Err(err(ErrorCode::TwoFactorCodeDidNotMatch)) };
-                doc.recovery_codes.remove(i);
-            }
-            let new_text = next(doc).map(|d| serde_json::to_string(&d)).transpose()?;
+            let (text, doc) = self.load(user_id)?.ok_or_else(|| err(ErrorCode::TwoFactorNotSet))?;
+            let new_text = self.used_up(user_id, code, doc, next)?;
             if self.server.store.swap_service(user_id, SERVICE, Some(&text), new_text.as_deref(), self.server.now())? {
                 return Ok(());
             }
             // Someone else used a code meanwhile: re-read, so the same code cannot pass twice.
         }
         Err(err(ErrorCode::TwoFactorCodeDidNotMatch))
+    }
+
+    /// Checks `code` against `doc` without writing; returns `next(doc with the code used up)` as
+    /// the text to store (`None`: delete the document).
+    fn used_up(&self, user_id: &str, code: &str, mut doc: Stored, next: &impl Fn(Stored) -> Option<Stored>) -> Result<Option<String>> {
+        let code = code.trim();
+        if code.is_empty() || code.len() > 64 {
+            return Err(err(ErrorCode::TwoFactorCodeDidNotMatch));
+        }
+        if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
+            let secret = self.server.two_factor_key.open(&doc.sealed_secret, user_id.as_bytes())?;
+            match self.totp(secret)?.check(code, self.now_secs()) {
+                Some(step) if step > doc.last_step => doc.last_step = step,
+                _ => return Err(err(ErrorCode::TwoFactorCodeDidNotMatch)),
+            }
+        } else {
+            let presented = digest(&normalize_recovery(code));
+            let mut found = None;
+            for (i, d) in doc.recovery_codes.iter().enumerate() {
+                if ct_eq(d, &presented) {
+                    found = Some(i);
+                }
+            }
+            let Some(i) = found else { return Err(err(ErrorCode::TwoFactorCodeDidNotMatch)) };
+            doc.recovery_codes.remove(i);
+        }
+        Ok(next(doc).map(|d| serde_json::to_string(&d)).transpose()?)
+    }
+}
+
+/// A checked second factor not yet used up: the two-factor document to swap in.
+pub(crate) struct SecondFactorUse {
+    user_id: String,
+    expected: String,
+    new: Option<String>,
+    now: i64,
+}
+
+impl SecondFactorUse {
+    /// Uses the code up within the caller's transaction.
+    ///
+    /// # Errors
+    /// `TwoFactorCodeDidNotMatch` when another request used a code of this user since the check
+    /// (the transaction then rolls back), `StorageError`.
+    pub(crate) fn apply(&self, w: &mut dyn Writes) -> Result<()> {
+        if w.swap_service(&self.user_id, SERVICE, Some(&self.expected), self.new.as_deref(), self.now)? {
+            Ok(())
+        } else {
+            Err(err(ErrorCode::TwoFactorCodeDidNotMatch))
+        }
+    }
+}
+
+/// The code of a login's `params` (accounts-js: none is `TwoFactorCodeRequired`, a non-string `TwoFactorCodeDidNotMatch`).
+fn login_code(params: &Value) -> Result<&str> {
+    match params.get("code") {
+        None | Some(Value::Null) => Err(err(ErrorCode::TwoFactorCodeRequired)),
+        Some(Value::String(c)) if !c.trim().is_empty() => Ok(c),
+        Some(Value::String(_)) => Err(err(ErrorCode::TwoFactorCodeRequired)),
+        Some(_) => Err(err(ErrorCode::TwoFactorCodeDidNotMatch)),
     }
 }

@@ -1,8 +1,13 @@
-//! Persistence: one [`Store`] trait, implemented by [`sqlite::SqliteStore`].
+//! Persistence: one [`Store`] trait, implemented by [`sqlite::SqliteStore`] and
+//! [`postgres::PostgresStore`].
 //!
-//! Stores hold no business rules: they persist rows, enforce uniqueness and offer the one
-//! compare-and-swap that refresh-token rotation needs. Secrets arrive here already digested.
+//! Stores hold no business rules: they persist rows, enforce uniqueness and offer the
+//! compare-and-swaps that rotation and single use need. Secrets arrive here already digested.
+//! A flow that changes several things runs them through [`Store::atomically`], so it commits
+//! once or not at all (docs/reliability.md, "Atomic flows").
 
+#[cfg(feature = "fault-injection")]
+pub mod faults;
 pub mod postgres;
 mod postgres_tls;
 pub mod sqlite;
@@ -74,8 +79,52 @@ pub struct AttemptCount {
     pub expires_at: i64,
 }
 
+/// The writes a flow can group into one transaction ([`Store::atomically`]). Each behaves as the
+/// [`Store`] method of the same name; none is visible to other callers before the commit.
+pub trait Writes {
+    /// As [`Store::create_user`].
+    fn create_user(&mut self, user: &NewUser) -> Result<()>;
+    /// As [`Store::set_password_hash`].
+    fn set_password_hash(&mut self, user_id: &str, hash: &str, now: i64) -> Result<()>;
+    /// As [`Store::create_session`].
+    fn create_session(&mut self, record: &SessionRecord) -> Result<()>;
+    /// As [`Store::invalidate_all_sessions`].
+    fn invalidate_all_sessions(&mut self, user_id: &str, except: &[String], now: i64) -> Result<u64>;
+    /// As [`Store::verify_email`].
+    fn verify_email(&mut self, user_id: &str, address: &str, now: i64) -> Result<bool>;
+    /// As [`Store::insert_token`].
+    fn insert_token(&mut self, record: &TokenRecord, scope: TokenScope) -> Result<()>;
+    /// As [`Store::take_token`].
+    fn take_token(&mut self, digest: &str, kinds: &[&str]) -> Result<Option<TokenRecord>>;
+    /// As [`Store::delete_tokens`].
+    fn delete_tokens(&mut self, user_id: &str, kind: &str) -> Result<u64>;
+    /// As [`Store::swap_service`].
+    fn swap_service(&mut self, user_id: &str, name: &str, expected: Option<&str>, new: Option<&str>, now: i64) -> Result<bool>;
+}
+
+/// Runs `work` in one transaction of `store` and returns what it returns: committed when it
+/// returns `Ok`, rolled back when it returns `Err` (or the commit fails).
+///
+/// # Errors
+/// `work`'s error, or `StorageError` when the transaction cannot begin or commit.
+pub fn transaction<T>(store: &dyn Store, mut work: impl FnMut(&mut dyn Writes) -> Result<T>) -> Result<T> {
+    let mut out = None;
+    store.atomically(&mut |w| {
+        out = Some(work(w)?);
+        Ok(())
+    })?;
+    out.ok_or_else(|| crate::error::AccountsError::new(crate::error::ErrorCode::InternalError, "transaction ran no work"))
+}
+
 /// What the server needs from a database. Implementations must be safe to share between threads.
 pub trait Store: Send + Sync {
+    /// Runs `work` in one write transaction: everything it wrote commits when it returns `Ok`,
+    /// nothing when it returns `Err`. Never nest it, nor call other [`Store`] methods inside it
+    /// (on SQLite the writer is held for the duration).
+    ///
+    /// # Errors
+    /// `work`'s error, or `StorageError` when the transaction cannot begin or commit.
+    fn atomically(&self, work: &mut dyn FnMut(&mut dyn Writes) -> Result<()>) -> Result<()>;
     /// Inserts a user with its emails, password hash and service documents in one transaction.
     ///
     /// # Errors

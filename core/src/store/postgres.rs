@@ -5,7 +5,7 @@
 //! processes is one statement (compare-and-swap `UPDATE ... WHERE`, `DELETE ... RETURNING`) or a
 //! transaction, and uniqueness is enforced by the database.
 
-use super::{AttemptCount, NewUser, SessionRecord, Store, TokenRecord, TokenScope};
+use super::{AttemptCount, NewUser, SessionRecord, Store, TokenRecord, TokenScope, Writes};
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::types::{ConnectionInfo, EmailRecord, PurgeReport, Session, User};
 use postgres::error::SqlState;
@@ -263,12 +263,18 @@ fn sync_emails(tx: &mut impl GenericClient, user_id: &str, now: i64) -> Result<(
     Ok(())
 }
 
-impl Store for PostgresStore {
-    fn create_user(&self, user: &NewUser) -> Result<()> {
+/// The writes of one transaction (see [`Store::atomically`]), or of one statement on a pooled
+/// connection when a [`Store`] method needs no transaction.
+struct PgWrites<'a, C: GenericClient> {
+    c: &'a mut C,
+}
+
+impl<C: GenericClient> Writes for PgWrites<'_, C> {
+    fn create_user(&mut self, user: &NewUser) -> Result<()> {
         let emails_json = serde_json::to_string(&user.emails)?;
         let profile_json = serde_json::to_string(&user.profile)?;
-        self.tx(|tx| {
-            tx.execute(
+        {
+            self.c.execute(
                 "INSERT INTO users (id, username, username_key, emails, profile, deactivated, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 &[
@@ -284,23 +290,152 @@ impl Store for PostgresStore {
             )
             .map_err(constraint)?;
             for email in &user.emails {
-                tx.execute(
+                self.c.execute(
                     "INSERT INTO emails (address, user_id, verified, created_at) VALUES ($1, $2, $3, $4)",
                     &[&email.address, &user.id, &email.verified, &user.created_at],
                 )
                 .map_err(constraint)?;
             }
             if let Some(hash) = &user.password_hash {
-                tx.execute("INSERT INTO passwords (user_id, hash, updated_at) VALUES ($1, $2, $3)", &[&user.id, hash, &user.updated_at])?;
+                self.c.execute("INSERT INTO passwords (user_id, hash, updated_at) VALUES ($1, $2, $3)", &[&user.id, hash, &user.updated_at])?;
             }
             for (name, data) in &user.services {
-                tx.execute(
+                self.c.execute(
                     "INSERT INTO services (user_id, name, data, updated_at) VALUES ($1, $2, $3, $4)",
                     &[&user.id, name, data, &user.updated_at],
                 )?;
             }
             Ok(())
-        })
+        }
+    }
+
+    fn set_password_hash(&mut self, user_id: &str, hash: &str, now: i64) -> Result<()> {
+        {
+            if self.c.execute("UPDATE users SET updated_at = $2 WHERE id = $1", &[&user_id, &now])? == 0 {
+                return Err(user_not_found());
+            }
+            self.c.execute(
+                "INSERT INTO passwords (user_id, hash, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (user_id) DO UPDATE SET hash = EXCLUDED.hash, updated_at = EXCLUDED.updated_at",
+                &[&user_id, &hash, &now],
+            )?;
+            Ok(())
+        }
+    }
+
+    fn create_session(&mut self, r: &SessionRecord) -> Result<()> {
+        let s = &r.session;
+        self.c.execute(
+                "INSERT INTO sessions (id, user_id, refresh_digest, prev_refresh_digest, refresh_counter, rotated_at, valid, \
+                 ip, user_agent, impersonator_user_id, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                &[
+                    &s.id,
+                    &s.user_id,
+                    &r.refresh_digest,
+                    &r.prev_refresh_digest,
+                    &s.refresh_count,
+                    &r.rotated_at,
+                    &s.valid,
+                    &s.ip,
+                    &s.user_agent,
+                    &s.impersonator_user_id,
+                    &s.created_at,
+                    &s.updated_at,
+                ],
+            )
+            .map_err(constraint)?;
+        Ok(())
+    }
+
+    fn invalidate_all_sessions(&mut self, user_id: &str, except: &[String], now: i64) -> Result<u64> {
+        if names_nothing(user_id) {
+            return Ok(0);
+        }
+        // A NUL-containing id names no session, so it excludes nothing.
+        let except: Vec<&str> = except.iter().map(String::as_str).filter(|id| !names_nothing(id)).collect();
+        Ok(self.c.execute(
+            "UPDATE sessions SET valid = FALSE, updated_at = $3 \
+             WHERE (user_id = $1 OR impersonator_user_id = $1) AND valid AND NOT (id = ANY($2))",
+            &[&user_id, &except, &now],
+        )?)
+    }
+
+    fn verify_email(&mut self, user_id: &str, address: &str, now: i64) -> Result<bool> {
+        if names_nothing(user_id) || names_nothing(address) {
+            return Ok(false);
+        }
+        {
+            lock_user(self.c, user_id)?;
+            if self.c.execute("UPDATE emails SET verified = TRUE WHERE user_id = $1 AND address = $2", &[&user_id, &address])? == 0 {
+                return Ok(false);
+            }
+            sync_emails(self.c, user_id, now)?;
+            Ok(true)
+        }
+    }
+
+    fn insert_token(&mut self, t: &TokenRecord, scope: TokenScope) -> Result<()> {
+        {
+            match scope {
+                TokenScope::Kind => self.c.execute("DELETE FROM tokens WHERE user_id = $1 AND kind = $2", &[&t.user_id, &t.kind])?,
+                TokenScope::KindAndAddress => self.c.execute(
+                    "DELETE FROM tokens WHERE user_id = $1 AND kind = $2 AND address IS NOT DISTINCT FROM $3",
+                    &[&t.user_id, &t.kind, &t.address],
+                )?,
+            };
+            self.c.execute("DELETE FROM tokens WHERE expires_at <= $1", &[&t.created_at])?;
+            self.c.execute(
+                "INSERT INTO tokens (digest, user_id, kind, address, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&t.digest, &t.user_id, &t.kind, &t.address, &t.expires_at, &t.created_at],
+            )
+            .map_err(constraint)?;
+            Ok(())
+        }
+    }
+
+    fn take_token(&mut self, digest: &str, kinds: &[&str]) -> Result<Option<TokenRecord>> {
+        let kinds: Vec<&str> = kinds.to_vec();
+        let row = self.c.query_opt(
+            "DELETE FROM tokens WHERE digest = $1 AND kind = ANY($2) \
+             RETURNING digest, user_id, kind, address, expires_at, created_at",
+            &[&digest, &kinds],
+        )?;
+        Ok(row.as_ref().map(token_from_row))
+    }
+
+    fn delete_tokens(&mut self, user_id: &str, kind: &str) -> Result<u64> {
+        Ok(self.c.execute("DELETE FROM tokens WHERE user_id = $1 AND kind = $2", &[&user_id, &kind])?)
+    }
+
+    fn swap_service(&mut self, user_id: &str, name: &str, expected: Option<&str>, new: Option<&str>, now: i64) -> Result<bool> {
+                let n = match (expected, new) {
+            (None, None) => return Ok(self.c.query_opt("SELECT 1 FROM services WHERE user_id = $1 AND name = $2", &[&user_id, &name])?.is_none()),
+            (None, Some(data)) => self.c
+                .execute(
+                    "INSERT INTO services (user_id, name, data, updated_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                    &[&user_id, &name, &data, &now],
+                )
+                .map_err(constraint)?,
+            (Some(old), Some(data)) => self.c.execute(
+                "UPDATE services SET data = $4, updated_at = $5 WHERE user_id = $1 AND name = $2 AND data = $3",
+                &[&user_id, &name, &old, &data, &now],
+            )?,
+            (Some(old), None) => {
+                self.c.execute("DELETE FROM services WHERE user_id = $1 AND name = $2 AND data = $3", &[&user_id, &name, &old])?
+            }
+        };
+        Ok(n == 1)
+    }
+}
+
+impl Store for PostgresStore {
+    fn atomically(&self, work: &mut dyn FnMut(&mut dyn Writes) -> Result<()>) -> Result<()> {
+        self.tx(|tx| work(&mut PgWrites { c: tx }))
+    }
+
+    fn create_user(&self, user: &NewUser) -> Result<()> {
+        self.tx(|tx| PgWrites { c: tx }.create_user(user))
     }
 
     fn find_user_by_id(&self, id: &str) -> Result<Option<User>> {
@@ -338,17 +473,7 @@ impl Store for PostgresStore {
     }
 
     fn set_password_hash(&self, user_id: &str, hash: &str, now: i64) -> Result<()> {
-        self.tx(|tx| {
-            if tx.execute("UPDATE users SET updated_at = $2 WHERE id = $1", &[&user_id, &now])? == 0 {
-                return Err(user_not_found());
-            }
-            tx.execute(
-                "INSERT INTO passwords (user_id, hash, updated_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (user_id) DO UPDATE SET hash = EXCLUDED.hash, updated_at = EXCLUDED.updated_at",
-                &[&user_id, &hash, &now],
-            )?;
-            Ok(())
-        })
+        self.tx(|tx| PgWrites { c: tx }.set_password_hash(user_id, hash, now))
     }
 
     fn set_deactivated(&self, user_id: &str, deactivated: bool, now: i64) -> Result<()> {
@@ -362,29 +487,7 @@ impl Store for PostgresStore {
     }
 
     fn create_session(&self, r: &SessionRecord) -> Result<()> {
-        let s = &r.session;
-        self.conn()?
-            .execute(
-                "INSERT INTO sessions (id, user_id, refresh_digest, prev_refresh_digest, refresh_counter, rotated_at, valid, \
-                 ip, user_agent, impersonator_user_id, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                &[
-                    &s.id,
-                    &s.user_id,
-                    &r.refresh_digest,
-                    &r.prev_refresh_digest,
-                    &s.refresh_count,
-                    &r.rotated_at,
-                    &s.valid,
-                    &s.ip,
-                    &s.user_agent,
-                    &s.impersonator_user_id,
-                    &s.created_at,
-                    &s.updated_at,
-                ],
-            )
-            .map_err(constraint)?;
-        Ok(())
+        PgWrites { c: &mut *self.conn()? }.create_session(r)
     }
 
     fn find_session(&self, id: &str) -> Result<Option<SessionRecord>> {
@@ -416,16 +519,7 @@ impl Store for PostgresStore {
     }
 
     fn invalidate_all_sessions(&self, user_id: &str, except: &[String], now: i64) -> Result<u64> {
-        if names_nothing(user_id) {
-            return Ok(0);
-        }
-        // A NUL-containing id names no session, so it excludes nothing.
-        let except: Vec<&str> = except.iter().map(String::as_str).filter(|id| !names_nothing(id)).collect();
-        Ok(self.conn()?.execute(
-            "UPDATE sessions SET valid = FALSE, updated_at = $3 \
-             WHERE (user_id = $1 OR impersonator_user_id = $1) AND valid AND NOT (id = ANY($2))",
-            &[&user_id, &except, &now],
-        )?)
+        PgWrites { c: &mut *self.conn()? }.invalidate_all_sessions(user_id, except, now)
     }
 
     fn list_sessions(&self, user_id: &str) -> Result<Vec<Session>> {
@@ -471,36 +565,11 @@ impl Store for PostgresStore {
     }
 
     fn verify_email(&self, user_id: &str, address: &str, now: i64) -> Result<bool> {
-        if names_nothing(user_id) || names_nothing(address) {
-            return Ok(false);
-        }
-        self.tx(|tx| {
-            lock_user(tx, user_id)?;
-            if tx.execute("UPDATE emails SET verified = TRUE WHERE user_id = $1 AND address = $2", &[&user_id, &address])? == 0 {
-                return Ok(false);
-            }
-            sync_emails(tx, user_id, now)?;
-            Ok(true)
-        })
+        self.tx(|tx| PgWrites { c: tx }.verify_email(user_id, address, now))
     }
 
     fn insert_token(&self, t: &TokenRecord, scope: TokenScope) -> Result<()> {
-        self.tx(|tx| {
-            match scope {
-                TokenScope::Kind => tx.execute("DELETE FROM tokens WHERE user_id = $1 AND kind = $2", &[&t.user_id, &t.kind])?,
-                TokenScope::KindAndAddress => tx.execute(
-                    "DELETE FROM tokens WHERE user_id = $1 AND kind = $2 AND address IS NOT DISTINCT FROM $3",
-                    &[&t.user_id, &t.kind, &t.address],
-                )?,
-            };
-            tx.execute("DELETE FROM tokens WHERE expires_at <= $1", &[&t.created_at])?;
-            tx.execute(
-                "INSERT INTO tokens (digest, user_id, kind, address, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                &[&t.digest, &t.user_id, &t.kind, &t.address, &t.expires_at, &t.created_at],
-            )
-            .map_err(constraint)?;
-            Ok(())
-        })
+        self.tx(|tx| PgWrites { c: tx }.insert_token(t, scope))
     }
 
     fn find_token(&self, digest: &str) -> Result<Option<TokenRecord>> {
@@ -515,17 +584,11 @@ impl Store for PostgresStore {
     }
 
     fn take_token(&self, digest: &str, kinds: &[&str]) -> Result<Option<TokenRecord>> {
-        let kinds: Vec<&str> = kinds.to_vec();
-        let row = self.conn()?.query_opt(
-            "DELETE FROM tokens WHERE digest = $1 AND kind = ANY($2) \
-             RETURNING digest, user_id, kind, address, expires_at, created_at",
-            &[&digest, &kinds],
-        )?;
-        Ok(row.as_ref().map(token_from_row))
+        PgWrites { c: &mut *self.conn()? }.take_token(digest, kinds)
     }
 
     fn delete_tokens(&self, user_id: &str, kind: &str) -> Result<u64> {
-        Ok(self.conn()?.execute("DELETE FROM tokens WHERE user_id = $1 AND kind = $2", &[&user_id, &kind])?)
+        PgWrites { c: &mut *self.conn()? }.delete_tokens(user_id, kind)
     }
 
     fn decoy_write(&self, digest: &str, now: i64) -> Result<()> {
@@ -595,23 +658,6 @@ impl Store for PostgresStore {
     }
 
     fn swap_service(&self, user_id: &str, name: &str, expected: Option<&str>, new: Option<&str>, now: i64) -> Result<bool> {
-        let mut conn = self.conn()?;
-        let n = match (expected, new) {
-            (None, None) => return Ok(conn.query_opt("SELECT 1 FROM services WHERE user_id = $1 AND name = $2", &[&user_id, &name])?.is_none()),
-            (None, Some(data)) => conn
-                .execute(
-                    "INSERT INTO services (user_id, name, data, updated_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                    &[&user_id, &name, &data, &now],
-                )
-                .map_err(constraint)?,
-            (Some(old), Some(data)) => conn.execute(
-                "UPDATE services SET data = $4, updated_at = $5 WHERE user_id = $1 AND name = $2 AND data = $3",
-                &[&user_id, &name, &old, &data, &now],
-            )?,
-            (Some(old), None) => {
-                conn.execute("DELETE FROM services WHERE user_id = $1 AND name = $2 AND data = $3", &[&user_id, &name, &old])?
-            }
-        };
-        Ok(n == 1)
+        PgWrites { c: &mut *self.conn()? }.swap_service(user_id, name, expected, new, now)
     }
 }

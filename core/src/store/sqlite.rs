@@ -4,7 +4,7 @@
 //! serialisation means no caller ever sees "database is locked"), plus a few reader
 //! connections for file databases so reads run in parallel with writes.
 
-use super::{AttemptCount, NewUser, SessionRecord, Store, TokenRecord, TokenScope};
+use super::{AttemptCount, NewUser, SessionRecord, Store, TokenRecord, TokenScope, Writes};
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::types::{ConnectionInfo, EmailRecord, PurgeReport, Session, User};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
@@ -297,11 +297,17 @@ fn token_from_row(row: &Row<'_>) -> rusqlite::Result<TokenRecord> {
     })
 }
 
-impl Store for SqliteStore {
-    fn create_user(&self, user: &NewUser) -> Result<()> {
+/// The writes of one transaction (see [`Store::atomically`]).
+struct SqliteWrites<'a> {
+    tx: &'a rusqlite::Transaction<'a>,
+}
+
+impl Writes for SqliteWrites<'_> {
+    fn create_user(&mut self, user: &NewUser) -> Result<()> {
         let emails_json = serde_json::to_string(&user.emails)?;
         let profile_json = serde_json::to_string(&user.profile)?;
-        self.write(|tx| {
+        {
+        let tx = self.tx;
             tx.prepare_cached(
                 "INSERT INTO users (id, username, username_key, emails, profile, deactivated, created_at, updated_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -331,7 +337,159 @@ impl Store for SqliteStore {
                     .execute(params![user.id, name, data, user.updated_at])?;
             }
             Ok(())
-        })
+        }
+    }
+
+    fn set_password_hash(&mut self, user_id: &str, hash: &str, now: i64) -> Result<()> {
+        {
+        let tx = self.tx;
+            if tx.prepare_cached("UPDATE users SET updated_at = ?2 WHERE id = ?1")?.execute(params![user_id, now])? == 0 {
+                return Err(user_not_found());
+            }
+            tx.prepare_cached(
+                "INSERT INTO passwords (user_id, hash, updated_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT(user_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at",
+            )?
+            .execute(params![user_id, hash, now])?;
+            Ok(())
+        }
+    }
+
+    fn create_session(&mut self, r: &SessionRecord) -> Result<()> {
+        let s = &r.session;
+        {
+        let tx = self.tx;
+            tx.prepare_cached(
+                "INSERT INTO sessions (id, user_id, refresh_digest, prev_refresh_digest, refresh_counter, rotated_at, valid, \
+                 ip, user_agent, impersonator_user_id, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )?
+            .execute(params![
+                s.id,
+                s.user_id,
+                r.refresh_digest,
+                r.prev_refresh_digest,
+                s.refresh_count,
+                r.rotated_at,
+                s.valid as i64,
+                s.ip,
+                s.user_agent,
+                s.impersonator_user_id,
+                s.created_at,
+                s.updated_at
+            ])
+            .map_err(missing_user)?;
+            Ok(())
+        }
+    }
+
+    fn invalidate_all_sessions(&mut self, user_id: &str, except: &[String], now: i64) -> Result<u64> {
+        let except = serde_json::to_string(except)?;
+        {
+        let tx = self.tx;
+            let n = tx
+                .prepare_cached(
+                    "UPDATE sessions SET valid = 0, updated_at = ?3 \
+                     WHERE (user_id = ?1 OR impersonator_user_id = ?1) AND valid = 1 \
+                     AND id NOT IN (SELECT value FROM json_each(?2))",
+                )?
+                .execute(params![user_id, except, now])?;
+            Ok(n as u64)
+        }
+    }
+
+    fn verify_email(&mut self, user_id: &str, address: &str, now: i64) -> Result<bool> {
+        {
+        let tx = self.tx;
+            let n = tx
+                .prepare_cached("UPDATE emails SET verified = 1 WHERE user_id = ?1 AND address = ?2")?
+                .execute(params![user_id, address])?;
+            if n == 0 {
+                return Ok(false);
+            }
+            sync_emails(tx, user_id, now)?;
+            Ok(true)
+        }
+    }
+
+    fn insert_token(&mut self, t: &TokenRecord, scope: TokenScope) -> Result<()> {
+        {
+        let tx = self.tx;
+            match scope {
+                TokenScope::Kind => {
+                    tx.prepare_cached("DELETE FROM tokens WHERE user_id = ?1 AND kind = ?2")?.execute(params![t.user_id, t.kind])?
+                }
+                TokenScope::KindAndAddress => tx
+                    .prepare_cached("DELETE FROM tokens WHERE user_id = ?1 AND kind = ?2 AND address IS ?3")?
+                    .execute(params![t.user_id, t.kind, t.address])?,
+            };
+            tx.prepare_cached("DELETE FROM tokens WHERE expires_at <= ?1")?.execute([t.created_at])?;
+            tx.prepare_cached(
+                "INSERT INTO tokens (digest, user_id, kind, address, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![t.digest, t.user_id, t.kind, t.address, t.expires_at, t.created_at])
+            .map_err(missing_user)?;
+            Ok(())
+        }
+    }
+
+    fn take_token(&mut self, digest: &str, kinds: &[&str]) -> Result<Option<TokenRecord>> {
+        {
+        let tx = self.tx;
+            let found = tx
+                .prepare_cached("SELECT digest, user_id, kind, address, expires_at, created_at FROM tokens WHERE digest = ?1")?
+                .query_row([digest], token_from_row)
+                .optional()?;
+            match found {
+                Some(t) if kinds.contains(&t.kind.as_str()) => {
+                    tx.prepare_cached("DELETE FROM tokens WHERE digest = ?1")?.execute([digest])?;
+                    Ok(Some(t))
+                }
+                _ => Ok(None),
+            }
+        }
+    }
+
+    fn delete_tokens(&mut self, user_id: &str, kind: &str) -> Result<u64> {
+        {
+        let tx = self.tx;
+            Ok(tx.prepare_cached("DELETE FROM tokens WHERE user_id = ?1 AND kind = ?2")?.execute(params![user_id, kind])? as u64)
+        }
+    }
+
+    fn swap_service(&mut self, user_id: &str, name: &str, expected: Option<&str>, new: Option<&str>, now: i64) -> Result<bool> {
+        {
+        let tx = self.tx;
+            let current = service_data(tx, user_id, name)?;
+            if current.as_deref() != expected {
+                return Ok(false);
+            }
+            match (current.is_some(), new) {
+                (_, None) => {
+                    tx.prepare_cached("DELETE FROM services WHERE user_id = ?1 AND name = ?2")?.execute([user_id, name])?;
+                }
+                (true, Some(data)) => {
+                    tx.prepare_cached("UPDATE services SET data = ?3, updated_at = ?4 WHERE user_id = ?1 AND name = ?2")?
+                        .execute(params![user_id, name, data, now])?;
+                }
+                (false, Some(data)) => {
+                    tx.prepare_cached("INSERT INTO services (user_id, name, data, updated_at) VALUES (?1, ?2, ?3, ?4)")?
+                        .execute(params![user_id, name, data, now])
+                        .map_err(missing_user)?;
+                }
+            }
+            Ok(true)
+        }
+    }
+}
+
+impl Store for SqliteStore {
+    fn atomically(&self, work: &mut dyn FnMut(&mut dyn Writes) -> Result<()>) -> Result<()> {
+        self.write(|tx| work(&mut SqliteWrites { tx }))
+    }
+
+    fn create_user(&self, user: &NewUser) -> Result<()> {
+        self.write(|tx| SqliteWrites { tx }.create_user(user))
     }
 
     fn find_user_by_id(&self, id: &str) -> Result<Option<User>> {
@@ -367,17 +525,7 @@ impl Store for SqliteStore {
     }
 
     fn set_password_hash(&self, user_id: &str, hash: &str, now: i64) -> Result<()> {
-        self.write(|tx| {
-            if tx.prepare_cached("UPDATE users SET updated_at = ?2 WHERE id = ?1")?.execute(params![user_id, now])? == 0 {
-                return Err(user_not_found());
-            }
-            tx.prepare_cached(
-                "INSERT INTO passwords (user_id, hash, updated_at) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT(user_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at",
-            )?
-            .execute(params![user_id, hash, now])?;
-            Ok(())
-        })
+        self.write(|tx| SqliteWrites { tx }.set_password_hash(user_id, hash, now))
     }
 
     fn set_deactivated(&self, user_id: &str, deactivated: bool, now: i64) -> Result<()> {
@@ -390,30 +538,7 @@ impl Store for SqliteStore {
     }
 
     fn create_session(&self, r: &SessionRecord) -> Result<()> {
-        let s = &r.session;
-        self.write(|tx| {
-            tx.prepare_cached(
-                "INSERT INTO sessions (id, user_id, refresh_digest, prev_refresh_digest, refresh_counter, rotated_at, valid, \
-                 ip, user_agent, impersonator_user_id, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            )?
-            .execute(params![
-                s.id,
-                s.user_id,
-                r.refresh_digest,
-                r.prev_refresh_digest,
-                s.refresh_count,
-                r.rotated_at,
-                s.valid as i64,
-                s.ip,
-                s.user_agent,
-                s.impersonator_user_id,
-                s.created_at,
-                s.updated_at
-            ])
-            .map_err(missing_user)?;
-            Ok(())
-        })
+        self.write(|tx| SqliteWrites { tx }.create_session(r))
     }
 
     fn find_session(&self, id: &str) -> Result<Option<SessionRecord>> {
@@ -448,17 +573,7 @@ impl Store for SqliteStore {
     }
 
     fn invalidate_all_sessions(&self, user_id: &str, except: &[String], now: i64) -> Result<u64> {
-        let except = serde_json::to_string(except)?;
-        self.write(|tx| {
-            let n = tx
-                .prepare_cached(
-                    "UPDATE sessions SET valid = 0, updated_at = ?3 \
-                     WHERE (user_id = ?1 OR impersonator_user_id = ?1) AND valid = 1 \
-                     AND id NOT IN (SELECT value FROM json_each(?2))",
-                )?
-                .execute(params![user_id, except, now])?;
-            Ok(n as u64)
-        })
+        self.write(|tx| SqliteWrites { tx }.invalidate_all_sessions(user_id, except, now))
     }
 
     fn list_sessions(&self, user_id: &str) -> Result<Vec<Session>> {
@@ -496,36 +611,11 @@ impl Store for SqliteStore {
     }
 
     fn verify_email(&self, user_id: &str, address: &str, now: i64) -> Result<bool> {
-        self.write(|tx| {
-            let n = tx
-                .prepare_cached("UPDATE emails SET verified = 1 WHERE user_id = ?1 AND address = ?2")?
-                .execute(params![user_id, address])?;
-            if n == 0 {
-                return Ok(false);
-            }
-            sync_emails(tx, user_id, now)?;
-            Ok(true)
-        })
+        self.write(|tx| SqliteWrites { tx }.verify_email(user_id, address, now))
     }
 
     fn insert_token(&self, t: &TokenRecord, scope: TokenScope) -> Result<()> {
-        self.write(|tx| {
-            match scope {
-                TokenScope::Kind => {
-                    tx.prepare_cached("DELETE FROM tokens WHERE user_id = ?1 AND kind = ?2")?.execute(params![t.user_id, t.kind])?
-                }
-                TokenScope::KindAndAddress => tx
-                    .prepare_cached("DELETE FROM tokens WHERE user_id = ?1 AND kind = ?2 AND address IS ?3")?
-                    .execute(params![t.user_id, t.kind, t.address])?,
-            };
-            tx.prepare_cached("DELETE FROM tokens WHERE expires_at <= ?1")?.execute([t.created_at])?;
-            tx.prepare_cached(
-                "INSERT INTO tokens (digest, user_id, kind, address, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![t.digest, t.user_id, t.kind, t.address, t.expires_at, t.created_at])
-            .map_err(missing_user)?;
-            Ok(())
-        })
+        self.write(|tx| SqliteWrites { tx }.insert_token(t, scope))
     }
 
     fn find_token(&self, digest: &str) -> Result<Option<TokenRecord>> {
@@ -537,25 +627,11 @@ impl Store for SqliteStore {
     }
 
     fn take_token(&self, digest: &str, kinds: &[&str]) -> Result<Option<TokenRecord>> {
-        self.write(|tx| {
-            let found = tx
-                .prepare_cached("SELECT digest, user_id, kind, address, expires_at, created_at FROM tokens WHERE digest = ?1")?
-                .query_row([digest], token_from_row)
-                .optional()?;
-            match found {
-                Some(t) if kinds.contains(&t.kind.as_str()) => {
-                    tx.prepare_cached("DELETE FROM tokens WHERE digest = ?1")?.execute([digest])?;
-                    Ok(Some(t))
-                }
-                _ => Ok(None),
-            }
-        })
+        self.write(|tx| SqliteWrites { tx }.take_token(digest, kinds))
     }
 
     fn delete_tokens(&self, user_id: &str, kind: &str) -> Result<u64> {
-        self.write(|tx| {
-            Ok(tx.prepare_cached("DELETE FROM tokens WHERE user_id = ?1 AND kind = ?2")?.execute(params![user_id, kind])? as u64)
-        })
+        self.write(|tx| SqliteWrites { tx }.delete_tokens(user_id, kind))
     }
 
     fn decoy_write(&self, digest: &str, now: i64) -> Result<()> {
@@ -636,26 +712,6 @@ impl Store for SqliteStore {
     }
 
     fn swap_service(&self, user_id: &str, name: &str, expected: Option<&str>, new: Option<&str>, now: i64) -> Result<bool> {
-        self.write(|tx| {
-            let current = service_data(tx, user_id, name)?;
-            if current.as_deref() != expected {
-                return Ok(false);
-            }
-            match (current.is_some(), new) {
-                (_, None) => {
-                    tx.prepare_cached("DELETE FROM services WHERE user_id = ?1 AND name = ?2")?.execute([user_id, name])?;
-                }
-                (true, Some(data)) => {
-                    tx.prepare_cached("UPDATE services SET data = ?3, updated_at = ?4 WHERE user_id = ?1 AND name = ?2")?
-                        .execute(params![user_id, name, data, now])?;
-                }
-                (false, Some(data)) => {
-                    tx.prepare_cached("INSERT INTO services (user_id, name, data, updated_at) VALUES (?1, ?2, ?3, ?4)")?
-                        .execute(params![user_id, name, data, now])
-                        .map_err(missing_user)?;
-                }
-            }
-            Ok(true)
-        })
+        self.write(|tx| SqliteWrites { tx }.swap_service(user_id, name, expected, new, now))
     }
 }
