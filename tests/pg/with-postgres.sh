@@ -22,8 +22,15 @@ stop() {
 trap stop EXIT
 "${RUN[@]}" "$BIN/initdb" -D "$DIR/data" -U postgres -A trust --no-sync >/dev/null
 # fsync off: the data is thrown away; max_connections covers every test's pool at once.
-"${RUN[@]}" "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/log" -w \
-    -o "-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null
+# $DIR/pgctl start|stop controls this server (the storage-fault tests stop and restart it).
+{
+    echo '#!/usr/bin/env bash'
+    printf 'exec %s %q -D %q -l %q -w -m fast -o %q "$@"\n' "${RUN[*]}" "$BIN/pg_ctl" "$DIR/data" "$DIR/log" \
+        "-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300"
+} > "$DIR/pgctl"
+chmod 755 "$DIR/pgctl"
+"$DIR/pgctl" start >/dev/null
 export ACCOUNTS_TEST_PG_URL="postgres://postgres@127.0.0.1:$PORT/postgres"
+export ACCOUNTS_TEST_PG_CTL="$DIR/pgctl"
 echo "with-postgres: server on 127.0.0.1:$PORT" >&2
 "$@"
