@@ -80,7 +80,7 @@ $(VENV)/bin/python:
 	$(VENV)/bin/pip install -q --upgrade pip
 
 python-install: $(VENV)/bin/python
-	$(VENV)/bin/pip install -q pytest mypy pyotp
+	$(VENV)/bin/pip install -q pytest mypy pyotp gunicorn
 	MATURIN_PEP517_ARGS="--profile dev" $(VENV)/bin/pip install -q --force-reinstall --no-deps ./bindings/python
 
 test-python: python-install

@@ -2,7 +2,8 @@
 //!
 //! All behaviour lives here; the C, Python and Node faces only convert and map errors.
 //! Start with [`AccountsServer::new`] and a [`Config`].
-#![forbid(unsafe_code)]
+// No unsafe code, but for one registration of a fork handler (store/per_process.rs).
+#![deny(unsafe_code)]
 
 mod attempts;
 pub mod callbacks;

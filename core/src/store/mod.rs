@@ -6,8 +6,131 @@
 //! A flow that changes several things runs them through [`Store::atomically`], so it commits
 //! once or not at all (docs/reliability.md, "Atomic flows").
 
+
+/// Implements [`Store`] for a wrapper by forwarding every method (but `atomically`, given as
+/// `atomically = |self, work| ...`) to `$inner`, an expression of `self` and the method's name
+/// `$name` that yields the wrapped store (it may use `?`).
+macro_rules! forward_store {
+    ($ty:ty, |$s:ident, $name:ident| $inner:expr, atomically = |$as:ident, $work:ident| $atomically:expr) => {
+        impl Store for $ty {
+            fn atomically(&$as, $work: &mut dyn FnMut(&mut dyn Writes) -> Result<()>) -> Result<()> {
+                $atomically
+            }
+            fn create_user(&$s, user: &NewUser) -> Result<()> {
+                let $name = "create_user";
+                $inner.create_user(user)
+            }
+            fn find_user_by_id(&$s, id: &str) -> Result<Option<User>> {
+                let $name = "find_user_by_id";
+                $inner.find_user_by_id(id)
+            }
+            fn find_user_by_email(&$s, email: &str) -> Result<Option<User>> {
+                let $name = "find_user_by_email";
+                $inner.find_user_by_email(email)
+            }
+            fn find_user_by_username(&$s, username: &str) -> Result<Option<User>> {
+                let $name = "find_user_by_username";
+                $inner.find_user_by_username(username)
+            }
+            fn find_password_hash(&$s, user_id: &str) -> Result<Option<String>> {
+                let $name = "find_password_hash";
+                $inner.find_password_hash(user_id)
+            }
+            fn set_password_hash(&$s, user_id: &str, hash: &str, now: i64) -> Result<()> {
+                let $name = "set_password_hash";
+                $inner.set_password_hash(user_id, hash, now)
+            }
+            fn set_deactivated(&$s, user_id: &str, deactivated: bool, now: i64) -> Result<()> {
+                let $name = "set_deactivated";
+                $inner.set_deactivated(user_id, deactivated, now)
+            }
+            fn create_session(&$s, record: &SessionRecord) -> Result<()> {
+                let $name = "create_session";
+                $inner.create_session(record)
+            }
+            fn find_session(&$s, id: &str) -> Result<Option<SessionRecord>> {
+                let $name = "find_session";
+                $inner.find_session(id)
+            }
+            fn rotate_session(&$s, id: &str, expected: &str, new_digest: &str, now: i64, info: &ConnectionInfo) -> Result<bool> {
+                let $name = "rotate_session";
+                $inner.rotate_session(id, expected, new_digest, now, info)
+            }
+            fn invalidate_session(&$s, id: &str, now: i64) -> Result<bool> {
+                let $name = "invalidate_session";
+                $inner.invalidate_session(id, now)
+            }
+            fn invalidate_all_sessions(&$s, user_id: &str, except: &[String], now: i64) -> Result<u64> {
+                let $name = "invalidate_all_sessions";
+                $inner.invalidate_all_sessions(user_id, except, now)
+            }
+            fn list_sessions(&$s, user_id: &str) -> Result<Vec<Session>> {
+                let $name = "list_sessions";
+                $inner.list_sessions(user_id)
+            }
+            fn add_email(&$s, user_id: &str, address: &str, verified: bool, now: i64) -> Result<()> {
+                let $name = "add_email";
+                $inner.add_email(user_id, address, verified, now)
+            }
+            fn remove_email(&$s, user_id: &str, address: &str, now: i64) -> Result<bool> {
+                let $name = "remove_email";
+                $inner.remove_email(user_id, address, now)
+            }
+            fn verify_email(&$s, user_id: &str, address: &str, now: i64) -> Result<bool> {
+                let $name = "verify_email";
+                $inner.verify_email(user_id, address, now)
+            }
+            fn insert_token(&$s, record: &TokenRecord, scope: TokenScope) -> Result<()> {
+                let $name = "insert_token";
+                $inner.insert_token(record, scope)
+            }
+            fn find_token(&$s, digest: &str) -> Result<Option<TokenRecord>> {
+                let $name = "find_token";
+                $inner.find_token(digest)
+            }
+            fn take_token(&$s, digest: &str, kinds: &[&str]) -> Result<Option<TokenRecord>> {
+                let $name = "take_token";
+                $inner.take_token(digest, kinds)
+            }
+            fn delete_tokens(&$s, user_id: &str, kind: &str) -> Result<u64> {
+                let $name = "delete_tokens";
+                $inner.delete_tokens(user_id, kind)
+            }
+            fn decoy_write(&$s, digest: &str, now: i64) -> Result<()> {
+                let $name = "decoy_write";
+                $inner.decoy_write(digest, now)
+            }
+            fn read_attempts(&$s, keys: &[String], now: i64) -> Result<Vec<AttemptCount>> {
+                let $name = "read_attempts";
+                $inner.read_attempts(keys, now)
+            }
+            fn hit_attempts(&$s, hits: &[(String, i64)], now: i64) -> Result<Vec<AttemptCount>> {
+                let $name = "hit_attempts";
+                $inner.hit_attempts(hits, now)
+            }
+            fn release_attempts(&$s, release: &[String], clear: &[String]) -> Result<()> {
+                let $name = "release_attempts";
+                $inner.release_attempts(release, clear)
+            }
+            fn purge_expired(&$s, now: i64) -> Result<PurgeReport> {
+                let $name = "purge_expired";
+                $inner.purge_expired(now)
+            }
+            fn find_service(&$s, user_id: &str, name: &str) -> Result<Option<String>> {
+                let $name = "find_service";
+                $inner.find_service(user_id, name)
+            }
+            fn swap_service(&$s, user_id: &str, name: &str, expected: Option<&str>, new: Option<&str>, now: i64) -> Result<bool> {
+                let $name = "swap_service";
+                $inner.swap_service(user_id, name, expected, new, now)
+            }
+        }
+    };
+}
+
 #[cfg(feature = "fault-injection")]
 pub mod faults;
+mod per_process;
 pub mod postgres;
 mod postgres_tls;
 pub mod sqlite;
@@ -205,6 +328,15 @@ pub trait Store: Send + Sync {
 /// # Errors
 /// `InvalidConfig` for an unknown scheme, `StorageError` when the database cannot be opened or migrated.
 pub fn open(url: &str, pool_size: u32) -> Result<Box<dyn Store>> {
+    if url == "sqlite::memory:" {
+        // A forked child gets a copy of the memory, which is its own database: nothing to reopen.
+        return open_here(url, pool_size);
+    }
+    Ok(Box::new(per_process::PerProcess::open(url, pool_size)?))
+}
+
+/// Opens the store for use in this process only (see [`per_process`]).
+fn open_here(url: &str, pool_size: u32) -> Result<Box<dyn Store>> {
     if let Some(rest) = url.strip_prefix("sqlite:") {
         return Ok(Box::new(sqlite::SqliteStore::open(rest)?));
     }

@@ -1,0 +1,80 @@
+//! A server created before `fork()` (a prefork C server, gunicorn `--preload`) works in the
+//! children: each opens its own connections on first use (docs/reliability.md, "Fork"). Children
+//! write at the same time as the parent; everything they acknowledged is there afterwards.
+mod common;
+use accounts_core::*;
+use common::*;
+use serde_json::json;
+
+const CHILDREN: usize = 4;
+
+fn exercise(s: &AccountsServer, who: &str) -> bool {
+    let ok = (|| -> Result<()> {
+        for i in 0..20 {
+            let name = format!("{who}x{i}");
+            s.password().create_user(&json!({"username": name, "password": "a password"}))?;
+            let login = s.login_with_service("password", &json!({"user": name, "password": "a password"}), &no_info())?;
+            s.refresh_tokens(&login.tokens.access_token, &login.tokens.refresh_token, &no_info())?;
+            s.resume_session(&login.tokens.access_token)?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = &ok {
+        eprintln!("{who}: {e:?}");
+    }
+    ok.is_ok()
+}
+
+fn forked_children_work(db: &str) {
+    let s = AccountsServer::new(config(db, json!({})), Callbacks::default()).unwrap();
+    s.password().create_user(&json!({"username": "parent", "password": "a password"})).unwrap();
+    let mut pids = Vec::new();
+    for c in 0..CHILDREN {
+        // SAFETY: the child only uses the server (which reopens its connections) and then _exits
+        // without running destructors or the test harness.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            let ok = exercise(&s, &format!("child{c}"));
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        pids.push(pid);
+    }
+    assert!(exercise(&s, "parent"), "the parent keeps working while its children do");
+    // A child stuck on a connection it shares with its parent would hang: give them 60 s.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    for pid in pids {
+        let mut status = 0;
+        loop {
+            let done = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+            if done == pid {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                panic!("a child hung (a connection shared across fork?)");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "a child failed (status {status})");
+    }
+    for c in 0..CHILDREN {
+        for i in 0..20 {
+            let name = format!("child{c}x{i}");
+            assert!(s.password().find_user_by_username(&name).unwrap().is_some(), "{name} written by a child is missing");
+        }
+    }
+}
+
+#[test]
+fn children_of_a_fork_reopen_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    forked_children_work(&format!("sqlite:{}", dir.path().join("accounts.db").display()));
+}
+
+#[test]
+fn children_of_a_fork_reopen_postgres() {
+    if let Some(url) = pg_database() {
+        forked_children_work(&url);
+    }
+}
