@@ -15,12 +15,13 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 CFLAGS_TEST := -std=c11 -Wall -Wextra -Werror -I$(CURDIR)/include
 LDFLAGS_TEST := -L$(LIB_DIR) -laccounts -Wl,-rpath,$(LIB_DIR) -lpthread
 
-.PHONY: bench bench-smoke node-build test-node demo-node python-install test test-rust test-c test-python header header-check install demo demo-c demo-python tools clean
+.PHONY: soak soak-smoke fuzz fuzz-smoke fuzz-tools bench bench-smoke node-build test-node demo-node python-install test test-rust test-c test-python header header-check install demo demo-c demo-python tools clean
 
 # Every suite runs next to a throwaway PostgreSQL server (tests/pg/with-postgres.sh installs and
 # starts one); ACCOUNTS_REQUIRE_PG=1 makes a missing server a failure rather than a skip.
 test:
-	ACCOUNTS_REQUIRE_PG=1 tests/pg/with-postgres.sh $(MAKE) --no-print-directory test-rust test-c test-python test-node bench-smoke
+	ACCOUNTS_REQUIRE_PG=1 tests/pg/with-postgres.sh $(MAKE) --no-print-directory test-rust test-c test-python test-node soak-smoke bench-smoke
+	$(MAKE) --no-print-directory fuzz-smoke
 	@echo "make test: all suites passed"
 
 ## ---- Rust ----
@@ -101,6 +102,49 @@ test-node: node-build
 	cd bindings/node/test/compat && npm ci --no-audit --no-fund
 	cd bindings/node && node --test test/
 	d=$$(mktemp -d) && node examples/node/quickstart.mjs $$d/quickstart.db
+
+## ---- reliability (docs/reliability.md) ----
+# The Rust soak (core/tests/soak.rs) runs 10 s in test-rust; this is its Node twin, on SQLite and PostgreSQL.
+SOAK_SECS ?= 10
+soak-smoke: node-build
+	SOAK_SECS=$(SOAK_SECS) SOAK_LABEL=sqlite node tests/soak/node-soak.js
+	db=soak_$$RANDOM$$RANDOM && psql -q "$$ACCOUNTS_TEST_PG_URL" -c "CREATE DATABASE $$db" && \
+		SOAK_SECS=$(SOAK_SECS) SOAK_LABEL=postgres SOAK_DB="$${ACCOUNTS_TEST_PG_URL%/*}/$$db" node tests/soak/node-soak.js
+
+# `make soak`: the long soak, 60 s per language and backend, release builds; reports in build/soak/.
+soak: node-build
+	ACCOUNTS_REQUIRE_PG=1 tests/pg/with-postgres.sh bash -c '\
+		ACCOUNTS_SOAK_SECS=60 ACCOUNTS_SOAK_REPORT_DIR=$(BUILD)/soak cargo test --release -p accounts-core --test soak -- --nocapture --test-threads=1 && \
+		$(MAKE) --no-print-directory soak-smoke SOAK_SECS=60 SOAK_REPORT_DIR=$(BUILD)/soak'
+
+# Fuzzing (tests/fuzz): libFuzzer through cargo-fuzz on the nightly toolchain (what sanitizer
+# coverage needs). fuzz-smoke replays the kept corpus on stable and runs each target briefly;
+# `make fuzz` runs each FUZZ_SECS (default 10 min) and leaves logs in build/fuzz/.
+FUZZ_TARGETS := c_api config tokens links_and_identifiers import
+FUZZ_SECS ?= 600
+FUZZ_SMOKE_SECS ?= 10
+# cargo-fuzz builds for the host without --target; its own target dir keeps its instrumented builds apart.
+FUZZ := env -u CARGO_BUILD_TARGET cargo +nightly fuzz
+fuzz-tools:
+	@command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz --version 0.13.2
+
+fuzz-smoke: fuzz-tools
+	cd tests/fuzz && CARGO_TARGET_DIR=$(CURDIR)/target cargo test -q
+	@if rustup run nightly rustc -V >/dev/null 2>&1; then \
+		for t in $(FUZZ_TARGETS); do \
+			mkdir -p $(BUILD)/fuzz/smoke/$$t && \
+			$(FUZZ) run --fuzz-dir tests/fuzz $$t $(BUILD)/fuzz/smoke/$$t tests/fuzz/corpus/$$t -- \
+				-max_total_time=$(FUZZ_SMOKE_SECS) -rss_limit_mb=4096 2>&1 | tail -1 || exit 1; \
+		done; \
+	else echo "fuzz-smoke: no nightly toolchain here, so only the corpus was replayed"; fi
+
+fuzz: fuzz-tools
+	@mkdir -p $(BUILD)/fuzz
+	for t in $(FUZZ_TARGETS); do \
+		$(FUZZ) run --fuzz-dir tests/fuzz $$t -- -max_total_time=$(FUZZ_SECS) -rss_limit_mb=4096 -print_final_stats=1 \
+			> $(BUILD)/fuzz/$$t.log 2>&1 || { tail -40 $(BUILD)/fuzz/$$t.log; exit 1; }; \
+		grep -E "stat::number_of_executed_units|Done" $(BUILD)/fuzz/$$t.log; \
+	done
 
 ## ---- benchmarks ----
 # `make bench`: release builds, accounts-js (memory + TypeORM adapters) side by side, the native

@@ -57,4 +57,19 @@ impl PerProcess {
     }
 }
 
+impl Drop for PerProcess {
+    fn drop(&mut self) {
+        // A server dropped in a forked child that never used it: its store is the parent's.
+        if self.generation.load(Ordering::Acquire) != GENERATION.load(Ordering::Acquire) {
+            let held = std::mem::replace(self.store.get_mut().unwrap_or_else(|p| p.into_inner()), Arc::new(Forgotten));
+            std::mem::forget(held);
+        }
+    }
+}
+
+/// What a dropped child-side [`PerProcess`] holds instead of the parent's store; never called.
+struct Forgotten;
+
+forward_store!(Forgotten, |self, _name| Err::<&dyn Store, _>(crate::error::AccountsError::code(crate::error::ErrorCode::InternalError))?, atomically = |self, _work| Err(crate::error::AccountsError::code(crate::error::ErrorCode::InternalError)));
+
 forward_store!(PerProcess, |self, _name| self.here()?, atomically = |self, work| self.here()?.atomically(work));

@@ -157,7 +157,10 @@ impl PostgresStore {
         drop(first);
         let pool = r2d2::Pool::builder()
             .max_size(pool_size.max(1))
-            .min_idle(Some(1))
+            // No idle minimum: r2d2 would replenish it on its own threads after a call returns, and
+            // a fork() meanwhile (a preforking host) would leave the child with half-taken locks
+            // (docs/reliability.md, "Fork"). Connections open while a caller waits, then stay.
+            .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(10))
             .build(PostgresConnectionManager::new(config, tls))
             .map_err(pool_error)?;
