@@ -77,8 +77,7 @@ impl AccountsServer {
     /// Consumes, within a flow's transaction, a live token of one of `kinds`; `expired` when it is
     /// unknown, used or expired (the transaction then rolls back and changes nothing).
     pub(crate) fn take_link_token(&self, w: &mut dyn Writes, token: &str, kinds: &[&str], expired: ErrorCode) -> Result<TokenRecord> {
-        let record = w.take_token(&digest(token), kinds)?;
-        record.filter(|r| r.expires_at > self.now()).ok_or_else(|| err(expired))
+        take_live_token(w, token, kinds, self.now(), expired)
     }
 
     /// What an unknown address costs in ambiguous mode: the same token work, a write transaction that
@@ -90,6 +89,18 @@ impl AccountsServer {
         let _ = crate::mail::prepare(&self.config.email_templates, &self.config.site_url, kind, address, Some(&token));
         Ok(())
     }
+}
+
+/// [`AccountsServer::take_link_token`] at a given time (for writes that run after the call that
+/// prepared them, e.g. a login's completion).
+pub(crate) fn take_live_token(w: &mut dyn Writes, token: &str, kinds: &[&str], now: i64, expired: ErrorCode) -> Result<TokenRecord> {
+    let record = w.take_token(&digest(token), kinds)?;
+    record.filter(|r| r.expires_at > now).ok_or_else(|| err(expired))
+}
+
+/// `user` as they are once the link mailed to `address` has been followed: that address is verified.
+pub(crate) fn verified_by_link(user: &mut User, address: &str) {
+    user.emails.iter_mut().filter(|e| e.address == address).for_each(|e| e.verified = true);
 }
 
 /// A token argument: a non-empty string of sane length.
@@ -254,7 +265,7 @@ impl Password<'_> {
             let hash = s.hasher.hash(&password)?;
             // The user as they will be: the address the link went to is verified by following it.
             let mut after = user.clone();
-            after.emails.iter_mut().filter(|e| e.address == address).for_each(|e| e.verified = true);
+            verified_by_link(&mut after, &address);
             let session = if session_allowed { Some(s.prepare_session(&after, infos, None)?) } else { None };
             // Link used, password set, address verified, other links removed, sessions ended, the
             // code used up and the new session stored: all or nothing (docs/reliability.md).

@@ -4,11 +4,10 @@
 //! {token})` logs in with it once, within `services.magicLink.loginTokenExpiration` (15 min), and
 //! marks the address verified. A user with two-factor on must also pass `code`.
 
-use crate::email::{kinds, normalize_address};
+use crate::email::{kinds, normalize_address, take_live_token, verified_by_link};
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::mail::MailKind;
 use crate::server::AccountsServer;
-use crate::secret::digest;
 use crate::services::{AuthService, Authenticated, Completion};
 use crate::store::{self, TokenScope};
 use crate::types::{ConnectionInfo, User};
@@ -77,12 +76,12 @@ impl AuthService for MagicLinkAuthService {
         let second_factor = s.password().two_factor().plan_login(&user, params, ip)?;
         let address = peeked.address.unwrap_or_default();
         // The user as they will be: following the link proves the address.
-        user.emails.iter_mut().filter(|e| e.address == address).for_each(|e| e.verified = true);
+        verified_by_link(&mut user, &address);
         let (user_id, now) = (user.id.clone(), s.now());
         let complete: Completion = Box::new(move |w| {
-            let taken = w.take_token(&digest(&token), &[kinds::MAGIC_LINK])?;
-            if !taken.is_some_and(|t| t.user_id == user_id && t.expires_at > now) {
-                return Err(AccountsError::code(ErrorCode::LoginTokenExpired)); // used meanwhile
+            let taken = take_live_token(w, &token, &[kinds::MAGIC_LINK], now, ErrorCode::LoginTokenExpired)?;
+            if taken.user_id != user_id {
+                return Err(AccountsError::code(ErrorCode::LoginTokenExpired)); // replaced meanwhile
             }
             if let Some(used) = &second_factor {
                 used.apply(w)?;

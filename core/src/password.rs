@@ -392,7 +392,7 @@ impl Password<'_> {
             store::transaction(s.store(), |w| {
                 w.set_password_hash(user_id, &hash, s.now())?;
                 if s.config.services.password.remove_all_reset_password_tokens_after_password_changed {
-                    w.delete_tokens(user_id, crate::email::kinds::RESET_PASSWORD)?;
+                    w.delete_tokens(user_id, kinds::RESET_PASSWORD)?;
                 }
                 Ok(())
             })

@@ -30,14 +30,15 @@ const TABLES: &[(&str, &str)] = &[
 ];
 
 enum Db {
-    Sqlite(std::path::PathBuf, tempfile::TempDir),
+    /// The file, and its directory (kept for the test's lifetime).
+    Sqlite { path: std::path::PathBuf, _dir: tempfile::TempDir },
     Postgres(String),
 }
 
 impl Db {
     fn url(&self) -> String {
         match self {
-            Db::Sqlite(path, _) => format!("sqlite:{}", path.display()),
+            Db::Sqlite { path, .. } => format!("sqlite:{}", path.display()),
             Db::Postgres(url) => url.clone(),
         }
     }
@@ -46,7 +47,7 @@ impl Db {
     fn snapshot(&self) -> Snapshot {
         let mut out = Snapshot::new();
         match self {
-            Db::Sqlite(path, _) => {
+            Db::Sqlite { path, .. } => {
                 let c = rusqlite::Connection::open(path).unwrap();
                 for (table, sql) in TABLES {
                     let mut stmt = c.prepare(sql).unwrap();
@@ -333,7 +334,7 @@ fn check_flows(db: Db) {
 #[test]
 fn flows_are_atomic_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    check_flows(Db::Sqlite(dir.path().join("accounts.db"), dir));
+    check_flows(Db::Sqlite { path: dir.path().join("accounts.db"), _dir: dir });
 }
 
 #[test]

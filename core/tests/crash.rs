@@ -22,17 +22,7 @@ fn random_below(n: u64) -> u64 {
 
 /// A server whose `sendMail` keeps the last link token per address.
 fn server(db: &str) -> (AccountsServer, Arc<Mutex<HashMap<String, String>>>) {
-    let links = Arc::new(Mutex::new(HashMap::new()));
-    let sink = links.clone();
-    let callbacks = Callbacks {
-        send_mail: Some(Arc::new(move |m: &serde_json::Value| {
-            let to = m["to"].as_str().unwrap_or_default().to_string();
-            let token = m["text"].as_str().unwrap_or_default().rsplit('/').next().unwrap_or_default().to_string();
-            sink.lock().unwrap().insert(to, token);
-            Ok(())
-        })),
-        ..Callbacks::default()
-    };
+    let (callbacks, links) = link_sink();
     (AccountsServer::new(config(db, json!({})), callbacks).unwrap(), links)
 }
 

@@ -10,7 +10,7 @@ use common::*;
 use serde_json::json;
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const THREADS: usize = 64;
@@ -113,16 +113,7 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 }
 
 fn soak(db: &str, label: &str) {
-    let links = Arc::new(Mutex::new(HashMap::new()));
-    let sink = links.clone();
-    let callbacks = Callbacks {
-        send_mail: Some(Arc::new(move |m: &serde_json::Value| {
-            let token = m["text"].as_str().unwrap_or_default().rsplit('/').next().unwrap_or_default().to_string();
-            sink.lock().unwrap().insert(m["to"].as_str().unwrap_or_default().to_string(), token);
-            Ok(())
-        })),
-        ..Callbacks::default()
-    };
+    let (callbacks, links) = link_sink();
     // Limits as in production, except per IP: 64 "clients" share this process's missing IP.
     let s = AccountsServer::new(config(db, json!({"dbPoolSize": 16})), callbacks).unwrap();
     let rss_start = rss_kib();

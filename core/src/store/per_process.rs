@@ -8,7 +8,7 @@ use super::{AttemptCount, NewUser, SessionRecord, Store, TokenRecord, TokenScope
 use crate::error::Result;
 use crate::types::{ConnectionInfo, PurgeReport, Session, User};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Once, RwLock};
+use std::sync::{Arc, Once, RwLock, RwLockReadGuard};
 
 /// Bumped in every child right after `fork()`: a store opened in an older generation is the parent's.
 static GENERATION: AtomicU64 = AtomicU64::new(0);
@@ -40,36 +40,31 @@ impl PerProcess {
         Ok(PerProcess { url: url.to_string(), pool_size, generation: AtomicU64::new(generation), store: RwLock::new(store) })
     }
 
-    /// This process's store, opened now if the one held came from the parent.
-    fn here(&self) -> Result<Arc<dyn Store>> {
+    /// This process's store, opened now if the one held came from the parent. The read guard is
+    /// held for the call: no reference count to bump on the hot path.
+    fn here(&self) -> Result<RwLockReadGuard<'_, Arc<dyn Store>>> {
         let now = GENERATION.load(Ordering::Acquire);
-        if self.generation.load(Ordering::Acquire) == now {
-            return Ok(self.store.read().unwrap_or_else(|p| p.into_inner()).clone());
-        }
-        let mut held = self.store.write().unwrap_or_else(|p| p.into_inner());
         if self.generation.load(Ordering::Acquire) != now {
-            let fresh: Arc<dyn Store> = Arc::from(super::open_here(&self.url, self.pool_size)?);
-            // The parent's connections: leaked on purpose, see the module comment.
-            std::mem::forget(std::mem::replace(&mut *held, fresh));
-            self.generation.store(now, Ordering::Release);
+            let mut held = self.store.write().unwrap_or_else(|p| p.into_inner());
+            if self.generation.load(Ordering::Acquire) != now {
+                let fresh: Arc<dyn Store> = Arc::from(super::open_here(&self.url, self.pool_size)?);
+                // The parent's connections: leaked on purpose, see the module comment.
+                std::mem::forget(std::mem::replace(&mut *held, fresh));
+                self.generation.store(now, Ordering::Release);
+            }
         }
-        Ok(held.clone())
+        Ok(self.store.read().unwrap_or_else(|p| p.into_inner()))
     }
 }
 
 impl Drop for PerProcess {
     fn drop(&mut self) {
-        // A server dropped in a forked child that never used it: its store is the parent's.
+        // A server dropped in a forked child that never used it: its store is the parent's, so
+        // one reference is leaked and the store is never dropped here.
         if self.generation.load(Ordering::Acquire) != GENERATION.load(Ordering::Acquire) {
-            let held = std::mem::replace(self.store.get_mut().unwrap_or_else(|p| p.into_inner()), Arc::new(Forgotten));
-            std::mem::forget(held);
+            std::mem::forget(Arc::clone(self.store.get_mut().unwrap_or_else(|p| p.into_inner())));
         }
     }
 }
-
-/// What a dropped child-side [`PerProcess`] holds instead of the parent's store; never called.
-struct Forgotten;
-
-forward_store!(Forgotten, |self, _name| Err::<&dyn Store, _>(crate::error::AccountsError::code(crate::error::ErrorCode::InternalError))?, atomically = |self, _work| Err(crate::error::AccountsError::code(crate::error::ErrorCode::InternalError)));
 
 forward_store!(PerProcess, |self, _name| self.here()?, atomically = |self, work| self.here()?.atomically(work));

@@ -122,3 +122,19 @@ pub fn pg_database() -> Option<String> {
     let (prefix, _) = base.rsplit_once('/').expect("ACCOUNTS_TEST_PG_URL ends with /<database>");
     Some(format!("{prefix}/{name}"))
 }
+
+/// Callbacks whose `sendMail` keeps the last link token mailed to each address (tests that mail
+/// many users at once, from many threads).
+pub fn link_sink() -> (Callbacks, Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>) {
+    let links = Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
+    let sink = links.clone();
+    let callbacks = Callbacks {
+        send_mail: Some(Arc::new(move |m: &Value| {
+            let token = m["text"].as_str().unwrap_or_default().rsplit('/').next().unwrap_or_default().to_string();
+            sink.lock().unwrap().insert(m["to"].as_str().unwrap_or_default().to_string(), token);
+            Ok(())
+        })),
+        ..Callbacks::default()
+    };
+    (callbacks, links)
+}

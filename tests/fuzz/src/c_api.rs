@@ -51,12 +51,7 @@ impl CFixture {
     }
 
     fn arg(&self, raw: &str) -> String {
-        match raw {
-            "$id" => self.user_id.clone(),
-            "$access" => self.access.clone(),
-            "$refresh" => self.refresh.clone(),
-            other => other.to_string(),
-        }
+        crate::placeholder(raw, &self.user_id, &self.access, &self.refresh)
     }
 }
 

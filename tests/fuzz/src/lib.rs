@@ -51,13 +51,19 @@ impl Fixture {
 
     /// An argument with the placeholders replaced.
     pub fn arg(&self, raw: &str) -> String {
-        match raw {
-            "$id" => self.user_id.clone(),
-            "$access" => self.access.clone(),
-            "$refresh" => self.refresh.clone(),
-            other => other.to_string(),
-        }
+        placeholder(raw, &self.user_id, &self.access, &self.refresh)
     }
+}
+
+/// `raw`, or the value it stands for: `$id`, `$access`, `$refresh`.
+pub(crate) fn placeholder(raw: &str, user_id: &str, access: &str, refresh: &str) -> String {
+    match raw {
+        "$id" => user_id,
+        "$access" => access,
+        "$refresh" => refresh,
+        other => other,
+    }
+    .to_string()
 }
 
 static FIXTURE: Mutex<Option<Fixture>> = Mutex::new(None);
