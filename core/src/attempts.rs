@@ -12,7 +12,7 @@ use crate::callbacks::events;
 use crate::config::{AttemptLimits, Limit, LimitSet};
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::secret::digest;
-use crate::server::AccountsServer;
+use crate::context::Context;
 use crate::store::AttemptCount;
 use serde_json::json;
 
@@ -87,8 +87,7 @@ fn window_ms(limit: &Limit) -> i64 {
     i64::try_from(limit.window.as_millis()).unwrap_or(i64::MAX / 4)
 }
 
-impl AccountsServer {
-    /// Runs one guess under the limits: refuses it while a counter is full, counts it when
+/// Runs one guess under the limits: refuses it while a counter is full, counts it when
     /// `attempt` fails with a wrong-guess error, and clears the account + IP counter on success.
     ///
     /// The guess is counted *before* it is checked and handed back after unless it was wrong, so
@@ -97,15 +96,15 @@ impl AccountsServer {
     ///
     /// # Errors
     /// `TooManyAttempts` (with `details.retryAfter` in seconds), `StorageError`, or `attempt`'s error.
-    pub(crate) fn guarded<T>(&self, guess: Guess, who: &Guesser<'_>, attempt: impl FnOnce() -> Result<T>) -> Result<T> {
-        let counters = counters(guess, who, guess.limits(&self.config.attempt_limits));
+pub(crate) fn guarded<T>(ctx: &Context, guess: Guess, who: &Guesser<'_>, attempt: impl FnOnce() -> Result<T>) -> Result<T> {
+        let counters = counters(guess, who, guess.limits(&ctx.config().attempt_limits));
         if counters.is_empty() {
             return attempt();
         }
-        let now = self.now();
+        let now = ctx.now();
         let keys: Vec<String> = counters.iter().map(|c| c.key.clone()).collect();
         // A read first: a guess at a full counter is refused without writing anything.
-        let live = self.store.read_attempts(&keys, now)?;
+        let live = ctx.store().read_attempts(&keys, now)?;
         let full = |counts: &[AttemptCount], over: i64| {
             counters
                 .iter()
@@ -116,13 +115,13 @@ impl AccountsServer {
                 .max_by_key(|(_, until)| *until)
         };
         if let Some((scope, until)) = full(&live, 1) {
-            return Err(self.too_many(guess, who, scope, until, now));
+            return Err(too_many(ctx, guess, who, scope, until, now));
         }
         let hits: Vec<(String, i64)> = counters.iter().map(|c| (c.key.clone(), window_ms(&c.limit))).collect();
-        let reserved = self.store.hit_attempts(&hits, now)?;
+        let reserved = ctx.store().hit_attempts(&hits, now)?;
         if let Some((scope, until)) = full(&reserved, 0) {
-            self.store.release_attempts(&keys, &[])?;
-            return Err(self.too_many(guess, who, scope, until, now));
+            ctx.store().release_attempts(&keys, &[])?;
+            return Err(too_many(ctx, guess, who, scope, until, now));
         }
         let result = attempt();
         match &result {
@@ -135,18 +134,64 @@ impl AccountsServer {
                 let release: Vec<String> = keys.iter().filter(|k| !clear.contains(k)).cloned().collect();
                 // Best effort: the guess already happened (a session may exist); failing to hand the
                 // reservation back only leaves a counter one too high until its window ends.
-                let _ = self.store.release_attempts(&release, &clear);
+                let _ = ctx.store().release_attempts(&release, &clear);
             }
         }
         result
     }
 
-    fn too_many(&self, guess: Guess, who: &Guesser<'_>, scope: &str, until: i64, now: i64) -> AccountsError {
+fn too_many(ctx: &Context, guess: Guess, who: &Guesser<'_>, scope: &str, until: i64, now: i64) -> AccountsError {
         let retry_after = ((until - now).max(0) + 999) / 1000;
-        let _ = self.events.emit(events::TOO_MANY_ATTEMPTS, || {
+        let _ = ctx.events().emit(events::TOO_MANY_ATTEMPTS, || {
             json!({ "attempt": guess.name(), "limit": scope, "retryAfter": retry_after, "account": who.account, "ip": who.ip })
         });
         AccountsError::new(ErrorCode::TooManyAttempts, "Too many attempts, try again later")
             .with_details(json!({ "retryAfter": retry_after, "limit": scope }))
+    }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::testing;
+
+    fn wrong() -> Result<()> {
+        Err(AccountsError::code(ErrorCode::IncorrectPassword))
+    }
+
+    #[test]
+    fn wrong_guesses_fill_the_counter_and_a_success_clears_account_and_ip() {
+        let limits = serde_json::json!({"attemptLimits": {"password": {
+            "accountIp": {"max": 3, "window": "60s"}, "account": {"max": 0, "window": "60s"}, "ip": {"max": 0, "window": "60s"}}}});
+        let (ctx, clock) = testing::context(limits, Default::default());
+        let who = Guesser { account: Some("u1"), ip: Some("10.0.0.1") };
+        for _ in 0..2 {
+            assert_eq!(guarded(&ctx, Guess::Password, &who, wrong).unwrap_err().code, ErrorCode::IncorrectPassword);
+        }
+        guarded(&ctx, Guess::Password, &who, || Ok(())).unwrap();
+        for _ in 0..3 {
+            assert_eq!(guarded(&ctx, Guess::Password, &who, wrong).unwrap_err().code, ErrorCode::IncorrectPassword);
+        }
+        let refused = guarded(&ctx, Guess::Password, &who, || Ok(())).unwrap_err();
+        assert_eq!(refused.code, ErrorCode::TooManyAttempts, "even a right guess waits");
+        assert_eq!(refused.details.as_ref().unwrap()["limit"], "accountIp");
+        let other_ip = Guesser { account: Some("u1"), ip: Some("10.0.0.2") };
+        guarded(&ctx, Guess::Password, &other_ip, || Ok(())).unwrap();
+        clock.advance_secs(61);
+        guarded(&ctx, Guess::Password, &who, || Ok(())).unwrap();
+    }
+
+    #[test]
+    fn errors_that_are_not_wrong_guesses_are_not_counted() {
+        let limits = serde_json::json!({"attemptLimits": {"secondFactor": {
+            "accountIp": {"max": 0, "window": "60s"}, "account": {"max": 1, "window": "60s"}, "ip": {"max": 0, "window": "60s"}}}});
+        let (ctx, _) = testing::context(limits, Default::default());
+        let who = Guesser { account: Some("u1"), ip: None };
+        for _ in 0..3 {
+            let storage = guarded(&ctx, Guess::SecondFactor, &who, || -> Result<()> { Err(AccountsError::code(ErrorCode::StorageError)) });
+            assert_eq!(storage.unwrap_err().code, ErrorCode::StorageError);
+        }
+        let wrong_code = || -> Result<()> { Err(AccountsError::code(ErrorCode::TwoFactorCodeDidNotMatch)) };
+        assert_eq!(guarded(&ctx, Guess::SecondFactor, &who, wrong_code).unwrap_err().code, ErrorCode::TwoFactorCodeDidNotMatch);
+        assert_eq!(guarded(&ctx, Guess::SecondFactor, &who, wrong_code).unwrap_err().code, ErrorCode::TooManyAttempts);
     }
 }

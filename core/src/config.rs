@@ -539,6 +539,15 @@ impl Config {
         Ok(cfg)
     }
 
+    /// The message texts of the services' `errors` options.
+    ///
+    /// # Errors
+    /// `InvalidConfig` naming an `errors` key the service does not have.
+    pub(crate) fn messages(&self) -> Result<crate::messages::Messages> {
+        let s = &self.services;
+        crate::messages::Messages::new(&s.password.errors, &s.password.two_factor.errors, &s.magic_link.errors)
+    }
+
     /// Checks the rules serde cannot express.
     ///
     /// # Errors
@@ -596,7 +605,7 @@ impl Config {
         if self.enable_autologin && self.services.password.require_email_verification {
             return bad("Can't enable autologin when requireEmailVerification is on: the new user could not log in.");
         }
-        crate::messages::Messages::from_config(self)?;
+        self.messages()?;
         if self.sealing_secret.as_ref().is_some_and(|s| s.len() < MIN_TOKEN_SECRET_BYTES) {
             return bad("sealingSecret must be at least 32 bytes");
         }

@@ -14,9 +14,9 @@
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::identifiers::{normalize_email, normalize_username, username_key};
 use crate::secret::new_id;
-use crate::server::AccountsServer;
+use crate::context::Context;
 use crate::store::NewUser;
-use crate::two_factor;
+use crate::two_factor::{self, TwoFactor};
 use crate::types::{EmailRecord, RESERVED_USER_KEYS};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -127,17 +127,16 @@ fn services_of(record: &Map<String, Value>) -> Map<String, Value> {
     out
 }
 
-impl AccountsServer {
-    /// Imports users stored by accounts-js; see the module docs for what moves. Each record is
+/// Imports users stored by accounts-js; see the module docs for what moves. Each record is
     /// stored in its own transaction, so a failure leaves nothing half-imported.
     ///
     /// # Errors
     /// Only for failures of the whole call (`StorageError` of the database connection is reported
     /// per record); bad records are listed in [`ImportReport::failed`] with their index.
-    pub fn import_users(&self, records: &[Value]) -> Result<ImportReport> {
+pub(crate) fn import_users(ctx: &Context, records: &[Value]) -> Result<ImportReport> {
         let mut report = ImportReport::default();
         for (index, record) in records.iter().enumerate() {
-            match self.import_one(record) {
+            match import_one(ctx, record) {
                 Ok(true) => report.imported += 1,
                 Ok(false) => report.skipped += 1,
                 Err(e) => report.failed.push(ImportFailure { index, code: e.code.as_str().to_string(), message: e.message }),
@@ -147,13 +146,13 @@ impl AccountsServer {
     }
 
     /// Stores one record; `Ok(false)` when its id already exists.
-    fn import_one(&self, record: &Value) -> Result<bool> {
+fn import_one(ctx: &Context, record: &Value) -> Result<bool> {
         let obj = record.as_object().ok_or_else(|| bad("a user record must be an object"))?;
         let id = match obj.get("id").or_else(|| obj.get("_id")) {
             Some(v) => id_of(v).ok_or_else(|| bad("the record's id must be a string, a number or {$oid}"))?,
             None => new_id()?,
         };
-        if self.store.find_user_by_id(&id)?.is_some() {
+        if ctx.store().find_user_by_id(&id)?.is_some() {
             return Ok(false);
         }
         let username = match obj.get("username") {
@@ -190,21 +189,21 @@ impl AccountsServer {
                 Some(secret) => secret.get("base32").and_then(Value::as_str).ok_or_else(|| bad("two-factor secret without base32"))?,
                 None => return Err(bad("two-factor service without a secret")),
             };
-            documents.push((two_factor::SERVICE.to_string(), self.password().two_factor().imported_document(&id, base32)?));
+            documents.push((two_factor::SERVICE.to_string(), TwoFactor::new(ctx).imported_document(&id, base32)?));
         }
         for (name, data) in services {
             if !TRANSIENT_SERVICES.contains(&name.as_str()) {
                 documents.push((name, serde_json::to_string(&data)?));
             }
         }
-        let now = self.now();
+        let now = ctx.now();
         let created_at = time_of(obj.get("createdAt")).unwrap_or(now);
         let profile: Map<String, Value> = obj
             .iter()
             .filter(|(k, _)| !RESERVED_USER_KEYS.contains(&k.as_str()) && !RELATIONS.contains(&k.as_str()))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        self.store.create_user(&NewUser {
+        ctx.store().create_user(&NewUser {
             id,
             username_key: username.as_deref().map(username_key),
             username,
@@ -218,7 +217,6 @@ impl AccountsServer {
         })?;
         Ok(true)
     }
-}
 
 #[cfg(test)]
 mod tests {

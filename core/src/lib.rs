@@ -1,32 +1,45 @@
-//! accounts-core: the accounts-js server (`@accounts/server` + `@accounts/password`) in Rust.
+//! accounts-core: the accounts-js server (`@accounts/server` + `@accounts/password`, two-factor
+//! and magic links) in Rust.
 //!
-//! All behaviour lives here; the C, Python and Node faces only convert and map errors.
-//! Start with [`AccountsServer::new`] and a [`Config`].
+//! All behaviour lives here; the C, Python and Node faces only convert, schedule and map errors.
+//! Start with [`AccountsServer::new`] and a [`Config`]. The module tree, from the bottom up
+//! (docs/architecture.md):
+//!
+//! - foundations: [`error`], [`types`], [`config`], [`clock`], [`secret`], [`identifiers`],
+//!   [`input`], [`callbacks`] (host callbacks and the event bus), [`store`], [`tokens`], `hashing`,
+//!   `messages`, [`mail`];
+//! - `context`: what every service shares;
+//! - services, each depending only on the context and the services below it: `attempts`,
+//!   `links`, `sessions`, [`two_factor`], [`password`], [`magic_link`], [`import`];
+//! - [`server`]: the [`AccountsServer`] facade, the service registry and the login orchestration.
 // No unsafe code, but for one registration of a fork handler (store/per_process.rs).
 #![deny(unsafe_code)]
 
 mod attempts;
+mod auth;
 pub mod callbacks;
 pub mod clock;
 pub mod config;
-mod email;
+mod context;
 pub mod error;
 mod hashing;
 pub mod identifiers;
 pub mod import;
 pub mod input;
+mod links;
 pub mod magic_link;
 pub mod mail;
 mod messages;
 pub mod password;
 pub mod secret;
 pub mod server;
-pub mod services;
+mod sessions;
 pub mod store;
 pub mod tokens;
 pub mod two_factor;
 pub mod types;
 
+pub use auth::{Authenticated, Completion};
 pub use callbacks::{Callbacks, ListenerId, events};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;
@@ -34,10 +47,9 @@ pub use error::{AccountsError, ErrorCode, Result};
 pub use import::{ImportFailure, ImportReport};
 pub use magic_link::MagicLink;
 pub use password::Password;
-pub use two_factor::{AuthSecret, TwoFactor};
-pub use server::AccountsServer;
-pub use services::AuthService;
+pub use server::{AccountsServer, AuthService};
 pub use tokens::{VerifyOptions, verify_access_token};
+pub use two_factor::{AuthSecret, TwoFactor};
 pub use types::*;
 
 /// The library version (same for every crate and package).

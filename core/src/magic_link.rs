@@ -4,13 +4,15 @@
 //! {token})` logs in with it once, within `services.magicLink.loginTokenExpiration` (15 min), and
 //! marks the address verified. A user with two-factor on must also pass `code`.
 
-use crate::email::{kinds, normalize_address, take_live_token, verified_by_link};
+use crate::auth::{Authenticated, Completion};
+use crate::context::Context;
 use crate::error::{AccountsError, ErrorCode, Result};
+use crate::identifiers::normalize_email;
+use crate::links::{Links, kinds, take_live_token, verified_by_link};
 use crate::mail::MailKind;
-use crate::server::AccountsServer;
-use crate::services::{AuthService, Authenticated, Completion};
-use crate::store::{self, TokenScope};
-use crate::types::{ConnectionInfo, User};
+use crate::store::TokenScope;
+use crate::two_factor::TwoFactor;
+use crate::types::ConnectionInfo;
 use serde_json::Value;
 
 /// The service name for `loginWithService`.
@@ -18,48 +20,46 @@ pub const SERVICE_NAME: &str = "magicLink";
 
 /// The magic link service of one server; get it with [`AccountsServer::magic_link`].
 pub struct MagicLink<'a> {
-    pub(crate) server: &'a AccountsServer,
+    ctx: &'a Context,
 }
 
-impl MagicLink<'_> {
+impl<'a> MagicLink<'a> {
+    pub(crate) fn new(ctx: &'a Context) -> MagicLink<'a> {
+        MagicLink { ctx }
+    }
+
     /// Mails a login link to `email`; an older unused link of the user stops working. In ambiguous
     /// mode an unknown address succeeds silently.
     ///
     /// # Errors
     /// `InvalidEmail`, `UserNotFound` (not ambiguous), the `sendMail` callback's error.
     pub fn request_magic_link_email(&self, email: &str) -> Result<()> {
-        self.server.localize((|| {
-            let s = self.server;
-            let address = normalize_address(email)?;
-            let Some(user) = s.store.find_user_by_email(&address)? else {
-                if s.config.ambiguous_error_messages {
-                    return s.silent_unknown_address(MailKind::MagicLink, &address);
+        self.ctx.localize((|| {
+            let s = self.ctx;
+            let address = normalize_email(email)?;
+            let links = Links::new(s);
+            let Some(user) = s.store().find_user_by_email(&address)? else {
+                if s.config().ambiguous_error_messages {
+                    return links.decoy(MailKind::MagicLink, &address);
                 }
                 return Err(AccountsError::code(ErrorCode::UserNotFound));
             };
-            let ttl = s.config.services.magic_link.login_token_expiration;
-            let token = s.issue_link_token(&user.id, kinds::MAGIC_LINK, &address, ttl, TokenScope::Kind)?;
+            let ttl = s.config().services.magic_link.login_token_expiration;
+            let token = links.issue(&user.id, kinds::MAGIC_LINK, &address, ttl, TokenScope::Kind)?;
             s.send_mail(MailKind::MagicLink, &user, &address, Some(&token))
         })())
     }
-}
 
-/// The `magicLink` authentication service.
-pub(crate) struct MagicLinkAuthService;
-
-impl AuthService for MagicLinkAuthService {
-    fn authenticate(&self, s: &AccountsServer, params: &Value, infos: &ConnectionInfo) -> Result<Option<User>> {
-        let Some(found) = self.authenticate_pending(s, params, infos)? else { return Ok(None) };
-        if let Some(complete) = &found.complete {
-            store::transaction(s.store(), |w| complete(w))?;
-        }
-        Ok(Some(found.user))
-    }
 
     /// Nothing is written until the login goes ahead: a missing or wrong second factor, a
     /// deactivated user or a refusing `ValidateLogin` listener leaves the link valid until it
     /// expires. Then link, code and the address's verification are written with the session.
-    fn authenticate_pending(&self, s: &AccountsServer, params: &Value, infos: &ConnectionInfo) -> Result<Option<Authenticated>> {
+    ///
+    /// # Errors
+    /// `UnrecognizedOptionsForLogin` (no token), `MatchFailed` (not a string), `InvalidToken`,
+    /// `LoginTokenExpired`, `TooManyAttempts`, `UserDeactivated`, the two-factor codes.
+    pub(crate) fn authenticate_pending(&self, params: &Value, infos: &ConnectionInfo) -> Result<Authenticated> {
+        let s = self.ctx;
         // accounts-js: a missing (falsy) token is UnrecognizedOptionsForLogin, a non-string MatchFailed.
         let token = match params.get("token") {
             None | Some(Value::Null) | Some(Value::Bool(false)) => return Err(AccountsError::code(ErrorCode::UnrecognizedOptionsForLogin)),
@@ -68,12 +68,12 @@ impl AuthService for MagicLinkAuthService {
             Some(_) => return Err(AccountsError::code(ErrorCode::MatchFailed)),
         };
         let ip = infos.ip.as_deref();
-        let peeked = s.peek_link_token(&token, &[kinds::MAGIC_LINK], ip, ErrorCode::LoginTokenExpired)?;
+        let peeked = Links::new(s).peek(&token, &[kinds::MAGIC_LINK], ip, ErrorCode::LoginTokenExpired)?;
         let mut user = s.user_or_not_found(&peeked.user_id)?;
         if user.deactivated {
             return Err(AccountsError::code(ErrorCode::UserDeactivated));
         }
-        let second_factor = s.password().two_factor().plan_login(&user, params, ip)?;
+        let second_factor = TwoFactor::new(s).plan_login(&user, params, ip)?;
         let address = peeked.address.unwrap_or_default();
         // The user as they will be: following the link proves the address.
         verified_by_link(&mut user, &address);
@@ -92,10 +92,78 @@ impl AuthService for MagicLinkAuthService {
             }
             Ok(())
         });
-        Ok(Some(Authenticated { user, complete: Some(complete) }))
+        Ok(Authenticated { user, complete: Some(complete) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::callbacks::Callbacks;
+    use crate::context::testing;
+    use crate::store::{NewUser, transaction};
+    use crate::types::EmailRecord;
+    use serde_json::json;
+    use std::sync::{Arc, Mutex};
+
+    fn setup() -> (Context, Arc<Mutex<Vec<Value>>>) {
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let sink = sent.clone();
+        let mut callbacks = Callbacks::default();
+        callbacks.send_mail = Some(Arc::new(move |mail: &Value| {
+            sink.lock().unwrap().push(mail.clone());
+            Ok(())
+        }));
+        let (ctx, _) = testing::context(json!({}), callbacks);
+        let now = ctx.now();
+        let new = NewUser {
+            id: "u1".into(),
+            username_key: None,
+            username: None,
+            emails: vec![EmailRecord { address: "a@b.co".into(), verified: false }],
+            profile: Default::default(),
+            password_hash: None,
+            services: Vec::new(),
+            deactivated: false,
+            created_at: now,
+            updated_at: now,
+        };
+        ctx.store().create_user(&new).unwrap();
+        (ctx, sent)
     }
 
-    fn checks_second_factor(&self) -> bool {
-        true
+    fn token(sent: &Mutex<Vec<Value>>) -> String {
+        let mail = sent.lock().unwrap().pop().expect("a mail");
+        assert_eq!(mail["type"], "magicLink");
+        mail["text"].as_str().unwrap().rsplit('/').next().unwrap().to_string()
+    }
+
+    #[test]
+    fn nothing_is_used_until_the_login_completes() {
+        let (ctx, sent) = setup();
+        let ml = MagicLink::new(&ctx);
+        ml.request_magic_link_email("A@B.co").unwrap();
+        let token = token(&sent);
+        let found = ml.authenticate_pending(&json!({ "token": token }), &ConnectionInfo::default()).unwrap();
+        assert!(found.user.emails[0].verified, "the user as they will be");
+        assert!(!ctx.user_or_not_found("u1").unwrap().emails[0].verified, "but nothing written yet");
+        let complete = found.complete.expect("the link is used up by the completion");
+        transaction(ctx.store(), |w| complete(w)).unwrap();
+        assert!(ctx.user_or_not_found("u1").unwrap().emails[0].verified);
+        let again = ml.authenticate_pending(&json!({ "token": token }), &ConnectionInfo::default());
+        assert_eq!(again.err().map(|e| e.code), Some(ErrorCode::LoginTokenExpired));
+    }
+
+    #[test]
+    fn token_shapes_and_unknown_addresses() {
+        let (ctx, sent) = setup();
+        let ml = MagicLink::new(&ctx);
+        let code_of = |params: Value| ml.authenticate_pending(&params, &ConnectionInfo::default()).err().map(|e| e.code);
+        assert_eq!(code_of(json!({})), Some(ErrorCode::UnrecognizedOptionsForLogin));
+        assert_eq!(code_of(json!({"token": ""})), Some(ErrorCode::UnrecognizedOptionsForLogin));
+        assert_eq!(code_of(json!({"token": 5})), Some(ErrorCode::MatchFailed));
+        assert_eq!(code_of(json!({"token": "f".repeat(64)})), Some(ErrorCode::LoginTokenExpired));
+        ml.request_magic_link_email("nobody@b.co").unwrap();
+        assert!(sent.lock().unwrap().is_empty(), "ambiguous: silent");
     }
 }

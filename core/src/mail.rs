@@ -1,11 +1,11 @@
 //! Mails the library sends: built from `emailTemplates` (accounts-js `prepareMail`) and handed to
 //! the host's `sendMail` callback, or written to stderr when there is none (as accounts-js logs them).
 
-use crate::config::{EmailTemplates, TemplateOverride};
+use crate::callbacks::{Callbacks, PrepareMailFn, SendMailFn};
+use crate::config::{Config, EmailTemplates, TemplateOverride};
 use crate::error::Result;
-use crate::server::AccountsServer;
-use crate::types::User;
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 /// The kinds of mail, with the path segment of their link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +72,7 @@ fn fill(template: &str, url: &str, email: &str) -> String {
 }
 
 /// Builds the mail `{type, from, to, subject, text, html}` for `kind`, to `address`, carrying `token`.
-pub(crate) fn prepare(templates: &EmailTemplates, site_url: &str, kind: MailKind, address: &str, token: Option<&str>) -> Value {
+fn prepare(templates: &EmailTemplates, site_url: &str, kind: MailKind, address: &str, token: Option<&str>) -> Value {
     let url = match token {
         Some(t) => format!("{}/{}/{}", site_url.trim_end_matches('/'), kind.path(), t),
         None => String::new(),
@@ -99,20 +99,42 @@ pub(crate) fn prepare(templates: &EmailTemplates, site_url: &str, kind: MailKind
     })
 }
 
-impl AccountsServer {
-    /// Prepares (the host's `prepareMail`, else the templates) and delivers one mail to `user`.
+/// Builds mails from the templates and hands them to the host (built once per server).
+pub(crate) struct Mailer {
+    templates: EmailTemplates,
+    site_url: String,
+    prepare_mail: Option<Arc<PrepareMailFn>>,
+    send_mail: Option<Arc<SendMailFn>>,
+}
+
+impl Mailer {
+    pub(crate) fn new(config: &Config, callbacks: &Callbacks) -> Mailer {
+        Mailer {
+            templates: config.email_templates.clone(),
+            site_url: config.site_url.clone(),
+            prepare_mail: callbacks.prepare_mail.clone(),
+            send_mail: callbacks.send_mail.clone(),
+        }
+    }
+
+    /// The mail of `kind` from the templates alone (no callback runs).
+    pub(crate) fn prepare(&self, kind: MailKind, address: &str, token: Option<&str>) -> Value {
+        prepare(&self.templates, &self.site_url, kind, address, token)
+    }
+
+    /// Prepares (the host's `prepareMail`, else the templates) and delivers one mail; `user` gives
+    /// the recipient as `prepareMail` sees it, computed only when there is one.
     ///
     /// # Errors
-    /// The `prepareMail` or `sendMail` callback's error.
-    pub(crate) fn send_mail(&self, kind: MailKind, user: &User, address: &str, token: Option<&str>) -> Result<()> {
-        let mut mail = prepare(&self.config.email_templates, &self.config.site_url, kind, address, token);
-        if let Some(prepare_mail) = &self.callbacks.prepare_mail {
+    /// `user`'s, `prepareMail`'s or `sendMail`'s error.
+    pub(crate) fn send(&self, kind: MailKind, user: impl FnOnce() -> Result<Value>, address: &str, token: Option<&str>) -> Result<()> {
+        let mut mail = self.prepare(kind, address, token);
+        if let Some(prepare_mail) = &self.prepare_mail {
             let template = json!({ "from": mail["from"], "subject": mail["subject"], "text": mail["text"], "html": mail["html"] });
-            let user = serde_json::to_value(self.sanitize(user.clone())?)?;
             let args = [
                 json!(address),
                 json!(token.unwrap_or_default()),
-                user,
+                user()?,
                 json!(kind.path()),
                 template,
                 mail["from"].clone(),
@@ -123,7 +145,7 @@ impl AccountsServer {
                 mail["type"] = json!(kind.name());
             }
         }
-        match &self.callbacks.send_mail {
+        match &self.send_mail {
             Some(send) => send(&mail),
             None => {
                 // accounts-js logs undelivered mail; development setups read the link from here.
@@ -133,6 +155,7 @@ impl AccountsServer {
         }
     }
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,9 +1,8 @@
 //! Error message texts: accounts-js's defaults (the error table's), replaced per key by the
 //! `errors` options of the password, two-factor and magic-link services, as in accounts-js.
 
-use crate::config::Config;
 use crate::error::{AccountsError, ErrorCode, Result};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// accounts-js `@accounts/password` `errors` keys.
 const PASSWORD: &[(&str, ErrorCode)] = &[
@@ -53,13 +52,16 @@ pub(crate) struct Messages(HashMap<ErrorCode, String>);
 impl Messages {
     /// # Errors
     /// `InvalidConfig` naming an `errors` key the service does not have.
-    pub(crate) fn from_config(config: &Config) -> Result<Messages> {
+    pub(crate) fn new(
+        password: &BTreeMap<String, String>,
+        two_factor: &BTreeMap<String, String>,
+        magic_link: &BTreeMap<String, String>,
+    ) -> Result<Messages> {
         let mut map = HashMap::new();
-        let services = &config.services;
         for (option, keys, given) in [
-            ("services.password.errors", PASSWORD, &services.password.errors),
-            ("services.password.twoFactor.errors", TWO_FACTOR, &services.password.two_factor.errors),
-            ("services.magicLink.errors", MAGIC_LINK, &services.magic_link.errors),
+            ("services.password.errors", PASSWORD, password),
+            ("services.password.twoFactor.errors", TWO_FACTOR, two_factor),
+            ("services.magicLink.errors", MAGIC_LINK, magic_link),
         ] {
             for (key, text) in given {
                 let (_, code) = keys.iter().find(|(k, _)| k == key).ok_or_else(|| {

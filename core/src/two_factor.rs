@@ -4,10 +4,10 @@
 //! (ChaCha20-Poly1305 under a key derived from `tokenSecret`); recovery codes only as digests.
 //! The last accepted time step is stored, so a code is never accepted twice.
 
-use crate::attempts::{Guess, Guesser};
+use crate::attempts::{self, Guess, Guesser};
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::secret::{ct_eq, digest, random_hex};
-use crate::server::AccountsServer;
+use crate::context::Context;
 use crate::store::Writes;
 use crate::types::User;
 use serde::{Deserialize, Serialize};
@@ -43,7 +43,7 @@ fn err(c: ErrorCode) -> AccountsError {
 
 /// The two-factor part of the password service; get it with [`crate::Password::two_factor`].
 pub struct TwoFactor<'a> {
-    pub(crate) server: &'a AccountsServer,
+    ctx: &'a Context,
 }
 
 /// As accounts-js: no code at all is `TwoFactorCodeRequired` (a wrong one `TwoFactorCodeDidNotMatch`).
@@ -62,9 +62,13 @@ fn normalize_recovery(code: &str) -> String {
     code.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_lowercase()
 }
 
-impl TwoFactor<'_> {
+impl<'a> TwoFactor<'a> {
+    pub(crate) fn new(ctx: &'a Context) -> TwoFactor<'a> {
+        TwoFactor { ctx }
+    }
+
     fn totp(&self, secret: Vec<u8>) -> Result<Totp> {
-        let cfg = &self.server.config.services.password.two_factor;
+        let cfg = &self.ctx.config().services.password.two_factor;
         Builder::new()
             .with_algorithm(Algorithm::SHA1)
             .with_digits(6)
@@ -78,11 +82,11 @@ impl TwoFactor<'_> {
     }
 
     fn now_secs(&self) -> u64 {
-        u64::try_from(self.server.now() / 1000).unwrap_or(0)
+        u64::try_from(self.ctx.now() / 1000).unwrap_or(0)
     }
 
     fn recovery_codes(&self) -> Result<(Vec<String>, Vec<String>)> {
-        let n = self.server.config.services.password.two_factor.recovery_codes;
+        let n = self.ctx.config().services.password.two_factor.recovery_codes;
         let mut shown = Vec::with_capacity(n);
         let mut stored = Vec::with_capacity(n);
         for _ in 0..n {
@@ -94,7 +98,7 @@ impl TwoFactor<'_> {
     }
 
     fn load(&self, user_id: &str) -> Result<Option<(String, Stored)>> {
-        match self.server.store.find_service(user_id, SERVICE)? {
+        match self.ctx.store().find_service(user_id, SERVICE)? {
             None => Ok(None),
             Some(text) => {
                 let doc = serde_json::from_str(&text)
@@ -122,9 +126,9 @@ impl TwoFactor<'_> {
     /// `UserNotFound`, `TwoFactorAlreadySet`, `InvalidArgument` (not a base32 secret of ≥ 128 bits),
     /// `TwoFactorCodeDidNotMatch`.
     pub fn set(&self, user_id: &str, secret_base32: &str, code: &str) -> Result<Vec<String>> {
-        self.server.localize((|| {
+        self.ctx.localize((|| {
             require_code(code)?;
-            self.server.user_or_not_found(user_id)?;
+            self.ctx.user_or_not_found(user_id)?;
             if self.load(user_id)?.is_some() {
                 return Err(err(ErrorCode::TwoFactorAlreadySet));
             }
@@ -132,7 +136,7 @@ impl TwoFactor<'_> {
             let step = self.totp(bytes.clone())?.check(code.trim(), self.now_secs()).ok_or_else(|| err(ErrorCode::TwoFactorCodeDidNotMatch))?;
             let (shown, stored) = self.recovery_codes()?;
             let doc = self.document(user_id, &bytes, step, stored)?;
-            if !self.server.store.swap_service(user_id, SERVICE, None, Some(&doc), self.server.now())? {
+            if !self.ctx.store().swap_service(user_id, SERVICE, None, Some(&doc), self.ctx.now())? {
                 return Err(err(ErrorCode::TwoFactorAlreadySet));
             }
             Ok(shown)
@@ -145,9 +149,9 @@ impl TwoFactor<'_> {
     /// # Errors
     /// `TwoFactorCodeRequired` (empty), `UserNotFound`, `TwoFactorNotSet`, `TwoFactorCodeDidNotMatch`, `TooManyAttempts`.
     pub fn unset(&self, user_id: &str, code: &str) -> Result<()> {
-        self.server.localize((|| {
+        self.ctx.localize((|| {
             require_code(code)?;
-            self.server.user_or_not_found(user_id)?;
+            self.ctx.user_or_not_found(user_id)?;
             self.guarded_consume(user_id, None, code, |_| None)
         })())
     }
@@ -158,9 +162,9 @@ impl TwoFactor<'_> {
     /// # Errors
     /// `TwoFactorCodeRequired` (empty), `UserNotFound`, `TwoFactorNotSet`, `TwoFactorCodeDidNotMatch`, `TooManyAttempts`.
     pub fn regenerate_recovery_codes(&self, user_id: &str, code: &str) -> Result<Vec<String>> {
-        self.server.localize((|| {
+        self.ctx.localize((|| {
             require_code(code)?;
-            self.server.user_or_not_found(user_id)?;
+            self.ctx.user_or_not_found(user_id)?;
             let (shown, stored) = self.recovery_codes()?;
             self.guarded_consume(user_id, None, code, move |mut doc| {
                 doc.recovery_codes = stored.clone();
@@ -184,7 +188,7 @@ impl TwoFactor<'_> {
     /// The stored document of a secret: sealed to its user, with the last step used and the
     /// recovery code digests.
     fn document(&self, user_id: &str, secret: &[u8], last_step: u64, recovery_codes: Vec<String>) -> Result<String> {
-        let sealed_secret = self.server.two_factor_key.seal(secret, user_id.as_bytes())?;
+        let sealed_secret = self.ctx.sealing_key().seal(secret, user_id.as_bytes())?;
         Ok(serde_json::to_string(&Stored { sealed_secret, last_step, recovery_codes })?)
     }
 
@@ -193,7 +197,7 @@ impl TwoFactor<'_> {
     /// # Errors
     /// `StorageError`.
     pub fn is_set(&self, user_id: &str) -> Result<bool> {
-        Ok(self.server.store.find_service(user_id, SERVICE)?.is_some())
+        Ok(self.ctx.store().find_service(user_id, SERVICE)?.is_some())
     }
 
     /// The second step of a login: with two-factor on, `params.code` must be a fresh TOTP code or
@@ -205,8 +209,8 @@ impl TwoFactor<'_> {
         let Some((text, doc)) = self.load(&user.id)? else { return Ok(None) };
         let code = login_code(params)?;
         let who = Guesser { account: Some(&user.id), ip };
-        let new = self.server.guarded(Guess::SecondFactor, &who, || self.used_up(&user.id, code, doc.clone(), &Some))?;
-        Ok(Some(SecondFactorUse { user_id: user.id.clone(), expected: text, new, now: self.server.now() }))
+        let new = attempts::guarded(self.ctx, Guess::SecondFactor, &who, || self.used_up(&user.id, code, doc.clone(), &Some))?;
+        Ok(Some(SecondFactorUse { user_id: user.id.clone(), expected: text, new, now: self.ctx.now() }))
     }
 
     /// [`TwoFactor::consume`] under the second-factor attempt limits.
@@ -218,7 +222,7 @@ impl TwoFactor<'_> {
         next: impl Fn(Stored) -> Option<Stored>,
     ) -> Result<()> {
         let who = Guesser { account: Some(user_id), ip };
-        self.server.guarded(Guess::SecondFactor, &who, || self.consume(user_id, code, &next))
+        attempts::guarded(self.ctx, Guess::SecondFactor, &who, || self.consume(user_id, code, &next))
     }
 
     /// Checks `code` against the stored document and writes `next(doc with the code used up)`
@@ -227,7 +231,7 @@ impl TwoFactor<'_> {
         for _ in 0..SWAP_ATTEMPTS {
             let (text, doc) = self.load(user_id)?.ok_or_else(|| err(ErrorCode::TwoFactorNotSet))?;
             let new_text = self.used_up(user_id, code, doc, next)?;
-            if self.server.store.swap_service(user_id, SERVICE, Some(&text), new_text.as_deref(), self.server.now())? {
+            if self.ctx.store().swap_service(user_id, SERVICE, Some(&text), new_text.as_deref(), self.ctx.now())? {
                 return Ok(());
             }
             // Someone else used a code meanwhile: re-read, so the same code cannot pass twice.
@@ -243,7 +247,7 @@ impl TwoFactor<'_> {
             return Err(err(ErrorCode::TwoFactorCodeDidNotMatch));
         }
         if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
-            let secret = self.server.two_factor_key.open(&doc.sealed_secret, user_id.as_bytes())?;
+            let secret = self.ctx.sealing_key().open(&doc.sealed_secret, user_id.as_bytes())?;
             match self.totp(secret)?.check(code, self.now_secs()) {
                 Some(step) if step > doc.last_step => doc.last_step = step,
                 _ => return Err(err(ErrorCode::TwoFactorCodeDidNotMatch)),
@@ -293,5 +297,91 @@ fn login_code(params: &Value) -> Result<&str> {
         Some(Value::String(c)) if !c.trim().is_empty() => Ok(c),
         Some(Value::String(_)) => Err(err(ErrorCode::TwoFactorCodeRequired)),
         Some(_) => Err(err(ErrorCode::TwoFactorCodeDidNotMatch)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::testing;
+    use crate::store::{NewUser, transaction};
+    use serde_json::json;
+
+    fn user(ctx: &Context) -> User {
+        let now = ctx.now();
+        let new = NewUser {
+            id: "u1".into(),
+            username_key: None,
+            username: Some("u1".into()),
+            emails: Vec::new(),
+            profile: Default::default(),
+            password_hash: None,
+            services: Vec::new(),
+            deactivated: false,
+            created_at: now,
+            updated_at: now,
+        };
+        ctx.store().create_user(&new).unwrap();
+        ctx.user_or_not_found("u1").unwrap()
+    }
+
+    fn code_now(ctx: &Context, base32: &str) -> String {
+        let tf = TwoFactor::new(ctx);
+        tf.totp(secret_bytes(base32).unwrap()).unwrap().generate(tf.now_secs()).to_string()
+    }
+
+    #[test]
+    fn the_secret_is_sealed_and_a_code_is_accepted_once() {
+        let (ctx, clock) = testing::context(json!({}), Default::default());
+        let tf = TwoFactor::new(&ctx);
+        let user = user(&ctx);
+        let secret = tf.get_new_auth_secret().unwrap();
+        let wrong = if code_now(&ctx, &secret.base32) == "000000" { "111111" } else { "000000" };
+        assert_eq!(tf.set(&user.id, &secret.base32, wrong).unwrap_err().code, ErrorCode::TwoFactorCodeDidNotMatch);
+        let recovery = tf.set(&user.id, &secret.base32, &code_now(&ctx, &secret.base32)).unwrap();
+        assert_eq!(recovery.len(), ctx.config().services.password.two_factor.recovery_codes);
+        let stored = ctx.store().find_service(&user.id, SERVICE).unwrap().unwrap();
+        assert!(!stored.contains(&secret.base32), "no plaintext secret at rest");
+        assert!(recovery.iter().all(|c| !stored.contains(c.as_str())), "recovery codes only as digests");
+        // The code that turned it on cannot log in: its step is used.
+        let reused = tf.plan_login(&user, &json!({"code": code_now(&ctx, &secret.base32)}), None).err().map(|e| e.code);
+        assert_eq!(reused, Some(ErrorCode::TwoFactorCodeDidNotMatch));
+        clock.advance_secs(30);
+        let fresh = code_now(&ctx, &secret.base32);
+        let planned = tf.plan_login(&user, &json!({"code": fresh}), None).unwrap().expect("two-factor is on");
+        transaction(ctx.store(), |w| planned.apply(w)).unwrap();
+        assert_eq!(tf.plan_login(&user, &json!({"code": fresh}), None).err().map(|e| e.code), Some(ErrorCode::TwoFactorCodeDidNotMatch));
+        assert_eq!(tf.plan_login(&user, &json!({}), None).err().map(|e| e.code), Some(ErrorCode::TwoFactorCodeRequired));
+    }
+
+    #[test]
+    fn a_planned_use_applies_only_once_when_raced() {
+        let ctx = testing::plain();
+        let tf = TwoFactor::new(&ctx);
+        let user = user(&ctx);
+        let secret = tf.get_new_auth_secret().unwrap();
+        let recovery = tf.set(&user.id, &secret.base32, &code_now(&ctx, &secret.base32)).unwrap();
+        let first = tf.plan_login(&user, &json!({"code": recovery[0]}), None).unwrap().unwrap();
+        let second = tf.plan_login(&user, &json!({"code": recovery[1]}), None).unwrap().unwrap();
+        transaction(ctx.store(), |w| first.apply(w)).unwrap();
+        let lost = transaction(ctx.store(), |w| second.apply(w)).unwrap_err();
+        assert_eq!(lost.code, ErrorCode::TwoFactorCodeDidNotMatch, "planned against a document that changed");
+        assert!(tf.plan_login(&user, &json!({"code": recovery[1]}), None).unwrap().is_some(), "the losing code stays unused");
+    }
+
+    #[test]
+    fn unset_and_import() {
+        let ctx = testing::plain();
+        let tf = TwoFactor::new(&ctx);
+        let user = user(&ctx);
+        assert_eq!(tf.unset(&user.id, "123456").unwrap_err().code, ErrorCode::TwoFactorNotSet);
+        assert_eq!(tf.unset(&user.id, " ").unwrap_err().code, ErrorCode::TwoFactorCodeRequired);
+        let secret = tf.get_new_auth_secret().unwrap();
+        let recovery = tf.set(&user.id, &secret.base32, &code_now(&ctx, &secret.base32)).unwrap();
+        assert_eq!(tf.set(&user.id, &secret.base32, "123456").unwrap_err().code, ErrorCode::TwoFactorAlreadySet);
+        tf.unset(&user.id, &recovery[0].to_uppercase()).unwrap();
+        assert!(!tf.is_set(&user.id).unwrap());
+        assert_eq!(tf.imported_document(&user.id, "not base32!").unwrap_err().code, ErrorCode::InvalidArgument);
+        assert!(tf.imported_document(&user.id, &secret.base32).unwrap().contains("sealedSecret"));
     }
 }

@@ -1,0 +1,495 @@
+//! Sessions and their tokens: starting a session, resuming it from an access token, rotating its
+//! refresh token, logging out, impersonating, listing and revoking (docs/tokens.md).
+
+use crate::callbacks::events;
+use crate::context::Context;
+use crate::error::{AccountsError, ErrorCode, Result};
+use crate::identifiers::{lookup_email, lookup_username};
+use crate::secret::{ct_eq, digest, new_id};
+use crate::store::SessionRecord;
+use crate::tokens::{AccessData, RefreshClaims, verification_failed};
+use crate::types::{ConnectionInfo, ImpersonationResult, ImpersonationTarget, LoginResult, Session, Tokens, User};
+use serde_json::{Value, json};
+
+/// How many times a refresh re-reads the session after losing a rotation race.
+const ROTATION_ATTEMPTS: usize = 4;
+
+fn code(c: ErrorCode) -> AccountsError {
+    AccountsError::code(c)
+}
+
+/// The connection as events show it.
+pub(crate) fn connection_json(infos: &ConnectionInfo) -> Value {
+    serde_json::to_value(infos).unwrap_or(Value::Null)
+}
+
+/// The session service of one server.
+pub(crate) struct Sessions<'a> {
+    ctx: &'a Context,
+}
+
+/// What a refresh hands out once the session's refresh token has moved on.
+struct Rotated {
+    record: SessionRecord,
+    user: User,
+    refresh_token: String,
+}
+
+impl<'a> Sessions<'a> {
+    pub(crate) fn new(ctx: &'a Context) -> Sessions<'a> {
+        Sessions { ctx }
+    }
+
+    /// Runs `op`, emitting `ok_event` with the payload it returns, or `err_event` with the error
+    /// itself as the payload (`{code, number, message, details?}`, as accounts-js emits the error).
+    fn observed<T>(&self, ok_event: &str, err_event: &str, op: impl FnOnce() -> Result<(T, Value)>) -> Result<T> {
+        let events = self.ctx.events();
+        // A null payload emits nothing: no listener was there to build it for, or (a refused
+        // impersonation) accounts-js emits no success event either.
+        let emitted = |(out, payload): (T, Value)| if payload.is_null() { Ok(out) } else { events.emit(ok_event, || payload).map(|_| out) };
+        match op().and_then(emitted) {
+            Ok(out) => Ok(out),
+            Err(e) => {
+                // The operation already failed; a failing error listener must not mask its code.
+                let _ = events.emit(err_event, || e.to_json());
+                Err(e)
+            }
+        }
+    }
+
+    /// Signs an access token with the host's extra claims (`createJwtPayload`).
+    fn access_token(&self, user: &User, data: &AccessData, now: i64) -> Result<String> {
+        let extra = match &self.ctx.callbacks().create_jwt_payload {
+            Some(f) => f(&serde_json::to_value(data)?, user)?,
+            None => Default::default(),
+        };
+        self.ctx.tokens().access_token(extra, data, now)
+    }
+
+    /// Creates a session for `user` and signs its first token pair.
+    ///
+    /// # Errors
+    /// `UserDeactivated`, `StorageError`, a callback's error.
+    pub(crate) fn start(&self, user: &User, infos: &ConnectionInfo, impersonator: Option<&User>) -> Result<LoginResult> {
+        let (record, login) = self.prepare(user, infos, impersonator)?;
+        self.ctx.store().create_session(&record)?;
+        Ok(login)
+    }
+
+    /// The session row and signed token pair of a new session for `user`, not stored yet: a flow
+    /// stores the row in its own transaction ([`crate::store::Writes::create_session`]).
+    ///
+    /// # Errors
+    /// `UserDeactivated`, a callback's error.
+    pub(crate) fn prepare(&self, user: &User, infos: &ConnectionInfo, impersonator: Option<&User>) -> Result<(SessionRecord, LoginResult)> {
+        if user.deactivated {
+            return Err(code(ErrorCode::UserDeactivated));
+        }
+        let infos = &infos.sanitized();
+        let now = self.ctx.now();
+        let session_id = new_id()?;
+        let refresh_token = self.ctx.tokens().refresh_token(&user.id, &session_id, 0, now)?;
+        let impersonator_user_id = impersonator.map(|u| u.id.clone());
+        let record = SessionRecord {
+            session: Session {
+                id: session_id.clone(),
+                user_id: user.id.clone(),
+                valid: true,
+                ip: infos.ip.clone(),
+                user_agent: infos.user_agent.clone(),
+                impersonator_user_id: impersonator_user_id.clone(),
+                refresh_count: 0,
+                created_at: now,
+                updated_at: now,
+            },
+            refresh_digest: digest(&refresh_token),
+            prev_refresh_digest: None,
+            rotated_at: now,
+        };
+        let data = AccessData { user_id: user.id.clone(), is_impersonated: impersonator.is_some(), session_id: session_id.clone(), impersonator_user_id };
+        let access_token = self.access_token(user, &data, now)?;
+        let login = LoginResult { session_id, tokens: Tokens { access_token, refresh_token }, user: self.ctx.sanitize(user.clone())? };
+        Ok((record, login))
+    }
+
+    /// The stored session of a genuine access token.
+    fn session_of(&self, access_token: &str) -> Result<(AccessData, SessionRecord)> {
+        let data = self.ctx.tokens().verify_access(access_token, self.ctx.now(), true)?;
+        let rec = self.ctx.store().find_session(&data.session_id)?.ok_or_else(|| code(ErrorCode::SessionNotFound))?;
+        Ok((data, rec))
+    }
+
+    /// The stored user, refused when deactivated.
+    fn active_user(&self, id: &str) -> Result<User> {
+        let user = self.ctx.user_or_not_found(id)?;
+        if user.deactivated {
+            return Err(code(ErrorCode::UserDeactivated));
+        }
+        Ok(user)
+    }
+
+    /// Checks an access token, its session and its user; returns the user (accounts-js `resumeSession`).
+    ///
+    /// # Errors
+    /// `InvalidToken`, `TokenVerificationFailed`, `SessionNotFound`, `InvalidSession`, `UserNotFound`,
+    /// `UserDeactivated`, or the `resumeSessionValidator`'s error.
+    pub(crate) fn resume(&self, access_token: &str) -> Result<User> {
+        self.observed(events::RESUME_SESSION_SUCCESS, events::RESUME_SESSION_ERROR, || {
+            let data = self.ctx.tokens().verify_access(access_token, self.ctx.now(), true)?;
+            let session = if self.ctx.config().use_stateless_session { None } else { Some(self.valid_session_of(&data)?) };
+            let impersonator = session.as_ref().map_or(data.impersonator_user_id.as_deref(), |s| s.impersonator_user_id.as_deref());
+            self.check_impersonator(impersonator)?;
+            let user = self.active_user(&data.user_id)?;
+            if let Some(validate) = &self.ctx.callbacks().resume_session_validator {
+                let session = session.clone().unwrap_or_else(|| stateless_session(&data));
+                validate(&user, &session)?;
+            }
+            let user = self.ctx.sanitize(user)?;
+            let payload = if self.ctx.events().has(events::RESUME_SESSION_SUCCESS) {
+                let session = session.unwrap_or_else(|| stateless_session(&data));
+                json!({ "user": user, "accessToken": access_token, "session": session })
+            } else {
+                Value::Null
+            };
+            Ok((user, payload))
+        })
+    }
+
+    /// The stored, valid session a token's claims name, belonging to the token's user.
+    fn valid_session_of(&self, data: &AccessData) -> Result<Session> {
+        let rec = self.ctx.store().find_session(&data.session_id)?.ok_or_else(|| code(ErrorCode::SessionNotFound))?;
+        if !rec.session.valid {
+            return Err(AccountsError::new(ErrorCode::InvalidSession, "Invalid Session"));
+        }
+        if rec.session.user_id != data.user_id {
+            return Err(verification_failed("token does not match its session"));
+        }
+        Ok(rec.session)
+    }
+
+    /// Rotates the refresh token of a session and signs a new access token (accounts-js `refreshTokens`).
+    ///
+    /// The access token may be expired but must be genuine and of the same session. Presenting a
+    /// refresh token that was already rotated away, outside `refreshTokenReuseGraceSeconds`, revokes
+    /// the session. Inside the grace window every presenter gets the same successor, so concurrent
+    /// refreshes never fork the session.
+    ///
+    /// # Errors
+    /// `InvalidTokens`, `TokenVerificationFailed`, `SessionNotFound`, `InvalidSession`, `UserNotFound`,
+    /// `UserDeactivated`, `RefreshTokenReused`.
+    pub(crate) fn refresh(&self, access_token: &str, refresh_token: &str, infos: &ConnectionInfo) -> Result<LoginResult> {
+        self.observed(events::REFRESH_TOKENS_SUCCESS, events::REFRESH_TOKENS_ERROR, || {
+            let now = self.ctx.now();
+            let claims = self.verified_pair(access_token, refresh_token, now)?;
+            let rotated = self.rotate(&claims, refresh_token, infos, now)?;
+            let result = self.signed(rotated, now)?;
+            let payload = json!({
+                "sessionId": result.session_id, "tokens": result.tokens, "user": result.user, "infos": connection_json(infos),
+            });
+            Ok((result, payload))
+        })
+    }
+
+    /// Step 1 of a refresh: both tokens genuine and of the same session (the access token may be expired).
+    fn verified_pair(&self, access_token: &str, refresh_token: &str, now: i64) -> Result<RefreshClaims> {
+        if access_token.is_empty() || refresh_token.is_empty() {
+            return Err(code(ErrorCode::InvalidTokens));
+        }
+        let data = self.ctx.tokens().verify_access(access_token, now, false)?;
+        let claims = self.ctx.tokens().verify_refresh(refresh_token, now)?;
+        if claims.sid != data.session_id || claims.sub != data.user_id {
+            return Err(verification_failed("tokens belong to different sessions"));
+        }
+        Ok(claims)
+    }
+
+    /// Step 2 of a refresh: moves the session's refresh token on (or, inside the grace window,
+    /// re-derives the successor the winner of a race received); a reused token revokes the session.
+    fn rotate(&self, claims: &RefreshClaims, presented_token: &str, infos: &ConnectionInfo, now: i64) -> Result<Rotated> {
+        let presented = digest(presented_token);
+        let store = self.ctx.store();
+        for _ in 0..ROTATION_ATTEMPTS {
+            let rec = store.find_session(&claims.sid)?.ok_or_else(|| code(ErrorCode::SessionNotFound))?;
+            if !rec.session.valid {
+                return Err(code(ErrorCode::InvalidSession));
+            }
+            let user = self.active_user(&rec.session.user_id)?;
+            self.check_impersonator(rec.session.impersonator_user_id.as_deref())?;
+            let tokens = self.ctx.tokens();
+            let refresh_token = if ct_eq(&presented, &rec.refresh_digest) {
+                let next = tokens.refresh_token(&user.id, &rec.session.id, rec.session.refresh_count + 1, now)?;
+                if !store.rotate_session(&rec.session.id, &rec.refresh_digest, &digest(&next), now, &infos.sanitized())? {
+                    continue; // another refresh rotated first: re-read and take the grace path
+                }
+                next
+            } else if self.in_grace(&rec, &presented, now) {
+                // Signatures are deterministic: the same claims give the winner's token.
+                let next = tokens.refresh_token(&user.id, &rec.session.id, rec.session.refresh_count, rec.rotated_at)?;
+                if !ct_eq(&digest(&next), &rec.refresh_digest) {
+                    return Err(self.revoke_reused(&rec));
+                }
+                next
+            } else {
+                return Err(self.revoke_reused(&rec));
+            };
+            return Ok(Rotated { record: rec, user, refresh_token });
+        }
+        Err(AccountsError::new(ErrorCode::StorageError, "refresh kept losing rotation races; try again"))
+    }
+
+    /// Step 3 of a refresh: the new access token beside the rotated refresh token.
+    fn signed(&self, rotated: Rotated, now: i64) -> Result<LoginResult> {
+        let Rotated { record, user, refresh_token } = rotated;
+        let data = AccessData {
+            user_id: user.id.clone(),
+            is_impersonated: record.session.impersonator_user_id.is_some(),
+            session_id: record.session.id.clone(),
+            impersonator_user_id: record.session.impersonator_user_id.clone(),
+        };
+        let access_token = self.access_token(&user, &data, now)?;
+        Ok(LoginResult { session_id: record.session.id, tokens: Tokens { access_token, refresh_token }, user: self.ctx.sanitize(user)? })
+    }
+
+    /// An impersonation session lives only while its impersonator is an active user (revoking
+    /// all of the impersonator's sessions ends it too: the store revokes it with them).
+    fn check_impersonator(&self, impersonator: Option<&str>) -> Result<()> {
+        let Some(id) = impersonator else { return Ok(()) };
+        match self.ctx.store().find_user_by_id(id)? {
+            Some(u) if !u.deactivated => Ok(()),
+            _ => Err(AccountsError::new(ErrorCode::InvalidSession, "the impersonator is no longer active")),
+        }
+    }
+
+    fn in_grace(&self, rec: &SessionRecord, presented: &str, now: i64) -> bool {
+        let grace_ms = (self.ctx.config().refresh_token_reuse_grace_seconds as i64).saturating_mul(1000);
+        grace_ms > 0 && rec.prev_refresh_digest.as_deref().is_some_and(|prev| ct_eq(presented, prev)) && now - rec.rotated_at <= grace_ms
+    }
+
+    /// Revokes a session whose old refresh token came back, and says so.
+    fn revoke_reused(&self, rec: &SessionRecord) -> AccountsError {
+        if let Err(e) = self.ctx.store().invalidate_session(&rec.session.id, self.ctx.now()) {
+            return e;
+        }
+        let _ = self.ctx.events().emit(events::REFRESH_TOKEN_REUSED, || json!({ "userId": rec.session.user_id, "sessionId": rec.session.id }));
+        AccountsError::new(ErrorCode::RefreshTokenReused, "refresh token reused; the session has been revoked")
+            .with_details(json!({ "sessionId": rec.session.id }))
+    }
+
+    /// Ends the session of an access token (accounts-js `logout`).
+    ///
+    /// # Errors
+    /// `InvalidToken`, `TokenVerificationFailed`, `SessionNotFound`, `InvalidSession`.
+    pub(crate) fn logout(&self, access_token: &str) -> Result<()> {
+        self.observed(events::LOGOUT_SUCCESS, events::LOGOUT_ERROR, || {
+            let (_, rec) = self.session_of(access_token)?;
+            if !rec.session.valid || !self.ctx.store().invalidate_session(&rec.session.id, self.ctx.now())? {
+                return Err(code(ErrorCode::InvalidSession));
+            }
+            Ok(((), json!({ "session": rec.session, "accessToken": access_token })))
+        })
+    }
+
+    /// Starts a session as another user, if `impersonationAuthorize` allows it (accounts-js `impersonate`).
+    ///
+    /// # Errors
+    /// `InvalidToken`, `TokenVerificationFailed`, `SessionNotFound`, `InvalidSession`, `UserNotFound`,
+    /// `ImpersonatedUserNotFound` (only when `ambiguousErrorMessages` is false; also when the target
+    /// names no field), `UserDeactivated`.
+    pub(crate) fn impersonate(&self, access_token: &str, target: &ImpersonationTarget, infos: &ConnectionInfo) -> Result<ImpersonationResult> {
+        self.observed(events::IMPERSONATION_SUCCESS, events::IMPERSONATION_ERROR, || {
+            let denied = || Ok((ImpersonationResult { authorized: false, tokens: None, user: None }, Value::Null));
+            let Some(user) = self.impersonator(access_token)? else { return denied() };
+            let Some(target_user) = self.impersonation_target(target)? else {
+                if self.ctx.config().ambiguous_error_messages {
+                    return denied();
+                }
+                return Err(code(ErrorCode::ImpersonatedUserNotFound));
+            };
+            if !self.impersonation_authorized(&user, &target_user)? {
+                return denied();
+            }
+            let login = self.start(&target_user, infos, Some(&user))?;
+            let result = ImpersonationResult { authorized: true, tokens: Some(login.tokens), user: Some(login.user) };
+            let payload = if self.ctx.events().has(events::IMPERSONATION_SUCCESS) {
+                json!({ "user": self.ctx.sanitize(user)?, "impersonationResult": result, "sessionId": login.session_id })
+            } else {
+                Value::Null
+            };
+            Ok((result, payload))
+        })
+    }
+
+    /// Step 1 of an impersonation: the active user of a valid session, `None` when that session is
+    /// itself an impersonation (no chains).
+    fn impersonator(&self, access_token: &str) -> Result<Option<User>> {
+        let (data, rec) = self.session_of(access_token)?;
+        if !rec.session.valid {
+            return Err(AccountsError::new(ErrorCode::InvalidSession, "Session is not valid for user"));
+        }
+        let user = self.active_user(&data.user_id)?; // a deactivated administrator impersonates nobody
+        if data.is_impersonated || rec.session.impersonator_user_id.is_some() {
+            return Ok(None);
+        }
+        Ok(Some(user))
+    }
+
+    /// Step 2: the target, as accounts-js looks it up: userId, else username, else email; none names nobody.
+    fn impersonation_target(&self, target: &ImpersonationTarget) -> Result<Option<User>> {
+        let store = self.ctx.store();
+        Ok(match (&target.user_id, &target.username, &target.email) {
+            (Some(id), _, _) => store.find_user_by_id(id)?,
+            (None, Some(name), _) => lookup_username(name).map(|n| store.find_user_by_username(&n)).transpose()?.flatten(),
+            (None, None, Some(email)) => lookup_email(email).map(|e| store.find_user_by_email(&e)).transpose()?.flatten(),
+            (None, None, None) => None,
+        })
+    }
+
+    /// Step 3: the host's `impersonationAuthorize` (no callback: nobody may impersonate).
+    fn impersonation_authorized(&self, user: &User, target: &User) -> Result<bool> {
+        match &self.ctx.callbacks().impersonation_authorize {
+            Some(f) => f(&self.ctx.sanitize(user.clone())?, &self.ctx.sanitize(target.clone())?),
+            None => Ok(false),
+        }
+    }
+
+    /// The session an access token belongs to (valid or not).
+    ///
+    /// # Errors
+    /// `InvalidToken`, `TokenVerificationFailed`, `SessionNotFound`.
+    pub(crate) fn find_by_access_token(&self, access_token: &str) -> Result<Session> {
+        Ok(self.session_of(access_token)?.1.session)
+    }
+
+    /// Revokes one session; returns whether it was still valid.
+    ///
+    /// # Errors
+    /// `SessionNotFound`.
+    pub(crate) fn revoke(&self, session_id: &str) -> Result<bool> {
+        if self.ctx.store().invalidate_session(session_id, self.ctx.now())? {
+            return Ok(true);
+        }
+        match self.ctx.store().find_session(session_id)? {
+            Some(_) => Ok(false),
+            None => Err(code(ErrorCode::SessionNotFound)),
+        }
+    }
+}
+
+/// The session a stateless resume reports to `resumeSessionValidator`: what the token says.
+fn stateless_session(data: &AccessData) -> Session {
+    Session {
+        id: data.session_id.clone(),
+        user_id: data.user_id.clone(),
+        valid: true,
+        ip: None,
+        user_agent: None,
+        impersonator_user_id: data.impersonator_user_id.clone(),
+        refresh_count: 0,
+        created_at: 0,
+        updated_at: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::callbacks::Callbacks;
+    use crate::context::testing;
+    use crate::store::NewUser;
+    use std::sync::Arc;
+
+    fn stored_user(ctx: &Context, id: &str) -> User {
+        let now = ctx.now();
+        let new = NewUser {
+            id: id.into(),
+            username_key: None,
+            username: Some(id.into()),
+            emails: Vec::new(),
+            profile: Default::default(),
+            password_hash: None,
+            services: Vec::new(),
+            deactivated: false,
+            created_at: now,
+            updated_at: now,
+        };
+        ctx.store().create_user(&new).unwrap();
+        ctx.user_or_not_found(id).unwrap()
+    }
+
+    #[test]
+    fn a_prepared_session_is_not_stored_until_asked() {
+        let ctx = testing::plain();
+        let sessions = Sessions::new(&ctx);
+        let user = stored_user(&ctx, "u1");
+        let (record, login) = sessions.prepare(&user, &ConnectionInfo::default(), None).unwrap();
+        assert!(ctx.store().find_session(&record.session.id).unwrap().is_none());
+        assert_eq!(record.refresh_digest, digest(&login.tokens.refresh_token), "only the digest is kept");
+        let started = sessions.start(&user, &ConnectionInfo::default(), None).unwrap();
+        assert!(ctx.store().find_session(&started.session_id).unwrap().unwrap().session.valid);
+        assert_eq!(sessions.resume(&started.tokens.access_token).unwrap().id, "u1");
+    }
+
+    #[test]
+    fn rotation_moves_on_and_a_replayed_token_revokes() {
+        let (ctx, clock) = testing::context(json!({"refreshTokenReuseGraceSeconds": 0}), Callbacks::default());
+        let sessions = Sessions::new(&ctx);
+        let user = stored_user(&ctx, "u1");
+        let first = sessions.start(&user, &ConnectionInfo::default(), None).unwrap();
+        clock.advance_secs(1);
+        let second = sessions.refresh(&first.tokens.access_token, &first.tokens.refresh_token, &ConnectionInfo::default()).unwrap();
+        assert_ne!(second.tokens.refresh_token, first.tokens.refresh_token);
+        assert_eq!(ctx.store().find_session(&first.session_id).unwrap().unwrap().session.refresh_count, 1);
+        let replay = sessions.refresh(&first.tokens.access_token, &first.tokens.refresh_token, &ConnectionInfo::default());
+        assert_eq!(replay.unwrap_err().code, ErrorCode::RefreshTokenReused);
+        assert!(!ctx.store().find_session(&first.session_id).unwrap().unwrap().session.valid);
+        let after = sessions.refresh(&second.tokens.access_token, &second.tokens.refresh_token, &ConnectionInfo::default());
+        assert_eq!(after.unwrap_err().code, ErrorCode::InvalidSession);
+    }
+
+    #[test]
+    fn tokens_of_two_sessions_do_not_pair() {
+        let ctx = testing::plain();
+        let sessions = Sessions::new(&ctx);
+        let user = stored_user(&ctx, "u1");
+        let a = sessions.start(&user, &ConnectionInfo::default(), None).unwrap();
+        let b = sessions.start(&user, &ConnectionInfo::default(), None).unwrap();
+        let mixed = sessions.refresh(&a.tokens.access_token, &b.tokens.refresh_token, &ConnectionInfo::default());
+        assert_eq!(mixed.unwrap_err().code, ErrorCode::TokenVerificationFailed);
+        assert_eq!(sessions.refresh("", "", &ConnectionInfo::default()).unwrap_err().code, ErrorCode::InvalidTokens);
+    }
+
+    #[test]
+    fn impersonation_needs_the_callback_and_never_chains() {
+        let mut callbacks = Callbacks::default();
+        callbacks.impersonation_authorize = Some(Arc::new(|user: &User, _: &User| Ok(user.id == "admin")));
+        let (ctx, _) = testing::context(json!({}), callbacks);
+        let sessions = Sessions::new(&ctx);
+        let admin = stored_user(&ctx, "admin");
+        let bob = stored_user(&ctx, "bob");
+        let own = sessions.start(&admin, &ConnectionInfo::default(), None).unwrap();
+        let target = ImpersonationTarget { user_id: Some("bob".into()), ..Default::default() };
+        let result = sessions.impersonate(&own.tokens.access_token, &target, &ConnectionInfo::default()).unwrap();
+        assert!(result.authorized);
+        let as_bob = result.tokens.unwrap();
+        let data = ctx.tokens().verify_access(&as_bob.access_token, ctx.now(), true).unwrap();
+        assert_eq!((data.user_id.as_str(), data.impersonator_user_id.as_deref()), ("bob", Some("admin")));
+        let chained = sessions.impersonate(&as_bob.access_token, &target, &ConnectionInfo::default()).unwrap();
+        assert!(!chained.authorized, "no impersonation chains");
+        let by_bob = sessions.start(&bob, &ConnectionInfo::default(), None).unwrap();
+        let target = ImpersonationTarget { user_id: Some("admin".into()), ..Default::default() };
+        assert!(!sessions.impersonate(&by_bob.tokens.access_token, &target, &ConnectionInfo::default()).unwrap().authorized);
+    }
+
+    #[test]
+    fn logout_and_revoke() {
+        let ctx = testing::plain();
+        let sessions = Sessions::new(&ctx);
+        let user = stored_user(&ctx, "u1");
+        let login = sessions.start(&user, &ConnectionInfo::default(), None).unwrap();
+        sessions.logout(&login.tokens.access_token).unwrap();
+        assert_eq!(sessions.logout(&login.tokens.access_token).unwrap_err().code, ErrorCode::InvalidSession);
+        assert!(!sessions.find_by_access_token(&login.tokens.access_token).unwrap().valid);
+        assert!(!sessions.revoke(&login.session_id).unwrap());
+        assert_eq!(sessions.revoke("nope").unwrap_err().code, ErrorCode::SessionNotFound);
+    }
+}
