@@ -15,7 +15,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 CFLAGS_TEST := -std=c11 -Wall -Wextra -Werror -I$(CURDIR)/include
 LDFLAGS_TEST := -L$(LIB_DIR) -laccounts -Wl,-rpath,$(LIB_DIR) -lpthread
 
-.PHONY: soak soak-smoke fuzz fuzz-smoke fuzz-tools bench bench-smoke node-build test-node demo-node python-install test test-rust test-c test-python header header-check install demo demo-c demo-python tools clean
+.PHONY: codegen codegen-check soak soak-smoke fuzz fuzz-smoke fuzz-tools bench bench-smoke node-build test-node demo-node python-install test test-rust test-c test-python header header-check install demo demo-c demo-python tools clean
 
 # Every suite runs next to a throwaway PostgreSQL server (tests/pg/with-postgres.sh installs and
 # starts one); ACCOUNTS_REQUIRE_PG=1 makes a missing server a failure rather than a skip.
@@ -25,9 +25,20 @@ test:
 	@echo "make test: all suites passed"
 
 ## ---- Rust ----
-test-rust:
+test-rust: codegen-check
 	# fault-injection only adds the failing store the atomicity test needs (core/tests/atomic_flows.rs)
-	cargo test -p accounts-core -p accounts-ffi --features accounts-core/fault-injection
+	cargo test -p accounts-core -p accounts-ffi -p accounts-codegen --features accounts-core/fault-injection
+
+## ---- Generated copies of the core tables (errors, events, callbacks) ----
+# bindings/codegen writes ffi/src/result.rs, the Python exception classes, bindings/node/names.d.ts
+# and docs/errors.md from core/src/error.rs and core/src/callbacks.rs.
+codegen:
+	cargo run -q -p accounts-codegen -- $(CURDIR)
+	$(MAKE) --no-print-directory header
+
+# Fails when a generated file is stale (writes nothing).
+codegen-check:
+	cargo run -q -p accounts-codegen -- --check $(CURDIR)
 
 ## ---- C ----
 tools:

@@ -53,8 +53,7 @@ typedef enum accounts_result {
   ACCOUNTS_TOKEN_VERIFICATION_FAILED = 10,
   // The session the token names does not exist.
   ACCOUNTS_SESSION_NOT_FOUND = 11,
-  // Retired: no longer raised (a dead session is `InvalidSession`, accounts-js's code); kept so
-  // the number is never reused.
+  // Retired: never returned; the number stays taken.
   ACCOUNTS_SESSION_NOT_VALID = 12,
   // No such user.
   ACCOUNTS_USER_NOT_FOUND = 13,
@@ -114,8 +113,7 @@ typedef enum accounts_result {
   ACCOUNTS_TWO_FACTOR_ALREADY_SET = 40,
   // The magic link token is unknown, already used or expired.
   ACCOUNTS_LOGIN_TOKEN_EXPIRED = 41,
-  // Too many failed attempts (password, second factor or link token) for this account or client;
-  // the error's details hold `retryAfter` (seconds).
+  // Too many failed attempts (password, second factor or link token) for this account or client; `details.retryAfter` says in how many seconds to try again.
   ACCOUNTS_TOO_MANY_ATTEMPTS = 42,
   // The session has been logged out or revoked (accounts-js's code).
   ACCOUNTS_INVALID_SESSION = 43,

@@ -1,4 +1,8 @@
-// Types of accounts-rs for Node (hand-written; native.d.ts is the generated addon surface).
+// Types of accounts-rs for Node (hand-written; native.d.ts is the generated addon surface and
+// names.d.ts the unions generated from the core tables by `make codegen`).
+
+import type { ErrorCode, EventName } from './names'
+export type { CallbackName, ErrorCode, EventName } from './names'
 
 export interface EmailRecord { address: string; verified: boolean }
 export interface User {
@@ -150,7 +154,7 @@ export declare class AccountsServer {
   getOptions(): Readonly<Record<string, unknown>>
   /** The JWKS document of the token signing key (`{keys: []}` for an HMAC secret). */
   getJwks(): { keys: Record<string, unknown>[] }
-  on(event: string, listener: (payload: Record<string, unknown>) => Awaitable<void>): () => boolean
+  on(event: EventName, listener: (payload: Record<string, unknown>) => Awaitable<void>): () => boolean
   loginWithService(service: string, params: LoginParams, infos?: ConnectionInfo): Promise<LoginResult>
   authenticateWithService(service: string, params: LoginParams, infos?: ConnectionInfo): Promise<boolean>
   loginWithUser(user: User | string, infos?: ConnectionInfo): Promise<LoginResult>
@@ -174,7 +178,8 @@ export declare class AccountsServer {
 }
 
 export declare class AccountsError extends Error {
-  readonly code: string
+  /** A table code, or the code string a host callback's error carried. */
+  readonly code: ErrorCode | (string & {})
   readonly number: number
   readonly details?: unknown
 }
@@ -187,7 +192,7 @@ export declare function isAccountsError(e: unknown): e is AccountsError
 export declare function useAccountsJsError(AccountsJsError: new (...args: any[]) => Error): boolean
 /** Whether AccountsError is linked to @accounts/server's AccountsJsError. */
 export declare function accountsJsErrorLinked(): boolean
-export declare const ErrorCodes: Readonly<Record<string, string>>
+export declare const ErrorCodes: Readonly<{ [C in ErrorCode]: C }>
 export interface VerifyOptions {
   jwks?: { keys: Record<string, unknown>[] }
   publicKey?: string

@@ -1,16 +1,21 @@
 //! The single table of error codes shared by every language.
 //!
 //! Code strings are accounts-js's where accounts-js has one, so host code that checks
-//! `err.code` keeps working. Numbers are frozen: never renumber, only append.
+//! `err.code` keeps working. Numbers are frozen: never renumber, only append; a code that is no
+//! longer raised moves to [`RETIRED`] and its number is never given out again.
+//!
+//! This table is the only hand-written list of codes: `accounts-codegen` (bindings/codegen)
+//! writes the C enum, the Python exception classes, the TypeScript unions and docs/errors.md from
+//! it, and `make test` fails when those copies are stale.
 
 use serde::Serialize;
 use std::fmt;
 
 macro_rules! error_codes {
-    ($( $(#[$doc:meta])* $name:ident = $num:literal, $input:literal, $message:literal; )*) => {
+    ($( $(#[doc = $doc:literal])* $name:ident = $num:literal, $input:literal, $message:literal; )*) => {
         /// Every error the library can report. `number()` is frozen and is the C `accounts_result`.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-        pub enum ErrorCode { $( $(#[$doc])* $name, )* }
+        pub enum ErrorCode { $( $(#[doc = $doc])* $name, )* }
 
         impl ErrorCode {
             /// All codes, in number order.
@@ -34,6 +39,12 @@ macro_rules! error_codes {
             /// The default message (accounts-js's text where accounts-js has the code).
             pub fn default_message(self) -> &'static str {
                 match self { $( ErrorCode::$name => $message, )* }
+            }
+
+            /// What the code means: its documentation in this table, one line of text per doc line
+            /// (each with the doc comment's leading space).
+            pub fn description(self) -> &'static str {
+                match self { $( ErrorCode::$name => concat!($($doc, "\n"),*), )* }
             }
 
             /// Looks a code up by its string.
@@ -67,9 +78,6 @@ error_codes! {
     TokenVerificationFailed = 10, false, "Tokens are not valid";
     /// The session the token names does not exist.
     SessionNotFound = 11, false, "Session not found";
-    /// Retired: no longer raised (a dead session is `InvalidSession`, accounts-js's code); kept so
-    /// the number is never reused.
-    SessionNotValid = 12, false, "Session is no longer valid";
     /// No such user.
     UserNotFound = 13, false, "User not found";
     /// The user to impersonate does not exist.
@@ -134,6 +142,12 @@ error_codes! {
     /// The session has been logged out or revoked (accounts-js's code).
     InvalidSession = 43, false, "Session is no longer valid";
 }
+
+/// Codes no longer raised, with their frozen numbers: never reuse a number listed here.
+pub const RETIRED: &[(u32, &str)] = &[
+    // A dead session is `InvalidSession`, accounts-js's code.
+    (12, "SessionNotValid"),
+];
 
 /// An error with a code from the table, a human message and optional JSON details.
 #[derive(Debug, Clone, PartialEq)]
@@ -232,11 +246,17 @@ mod tests {
 
     #[test]
     fn numbers_are_unique_nonzero_and_names_round_trip() {
-        let mut seen = HashSet::new();
-        for (i, c) in ErrorCode::ALL.iter().enumerate() {
-            assert_eq!(c.number() as usize, i + 1, "numbers are dense and ordered");
-            assert!(seen.insert(c.number()));
+        let mut seen: HashSet<u32> = RETIRED.iter().map(|(n, _)| *n).collect();
+        let mut last = 0;
+        for c in ErrorCode::ALL {
+            assert!(c.number() > last, "numbers ascend: append new codes at the end");
+            last = c.number();
+            assert!(seen.insert(c.number()), "{c:?} reuses a number");
             assert_eq!(ErrorCode::from_name(c.as_str()), Some(*c));
+            assert!(!c.description().is_empty(), "{c:?} is documented");
+        }
+        for (_, name) in RETIRED {
+            assert_eq!(ErrorCode::from_name(name), None, "{name} is retired");
         }
         assert_eq!(ErrorCode::InvalidCredentials.number(), 25);
         assert_eq!(ErrorCode::from_name("Nope"), None);

@@ -14,6 +14,7 @@ mod callbacks;
 mod error;
 mod guard;
 mod password;
+mod result;
 mod server;
 
 pub use callbacks::*;
