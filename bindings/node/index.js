@@ -1,11 +1,11 @@
 'use strict'
 // accounts-rs for Node: the accounts-js server API (@accounts/server + @accounts/password) over the
-// native addon. Every method returns a Promise and runs on the libuv thread pool; this file only
-// converts arguments, parses results and maps errors.
+// native addon. Every method returns a Promise and runs off the JS thread; this file only
+// converts arguments, parses results and wraps errors: the native side rejects with a JS Error
+// carrying `code`, `number` and `details`, and argument shapes and error rules are core's.
 
 const native = require('./accounts.node')
 
-const ERROR_MARK = 'ACCOUNTS_ERROR:'
 const CODES = native.errorCodes() // [[code, number, isInputError], ...]
 
 /** An error from accounts-rs; `code` is the accounts-js code string (e.g. "InvalidCredentials"). */
@@ -62,21 +62,19 @@ const thrown = new Map()
 let nextThrown = 1
 const MAX_THROWN = 1024
 
-// What a failed host callback reports to the core: its code string and message, and for an
-// object (an Error) a handle, so the call rejects with that very object. A thrown primitive
-// (undefined, a string) becomes a coded CallbackError.
+// What a failed host callback reports to the core, which reads it by its rules
+// (AccountsError::from_host_failure): an object's `code` and `message` and a handle, so the call
+// rejects with that very object; a thrown primitive (undefined, a string) as text.
 function callbackFailure(err) {
+  const plain = (v) => (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? v : undefined)
   try {
-    if (err === null || (typeof err !== 'object' && typeof err !== 'function')) {
-      return { code: 'CallbackError', message: `callback failed: ${String(err)}` }
-    }
+    if (err === null || (typeof err !== 'object' && typeof err !== 'function')) return { text: String(err) }
     const handle = nextThrown++
     thrown.set(handle, err)
     if (thrown.size > MAX_THROWN) thrown.delete(thrown.keys().next().value)
-    const code = typeof err.code === 'string' ? err.code : undefined
-    return { code, message: err.message ? String(err.message) : 'callback failed', thrown: handle }
+    return { code: plain(err.code), message: plain(err.message), thrown: handle }
   } catch (_) {
-    return { code: 'CallbackError', message: 'the callback failed with a value that cannot be shown' }
+    return { text: 'a value that cannot be shown' }
   }
 }
 
@@ -93,15 +91,16 @@ function fail(code, message) {
   return new AccountsError(message || code, code, NUMBERS[code])
 }
 
+// The native side rejects with an Error carrying `code` and `number` (and `thrown` for a host
+// callback's own error): hand back the callback's very value, or the same error as an AccountsError.
 function convertError(e) {
-  if (e && typeof e.message === 'string' && e.message.startsWith(ERROR_MARK)) {
-    const info = JSON.parse(e.message.slice(ERROR_MARK.length))
-    if (info.thrown !== undefined && thrown.has(info.thrown)) {
-      const original = thrown.get(info.thrown)
-      thrown.delete(info.thrown)
+  if (e instanceof Error && !(e instanceof AccountsError) && typeof e.code === 'string' && typeof e.number === 'number') {
+    if (e.thrown !== undefined && thrown.has(e.thrown)) {
+      const original = thrown.get(e.thrown)
+      thrown.delete(e.thrown)
       return original // the very value the callback threw or rejected with
     }
-    return new AccountsError(info.message, info.code, info.number, info.details)
+    return new AccountsError(e.message, e.code, e.number, e.details)
   }
   return e
 }
@@ -133,6 +132,15 @@ function token(value, name) {
 function json(value, name) {
   if (value === null || typeof value !== 'object') throw fail('InvalidArgument', `${name} must be an object`)
   return JSON.stringify(value)
+}
+
+// Any JSON value (an argument whose shape the core checks).
+function anyJson(value, name) {
+  try {
+    return JSON.stringify(value === undefined ? null : value)
+  } catch (e) {
+    throw fail('InvalidArgument', `${name} cannot be sent as JSON: ${e.message}`)
+  }
 }
 
 function optJson(value, name) {
@@ -199,11 +207,6 @@ Object.assign(PasswordService.prototype, {
 })
 
 // accounts-js passes the speakeasy secret object around; accept it or the base32 string.
-function base32Of(secret) {
-  if (secret && typeof secret === 'object' && typeof secret.base32 === 'string') return secret.base32
-  return str(secret, 'secret')
-}
-
 /** `password.twoFactor`: TOTP two-factor authentication (accounts-js `@accounts/two-factor` names). */
 class TwoFactor {
   constructor(server) {
@@ -223,7 +226,7 @@ class TwoFactor {
 Object.assign(TwoFactor.prototype, {
   /** Turns two-factor on; resolves with the recovery codes (shown once). */
   set: method(function (userId, secret, code) {
-    return call(this._native.twoFactorSet(str(userId, 'userId'), base32Of(secret), str(code, 'code')))
+    return call(this._native.twoFactorSet(str(userId, 'userId'), anyJson(secret, 'secret'), str(code, 'code')))
   }),
   unset: method(async function (userId, code) { await call(this._native.twoFactorUnset(str(userId, 'userId'), str(code, 'code'))) }),
   regenerateRecoveryCodes: method(function (userId, code) {
@@ -357,7 +360,7 @@ class AccountsServer {
           try {
             text = JSON.stringify(result === undefined ? null : result)
           } catch (e) {
-            return answer(null, JSON.stringify({ code: 'CallbackError', message: `callback returned a value JSON cannot carry: ${e.message}` }))
+            return answer(null, JSON.stringify({ message: `callback returned a value JSON cannot carry: ${e.message}` }))
           }
           answer(text === undefined ? 'null' : text, null)
         },
@@ -410,12 +413,6 @@ class AccountsServer {
   }
 }
 
-function userIdOf(user) {
-  if (typeof user === 'string') return user
-  if (user && typeof user.id === 'string') return user.id
-  throw fail('InvalidArgument', 'user must be a user object or an id')
-}
-
 Object.assign(AccountsServer.prototype, {
   loginWithService: method(function (service, params, infos) {
     return call(this._native.loginWithService(str(service, 'service'), json(params, 'params'), optJson(infos, 'infos')))
@@ -424,7 +421,7 @@ Object.assign(AccountsServer.prototype, {
     return call(this._native.authenticateWithService(str(service, 'service'), json(params, 'params'), optJson(infos, 'infos')))
   }),
   loginWithUser: method(function (user, infos) {
-    return call(this._native.loginWithUser(userIdOf(user), optJson(infos, 'infos')))
+    return call(this._native.loginWithUser(anyJson(user, 'user'), optJson(infos, 'infos')))
   }),
   resumeSession: method(function (accessToken) { return call(this._native.resumeSession(token(accessToken, 'accessToken'))) }),
   refreshTokens: method(function (accessToken, refreshToken, infos) {

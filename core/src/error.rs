@@ -170,6 +170,17 @@ pub struct HostError {
     pub handle: Option<u64>,
 }
 
+/// What a host callback failed with, as a binding found it: the thrown value's `code` and
+/// `message` (any JSON), its text when it is not an object (a thrown string, `undefined`), and the
+/// binding's handle for it. [`AccountsError::from_host_failure`] reads it by one set of rules.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HostFailure<'a> {
+    pub code: Option<&'a serde_json::Value>,
+    pub message: Option<&'a serde_json::Value>,
+    pub text: Option<&'a str>,
+    pub handle: Option<u64>,
+}
+
 /// Result alias used throughout the crate.
 pub type Result<T, E = AccountsError> = std::result::Result<T, E>;
 
@@ -188,6 +199,20 @@ impl AccountsError {
             details: None,
             host: Some(HostError { code: code.map(String::from), handle }),
         }
+    }
+
+    /// The error a host callback's failure becomes, for every binding alike: a string `code` is
+    /// kept as the code string callers see (one of the table's keeps its meaning, any other is a
+    /// `CallbackError`); the message is the failure's `message` when it is a non-empty string,
+    /// else `callback failed: <text>`, else `callback failed`.
+    pub fn from_host_failure(failure: HostFailure<'_>) -> Self {
+        let code = failure.code.and_then(serde_json::Value::as_str);
+        let message = match (failure.message.and_then(serde_json::Value::as_str), failure.text) {
+            (Some(m), _) if !m.is_empty() => m.to_string(),
+            (_, Some(text)) => format!("callback failed: {text}"),
+            _ => "callback failed".to_string(),
+        };
+        AccountsError::from_host(code, message, failure.handle)
     }
 
     /// The code string callers see: the host's own code for a callback's error, else the table's.
@@ -259,6 +284,19 @@ mod tests {
             assert_eq!(ErrorCode::from_name(name), None, "{name} is retired");
         }
         assert_eq!(ErrorCode::InvalidCredentials.number(), 25);
+    }
+
+    #[test]
+    fn host_failures_read_by_one_rule() {
+        use serde_json::json;
+        let (ours, theirs, number) = (json!("Unauthorized"), json!("E_DENIED"), json!(5));
+        let e = AccountsError::from_host_failure(HostFailure { code: Some(&ours), message: Some(&json!("no")), text: None, handle: Some(7) });
+        assert_eq!((e.code, e.code_name(), e.message.as_str()), (ErrorCode::Unauthorized, "Unauthorized", "no"));
+        assert_eq!(e.host.unwrap().handle, Some(7));
+        let e = AccountsError::from_host_failure(HostFailure { code: Some(&theirs), message: Some(&json!("")), text: None, handle: None });
+        assert_eq!((e.code, e.code_name(), e.message.as_str()), (ErrorCode::CallbackError, "E_DENIED", "callback failed"));
+        let e = AccountsError::from_host_failure(HostFailure { code: Some(&number), message: None, text: Some("boom"), handle: None });
+        assert_eq!((e.code, e.code_name(), e.message.as_str()), (ErrorCode::CallbackError, "CallbackError", "callback failed: boom"));
         assert_eq!(ErrorCode::from_name("Nope"), None);
     }
 }

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use std::ffi::{CString, c_char, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use accounts_core::error::HostFailure;
 
 /// Where a callback puts its answer. Owned by the library and valid only during the callback;
 /// set it with `accounts_callback_result_set_json` or `accounts_callback_result_set_error`.
@@ -52,9 +53,9 @@ pub unsafe extern "C" fn accounts_callback_result_set_error(
 ) -> accounts_result {
     guard(std::ptr::null_mut(), || {
         let r = unsafe { result.as_mut() }.ok_or_else(|| AccountsError::new(ErrorCode::InvalidArgument, "result is NULL"))?;
-        let code = unsafe { crate::guard::opt_str_arg(code, "code") }?;
-        let message = unsafe { crate::guard::opt_str_arg(message, "message") }?.unwrap_or("callback failed");
-        r.error = Some(AccountsError::from_host(code, message, None));
+        let code = unsafe { crate::guard::opt_str_arg(code, "code") }?.map(|c| Value::String(c.to_string()));
+        let message = unsafe { crate::guard::opt_str_arg(message, "message") }?.map(|m| Value::String(m.to_string()));
+        r.error = Some(AccountsError::from_host_failure(HostFailure { code: code.as_ref(), message: message.as_ref(), text: None, handle: None }));
         Ok(())
     })
 }

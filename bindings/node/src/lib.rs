@@ -1,10 +1,12 @@
 //! Node bindings: a thin napi-rs layer over accounts-core. Every method runs its core call off the
-//! JS thread and resolves with JSON text that `index.js` parses: fast operations as an `AsyncTask`
-//! on the libuv pool, password-hashing ones on a small pool of their own (so a login burst cannot
-//! starve resumeSession). Host callbacks travel to the JS thread through one threadsafe function
-//! and come back through `reply`.
+//! JS thread and resolves with JSON text that `index.js` parses, or rejects with a JS `Error`
+//! carrying `code`, `number` and `details`: fast operations as async work on the libuv pool, the
+//! ones core says may hash a password (`input::may_hash`) on a small pool of their own (so a login
+//! burst cannot starve resumeSession). Every job catches panics. Host callbacks travel to the JS
+//! thread through one threadsafe function and come back through `reply`.
 
 use accounts_core::callbacks::{Callbacks, HostCall, ListenerFn};
+use accounts_core::error::HostFailure;
 use accounts_core::{AccountsError, AccountsServer, Config, ConnectionInfo, ErrorCode, ImpersonationTarget, RevokeAllOptions, input};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -18,16 +20,28 @@ use std::thread::ThreadId;
 
 type CoreResult<T> = std::result::Result<T, AccountsError>;
 
-/// Prefix of a native error message carrying `{code, number, message, details}` for index.js.
-const ERROR_MARK: &str = "ACCOUNTS_ERROR:";
+/// The JS error of a core error: an `Error` with the message, `code` (the code string callers
+/// see), `number` and `details`, plus `thrown` for a host callback's own error (index.js hands
+/// back that very object). Built on the JS thread; the promise rejects with it as is.
+fn coded(env: &Env, e: AccountsError) -> Error {
+    let build = || -> Result<Error> {
+        let mut obj = env.create_error(Error::new(Status::GenericFailure, e.message.clone()))?;
+        obj.set("code", e.code_name())?;
+        obj.set("number", e.code.number())?;
+        if let Some(details) = &e.details {
+            obj.set("details", details.clone())?;
+        }
+        if let Some(handle) = e.host.as_ref().and_then(|h| h.handle) {
+            obj.set("thrown", handle as f64)?;
+        }
+        Ok(Error::from(obj.to_unknown()))
+    };
+    build().unwrap_or_else(|err| err)
+}
 
-fn js_error(e: AccountsError) -> Error {
-    let mut info = e.to_json();
-    // A callback's own error: index.js hands back the very object the callback threw.
-    if let Some(handle) = e.host.as_ref().and_then(|h| h.handle) {
-        info["thrown"] = json!(handle);
-    }
-    Error::new(Status::GenericFailure, format!("{ERROR_MARK}{info}"))
+/// A core call with panics caught: a panic anywhere below becomes `InternalError`, never an abort.
+fn caught<T>(f: impl FnOnce() -> CoreResult<T>) -> CoreResult<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| Err(AccountsError::new(ErrorCode::InternalError, "internal panic")))
 }
 
 type Dispatcher = ThreadsafeFunction<(String, String, u32), Unknown<'static>, (String, String, u32), Status, false, true>;
@@ -85,30 +99,28 @@ fn callbacks_for(bridge: &Arc<Bridge>, names: &[String]) -> CoreResult<Callbacks
     Ok(c)
 }
 
+type CoreJob = Box<dyn FnOnce() -> CoreResult<String> + Send>;
+
 /// One core call, run on the libuv pool.
-pub struct Job(Option<Box<dyn FnOnce() -> CoreResult<String> + Send>>);
+struct Job(Option<CoreJob>);
 
 impl Task for Job {
-    type Output = String;
+    type Output = CoreResult<String>;
     type JsValue = String;
 
-    fn compute(&mut self) -> Result<String> {
+    fn compute(&mut self) -> Result<CoreResult<String>> {
         let f = self.0.take().ok_or_else(|| Error::from_reason("job ran twice"))?;
-        f().map_err(js_error)
+        Ok(caught(f))
     }
 
-    fn resolve(&mut self, _env: Env, output: String) -> Result<String> {
-        Ok(output)
+    fn resolve(&mut self, env: Env, output: CoreResult<String>) -> Result<String> {
+        output.map_err(|e| coded(&env, e))
     }
 }
 
 /// A core result as the JSON text index.js parses.
 fn to_json_text<T: serde::Serialize>(out: CoreResult<T>) -> CoreResult<String> {
     out.and_then(|v| serde_json::to_string(&v).map_err(|e| AccountsError::new(ErrorCode::InternalError, e.to_string())))
-}
-
-fn job<T: serde::Serialize>(f: impl FnOnce() -> CoreResult<T> + Send + 'static) -> AsyncTask<Job> {
-    AsyncTask::new(Job(Some(Box::new(move || to_json_text(f())))))
 }
 
 /// Operations that may hash a password (tens of ms each) run here instead of on the libuv pool, so
@@ -143,18 +155,17 @@ fn hashing_pool() -> &'static HashingPool {
     })
 }
 
-/// Runs a password-hashing operation on the hashing pool; the promise resolves with its JSON.
-fn hashing_job<'e, T: serde::Serialize>(env: &'e Env, f: impl FnOnce() -> CoreResult<T> + Send + 'static) -> Result<Object<'e>> {
-    let (deferred, promise) = env.create_deferred()?;
+/// Runs the core call `operation` (its accounts-js name) off the JS thread — on the hashing pool
+/// when core says it may hash, else on the libuv pool — and returns the promise of its JSON.
+fn run<'e, T: serde::Serialize>(env: &'e Env, operation: &str, f: impl FnOnce() -> CoreResult<T> + Send + 'static) -> Result<PromiseRaw<'e, String>> {
+    let f: CoreJob = Box::new(move || to_json_text(f()));
+    if !input::may_hash(operation) {
+        return Ok(env.spawn(Job(Some(f)))?.promise_object());
+    }
+    let (deferred, promise) = env.create_deferred::<String, _>()?;
     let job = Box::new(move || {
-        let out = to_json_text(
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
-                .unwrap_or_else(|_| Err(AccountsError::new(ErrorCode::InternalError, "internal panic"))),
-        );
-        match out {
-            Ok(text) => deferred.resolve(move |_env: Env| Ok(text)),
-            Err(e) => deferred.reject(js_error(e)),
-        }
+        let out = caught(f);
+        deferred.resolve(move |env: Env| out.map_err(|e| coded(&env, e)));
     });
     hashing_pool()
         .jobs
@@ -162,7 +173,7 @@ fn hashing_job<'e, T: serde::Serialize>(env: &'e Env, f: impl FnOnce() -> CoreRe
         .unwrap_or_else(|p| p.into_inner())
         .send(job)
         .map_err(|_| Error::from_reason("accounts-rs: the hashing pool has stopped"))?;
-    Ok(promise)
+    Ok(PromiseRaw::new(env.raw(), promise.raw()))
 }
 
 fn parse<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> CoreResult<T> {
@@ -188,8 +199,8 @@ impl NativeServer {
     /// `configJson`: the JSON config; `callbackNames`: which host callbacks exist; `dispatcher`:
     /// `(name, argsJson, replyId) => void`, which must eventually call `reply(replyId, ...)`.
     #[napi(constructor)]
-    pub fn new(config_json: String, callback_names: Vec<String>, dispatcher: Option<Dispatcher>) -> Result<Self> {
-        let config = Config::from_json(&config_json).map_err(js_error)?;
+    pub fn new(env: Env, config_json: String, callback_names: Vec<String>, dispatcher: Option<Dispatcher>) -> Result<Self> {
+        let config = Config::from_json(&config_json).map_err(|e| coded(&env, e))?;
         let bridge = Arc::new(Bridge {
             dispatcher,
             pending: Mutex::new(HashMap::new()),
@@ -197,11 +208,12 @@ impl NativeServer {
             js_thread: std::thread::current().id(),
             timeout: config.host_callback_timeout,
         });
-        let inner = callbacks_for(&bridge, &callback_names).and_then(|cb| AccountsServer::new(config, cb)).map_err(js_error)?;
+        let inner = callbacks_for(&bridge, &callback_names).and_then(|cb| AccountsServer::new(config, cb)).map_err(|e| coded(&env, e))?;
         Ok(NativeServer { inner: Arc::new(inner), bridge })
     }
 
-    /// Completes a callback: `resultJson` on success, else `errorJson` `{code?, message}`.
+    /// Completes a callback: `resultJson` on success, else `errorJson` `{code?, message?, text?,
+    /// thrown?}`: what the callback failed with, read by core's rules (`AccountsError::from_host_failure`).
     #[napi]
     pub fn reply(&self, reply_id: u32, result_json: Option<String>, error_json: Option<String>) -> Result<()> {
         let tx = self.bridge.pending.lock().unwrap_or_else(|p| p.into_inner()).remove(&reply_id);
@@ -209,8 +221,12 @@ impl NativeServer {
         let outcome = match (result_json, error_json) {
             (_, Some(e)) => {
                 let v: Value = serde_json::from_str(&e).unwrap_or(Value::Null);
-                let message = v.get("message").and_then(Value::as_str).unwrap_or("callback failed");
-                Err(AccountsError::from_host(v.get("code").and_then(Value::as_str), message, v.get("thrown").and_then(Value::as_u64)))
+                Err(AccountsError::from_host_failure(HostFailure {
+                    code: v.get("code"),
+                    message: v.get("message"),
+                    text: v.get("text").and_then(Value::as_str),
+                    handle: v.get("thrown").and_then(Value::as_u64),
+                }))
             }
             (Some(r), None) => parse::<Value>("callback result", &r)
                 .map_err(|e| AccountsError::new(ErrorCode::CallbackError, format!("callback returned {}", e.message))),
@@ -250,9 +266,9 @@ impl NativeServer {
     }
 
     #[napi(ts_return_type = "Promise<string>")]
-    pub fn login_with_service<'e>(&self, env: &'e Env, service: String, params_json: String, infos_json: Option<String>) -> Result<Object<'e>> {
+    pub fn login_with_service<'e>(&self, env: &'e Env, service: String, params_json: String, infos_json: Option<String>) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        hashing_job(env, move || {
+        run(env, "loginWithService", move || {
             let params: Value = parse("params", &params_json)?;
             let infos: ConnectionInfo = parse_opt("infos", infos_json)?;
             s.login_with_service(&service, &params, &infos)
@@ -260,96 +276,96 @@ impl NativeServer {
     }
 
     #[napi(ts_return_type = "Promise<string>")]
-    pub fn authenticate_with_service<'e>(&self, env: &'e Env, service: String, params_json: String, infos_json: Option<String>) -> Result<Object<'e>> {
+    pub fn authenticate_with_service<'e>(&self, env: &'e Env, service: String, params_json: String, infos_json: Option<String>) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        hashing_job(env, move || {
+        run(env, "authenticateWithService", move || {
             let params: Value = parse("params", &params_json)?;
             let infos: ConnectionInfo = parse_opt("infos", infos_json)?;
             s.authenticate_with_service(&service, &params, &infos)
         })
     }
 
-    #[napi]
-    pub fn login_with_user(&self, user_id: String, infos_json: Option<String>) -> AsyncTask<Job> {
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn login_with_user<'e>(&self, env: &'e Env, user_json: String, infos_json: Option<String>) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        job(move || {
+        run(env, "loginWithUser", move || {
+            let user_id = input::user_id_argument(&parse::<Value>("user", &user_json)?)?;
             let infos: ConnectionInfo = parse_opt("infos", infos_json)?;
             s.login_with_user(&user_id, &infos)
         })
     }
 
-    #[napi]
-    pub fn resume_session(&self, access_token: String) -> AsyncTask<Job> {
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn resume_session<'e>(&self, env: &'e Env, access_token: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        job(move || s.resume_session(&access_token))
+        run(env, "resumeSession", move || s.resume_session(&access_token))
     }
 
     /// The same as `resumeSession`, on the calling (JS) thread.
     #[napi]
-    pub fn resume_session_sync(&self, access_token: String) -> Result<String> {
-        let user = self.inner.resume_session(&access_token).map_err(js_error)?;
-        serde_json::to_string(&user).map_err(|e| Error::from_reason(e.to_string()))
+    pub fn resume_session_sync(&self, env: Env, access_token: String) -> Result<String> {
+        caught(|| to_json_text(self.inner.resume_session(&access_token))).map_err(|e| coded(&env, e))
     }
 
-    #[napi]
-    pub fn refresh_tokens(&self, access_token: String, refresh_token: String, infos_json: Option<String>) -> AsyncTask<Job> {
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn refresh_tokens<'e>(&self, env: &'e Env, access_token: String, refresh_token: String, infos_json: Option<String>) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        job(move || {
+        run(env, "refreshTokens", move || {
             let infos: ConnectionInfo = parse_opt("infos", infos_json)?;
             s.refresh_tokens(&access_token, &refresh_token, &infos)
         })
     }
 
-    #[napi]
-    pub fn logout(&self, access_token: String) -> AsyncTask<Job> {
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn logout<'e>(&self, env: &'e Env, access_token: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        job(move || s.logout(&access_token))
+        run(env, "logout", move || s.logout(&access_token))
     }
 
-    #[napi]
-    pub fn impersonate(&self, access_token: String, target_json: String, infos_json: Option<String>) -> AsyncTask<Job> {
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn impersonate<'e>(&self, env: &'e Env, access_token: String, target_json: String, infos_json: Option<String>) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        job(move || {
+        run(env, "impersonate", move || {
             let target: ImpersonationTarget = parse("impersonated", &target_json)?;
             let infos: ConnectionInfo = parse_opt("infos", infos_json)?;
             s.impersonate(&access_token, &target, &infos)
         })
     }
 
-    #[napi]
-    pub fn find_user_by_id(&self, user_id: String) -> AsyncTask<Job> {
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn find_user_by_id<'e>(&self, env: &'e Env, user_id: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        job(move || s.find_user_by_id(&user_id))
+        run(env, "findUserById", move || s.find_user_by_id(&user_id))
     }
 
-    #[napi]
-    pub fn find_session_by_access_token(&self, access_token: String) -> AsyncTask<Job> {
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn find_session_by_access_token<'e>(&self, env: &'e Env, access_token: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        job(move || s.find_session_by_access_token(&access_token))
+        run(env, "findSessionByAccessToken", move || s.find_session_by_access_token(&access_token))
     }
 
-    #[napi]
-    pub fn deactivate_user(&self, user_id: String) -> AsyncTask<Job> {
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn deactivate_user<'e>(&self, env: &'e Env, user_id: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        job(move || s.deactivate_user(&user_id))
+        run(env, "deactivateUser", move || s.deactivate_user(&user_id))
     }
 
-    #[napi]
-    pub fn activate_user(&self, user_id: String) -> AsyncTask<Job> {
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn activate_user<'e>(&self, env: &'e Env, user_id: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        job(move || s.activate_user(&user_id))
+        run(env, "activateUser", move || s.activate_user(&user_id))
     }
 
-    #[napi]
-    pub fn list_sessions(&self, user_id: String) -> AsyncTask<Job> {
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn list_sessions<'e>(&self, env: &'e Env, user_id: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        job(move || s.list_sessions(&user_id))
+        run(env, "listSessions", move || s.list_sessions(&user_id))
     }
 
-    #[napi]
-    pub fn revoke_session(&self, session_id: String) -> AsyncTask<Job> {
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn revoke_session<'e>(&self, env: &'e Env, session_id: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        job(move || s.revoke_session(&session_id))
+        run(env, "revokeSession", move || s.revoke_session(&session_id))
     }
 
     /// The JWKS document of the token signing key, as JSON text.
@@ -358,94 +374,94 @@ impl NativeServer {
         self.inner.jwks().to_string()
     }
 
-    #[napi]
-    pub fn import_users(&self, records_json: String) -> AsyncTask<Job> {
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn import_users<'e>(&self, env: &'e Env, records_json: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        job(move || {
+        run(env, "importUsers", move || {
             let records: Vec<Value> = parse("records", &records_json)?;
             s.import_users(&records)
         })
     }
 
-    #[napi]
-    pub fn purge_expired(&self) -> AsyncTask<Job> {
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn purge_expired<'e>(&self, env: &'e Env) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        job(move || s.purge_expired())
+        run(env, "purgeExpired", move || s.purge_expired())
     }
 
     #[napi(ts_return_type = "Promise<string>")]
-    pub fn revoke_all_sessions(&self, user_id: String, options_json: Option<String>) -> AsyncTask<Job> {
+    pub fn revoke_all_sessions<'e>(&self, env: &'e Env, user_id: String, options_json: Option<String>) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        job(move || {
+        run(env, "revokeAllSessions", move || {
             let options: RevokeAllOptions = parse_opt("options", options_json)?;
             s.revoke_all_sessions(&user_id, &options)
         })
     }
 
     #[napi(ts_return_type = "Promise<string>")]
-    pub fn password_create_user<'e>(&self, env: &'e Env, user_json: String) -> Result<Object<'e>> {
+    pub fn password_create_user<'e>(&self, env: &'e Env, user_json: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        hashing_job(env, move || s.password().create_user(&parse::<Value>("user", &user_json)?))
+        run(env, "loginWithUser", move || s.password().create_user(&parse::<Value>("user", &user_json)?))
     }
 
     #[napi(ts_return_type = "Promise<string>")]
-    pub fn password_authenticate<'e>(&self, env: &'e Env, params_json: String) -> Result<Object<'e>> {
+    pub fn password_authenticate<'e>(&self, env: &'e Env, params_json: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        hashing_job(env, move || s.password().authenticate(&parse::<Value>("params", &params_json)?))
-    }
-
-    #[napi]
-    pub fn password_find_user_by_email(&self, email: String) -> AsyncTask<Job> {
-        let s = self.inner.clone();
-        job(move || s.password().find_user_by_email(&email))
-    }
-
-    #[napi]
-    pub fn password_find_user_by_username(&self, username: String) -> AsyncTask<Job> {
-        let s = self.inner.clone();
-        job(move || s.password().find_user_by_username(&username))
+        run(env, "authenticate", move || s.password().authenticate(&parse::<Value>("params", &params_json)?))
     }
 
     #[napi(ts_return_type = "Promise<string>")]
-    pub fn password_set_password<'e>(&self, env: &'e Env, user_id: String, password: String) -> Result<Object<'e>> {
+    pub fn password_find_user_by_email<'e>(&self, env: &'e Env, email: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        hashing_job(env, move || s.password().set_password(&user_id, &password))
+        run(env, "findUserByEmail", move || s.password().find_user_by_email(&email))
     }
 
-    #[napi]
-    pub fn password_add_email(&self, user_id: String, email: String, verified: bool) -> AsyncTask<Job> {
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn password_find_user_by_username<'e>(&self, env: &'e Env, username: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        job(move || s.password().add_email(&user_id, &email, verified))
+        run(env, "findUserByUsername", move || s.password().find_user_by_username(&username))
     }
 
-    #[napi]
-    pub fn password_remove_email(&self, user_id: String, email: String) -> AsyncTask<Job> {
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn password_set_password<'e>(&self, env: &'e Env, user_id: String, password: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        job(move || s.password().remove_email(&user_id, &email))
+        run(env, "findUserByEmail", move || s.password().set_password(&user_id, &password))
     }
 
-    #[napi]
-    pub fn password_send_verification_email(&self, address: String) -> AsyncTask<Job> {
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn password_add_email<'e>(&self, env: &'e Env, user_id: String, email: String, verified: bool) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        job(move || s.password().send_verification_email(&address))
+        run(env, "addEmail", move || s.password().add_email(&user_id, &email, verified))
     }
 
-    #[napi]
-    pub fn password_verify_email(&self, token: String) -> AsyncTask<Job> {
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn password_remove_email<'e>(&self, env: &'e Env, user_id: String, email: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        job(move || s.password().verify_email(&token))
+        run(env, "removeEmail", move || s.password().remove_email(&user_id, &email))
     }
 
-    #[napi]
-    pub fn password_send_reset_password_email(&self, address: String) -> AsyncTask<Job> {
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn password_send_verification_email<'e>(&self, env: &'e Env, address: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        job(move || s.password().send_reset_password_email(&address))
+        run(env, "sendVerificationEmail", move || s.password().send_verification_email(&address))
     }
 
-    #[napi]
-    pub fn password_send_enrollment_email(&self, address: String) -> AsyncTask<Job> {
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn password_verify_email<'e>(&self, env: &'e Env, token: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        job(move || s.password().send_enrollment_email(&address))
+        run(env, "verifyEmail", move || s.password().verify_email(&token))
+    }
+
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn password_send_reset_password_email<'e>(&self, env: &'e Env, address: String) -> Result<PromiseRaw<'e, String>> {
+        let s = self.inner.clone();
+        run(env, "sendResetPasswordEmail", move || s.password().send_reset_password_email(&address))
+    }
+
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn password_send_enrollment_email<'e>(&self, env: &'e Env, address: String) -> Result<PromiseRaw<'e, String>> {
+        let s = self.inner.clone();
+        run(env, "sendEnrollmentEmail", move || s.password().send_enrollment_email(&address))
     }
 
     #[napi(ts_return_type = "Promise<string>")]
@@ -456,57 +472,68 @@ impl NativeServer {
         new_password: String,
         infos_json: Option<String>,
         code: Option<String>,
-    ) -> Result<Object<'e>> {
+    ) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        hashing_job(env, move || {
+        run(env, "addEmail", move || {
             let infos: ConnectionInfo = parse_opt("infos", infos_json)?;
             s.password().reset_password(&token, &new_password, code.as_deref(), &infos)
         })
     }
 
     #[napi(ts_return_type = "Promise<string>")]
-    pub fn password_change_password<'e>(&self, env: &'e Env, user_id: String, old_password: String, new_password: String) -> Result<Object<'e>> {
+    pub fn password_change_password<'e>(&self, env: &'e Env, user_id: String, old_password: String, new_password: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        hashing_job(env, move || s.password().change_password(&user_id, &old_password, &new_password))
+        run(env, "changePassword", move || s.password().change_password(&user_id, &old_password, &new_password))
     }
 
     /// Synchronous, as in accounts-js (rest-express uses its result directly); it only draws
     /// random bytes and formats them.
     #[napi]
-    pub fn two_factor_get_new_auth_secret(&self) -> Result<String> {
-        let secret = self.inner.password().two_factor().get_new_auth_secret().map_err(js_error)?;
-        serde_json::to_string(&secret).map_err(|e| Error::from_reason(e.to_string()))
+    pub fn two_factor_get_new_auth_secret(&self, env: Env) -> Result<String> {
+        caught(|| to_json_text(self.inner.password().two_factor().get_new_auth_secret())).map_err(|e| coded(&env, e))
     }
 
-    #[napi]
-    pub fn two_factor_set(&self, user_id: String, secret_base32: String, code: String) -> AsyncTask<Job> {
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn two_factor_set<'e>(&self, env: &'e Env, user_id: String, secret_json: String, code: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        job(move || s.password().two_factor().set(&user_id, &secret_base32, &code))
+        run(env, "set", move || {
+            let secret = input::base32_secret_argument(&parse::<Value>("secret", &secret_json)?)?;
+            s.password().two_factor().set(&user_id, &secret, &code)
+        })
     }
 
-    #[napi]
-    pub fn two_factor_unset(&self, user_id: String, code: String) -> AsyncTask<Job> {
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn two_factor_unset<'e>(&self, env: &'e Env, user_id: String, code: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        job(move || s.password().two_factor().unset(&user_id, &code))
+        run(env, "unset", move || s.password().two_factor().unset(&user_id, &code))
     }
 
-    #[napi]
-    pub fn two_factor_regenerate_recovery_codes(&self, user_id: String, code: String) -> AsyncTask<Job> {
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn two_factor_regenerate_recovery_codes<'e>(&self, env: &'e Env, user_id: String, code: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        job(move || s.password().two_factor().regenerate_recovery_codes(&user_id, &code))
+        run(env, "regenerateRecoveryCodes", move || s.password().two_factor().regenerate_recovery_codes(&user_id, &code))
     }
 
-    #[napi]
-    pub fn two_factor_is_set(&self, user_id: String) -> AsyncTask<Job> {
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn two_factor_is_set<'e>(&self, env: &'e Env, user_id: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        job(move || s.password().two_factor().is_set(&user_id))
+        run(env, "isSet", move || s.password().two_factor().is_set(&user_id))
     }
 
-    #[napi]
-    pub fn magic_link_request_magic_link_email(&self, email: String) -> AsyncTask<Job> {
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn magic_link_request_magic_link_email<'e>(&self, env: &'e Env, email: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        job(move || s.magic_link().request_magic_link_email(&email))
+        run(env, "requestMagicLinkEmail", move || s.magic_link().request_magic_link_email(&email))
     }
+}
+
+/// Runs a job that panics, as `operation` would be scheduled (on the hashing pool when core says
+/// it may hash): the promise rejects with `InternalError` and Node keeps running. For the tests
+/// that prove every job catches panics.
+#[napi(ts_return_type = "Promise<string>")]
+pub fn self_test_panic<'e>(env: &'e Env, operation: String) -> Result<PromiseRaw<'e, String>> {
+    let op = operation.clone();
+    run(env, &operation, move || -> CoreResult<()> { panic!("self-test panic in {op}") })
 }
 
 /// `[code, number, isInputError]` for every error code, in number order.
@@ -518,12 +545,12 @@ pub fn error_codes() -> Vec<(String, u32, bool)> {
 /// Verifies an access token without a server; resolves nothing async (no I/O): returns the
 /// claims as JSON text, or throws the coded error.
 #[napi]
-pub fn verify_access_token(token: String, options_json: String) -> Result<String> {
-    let run = || -> CoreResult<String> {
+pub fn verify_access_token(env: Env, token: String, options_json: String) -> Result<String> {
+    caught(|| {
         let options: accounts_core::VerifyOptions = parse("options", &options_json)?;
         to_json_text(accounts_core::verify_access_token(&token, &options))
-    };
-    run().map_err(js_error)
+    })
+    .map_err(|e| coded(&env, e))
 }
 
 /// The names of the host callbacks a server accepts (the core's list).

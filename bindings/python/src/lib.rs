@@ -3,6 +3,7 @@
 //! exception classes defined in `accounts/_errors.py`.
 
 use accounts_core::callbacks::{CALLBACK_NAMES, Callbacks, HostCall, ListenerFn};
+use accounts_core::error::HostFailure;
 use accounts_core::{AccountsError, AccountsServer, Config, ConnectionInfo, ErrorCode, ImpersonationTarget, RevokeAllOptions};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -175,10 +176,14 @@ fn call_py(func: &Py<PyAny>, args: &[Value]) -> Result<Value, AccountsError> {
         match func.bind(py).call1(tuple) {
             Ok(ret) => from_py(&ret, 0).map_err(|e| AccountsError::new(ErrorCode::CallbackError, format!("callback returned {}", e.message))),
             Err(err) => {
+                // What the exception carries; core decides what the error is (from_host_failure).
                 let value = err.value(py);
-                let code = value.getattr("code").ok().and_then(|c| c.extract::<String>().ok());
-                let message = value.str().map(|s| s.to_string()).unwrap_or_else(|_| "callback raised".into());
-                Err(AccountsError::from_host(code.as_deref(), message, Some(remember_raised(err))))
+                let code = value.getattr("code").ok().and_then(|c| from_py(&c, 0).ok());
+                let message = value.str().ok().map(|m| Value::String(m.to_string()));
+                let text = value.repr().map(|r| r.to_string()).unwrap_or_else(|_| "an exception".into());
+                let failure = HostFailure { code: code.as_ref(), message: message.as_ref(), text: Some(&text), handle: None };
+                let handle = remember_raised(err);
+                Err(AccountsError::from_host_failure(HostFailure { handle: Some(handle), ..failure }))
             }
         }
     })
@@ -238,10 +243,16 @@ struct PyMagicLink {
     inner: Arc<AccountsServer>,
 }
 
+/// Runs a core call without the GIL; a panic below becomes `InternalError` (never a
+/// `PanicException` escaping into the host, never an abort).
 macro_rules! core_call {
     ($py:expr, $body:expr) => {
-        $py.detach(|| $body).map_err(|e| to_pyerr($py, e))
+        $py.detach(|| caught(|| $body)).map_err(|e| to_pyerr($py, e))
     };
+}
+
+fn caught<T>(f: impl FnOnce() -> Result<T, AccountsError>) -> Result<T, AccountsError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| Err(AccountsError::new(ErrorCode::InternalError, "internal panic")))
 }
 
 #[pymethods]
@@ -349,13 +360,7 @@ impl PyServer {
     /// Logs in a user (a user dict with an `id`, or an id) without credentials.
     #[pyo3(signature = (user, infos=None))]
     fn login_with_user<'py>(&self, py: Python<'py>, user: &Bound<'py, PyAny>, infos: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
-        let id = match user.cast::<PyDict>() {
-            Ok(d) => match d.get_item("id")? {
-                Some(id) => arg_str(py, &id, "user['id']")?,
-                None => return Err(to_pyerr(py, invalid("user dict needs an id"))),
-            },
-            Err(_) => arg_str(py, user, "user")?,
-        };
+        let id = accounts_core::input::user_id_argument(&arg_json(py, user)?).map_err(|e| to_pyerr(py, e))?;
         let infos: ConnectionInfo = arg_typed(py, infos, "infos")?;
         let r = core_call!(py, self.inner.login_with_user(&id, &infos))?;
         ser_to_py(py, &r)
@@ -557,10 +562,7 @@ impl PyTwoFactor {
     /// Returns the recovery codes.
     fn set(&self, py: Python<'_>, user_id: &Bound<'_, PyAny>, secret: &Bound<'_, PyAny>, code: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
         let id = arg_str(py, user_id, "user_id")?;
-        let secret = match secret.get_item("base32") {
-            Ok(b) => arg_str(py, &b, "secret")?,
-            Err(_) => arg_str(py, secret, "secret")?,
-        };
+        let secret = accounts_core::input::base32_secret_argument(&arg_json(py, secret)?).map_err(|e| to_pyerr(py, e))?;
         let code = arg_str(py, code, "code")?;
         core_call!(py, self.inner.password().two_factor().set(&id, &secret, &code))
     }
@@ -618,6 +620,14 @@ fn event_names() -> Vec<&'static str> {
     accounts_core::events::ALL.to_vec()
 }
 
+/// Runs a core call that panics, the way every method runs its call: it raises `InternalError`
+/// and the interpreter goes on. For the test that proves panics are caught.
+#[pyfunction]
+fn _self_test_panic(py: Python<'_>) -> PyResult<()> {
+    let boom = |what: &str| -> Result<(), AccountsError> { panic!("self-test panic: {what}") };
+    core_call!(py, boom("python"))
+}
+
 #[pyfunction]
 fn error_codes() -> Vec<(&'static str, u32, bool)> {
     ErrorCode::ALL.iter().map(|c| (c.as_str(), c.number(), c.is_input_error())).collect()
@@ -639,6 +649,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyTwoFactor>()?;
     m.add_class::<PyMagicLink>()?;
     m.add_function(wrap_pyfunction!(error_codes, m)?)?;
+    m.add_function(wrap_pyfunction!(_self_test_panic, m)?)?;
     m.add_function(wrap_pyfunction!(event_names, m)?)?;
     m.add_function(wrap_pyfunction!(verify_access_token, m)?)?;
     m.add_function(wrap_pyfunction!(_register_errors, m)?)?;

@@ -29,6 +29,27 @@ def test_error_classes_match_the_core_table():
     assert issubclass(accounts.InvalidArgument, TypeError)
 
 
+def test_a_core_panic_raises_internal_error_and_python_goes_on():
+    with pytest.raises(accounts.InternalError) as e:
+        _native._self_test_panic()
+    assert e.value.code == "InternalError" and e.value.number == 3
+    server = accounts.AccountsServer(db="sqlite::memory:", token_secret=SECRET)
+    assert server.password.find_user_by_username("nobody") is None
+
+
+def test_argument_shapes_are_the_core_rules():
+    server = accounts.AccountsServer(db="sqlite::memory:", token_secret=SECRET)
+    user_id = server.password.create_user({"username": "shape", "password": "correct horse"})
+    assert server.login_with_user(user_id)["user"]["id"] == user_id
+    assert server.login_with_user({"id": user_id})["user"]["id"] == user_id
+    for bad in [{}, {"id": 5}, 5, None]:
+        with pytest.raises(accounts.InvalidArgument):
+            server.login_with_user(bad)
+    for bad in [{}, {"base32": 1}, True]:
+        with pytest.raises(accounts.InvalidArgument):
+            server.password.two_factor.set(user_id, bad, "123456")
+
+
 def test_config_errors():
     with pytest.raises(accounts.InvalidConfig) as e:
         accounts.AccountsServer(db="sqlite::memory:", token_secret="short")
