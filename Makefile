@@ -15,11 +15,11 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 CFLAGS_TEST := -std=c11 -Wall -Wextra -Werror -I$(CURDIR)/include
 LDFLAGS_TEST := -L$(LIB_DIR) -laccounts -Wl,-rpath,$(LIB_DIR) -lpthread
 
-.PHONY: codegen codegen-check soak soak-smoke fuzz fuzz-smoke fuzz-tools bench bench-smoke node-build test-node demo-node python-install test test-rust test-c test-python header header-check install demo demo-c demo-python tools clean
+.PHONY: lint codegen codegen-check soak soak-smoke fuzz fuzz-smoke fuzz-tools bench bench-smoke node-build test-node demo-node python-install test test-rust test-c test-python header header-check install demo demo-c demo-python tools clean
 
 # Every suite runs next to a throwaway PostgreSQL server (tests/pg/with-postgres.sh installs and
 # starts one); ACCOUNTS_REQUIRE_PG=1 makes a missing server a failure rather than a skip.
-test:
+test: lint
 	ACCOUNTS_REQUIRE_PG=1 tests/pg/with-postgres.sh $(MAKE) --no-print-directory test-rust test-c test-python test-node soak-smoke bench-smoke
 	$(MAKE) --no-print-directory fuzz-smoke
 	@echo "make test: all suites passed"
@@ -28,6 +28,17 @@ test:
 test-rust: codegen-check
 	# fault-injection only adds the failing store the atomicity test needs (core/tests/atomic_flows.rs)
 	cargo test -p accounts-core -p accounts-ffi -p accounts-codegen --features accounts-core/fault-injection
+
+## ---- Gates (docs/architecture.md, "Gates") ----
+# Formatting, lints (workspace lints in Cargo.toml; missing_docs and no unwrap in core), docs
+# without warnings, the Python stubs against the built module, the TypeScript types against a usage file.
+lint: codegen-check python-install bindings/node/node_modules/.bin/napi
+	cargo fmt --all -- --check
+	cd tests/fuzz && cargo fmt -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p accounts-core -p accounts-ffi
+	cd $(BUILD) && $(VENV)/bin/python -m mypy.stubtest accounts
+	cd bindings/node && npx tsc -p test/types
 
 ## ---- Generated copies of the core tables (errors, events, callbacks) ----
 # bindings/codegen writes ffi/src/result.rs, the Python exception classes, bindings/node/names.d.ts
@@ -92,7 +103,7 @@ $(VENV)/bin/python:
 	$(VENV)/bin/pip install -q --upgrade pip
 
 python-install: $(VENV)/bin/python
-	$(VENV)/bin/pip install -q pytest mypy pyotp gunicorn
+	$(VENV)/bin/pip install -q pytest mypy==2.4.1 typing_extensions pyotp gunicorn
 	MATURIN_PEP517_ARGS="--profile dev" $(VENV)/bin/pip install -q --force-reinstall --no-deps ./bindings/python
 
 test-python: python-install

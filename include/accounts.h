@@ -687,7 +687,7 @@ enum accounts_result accounts_server_get_services(const struct accounts_server *
                                                   struct accounts_error **error_out);
 
 // The effective options as JSON (defaults filled in; `tokenSecret` and the password in `db` shown
-// as "[redacted]").
+// as `[redacted]`).
 // Results: `ACCOUNTS_OK`, `ACCOUNTS_INVALID_ARGUMENT`.
 //
 // # Safety

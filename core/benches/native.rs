@@ -54,7 +54,10 @@ fn single(name: &str, min: usize, op: impl FnMut()) -> Value {
 
 /// Runs the cases round-robin until the time budget is spent (each at least `min` times), so
 /// machine noise falls on every case alike; one row per case. For ratios between cases.
-fn interleaved<'a>(min: usize, mut cases: Vec<(&str, Box<dyn FnMut() + 'a>)>) -> Vec<Value> {
+/// A named benchmark case.
+type Case<'a, 'n> = (&'n str, Box<dyn FnMut() + 'a>);
+
+fn interleaved<'a>(min: usize, mut cases: Vec<Case<'a, '_>>) -> Vec<Value> {
     let budget = Duration::from_secs_f64(seconds() * cases.len() as f64);
     let start = Instant::now();
     let mut lats: Vec<Vec<f64>> = vec![Vec::new(); cases.len()];
@@ -80,11 +83,7 @@ fn login(s: &AccountsServer, user: &str) -> accounts_core::LoginResult {
 
 fn peak_rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
+    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap_or(0)
 }
 
 /// Inserts `n` users (user0..) straight into the file, outside any timing; all share one hash.
@@ -93,7 +92,9 @@ fn fill_users(path: &std::path::Path, n: usize, hash: &str) {
     conn.pragma_update(None, "synchronous", "OFF").unwrap();
     let tx = conn.transaction().unwrap();
     {
-        let mut u = tx.prepare("INSERT INTO users (id, username, emails, profile, deactivated, created_at, updated_at) VALUES (?1, ?2, ?3, '{}', 0, 0, 0)").unwrap();
+        let mut u = tx
+            .prepare("INSERT INTO users (id, username, emails, profile, deactivated, created_at, updated_at) VALUES (?1, ?2, ?3, '{}', 0, 0, 0)")
+            .unwrap();
         let mut e = tx.prepare("INSERT INTO emails (address, user_id, verified, created_at) VALUES (?1, ?2, 0, 0)").unwrap();
         let mut p = tx.prepare("INSERT INTO passwords (user_id, hash, updated_at) VALUES (?1, ?2, 0)").unwrap();
         for i in 0..n {
@@ -159,10 +160,13 @@ fn timing_rows(dir: &std::path::Path) {
     let signup = interleaved(
         20,
         vec![
-            ("createUser, new email", Box::new(|| {
-                n += 1;
-                tp.create_user(&json!({"email": format!("new{n}@example.com"), "password": PASSWORD})).unwrap();
-            })),
+            (
+                "createUser, new email",
+                Box::new(|| {
+                    n += 1;
+                    tp.create_user(&json!({"email": format!("new{n}@example.com"), "password": PASSWORD})).unwrap();
+                }),
+            ),
             ("createUser, taken email", Box::new(|| drop(tp.create_user(&json!({"email": "taken@example.com", "password": PASSWORD})).unwrap_err()))),
         ],
     );
@@ -200,7 +204,6 @@ fn timing_rows(dir: &std::path::Path) {
             "login_no_password_over_wrong_password_p50": p50(login_nopass) / p50(login_wrong),
         })
     );
-
 }
 
 /// Import throughput: accounts-js mongo documents (bcrypt hash kept, so no hashing) in batches of
@@ -298,9 +301,8 @@ fn main() {
     // The same two threads on bare argon2: what the hardware allows (memory bandwidth is shared).
     let start = Instant::now();
     let lats: Vec<Vec<f64>> = std::thread::scope(|scope| {
-        let hs: Vec<_> = (0..2)
-            .map(|_| scope.spawn(|| timed(20, || argon.verify_password(PASSWORD.as_bytes(), hash_text.as_str()).unwrap())))
-            .collect();
+        let hs: Vec<_> =
+            (0..2).map(|_| scope.spawn(|| timed(20, || argon.verify_password(PASSWORD.as_bytes(), hash_text.as_str()).unwrap()))).collect();
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
     let wall = start.elapsed().as_secs_f64();
@@ -330,10 +332,7 @@ fn main() {
     let unknown = single("sendResetPasswordEmail, unknown address (ambiguous)", 200, || {
         silent.password().send_reset_password_email("nobody@example.com").unwrap()
     });
-    println!(
-        "{}",
-        json!({"suite": "native", "row": "ratios: enumeration", "unknown_over_known_p50": f(&unknown, "p50_us") / f(&known, "p50_us")})
-    );
+    println!("{}", json!({"suite": "native", "row": "ratios: enumeration", "unknown_over_known_p50": f(&unknown, "p50_us") / f(&known, "p50_us")}));
 
     timing_rows(dir.path());
     import_row(dir.path());

@@ -10,9 +10,9 @@
 
 use crate::callbacks::events;
 use crate::config::{AttemptLimits, Limit, LimitSet};
+use crate::context::Context;
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::secret::digest;
-use crate::context::Context;
 use crate::store::AttemptCount;
 use serde_json::json;
 
@@ -88,66 +88,67 @@ fn window_ms(limit: &Limit) -> i64 {
 }
 
 /// Runs one guess under the limits: refuses it while a counter is full, counts it when
-    /// `attempt` fails with a wrong-guess error, and clears the account + IP counter on success.
-    ///
-    /// The guess is counted *before* it is checked and handed back after unless it was wrong, so
-    /// concurrent guesses cannot all slip under a limit between a read and a write: of any number
-    /// of simultaneous guesses at most the limit are checked.
-    ///
-    /// # Errors
-    /// `TooManyAttempts` (with `details.retryAfter` in seconds), `StorageError`, or `attempt`'s error.
+/// `attempt` fails with a wrong-guess error, and clears the account + IP counter on success.
+///
+/// The guess is counted *before* it is checked and handed back after unless it was wrong, so
+/// concurrent guesses cannot all slip under a limit between a read and a write: of any number
+/// of simultaneous guesses at most the limit are checked.
+///
+/// # Errors
+/// `TooManyAttempts` (with `details.retryAfter` in seconds), `StorageError`, or `attempt`'s error.
 pub(crate) fn guarded<T>(ctx: &Context, guess: Guess, who: &Guesser<'_>, attempt: impl FnOnce() -> Result<T>) -> Result<T> {
-        let counters = counters(guess, who, guess.limits(&ctx.config().attempt_limits));
-        if counters.is_empty() {
-            return attempt();
-        }
-        let now = ctx.now();
-        let keys: Vec<String> = counters.iter().map(|c| c.key.clone()).collect();
-        // A read first: a guess at a full counter is refused without writing anything.
-        let live = ctx.store().read_attempts(&keys, now)?;
-        let full = |counts: &[AttemptCount], over: i64| {
-            counters
-                .iter()
-                .filter_map(|c| {
-                    let count = counts.iter().find(|l| l.key == c.key)?;
-                    (count.failures > i64::from(c.limit.max) - over).then_some((c.scope, count.expires_at))
-                })
-                .max_by_key(|(_, until)| *until)
-        };
-        if let Some((scope, until)) = full(&live, 1) {
-            return Err(too_many(ctx, guess, who, scope, until, now));
-        }
-        let hits: Vec<(String, i64)> = counters.iter().map(|c| (c.key.clone(), window_ms(&c.limit))).collect();
-        let reserved = ctx.store().hit_attempts(&hits, now)?;
-        if let Some((scope, until)) = full(&reserved, 0) {
-            ctx.store().release_attempts(&keys, &[])?;
-            return Err(too_many(ctx, guess, who, scope, until, now));
-        }
-        let result = attempt();
-        match &result {
-            Err(e) if guess.is_wrong(e.code) => {} // the reservation stays: a counted failure
-            outcome => {
-                let clear: Vec<String> = match outcome {
-                    Ok(_) => counters.iter().filter(|c| c.scope == "accountIp").map(|c| c.key.clone()).collect(),
-                    Err(_) => Vec::new(),
-                };
-                let release: Vec<String> = keys.iter().filter(|k| !clear.contains(k)).cloned().collect();
-                // Best effort: the guess already happened (a session may exist); failing to hand the
-                // reservation back only leaves a counter one too high until its window ends.
-                let _ = ctx.store().release_attempts(&release, &clear);
-            }
-        }
-        result
+    let counters = counters(guess, who, guess.limits(&ctx.config().attempt_limits));
+    if counters.is_empty() {
+        return attempt();
     }
+    let now = ctx.now();
+    let keys: Vec<String> = counters.iter().map(|c| c.key.clone()).collect();
+    // A read first: a guess at a full counter is refused without writing anything.
+    let live = ctx.store().read_attempts(&keys, now)?;
+    let full = |counts: &[AttemptCount], over: i64| {
+        counters
+            .iter()
+            .filter_map(|c| {
+                let count = counts.iter().find(|l| l.key == c.key)?;
+                (count.failures > i64::from(c.limit.max) - over).then_some((c.scope, count.expires_at))
+            })
+            .max_by_key(|(_, until)| *until)
+    };
+    if let Some((scope, until)) = full(&live, 1) {
+        return Err(too_many(ctx, guess, who, scope, until, now));
+    }
+    let hits: Vec<(String, i64)> = counters.iter().map(|c| (c.key.clone(), window_ms(&c.limit))).collect();
+    let reserved = ctx.store().hit_attempts(&hits, now)?;
+    if let Some((scope, until)) = full(&reserved, 0) {
+        ctx.store().release_attempts(&keys, &[])?;
+        return Err(too_many(ctx, guess, who, scope, until, now));
+    }
+    let result = attempt();
+    match &result {
+        Err(e) if guess.is_wrong(e.code) => {} // the reservation stays: a counted failure
+        outcome => {
+            let clear: Vec<String> = match outcome {
+                Ok(_) => counters.iter().filter(|c| c.scope == "accountIp").map(|c| c.key.clone()).collect(),
+                Err(_) => Vec::new(),
+            };
+            let release: Vec<String> = keys.iter().filter(|k| !clear.contains(k)).cloned().collect();
+            // Best effort: the guess already happened (a session may exist); failing to hand the
+            // reservation back only leaves a counter one too high until its window ends.
+            let _ = ctx.store().release_attempts(&release, &clear);
+        }
+    }
+    result
+}
 
 fn too_many(ctx: &Context, guess: Guess, who: &Guesser<'_>, scope: &str, until: i64, now: i64) -> AccountsError {
-        let retry_after = ((until - now).max(0) + 999) / 1000;
-        let _ = ctx.events().emit(events::TOO_MANY_ATTEMPTS, || {
-            json!({ "attempt": guess.name(), "limit": scope, "retryAfter": retry_after, "account": who.account, "ip": who.ip })
-        });
-        AccountsError::new(ErrorCode::TooManyAttempts, "Too many attempts, try again later")
-            .with_details(json!({ "retryAfter": retry_after, "limit": scope }))
-    }
+    let retry_after = ((until - now).max(0) + 999) / 1000;
+    let _ = ctx.events().emit(
+        events::TOO_MANY_ATTEMPTS,
+        || json!({ "attempt": guess.name(), "limit": scope, "retryAfter": retry_after, "account": who.account, "ip": who.ip }),
+    );
+    AccountsError::new(ErrorCode::TooManyAttempts, "Too many attempts, try again later")
+        .with_details(json!({ "retryAfter": retry_after, "limit": scope }))
+}
 
 #[cfg(test)]
 mod tests {

@@ -32,15 +32,25 @@ pub type ListenerFn = dyn Fn(&str, &Value) -> Result<()> + Send + Sync;
 /// The optional host callbacks, fixed at construction.
 #[derive(Clone, Default)]
 pub struct Callbacks {
+    /// `createJwtPayload`: extra access-token claims.
     pub create_jwt_payload: Option<Arc<CreateJwtPayloadFn>>,
+    /// `userObjectSanitizer`: the user as callers see it.
     pub user_object_sanitizer: Option<Arc<UserObjectSanitizerFn>>,
+    /// `impersonationAuthorize`: may a user impersonate another (default: no).
     pub impersonation_authorize: Option<Arc<ImpersonationAuthorizeFn>>,
+    /// `resumeSessionValidator`: an extra check on every resumeSession.
     pub resume_session_validator: Option<Arc<ResumeSessionValidatorFn>>,
+    /// `validateNewUser`: shapes (or refuses) a user about to be created.
     pub validate_new_user: Option<Arc<ValidateNewUserFn>>,
+    /// `sendMail`: delivers a prepared mail.
     pub send_mail: Option<Arc<SendMailFn>>,
+    /// `validateUsername`: replaces the default username rule.
     pub validate_username: Option<Arc<ValidateFn>>,
+    /// `validateEmail`: replaces the default email rule.
     pub validate_email: Option<Arc<ValidateFn>>,
+    /// `validatePassword`: replaces the password policy.
     pub validate_password: Option<Arc<ValidateFn>>,
+    /// `prepareMail`: builds the mail handed to `sendMail`.
     pub prepare_mail: Option<Arc<PrepareMailFn>>,
 }
 
@@ -134,12 +144,11 @@ impl Callbacks {
                 }))
             }
             "userObjectSanitizer" => {
-                self.user_object_sanitizer = Some(Arc::new(move |user: User| {
-                    match host(&HostCall { name: "userObjectSanitizer", args: &[user_json(&user)] })? {
+                self.user_object_sanitizer =
+                    Some(Arc::new(move |user: User| match host(&HostCall { name: "userObjectSanitizer", args: &[user_json(&user)] })? {
                         None => Ok(user),
                         Some(v) => serde_json::from_value(v).map_err(|_| shape("userObjectSanitizer must return a user with an id")),
-                    }
-                }))
+                    }))
             }
             "impersonationAuthorize" => {
                 self.impersonation_authorize = Some(Arc::new(move |user: &User, target: &User| {
@@ -157,24 +166,20 @@ impl Callbacks {
                 }))
             }
             "validateNewUser" => {
-                self.validate_new_user = Some(Arc::new(move |user: Value| {
-                    match host(&HostCall { name: "validateNewUser", args: std::slice::from_ref(&user) })? {
+                self.validate_new_user =
+                    Some(Arc::new(move |user: Value| match host(&HostCall { name: "validateNewUser", args: std::slice::from_ref(&user) })? {
                         None | Some(Value::Null) => Ok(user),
                         Some(v) => Ok(v),
-                    }
-                }))
+                    }))
             }
             "sendMail" => {
-                self.send_mail = Some(Arc::new(move |mail: &Value| {
-                    host(&HostCall { name: "sendMail", args: std::slice::from_ref(mail) }).map(|_| ())
-                }))
+                self.send_mail =
+                    Some(Arc::new(move |mail: &Value| host(&HostCall { name: "sendMail", args: std::slice::from_ref(mail) }).map(|_| ())))
             }
             "prepareMail" => {
-                self.prepare_mail = Some(Arc::new(move |args: &[Value]| {
-                    match host(&HostCall { name: "prepareMail", args })? {
-                        Some(mail @ Value::Object(_)) => Ok(mail),
-                        _ => Err(shape("prepareMail must return the mail object")),
-                    }
+                self.prepare_mail = Some(Arc::new(move |args: &[Value]| match host(&HostCall { name: "prepareMail", args })? {
+                    Some(mail @ Value::Object(_)) => Ok(mail),
+                    _ => Err(shape("prepareMail must return the mail object")),
                 }))
             }
             "validateUsername" | "validateEmail" | "validatePassword" => {
@@ -196,27 +201,46 @@ impl Callbacks {
 
 /// The accounts-js server events, plus `RefreshTokenReused`.
 pub mod events {
+    /// Before a login creates its session; a listener's error refuses the login.
     pub const VALIDATE_LOGIN: &str = "ValidateLogin";
+    /// A login created a session.
     pub const LOGIN_SUCCESS: &str = "LoginSuccess";
+    /// A login failed.
     pub const LOGIN_ERROR: &str = "LoginError";
+    /// authenticateWithService succeeded.
     pub const AUTHENTICATE_SUCCESS: &str = "AuthenticateSuccess";
+    /// authenticateWithService failed.
     pub const AUTHENTICATE_ERROR: &str = "AuthenticateError";
+    /// A session was logged out.
     pub const LOGOUT_SUCCESS: &str = "LogoutSuccess";
+    /// A logout failed.
     pub const LOGOUT_ERROR: &str = "LogoutError";
+    /// A session was resumed.
     pub const RESUME_SESSION_SUCCESS: &str = "ResumeSessionSuccess";
+    /// A resume failed.
     pub const RESUME_SESSION_ERROR: &str = "ResumeSessionError";
+    /// Tokens were refreshed.
     pub const REFRESH_TOKENS_SUCCESS: &str = "RefreshTokensSuccess";
+    /// A refresh failed.
     pub const REFRESH_TOKENS_ERROR: &str = "RefreshTokensError";
+    /// An impersonation was authorized.
     pub const IMPERSONATION_SUCCESS: &str = "ImpersonationSuccess";
+    /// An impersonation failed.
     pub const IMPERSONATION_ERROR: &str = "ImpersonationError";
+    /// A user was created.
     pub const CREATE_USER_SUCCESS: &str = "CreateUserSuccess";
+    /// Storing a new user failed.
     pub const CREATE_USER_ERROR: &str = "CreateUserError";
+    /// A rotated-away refresh token came back; its session was revoked.
     pub const REFRESH_TOKEN_REUSED: &str = "RefreshTokenReused";
+    /// A password was reset with a link.
     pub const RESET_PASSWORD_SUCCESS: &str = "ResetPasswordSuccess";
+    /// A password was changed.
     pub const CHANGE_PASSWORD_SUCCESS: &str = "ChangePasswordSuccess";
     /// A guess was refused by an attempt limit: `{attempt, limit, retryAfter, account, ip}`.
     pub const TOO_MANY_ATTEMPTS: &str = "TooManyAttempts";
 
+    /// Every event name, for bindings and the generated lists.
     pub const ALL: &[&str] = &[
         VALIDATE_LOGIN,
         LOGIN_SUCCESS,
@@ -240,7 +264,7 @@ pub mod events {
     ];
 }
 
-/// Identifies one registered listener, for [`EventBus::off`].
+/// Identifies one registered listener, for [`AccountsServer::off`](crate::AccountsServer::off).
 pub type ListenerId = u64;
 
 /// Listeners by event name. Emitting with no listener costs one read lock and builds no payload.

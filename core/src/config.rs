@@ -27,22 +27,28 @@ pub struct Config {
     #[serde(default, serialize_with = "redacted_opt", skip_serializing_if = "Option::is_none")]
     pub sealing_secret: Option<String>,
     #[serde(default)]
+    /// `tokenConfigs`: access and refresh token lifetimes and claims.
     pub token_configs: TokenConfigs,
     #[serde(default = "yes")]
+    /// `ambiguousErrorMessages`: hide whether an account exists (default true).
     pub ambiguous_error_messages: bool,
     #[serde(default)]
+    /// `useStatelessSession`: resumeSession trusts the access token without reading the session.
     pub use_stateless_session: bool,
     #[serde(default = "default_site_url")]
+    /// `siteUrl`: the base of mailed links.
     pub site_url: String,
     /// Mail sender and per-field template overrides (see [`crate::mail`]).
     #[serde(default)]
     pub email_templates: EmailTemplates,
     #[serde(default)]
+    /// `enableAutologin`: createUser also logs the user in (needs ambiguousErrorMessages off).
     pub enable_autologin: bool,
     /// Seconds during which the refresh token just rotated away still yields the same successor.
     #[serde(default = "default_grace")]
     pub refresh_token_reuse_grace_seconds: u64,
     #[serde(default)]
+    /// `services`: the password and magic-link services' options.
     pub services: ServicesConfig,
     /// Failed-attempt limits shared by every process on the database (docs/security.md).
     #[serde(default)]
@@ -57,8 +63,10 @@ pub struct Config {
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Limit {
+    /// Failures allowed within the window (0 turns the limit off).
     pub max: u32,
     #[serde(deserialize_with = "de_duration", serialize_with = "ser_duration")]
+    /// The window, from the first failure.
     pub window: Duration,
 }
 
@@ -74,8 +82,11 @@ impl Limit {
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LimitSet {
+    /// Per account and client IP.
     pub account_ip: Limit,
+    /// Per account.
     pub account: Limit,
+    /// Per client IP.
     pub ip: Limit,
 }
 
@@ -85,10 +96,13 @@ pub struct LimitSet {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AttemptLimits {
     #[serde(default = "AttemptLimits::default_password")]
+    /// Password guesses.
     pub password: LimitSet,
     #[serde(default = "AttemptLimits::default_second_factor")]
+    /// Second-factor guesses (TOTP and recovery codes).
     pub second_factor: LimitSet,
     #[serde(default = "AttemptLimits::default_link_token")]
+    /// Link-token guesses (reset, enrollment, magic link).
     pub link_token: LimitSet,
 }
 
@@ -116,29 +130,32 @@ impl Default for AttemptLimits {
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// `tokenConfigs`.
+#[derive(Default)]
 pub struct TokenConfigs {
     #[serde(default = "AccessTokenConfig::default")]
+    /// `accessToken`: lifetime, algorithm and claims.
     pub access_token: AccessTokenConfig,
     #[serde(default = "RefreshTokenConfig::default")]
+    /// `refreshToken`: lifetime.
     pub refresh_token: RefreshTokenConfig,
-}
-
-impl Default for TokenConfigs {
-    fn default() -> Self {
-        TokenConfigs { access_token: AccessTokenConfig::default(), refresh_token: RefreshTokenConfig::default() }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// `tokenConfigs.accessToken`.
 pub struct AccessTokenConfig {
     #[serde(default = "default_access_ttl", deserialize_with = "de_duration", serialize_with = "ser_duration")]
+    /// `expiresIn` (default 90 min).
     pub expires_in: Duration,
     #[serde(default = "default_algorithm")]
+    /// `algorithm` (HS256 for a secret; the key pair's otherwise).
     pub algorithm: String,
     #[serde(default)]
+    /// `issuer`: the `iss` claim, checked when set.
     pub issuer: Option<String>,
     #[serde(default)]
+    /// `audience`: the `aud` claim, checked when set.
     pub audience: Option<String>,
 }
 
@@ -150,8 +167,10 @@ impl Default for AccessTokenConfig {
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// `tokenConfigs.refreshToken`.
 pub struct RefreshTokenConfig {
     #[serde(default = "default_refresh_ttl", deserialize_with = "de_duration", serialize_with = "ser_duration")]
+    /// `expiresIn` (default 7 days).
     pub expires_in: Duration,
 }
 
@@ -163,10 +182,13 @@ impl Default for RefreshTokenConfig {
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// `services`.
 pub struct ServicesConfig {
     #[serde(default)]
+    /// `services.password`.
     pub password: PasswordConfig,
     #[serde(default)]
+    /// `services.magicLink`.
     pub magic_link: MagicLinkConfig,
 }
 
@@ -176,16 +198,22 @@ pub struct ServicesConfig {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EmailTemplates {
     #[serde(default)]
+    /// The `from` of every mail.
     pub from: Option<String>,
     #[serde(default)]
+    /// The verification mail.
     pub verify_email: TemplateOverride,
     #[serde(default)]
+    /// The reset mail.
     pub reset_password: TemplateOverride,
     #[serde(default)]
+    /// The enrollment mail.
     pub enroll_account: TemplateOverride,
     #[serde(default)]
+    /// The password-changed notice.
     pub password_changed: TemplateOverride,
     #[serde(default)]
+    /// The magic-link mail.
     pub magic_link: TemplateOverride,
 }
 
@@ -194,10 +222,13 @@ pub struct EmailTemplates {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TemplateOverride {
     #[serde(default)]
+    /// The subject.
     pub subject: Option<String>,
     #[serde(default)]
+    /// The plain-text body.
     pub text: Option<String>,
     #[serde(default)]
+    /// The HTML body (`{{url}}` and `{{email}}` HTML-escaped).
     pub html: Option<String>,
 }
 
@@ -239,48 +270,55 @@ pub struct TwoFactorConfig {
 
 impl Default for TwoFactorConfig {
     fn default() -> Self {
-        TwoFactorConfig {
-            app_name: default_app_name(),
-            window: default_window(),
-            recovery_codes: default_recovery_codes(),
-            errors: BTreeMap::new(),
-        }
+        TwoFactorConfig { app_name: default_app_name(), window: default_window(), recovery_codes: default_recovery_codes(), errors: BTreeMap::new() }
     }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// `services.password`.
 pub struct PasswordConfig {
     #[serde(default = "default_min_password_length")]
+    /// `minPasswordLength` (default 8; the host's validatePassword replaces it).
     pub min_password_length: usize,
     #[serde(default)]
+    /// `requireEmailVerification`: login needs a verified address.
     pub require_email_verification: bool,
     #[serde(default)]
+    /// `twoFactor`: TOTP options.
     pub two_factor: TwoFactorConfig,
     #[serde(default)]
+    /// `hashing`: argon2id parameters.
     pub hashing: HashingConfig,
     /// How many argon2 hashes may run at once (each takes `memoryKib` of RAM). 0 = number of CPUs.
     #[serde(default)]
     pub max_concurrent_hashes: usize,
     #[serde(default = "default_verify_ttl", deserialize_with = "de_duration_ms", serialize_with = "ser_duration_ms")]
+    /// `verifyEmailTokenExpiration` (default 3 days).
     pub verify_email_token_expiration: Duration,
     #[serde(default = "default_verify_ttl", deserialize_with = "de_duration_ms", serialize_with = "ser_duration_ms")]
+    /// `passwordResetTokenExpiration` (default 3 days).
     pub password_reset_token_expiration: Duration,
     #[serde(default = "default_enroll_ttl", deserialize_with = "de_duration_ms", serialize_with = "ser_duration_ms")]
+    /// `passwordEnrollTokenExpiration` (default 30 days).
     pub password_enroll_token_expiration: Duration,
     /// `resetPassword` logs the user in and returns a LoginResult.
     #[serde(default)]
     pub return_tokens_after_reset_password: bool,
     #[serde(default = "yes")]
+    /// `invalidateAllSessionsAfterPasswordReset` (default true).
     pub invalidate_all_sessions_after_password_reset: bool,
     #[serde(default)]
+    /// `invalidateAllSessionsAfterPasswordChanged` (default false).
     pub invalidate_all_sessions_after_password_changed: bool,
     /// `changePassword` and `setPassword` kill the user's unused reset links.
     #[serde(default = "yes")]
     pub remove_all_reset_password_tokens_after_password_changed: bool,
     #[serde(default = "yes")]
+    /// `notifyUserAfterPasswordChanged` (default true).
     pub notify_user_after_password_changed: bool,
     #[serde(default)]
+    /// `sendVerificationEmailAfterSignup` (default false).
     pub send_verification_email_after_signup: bool,
     /// accounts-js `errors`: message texts by key (`invalidCredentials`, ...; see `messages`).
     #[serde(default)]
@@ -314,10 +352,13 @@ impl Default for PasswordConfig {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HashingConfig {
     #[serde(default = "default_memory_kib")]
+    /// `memoryKib` (default 19456).
     pub memory_kib: u32,
     #[serde(default = "default_iterations")]
+    /// `iterations` (default 2).
     pub iterations: u32,
     #[serde(default = "default_parallelism")]
+    /// `parallelism` (default 1).
     pub parallelism: u32,
 }
 
@@ -399,8 +440,10 @@ pub enum TokenSecret {
     /// PEM keys (PKCS#8, or PKCS#1 for RSA); other services verify with the public key.
     #[serde(rename_all = "camelCase")]
     KeyPair {
+        /// The PEM public key.
         public_key: String,
         #[serde(serialize_with = "redacted")]
+        /// The PEM private key.
         private_key: String,
     },
 }
@@ -522,8 +565,7 @@ impl Config {
     /// # Errors
     /// `InvalidConfig` for malformed JSON, unknown keys, wrong types or a failed [`Config::validate`].
     pub fn from_json(json: &str) -> Result<Config> {
-        let cfg: Config = serde_json::from_str(json)
-            .map_err(|e| AccountsError::new(ErrorCode::InvalidConfig, format!("config: {e}")))?;
+        let cfg: Config = serde_json::from_str(json).map_err(|e| AccountsError::new(ErrorCode::InvalidConfig, format!("config: {e}")))?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -533,8 +575,7 @@ impl Config {
     /// # Errors
     /// As [`Config::from_json`].
     pub fn from_value(value: serde_json::Value) -> Result<Config> {
-        let cfg: Config = serde_json::from_value(value)
-            .map_err(|e| AccountsError::new(ErrorCode::InvalidConfig, format!("config: {e}")))?;
+        let cfg: Config = serde_json::from_value(value).map_err(|e| AccountsError::new(ErrorCode::InvalidConfig, format!("config: {e}")))?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -639,9 +680,7 @@ mod tests {
         assert_eq!(c.token_configs.access_token.expires_in, Duration::from_secs(5400));
         assert_eq!(c.token_configs.refresh_token.expires_in, Duration::from_secs(604_800));
         assert_eq!(c.services.password.min_password_length, 8);
-        let with = |extra: &str| {
-            Config::from_json(&format!(r#"{{"db":"sqlite::memory:","tokenSecret":"0123456789abcdef0123456789abcdef"{extra}}}"#))
-        };
+        let with = |extra: &str| Config::from_json(&format!(r#"{{"db":"sqlite::memory:","tokenSecret":"0123456789abcdef0123456789abcdef"{extra}}}"#));
         assert_eq!(with(r#","tokenConfigs":{"accessToken":{"expiresIn":3600}}"#).unwrap().token_configs.access_token.expires_in.as_secs(), 3600);
         // accounts-js units: link-token lifetimes given as numbers are milliseconds.
         let c = with(r#","services":{"password":{"passwordResetTokenExpiration":3600000,"verifyEmailTokenExpiration":"2h"},"magicLink":{"loginTokenExpiration":600000}}"#).unwrap();
@@ -656,7 +695,9 @@ mod tests {
         assert!(e.message.contains("services.password.twoFactor.errors"), "{}", e.message);
         assert!(with(r#","enableAutologin":true,"ambiguousErrorMessages":false"#).is_ok());
         assert_eq!(
-            with(r#","enableAutologin":true,"ambiguousErrorMessages":false,"services":{"password":{"requireEmailVerification":true}}"#).unwrap_err().code,
+            with(r#","enableAutologin":true,"ambiguousErrorMessages":false,"services":{"password":{"requireEmailVerification":true}}"#)
+                .unwrap_err()
+                .code,
             ErrorCode::InvalidConfig
         );
         for bad in [
@@ -677,7 +718,10 @@ mod tests {
     #[test]
     fn database_credentials_are_redacted() {
         assert_eq!(redact_db_url("postgres://app:s3cret@db:5432/x?sslmode=require"), "postgres://app:[redacted]@db:5432/x?sslmode=require");
-        assert_eq!(redact_db_url("postgresql://app@db/x?password=s3cret&sslmode=disable"), "postgresql://app@db/x?password=[redacted]&sslmode=disable");
+        assert_eq!(
+            redact_db_url("postgresql://app@db/x?password=s3cret&sslmode=disable"),
+            "postgresql://app@db/x?password=[redacted]&sslmode=disable"
+        );
         assert_eq!(redact_db_url("sqlite:app.db"), "sqlite:app.db");
         let c = Config::from_json(r#"{"db":"postgres://app:s3cret@db/x","tokenSecret":"0123456789abcdef0123456789abcdef"}"#).unwrap();
         let shown = serde_json::to_string(&c).unwrap();

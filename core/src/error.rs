@@ -152,8 +152,11 @@ pub const RETIRED: &[(u32, &str)] = &[
 /// An error with a code from the table, a human message and optional JSON details.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AccountsError {
+    /// The table code.
     pub code: ErrorCode,
+    /// The message (the code's default text unless more specific).
     pub message: String,
+    /// Structured details (e.g. `retryAfter`).
     pub details: Option<serde_json::Value>,
     /// Set when a host callback raised this error: the core carries it unchanged, so the binding
     /// can give the caller the very error the callback raised.
@@ -175,9 +178,13 @@ pub struct HostError {
 /// binding's handle for it. [`AccountsError::from_host_failure`] reads it by one set of rules.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct HostFailure<'a> {
+    /// The thrown value's `code`.
     pub code: Option<&'a serde_json::Value>,
+    /// The thrown value's `message`.
     pub message: Option<&'a serde_json::Value>,
+    /// The thrown value as text, when it is not an object.
     pub text: Option<&'a str>,
+    /// The binding's handle for the thrown value.
     pub handle: Option<u64>,
 }
 
@@ -185,6 +192,7 @@ pub struct HostFailure<'a> {
 pub type Result<T, E = AccountsError> = std::result::Result<T, E>;
 
 impl AccountsError {
+    /// An error with a code and a message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         AccountsError { code, message: message.into(), details: None, host: None }
     }
@@ -193,12 +201,7 @@ impl AccountsError {
     /// meaning; anything else is `CallbackError`), `handle` the binding's reference to the raised object.
     pub fn from_host(code: Option<&str>, message: impl Into<String>, handle: Option<u64>) -> Self {
         let table = code.and_then(ErrorCode::from_name).unwrap_or(ErrorCode::CallbackError);
-        AccountsError {
-            code: table,
-            message: message.into(),
-            details: None,
-            host: Some(HostError { code: code.map(String::from), handle }),
-        }
+        AccountsError { code: table, message: message.into(), details: None, host: Some(HostError { code: code.map(String::from), handle }) }
     }
 
     /// The error a host callback's failure becomes, for every binding alike: a string `code` is
@@ -220,6 +223,7 @@ impl AccountsError {
         self.host.as_ref().and_then(|h| h.code.as_deref()).unwrap_or(self.code.as_str())
     }
 
+    /// The error with `details` attached.
     pub fn with_details(mut self, details: serde_json::Value) -> Self {
         self.details = Some(details);
         self

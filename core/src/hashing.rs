@@ -6,14 +6,16 @@ use crate::config::HashingConfig;
 use crate::error::{AccountsError, ErrorCode, Result};
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use subtle::ConstantTimeEq;
 use std::sync::{Condvar, Mutex, OnceLock};
+use subtle::ConstantTimeEq;
 
 /// Outcome of checking a password against a stored hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verified {
     /// The password matches; `rehash` when the stored hash is bcrypt or has other argon2 parameters.
-    Match { rehash: bool },
+    Match {
+        rehash: bool,
+    },
     Mismatch,
     /// There was no hash; a dummy verification ran so the time is the same.
     NoHash,
@@ -86,11 +88,7 @@ impl Hasher {
     pub fn new(cfg: HashingConfig, max_concurrent: usize) -> Result<Hasher> {
         let params = Params::new(cfg.memory_kib, cfg.iterations, cfg.parallelism, None)
             .map_err(|e| AccountsError::new(ErrorCode::InvalidConfig, format!("argon2 parameters: {e}")))?;
-        let max = if max_concurrent == 0 {
-            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
-        } else {
-            max_concurrent
-        };
+        let max = if max_concurrent == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) } else { max_concurrent };
         Ok(Hasher {
             argon: Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone()),
             current_prefix: format!("$argon2id$v=19$m={},t={},p={}$", cfg.memory_kib, cfg.iterations, cfg.parallelism),

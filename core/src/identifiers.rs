@@ -26,11 +26,7 @@ fn allowed_char(c: char) -> bool {
 /// accounts-js's address rule: something, `@`, something with a dot after it; no spaces.
 pub(crate) fn is_email(s: &str) -> bool {
     let Some((local, domain)) = s.rsplit_once('@') else { return false };
-    !local.is_empty()
-        && !s.chars().any(char::is_whitespace)
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
+    !local.is_empty() && !s.chars().any(char::is_whitespace) && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
 }
 
 /// An address as stored and compared: trimmed, NFC, lowercased, and checked.

@@ -11,17 +11,17 @@
 //! Idempotent: a record whose id exists is skipped (never updated). A bad record is reported
 //! with its index and does not stop the others.
 
+use crate::context::Context;
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::identifiers::{normalize_email, normalize_username, username_key};
 use crate::secret::new_id;
-use crate::context::Context;
 use crate::store::NewUser;
 use crate::two_factor::{self, TwoFactor};
 use crate::types::{EmailRecord, RESERVED_USER_KEYS};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-/// What [`AccountsServer::import_users`] did.
+/// What [`AccountsServer::import_users`](crate::AccountsServer::import_users) did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImportReport {
@@ -41,6 +41,7 @@ pub struct ImportFailure {
     pub index: usize,
     /// The error code (e.g. `EmailAlreadyExists`, `InvalidUsername`).
     pub code: String,
+    /// Why it failed.
     pub message: String,
 }
 
@@ -128,95 +129,95 @@ fn services_of(record: &Map<String, Value>) -> Map<String, Value> {
 }
 
 /// Imports users stored by accounts-js; see the module docs for what moves. Each record is
-    /// stored in its own transaction, so a failure leaves nothing half-imported.
-    ///
-    /// # Errors
-    /// Only for failures of the whole call (`StorageError` of the database connection is reported
-    /// per record); bad records are listed in [`ImportReport::failed`] with their index.
+/// stored in its own transaction, so a failure leaves nothing half-imported.
+///
+/// # Errors
+/// Only for failures of the whole call (`StorageError` of the database connection is reported
+/// per record); bad records are listed in [`ImportReport::failed`] with their index.
 pub(crate) fn import_users(ctx: &Context, records: &[Value]) -> Result<ImportReport> {
-        let mut report = ImportReport::default();
-        for (index, record) in records.iter().enumerate() {
-            match import_one(ctx, record) {
-                Ok(true) => report.imported += 1,
-                Ok(false) => report.skipped += 1,
-                Err(e) => report.failed.push(ImportFailure { index, code: e.code.as_str().to_string(), message: e.message }),
-            }
+    let mut report = ImportReport::default();
+    for (index, record) in records.iter().enumerate() {
+        match import_one(ctx, record) {
+            Ok(true) => report.imported += 1,
+            Ok(false) => report.skipped += 1,
+            Err(e) => report.failed.push(ImportFailure { index, code: e.code.as_str().to_string(), message: e.message }),
         }
-        Ok(report)
     }
+    Ok(report)
+}
 
-    /// Stores one record; `Ok(false)` when its id already exists.
+/// Stores one record; `Ok(false)` when its id already exists.
 fn import_one(ctx: &Context, record: &Value) -> Result<bool> {
-        let obj = record.as_object().ok_or_else(|| bad("a user record must be an object"))?;
-        let id = match obj.get("id").or_else(|| obj.get("_id")) {
-            Some(v) => id_of(v).ok_or_else(|| bad("the record's id must be a string, a number or {$oid}"))?,
-            None => new_id()?,
-        };
-        if ctx.store().find_user_by_id(&id)?.is_some() {
-            return Ok(false);
-        }
-        let username = match obj.get("username") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(normalize_username(s)?),
-            Some(_) => return Err(AccountsError::code(ErrorCode::InvalidUsername)),
-        };
-        let mut emails: Vec<EmailRecord> = Vec::new();
-        for e in obj.get("emails").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
-            let address = e.get("address").and_then(Value::as_str).ok_or_else(|| AccountsError::code(ErrorCode::InvalidEmail))?;
-            let address = normalize_email(address)?;
-            let verified = e.get("verified").and_then(Value::as_bool).unwrap_or(false);
-            match emails.iter_mut().find(|known| known.address == address) {
-                Some(known) => known.verified |= verified,
-                None => emails.push(EmailRecord { address, verified }),
-            }
-        }
-        if username.is_none() && emails.is_empty() {
-            return Err(AccountsError::code(ErrorCode::UsernameOrEmailRequired));
-        }
-        let mut services = services_of(obj);
-        let password_hash = match services.remove("password") {
-            None => None,
-            Some(p) => match p.get("bcrypt").and_then(Value::as_str) {
-                Some(h) if h.starts_with("$2a$") || h.starts_with("$2b$") || h.starts_with("$2y$") => Some(h.to_string()),
-                Some(_) => return Err(bad("services.password.bcrypt is not a bcrypt hash")),
-                None => None,
-            },
-        };
-        let mut documents = Vec::new();
-        if let Some(tf) = services.remove(two_factor::SERVICE) {
-            let base32 = match tf.get("secret") {
-                Some(Value::String(s)) => s.as_str(),
-                Some(secret) => secret.get("base32").and_then(Value::as_str).ok_or_else(|| bad("two-factor secret without base32"))?,
-                None => return Err(bad("two-factor service without a secret")),
-            };
-            documents.push((two_factor::SERVICE.to_string(), TwoFactor::new(ctx).imported_document(&id, base32)?));
-        }
-        for (name, data) in services {
-            if !TRANSIENT_SERVICES.contains(&name.as_str()) {
-                documents.push((name, serde_json::to_string(&data)?));
-            }
-        }
-        let now = ctx.now();
-        let created_at = time_of(obj.get("createdAt")).unwrap_or(now);
-        let profile: Map<String, Value> = obj
-            .iter()
-            .filter(|(k, _)| !RESERVED_USER_KEYS.contains(&k.as_str()) && !RELATIONS.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        ctx.store().create_user(&NewUser {
-            id,
-            username_key: username.as_deref().map(username_key),
-            username,
-            emails,
-            profile,
-            password_hash,
-            services: documents,
-            deactivated: obj.get("deactivated").and_then(Value::as_bool).unwrap_or(false),
-            created_at,
-            updated_at: time_of(obj.get("updatedAt")).unwrap_or(created_at),
-        })?;
-        Ok(true)
+    let obj = record.as_object().ok_or_else(|| bad("a user record must be an object"))?;
+    let id = match obj.get("id").or_else(|| obj.get("_id")) {
+        Some(v) => id_of(v).ok_or_else(|| bad("the record's id must be a string, a number or {$oid}"))?,
+        None => new_id()?,
+    };
+    if ctx.store().find_user_by_id(&id)?.is_some() {
+        return Ok(false);
     }
+    let username = match obj.get("username") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(normalize_username(s)?),
+        Some(_) => return Err(AccountsError::code(ErrorCode::InvalidUsername)),
+    };
+    let mut emails: Vec<EmailRecord> = Vec::new();
+    for e in obj.get("emails").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+        let address = e.get("address").and_then(Value::as_str).ok_or_else(|| AccountsError::code(ErrorCode::InvalidEmail))?;
+        let address = normalize_email(address)?;
+        let verified = e.get("verified").and_then(Value::as_bool).unwrap_or(false);
+        match emails.iter_mut().find(|known| known.address == address) {
+            Some(known) => known.verified |= verified,
+            None => emails.push(EmailRecord { address, verified }),
+        }
+    }
+    if username.is_none() && emails.is_empty() {
+        return Err(AccountsError::code(ErrorCode::UsernameOrEmailRequired));
+    }
+    let mut services = services_of(obj);
+    let password_hash = match services.remove("password") {
+        None => None,
+        Some(p) => match p.get("bcrypt").and_then(Value::as_str) {
+            Some(h) if h.starts_with("$2a$") || h.starts_with("$2b$") || h.starts_with("$2y$") => Some(h.to_string()),
+            Some(_) => return Err(bad("services.password.bcrypt is not a bcrypt hash")),
+            None => None,
+        },
+    };
+    let mut documents = Vec::new();
+    if let Some(tf) = services.remove(two_factor::SERVICE) {
+        let base32 = match tf.get("secret") {
+            Some(Value::String(s)) => s.as_str(),
+            Some(secret) => secret.get("base32").and_then(Value::as_str).ok_or_else(|| bad("two-factor secret without base32"))?,
+            None => return Err(bad("two-factor service without a secret")),
+        };
+        documents.push((two_factor::SERVICE.to_string(), TwoFactor::new(ctx).imported_document(&id, base32)?));
+    }
+    for (name, data) in services {
+        if !TRANSIENT_SERVICES.contains(&name.as_str()) {
+            documents.push((name, serde_json::to_string(&data)?));
+        }
+    }
+    let now = ctx.now();
+    let created_at = time_of(obj.get("createdAt")).unwrap_or(now);
+    let profile: Map<String, Value> = obj
+        .iter()
+        .filter(|(k, _)| !RESERVED_USER_KEYS.contains(&k.as_str()) && !RELATIONS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    ctx.store().create_user(&NewUser {
+        id,
+        username_key: username.as_deref().map(username_key),
+        username,
+        emails,
+        profile,
+        password_hash,
+        services: documents,
+        deactivated: obj.get("deactivated").and_then(Value::as_bool).unwrap_or(false),
+        created_at,
+        updated_at: time_of(obj.get("updatedAt")).unwrap_or(created_at),
+    })?;
+    Ok(true)
+}
 
 #[cfg(test)]
 mod tests {

@@ -77,7 +77,7 @@ mod tests {
 
     #[test]
     fn bounds_and_shapes() {
-        assert_eq!(parse_json::<serde_json::Value>("x", "{").unwrap_err().code, ErrorCode::InvalidArgument);
+        assert_eq!(parse_json::<Value>("x", "{").unwrap_err().code, ErrorCode::InvalidArgument);
         let big = format!("\"{}\"", "a".repeat(MAX_INPUT_BYTES));
         assert_eq!(parse_json::<String>("x", &big).unwrap_err().code, ErrorCode::InvalidArgument);
         assert_eq!(parse_json::<crate::types::ConnectionInfo>("x", r#"{"ip":5}"#).unwrap_err().code, ErrorCode::InvalidArgument);

@@ -14,6 +14,9 @@
 //! - [`server`]: the [`AccountsServer`] facade, the service registry and the login orchestration.
 // No unsafe code, but for one registration of a fork handler (store/per_process.rs).
 #![deny(unsafe_code)]
+#![warn(missing_docs)]
+// Errors are coded, never a panic: no `unwrap` outside tests (docs/architecture.md, "Gates").
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 mod attempts;
 mod auth;

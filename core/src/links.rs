@@ -188,7 +188,10 @@ mod tests {
         let expired = links.peek(&token, &[kinds::RESET_PASSWORD], None, ErrorCode::ResetPasswordLinkExpired).unwrap_err();
         assert_eq!(expired.code, ErrorCode::ResetPasswordLinkExpired);
         for bad in [String::new(), "x".repeat(MAX_TOKEN_BYTES + 1)] {
-            assert_eq!(links.peek(&bad, &[kinds::RESET_PASSWORD], None, ErrorCode::ResetPasswordLinkExpired).unwrap_err().code, ErrorCode::InvalidToken);
+            assert_eq!(
+                links.peek(&bad, &[kinds::RESET_PASSWORD], None, ErrorCode::ResetPasswordLinkExpired).unwrap_err().code,
+                ErrorCode::InvalidToken
+            );
         }
     }
 

@@ -18,7 +18,7 @@ use serde_json::Value;
 /// The service name for `loginWithService`.
 pub const SERVICE_NAME: &str = "magicLink";
 
-/// The magic link service of one server; get it with [`AccountsServer::magic_link`].
+/// The magic link service of one server; get it with [`AccountsServer::magic_link`](crate::AccountsServer::magic_link).
 pub struct MagicLink<'a> {
     ctx: &'a Context,
 }
@@ -49,7 +49,6 @@ impl<'a> MagicLink<'a> {
             s.send_mail(MailKind::MagicLink, &user, &address, Some(&token))
         })())
     }
-
 
     /// Nothing is written until the login goes ahead: a missing or wrong second factor, a
     /// deactivated user or a refusing `ValidateLogin` listener leaves the link valid until it
@@ -109,11 +108,13 @@ mod tests {
     fn setup() -> (Context, Arc<Mutex<Vec<Value>>>) {
         let sent = Arc::new(Mutex::new(Vec::new()));
         let sink = sent.clone();
-        let mut callbacks = Callbacks::default();
-        callbacks.send_mail = Some(Arc::new(move |mail: &Value| {
-            sink.lock().unwrap().push(mail.clone());
-            Ok(())
-        }));
+        let callbacks = Callbacks {
+            send_mail: Some(Arc::new(move |mail: &Value| {
+                sink.lock().unwrap().push(mail.clone());
+                Ok(())
+            })),
+            ..Default::default()
+        };
         let (ctx, _) = testing::context(json!({}), callbacks);
         let now = ctx.now();
         let new = NewUser {

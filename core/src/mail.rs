@@ -10,10 +10,15 @@ use std::sync::Arc;
 /// The kinds of mail, with the path segment of their link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MailKind {
+    /// Email verification link.
     VerifyEmail,
+    /// Password reset link.
     ResetPassword,
+    /// Enrollment link (set a first password).
     EnrollAccount,
+    /// Notice that the password changed (no link).
     PasswordChanged,
+    /// Magic login link.
     MagicLink,
 }
 
@@ -131,15 +136,8 @@ impl Mailer {
         let mut mail = self.prepare(kind, address, token);
         if let Some(prepare_mail) = &self.prepare_mail {
             let template = json!({ "from": mail["from"], "subject": mail["subject"], "text": mail["text"], "html": mail["html"] });
-            let args = [
-                json!(address),
-                json!(token.unwrap_or_default()),
-                user()?,
-                json!(kind.path()),
-                template,
-                mail["from"].clone(),
-                json!(kind.name()),
-            ];
+            let args =
+                [json!(address), json!(token.unwrap_or_default()), user()?, json!(kind.path()), template, mail["from"].clone(), json!(kind.name())];
             mail = prepare_mail(&args)?;
             if mail.get("type").is_none() {
                 mail["type"] = json!(kind.name());

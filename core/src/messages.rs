@@ -64,9 +64,10 @@ impl Messages {
             ("services.magicLink.errors", MAGIC_LINK, magic_link),
         ] {
             for (key, text) in given {
-                let (_, code) = keys.iter().find(|(k, _)| k == key).ok_or_else(|| {
-                    AccountsError::new(ErrorCode::InvalidConfig, format!("{option}: unknown key {key:?}"))
-                })?;
+                let (_, code) = keys
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .ok_or_else(|| AccountsError::new(ErrorCode::InvalidConfig, format!("{option}: unknown key {key:?}")))?;
                 map.insert(*code, text.clone());
             }
         }
@@ -76,10 +77,11 @@ impl Messages {
     /// The error with the configured text for its code, when it still carries the default text
     /// (a callback's own error and a specific message are left as they are).
     pub(crate) fn apply(&self, mut e: AccountsError) -> AccountsError {
-        if e.host.is_none() && e.message == e.code.default_message() {
-            if let Some(text) = self.0.get(&e.code) {
-                e.message = text.clone();
-            }
+        if e.host.is_none()
+            && e.message == e.code.default_message()
+            && let Some(text) = self.0.get(&e.code)
+        {
+            e.message = text.clone();
         }
         e
     }

@@ -1,5 +1,5 @@
 //! `AccountsServer`: the facade of the accounts-js server methods. It owns the shared
-//! [`Context`] and the registry of authentication services, and hands each call to the service
+//! `Context` and the registry of authentication services, and hands each call to the service
 //! that implements it (docs/architecture.md). The login orchestration — which service, the second
 //! factor, accounts-js's hooks, the session written with what the service used up — lives here
 //! because custom services receive the server itself, as in accounts-js.
@@ -323,14 +323,14 @@ impl AccountsServer {
     /// Returns the user and the writes that complete the login (see [`AuthService::authenticate_pending`]).
     fn authenticate_user(&self, service: &str, params: &Value, infos: &ConnectionInfo) -> Result<(User, Vec<Completion>)> {
         let svc = self.service(service)?;
-        let found = svc.authenticate_pending(self, params, infos)?.ok_or_else(|| {
-            AccountsError::new(ErrorCode::AuthenticationFailed, format!("Service {service} was not able to authenticate user"))
-        })?;
+        let found = svc
+            .authenticate_pending(self, params, infos)?
+            .ok_or_else(|| AccountsError::new(ErrorCode::AuthenticationFailed, format!("Service {service} was not able to authenticate user")))?;
         let mut completions: Vec<Completion> = found.complete.into_iter().collect();
-        if !svc.checks_second_factor() {
-            if let Some(used) = self.two_factor().plan_login(&found.user, params, infos.ip.as_deref())? {
-                completions.push(Box::new(move |w| used.apply(w)));
-            }
+        if !svc.checks_second_factor()
+            && let Some(used) = self.two_factor().plan_login(&found.user, params, infos.ip.as_deref())?
+        {
+            completions.push(Box::new(move |w| used.apply(w)));
         }
         Ok((found.user, completions))
     }

@@ -106,7 +106,8 @@ impl<'a> Sessions<'a> {
             prev_refresh_digest: None,
             rotated_at: now,
         };
-        let data = AccessData { user_id: user.id.clone(), is_impersonated: impersonator.is_some(), session_id: session_id.clone(), impersonator_user_id };
+        let data =
+            AccessData { user_id: user.id.clone(), is_impersonated: impersonator.is_some(), session_id: session_id.clone(), impersonator_user_id };
         let access_token = self.access_token(user, &data, now)?;
         let login = LoginResult { session_id, tokens: Tokens { access_token, refresh_token }, user: self.ctx.sanitize(user.clone())? };
         Ok((record, login))
@@ -460,8 +461,7 @@ mod tests {
 
     #[test]
     fn impersonation_needs_the_callback_and_never_chains() {
-        let mut callbacks = Callbacks::default();
-        callbacks.impersonation_authorize = Some(Arc::new(|user: &User, _: &User| Ok(user.id == "admin")));
+        let callbacks = Callbacks { impersonation_authorize: Some(Arc::new(|user: &User, _: &User| Ok(user.id == "admin"))), ..Default::default() };
         let (ctx, _) = testing::context(json!({}), callbacks);
         let sessions = Sessions::new(&ctx);
         let admin = stored_user(&ctx, "admin");

@@ -16,23 +16,34 @@ use serde_json::{Map, Value};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AccessData {
+    /// The user id.
     pub user_id: String,
+    /// Whether the session is an impersonation.
     pub is_impersonated: bool,
+    /// The session id.
     pub session_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Who impersonates, for an impersonation session.
     pub impersonator_user_id: Option<String>,
 }
 
 /// The claims of a refresh token. Field order is fixed so re-signing is deterministic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefreshClaims {
+    /// The user id.
     pub sub: String,
+    /// The session id.
     pub sid: String,
+    /// The rotation counter.
     pub ctr: i64,
+    /// `refresh`.
     pub typ: String,
+    /// Issued at (s).
     pub iat: i64,
+    /// Expires at (s).
     pub exp: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The issuer, when configured.
     pub iss: Option<String>,
     /// Carried like `iss`, so a refresh token verifies under the same `iss`/`aud` checks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -73,11 +84,18 @@ fn keys(secret: &TokenSecret, algorithm: Algorithm) -> Result<(EncodingKey, Deco
             let (private, public) = (private_key.as_bytes(), public_key.as_bytes());
             use Algorithm::*;
             let pair = match algorithm {
-                RS256 | RS384 | RS512 => {
-                    (EncodingKey::from_rsa_pem(private).map_err(|e| bad("privateKey", e))?, DecodingKey::from_rsa_pem(public).map_err(|e| bad("publicKey", e))?)
-                }
-                ES256 | ES384 => (EncodingKey::from_ec_pem(private).map_err(|e| bad("privateKey", e))?, DecodingKey::from_ec_pem(public).map_err(|e| bad("publicKey", e))?),
-                EdDSA => (EncodingKey::from_ed_pem(private).map_err(|e| bad("privateKey", e))?, DecodingKey::from_ed_pem(public).map_err(|e| bad("publicKey", e))?),
+                RS256 | RS384 | RS512 => (
+                    EncodingKey::from_rsa_pem(private).map_err(|e| bad("privateKey", e))?,
+                    DecodingKey::from_rsa_pem(public).map_err(|e| bad("publicKey", e))?,
+                ),
+                ES256 | ES384 => (
+                    EncodingKey::from_ec_pem(private).map_err(|e| bad("privateKey", e))?,
+                    DecodingKey::from_ec_pem(public).map_err(|e| bad("publicKey", e))?,
+                ),
+                EdDSA => (
+                    EncodingKey::from_ed_pem(private).map_err(|e| bad("privateKey", e))?,
+                    DecodingKey::from_ed_pem(public).map_err(|e| bad("publicKey", e))?,
+                ),
                 _ => return Err(AccountsError::new(ErrorCode::InvalidConfig, "a key pair needs an asymmetric algorithm")),
             };
             Ok(pair)
@@ -112,8 +130,10 @@ pub struct VerifyOptions {
     #[serde(default)]
     pub algorithm: Option<String>,
     #[serde(default)]
+    /// The `iss` to require.
     pub issuer: Option<String>,
     #[serde(default)]
+    /// The `aud` to require.
     pub audience: Option<String>,
 }
 
@@ -143,11 +163,8 @@ pub fn verify_access_token(token: &str, options: &VerifyOptions) -> Result<Map<S
                 (None, _) => None,
             }
             .ok_or_else(|| verification_failed("no key in the JWKS for this token"))?;
-            let algorithm = jwk
-                .common
-                .key_algorithm
-                .and_then(|a| a.to_string().parse::<Algorithm>().ok())
-                .ok_or_else(|| invalid("every JWK needs its alg"))?;
+            let algorithm =
+                jwk.common.key_algorithm.and_then(|a| a.to_string().parse::<Algorithm>().ok()).ok_or_else(|| invalid("every JWK needs its alg"))?;
             (DecodingKey::from_jwk(jwk).map_err(|e| invalid(&format!("jwk: {e}")))?, algorithm)
         }
         (None, Some(pem), None) => {
@@ -192,10 +209,10 @@ fn check_claims(claims: &Map<String, Value>, typ: &str, now_ms: i64, check_exp: 
     if check_exp && exp * 1000 <= now_ms {
         return Err(verification_failed("expired"));
     }
-    if let Some(iss) = issuer {
-        if claims.get("iss").and_then(Value::as_str) != Some(iss) {
-            return Err(verification_failed("wrong issuer"));
-        }
+    if let Some(iss) = issuer
+        && claims.get("iss").and_then(Value::as_str) != Some(iss)
+    {
+        return Err(verification_failed("wrong issuer"));
     }
     if let Some(aud) = audience {
         let ok = match claims.get("aud") {
@@ -249,8 +266,7 @@ impl TokenManager {
     fn sign<T: Serialize>(&self, claims: &T) -> Result<String> {
         let mut header = Header::new(self.algorithm);
         header.kid = self.public_jwk.as_ref().and_then(|j| j.common.key_id.clone());
-        jsonwebtoken::encode(&header, claims, &self.encoding)
-            .map_err(|e| AccountsError::new(ErrorCode::InternalError, format!("jwt encode: {e}")))
+        jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|e| AccountsError::new(ErrorCode::InternalError, format!("jwt encode: {e}")))
     }
 
     /// Signs an access token. `extra` (from createJwtPayload) never overrides the reserved claims.
@@ -288,9 +304,7 @@ impl TokenManager {
     }
 
     fn decode(&self, token: &str) -> Result<Map<String, Value>> {
-        jsonwebtoken::decode::<Map<String, Value>>(token, &self.decoding, &self.validation)
-            .map(|d| d.claims)
-            .map_err(verification_failed)
+        jsonwebtoken::decode::<Map<String, Value>>(token, &self.decoding, &self.validation).map(|d| d.claims).map_err(verification_failed)
     }
 
     fn check_common(&self, claims: &Map<String, Value>, typ: &str, now_ms: i64, check_exp: bool) -> Result<()> {

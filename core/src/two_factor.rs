@@ -5,9 +5,9 @@
 //! The last accepted time step is stored, so a code is never accepted twice.
 
 use crate::attempts::{self, Guess, Guesser};
+use crate::context::Context;
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::secret::{ct_eq, digest, random_hex};
-use crate::context::Context;
 use crate::store::Writes;
 use crate::types::User;
 use serde::{Deserialize, Serialize};
@@ -24,7 +24,9 @@ const SECRET_BYTES: usize = 20;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthSecret {
+    /// The secret, base32 (for `set`).
     pub base32: String,
+    /// The `otpauth://` URL (for a QR code).
     pub otpauth_url: String,
 }
 
@@ -101,8 +103,8 @@ impl<'a> TwoFactor<'a> {
         match self.ctx.store().find_service(user_id, SERVICE)? {
             None => Ok(None),
             Some(text) => {
-                let doc = serde_json::from_str(&text)
-                    .map_err(|e| AccountsError::new(ErrorCode::StorageError, format!("two-factor document: {e}")))?;
+                let doc =
+                    serde_json::from_str(&text).map_err(|e| AccountsError::new(ErrorCode::StorageError, format!("two-factor document: {e}")))?;
                 Ok(Some((text, doc)))
             }
         }
@@ -214,13 +216,7 @@ impl<'a> TwoFactor<'a> {
     }
 
     /// [`TwoFactor::consume`] under the second-factor attempt limits.
-    fn guarded_consume(
-        &self,
-        user_id: &str,
-        ip: Option<&str>,
-        code: &str,
-        next: impl Fn(Stored) -> Option<Stored>,
-    ) -> Result<()> {
+    fn guarded_consume(&self, user_id: &str, ip: Option<&str>, code: &str, next: impl Fn(Stored) -> Option<Stored>) -> Result<()> {
         let who = Guesser { account: Some(user_id), ip };
         attempts::guarded(self.ctx, Guess::SecondFactor, &who, || self.consume(user_id, code, &next))
     }

@@ -6,8 +6,10 @@ use serde_json::{Map, Value};
 /// One email address of a user. Addresses are stored lowercased.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EmailRecord {
+    /// The address, normalized.
     pub address: String,
     #[serde(default)]
+    /// Whether it was verified.
     pub verified: bool,
 }
 
@@ -15,12 +17,16 @@ pub struct EmailRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
+    /// The user id.
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The username, if any.
     pub username: Option<String>,
     #[serde(default)]
+    /// The addresses.
     pub emails: Vec<EmailRecord>,
     #[serde(default)]
+    /// Whether the user is deactivated.
     pub deactivated: bool,
     /// Milliseconds since the Unix epoch.
     #[serde(default)]
@@ -29,6 +35,7 @@ pub struct User {
     #[serde(default)]
     pub updated_at: i64,
     #[serde(flatten)]
+    /// Every other field.
     pub profile: Map<String, Value>,
 }
 
@@ -41,8 +48,10 @@ pub const RESERVED_USER_KEYS: &[&str] =
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The client IP.
     pub ip: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The client's user agent.
     pub user_agent: Option<String>,
 }
 
@@ -73,7 +82,9 @@ impl ConnectionInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Tokens {
+    /// The signed access token (JWT).
     pub access_token: String,
+    /// The refresh token.
     pub refresh_token: String,
 }
 
@@ -81,8 +92,11 @@ pub struct Tokens {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LoginResult {
+    /// The new session's id.
     pub session_id: String,
+    /// Its tokens.
     pub tokens: Tokens,
+    /// The user, sanitized.
     pub user: User,
 }
 
@@ -90,10 +104,13 @@ pub struct LoginResult {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImpersonationResult {
+    /// Whether `impersonationAuthorize` allowed it.
     pub authorized: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The impersonation session's tokens.
     pub tokens: Option<Tokens>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The impersonated user, sanitized.
     pub user: Option<User>,
 }
 
@@ -102,10 +119,13 @@ pub struct ImpersonationResult {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ImpersonationTarget {
     #[serde(default)]
+    /// By id.
     pub user_id: Option<String>,
     #[serde(default)]
+    /// By username.
     pub username: Option<String>,
     #[serde(default)]
+    /// By email.
     pub email: Option<String>,
 }
 
@@ -113,18 +133,26 @@ pub struct ImpersonationTarget {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Session {
+    /// The session id.
     pub id: String,
+    /// Whose session it is.
     pub user_id: String,
+    /// Whether it is still valid.
     pub valid: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The client IP at creation or last refresh.
     pub ip: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The user agent.
     pub user_agent: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Who impersonates, for an impersonation session.
     pub impersonator_user_id: Option<String>,
     /// How many times the refresh token has been rotated.
     pub refresh_count: i64,
+    /// Creation time (ms).
     pub created_at: i64,
+    /// Last update (ms).
     pub updated_at: i64,
 }
 

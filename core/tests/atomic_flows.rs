@@ -23,15 +23,15 @@ const TABLES: &[(&str, &str)] = &[
     ("passwords", "SELECT user_id, hash FROM passwords"),
     ("services", "SELECT user_id, name, data FROM services"),
     ("tokens", "SELECT digest, user_id, kind, address, expires_at FROM tokens"),
-    (
-        "sessions",
-        "SELECT id, user_id, refresh_digest, prev_refresh_digest, refresh_counter, valid, impersonator_user_id FROM sessions",
-    ),
+    ("sessions", "SELECT id, user_id, refresh_digest, prev_refresh_digest, refresh_counter, valid, impersonator_user_id FROM sessions"),
 ];
 
 enum Db {
     /// The file, and its directory (kept for the test's lifetime).
-    Sqlite { path: std::path::PathBuf, _dir: tempfile::TempDir },
+    Sqlite {
+        path: std::path::PathBuf,
+        _dir: tempfile::TempDir,
+    },
     Postgres(String),
 }
 
@@ -54,8 +54,7 @@ impl Db {
                     let n = stmt.column_count();
                     let rows = stmt
                         .query_map([], |r| {
-                            let cols: Vec<String> =
-                                (0..n).map(|i| format!("{:?}", r.get::<_, rusqlite::types::Value>(i).unwrap())).collect();
+                            let cols: Vec<String> = (0..n).map(|i| format!("{:?}", r.get::<_, rusqlite::types::Value>(i).unwrap())).collect();
                             Ok(cols.join("|"))
                         })
                         .unwrap();
@@ -149,7 +148,8 @@ fn flows() -> Vec<Flow> {
             setup: |_, _, n| json!({"n": n}),
             run: |s, c| {
                 let n = c["n"].as_u64().unwrap();
-                s.password().create_user(&json!({"username": format!("new{n}"), "email": format!("new{n}@example.com"), "password": "a password"}))?;
+                s.password()
+                    .create_user(&json!({"username": format!("new{n}"), "email": format!("new{n}@example.com"), "password": "a password"}))?;
                 Ok(())
             },
         },

@@ -81,9 +81,8 @@ fn two_factor_codes_at_login_are_limited_per_account_and_ip() {
     let (s, clock, _) = lab(json!({}));
     let (id, _) = alice(&s);
     let secret = two_factor_on(&s, &clock, &id);
-    let with_code = |c: &str, ip: &str| {
-        s.login_with_service("password", &json!({"user": "alice", "password": "correct horse", "code": c}), &from(ip))
-    };
+    let with_code =
+        |c: &str, ip: &str| s.login_with_service("password", &json!({"user": "alice", "password": "correct horse", "code": c}), &from(ip));
     for _ in 0..5 {
         assert_eq!(code(with_code(&wrong_code(&secret, &clock), "198.51.100.7")), ErrorCode::TwoFactorCodeDidNotMatch);
     }
@@ -244,7 +243,10 @@ fn a_reset_link_alone_does_not_open_a_session_for_a_two_factor_user() {
     p.send_reset_password_email("alice@example.com").unwrap();
     let (_, token) = last_link(&mails);
     // A wrong code changes nothing and leaves the link usable.
-    assert_eq!(code(p.reset_password(&token, "second password", Some(&wrong_code(&secret, &clock)), &no_info())), ErrorCode::TwoFactorCodeDidNotMatch);
+    assert_eq!(
+        code(p.reset_password(&token, "second password", Some(&wrong_code(&secret, &clock)), &no_info())),
+        ErrorCode::TwoFactorCodeDidNotMatch
+    );
     assert_eq!(code(login(&s, "alice", "second password", "203.0.113.9")), ErrorCode::InvalidCredentials);
     // Without a code: the password changes, no session comes back.
     assert_eq!(p.reset_password(&token, "second password", None, &no_info()).unwrap(), None);
@@ -327,9 +329,18 @@ fn a_sealed_two_factor_secret_copied_to_another_user_does_not_open() {
         [&mallory, &alice_id],
     )
     .unwrap();
-    let r = s.login_with_service("password", &json!({"user": "mallory", "password": "mallory's pw", "code": totp_code(&secret, now_secs(&clock))}), &no_info());
+    let r = s.login_with_service(
+        "password",
+        &json!({"user": "mallory", "password": "mallory's pw", "code": totp_code(&secret, now_secs(&clock))}),
+        &no_info(),
+    );
     assert_eq!(code(r), ErrorCode::InternalError, "the copy does not open for another user");
-    s.login_with_service("password", &json!({"user": "alice", "password": "correct horse", "code": totp_code(&secret, now_secs(&clock))}), &no_info()).unwrap();
+    s.login_with_service(
+        "password",
+        &json!({"user": "alice", "password": "correct horse", "code": totp_code(&secret, now_secs(&clock))}),
+        &no_info(),
+    )
+    .unwrap();
 }
 
 fn b64(v: &Value) -> String {
@@ -399,7 +410,8 @@ fn impersonating_from_an_impersonation_session_is_refused() {
     let bob = s.password().create_user(&json!({"username": "bob"})).unwrap();
     let carol = s.password().create_user(&json!({"username": "carol"})).unwrap();
     let imp = s.impersonate(&l.tokens.access_token, &ImpersonationTarget { user_id: Some(bob), ..Default::default() }, &no_info()).unwrap();
-    let chained = s.impersonate(&imp.tokens.unwrap().access_token, &ImpersonationTarget { user_id: Some(carol), ..Default::default() }, &no_info()).unwrap();
+    let chained =
+        s.impersonate(&imp.tokens.unwrap().access_token, &ImpersonationTarget { user_id: Some(carol), ..Default::default() }, &no_info()).unwrap();
     assert!(!chained.authorized && chained.tokens.is_none());
 }
 
@@ -408,7 +420,7 @@ fn impersonating_from_an_impersonation_session_is_refused() {
 #[test]
 fn identifiers_a_person_cannot_tell_apart_are_one_account() {
     // The rules hold whatever the host's own validation lets through (here: everything).
-    let anything: Arc<dyn Fn(&str) -> Result<bool> + Send + Sync> = Arc::new(|_| Ok(true));
+    let anything: Arc<callbacks::ValidateFn> = Arc::new(|_| Ok(true));
     let permissive = Callbacks { validate_username: Some(anything.clone()), validate_email: Some(anything), ..Callbacks::default() };
     for s in [memory(), with(json!({}), permissive)] {
         s.password().create_user(&json!({"username": "alice", "email": "alice@example.com", "password": "correct horse"})).unwrap();
@@ -421,11 +433,10 @@ fn identifiers_a_person_cannot_tell_apart_are_one_account() {
         assert_eq!(code(s.password().create_user(&json!({"email": "alіce@example.com"}))), ErrorCode::InvalidEmail);
         assert_eq!(code(s.password().create_user(&json!({"email": "alice\u{200b}@example.com"}))), ErrorCode::InvalidEmail);
     }
-    let s = with(json!({}), Callbacks {
-        validate_username: Some(Arc::new(|_| Ok(true))),
-        validate_email: Some(Arc::new(|_| Ok(true))),
-        ..Callbacks::default()
-    });
+    let s = with(
+        json!({}),
+        Callbacks { validate_username: Some(Arc::new(|_| Ok(true))), validate_email: Some(Arc::new(|_| Ok(true))), ..Callbacks::default() },
+    );
     s.password().create_user(&json!({"email": "alice@example.com"})).unwrap();
     assert_eq!(code(s.password().create_user(&json!({"email": " ALICE@example.com "}))), ErrorCode::EmailAlreadyExists, "trimmed");
     // NFC: a decomposed ü and a composed ü are one name and one address.
@@ -445,7 +456,11 @@ fn nul_bytes_are_input_errors_never_storage_errors() {
         assert_eq!(code(s.password().create_user(&json!({"username": "bo\u{0}b"}))), ErrorCode::InvalidUsername, "{db}");
         assert_eq!(code(s.password().create_user(&json!({"email": "bo\u{0}b@example.com"}))), ErrorCode::InvalidEmail, "{db}");
         for user in [json!("ali\u{0}ce"), json!("alice\u{0}@example.com"), json!({"id": "x\u{0}"}), json!({"username": "\u{0}"})] {
-            assert_eq!(code(s.login_with_service("password", &json!({"user": user, "password": "x"}), &no_info())), ErrorCode::InvalidCredentials, "{db}");
+            assert_eq!(
+                code(s.login_with_service("password", &json!({"user": user, "password": "x"}), &no_info())),
+                ErrorCode::InvalidCredentials,
+                "{db}"
+            );
         }
         assert!(s.find_user_by_id("a\u{0}b").unwrap().is_none());
         assert!(s.password().find_user_by_email("a\u{0}@b.co").unwrap().is_none());
@@ -453,10 +468,11 @@ fn nul_bytes_are_input_errors_never_storage_errors() {
         assert_eq!(code(s.deactivate_user("a\u{0}")), ErrorCode::UserNotFound);
         assert_eq!(code(s.revoke_session("a\u{0}")), ErrorCode::SessionNotFound);
         // Request headers an attacker writes are recorded without their control characters.
-        let r = s.login_with_service("password", &json!({"user": "alice", "password": "correct horse"}), &ConnectionInfo {
-            ip: Some("10.0.0.1\u{0}".into()),
-            user_agent: Some("evil\u{0}agent".into()),
-        });
+        let r = s.login_with_service(
+            "password",
+            &json!({"user": "alice", "password": "correct horse"}),
+            &ConnectionInfo { ip: Some("10.0.0.1\u{0}".into()), user_agent: Some("evil\u{0}agent".into()) },
+        );
         let session = s.find_session_by_access_token(&r.unwrap().tokens.access_token).unwrap();
         assert_eq!((session.ip.as_deref(), session.user_agent.as_deref()), (Some("10.0.0.1"), Some("evilagent")), "{db}");
     }

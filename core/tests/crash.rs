@@ -128,7 +128,10 @@ fn kill_nine_rounds(db: &str, sqlite_path: Option<&std::path::Path>) -> usize {
         }
         check_round(db, &acked);
     }
-    eprintln!("{ROUNDS} kill -9 rounds on {}: {writes} acknowledged writes, all present", if sqlite_path.is_some() { "SQLite" } else { "PostgreSQL" });
+    eprintln!(
+        "{ROUNDS} kill -9 rounds on {}: {writes} acknowledged writes, all present",
+        if sqlite_path.is_some() { "SQLite" } else { "PostgreSQL" }
+    );
     assert!(writes > 0, "the child acknowledged nothing: the rounds tested nothing");
     writes
 }

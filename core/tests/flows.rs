@@ -112,7 +112,11 @@ fn reset_password_flow() {
     assert!(mails.lock().unwrap().last().unwrap()["text"].as_str().unwrap().contains("http://localhost:3000/reset-password/"));
     p.send_reset_password_email("dana@example.com").unwrap();
     let (_, token) = last_link(&mails);
-    assert_eq!(code(p.reset_password(&old, "second password", None, &no_info())), ErrorCode::ResetPasswordLinkExpired, "a new request kills older links");
+    assert_eq!(
+        code(p.reset_password(&old, "second password", None, &no_info())),
+        ErrorCode::ResetPasswordLinkExpired,
+        "a new request kills older links"
+    );
 
     assert_eq!(code(p.reset_password(&token, "short", None, &no_info())), ErrorCode::InvalidNewPassword);
     assert_eq!(code(p.reset_password("", "second password", None, &no_info())), ErrorCode::InvalidToken);
@@ -143,13 +147,17 @@ fn reset_password_can_log_in_and_keep_sessions() {
     let session = login(&s, "first password").unwrap();
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     let log = seen.clone();
-    s.on(events::RESET_PASSWORD_SUCCESS, Arc::new(move |_, payload: &Value| {
-        log.lock().unwrap().push(payload.clone());
-        Ok(())
-    }));
+    s.on(
+        events::RESET_PASSWORD_SUCCESS,
+        Arc::new(move |_, payload: &Value| {
+            log.lock().unwrap().push(payload.clone());
+            Ok(())
+        }),
+    );
     p.send_reset_password_email("dana@example.com").unwrap();
     let (_, token) = last_link(&mails);
-    let result = p.reset_password(&token, "second password", None, &ConnectionInfo { ip: Some("10.0.0.1".into()), user_agent: None }).unwrap().unwrap();
+    let result =
+        p.reset_password(&token, "second password", None, &ConnectionInfo { ip: Some("10.0.0.1".into()), user_agent: None }).unwrap().unwrap();
     assert_eq!(result.user.id, id);
     assert_eq!(s.resume_session(&result.tokens.access_token).unwrap().id, id);
     s.resume_session(&session.tokens.access_token).unwrap();
@@ -217,7 +225,8 @@ fn email_verification_required_is_revealed_only_after_the_password() {
 
 #[test]
 fn mail_without_callback_and_templates() {
-    let s = with(json!({"emailTemplates": {"from": "Team <t@app.example>", "resetPassword": {"subject": "Reset for {{email}}"}}}), Callbacks::default());
+    let s =
+        with(json!({"emailTemplates": {"from": "Team <t@app.example>", "resetPassword": {"subject": "Reset for {{email}}"}}}), Callbacks::default());
     user_with_email(&s);
     s.password().send_reset_password_email("dana@example.com").unwrap(); // logged, not an error
     let (s, _, mails) = mailbox(json!({"emailTemplates": {"from": "Team <t@app.example>", "resetPassword": {"subject": "Reset for {{email}}"}}}));
@@ -230,10 +239,8 @@ fn mail_without_callback_and_templates() {
 
 #[test]
 fn a_failing_send_mail_fails_the_request() {
-    let callbacks = Callbacks {
-        send_mail: Some(Arc::new(|_: &Value| Err(AccountsError::new(ErrorCode::CallbackError, "smtp down")))),
-        ..Callbacks::default()
-    };
+    let callbacks =
+        Callbacks { send_mail: Some(Arc::new(|_: &Value| Err(AccountsError::new(ErrorCode::CallbackError, "smtp down")))), ..Callbacks::default() };
     let s = with(json!({}), callbacks);
     user_with_email(&s);
     assert_eq!(code(s.password().send_reset_password_email("dana@example.com")), ErrorCode::CallbackError);
@@ -297,7 +304,11 @@ fn two_factor_login_replay_and_recovery_codes() {
     assert_eq!(code(with_code(Some(&next))), ErrorCode::TwoFactorCodeDidNotMatch, "replay");
     // Wrong password with a right code is still just the password error.
     clock.advance_secs(30);
-    let p = s.login_with_service("password", &json!({"user": "dana@example.com", "password": "nope nope", "code": totp_code(&secret, now + 60)}), &no_info());
+    let p = s.login_with_service(
+        "password",
+        &json!({"user": "dana@example.com", "password": "nope nope", "code": totp_code(&secret, now + 60)}),
+        &no_info(),
+    );
     assert_eq!(code(p), ErrorCode::IncorrectPassword);
     // Clock drift of one step is accepted (window 1), two is not.
     clock.advance_secs(30);
@@ -333,7 +344,8 @@ fn totp_matches_rfc_6238_and_the_secret_is_sealed() {
     let stored = s.store().find_service(&id, "two-factor").unwrap().unwrap();
     assert!(!stored.contains(base32) && !stored.contains(&hex::encode("12345678901234567890")));
     assert!(!stored.contains(&codes[0]));
-    for user in [s.find_user_by_id(&id).unwrap().unwrap()] {
+    {
+        let user = s.find_user_by_id(&id).unwrap().unwrap();
         let text = serde_json::to_string(&user).unwrap();
         assert!(!text.contains("two-factor") && !text.contains(base32));
     }

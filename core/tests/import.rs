@@ -64,7 +64,10 @@ fn mongo_and_typeorm_records_log_in_with_their_passwords_and_codes() {
     // bob: typeorm shape, numeric id, deactivated flag kept.
     let bob = s.find_user_by_id("7").unwrap().unwrap();
     assert!(bob.deactivated);
-    assert_eq!(code(s.login_with_service("password", &json!({"user": "bob", "password": "bob's old password"}), &no_info())), ErrorCode::UserDeactivated);
+    assert_eq!(
+        code(s.login_with_service("password", &json!({"user": "bob", "password": "bob's old password"}), &no_info())),
+        ErrorCode::UserDeactivated
+    );
     s.activate_user("7").unwrap();
     s.login_with_service("password", &json!({"user": "bob@example.com", "password": "bob's old password"}), &no_info()).unwrap();
 }
@@ -76,12 +79,12 @@ fn reruns_skip_and_bad_records_are_reported_without_stopping_the_rest() {
     assert_eq!(first.imported, 1);
     let records = vec![
         mongo_record("1", "ann", "ann@example.com", "pw-ann-123"), // 0: already there
-        json!("not an object"),                                      // 1
-        mongo_record("2", "Ann", "other@example.com", "pw"),          // 2: a look-alike of ann
-        mongo_record("3", "carl", "ANN@example.com", "pw"),           // 3: ann's address
-        json!({"_id": "4", "emails": []}),                           // 4: nobody to log in as
+        json!("not an object"),                                    // 1
+        mongo_record("2", "Ann", "other@example.com", "pw"),       // 2: a look-alike of ann
+        mongo_record("3", "carl", "ANN@example.com", "pw"),        // 3: ann's address
+        json!({"_id": "4", "emails": []}),                         // 4: nobody to log in as
         json!({"_id": "5", "username": "dora", "services": {"password": {"bcrypt": "plaintext!"}}}), // 5
-        json!({"_id": "6", "username": "al\u{0456}ce"}),             // 6: mixed scripts
+        json!({"_id": "6", "username": "al\u{0456}ce"}),           // 6: mixed scripts
         mongo_record("7", "erin", "erin@example.com", "pw-erin-123"), // 7: fine
     ];
     let report = s.import_users(&records).unwrap();

@@ -67,11 +67,11 @@ fn keys_and_algorithms_that_do_not_match_are_refused() {
             .and_then(|c| AccountsServer::new(c, Callbacks::default()))
     };
     for (secret, algorithm) in [
-        (pair("rsa"), "HS256"),                     // a key pair with an HMAC algorithm
-        (json!(SECRET), "RS256"),                   // a shared secret with an asymmetric one
-        (pair("ec"), "RS256"),                      // an EC key for RSA
-        (pair("rsa"), "EdDSA"),                     // an RSA key for EdDSA
-        (pair("rsa"), "PS256"),                     // randomized signatures are not offered
+        (pair("rsa"), "HS256"),   // a key pair with an HMAC algorithm
+        (json!(SECRET), "RS256"), // a shared secret with an asymmetric one
+        (pair("ec"), "RS256"),    // an EC key for RSA
+        (pair("rsa"), "EdDSA"),   // an RSA key for EdDSA
+        (pair("rsa"), "PS256"),   // randomized signatures are not offered
         (json!({"publicKey": "nope", "privateKey": "nope"}), "ES256"),
     ] {
         assert_eq!(config(secret, algorithm).err().unwrap().code, ErrorCode::InvalidConfig, "{algorithm}");
@@ -122,7 +122,10 @@ fn with_a_sealing_secret_the_jwt_key_can_change_without_turning_two_factor_off()
     // Without it, the key derives from tokenSecret: changing that leaves the secret sealed for good.
     let without = open("a-brand-new-token-secret-0123456789abcdef", None);
     assert_eq!(code(without.login_with_service("password", &params(totp_code(&secret.base32, now())), &no_info())), ErrorCode::InternalError);
-    assert_eq!(Config::from_value(json!({"db": "sqlite::memory:", "tokenSecret": SECRET, "sealingSecret": "short"})).err().unwrap().code, ErrorCode::InvalidConfig);
+    assert_eq!(
+        Config::from_value(json!({"db": "sqlite::memory:", "tokenSecret": SECRET, "sealingSecret": "short"})).err().unwrap().code,
+        ErrorCode::InvalidConfig
+    );
 }
 
 /// As [`server`], on the system clock (`verify_access_token` checks `exp` against real time).

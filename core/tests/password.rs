@@ -22,7 +22,9 @@ fn create_user_validates_and_stores_lowercased_email() {
     assert_eq!(code(p.create_user(&json!({"email": "a@b.co", "password": "x".repeat(5000)}))), ErrorCode::InvalidPassword);
     assert_eq!(code(p.create_user(&json!("a@b.co"))), ErrorCode::InvalidArgument);
 
-    let id = p.create_user(&json!({"email": "Bob@Example.COM", "username": "bob", "password": "12345678", "profile": {"n": 1}, "services": {"evil": 1}})).unwrap();
+    let id = p
+        .create_user(&json!({"email": "Bob@Example.COM", "username": "bob", "password": "12345678", "profile": {"n": 1}, "services": {"evil": 1}}))
+        .unwrap();
     let u = p.find_user_by_email("bob@example.com").unwrap().unwrap();
     assert_eq!(u.id, id);
     assert_eq!(u.emails, vec![EmailRecord { address: "bob@example.com".into(), verified: false }]);
@@ -110,14 +112,16 @@ fn bcrypt_hash_from_accounts_js_is_accepted_then_rehashed_to_argon2id() {
 
 #[test]
 fn validate_new_user_can_change_and_reject() {
-    let mut cb = Callbacks::default();
-    cb.validate_new_user = Some(std::sync::Arc::new(|mut u: serde_json::Value| {
-        if u.get("username").and_then(|v| v.as_str()) == Some("root") {
-            return Err(AccountsError::new(ErrorCode::CallbackError, "reserved name"));
-        }
-        u["role"] = json!("member");
-        Ok(u)
-    }));
+    let cb = Callbacks {
+        validate_new_user: Some(std::sync::Arc::new(|mut u: serde_json::Value| {
+            if u.get("username").and_then(|v| v.as_str()) == Some("root") {
+                return Err(AccountsError::new(ErrorCode::CallbackError, "reserved name"));
+            }
+            u["role"] = json!("member");
+            Ok(u)
+        })),
+        ..Default::default()
+    };
     let s = with(json!({}), cb);
     assert_eq!(code(s.password().create_user(&json!({"username": "root"}))), ErrorCode::CallbackError);
     let id = s.password().create_user(&json!({"username": "okuser", "role": "admin", "plan": "pro", "services": {"x": 1}})).unwrap();

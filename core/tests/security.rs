@@ -27,7 +27,8 @@ fn jwt_attack_set_is_rejected() {
     let tampered = format!("{}.{}.{}", parts[0], b64(&evil), parts[2]);
     assert_eq!(code(s.resume_session(&tampered)), ErrorCode::TokenVerificationFailed);
     // Right claims, wrong secret.
-    let forged = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &payload, &EncodingKey::from_secret(b"another-secret-another-secret-xx")).unwrap();
+    let forged =
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &payload, &EncodingKey::from_secret(b"another-secret-another-secret-xx")).unwrap();
     assert_eq!(code(s.resume_session(&forged)), ErrorCode::TokenVerificationFailed);
     // Right secret, other HMAC algorithm: the algorithm is pinned.
     let other_alg = jsonwebtoken::encode(&Header::new(Algorithm::HS512), &payload, &EncodingKey::from_secret(SECRET.as_bytes())).unwrap();

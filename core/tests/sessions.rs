@@ -105,10 +105,13 @@ fn refresh_rotation_and_reuse_revokes_the_session() {
     assert_eq!(claims(&r2.tokens.refresh_token)["ctr"], json!(2));
     let reused = Arc::new(Mutex::new(Vec::new()));
     let seen = reused.clone();
-    s.on(events::REFRESH_TOKEN_REUSED, Arc::new(move |_, p| {
-        seen.lock().unwrap().push(p.clone());
-        Ok(())
-    }));
+    s.on(
+        events::REFRESH_TOKEN_REUSED,
+        Arc::new(move |_, p| {
+            seen.lock().unwrap().push(p.clone());
+            Ok(())
+        }),
+    );
     clock.advance_secs(6);
     // r1's refresh token is two rotations old and outside the window: reuse.
     let e = s.refresh_tokens(&r1.tokens.access_token, &r1.tokens.refresh_token, &no_info()).unwrap_err();
@@ -125,10 +128,7 @@ fn zero_grace_means_any_replay_is_reuse() {
     let (s, _clock) = clocked(json!({"refreshTokenReuseGraceSeconds": 0}));
     let (_, login) = alice(&s);
     s.refresh_tokens(&login.tokens.access_token, &login.tokens.refresh_token, &no_info()).unwrap();
-    assert_eq!(
-        code(s.refresh_tokens(&login.tokens.access_token, &login.tokens.refresh_token, &no_info())),
-        ErrorCode::RefreshTokenReused
-    );
+    assert_eq!(code(s.refresh_tokens(&login.tokens.access_token, &login.tokens.refresh_token, &no_info())), ErrorCode::RefreshTokenReused);
 }
 
 #[test]
@@ -174,8 +174,12 @@ fn sessions_list_and_revoke() {
 
 #[test]
 fn impersonation() {
-    let mut cb = Callbacks::default();
-    cb.impersonation_authorize = Some(Arc::new(|user: &User, target: &User| Ok(user.username.as_deref() == Some("alice") && target.username.as_deref() != Some("root"))));
+    let cb = Callbacks {
+        impersonation_authorize: Some(Arc::new(|user: &User, target: &User| {
+            Ok(user.username.as_deref() == Some("alice") && target.username.as_deref() != Some("root"))
+        })),
+        ..Default::default()
+    };
     for ambiguous in [true, false] {
         let s = with(json!({"ambiguousErrorMessages": ambiguous}), cb.clone());
         let (alice_id, login) = alice(&s);
@@ -202,7 +206,11 @@ fn impersonation() {
             let rr = s.refresh_tokens(&tokens.access_token, &tokens.refresh_token, &no_info()).unwrap();
             assert_eq!(claims(&rr.tokens.access_token)["data"]["impersonatorUserId"], json!(alice_id));
             // No chains: an impersonated session cannot impersonate.
-            assert!(!s.impersonate(&tokens.access_token, &ImpersonationTarget { username: Some("alice".into()), ..Default::default() }, &no_info()).unwrap().authorized);
+            assert!(
+                !s.impersonate(&tokens.access_token, &ImpersonationTarget { username: Some("alice".into()), ..Default::default() }, &no_info())
+                    .unwrap()
+                    .authorized
+            );
         }
         let denied = s.impersonate(at, &ImpersonationTarget { username: Some("root".into()), ..Default::default() }, &no_info()).unwrap();
         assert!(!denied.authorized && denied.tokens.is_none());
@@ -226,7 +234,9 @@ fn impersonation() {
     let s = memory();
     let (_, login) = alice(&s);
     let bob = s.password().create_user(&json!({"username": "bob"})).unwrap();
-    assert!(!s.impersonate(&login.tokens.access_token, &ImpersonationTarget { user_id: Some(bob), ..Default::default() }, &no_info()).unwrap().authorized);
+    assert!(
+        !s.impersonate(&login.tokens.access_token, &ImpersonationTarget { user_id: Some(bob), ..Default::default() }, &no_info()).unwrap().authorized
+    );
 }
 
 #[test]
@@ -241,27 +251,25 @@ fn stateless_sessions_skip_the_row_but_not_the_user() {
 
 #[test]
 fn callbacks_shape_tokens_and_users_and_can_abort() {
-    let mut cb = Callbacks::default();
-    cb.create_jwt_payload = Some(Arc::new(|data: &serde_json::Value, user: &User| {
-        let mut m = serde_json::Map::new();
-        m.insert("role".into(), json!("admin"));
-        m.insert("data".into(), json!("attempt to override"));
-        m.insert("uname".into(), json!(user.username));
-        m.insert("sawSession".into(), data["sessionId"].clone());
-        Ok(m)
-    }));
-    cb.user_object_sanitizer = Some(Arc::new(|mut u: User| {
-        u.profile.insert("sanitized".into(), json!(true));
-        u.profile.remove("profile");
-        Ok(u)
-    }));
-    cb.resume_session_validator = Some(Arc::new(|_u: &User, s: &Session| {
-        if s.user_agent.as_deref() == Some("blocked") {
-            Err(AccountsError::new(ErrorCode::CallbackError, "blocked agent"))
-        } else {
-            Ok(())
-        }
-    }));
+    let cb = Callbacks {
+        create_jwt_payload: Some(Arc::new(|data: &serde_json::Value, user: &User| {
+            let mut m = serde_json::Map::new();
+            m.insert("role".into(), json!("admin"));
+            m.insert("data".into(), json!("attempt to override"));
+            m.insert("uname".into(), json!(user.username));
+            m.insert("sawSession".into(), data["sessionId"].clone());
+            Ok(m)
+        })),
+        user_object_sanitizer: Some(Arc::new(|mut u: User| {
+            u.profile.insert("sanitized".into(), json!(true));
+            u.profile.remove("profile");
+            Ok(u)
+        })),
+        resume_session_validator: Some(Arc::new(|_u: &User, s: &Session| {
+            if s.user_agent.as_deref() == Some("blocked") { Err(AccountsError::new(ErrorCode::CallbackError, "blocked agent")) } else { Ok(()) }
+        })),
+        ..Default::default()
+    };
     let s = with(json!({}), cb);
     let (id, login) = alice(&s);
     let c = claims(&login.tokens.access_token);
@@ -283,10 +291,13 @@ fn events_fire_and_listener_errors_abort() {
     let log = Arc::new(Mutex::new(Vec::<String>::new()));
     for ev in events::ALL {
         let log = log.clone();
-        s.on(ev, Arc::new(move |name, _| {
-            log.lock().unwrap().push(name.to_string());
-            Ok(())
-        }));
+        s.on(
+            ev,
+            Arc::new(move |name, _| {
+                log.lock().unwrap().push(name.to_string());
+                Ok(())
+            }),
+        );
     }
     let (_, login) = alice(&s);
     let _ = s.login_with_service("password", &json!({"user": "alice", "password": "bad"}), &no_info());
@@ -302,9 +313,19 @@ fn events_fire_and_listener_errors_abort() {
     let _ = s.impersonate("x", &ImpersonationTarget::default(), &no_info());
     let got = log.lock().unwrap().clone();
     for ev in [
-        "CreateUserSuccess", "ValidateLogin", "LoginSuccess", "LoginError", "ResumeSessionSuccess", "ResumeSessionError",
-        "RefreshTokensSuccess", "AuthenticateSuccess", "AuthenticateError", "LogoutSuccess", "LogoutError",
-        "RefreshTokensError", "ImpersonationError",
+        "CreateUserSuccess",
+        "ValidateLogin",
+        "LoginSuccess",
+        "LoginError",
+        "ResumeSessionSuccess",
+        "ResumeSessionError",
+        "RefreshTokensSuccess",
+        "AuthenticateSuccess",
+        "AuthenticateError",
+        "LogoutSuccess",
+        "LogoutError",
+        "RefreshTokensError",
+        "ImpersonationError",
     ] {
         assert!(got.iter().any(|g| g == ev), "{ev} not emitted: {got:?}");
     }
@@ -316,10 +337,13 @@ fn events_fire_and_listener_errors_abort() {
     let s = with(json!({}), cb);
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
-    s.on(events::CREATE_USER_ERROR, Arc::new(move |_, p| {
-        log.lock().unwrap().push(p.clone());
-        Ok(())
-    }));
+    s.on(
+        events::CREATE_USER_ERROR,
+        Arc::new(move |_, p| {
+            log.lock().unwrap().push(p.clone());
+            Ok(())
+        }),
+    );
     s.password().create_user(&json!({"username": "first", "password": "long enough"})).unwrap();
     assert_eq!(code(s.password().create_user(&json!({"username": "second", "password": "long enough"}))), ErrorCode::UsernameAlreadyExists);
     let seen = seen.lock().unwrap();
@@ -330,12 +354,15 @@ fn events_fire_and_listener_errors_abort() {
     // A ValidateLogin listener that fails aborts the login with its code; off() removes it.
     let s = memory();
     alice(&s);
-    let id = s.on(events::VALIDATE_LOGIN, Arc::new(|_, p| {
-        assert!(p["user"]["id"].is_string());
-        assert_eq!((p["service"].as_str(), p["params"]["user"].as_str()), (Some("password"), Some("alice")));
-        assert!(p["params"].get("password").is_none(), "never the password");
-        Err(AccountsError::new(ErrorCode::Unauthorized, "not today"))
-    }));
+    let id = s.on(
+        events::VALIDATE_LOGIN,
+        Arc::new(|_, p| {
+            assert!(p["user"]["id"].is_string());
+            assert_eq!((p["service"].as_str(), p["params"]["user"].as_str()), (Some("password"), Some("alice")));
+            assert!(p["params"].get("password").is_none(), "never the password");
+            Err(AccountsError::new(ErrorCode::Unauthorized, "not today"))
+        }),
+    );
     let params = json!({"user": "alice", "password": "correct horse"});
     assert_eq!(code(s.login_with_service("password", &params, &no_info())), ErrorCode::Unauthorized);
     assert!(s.off(id));

@@ -60,7 +60,7 @@ fn worker(s: &AccountsServer, links: &Mutex<HashMap<String, String>>, t: usize, 
         i += 1;
         match i % 8 {
             // A new user now and then; every other step works on this thread's users and sessions.
-            0 | 1 if l.users.len() < 8 || i % 16 == 0 => {
+            0 | 1 if l.users.len() < 8 || i.is_multiple_of(16) => {
                 let name = format!("t{t}u{}", l.users.len());
                 let user = json!({"username": name, "email": format!("{name}@example.com"), "password": "a password"});
                 if let Some(id) = l.time("createUser", || s.password().create_user(&user)) {
@@ -125,10 +125,14 @@ fn soak(db: &str, label: &str) {
             std::thread::sleep(Duration::from_secs(secs) / 4);
             rss_kib()
         });
-        let handles: Vec<_> = (0..THREADS).map(|t| scope.spawn({
-            let (s, links) = (&s, &links);
-            move || worker(s, links, t, until)
-        })).collect();
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                scope.spawn({
+                    let (s, links) = (&s, &links);
+                    move || worker(s, links, t, until)
+                })
+            })
+            .collect();
         rss_warm = warm.join().unwrap();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
@@ -136,7 +140,10 @@ fn soak(db: &str, label: &str) {
 
     let errors: Vec<&String> = ledgers.iter().flat_map(|l| &l.errors).collect();
     let ops: u64 = ledgers.iter().map(|l| l.ops).sum();
-    let mut report = format!("soak {label}: {THREADS} threads, {secs} s, {ops} operations, {} errors, RSS {rss_start} → {rss_warm} (warm) → {rss_end} KiB\n", errors.len());
+    let mut report = format!(
+        "soak {label}: {THREADS} threads, {secs} s, {ops} operations, {} errors, RSS {rss_start} → {rss_warm} (warm) → {rss_end} KiB\n",
+        errors.len()
+    );
     let mut by_op: HashMap<&str, Vec<Duration>> = HashMap::new();
     for l in &ledgers {
         for (op, d) in &l.latencies {

@@ -66,7 +66,10 @@ fn disk_child() {
     // Room again: the same server writes again, and nothing acknowledged was lost.
     std::fs::remove_file(dir.join("filler")).unwrap();
     s.password().create_user(&json!({"username": "after", "password": "a password"})).expect("writes work once the disk has room");
-    assert_eq!(s.password().find_user_by_username(&format!("user{}", stored - 1)).unwrap().map(|u| u.username), Some(Some(format!("user{}", stored - 1))));
+    assert_eq!(
+        s.password().find_user_by_username(&format!("user{}", stored - 1)).unwrap().map(|u| u.username),
+        Some(Some(format!("user{}", stored - 1)))
+    );
     drop(s);
     let c = rusqlite::Connection::open(dir.join("accounts.db")).unwrap();
     assert_eq!(c.query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0)).unwrap(), "ok");

@@ -11,10 +11,8 @@ use std::sync::Arc;
 fn backends() -> Vec<(&'static str, Arc<dyn Store>, Option<tempfile::TempDir>)> {
     let dir = tempfile::tempdir().unwrap();
     let file = SqliteStore::open(dir.path().join("s.db").to_str().unwrap()).unwrap();
-    let mut v: Vec<(&'static str, Arc<dyn Store>, Option<tempfile::TempDir>)> = vec![
-        ("sqlite-memory", Arc::new(SqliteStore::open(":memory:").unwrap()), None),
-        ("sqlite-file", Arc::new(file), Some(dir)),
-    ];
+    let mut v: Vec<(&'static str, Arc<dyn Store>, Option<tempfile::TempDir>)> =
+        vec![("sqlite-memory", Arc::new(SqliteStore::open(":memory:").unwrap()), None), ("sqlite-file", Arc::new(file), Some(dir))];
     if let Some(url) = common::pg_database() {
         v.push(("postgres", Arc::new(PostgresStore::open(&url, 8).unwrap()), None));
     }
@@ -56,14 +54,7 @@ fn session(id: &str, user: &str, created: i64) -> SessionRecord {
 }
 
 fn token(digest: &str, user: &str, kind: &str, address: &str) -> TokenRecord {
-    TokenRecord {
-        digest: digest.into(),
-        user_id: user.into(),
-        kind: kind.into(),
-        address: Some(address.into()),
-        expires_at: 5000,
-        created_at: 1000,
-    }
+    TokenRecord { digest: digest.into(), user_id: user.into(), kind: kind.into(), address: Some(address.into()), expires_at: 5000, created_at: 1000 }
 }
 
 fn code<T: std::fmt::Debug>(r: Result<T>) -> ErrorCode {

@@ -4,12 +4,12 @@
 use crate::error::{accounts_error, accounts_result};
 use crate::guard::{guard, str_arg};
 use accounts_core::callbacks::{Callbacks, HostCall};
+use accounts_core::error::HostFailure;
 use accounts_core::{AccountsError, ErrorCode, Result, input};
 use serde_json::{Value, json};
 use std::ffi::{CString, c_char, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use accounts_core::error::HostFailure;
 
 /// Where a callback puts its answer. Owned by the library and valid only during the callback;
 /// set it with `accounts_callback_result_set_json` or `accounts_callback_result_set_error`.
@@ -90,9 +90,11 @@ impl CCallback {
         if let Some(e) = result.error {
             return Err(e);
         }
-        result.json.map(|t| input::parse_json("callback result", &t)).transpose().map_err(|e| {
-            AccountsError::new(ErrorCode::CallbackError, format!("callback returned bad JSON: {}", e.message))
-        })
+        result
+            .json
+            .map(|t| input::parse_json("callback result", &t))
+            .transpose()
+            .map_err(|e| AccountsError::new(ErrorCode::CallbackError, format!("callback returned bad JSON: {}", e.message)))
     }
 }
 

@@ -2,8 +2,8 @@
 //! generated from the core table into result.rs (`make codegen`).
 
 use crate::guard::guard;
-pub use crate::result::accounts_result;
 use crate::result::RESULT_NAMES;
+pub use crate::result::accounts_result;
 use accounts_core::{AccountsError, ErrorCode};
 use std::ffi::{CString, c_char, c_int};
 use std::sync::OnceLock;
@@ -14,9 +14,7 @@ use std::sync::OnceLock;
 #[unsafe(no_mangle)]
 pub extern "C" fn accounts_result_name(result: c_int) -> *const c_char {
     static NAMES: OnceLock<Vec<(c_int, CString)>> = OnceLock::new();
-    let names = NAMES.get_or_init(|| {
-        RESULT_NAMES.iter().map(|(n, name)| (*n as c_int, CString::new(*name).unwrap_or_default())).collect()
-    });
+    let names = NAMES.get_or_init(|| RESULT_NAMES.iter().map(|(n, name)| (*n as c_int, CString::new(*name).unwrap_or_default())).collect());
     names.iter().find(|(n, _)| *n == result).map_or(c"Unknown".as_ptr(), |(_, name)| name.as_ptr())
 }
 

@@ -38,9 +38,8 @@ pub(crate) unsafe fn str_arg<'a>(p: *const c_char, what: &str) -> Result<&'a str
         return Err(null(what));
     }
     // SAFETY: non-NULL and NUL-terminated per the documented contract.
-    let s = unsafe { CStr::from_ptr(p) }
-        .to_str()
-        .map_err(|_| AccountsError::new(ErrorCode::InvalidArgument, format!("{what} is not valid UTF-8")))?;
+    let s =
+        unsafe { CStr::from_ptr(p) }.to_str().map_err(|_| AccountsError::new(ErrorCode::InvalidArgument, format!("{what} is not valid UTF-8")))?;
     input::check_size(what, s)?;
     Ok(s)
 }

@@ -7,6 +7,7 @@
 //! - Strings the library returns are owned by the caller and freed with `accounts_string_free`.
 //! - Inputs are NUL-terminated UTF-8; JSON inputs are at most 1 MiB.
 //! - Every exported function catches panics; none unwinds into C.
+#![warn(missing_docs)]
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)] // the safety contract of every function is in include/accounts.h
 

@@ -14,9 +14,7 @@ pub struct accounts_server {
 
 pub(crate) fn server_ref<'a>(server: *const accounts_server) -> Result<&'a AccountsServer> {
     // SAFETY: NULL or a live handle from accounts_server_new, per the contract.
-    unsafe { server.as_ref() }
-        .map(|s| &s.inner)
-        .ok_or_else(|| AccountsError::new(ErrorCode::InvalidArgument, "server must not be NULL"))
+    unsafe { server.as_ref() }.map(|s| &s.inner).ok_or_else(|| AccountsError::new(ErrorCode::InvalidArgument, "server must not be NULL"))
 }
 
 /// Creates a server from a JSON config (DESIGN §2: `db`, `tokenSecret`, ...), opening and migrating
@@ -388,7 +386,7 @@ pub unsafe extern "C" fn accounts_server_import_users(
     guard(error_out, || {
         let s = server_ref(server)?;
         out_arg(report_json_out, "report_json_out")?;
-        let records: Vec<serde_json::Value> = unsafe { json_arg(records_json, "records_json") }?;
+        let records: Vec<Value> = unsafe { json_arg(records_json, "records_json") }?;
         unsafe { write_json(report_json_out, &s.import_users(&records)?) }
     })
 }
@@ -479,7 +477,7 @@ pub unsafe extern "C" fn accounts_server_get_services(
 }
 
 /// The effective options as JSON (defaults filled in; `tokenSecret` and the password in `db` shown
-/// as "[redacted]").
+/// as `[redacted]`).
 /// Results: `ACCOUNTS_OK`, `ACCOUNTS_INVALID_ARGUMENT`.
 ///
 /// # Safety

@@ -266,7 +266,13 @@ impl NativeServer {
     }
 
     #[napi(ts_return_type = "Promise<string>")]
-    pub fn login_with_service<'e>(&self, env: &'e Env, service: String, params_json: String, infos_json: Option<String>) -> Result<PromiseRaw<'e, String>> {
+    pub fn login_with_service<'e>(
+        &self,
+        env: &'e Env,
+        service: String,
+        params_json: String,
+        infos_json: Option<String>,
+    ) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
         run(env, "loginWithService", move || {
             let params: Value = parse("params", &params_json)?;
@@ -276,7 +282,13 @@ impl NativeServer {
     }
 
     #[napi(ts_return_type = "Promise<string>")]
-    pub fn authenticate_with_service<'e>(&self, env: &'e Env, service: String, params_json: String, infos_json: Option<String>) -> Result<PromiseRaw<'e, String>> {
+    pub fn authenticate_with_service<'e>(
+        &self,
+        env: &'e Env,
+        service: String,
+        params_json: String,
+        infos_json: Option<String>,
+    ) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
         run(env, "authenticateWithService", move || {
             let params: Value = parse("params", &params_json)?;
@@ -308,7 +320,13 @@ impl NativeServer {
     }
 
     #[napi(ts_return_type = "Promise<string>")]
-    pub fn refresh_tokens<'e>(&self, env: &'e Env, access_token: String, refresh_token: String, infos_json: Option<String>) -> Result<PromiseRaw<'e, String>> {
+    pub fn refresh_tokens<'e>(
+        &self,
+        env: &'e Env,
+        access_token: String,
+        refresh_token: String,
+        infos_json: Option<String>,
+    ) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
         run(env, "refreshTokens", move || {
             let infos: ConnectionInfo = parse_opt("infos", infos_json)?;
@@ -323,7 +341,13 @@ impl NativeServer {
     }
 
     #[napi(ts_return_type = "Promise<string>")]
-    pub fn impersonate<'e>(&self, env: &'e Env, access_token: String, target_json: String, infos_json: Option<String>) -> Result<PromiseRaw<'e, String>> {
+    pub fn impersonate<'e>(
+        &self,
+        env: &'e Env,
+        access_token: String,
+        target_json: String,
+        infos_json: Option<String>,
+    ) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
         run(env, "impersonate", move || {
             let target: ImpersonationTarget = parse("impersonated", &target_json)?;
@@ -481,7 +505,13 @@ impl NativeServer {
     }
 
     #[napi(ts_return_type = "Promise<string>")]
-    pub fn password_change_password<'e>(&self, env: &'e Env, user_id: String, old_password: String, new_password: String) -> Result<PromiseRaw<'e, String>> {
+    pub fn password_change_password<'e>(
+        &self,
+        env: &'e Env,
+        user_id: String,
+        old_password: String,
+        new_password: String,
+    ) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
         run(env, "changePassword", move || s.password().change_password(&user_id, &old_password, &new_password))
     }

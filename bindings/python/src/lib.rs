@@ -34,10 +34,10 @@ fn remember_raised(err: PyErr) -> u64 {
 const MAX_DEPTH: usize = 64;
 
 fn to_pyerr(py: Python<'_>, e: AccountsError) -> PyErr {
-    if let Some(handle) = e.host.as_ref().and_then(|h| h.handle) {
-        if let Some(original) = RAISED.lock().unwrap_or_else(|p| p.into_inner()).remove(&handle) {
-            return original; // the very exception the callback raised
-        }
+    if let Some(handle) = e.host.as_ref().and_then(|h| h.handle)
+        && let Some(original) = RAISED.lock().unwrap_or_else(|p| p.into_inner()).remove(&handle)
+    {
+        return original; // the very exception the callback raised
     }
     let build = || -> PyResult<PyErr> {
         let classes = ERROR_CLASSES.get(py).ok_or_else(|| PyRuntimeError::new_err("accounts error classes not registered"))?;
@@ -333,7 +333,7 @@ impl PyServer {
         if !listener.bind(py).is_callable() {
             return Err(to_pyerr(py, invalid("listener must be callable")));
         }
-        let f: Arc<ListenerFn> = Arc::new(move |_event: &str, payload: &Value| call_py(&listener, &[payload.clone()]).map(|_| ()));
+        let f: Arc<ListenerFn> = Arc::new(move |_event: &str, payload: &Value| call_py(&listener, std::slice::from_ref(payload)).map(|_| ()));
         Ok(self.inner.on(&event, f))
     }
 
@@ -343,7 +343,13 @@ impl PyServer {
     }
 
     #[pyo3(signature = (service, params, infos=None))]
-    fn login_with_service<'py>(&self, py: Python<'py>, service: &Bound<'py, PyAny>, params: &Bound<'py, PyAny>, infos: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+    fn login_with_service<'py>(
+        &self,
+        py: Python<'py>,
+        service: &Bound<'py, PyAny>,
+        params: &Bound<'py, PyAny>,
+        infos: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let (service, params) = (arg_str(py, service, "service")?, arg_json(py, params)?);
         let infos: ConnectionInfo = arg_typed(py, infos, "infos")?;
         let r = core_call!(py, self.inner.login_with_service(&service, &params, &infos))?;
@@ -351,7 +357,13 @@ impl PyServer {
     }
 
     #[pyo3(signature = (service, params, infos=None))]
-    fn authenticate_with_service(&self, py: Python<'_>, service: &Bound<'_, PyAny>, params: &Bound<'_, PyAny>, infos: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
+    fn authenticate_with_service(
+        &self,
+        py: Python<'_>,
+        service: &Bound<'_, PyAny>,
+        params: &Bound<'_, PyAny>,
+        infos: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
         let (service, params) = (arg_str(py, service, "service")?, arg_json(py, params)?);
         let infos: ConnectionInfo = arg_typed(py, infos, "infos")?;
         core_call!(py, self.inner.authenticate_with_service(&service, &params, &infos))
@@ -373,7 +385,13 @@ impl PyServer {
     }
 
     #[pyo3(signature = (access_token, refresh_token, infos=None))]
-    fn refresh_tokens<'py>(&self, py: Python<'py>, access_token: &Bound<'py, PyAny>, refresh_token: &Bound<'py, PyAny>, infos: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+    fn refresh_tokens<'py>(
+        &self,
+        py: Python<'py>,
+        access_token: &Bound<'py, PyAny>,
+        refresh_token: &Bound<'py, PyAny>,
+        infos: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let (at, rt) = (arg_token(py, access_token, "access_token")?, arg_token(py, refresh_token, "refresh_token")?);
         let infos: ConnectionInfo = arg_typed(py, infos, "infos")?;
         let r = core_call!(py, self.inner.refresh_tokens(&at, &rt, &infos))?;
@@ -386,7 +404,13 @@ impl PyServer {
     }
 
     #[pyo3(signature = (access_token, impersonated, infos=None))]
-    fn impersonate<'py>(&self, py: Python<'py>, access_token: &Bound<'py, PyAny>, impersonated: &Bound<'py, PyAny>, infos: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+    fn impersonate<'py>(
+        &self,
+        py: Python<'py>,
+        access_token: &Bound<'py, PyAny>,
+        impersonated: &Bound<'py, PyAny>,
+        infos: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let token = arg_token(py, access_token, "access_token")?;
         let target: ImpersonationTarget = arg_typed(py, Some(impersonated), "impersonated")?;
         let infos: ConnectionInfo = arg_typed(py, infos, "infos")?;
@@ -543,7 +567,13 @@ impl PyPassword {
         ser_to_py(py, &r)
     }
 
-    fn change_password(&self, py: Python<'_>, user_id: &Bound<'_, PyAny>, old_password: &Bound<'_, PyAny>, new_password: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn change_password(
+        &self,
+        py: Python<'_>,
+        user_id: &Bound<'_, PyAny>,
+        old_password: &Bound<'_, PyAny>,
+        new_password: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         let id = arg_str(py, user_id, "user_id")?;
         let (old, new) = (arg_str(py, old_password, "old_password")?, arg_str(py, new_password, "new_password")?);
         core_call!(py, self.inner.password().change_password(&id, &old, &new))

@@ -35,7 +35,13 @@ struct Reset {
 }
 
 /// See [`super::Password::reset_password`].
-pub(super) fn reset_password(ctx: &Context, token: &str, new_password: &str, code: Option<&str>, infos: &ConnectionInfo) -> Result<Option<LoginResult>> {
+pub(super) fn reset_password(
+    ctx: &Context,
+    token: &str,
+    new_password: &str,
+    code: Option<&str>,
+    infos: &ConnectionInfo,
+) -> Result<Option<LoginResult>> {
     check_token(token)?;
     let password = check_new_password(ctx, &json!(new_password)).map_err(|_| err(ErrorCode::InvalidNewPassword))?;
     let reset = prepare_reset(ctx, token, &password, code, infos)?;
@@ -124,10 +130,10 @@ pub(super) fn change_password(ctx: &Context, user_id: &str, old_password: &str, 
         }
         Ok(())
     })?;
-    if opts.notify_user_after_password_changed {
-        if let Some(first) = user.emails.first() {
-            ctx.send_mail(MailKind::PasswordChanged, &user, &first.address, None)?;
-        }
+    if opts.notify_user_after_password_changed
+        && let Some(first) = user.emails.first()
+    {
+        ctx.send_mail(MailKind::PasswordChanged, &user, &first.address, None)?;
     }
     match ctx.shown_user(&user, &[events::CHANGE_PASSWORD_SUCCESS])? {
         Some(shown) => ctx.events().emit(events::CHANGE_PASSWORD_SUCCESS, || shown),

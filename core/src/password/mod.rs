@@ -200,11 +200,13 @@ mod tests {
     fn mailing(extra: Value) -> (Context, Arc<Mutex<Vec<Value>>>) {
         let sent = Arc::new(Mutex::new(Vec::new()));
         let sink = sent.clone();
-        let mut callbacks = Callbacks::default();
-        callbacks.send_mail = Some(Arc::new(move |mail: &Value| {
-            sink.lock().unwrap().push(mail.clone());
-            Ok(())
-        }));
+        let callbacks = Callbacks {
+            send_mail: Some(Arc::new(move |mail: &Value| {
+                sink.lock().unwrap().push(mail.clone());
+                Ok(())
+            })),
+            ..Default::default()
+        };
         (testing::context(extra, callbacks).0, sent)
     }
 
@@ -218,7 +220,9 @@ mod tests {
         let pw = Password::new(&ctx);
         let id = pw.create_user(&json!({"username": "alice", "email": "Alice@Example.com", "password": "correct horse"})).unwrap();
         assert!(ctx.store().find_password_hash(&id).unwrap().unwrap().starts_with("$argon2id$"), "stored hashed");
-        for selector in [json!("alice"), json!("alice@example.com"), json!({"id": id}), json!({"email": "ALICE@example.com"}), json!({"username": "alice"})] {
+        for selector in
+            [json!("alice"), json!("alice@example.com"), json!({"id": id}), json!({"email": "ALICE@example.com"}), json!({"username": "alice"})]
+        {
             assert_eq!(pw.authenticate(&json!({"user": selector, "password": "correct horse"})).unwrap().id, id, "{selector}");
         }
         let wrong = pw.authenticate(&json!({"user": "alice", "password": "wrong"})).unwrap_err();

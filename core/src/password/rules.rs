@@ -145,8 +145,7 @@ mod tests {
 
     #[test]
     fn a_host_validator_replaces_the_default_but_not_the_identifier_rules() {
-        let mut callbacks = Callbacks::default();
-        callbacks.validate_username = Some(Arc::new(|_: &str| Ok(true)));
+        let callbacks = Callbacks { validate_username: Some(Arc::new(|_: &str| Ok(true))), ..Default::default() };
         let (ctx, _) = testing::context(json!({}), callbacks);
         assert_eq!(check_username(&ctx, &json!("a_b")).unwrap(), "a_b", "the host allows underscores");
         assert_eq!(check_username(&ctx, &json!("pаypal")).unwrap_err().code, ErrorCode::InvalidUsername, "mixed scripts stay refused");

@@ -5,10 +5,10 @@ use super::rules::{Draft, check_new_password, draft, present};
 use crate::callbacks::events;
 use crate::context::Context;
 use crate::error::{AccountsError, ErrorCode, Result};
+use crate::identifiers::username_key;
 use crate::links::{Links, kinds};
 use crate::mail::MailKind;
 use crate::secret::new_id;
-use crate::identifiers::username_key;
 use crate::store::{self, NewUser, TokenRecord, TokenScope};
 use crate::types::EmailRecord;
 use serde_json::{Map, Value, json};
@@ -58,15 +58,15 @@ pub(super) fn create_user(ctx: &Context, input: &Value) -> Result<String> {
 
 /// `UsernameAlreadyExists` / `EmailAlreadyExists`, in accounts-js's order.
 fn check_unique(ctx: &Context, draft: &Draft) -> Result<()> {
-    if let Some(u) = &draft.username {
-        if ctx.store().find_user_by_username(u)?.is_some() {
-            return Err(err(ErrorCode::UsernameAlreadyExists));
-        }
+    if let Some(u) = &draft.username
+        && ctx.store().find_user_by_username(u)?.is_some()
+    {
+        return Err(err(ErrorCode::UsernameAlreadyExists));
     }
-    if let Some(e) = &draft.email {
-        if ctx.store().find_user_by_email(e)?.is_some() {
-            return Err(err(ErrorCode::EmailAlreadyExists));
-        }
+    if let Some(e) = &draft.email
+        && ctx.store().find_user_by_email(e)?.is_some()
+    {
+        return Err(err(ErrorCode::EmailAlreadyExists));
     }
     Ok(())
 }

@@ -101,10 +101,17 @@ impl Writes for FaultyWrites<'_> {
     }
 }
 
-forward_store!(FaultyStore, |self, name| { self.plan.step(name)?; &self.inner }, atomically = |self, work| {
-    let plan = &self.plan;
-    self.inner.atomically(&mut |w| {
-        work(&mut FaultyWrites { inner: w, plan })?;
-        plan.step("commit") // a failing commit: everything above rolls back
-    })
-});
+forward_store!(
+    FaultyStore,
+    |self, name| {
+        self.plan.step(name)?;
+        &self.inner
+    },
+    atomically = |self, work| {
+        let plan = &self.plan;
+        self.inner.atomically(&mut |w| {
+            work(&mut FaultyWrites { inner: w, plan })?;
+            plan.step("commit") // a failing commit: everything above rolls back
+        })
+    }
+);

@@ -6,7 +6,6 @@
 //! A flow that changes several things runs them through [`Store::atomically`], so it commits
 //! once or not at all (docs/reliability.md, "Atomic flows").
 
-
 /// Implements [`Store`] for a wrapper by forwarding every method (but `atomically`, given as
 /// `atomically = |self, work| ...`) to `$inner`, an expression of `self` and the method's name
 /// `$name` that yields the wrapped store (it may use `?`).
@@ -143,24 +142,32 @@ use serde_json::{Map, Value};
 /// normalized, `password_hash` already hashed, service documents already sealed where secret.
 #[derive(Debug, Clone)]
 pub struct NewUser {
+    /// The user id.
     pub id: String,
+    /// The username as given (NFC).
     pub username: Option<String>,
     /// The uniqueness key of `username` (case-folded skeleton, see `identifiers::username_key`).
     pub username_key: Option<String>,
     /// In the order the user should see them.
     pub emails: Vec<EmailRecord>,
+    /// Profile fields.
     pub profile: Map<String, Value>,
+    /// The password hash (argon2id or imported bcrypt).
     pub password_hash: Option<String>,
     /// `(name, JSON document)` per service (e.g. `two-factor`).
     pub services: Vec<(String, String)>,
+    /// Whether the user is deactivated.
     pub deactivated: bool,
+    /// Creation time (ms).
     pub created_at: i64,
+    /// Last update (ms).
     pub updated_at: i64,
 }
 
 /// A session row, including the digests that never leave core.
 #[derive(Debug, Clone)]
 pub struct SessionRecord {
+    /// The session as callers see it.
     pub session: Session,
     /// SHA-256 (hex) of the refresh token currently valid for this session.
     pub refresh_digest: String,
@@ -175,12 +182,15 @@ pub struct SessionRecord {
 pub struct TokenRecord {
     /// SHA-256 (hex) of the token.
     pub digest: String,
+    /// Whose token it is.
     pub user_id: String,
     /// `verifyEmail`, `resetPassword`, `enrollAccount` or `magicLink`.
     pub kind: String,
     /// The address the token was mailed to.
     pub address: Option<String>,
+    /// Expiry (ms).
     pub expires_at: i64,
+    /// Creation time (ms).
     pub created_at: i64,
 }
 
@@ -197,8 +207,11 @@ pub enum TokenScope {
 /// identifier in plaintext); the window ends at `expires_at`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttemptCount {
+    /// The counter's key (a digest).
     pub key: String,
+    /// Failures counted in the window.
     pub failures: i64,
+    /// When the window ends (ms).
     pub expires_at: i64,
 }
 
@@ -253,10 +266,13 @@ pub trait Store: Send + Sync {
     /// # Errors
     /// `EmailAlreadyExists` / `UsernameAlreadyExists` on a uniqueness conflict, `StorageError` otherwise.
     fn create_user(&self, user: &NewUser) -> Result<()>;
+    /// The user with this id.
     fn find_user_by_id(&self, id: &str) -> Result<Option<User>>;
     /// `email` must already be lowercased.
     fn find_user_by_email(&self, email: &str) -> Result<Option<User>>;
+    /// The user with this username key.
     fn find_user_by_username(&self, username: &str) -> Result<Option<User>>;
+    /// The user's password hash.
     fn find_password_hash(&self, user_id: &str) -> Result<Option<String>>;
     /// # Errors
     /// `UserNotFound` when the user does not exist.
@@ -264,7 +280,9 @@ pub trait Store: Send + Sync {
     /// # Errors
     /// `UserNotFound` when the user does not exist.
     fn set_deactivated(&self, user_id: &str, deactivated: bool, now: i64) -> Result<()>;
+    /// Stores a new session.
     fn create_session(&self, record: &SessionRecord) -> Result<()>;
+    /// The session with this id.
     fn find_session(&self, id: &str) -> Result<Option<SessionRecord>>;
     /// Replaces the refresh digest if, and only if, the session is valid and its current digest is
     /// `expected_digest`; bumps the counter and records `info`. Returns whether it swapped.
@@ -343,8 +361,5 @@ fn open_here(url: &str, pool_size: u32) -> Result<Box<dyn Store>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         return Ok(Box::new(postgres::PostgresStore::open(url, pool_size)?));
     }
-    Err(crate::error::AccountsError::new(
-        crate::error::ErrorCode::InvalidConfig,
-        "db must be sqlite:<path>, sqlite::memory: or postgres://...",
-    ))
+    Err(crate::error::AccountsError::new(crate::error::ErrorCode::InvalidConfig, "db must be sqlite:<path>, sqlite::memory: or postgres://..."))
 }

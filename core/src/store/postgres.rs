@@ -16,7 +16,8 @@ use std::time::Duration;
 use super::postgres_tls::{Tls, connector};
 
 /// Versioned migrations; index + 1 is the version recorded in `accounts_schema`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE users (
     id          TEXT PRIMARY KEY,
     username    TEXT UNIQUE,
@@ -70,9 +71,11 @@ CREATE TABLE sessions (
     updated_at           BIGINT NOT NULL
 );
 CREATE INDEX sessions_user ON sessions(user_id);
-"#, r#"
+"#,
+    r#"
 CREATE TABLE decoys (id BIGSERIAL PRIMARY KEY, digest TEXT NOT NULL, created_at BIGINT NOT NULL);
-"#, r#"
+"#,
+    r#"
 ALTER TABLE users ADD COLUMN username_key TEXT;
 CREATE UNIQUE INDEX users_username_fold_key ON users(username_key);
 CREATE INDEX tokens_expiry ON tokens(expires_at);
@@ -85,7 +88,8 @@ CREATE TABLE decoys (
 );
 CREATE INDEX decoys_user ON decoys(user_id, kind);
 CREATE INDEX decoys_expiry ON decoys(expires_at);
-"#];
+"#,
+];
 
 /// Key of the advisory lock that serialises migrations across processes ("accounts" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6163_636f_756e_7473;
@@ -93,6 +97,7 @@ const MIGRATION_LOCK: i64 = 0x6163_636f_756e_7473;
 type Pool = r2d2::Pool<PostgresConnectionManager<Tls>>;
 type Conn = r2d2::PooledConnection<PostgresConnectionManager<Tls>>;
 
+/// The PostgreSQL store: a pool of connections (docs/architecture.md, "Storage").
 pub struct PostgresStore {
     pool: Pool,
 }
@@ -186,15 +191,7 @@ fn user_from_row(row: &Row) -> Result<User> {
     let bad = |e: serde_json::Error| AccountsError::new(ErrorCode::StorageError, format!("stored user is not valid JSON: {e}"));
     let emails: Vec<EmailRecord> = serde_json::from_str(row.get::<_, &str>(2)).map_err(bad)?;
     let profile = serde_json::from_str(row.get::<_, &str>(3)).map_err(bad)?;
-    Ok(User {
-        id: row.get(0),
-        username: row.get(1),
-        emails,
-        profile,
-        deactivated: row.get(4),
-        created_at: row.get(5),
-        updated_at: row.get(6),
-    })
+    Ok(User { id: row.get(0), username: row.get(1), emails, profile, deactivated: row.get(4), created_at: row.get(5), updated_at: row.get(6) })
 }
 
 const SESSION_COLUMNS: &str = "id, user_id, valid, ip, user_agent, impersonator_user_id, refresh_counter, \
@@ -220,14 +217,7 @@ fn session_from_row(row: &Row) -> SessionRecord {
 }
 
 fn token_from_row(row: &Row) -> TokenRecord {
-    TokenRecord {
-        digest: row.get(0),
-        user_id: row.get(1),
-        kind: row.get(2),
-        address: row.get(3),
-        expires_at: row.get(4),
-        created_at: row.get(5),
-    }
+    TokenRecord { digest: row.get(0), user_id: row.get(1), kind: row.get(2), address: row.get(3), expires_at: row.get(4), created_at: row.get(5) }
 }
 
 /// Maps constraint violations to the codes callers expect.
@@ -277,27 +267,29 @@ impl<C: GenericClient> Writes for PgWrites<'_, C> {
         let emails_json = serde_json::to_string(&user.emails)?;
         let profile_json = serde_json::to_string(&user.profile)?;
         {
-            self.c.execute(
-                "INSERT INTO users (id, username, username_key, emails, profile, deactivated, created_at, updated_at) \
+            self.c
+                .execute(
+                    "INSERT INTO users (id, username, username_key, emails, profile, deactivated, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                &[
-                    &user.id,
-                    &user.username,
-                    &user.username_key,
-                    &emails_json,
-                    &profile_json,
-                    &user.deactivated,
-                    &user.created_at,
-                    &user.updated_at,
-                ],
-            )
-            .map_err(constraint)?;
-            for email in &user.emails {
-                self.c.execute(
-                    "INSERT INTO emails (address, user_id, verified, created_at) VALUES ($1, $2, $3, $4)",
-                    &[&email.address, &user.id, &email.verified, &user.created_at],
+                    &[
+                        &user.id,
+                        &user.username,
+                        &user.username_key,
+                        &emails_json,
+                        &profile_json,
+                        &user.deactivated,
+                        &user.created_at,
+                        &user.updated_at,
+                    ],
                 )
                 .map_err(constraint)?;
+            for email in &user.emails {
+                self.c
+                    .execute(
+                        "INSERT INTO emails (address, user_id, verified, created_at) VALUES ($1, $2, $3, $4)",
+                        &[&email.address, &user.id, &email.verified, &user.created_at],
+                    )
+                    .map_err(constraint)?;
             }
             if let Some(hash) = &user.password_hash {
                 self.c.execute("INSERT INTO passwords (user_id, hash, updated_at) VALUES ($1, $2, $3)", &[&user.id, hash, &user.updated_at])?;
@@ -328,7 +320,8 @@ impl<C: GenericClient> Writes for PgWrites<'_, C> {
 
     fn create_session(&mut self, r: &SessionRecord) -> Result<()> {
         let s = &r.session;
-        self.c.execute(
+        self.c
+            .execute(
                 "INSERT INTO sessions (id, user_id, refresh_digest, prev_refresh_digest, refresh_counter, rotated_at, valid, \
                  ip, user_agent, impersonator_user_id, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
@@ -388,11 +381,12 @@ impl<C: GenericClient> Writes for PgWrites<'_, C> {
                 )?,
             };
             self.c.execute("DELETE FROM tokens WHERE expires_at <= $1", &[&t.created_at])?;
-            self.c.execute(
-                "INSERT INTO tokens (digest, user_id, kind, address, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                &[&t.digest, &t.user_id, &t.kind, &t.address, &t.expires_at, &t.created_at],
-            )
-            .map_err(constraint)?;
+            self.c
+                .execute(
+                    "INSERT INTO tokens (digest, user_id, kind, address, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                    &[&t.digest, &t.user_id, &t.kind, &t.address, &t.expires_at, &t.created_at],
+                )
+                .map_err(constraint)?;
             Ok(())
         }
     }
@@ -412,9 +406,10 @@ impl<C: GenericClient> Writes for PgWrites<'_, C> {
     }
 
     fn swap_service(&mut self, user_id: &str, name: &str, expected: Option<&str>, new: Option<&str>, now: i64) -> Result<bool> {
-                let n = match (expected, new) {
+        let n = match (expected, new) {
             (None, None) => return Ok(self.c.query_opt("SELECT 1 FROM services WHERE user_id = $1 AND name = $2", &[&user_id, &name])?.is_none()),
-            (None, Some(data)) => self.c
+            (None, Some(data)) => self
+                .c
                 .execute(
                     "INSERT INTO services (user_id, name, data, updated_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
                     &[&user_id, &name, &data, &now],
@@ -424,9 +419,7 @@ impl<C: GenericClient> Writes for PgWrites<'_, C> {
                 "UPDATE services SET data = $4, updated_at = $5 WHERE user_id = $1 AND name = $2 AND data = $3",
                 &[&user_id, &name, &old, &data, &now],
             )?,
-            (Some(old), None) => {
-                self.c.execute("DELETE FROM services WHERE user_id = $1 AND name = $2 AND data = $3", &[&user_id, &name, &old])?
-            }
+            (Some(old), None) => self.c.execute("DELETE FROM services WHERE user_id = $1 AND name = $2 AND data = $3", &[&user_id, &name, &old])?,
         };
         Ok(n == 1)
     }
@@ -453,10 +446,9 @@ impl Store for PostgresStore {
         if names_nothing(email) {
             return Ok(None);
         }
-        let row = self.conn()?.query_opt(
-            &format!("SELECT {USER_COLUMNS} FROM emails e JOIN users u ON u.id = e.user_id WHERE e.address = $1"),
-            &[&email],
-        )?;
+        let row = self
+            .conn()?
+            .query_opt(&format!("SELECT {USER_COLUMNS} FROM emails e JOIN users u ON u.id = e.user_id WHERE e.address = $1"), &[&email])?;
         row.as_ref().map(user_from_row).transpose()
     }
 
@@ -483,9 +475,7 @@ impl Store for PostgresStore {
         if names_nothing(user_id) {
             return Err(user_not_found());
         }
-        let n = self
-            .conn()?
-            .execute("UPDATE users SET deactivated = $2, updated_at = $3 WHERE id = $1", &[&user_id, &deactivated, &now])?;
+        let n = self.conn()?.execute("UPDATE users SET deactivated = $2, updated_at = $3 WHERE id = $1", &[&user_id, &deactivated, &now])?;
         if n == 0 { Err(user_not_found()) } else { Ok(()) }
     }
 
@@ -529,9 +519,8 @@ impl Store for PostgresStore {
         if names_nothing(user_id) {
             return Ok(Vec::new());
         }
-        let rows = self
-            .conn()?
-            .query(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 ORDER BY created_at DESC, id"), &[&user_id])?;
+        let rows =
+            self.conn()?.query(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 ORDER BY created_at DESC, id"), &[&user_id])?;
         Ok(rows.iter().map(|r| session_from_row(r).session).collect())
     }
 
@@ -543,11 +532,8 @@ impl Store for PostgresStore {
             if !lock_user(tx, user_id)? {
                 return Err(user_not_found());
             }
-            tx.execute(
-                "INSERT INTO emails (address, user_id, verified, created_at) VALUES ($1, $2, $3, $4)",
-                &[&address, &user_id, &verified, &now],
-            )
-            .map_err(constraint)?;
+            tx.execute("INSERT INTO emails (address, user_id, verified, created_at) VALUES ($1, $2, $3, $4)", &[&address, &user_id, &verified, &now])
+                .map_err(constraint)?;
             sync_emails(tx, user_id, now)
         })
     }
@@ -579,10 +565,8 @@ impl Store for PostgresStore {
         if names_nothing(digest) {
             return Ok(None);
         }
-        let row = self.conn()?.query_opt(
-            "SELECT digest, user_id, kind, address, expires_at, created_at FROM tokens WHERE digest = $1",
-            &[&digest],
-        )?;
+        let row =
+            self.conn()?.query_opt("SELECT digest, user_id, kind, address, expires_at, created_at FROM tokens WHERE digest = $1", &[&digest])?;
         Ok(row.as_ref().map(token_from_row))
     }
 
@@ -609,10 +593,8 @@ impl Store for PostgresStore {
     }
 
     fn read_attempts(&self, keys: &[String], now: i64) -> Result<Vec<AttemptCount>> {
-        let rows = self.conn()?.query(
-            "SELECT digest, failures, expires_at FROM attempts WHERE digest = ANY($1) AND expires_at > $2",
-            &[&keys, &now],
-        )?;
+        let rows =
+            self.conn()?.query("SELECT digest, failures, expires_at FROM attempts WHERE digest = ANY($1) AND expires_at > $2", &[&keys, &now])?;
         Ok(rows.iter().map(|r| AttemptCount { key: r.get(0), failures: r.get(1), expires_at: r.get(2) }).collect())
     }
 

@@ -13,7 +13,8 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 /// Versioned migrations; index + 1 is the schema version stored in `PRAGMA user_version`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE users (
     id          TEXT PRIMARY KEY,
     username    TEXT UNIQUE,
@@ -66,10 +67,12 @@ CREATE TABLE sessions (
     updated_at           INTEGER NOT NULL
 );
 CREATE INDEX sessions_user ON sessions(user_id);
-"#, r#"
+"#,
+    r#"
 -- Written and emptied by requests for unknown addresses, so they cost a real write like known ones.
 CREATE TABLE decoys (id INTEGER PRIMARY KEY, digest TEXT NOT NULL, created_at INTEGER NOT NULL);
-"#, r#"
+"#,
+    r#"
 -- Usernames are unique by a case-folded confusable skeleton (docs/security.md, "Identifiers").
 -- Rows from before this version keep a NULL key (exact-match uniqueness only).
 ALTER TABLE users ADD COLUMN username_key TEXT;
@@ -86,7 +89,8 @@ CREATE TABLE decoys (
 );
 CREATE INDEX decoys_user ON decoys(user_id, kind);
 CREATE INDEX decoys_expiry ON decoys(expires_at);
-"#];
+"#,
+];
 
 const READERS: usize = 2;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -104,6 +108,7 @@ fn tune_reads(conn: &Connection, file: bool) -> Result<()> {
     Ok(())
 }
 
+/// The SQLite store: one writer connection and a pool of readers (docs/architecture.md, "Storage").
 pub struct SqliteStore {
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
@@ -211,10 +216,10 @@ const USER_COLUMNS: &str = "u.id, u.username, u.emails, u.profile, u.deactivated
 
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     let json_col = |i: usize| -> rusqlite::Result<String> { row.get(i) };
-    let emails: Vec<EmailRecord> = serde_json::from_str(&json_col(2)?)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, Box::new(e)))?;
-    let profile = serde_json::from_str(&json_col(3)?)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, Box::new(e)))?;
+    let emails: Vec<EmailRecord> =
+        serde_json::from_str(&json_col(2)?).map_err(|e| rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, Box::new(e)))?;
+    let profile =
+        serde_json::from_str(&json_col(3)?).map_err(|e| rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, Box::new(e)))?;
     Ok(User {
         id: row.get(0)?,
         username: row.get(1)?,
@@ -277,8 +282,11 @@ fn sync_emails(tx: &rusqlite::Transaction<'_>, user_id: &str, now: i64) -> Resul
         .prepare_cached("SELECT address, verified FROM emails WHERE user_id = ?1 ORDER BY created_at, rowid")?
         .query_map([user_id], |r| Ok(EmailRecord { address: r.get(0)?, verified: r.get::<_, i64>(1)? != 0 }))?
         .collect::<rusqlite::Result<_>>()?;
-    tx.prepare_cached("UPDATE users SET emails = ?2, updated_at = ?3 WHERE id = ?1")?
-        .execute(params![user_id, serde_json::to_string(&emails)?, now])?;
+    tx.prepare_cached("UPDATE users SET emails = ?2, updated_at = ?3 WHERE id = ?1")?.execute(params![
+        user_id,
+        serde_json::to_string(&emails)?,
+        now
+    ])?;
     Ok(())
 }
 
@@ -307,7 +315,7 @@ impl Writes for SqliteWrites<'_> {
         let emails_json = serde_json::to_string(&user.emails)?;
         let profile_json = serde_json::to_string(&user.profile)?;
         {
-        let tx = self.tx;
+            let tx = self.tx;
             tx.prepare_cached(
                 "INSERT INTO users (id, username, username_key, emails, profile, deactivated, created_at, updated_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -329,12 +337,19 @@ impl Writes for SqliteWrites<'_> {
                     .map_err(unique_violation)?;
             }
             if let Some(hash) = &user.password_hash {
-                tx.prepare_cached("INSERT INTO passwords (user_id, hash, updated_at) VALUES (?1, ?2, ?3)")?
-                    .execute(params![user.id, hash, user.updated_at])?;
+                tx.prepare_cached("INSERT INTO passwords (user_id, hash, updated_at) VALUES (?1, ?2, ?3)")?.execute(params![
+                    user.id,
+                    hash,
+                    user.updated_at
+                ])?;
             }
             for (name, data) in &user.services {
-                tx.prepare_cached("INSERT INTO services (user_id, name, data, updated_at) VALUES (?1, ?2, ?3, ?4)")?
-                    .execute(params![user.id, name, data, user.updated_at])?;
+                tx.prepare_cached("INSERT INTO services (user_id, name, data, updated_at) VALUES (?1, ?2, ?3, ?4)")?.execute(params![
+                    user.id,
+                    name,
+                    data,
+                    user.updated_at
+                ])?;
             }
             Ok(())
         }
@@ -342,7 +357,7 @@ impl Writes for SqliteWrites<'_> {
 
     fn set_password_hash(&mut self, user_id: &str, hash: &str, now: i64) -> Result<()> {
         {
-        let tx = self.tx;
+            let tx = self.tx;
             if tx.prepare_cached("UPDATE users SET updated_at = ?2 WHERE id = ?1")?.execute(params![user_id, now])? == 0 {
                 return Err(user_not_found());
             }
@@ -358,7 +373,7 @@ impl Writes for SqliteWrites<'_> {
     fn create_session(&mut self, r: &SessionRecord) -> Result<()> {
         let s = &r.session;
         {
-        let tx = self.tx;
+            let tx = self.tx;
             tx.prepare_cached(
                 "INSERT INTO sessions (id, user_id, refresh_digest, prev_refresh_digest, refresh_counter, rotated_at, valid, \
                  ip, user_agent, impersonator_user_id, created_at, updated_at) \
@@ -386,7 +401,7 @@ impl Writes for SqliteWrites<'_> {
     fn invalidate_all_sessions(&mut self, user_id: &str, except: &[String], now: i64) -> Result<u64> {
         let except = serde_json::to_string(except)?;
         {
-        let tx = self.tx;
+            let tx = self.tx;
             let n = tx
                 .prepare_cached(
                     "UPDATE sessions SET valid = 0, updated_at = ?3 \
@@ -400,10 +415,8 @@ impl Writes for SqliteWrites<'_> {
 
     fn verify_email(&mut self, user_id: &str, address: &str, now: i64) -> Result<bool> {
         {
-        let tx = self.tx;
-            let n = tx
-                .prepare_cached("UPDATE emails SET verified = 1 WHERE user_id = ?1 AND address = ?2")?
-                .execute(params![user_id, address])?;
+            let tx = self.tx;
+            let n = tx.prepare_cached("UPDATE emails SET verified = 1 WHERE user_id = ?1 AND address = ?2")?.execute(params![user_id, address])?;
             if n == 0 {
                 return Ok(false);
             }
@@ -414,28 +427,24 @@ impl Writes for SqliteWrites<'_> {
 
     fn insert_token(&mut self, t: &TokenRecord, scope: TokenScope) -> Result<()> {
         {
-        let tx = self.tx;
+            let tx = self.tx;
             match scope {
-                TokenScope::Kind => {
-                    tx.prepare_cached("DELETE FROM tokens WHERE user_id = ?1 AND kind = ?2")?.execute(params![t.user_id, t.kind])?
-                }
+                TokenScope::Kind => tx.prepare_cached("DELETE FROM tokens WHERE user_id = ?1 AND kind = ?2")?.execute(params![t.user_id, t.kind])?,
                 TokenScope::KindAndAddress => tx
                     .prepare_cached("DELETE FROM tokens WHERE user_id = ?1 AND kind = ?2 AND address IS ?3")?
                     .execute(params![t.user_id, t.kind, t.address])?,
             };
             tx.prepare_cached("DELETE FROM tokens WHERE expires_at <= ?1")?.execute([t.created_at])?;
-            tx.prepare_cached(
-                "INSERT INTO tokens (digest, user_id, kind, address, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![t.digest, t.user_id, t.kind, t.address, t.expires_at, t.created_at])
-            .map_err(missing_user)?;
+            tx.prepare_cached("INSERT INTO tokens (digest, user_id, kind, address, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+                .execute(params![t.digest, t.user_id, t.kind, t.address, t.expires_at, t.created_at])
+                .map_err(missing_user)?;
             Ok(())
         }
     }
 
     fn take_token(&mut self, digest: &str, kinds: &[&str]) -> Result<Option<TokenRecord>> {
         {
-        let tx = self.tx;
+            let tx = self.tx;
             let found = tx
                 .prepare_cached("SELECT digest, user_id, kind, address, expires_at, created_at FROM tokens WHERE digest = ?1")?
                 .query_row([digest], token_from_row)
@@ -452,14 +461,14 @@ impl Writes for SqliteWrites<'_> {
 
     fn delete_tokens(&mut self, user_id: &str, kind: &str) -> Result<u64> {
         {
-        let tx = self.tx;
+            let tx = self.tx;
             Ok(tx.prepare_cached("DELETE FROM tokens WHERE user_id = ?1 AND kind = ?2")?.execute(params![user_id, kind])? as u64)
         }
     }
 
     fn swap_service(&mut self, user_id: &str, name: &str, expected: Option<&str>, new: Option<&str>, now: i64) -> Result<bool> {
         {
-        let tx = self.tx;
+            let tx = self.tx;
             let current = service_data(tx, user_id, name)?;
             if current.as_deref() != expected {
                 return Ok(false);
@@ -493,35 +502,25 @@ impl Store for SqliteStore {
     }
 
     fn find_user_by_id(&self, id: &str) -> Result<Option<User>> {
-        self.read(|c| {
-            c.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = ?1"))?
-                .query_row([id], user_from_row)
-                .optional()
-        })
+        self.read(|c| c.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = ?1"))?.query_row([id], user_from_row).optional())
     }
 
     fn find_user_by_email(&self, email: &str) -> Result<Option<User>> {
         self.read(|c| {
-            c.prepare_cached(&format!(
-                "SELECT {USER_COLUMNS} FROM emails e JOIN users u ON u.id = e.user_id WHERE e.address = ?1"
-            ))?
-            .query_row([email], user_from_row)
-            .optional()
+            c.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM emails e JOIN users u ON u.id = e.user_id WHERE e.address = ?1"))?
+                .query_row([email], user_from_row)
+                .optional()
         })
     }
 
     fn find_user_by_username(&self, username: &str) -> Result<Option<User>> {
         self.read(|c| {
-            c.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.username = ?1"))?
-                .query_row([username], user_from_row)
-                .optional()
+            c.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.username = ?1"))?.query_row([username], user_from_row).optional()
         })
     }
 
     fn find_password_hash(&self, user_id: &str) -> Result<Option<String>> {
-        self.read(|c| {
-            c.prepare_cached("SELECT hash FROM passwords WHERE user_id = ?1")?.query_row([user_id], |r| r.get(0)).optional()
-        })
+        self.read(|c| c.prepare_cached("SELECT hash FROM passwords WHERE user_id = ?1")?.query_row([user_id], |r| r.get(0)).optional())
     }
 
     fn set_password_hash(&self, user_id: &str, hash: &str, now: i64) -> Result<()> {
@@ -530,9 +529,11 @@ impl Store for SqliteStore {
 
     fn set_deactivated(&self, user_id: &str, deactivated: bool, now: i64) -> Result<()> {
         self.write(|tx| {
-            let n = tx
-                .prepare_cached("UPDATE users SET deactivated = ?2, updated_at = ?3 WHERE id = ?1")?
-                .execute(params![user_id, deactivated as i64, now])?;
+            let n = tx.prepare_cached("UPDATE users SET deactivated = ?2, updated_at = ?3 WHERE id = ?1")?.execute(params![
+                user_id,
+                deactivated as i64,
+                now
+            ])?;
             if n == 0 { Err(user_not_found()) } else { Ok(()) }
         })
     }
@@ -543,9 +544,7 @@ impl Store for SqliteStore {
 
     fn find_session(&self, id: &str) -> Result<Option<SessionRecord>> {
         self.read(|c| {
-            c.prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"))?
-                .query_row([id], session_from_row)
-                .optional()
+            c.prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"))?.query_row([id], session_from_row).optional()
         })
     }
 
@@ -565,9 +564,7 @@ impl Store for SqliteStore {
 
     fn invalidate_session(&self, id: &str, now: i64) -> Result<bool> {
         self.write(|tx| {
-            let n = tx
-                .prepare_cached("UPDATE sessions SET valid = 0, updated_at = ?2 WHERE id = ?1 AND valid = 1")?
-                .execute(params![id, now])?;
+            let n = tx.prepare_cached("UPDATE sessions SET valid = 0, updated_at = ?2 WHERE id = ?1 AND valid = 1")?.execute(params![id, now])?;
             Ok(n == 1)
         })
     }
@@ -578,9 +575,7 @@ impl Store for SqliteStore {
 
     fn list_sessions(&self, user_id: &str) -> Result<Vec<Session>> {
         self.read(|c| {
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = ?1 ORDER BY created_at DESC, id"
-            ))?;
+            let mut stmt = c.prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = ?1 ORDER BY created_at DESC, id"))?;
             let rows = stmt.query_map([user_id], session_from_row)?;
             rows.map(|r| r.map(|s| s.session)).collect()
         })
@@ -643,10 +638,8 @@ impl Store for SqliteStore {
                 .optional()?;
             tx.prepare_cached("DELETE FROM decoys WHERE user_id = ?1 AND kind = ?2 AND address IS ?3")?.execute(params![digest, "decoy", digest])?;
             tx.prepare_cached("DELETE FROM decoys WHERE expires_at <= ?1")?.execute([now])?;
-            tx.prepare_cached(
-                "INSERT INTO decoys (digest, user_id, kind, address, expires_at, created_at) VALUES (?1, ?1, 'decoy', ?1, ?2, ?2)",
-            )?
-            .execute(params![digest, now])?;
+            tx.prepare_cached("INSERT INTO decoys (digest, user_id, kind, address, expires_at, created_at) VALUES (?1, ?1, 'decoy', ?1, ?2, ?2)")?
+                .execute(params![digest, now])?;
             tx.prepare_cached("DELETE FROM decoys")?.execute([])?;
             Ok(())
         })

@@ -57,9 +57,7 @@ pub fn alice(s: &AccountsServer) -> (String, LoginResult) {
         .password()
         .create_user(&json!({"username": "alice", "email": "Alice@Example.com", "password": "correct horse", "profile": {"name": "Alice"}}))
         .unwrap();
-    let login = s
-        .login_with_service("password", &json!({"user": {"email": "alice@example.com"}, "password": "correct horse"}), &no_info())
-        .unwrap();
+    let login = s.login_with_service("password", &json!({"user": {"email": "alice@example.com"}, "password": "correct horse"}), &no_info()).unwrap();
     (id, login)
 }
 

@@ -41,10 +41,8 @@ impl Fixture {
     fn new() -> Fixture {
         let config = Config::from_json(&config_json()).expect("fuzz config");
         let server = AccountsServer::new(config, Callbacks::default()).expect("fuzz server");
-        let user_id = server
-            .password()
-            .create_user(&json!({"username": "fuzz", "email": "fuzz@example.com", "password": "fuzz password"}))
-            .expect("fuzz user");
+        let user_id =
+            server.password().create_user(&json!({"username": "fuzz", "email": "fuzz@example.com", "password": "fuzz password"})).expect("fuzz user");
         let login = server.login_with_user(&user_id, &ConnectionInfo::default()).expect("fuzz login");
         Fixture { server, user_id, access: login.tokens.access_token, refresh: login.tokens.refresh_token, runs: 0 }
     }

@@ -1,0 +1,59 @@
+// Compiled with `tsc --noEmit -p test/types` by `make test`: the published types (index.d.ts and the
+// generated names.d.ts) must accept the documented usage and refuse the misuse marked below.
+import {
+  AccountsServer,
+  AccountsError,
+  ErrorCodes,
+  isAccountsError,
+  verifyAccessToken,
+  type ErrorCode,
+  type EventName,
+  type CallbackName,
+  type LoginResult,
+  type User,
+} from '../..'
+
+async function usage(): Promise<void> {
+  const server = new AccountsServer({
+    db: 'sqlite::memory:',
+    tokenSecret: 'a-secret-of-at-least-32-bytes-0123456789',
+    sendMail: async (mail) => {
+      void mail.to
+    },
+  })
+  const password = server.getServices().password
+  const id: string = await password.createUser({ username: 'alice', email: 'alice@example.com', password: 'correct horse' })
+  const login: LoginResult = await server.loginWithService('password', { user: { id }, password: 'correct horse' }, { ip: '127.0.0.1' })
+  const user: User = await server.resumeSession(login.tokens.accessToken)
+  await server.loginWithUser(user)
+  await server.loginWithUser(id)
+  const secret = password.twoFactor.getNewAuthSecret()
+  await password.twoFactor.set(id, secret, '123456').catch(() => [])
+  await password.twoFactor.set(id, secret.base32, '123456').catch(() => [])
+  const off = server.on('LoginSuccess', (payload) => {
+    void payload
+  })
+  off()
+  try {
+    await server.refreshTokens(login.tokens.accessToken, login.tokens.refreshToken)
+  } catch (e) {
+    if (isAccountsError(e)) {
+      const code: ErrorCode | string = e.code
+      const isReuse: boolean = e.code === ErrorCodes.RefreshTokenReused
+      void [code, isReuse, e.number, e.details]
+    }
+  }
+  void verifyAccessToken(login.tokens.accessToken, { secret: 'a-secret-of-at-least-32-bytes-0123456789', algorithm: 'HS256' })
+  const events: EventName[] = ['LoginSuccess', 'RefreshTokenReused', 'TooManyAttempts']
+  const callbacks: CallbackName[] = ['sendMail', 'validateNewUser']
+  void [events, callbacks, AccountsError]
+
+  // @ts-expect-error: not an event
+  server.on('LoginSucess', () => undefined)
+  // @ts-expect-error: ErrorCodes only has the table's codes
+  void ErrorCodes.NoSuchCode
+  // @ts-expect-error: createUser takes an object
+  await password.createUser('alice')
+}
+
+void usage
