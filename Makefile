@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 HOST_TRIPLE := $(shell rustc -vV | sed -n 's/^host: //p')
-# One target dir for cargo, maturin and napi (napi always passes --target; see TOOLCHAIN.md pitfall 1).
+# One target dir for cargo, maturin and napi (napi always passes --target, so cargo must too or the two would build everything twice).
 export CARGO_BUILD_TARGET := $(HOST_TRIPLE)
 TARGET_DIR := $(CURDIR)/target/$(HOST_TRIPLE)
 LIB_DIR := $(TARGET_DIR)/debug

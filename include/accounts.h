@@ -47,7 +47,7 @@ typedef enum accounts_result {
   ACCOUNTS_AUTHENTICATION_FAILED = 7,
   // The user is deactivated.
   ACCOUNTS_USER_DEACTIVATED = 8,
-  // The token is missing or not a string.
+  // The token is missing, not a string, or longer than any token the library issues.
   ACCOUNTS_INVALID_TOKEN = 9,
   // The token's signature, algorithm, type or expiry did not verify.
   ACCOUNTS_TOKEN_VERIFICATION_FAILED = 10,
@@ -87,7 +87,7 @@ typedef enum accounts_result {
   ACCOUNTS_NO_PASSWORD_SET = 27,
   // The email address must be verified before logging in.
   ACCOUNTS_EMAIL_NOT_VERIFIED = 28,
-  // The caller may not do this (e.g. impersonate from an impersonated session).
+  // A host callback refused the call (the code hosts raise for a refusal, e.g. a `resumeSessionValidator` or `ValidateLogin` listener; the library itself does not raise it).
   ACCOUNTS_UNAUTHORIZED = 29,
   // The email verification link is unknown, already used or expired.
   ACCOUNTS_VERIFY_EMAIL_LINK_EXPIRED = 30,
@@ -451,7 +451,7 @@ enum accounts_result accounts_magic_link_request_magic_link_email(const struct a
                                                                   const char *email,
                                                                   struct accounts_error **error_out);
 
-// Creates a server from a JSON config (DESIGN §2: `db`, `tokenSecret`, ...), opening and migrating
+// Creates a server from a JSON config (docs/configuration.md: `db`, `tokenSecret`, ...), opening and migrating
 // the database. `callbacks` may be NULL; the server copies it.
 //
 // On success writes a new handle to `*server_out` (free it with `accounts_server_free`).

@@ -288,7 +288,7 @@ function mailPreparer(userPrepare, functions, siteUrl) {
 
 class AccountsServer {
   /**
-   * @param {object} options `{db, tokenSecret, ...}` as in DESIGN §2, plus the callbacks
+   * @param {object} options `{db, tokenSecret, ...}` as in docs/configuration.md, plus the callbacks
    *   createJwtPayload, userObjectSanitizer, impersonationAuthorize, resumeSessionValidator,
    *   validateNewUser, validateUsername, validateEmail, validatePassword, prepareMail, sendMail
    *   (sync or async functions); `emailTemplates` fields may be functions as in accounts-js.

@@ -1,4 +1,4 @@
-//! Server configuration: the camelCase JSON object of DESIGN §2, with accounts-js defaults.
+//! Server configuration: the camelCase JSON object of docs/configuration.md, with accounts-js defaults.
 
 use crate::error::{AccountsError, ErrorCode, Result};
 use serde::{Deserialize, Deserializer, Serialize};

@@ -72,7 +72,7 @@ error_codes! {
     AuthenticationFailed = 7, false, "Service was not able to authenticate user";
     /// The user is deactivated.
     UserDeactivated = 8, false, "Your account has been deactivated";
-    /// The token is missing or not a string.
+    /// The token is missing, not a string, or longer than any token the library issues.
     InvalidToken = 9, true, "Invalid token";
     /// The token's signature, algorithm, type or expiry did not verify.
     TokenVerificationFailed = 10, false, "Tokens are not valid";
@@ -110,7 +110,8 @@ error_codes! {
     NoPasswordSet = 27, false, "User has no password set";
     /// The email address must be verified before logging in.
     EmailNotVerified = 28, false, "Email not verified";
-    /// The caller may not do this (e.g. impersonate from an impersonated session).
+    /// A host callback refused the call (the code hosts raise for a refusal, e.g. a
+    /// `resumeSessionValidator` or `ValidateLogin` listener; the library itself does not raise it).
     Unauthorized = 29, false, "Unauthorized";
     /// The email verification link is unknown, already used or expired.
     VerifyEmailLinkExpired = 30, false, "Verify email link expired";

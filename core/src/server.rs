@@ -227,11 +227,6 @@ impl AccountsServer {
         self.ctx.events().off(id)
     }
 
-    /// Whether any listener is registered for `event` (bindings use it to pick a fast path).
-    pub fn has_listeners(&self, event: &str) -> bool {
-        self.ctx.events().has(event)
-    }
-
     /// Names of the callbacks and listeners a `resumeSession` may run right now (a host that cannot
     /// run callbacks on the calling thread refuses its synchronous resume while this is not empty).
     pub fn resume_session_hooks(&self) -> Vec<&'static str> {

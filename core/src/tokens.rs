@@ -1,4 +1,4 @@
-//! JWT access and refresh tokens (DESIGN §3).
+//! JWT access and refresh tokens (docs/tokens.md).
 //!
 //! Access: `{...createJwtPayload, data: {userId, isImpersonated, sessionId, impersonatorUserId?}, sub, iat, exp, typ: "access"}`.
 //! Refresh: `{sub, sid, ctr, typ: "refresh", iat, exp}`, bound to one session and rotation counter.

@@ -28,7 +28,7 @@ pub enum accounts_result {
     AccountsAuthenticationFailed = 7,
     /// The user is deactivated.
     AccountsUserDeactivated = 8,
-    /// The token is missing or not a string.
+    /// The token is missing, not a string, or longer than any token the library issues.
     AccountsInvalidToken = 9,
     /// The token's signature, algorithm, type or expiry did not verify.
     AccountsTokenVerificationFailed = 10,
@@ -68,7 +68,7 @@ pub enum accounts_result {
     AccountsNoPasswordSet = 27,
     /// The email address must be verified before logging in.
     AccountsEmailNotVerified = 28,
-    /// The caller may not do this (e.g. impersonate from an impersonated session).
+    /// A host callback refused the call (the code hosts raise for a refusal, e.g. a `resumeSessionValidator` or `ValidateLogin` listener; the library itself does not raise it).
     AccountsUnauthorized = 29,
     /// The email verification link is unknown, already used or expired.
     AccountsVerifyEmailLinkExpired = 30,

@@ -17,7 +17,7 @@ pub(crate) fn server_ref<'a>(server: *const accounts_server) -> Result<&'a Accou
     unsafe { server.as_ref() }.map(|s| &s.inner).ok_or_else(|| AccountsError::new(ErrorCode::InvalidArgument, "server must not be NULL"))
 }
 
-/// Creates a server from a JSON config (DESIGN §2: `db`, `tokenSecret`, ...), opening and migrating
+/// Creates a server from a JSON config (docs/configuration.md: `db`, `tokenSecret`, ...), opening and migrating
 /// the database. `callbacks` may be NULL; the server copies it.
 ///
 /// On success writes a new handle to `*server_out` (free it with `accounts_server_free`).

@@ -81,7 +81,7 @@ class UserDeactivated(AccountsError):
 
 
 class InvalidToken(InputError):
-    """The token is missing or not a string."""
+    """The token is missing, not a string, or longer than any token the library issues."""
 
     code = "InvalidToken"
     number = 9
@@ -214,7 +214,7 @@ class EmailNotVerified(AccountsError):
 
 
 class Unauthorized(AccountsError):
-    """The caller may not do this (e.g. impersonate from an impersonated session)."""
+    """A host callback refused the call (the code hosts raise for a refusal, e.g. a ``resumeSessionValidator`` or ``ValidateLogin`` listener; the library itself does not raise it)."""
 
     code = "Unauthorized"
     number = 29
