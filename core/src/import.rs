@@ -234,4 +234,32 @@ mod tests {
         assert_eq!(id_of(&serde_json::json!({"$oid": "65a1"})), Some("65a1".into()));
         assert_eq!(id_of(&serde_json::json!(42)), Some("42".into()));
     }
+
+    #[test]
+    fn records_are_stored_skipped_or_reported_one_by_one() {
+        let ctx = crate::context::testing::plain();
+        let bcrypt = bcrypt::hash("old password", 4).unwrap();
+        let records = [
+            serde_json::json!({
+                "_id": {"$oid": "65a1"}, "username": "Alice", "emails": [{"address": "Alice@Example.com", "verified": true}],
+                "services": {"password": {"bcrypt": bcrypt}, "two-factor": {"secret": {"base32": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"}},
+                             "resume": {"loginTokens": []}, "oauth": {"id": 7}},
+                "createdAt": {"$date": "2023-11-14T22:13:20Z"}, "plan": "pro",
+            }),
+            serde_json::json!({"_id": {"$oid": "65a1"}, "username": "again"}),
+            serde_json::json!({"id": "x", "services": {"password": {"bcrypt": "plaintext"}}, "username": "bob"}),
+            serde_json::json!("not an object"),
+        ];
+        let report = import_users(&ctx, &records).unwrap();
+        assert_eq!((report.imported, report.skipped), (1, 1));
+        assert_eq!(report.failed.iter().map(|f| f.index).collect::<Vec<_>>(), [2, 3]);
+        let user = ctx.user_or_not_found("65a1").unwrap();
+        assert_eq!((user.username.as_deref(), user.emails[0].address.as_str(), user.emails[0].verified), (Some("Alice"), "alice@example.com", true));
+        assert_eq!((user.created_at, user.profile.get("plan")), (1_700_000_000_000, Some(&serde_json::json!("pro"))));
+        assert_eq!(ctx.store().find_password_hash("65a1").unwrap(), Some(bcrypt), "the hash moves as it was");
+        let sealed = ctx.store().find_service("65a1", two_factor::SERVICE).unwrap().unwrap();
+        assert!(!sealed.contains("JBSWY3DP"), "the two-factor secret is sealed");
+        assert!(ctx.store().find_service("65a1", "oauth").unwrap().is_some(), "other services move");
+        assert!(ctx.store().find_service("65a1", "resume").unwrap().is_none(), "login tokens do not");
+    }
 }
