@@ -140,8 +140,10 @@ pub(crate) mod testing {
     use crate::callbacks::Callbacks;
     use crate::clock::ManualClock;
     use crate::config::Config;
+    use crate::store::NewUser;
+    use crate::types::{EmailRecord, User};
     use serde_json::{Value, json};
-    use std::sync::Arc;
+    use std::sync::{Arc, Mutex};
 
     /// The clock's start: 2027-01-15.
     pub(crate) const START_MS: i64 = 1_800_000_000_000;
@@ -164,6 +166,36 @@ pub(crate) mod testing {
     /// A context with the defaults.
     pub(crate) fn plain() -> Context {
         context(json!({}), Callbacks::default()).0
+    }
+
+    /// A context (with `extra` config) whose mails land in the returned list.
+    pub(crate) fn mailing(extra: Value) -> (Context, Arc<Mutex<Vec<Value>>>) {
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let sink = sent.clone();
+        let send_mail = Arc::new(move |mail: &Value| {
+            sink.lock().unwrap_or_else(|p| p.into_inner()).push(mail.clone());
+            Ok(())
+        });
+        (context(extra, Callbacks { send_mail: Some(send_mail), ..Default::default() }).0, sent)
+    }
+
+    /// Stores a user `id` (with `username` and unverified `emails`, no password) and reads it back.
+    pub(crate) fn stored_user(ctx: &Context, id: &str, username: Option<&str>, emails: &[&str]) -> User {
+        let now = ctx.now();
+        let user = NewUser {
+            id: id.into(),
+            username_key: None,
+            username: username.map(String::from),
+            emails: emails.iter().map(|a| EmailRecord { address: a.to_string(), verified: false }).collect(),
+            profile: Default::default(),
+            password_hash: None,
+            services: Vec::new(),
+            deactivated: false,
+            created_at: now,
+            updated_at: now,
+        };
+        ctx.store().create_user(&user).expect("store the test user");
+        ctx.user_or_not_found(id).expect("read the test user back")
     }
 
     fn merge(a: &mut Value, b: Value) {

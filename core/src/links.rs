@@ -139,33 +139,14 @@ pub(crate) fn check_token(token: &str) -> Result<()> {
 mod tests {
     use super::*;
     use crate::context::testing;
-    use crate::store::{NewUser, transaction};
-    use crate::types::EmailRecord;
+    use crate::store::transaction;
     use serde_json::json;
-
-    fn user(ctx: &Context) -> String {
-        let now = ctx.now();
-        let user = NewUser {
-            id: "u1".into(),
-            username_key: None,
-            username: None,
-            emails: vec![EmailRecord { address: "a@b.co".into(), verified: false }],
-            profile: Default::default(),
-            password_hash: None,
-            services: Vec::new(),
-            deactivated: false,
-            created_at: now,
-            updated_at: now,
-        };
-        ctx.store().create_user(&user).unwrap();
-        "u1".into()
-    }
 
     #[test]
     fn a_token_is_stored_as_its_digest_and_taken_once() {
         let (ctx, _) = testing::context(json!({}), Default::default());
         let links = Links::new(&ctx);
-        let id = user(&ctx);
+        let id = testing::stored_user(&ctx, "u1", None, &["a@b.co"]).id;
         let token = links.issue(&id, kinds::VERIFY_EMAIL, "a@b.co", Duration::from_secs(60), TokenScope::Kind).unwrap();
         assert_eq!(token.len(), 64);
         assert!(ctx.store().find_token(&token).unwrap().is_none(), "the token itself is not a key");
@@ -182,7 +163,7 @@ mod tests {
     fn expiry_and_bad_tokens() {
         let (ctx, clock) = testing::context(json!({}), Default::default());
         let links = Links::new(&ctx);
-        let id = user(&ctx);
+        let id = testing::stored_user(&ctx, "u1", None, &["a@b.co"]).id;
         let token = links.issue(&id, kinds::RESET_PASSWORD, "a@b.co", Duration::from_secs(60), TokenScope::Kind).unwrap();
         clock.advance_secs(61);
         let expired = links.peek(&token, &[kinds::RESET_PASSWORD], None, ErrorCode::ResetPasswordLinkExpired).unwrap_err();

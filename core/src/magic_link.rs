@@ -98,38 +98,14 @@ impl<'a> MagicLink<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::callbacks::Callbacks;
     use crate::context::testing;
-    use crate::store::{NewUser, transaction};
-    use crate::types::EmailRecord;
+    use crate::store::transaction;
     use serde_json::json;
     use std::sync::{Arc, Mutex};
 
     fn setup() -> (Context, Arc<Mutex<Vec<Value>>>) {
-        let sent = Arc::new(Mutex::new(Vec::new()));
-        let sink = sent.clone();
-        let callbacks = Callbacks {
-            send_mail: Some(Arc::new(move |mail: &Value| {
-                sink.lock().unwrap().push(mail.clone());
-                Ok(())
-            })),
-            ..Default::default()
-        };
-        let (ctx, _) = testing::context(json!({}), callbacks);
-        let now = ctx.now();
-        let new = NewUser {
-            id: "u1".into(),
-            username_key: None,
-            username: None,
-            emails: vec![EmailRecord { address: "a@b.co".into(), verified: false }],
-            profile: Default::default(),
-            password_hash: None,
-            services: Vec::new(),
-            deactivated: false,
-            created_at: now,
-            updated_at: now,
-        };
-        ctx.store().create_user(&new).unwrap();
+        let (ctx, sent) = testing::mailing(json!({}));
+        testing::stored_user(&ctx, "u1", None, &["a@b.co"]);
         (ctx, sent)
     }
 

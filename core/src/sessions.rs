@@ -396,32 +396,13 @@ mod tests {
     use super::*;
     use crate::callbacks::Callbacks;
     use crate::context::testing;
-    use crate::store::NewUser;
     use std::sync::Arc;
-
-    fn stored_user(ctx: &Context, id: &str) -> User {
-        let now = ctx.now();
-        let new = NewUser {
-            id: id.into(),
-            username_key: None,
-            username: Some(id.into()),
-            emails: Vec::new(),
-            profile: Default::default(),
-            password_hash: None,
-            services: Vec::new(),
-            deactivated: false,
-            created_at: now,
-            updated_at: now,
-        };
-        ctx.store().create_user(&new).unwrap();
-        ctx.user_or_not_found(id).unwrap()
-    }
 
     #[test]
     fn a_prepared_session_is_not_stored_until_asked() {
         let ctx = testing::plain();
         let sessions = Sessions::new(&ctx);
-        let user = stored_user(&ctx, "u1");
+        let user = testing::stored_user(&ctx, "u1", Some("u1"), &[]);
         let (record, login) = sessions.prepare(&user, &ConnectionInfo::default(), None).unwrap();
         assert!(ctx.store().find_session(&record.session.id).unwrap().is_none());
         assert_eq!(record.refresh_digest, digest(&login.tokens.refresh_token), "only the digest is kept");
@@ -434,7 +415,7 @@ mod tests {
     fn rotation_moves_on_and_a_replayed_token_revokes() {
         let (ctx, clock) = testing::context(json!({"refreshTokenReuseGraceSeconds": 0}), Callbacks::default());
         let sessions = Sessions::new(&ctx);
-        let user = stored_user(&ctx, "u1");
+        let user = testing::stored_user(&ctx, "u1", Some("u1"), &[]);
         let first = sessions.start(&user, &ConnectionInfo::default(), None).unwrap();
         clock.advance_secs(1);
         let second = sessions.refresh(&first.tokens.access_token, &first.tokens.refresh_token, &ConnectionInfo::default()).unwrap();
@@ -451,7 +432,7 @@ mod tests {
     fn tokens_of_two_sessions_do_not_pair() {
         let ctx = testing::plain();
         let sessions = Sessions::new(&ctx);
-        let user = stored_user(&ctx, "u1");
+        let user = testing::stored_user(&ctx, "u1", Some("u1"), &[]);
         let a = sessions.start(&user, &ConnectionInfo::default(), None).unwrap();
         let b = sessions.start(&user, &ConnectionInfo::default(), None).unwrap();
         let mixed = sessions.refresh(&a.tokens.access_token, &b.tokens.refresh_token, &ConnectionInfo::default());
@@ -464,8 +445,8 @@ mod tests {
         let callbacks = Callbacks { impersonation_authorize: Some(Arc::new(|user: &User, _: &User| Ok(user.id == "admin"))), ..Default::default() };
         let (ctx, _) = testing::context(json!({}), callbacks);
         let sessions = Sessions::new(&ctx);
-        let admin = stored_user(&ctx, "admin");
-        let bob = stored_user(&ctx, "bob");
+        let admin = testing::stored_user(&ctx, "admin", Some("admin"), &[]);
+        let bob = testing::stored_user(&ctx, "bob", Some("bob"), &[]);
         let own = sessions.start(&admin, &ConnectionInfo::default(), None).unwrap();
         let target = ImpersonationTarget { user_id: Some("bob".into()), ..Default::default() };
         let result = sessions.impersonate(&own.tokens.access_token, &target, &ConnectionInfo::default()).unwrap();
@@ -484,7 +465,7 @@ mod tests {
     fn logout_and_revoke() {
         let ctx = testing::plain();
         let sessions = Sessions::new(&ctx);
-        let user = stored_user(&ctx, "u1");
+        let user = testing::stored_user(&ctx, "u1", Some("u1"), &[]);
         let login = sessions.start(&user, &ConnectionInfo::default(), None).unwrap();
         sessions.logout(&login.tokens.access_token).unwrap();
         assert_eq!(sessions.logout(&login.tokens.access_token).unwrap_err().code, ErrorCode::InvalidSession);

@@ -300,26 +300,8 @@ fn login_code(params: &Value) -> Result<&str> {
 mod tests {
     use super::*;
     use crate::context::testing;
-    use crate::store::{NewUser, transaction};
+    use crate::store::transaction;
     use serde_json::json;
-
-    fn user(ctx: &Context) -> User {
-        let now = ctx.now();
-        let new = NewUser {
-            id: "u1".into(),
-            username_key: None,
-            username: Some("u1".into()),
-            emails: Vec::new(),
-            profile: Default::default(),
-            password_hash: None,
-            services: Vec::new(),
-            deactivated: false,
-            created_at: now,
-            updated_at: now,
-        };
-        ctx.store().create_user(&new).unwrap();
-        ctx.user_or_not_found("u1").unwrap()
-    }
 
     fn code_now(ctx: &Context, base32: &str) -> String {
         let tf = TwoFactor::new(ctx);
@@ -330,7 +312,7 @@ mod tests {
     fn the_secret_is_sealed_and_a_code_is_accepted_once() {
         let (ctx, clock) = testing::context(json!({}), Default::default());
         let tf = TwoFactor::new(&ctx);
-        let user = user(&ctx);
+        let user = testing::stored_user(&ctx, "u1", Some("u1"), &[]);
         let secret = tf.get_new_auth_secret().unwrap();
         let wrong = if code_now(&ctx, &secret.base32) == "000000" { "111111" } else { "000000" };
         assert_eq!(tf.set(&user.id, &secret.base32, wrong).unwrap_err().code, ErrorCode::TwoFactorCodeDidNotMatch);
@@ -354,7 +336,7 @@ mod tests {
     fn a_planned_use_applies_only_once_when_raced() {
         let ctx = testing::plain();
         let tf = TwoFactor::new(&ctx);
-        let user = user(&ctx);
+        let user = testing::stored_user(&ctx, "u1", Some("u1"), &[]);
         let secret = tf.get_new_auth_secret().unwrap();
         let recovery = tf.set(&user.id, &secret.base32, &code_now(&ctx, &secret.base32)).unwrap();
         let first = tf.plan_login(&user, &json!({"code": recovery[0]}), None).unwrap().unwrap();
@@ -369,7 +351,7 @@ mod tests {
     fn unset_and_import() {
         let ctx = testing::plain();
         let tf = TwoFactor::new(&ctx);
-        let user = user(&ctx);
+        let user = testing::stored_user(&ctx, "u1", Some("u1"), &[]);
         assert_eq!(tf.unset(&user.id, "123456").unwrap_err().code, ErrorCode::TwoFactorNotSet);
         assert_eq!(tf.unset(&user.id, " ").unwrap_err().code, ErrorCode::TwoFactorCodeRequired);
         let secret = tf.get_new_auth_secret().unwrap();

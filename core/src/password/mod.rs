@@ -190,25 +190,9 @@ impl<'a> Password<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::callbacks::Callbacks;
     use crate::context::testing;
     use crate::error::ErrorCode;
     use serde_json::json;
-    use std::sync::{Arc, Mutex};
-
-    /// A context whose mails land in the returned list.
-    fn mailing(extra: Value) -> (Context, Arc<Mutex<Vec<Value>>>) {
-        let sent = Arc::new(Mutex::new(Vec::new()));
-        let sink = sent.clone();
-        let callbacks = Callbacks {
-            send_mail: Some(Arc::new(move |mail: &Value| {
-                sink.lock().unwrap().push(mail.clone());
-                Ok(())
-            })),
-            ..Default::default()
-        };
-        (testing::context(extra, callbacks).0, sent)
-    }
 
     fn token_of(mail: &Value) -> String {
         mail["text"].as_str().unwrap().rsplit('/').next().unwrap().to_string()
@@ -237,7 +221,7 @@ mod tests {
 
     #[test]
     fn a_verification_link_is_stored_with_the_user_and_mailed_after() {
-        let (ctx, sent) = mailing(json!({"services": {"password": {"sendVerificationEmailAfterSignup": true}}}));
+        let (ctx, sent) = testing::mailing(json!({"services": {"password": {"sendVerificationEmailAfterSignup": true}}}));
         let pw = Password::new(&ctx);
         let id = pw.create_user(&json!({"email": "a@b.co"})).unwrap();
         let mail = sent.lock().unwrap().pop().expect("one mail");
@@ -249,7 +233,7 @@ mod tests {
 
     #[test]
     fn a_reset_link_sets_the_password_and_ends_sessions() {
-        let (ctx, sent) = mailing(json!({}));
+        let (ctx, sent) = testing::mailing(json!({}));
         let pw = Password::new(&ctx);
         let id = pw.create_user(&json!({"email": "a@b.co", "password": "old password"})).unwrap();
         let user = ctx.user_or_not_found(&id).unwrap();
@@ -267,10 +251,10 @@ mod tests {
 
     #[test]
     fn an_unknown_address_is_silent_in_ambiguous_mode_only() {
-        let (ctx, sent) = mailing(json!({}));
+        let (ctx, sent) = testing::mailing(json!({}));
         Password::new(&ctx).send_reset_password_email("nobody@b.co").unwrap();
         assert!(sent.lock().unwrap().is_empty());
-        let (ctx, _) = mailing(json!({"ambiguousErrorMessages": false}));
+        let (ctx, _) = testing::mailing(json!({"ambiguousErrorMessages": false}));
         assert_eq!(Password::new(&ctx).send_reset_password_email("nobody@b.co").unwrap_err().code, ErrorCode::UserNotFound);
     }
 
