@@ -12,22 +12,73 @@ CBINDGEN := $(shell command -v cbindgen 2>/dev/null || echo $(HOME)/.cargo/bin/c
 VENV := $(BUILD)/venv
 PREFIX ?= /usr/local
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+# The SONAME's version, as ffi/build.rs sets it: <major>, or 0.<minor> for a 0.x version.
+ABI_VERSION := $(shell echo $(VERSION) | awk -F. '{ print ($$1 == "0") ? "0." $$2 : $$1 }')
+SONAME := libaccounts.so.$(ABI_VERSION)
 CFLAGS_TEST := -std=c11 -Wall -Wextra -Werror -I$(CURDIR)/include
 LDFLAGS_TEST := -L$(LIB_DIR) -laccounts -Wl,-rpath,$(LIB_DIR) -lpthread
 
-.PHONY: lint codegen codegen-check soak soak-smoke fuzz fuzz-smoke fuzz-tools bench bench-smoke node-build test-node demo-node python-install test test-rust test-c test-python header header-check install demo demo-c demo-python tools clean
+.PHONY: dist dist-tools dist-test lint codegen codegen-check soak soak-smoke fuzz fuzz-smoke fuzz-tools bench bench-smoke node-build test-node demo-node python-install test test-rust test-c test-python header header-check install demo demo-c demo-python tools clean
 
 # Every suite runs next to a throwaway PostgreSQL server (tests/pg/with-postgres.sh installs and
 # starts one); ACCOUNTS_REQUIRE_PG=1 makes a missing server a failure rather than a skip.
 test: lint
 	ACCOUNTS_REQUIRE_PG=1 tests/pg/with-postgres.sh $(MAKE) --no-print-directory test-rust test-c test-python test-node soak-smoke bench-smoke
 	$(MAKE) --no-print-directory fuzz-smoke
+	$(MAKE) --no-print-directory dist-test
 	@echo "make test: all suites passed"
 
 ## ---- Rust ----
 test-rust: codegen-check
 	# fault-injection only adds the failing store the atomicity test needs (core/tests/atomic_flows.rs)
 	cargo test -p accounts-core -p accounts-ffi -p accounts-codegen --features accounts-core/fault-injection
+
+## ---- Distribution (docs/distribution.md) ----
+# One release build (the release profile: opt-level 3, no LTO so the three libraries share their
+# dependency builds) of the C library, the Node addon and the Python extension, linked by
+# cargo-zigbuild against glibc 2.17 so every artifact runs on manylinux2014-era servers; then the five
+# artifacts: the abi3 wheel and the sdist, the two npm tarballs, the C tarball.
+DIST := $(CURDIR)/dist
+DIST_VENV := $(BUILD)/dist-venv
+DIST_STAGE := $(BUILD)/dist-stage
+ZIG_TARGET := $(HOST_TRIPLE).2.17
+RELEASE_DIR := $(TARGET_DIR)/release
+CARGO_ZIGBUILD_VERSION := 0.24.1
+
+dist-tools:
+	@test -x $(DIST_VENV)/bin/python || python3 -m venv $(DIST_VENV)
+	$(DIST_VENV)/bin/pip install -q maturin==1.9.6 ziglang==0.13.0 auditwheel==6.4.2 wheel==0.45.1
+	@command -v cargo-zigbuild >/dev/null && cargo-zigbuild --version | grep -q $(CARGO_ZIGBUILD_VERSION) \
+		|| cargo install --locked cargo-zigbuild --version $(CARGO_ZIGBUILD_VERSION)
+
+dist: dist-tools header-check
+	rm -rf $(DIST) $(DIST_STAGE) && mkdir -p $(DIST) $(DIST_STAGE)
+	# cargo-zigbuild finds zig through `python3 -m ziglang` (the venv's)
+	# PYO3_BUILD_EXTENSION_MODULE: an extension module does not link libpython (what maturin sets)
+	PYO3_BUILD_EXTENSION_MODULE=1 PATH=$(DIST_VENV)/bin:$$PATH cargo zigbuild --release -p accounts-ffi -p accounts-node -p accounts-python --target $(ZIG_TARGET)
+	@# Python: the sdist (maturin: the crate and its path dependencies), then the wheel around the built module
+	$(DIST_VENV)/bin/maturin sdist -m bindings/python/Cargo.toml -o $(DIST)
+	$(DIST_VENV)/bin/python bindings/python/scripts/pack_wheel.py $(RELEASE_DIR)/libaccounts_py.so $(DIST)/accounts_rs-$(VERSION).tar.gz $(DIST)
+	$(DIST_VENV)/bin/auditwheel show $(DIST)/accounts_rs-$(VERSION)-*.whl | tee $(DIST_STAGE)/auditwheel.txt
+	tr '\n' ' ' < $(DIST_STAGE)/auditwheel.txt | grep -q 'consistent with the following platform tag: *"manylinux_2_17_x86_64"'
+	@# Node: the napi-rs layout, packed
+	node bindings/node/scripts/stage.js $(RELEASE_DIR)/libaccounts_node.so $(DIST_STAGE)/node
+	strip --strip-unneeded $(DIST_STAGE)/node/linux-x64-gnu/accounts.linux-x64-gnu.node
+	cd $(DIST) && npm pack --silent $(DIST_STAGE)/node/linux-x64-gnu $(DIST_STAGE)/node/accounts-rs
+	ffi/pack-tarball.sh $(RELEASE_DIR) $(DIST_STAGE) $(DIST) $(VERSION) $(SONAME)
+	@ls -l $(DIST) | tee $(DIST_STAGE)/sizes.txt
+
+# Installs each artifact as a user would, with no Rust toolchain: tests/dist/install-test.sh.
+dist-test: dist
+	tests/dist/install-test.sh $(DIST) $(VERSION)
+	# Where no wheel fits, pip builds the sdist (this step has the toolchain; dev profile and the
+	# workspace's target dir, so it reuses the compiled dependencies)
+	rm -rf $(BUILD)/sdist-venv && python3 -m venv $(BUILD)/sdist-venv && $(BUILD)/sdist-venv/bin/pip install -q maturin==1.9.6
+	PATH=$(BUILD)/sdist-venv/bin:$$PATH CARGO_TARGET_DIR=$(CURDIR)/target MATURIN_PEP517_ARGS="--profile dev" \
+		$(BUILD)/sdist-venv/bin/pip install -q --no-build-isolation $(DIST)/accounts_rs-$(VERSION).tar.gz
+	$(BUILD)/sdist-venv/bin/python -c "import accounts; assert accounts.__version__ == '$(VERSION)'; \
+		accounts.AccountsServer(db='sqlite::memory:', token_secret='x' * 32).password.create_user({'username': 'u'})"
+	@echo "dist-test: the sdist builds from source"
 
 ## ---- Gates (docs/architecture.md, "Gates") ----
 # Formatting, lints (workspace lints in Cargo.toml; missing_docs and no unwrap in core), docs
@@ -67,13 +118,15 @@ header-check: tools
 	"$(CBINDGEN)" --config ffi/cbindgen.toml --crate accounts-ffi --output $(BUILD)/accounts.h ffi 2>/dev/null
 	@diff -u include/accounts.h $(BUILD)/accounts.h || (echo "include/accounts.h is stale: run 'make header'"; exit 1)
 
+# Programs linked against the library look for its SONAME at run time: give the build one too.
 $(LIB_DIR)/libaccounts.so: FORCE
 	cargo build -p accounts-ffi
+	ln -sf libaccounts.so $(LIB_DIR)/$(SONAME)
 FORCE:
 
 test-c: tools header-check $(LIB_DIR)/libaccounts.so
 	@mkdir -p $(BUILD)/c
-	gcc $(CFLAGS_TEST) tests/c/test_accounts.c $(LDFLAGS_TEST) -o $(BUILD)/c/test_accounts
+	gcc $(CFLAGS_TEST) -DACCOUNTS_EXPECTED_VERSION='"$(VERSION)"' tests/c/test_accounts.c $(LDFLAGS_TEST) -o $(BUILD)/c/test_accounts
 	valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1 -q \
 		$(BUILD)/c/test_accounts $$(mktemp -d)
 	gcc $(CFLAGS_TEST) -fsanitize=address,undefined -fno-omit-frame-pointer tests/c/test_accounts.c $(LDFLAGS_TEST) \
@@ -91,7 +144,9 @@ test-c: tools header-check $(LIB_DIR)/libaccounts.so
 install: $(LIB_DIR)/libaccounts.so
 	install -d $(PREFIX)/lib/pkgconfig $(PREFIX)/include
 	install -m 644 include/accounts.h $(PREFIX)/include/
-	install -m 755 $(LIB_DIR)/libaccounts.so $(PREFIX)/lib/
+	install -m 755 $(LIB_DIR)/libaccounts.so $(PREFIX)/lib/libaccounts.so.$(VERSION)
+	ln -sf libaccounts.so.$(VERSION) $(PREFIX)/lib/$(SONAME)
+	ln -sf $(SONAME) $(PREFIX)/lib/libaccounts.so
 	install -m 644 $(LIB_DIR)/libaccounts.a $(PREFIX)/lib/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' ffi/accounts.pc.in > $(PREFIX)/lib/pkgconfig/accounts.pc
 
@@ -123,7 +178,7 @@ node-build: bindings/node/node_modules/.bin/napi
 test-node: node-build
 	cd bindings/node/test/compat && npm ci --no-audit --no-fund
 	cd bindings/node && node --test test/
-	d=$$(mktemp -d) && node examples/node/quickstart.mjs $$d/quickstart.db
+	d=$$(mktemp -d) && node examples/node/quickstart.mjs $$d/quickstart.db && node examples/node/quickstart.cjs $$d/quickstart-cjs.db
 
 ## ---- reliability (docs/reliability.md) ----
 # The Rust soak (core/tests/soak.rs) runs 10 s in test-rust; this is its Node twin, on SQLite and PostgreSQL.

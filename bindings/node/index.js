@@ -4,7 +4,7 @@
 // converts arguments, parses results and wraps errors: the native side rejects with a JS Error
 // carrying `code`, `number` and `details`, and argument shapes and error rules are core's.
 
-const native = require('./accounts.node')
+const native = require('./load.js').load()
 
 const CODES = native.errorCodes() // [[code, number, isInputError], ...]
 

@@ -117,6 +117,9 @@ static void veto_login(void *ud, const char *input, accounts_callback_result *re
 
 static void test_basics(void) {
     CHECK(strlen(accounts_version()) > 0);
+#ifdef ACCOUNTS_EXPECTED_VERSION /* the workspace version, from the Makefile: one version everywhere */
+    CHECK(strcmp(accounts_version(), ACCOUNTS_EXPECTED_VERSION) == 0);
+#endif
     CHECK(strcmp(accounts_result_name(ACCOUNTS_OK), "OK") == 0);
     CHECK(strcmp(accounts_result_name(ACCOUNTS_INVALID_CREDENTIALS), "InvalidCredentials") == 0);
     CHECK(strcmp(accounts_result_name(ACCOUNTS_REFRESH_TOKEN_REUSED), "RefreshTokenReused") == 0);

@@ -1,14 +1,32 @@
 'use strict'
-// `npm install <path to bindings/node>`: builds accounts.node with cargo when it is missing, so a
-// checkout installs with one command. ACCOUNTS_RS_REBUILD=1 forces a build; ACCOUNTS_RS_PROFILE
-// picks the cargo profile (default release).
+// The install script: the source fallback. Nothing to do when the prebuilt platform package of this
+// machine is installed (the published package lists it as an optional dependency) or an addon was
+// built already; otherwise, in a checkout (`npm install <path to bindings/node>`), builds
+// accounts.node with cargo. ACCOUNTS_RS_REBUILD=1 forces a build; ACCOUNTS_RS_PROFILE picks the
+// cargo profile (default release).
 const { execFileSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
+const { platformPackage } = require('../load.js')
 
 const root = path.join(__dirname, '..')
 const out = path.join(root, 'accounts.node')
-if (fs.existsSync(out) && !process.env.ACCOUNTS_RS_REBUILD) process.exit(0)
+if (!process.env.ACCOUNTS_RS_REBUILD) {
+  if (fs.existsSync(out)) process.exit(0)
+  const prebuilt = platformPackage()
+  try {
+    if (prebuilt !== null) {
+      require.resolve(prebuilt, { paths: [root] })
+      process.exit(0)
+    }
+  } catch (_) {
+    // not installed: build from source below
+  }
+}
+if (!fs.existsSync(path.join(root, 'Cargo.toml'))) {
+  console.error(`accounts-rs: no prebuilt addon for ${process.platform}-${process.arch} is installed, and this copy has no sources to build one; install from a checkout`)
+  process.exit(1)
+}
 
 const profile = process.env.ACCOUNTS_RS_PROFILE || 'release'
 const args = ['build', '-p', 'accounts-node', '--message-format=json-render-diagnostics']

@@ -286,3 +286,13 @@ test('getJwks and verifyAccessToken: other services verify without the database'
   const hsLogin = (await alice(hs)).login
   assert.ok(verifyAccessToken(hsLogin.tokens.accessToken, { secret: SECRET, algorithm: 'HS256' }).data)
 })
+
+test('one version everywhere: the package, the addon and the workspace', () => {
+  const fs = require('node:fs')
+  const path = require('node:path')
+  const cargo = fs.readFileSync(path.join(__dirname, '..', '..', '..', 'Cargo.toml'), 'utf8')
+  const workspace = /\[workspace\.package\]\nversion = "([^"]+)"/.exec(cargo)[1]
+  assert.equal(require('..').version, workspace)
+  assert.equal(native.version(), workspace)
+  assert.equal(require('../package.json').version, workspace)
+})

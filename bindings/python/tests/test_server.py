@@ -1,9 +1,12 @@
 import asyncio
 import base64
+import importlib.metadata
+import re
 import json
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -27,6 +30,13 @@ def test_error_classes_match_the_core_table():
         assert (cls.code, cls.number) == (code, number)
         assert issubclass(cls, ValueError) == is_input
     assert issubclass(accounts.InvalidArgument, TypeError)
+
+
+def test_one_version_everywhere():
+    cargo = (Path(__file__).resolve().parents[3] / "Cargo.toml").read_text()
+    workspace_version = re.search(r'\[workspace.package\]\nversion = "([^"]+)"', cargo).group(1)
+    assert accounts.__version__ == workspace_version
+    assert importlib.metadata.version("accounts-rs") == workspace_version
 
 
 def test_a_core_panic_raises_internal_error_and_python_goes_on():
