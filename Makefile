@@ -158,7 +158,7 @@ $(VENV)/bin/python:
 	$(VENV)/bin/pip install -q --upgrade pip
 
 python-install: $(VENV)/bin/python
-	$(VENV)/bin/pip install -q pytest mypy==2.4.1 typing_extensions pyotp gunicorn
+	$(VENV)/bin/pip install -q pytest mypy==2.4.1 typing_extensions pyotp gunicorn "pyjwt[crypto]==2.15.1"
 	MATURIN_PEP517_ARGS="--profile dev" $(VENV)/bin/pip install -q --force-reinstall --no-deps ./bindings/python
 
 test-python: python-install

@@ -668,6 +668,29 @@ enum accounts_result accounts_verify_access_token(const char *token,
                                                   char **claims_json_out,
                                                   struct accounts_error **error_out);
 
+// Replaces the JWT key ring without a restart: `keys_json` is a `tokenKeys` object
+// (`{"current": kid, "keys": [{"kid", "algorithm", "secret" | "privateKey" + "publicKey" |
+// "publicKey" | "jwk"}]}`; docs/tokens.md, "Key rotation"). New tokens are signed with `current`;
+// tokens of keys still in the ring keep verifying. A ring that does not validate changes nothing.
+// Results: `ACCOUNTS_OK`, `ACCOUNTS_INVALID_CONFIG`, `ACCOUNTS_INVALID_ARGUMENT`.
+//
+// # Safety
+// As for every function.
+enum accounts_result accounts_server_set_keys(const struct accounts_server *server,
+                                              const char *keys_json,
+                                              struct accounts_error **error_out);
+
+// Seals every stored two-factor secret still under an earlier sealing key with the current
+// `sealingSecret` (after a rotation); `*resealed_out` receives how many. Results: `ACCOUNTS_OK`,
+// `ACCOUNTS_INTERNAL_ERROR` (a secret no configured key opens), `ACCOUNTS_STORAGE_ERROR`,
+// `ACCOUNTS_INVALID_ARGUMENT`.
+//
+// # Safety
+// As for every function.
+enum accounts_result accounts_server_reseal_all(const struct accounts_server *server,
+                                                uint64_t *resealed_out,
+                                                struct accounts_error **error_out);
+
 // Deletes expired link tokens and failed-attempt counters; `*report_json_out` receives
 // `{"tokens": n, "attempts": n}`. Results: `ACCOUNTS_OK`, `ACCOUNTS_STORAGE_ERROR`, `ACCOUNTS_INVALID_ARGUMENT`.
 //

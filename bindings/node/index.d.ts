@@ -31,6 +31,16 @@ export interface Session {
   updatedAt: number
 }
 export type Awaitable<T> = T | Promise<T>
+/** One key of a ring: an HMAC secret, a PEM pair, or (verify only) a PEM public key or a public JWK. */
+export interface TokenKey {
+  kid: string
+  algorithm: 'HS256' | 'HS384' | 'HS512' | 'RS256' | 'RS384' | 'RS512' | 'ES256' | 'ES384' | 'EdDSA'
+  secret?: string
+  privateKey?: string
+  publicKey?: string
+  jwk?: Record<string, unknown>
+}
+export interface TokenKeys { current: string; keys: TokenKey[] }
 
 export interface AccountsServerOptions {
   /** `sqlite:<path>`, `sqlite::memory:` or `postgres://user:password@host:port/db?sslmode=...` */
@@ -38,9 +48,13 @@ export interface AccountsServerOptions {
   /** PostgreSQL connections per process (default 8). */
   dbPoolSize?: number
   /** An HMAC secret (32+ bytes), or accounts-js's PEM key pair for RS256/384/512, ES256/384, EdDSA. */
-  tokenSecret: string | { publicKey: string; privateKey: string }
+  tokenSecret?: string | { publicKey: string; privateKey: string }
+  /** A key ring instead of tokenSecret (needs sealingSecret): `current` signs, every key verifies. */
+  tokenKeys?: TokenKeys
   /** Encrypts two-factor secrets at rest (32+ bytes); without it they hang on tokenSecret. */
   sealingSecret?: string
+  /** Earlier sealingSecrets: what they sealed still opens (resealAll moves it to the current one). */
+  previousSealingSecrets?: string[]
   tokenConfigs?: {
     accessToken?: { expiresIn?: string | number; algorithm?: 'HS256' | 'HS384' | 'HS512' | 'RS256' | 'RS384' | 'RS512' | 'ES256' | 'ES384' | 'EdDSA'; issuer?: string; audience?: string }
     refreshToken?: { expiresIn?: string | number }
@@ -154,6 +168,8 @@ export declare class AccountsServer {
   getOptions(): Readonly<Record<string, unknown>>
   /** The JWKS document of the token signing key (`{keys: []}` for an HMAC secret). */
   getJwks(): { keys: Record<string, unknown>[] }
+  /** Replaces the JWT key ring without a restart; throws InvalidConfig (and changes nothing) for a bad ring. */
+  setKeys(tokenKeys: TokenKeys): void
   on(event: EventName, listener: (payload: Record<string, unknown>) => Awaitable<void>): () => boolean
   loginWithService(service: string, params: LoginParams, infos?: ConnectionInfo): Promise<LoginResult>
   authenticateWithService(service: string, params: LoginParams, infos?: ConnectionInfo): Promise<boolean>
@@ -175,6 +191,8 @@ export declare class AccountsServer {
   importUsers(records: Record<string, unknown>[]): Promise<{ imported: number; skipped: number; failed: { index: number; code: string; message: string }[] }>
   /** Deletes expired link tokens and failed-attempt counters. */
   purgeExpired(): Promise<{ tokens: number; attempts: number }>
+  /** Seals every two-factor secret still under an earlier sealing key with the current one; resolves with how many. */
+  resealAll(): Promise<number>
 }
 
 export declare class AccountsError extends Error {

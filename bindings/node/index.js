@@ -377,6 +377,15 @@ class AccountsServer {
     return JSON.parse(this._native.jwksJson())
   }
 
+  /** Replaces the JWT key ring without a restart (`{current, keys: [...]}`, as the `tokenKeys` option). */
+  setKeys(tokenKeys) {
+    try {
+      this._native.setKeys(json(tokenKeys, 'tokenKeys'))
+    } catch (e) {
+      throw convertError(e)
+    }
+  }
+
   /** The effective options (accounts-js `getOptions()`; secrets shown as "[redacted]"). */
   getOptions() {
     return this.options
@@ -449,6 +458,7 @@ Object.assign(AccountsServer.prototype, {
   }),
   /** Deletes expired link tokens and failed-attempt counters; resolves with `{tokens, attempts}`. */
   purgeExpired: method(function () { return call(this._native.purgeExpired()) }),
+  resealAll: method(function () { return call(this._native.resealAll()) }),
   revokeAllSessions: method(function (userId, options) {
     return call(this._native.revokeAllSessions(str(userId, 'userId'), optJson(options, 'options')))
   }),

@@ -321,6 +321,32 @@ fn main() {
         })
     );
 
+    // ---- per algorithm: resume and refresh with each kind of signing key (a key ring of one) ----
+    let pem = |name: &str| std::fs::read_to_string(format!("{}/tests/keys/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let keys = [
+        ("HS256", json!({"secret": SECRET})),
+        ("EdDSA", json!({"privateKey": pem("ed.pem"), "publicKey": pem("ed.pub.pem")})),
+        ("ES256", json!({"privateKey": pem("ec.pem"), "publicKey": pem("ec.pub.pem")})),
+        ("RS256", json!({"privateKey": pem("rsa.pem"), "publicKey": pem("rsa.pub.pem")})),
+    ];
+    for (algorithm, material) in keys {
+        let mut key = material;
+        key["kid"] = json!("k");
+        key["algorithm"] = json!(algorithm);
+        let db = format!("sqlite:{}", dir.path().join(format!("alg-{algorithm}.db")).display());
+        let cfg = json!({"db": db, "tokenKeys": {"current": "k", "keys": [key]}, "sealingSecret": SECRET});
+        let s = AccountsServer::new(Config::from_value(cfg).unwrap(), Callbacks::default()).unwrap();
+        let id = s.password().create_user(&json!({"username": "alg"})).unwrap();
+        let session = s.login_with_user(&id, &ConnectionInfo::default()).unwrap();
+        single(&format!("core resumeSession ({algorithm})"), 20, || {
+            s.resume_session(&session.tokens.access_token).unwrap();
+        });
+        let mut tokens = session.tokens.clone();
+        single(&format!("core refreshTokens ({algorithm})"), 10, || {
+            tokens = s.refresh_tokens(&tokens.access_token, &tokens.refresh_token, &ConnectionInfo::default()).unwrap().tokens;
+        });
+    }
+
     // ---- no enumeration: a reset request for a known and an unknown address (mail is a no-op) ----
     let silent = {
         let cfg = Config::from_value(json!({"db": format!("sqlite:{}", dir.path().join("mail.db").display()), "tokenSecret": SECRET})).unwrap();

@@ -20,12 +20,22 @@ pub struct Config {
     #[serde(default = "default_pool_size")]
     pub db_pool_size: u32,
     /// The JWT key: an HMAC secret of at least 32 bytes, or accounts-js's `{publicKey, privateKey}`
-    /// (PEM) for RS*/PS*/ES256/ES384/EdDSA. Shown in `options` without its secret part.
-    pub token_secret: TokenSecret,
+    /// (PEM) for RS*/ES256/ES384/EdDSA. Shown in `options` without its secret part. Exactly one of
+    /// `tokenSecret` and `tokenKeys` is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_secret: Option<TokenSecret>,
+    /// A key ring (docs/tokens.md, "Key rotation"): `current` signs, every key verifies the tokens
+    /// that name its `kid`. Needs `sealingSecret`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_keys: Option<TokenKeys>,
     /// The secret data sealed at rest (two-factor secrets) is encrypted under (at least 32 bytes).
     /// Without it the key derives from `tokenSecret`, so changing that turns two-factor off.
     #[serde(default, serialize_with = "redacted_opt", skip_serializing_if = "Option::is_none")]
     pub sealing_secret: Option<String>,
+    /// Earlier `sealingSecret`s: values sealed under them still open (and are sealed again under
+    /// the current one when next written, or by `resealAll`).
+    #[serde(default, serialize_with = "redacted_list", skip_serializing_if = "Vec::is_empty")]
+    pub previous_sealing_secrets: Vec<String>,
     #[serde(default)]
     /// `tokenConfigs`: access and refresh token lifetimes and claims.
     pub token_configs: TokenConfigs,
@@ -427,8 +437,45 @@ fn redacted<S: serde::Serializer>(_: &str, s: S) -> std::result::Result<S::Ok, S
     s.serialize_str("[redacted]")
 }
 
+fn redacted_list<S: serde::Serializer>(v: &[String], s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter().map(|_| "[redacted]"))
+}
+
 fn redacted_opt<S: serde::Serializer>(_: &Option<String>, s: S) -> std::result::Result<S::Ok, S::Error> {
     s.serialize_str("[redacted]")
+}
+
+/// `tokenKeys`: the key ring. `current` names the signing key; all keys verify.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokenKeys {
+    /// The `kid` of the signing key.
+    pub current: String,
+    /// Every key tokens may carry, current or kept for verification.
+    pub keys: Vec<TokenKey>,
+}
+
+/// One key of the ring: an HMAC `secret`, a PEM key pair, a PEM `publicKey` alone, or a public
+/// `jwk` alone (the last two verify only, e.g. a retired key whose private half is gone).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokenKey {
+    /// The key id tokens carry in their header.
+    pub kid: String,
+    /// The algorithm the key is pinned to.
+    pub algorithm: String,
+    /// An HMAC secret (HS256/384/512; at least 32 bytes).
+    #[serde(default, serialize_with = "redacted_opt", skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// A PEM private key (PKCS#8, or PKCS#1 for RSA).
+    #[serde(default, serialize_with = "redacted_opt", skip_serializing_if = "Option::is_none")]
+    pub private_key: Option<String>,
+    /// The PEM public key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
+    /// A public JWK (as in a JWKS document).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwk: Option<serde_json::Value>,
 }
 
 /// `tokenSecret`: a shared HMAC secret, or accounts-js's key pair for asymmetric algorithms.
@@ -446,6 +493,48 @@ pub enum TokenSecret {
         /// The PEM private key.
         private_key: String,
     },
+}
+
+impl TokenKeys {
+    /// The shape rules (the keys themselves are parsed by the token manager).
+    ///
+    /// # Errors
+    /// `InvalidConfig`: no keys, duplicate or empty `kid`s, `current` naming no key that can sign,
+    /// an unknown algorithm, a key material that does not fit its algorithm, a short secret.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(AccountsError::new(ErrorCode::InvalidConfig, m));
+        if self.keys.is_empty() {
+            return bad("tokenKeys.keys is empty".into());
+        }
+        for (i, key) in self.keys.iter().enumerate() {
+            let at = format!("tokenKeys.keys[{i}]");
+            if key.kid.is_empty() || self.keys[..i].iter().any(|k| k.kid == key.kid) {
+                return bad(format!("{at}: kid must be non-empty and unique"));
+            }
+            let Some((_, shared)) = ALGORITHMS.iter().find(|(name, _)| *name == key.algorithm) else {
+                return bad(format!("{at}: algorithm must be HS256/384/512, RS256/384/512, ES256/384 or EdDSA"));
+            };
+            let material = (key.secret.is_some(), key.private_key.is_some(), key.public_key.is_some(), key.jwk.is_some());
+            match (shared, material) {
+                (true, (true, false, false, false)) => {
+                    if key.secret.as_ref().is_some_and(|s| s.len() < MIN_TOKEN_SECRET_BYTES) {
+                        return bad(format!("{at}: secret must be at least 32 bytes"));
+                    }
+                }
+                (false, (false, true, true, false) | (false, false, true, false) | (false, false, false, true)) => {}
+                (true, _) => return bad(format!("{at}: an HMAC key is a secret")),
+                (false, _) => return bad(format!("{at}: give privateKey + publicKey (PEM), publicKey alone, or a public jwk")),
+            }
+            if key.jwk.as_ref().is_some_and(|j| j.get("d").is_some()) {
+                return bad(format!("{at}: a jwk here is public (verify only); give a private key as PEM"));
+            }
+        }
+        match self.keys.iter().find(|k| k.kid == self.current) {
+            Some(k) if k.secret.is_some() || k.private_key.is_some() => Ok(()),
+            Some(_) => bad("tokenKeys.current names a verify-only key".into()),
+            None => bad("tokenKeys.current names no key".into()),
+        }
+    }
 }
 
 impl TokenSecret {
@@ -599,15 +688,24 @@ impl Config {
         let Some((_, shared)) = ALGORITHMS.iter().find(|(name, _)| *name == algorithm) else {
             return bad("tokenConfigs.accessToken.algorithm must be HS256/384/512, RS256/384/512, ES256/384 or EdDSA");
         };
-        match &self.token_secret {
-            TokenSecret::Shared(_) if !shared => {
+        match (&self.token_secret, &self.token_keys) {
+            (None, None) => return bad("tokenSecret (or a tokenKeys ring) is required"),
+            (Some(_), Some(_)) => return bad("give tokenSecret or tokenKeys, not both"),
+            (Some(TokenSecret::Shared(_)), None) if !shared => {
                 return bad("an asymmetric algorithm needs tokenSecret: {publicKey, privateKey}");
             }
-            TokenSecret::Shared(secret) if secret.len() < MIN_TOKEN_SECRET_BYTES => {
+            (Some(TokenSecret::Shared(secret)), None) if secret.len() < MIN_TOKEN_SECRET_BYTES => {
                 return bad("tokenSecret must be at least 32 bytes");
             }
-            TokenSecret::KeyPair { .. } if *shared => {
+            (Some(TokenSecret::KeyPair { .. }), None) if *shared => {
                 return bad("tokenSecret {publicKey, privateKey} needs an asymmetric algorithm (e.g. RS256, ES256, EdDSA)");
+            }
+            (None, Some(ring)) => {
+                ring.validate()?;
+                if self.sealing_secret.is_none() {
+                    // The JWT keys change by design: sealed secrets must not hang on them.
+                    return bad("tokenKeys needs sealingSecret (the key two-factor secrets are sealed under)");
+                }
             }
             _ => {}
         }
@@ -647,8 +745,11 @@ impl Config {
             return bad("Can't enable autologin when requireEmailVerification is on: the new user could not log in.");
         }
         self.messages()?;
-        if self.sealing_secret.as_ref().is_some_and(|s| s.len() < MIN_TOKEN_SECRET_BYTES) {
-            return bad("sealingSecret must be at least 32 bytes");
+        if self.sealing_secret.iter().chain(&self.previous_sealing_secrets).any(|s| s.len() < MIN_TOKEN_SECRET_BYTES) {
+            return bad("sealingSecret and previousSealingSecrets must be at least 32 bytes");
+        }
+        if !self.previous_sealing_secrets.is_empty() && self.sealing_secret.is_none() {
+            return bad("previousSealingSecrets needs a current sealingSecret");
         }
         if self.host_callback_timeout.is_zero() {
             return bad("hostCallbackTimeout must be positive");

@@ -12,7 +12,7 @@ use crate::error::{AccountsError, ErrorCode, Result};
 use crate::hashing::Hasher;
 use crate::mail::{MailKind, Mailer};
 use crate::messages::Messages;
-use crate::secret::SealingKey;
+use crate::secret::{Sealer, SealingKey};
 use crate::store::Store;
 use crate::tokens::TokenManager;
 use crate::types::User;
@@ -26,7 +26,7 @@ pub(crate) struct Context {
     clock: Arc<dyn Clock>,
     hasher: Hasher,
     tokens: TokenManager,
-    sealing_key: SealingKey,
+    sealer: Sealer,
     callbacks: Callbacks,
     events: EventBus,
     mailer: Mailer,
@@ -42,12 +42,10 @@ impl Context {
         let tokens = TokenManager::new(&config)?;
         let pw = &config.services.password;
         let hasher = Hasher::new(pw.hashing, pw.max_concurrent_hashes)?;
-        // Its own secret when given, so the JWT key can change without turning two-factor off.
-        let sealing = config.sealing_secret.as_ref().map_or(config.token_secret.secret_bytes(), |s| s.as_bytes());
-        let sealing_key = SealingKey::derive(sealing, "two-factor secret");
+        let sealer = sealer(&config);
         let messages = config.messages()?;
         let mailer = Mailer::new(&config, &callbacks);
-        Ok(Context { config, store, clock, hasher, tokens, sealing_key, callbacks, events: EventBus::default(), mailer, messages })
+        Ok(Context { config, store, clock, hasher, tokens, sealer, callbacks, events: EventBus::default(), mailer, messages })
     }
 
     pub(crate) fn config(&self) -> &Config {
@@ -72,8 +70,16 @@ impl Context {
     }
 
     /// Seals two-factor secrets at rest.
-    pub(crate) fn sealing_key(&self) -> &SealingKey {
-        &self.sealing_key
+    pub(crate) fn sealer(&self) -> &Sealer {
+        &self.sealer
+    }
+
+    /// Replaces the JWT key ring (docs/tokens.md, "Key rotation").
+    ///
+    /// # Errors
+    /// `InvalidConfig` for a ring that does not validate.
+    pub(crate) fn set_keys(&self, keys: &crate::config::TokenKeys) -> Result<()> {
+        self.tokens.set_keys(keys)
     }
 
     pub(crate) fn callbacks(&self) -> &Callbacks {
@@ -130,6 +136,23 @@ impl Context {
     /// The mailer, for work that must look like sending (a decoy for an unknown address).
     pub(crate) fn mailer(&self) -> &Mailer {
         &self.mailer
+    }
+}
+
+/// The sealing keys of `config`: `sealingSecret` seals when given — its own secret, so the JWT
+/// keys can change without turning two-factor off —, else the key derived from `tokenSecret` (as
+/// before `sealingSecret` existed). Earlier `previousSealingSecrets`, and the `tokenSecret`
+/// derivation once a `sealingSecret` replaced it, still open what they sealed.
+fn sealer(config: &Config) -> Sealer {
+    const PURPOSE: &str = "two-factor secret";
+    let from_token_secret = config.token_secret.as_ref().map(|t| SealingKey::derive(t.secret_bytes(), PURPOSE));
+    match &config.sealing_secret {
+        Some(current) => {
+            let earlier = config.previous_sealing_secrets.iter().map(|s| SealingKey::derive(s.as_bytes(), PURPOSE)).chain(from_token_secret);
+            Sealer::new(SealingKey::derive(current.as_bytes(), PURPOSE), earlier.collect())
+        }
+        // validate() refuses a config without either secret; a ring always comes with a sealingSecret.
+        None => Sealer::new(from_token_secret.unwrap_or_else(|| SealingKey::derive(&[], PURPOSE)), Vec::new()),
     }
 }
 

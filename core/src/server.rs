@@ -163,6 +163,28 @@ impl AccountsServer {
         self.ctx.tokens().jwks()
     }
 
+    /// Replaces the JWT key ring without a restart (docs/tokens.md, "Key rotation"): `keys` is a
+    /// `tokenKeys` object. Tokens are signed with its `current` key from now on; tokens of keys it
+    /// still holds keep verifying, tokens of keys it dropped stop. `options()` keeps showing the
+    /// keys given at construction.
+    ///
+    /// # Errors
+    /// `InvalidConfig` for a ring that does not parse or validate (the old ring stays).
+    pub fn set_keys(&self, keys: &Value) -> Result<()> {
+        let keys: crate::config::TokenKeys =
+            serde_json::from_value(keys.clone()).map_err(|e| AccountsError::new(ErrorCode::InvalidConfig, format!("tokenKeys: {e}")))?;
+        self.ctx.set_keys(&keys)
+    }
+
+    /// Seals every two-factor secret still under an earlier sealing key with the current one
+    /// (after rotating `sealingSecret`); returns how many. See [`TwoFactor::reseal_all`].
+    ///
+    /// # Errors
+    /// `InternalError` for a secret no configured sealing key opens, `StorageError`.
+    pub fn reseal_all(&self) -> Result<u64> {
+        self.two_factor().reseal_all()
+    }
+
     /// The effective options (the secret serialises as `[redacted]`).
     pub fn options(&self) -> &Config {
         self.ctx.config()

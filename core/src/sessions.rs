@@ -224,11 +224,12 @@ impl<'a> Sessions<'a> {
                 }
                 next
             } else if self.in_grace(&rec, &presented, now) {
-                // Signatures are deterministic: the same claims give the winner's token.
-                let next = tokens.refresh_token(&user.id, &rec.session.id, rec.session.refresh_count, rec.rotated_at)?;
-                if !ct_eq(&digest(&next), &rec.refresh_digest) {
+                // Signatures are deterministic: the same claims under the key that signed it give
+                // the winner's token (a key rotation may have come in between: try each key).
+                let candidates = tokens.refresh_token_candidates(&user.id, &rec.session.id, rec.session.refresh_count, rec.rotated_at)?;
+                let Some(next) = candidates.into_iter().find(|t| ct_eq(&digest(t), &rec.refresh_digest)) else {
                     return Err(self.revoke_reused(&rec));
-                }
+                };
                 next
             } else {
                 return Err(self.revoke_reused(&rec));

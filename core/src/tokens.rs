@@ -2,15 +2,19 @@
 //!
 //! Access: `{...createJwtPayload, data: {userId, isImpersonated, sessionId, impersonatorUserId?}, sub, iat, exp, typ: "access"}`.
 //! Refresh: `{sub, sid, ctr, typ: "refresh", iat, exp}`, bound to one session and rotation counter.
-//! Verification pins the configured algorithm and checks `typ`, `exp` (against the server clock),
-//! and `iss`/`aud` when configured, so a refresh token is never accepted as an access token.
+//! Signing uses the ring's current key and puts its `kid` in the header; verification picks the key
+//! by `kid` (a token without one: the keys of its header's algorithm), each key pinned to its own
+//! algorithm, then checks `typ`, `exp` (against the server clock) and `iss`/`aud` when configured, so
+//! a refresh token is never accepted as an access token. The ring can be swapped at run time
+//! (`set_keys`): docs/tokens.md, "Key rotation".
 
-use crate::config::{Config, TokenSecret};
+use crate::config::{Config, TokenKey, TokenKeys, TokenSecret};
 use crate::error::{AccountsError, ErrorCode, Result};
 use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::sync::{Arc, RwLock};
 
 /// The `data` claim of an access token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,14 +57,28 @@ pub struct RefreshClaims {
 const ACCESS: &str = "access";
 const REFRESH: &str = "refresh";
 
-pub(crate) struct TokenManager {
+/// One key of the ring, pinned to its algorithm.
+struct RingKey {
+    /// The header `kid` (none for a plain `tokenSecret` string, as before key rings).
+    kid: Option<String>,
     algorithm: Algorithm,
-    /// For a key pair: its public JWK (with `kid`, the RFC 7638 thumbprint), put in every token's
-    /// header and published by `getJwks`. `None` for HMAC: a shared secret is never published.
-    public_jwk: Option<Jwk>,
-    encoding: EncodingKey,
+    /// `None` for a verify-only key.
+    encoding: Option<EncodingKey>,
     decoding: DecodingKey,
     validation: Validation,
+    /// The public JWK of an asymmetric key (published by `jwks`).
+    public_jwk: Option<Jwk>,
+}
+
+/// The keys in use: `keys[current]` signs.
+struct Ring {
+    keys: Vec<RingKey>,
+    current: usize,
+}
+
+/// Signs and verifies the tokens of one server with its key ring.
+pub(crate) struct TokenManager {
+    ring: RwLock<Arc<Ring>>,
     access_ttl_s: i64,
     refresh_ttl_s: i64,
     issuer: Option<String>,
@@ -110,6 +128,109 @@ fn public_jwk(encoding: &EncodingKey, algorithm: Algorithm) -> Result<Jwk> {
     jwk.common.public_key_use = Some(PublicKeyUse::Signature);
     jwk.common.key_id = Some(jwk.thumbprint(ThumbprintHash::SHA256).map_err(internal)?);
     Ok(jwk)
+}
+
+/// Only signature and algorithm: exp/iss/aud are checked by `check_claims` against the server clock.
+fn pinned_validation(algorithm: Algorithm) -> Validation {
+    let mut validation = Validation::new(algorithm);
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    validation
+}
+
+fn parse_algorithm(name: &str) -> Result<Algorithm> {
+    name.parse().map_err(|_| AccountsError::new(ErrorCode::InvalidConfig, format!("unsupported algorithm {name}")))
+}
+
+impl RingKey {
+    /// The single key of `tokenSecret`: no `kid` for a shared secret (tokens stay as they were),
+    /// the RFC 7638 thumbprint for a key pair.
+    fn from_secret(secret: &TokenSecret, algorithm: Algorithm) -> Result<RingKey> {
+        let (encoding, decoding) = keys(secret, algorithm)?;
+        let public_jwk = match secret {
+            TokenSecret::Shared(_) => None,
+            TokenSecret::KeyPair { .. } => Some(public_jwk(&encoding, algorithm)?),
+        };
+        let kid = public_jwk.as_ref().and_then(|j| j.common.key_id.clone());
+        Ok(RingKey { kid, algorithm, encoding: Some(encoding), decoding, validation: pinned_validation(algorithm), public_jwk })
+    }
+
+    /// A key of `tokenKeys` (shape already checked by [`TokenKeys::validate`]).
+    fn from_config(key: &TokenKey) -> Result<RingKey> {
+        let algorithm = parse_algorithm(&key.algorithm)?;
+        let bad = |e: String| AccountsError::new(ErrorCode::InvalidConfig, format!("tokenKeys {}: {e}", key.kid));
+        let (encoding, decoding) = match (&key.secret, &key.private_key, &key.public_key, &key.jwk) {
+            (Some(secret), ..) => {
+                let (e, d) = keys(&TokenSecret::Shared(secret.clone()), algorithm)?;
+                (Some(e), d)
+            }
+            (None, Some(private_key), Some(public_key), _) => {
+                let pair = TokenSecret::KeyPair { public_key: public_key.clone(), private_key: private_key.clone() };
+                let (e, d) = keys(&pair, algorithm)?;
+                (Some(e), d)
+            }
+            (None, None, Some(public_key), _) => (None, public_decoding_key(public_key, algorithm).map_err(|e| bad(e.message))?),
+            (None, None, None, Some(jwk)) => {
+                let jwk: Jwk = serde_json::from_value(jwk.clone()).map_err(|e| bad(format!("jwk: {e}")))?;
+                (None, DecodingKey::from_jwk(&jwk).map_err(|e| bad(format!("jwk: {e}")))?)
+            }
+            _ => return Err(bad("no key material".into())),
+        };
+        let public_jwk = match (&encoding, &key.jwk, key.secret.is_some()) {
+            (_, _, true) => None, // an HMAC secret is never published
+            (Some(e), _, false) => Some(public_jwk(e, algorithm)?),
+            (None, Some(jwk), false) => Some(serde_json::from_value(jwk.clone()).map_err(|e| bad(format!("jwk: {e}")))?),
+            (None, None, false) => None, // a PEM public key alone: verifies, JWK not derivable without the private half
+        };
+        let public_jwk = public_jwk.map(|mut jwk: Jwk| {
+            jwk.common.key_id = Some(key.kid.clone());
+            jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+            jwk
+        });
+        Ok(RingKey { kid: Some(key.kid.clone()), algorithm, encoding, decoding, validation: pinned_validation(algorithm), public_jwk })
+    }
+}
+
+/// A PEM public key for `algorithm`.
+fn public_decoding_key(pem: &str, algorithm: Algorithm) -> Result<DecodingKey> {
+    let invalid = |m: String| AccountsError::new(ErrorCode::InvalidArgument, m);
+    let pem = pem.as_bytes();
+    use Algorithm::*;
+    match algorithm {
+        RS256 | RS384 | RS512 => DecodingKey::from_rsa_pem(pem),
+        ES256 | ES384 => DecodingKey::from_ec_pem(pem),
+        EdDSA => DecodingKey::from_ed_pem(pem),
+        _ => return Err(invalid("publicKey needs RS256/384/512, ES256/384 or EdDSA".into())),
+    }
+    .map_err(|e| invalid(format!("publicKey: {e}")))
+}
+
+impl Ring {
+    fn from_config(cfg: &Config) -> Result<Ring> {
+        match (&cfg.token_secret, &cfg.token_keys) {
+            (_, Some(ring)) => Ring::from_keys(ring),
+            (Some(secret), None) => {
+                let algorithm = parse_algorithm(&cfg.token_configs.access_token.algorithm)?;
+                Ok(Ring { keys: vec![RingKey::from_secret(secret, algorithm)?], current: 0 })
+            }
+            (None, None) => Err(AccountsError::new(ErrorCode::InvalidConfig, "tokenSecret (or a tokenKeys ring) is required")),
+        }
+    }
+
+    fn from_keys(ring: &TokenKeys) -> Result<Ring> {
+        ring.validate()?;
+        let keys = ring.keys.iter().map(RingKey::from_config).collect::<Result<Vec<_>>>()?;
+        let current = ring.keys.iter().position(|k| k.kid == ring.current).unwrap_or_default();
+        Ok(Ring { keys, current })
+    }
+
+    fn signing(&self) -> Result<(&RingKey, &EncodingKey)> {
+        let key = &self.keys[self.current];
+        let encoding = key.encoding.as_ref().ok_or_else(|| AccountsError::new(ErrorCode::InternalError, "the current key cannot sign"))?;
+        Ok((key, encoding))
+    }
 }
 
 /// How `verify_access_token` finds its key: a JWKS (by the token's `kid`), a PEM public key, or a
@@ -169,16 +290,7 @@ pub fn verify_access_token(token: &str, options: &VerifyOptions) -> Result<Map<S
         }
         (None, Some(pem), None) => {
             let algorithm = named(&options.algorithm)?;
-            let pem = pem.as_bytes();
-            use Algorithm::*;
-            let key = match algorithm {
-                RS256 | RS384 | RS512 => DecodingKey::from_rsa_pem(pem),
-                ES256 | ES384 => DecodingKey::from_ec_pem(pem),
-                EdDSA => DecodingKey::from_ed_pem(pem),
-                _ => return Err(invalid("publicKey needs RS256/384/512, ES256/384 or EdDSA")),
-            }
-            .map_err(|e| invalid(&format!("publicKey: {e}")))?;
-            (key, algorithm)
+            (public_decoding_key(pem, algorithm)?, algorithm)
         }
         (None, None, Some(secret)) => {
             let algorithm = named(&options.algorithm)?;
@@ -189,12 +301,7 @@ pub fn verify_access_token(token: &str, options: &VerifyOptions) -> Result<Map<S
         }
         _ => return Err(invalid("give exactly one of jwks, publicKey, secret")),
     };
-    let mut validation = Validation::new(algorithm);
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    validation.required_spec_claims.clear();
-    let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation).map_err(verification_failed)?.claims;
+    let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &pinned_validation(algorithm)).map_err(verification_failed)?.claims;
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
     check_claims(&claims, ACCESS, now_ms, true, options.issuer.as_deref(), options.audience.as_deref())?;
     Ok(claims)
@@ -228,29 +335,14 @@ fn check_claims(claims: &Map<String, Value>, typ: &str, now_ms: i64, check_exp: 
 }
 
 impl TokenManager {
+    /// The manager of `cfg`'s keys and token options.
+    ///
+    /// # Errors
+    /// `InvalidConfig` for a key that does not parse for its algorithm.
     pub fn new(cfg: &Config) -> Result<TokenManager> {
         let access = &cfg.token_configs.access_token;
-        let algorithm: Algorithm = access
-            .algorithm
-            .parse()
-            .map_err(|_| AccountsError::new(ErrorCode::InvalidConfig, format!("unsupported algorithm {}", access.algorithm)))?;
-        let (encoding, decoding) = keys(&cfg.token_secret, algorithm)?;
-        let public_jwk = match &cfg.token_secret {
-            TokenSecret::Shared(_) => None,
-            TokenSecret::KeyPair { .. } => Some(public_jwk(&encoding, algorithm)?),
-        };
-        let mut validation = Validation::new(algorithm);
-        // exp/iss/aud are checked below against the server clock; jsonwebtoken only pins alg and signature.
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
-        validation.required_spec_claims.clear();
         Ok(TokenManager {
-            algorithm,
-            public_jwk,
-            encoding,
-            decoding,
-            validation,
+            ring: RwLock::new(Arc::new(Ring::from_config(cfg)?)),
             access_ttl_s: access.expires_in.as_secs() as i64,
             refresh_ttl_s: cfg.token_configs.refresh_token.expires_in.as_secs() as i64,
             issuer: access.issuer.clone(),
@@ -258,15 +350,37 @@ impl TokenManager {
         })
     }
 
-    /// The JWKS document of the signing key (no keys for HMAC).
+    fn ring(&self) -> Arc<Ring> {
+        self.ring.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Replaces the key ring (tokens signed from now on use its `current` key; tokens of keys it no
+    /// longer holds stop verifying).
+    ///
+    /// # Errors
+    /// `InvalidConfig` for a ring that does not validate or a key that does not parse.
+    pub fn set_keys(&self, keys: &TokenKeys) -> Result<()> {
+        let ring = Arc::new(Ring::from_keys(keys)?);
+        *self.ring.write().unwrap_or_else(|p| p.into_inner()) = ring;
+        Ok(())
+    }
+
+    /// The JWKS document of the ring's public keys (HMAC keys never appear).
     pub fn jwks(&self) -> Value {
-        serde_json::json!({ "keys": self.public_jwk.iter().collect::<Vec<_>>() })
+        let ring = self.ring();
+        serde_json::json!({ "keys": ring.keys.iter().filter_map(|k| k.public_jwk.as_ref()).collect::<Vec<_>>() })
+    }
+
+    fn sign_with<T: Serialize>(key: &RingKey, encoding: &EncodingKey, claims: &T) -> Result<String> {
+        let mut header = Header::new(key.algorithm);
+        header.kid = key.kid.clone();
+        jsonwebtoken::encode(&header, claims, encoding).map_err(|e| AccountsError::new(ErrorCode::InternalError, format!("jwt encode: {e}")))
     }
 
     fn sign<T: Serialize>(&self, claims: &T) -> Result<String> {
-        let mut header = Header::new(self.algorithm);
-        header.kid = self.public_jwk.as_ref().and_then(|j| j.common.key_id.clone());
-        jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|e| AccountsError::new(ErrorCode::InternalError, format!("jwt encode: {e}")))
+        let ring = self.ring();
+        let (key, encoding) = ring.signing()?;
+        TokenManager::sign_with(key, encoding, claims)
     }
 
     /// Signs an access token. `extra` (from createJwtPayload) never overrides the reserved claims.
@@ -287,11 +401,9 @@ impl TokenManager {
         self.sign(&claims)
     }
 
-    /// The refresh token for `session_id` at rotation `ctr`, issued at `issued_ms`.
-    /// Deterministic: the same inputs always give the same token (HMAC signatures are deterministic).
-    pub fn refresh_token(&self, user_id: &str, session_id: &str, ctr: i64, issued_ms: i64) -> Result<String> {
+    fn refresh_claims(&self, user_id: &str, session_id: &str, ctr: i64, issued_ms: i64) -> RefreshClaims {
         let iat = issued_ms / 1000;
-        self.sign(&RefreshClaims {
+        RefreshClaims {
             sub: user_id.into(),
             sid: session_id.into(),
             ctr,
@@ -300,11 +412,43 @@ impl TokenManager {
             exp: iat + self.refresh_ttl_s,
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
-        })
+        }
     }
 
+    /// The refresh token for `session_id` at rotation `ctr`, issued at `issued_ms`, signed with the
+    /// current key. Deterministic: the same inputs and key always give the same token (every offered
+    /// algorithm signs deterministically).
+    pub fn refresh_token(&self, user_id: &str, session_id: &str, ctr: i64, issued_ms: i64) -> Result<String> {
+        self.sign(&self.refresh_claims(user_id, session_id, ctr, issued_ms))
+    }
+
+    /// The same refresh token as signed by each key of the ring that can sign, current first: the
+    /// grace window re-derives a successor that may predate a key rotation.
+    pub fn refresh_token_candidates(&self, user_id: &str, session_id: &str, ctr: i64, issued_ms: i64) -> Result<Vec<String>> {
+        let ring = self.ring();
+        let claims = self.refresh_claims(user_id, session_id, ctr, issued_ms);
+        let current = std::iter::once(&ring.keys[ring.current]);
+        let others = ring.keys.iter().enumerate().filter(|(i, _)| *i != ring.current).map(|(_, k)| k);
+        current.chain(others).filter_map(|k| k.encoding.as_ref().map(|e| (k, e))).map(|(k, e)| TokenManager::sign_with(k, e, &claims)).collect()
+    }
+
+    /// The claims of a token signed by a key of the ring: the key its `kid` names (or, without a
+    /// `kid`, a key of its header's algorithm), with that key's algorithm only.
     fn decode(&self, token: &str) -> Result<Map<String, Value>> {
-        jsonwebtoken::decode::<Map<String, Value>>(token, &self.decoding, &self.validation).map(|d| d.claims).map_err(verification_failed)
+        let header = jsonwebtoken::decode_header(token).map_err(verification_failed)?;
+        let ring = self.ring();
+        let mut candidates = ring.keys.iter().filter(|k| match &header.kid {
+            Some(kid) => k.kid.as_deref() == Some(kid.as_str()),
+            None => k.algorithm == header.alg,
+        });
+        let mut last = verification_failed("no key of the ring signed this token");
+        for key in &mut candidates {
+            match jsonwebtoken::decode::<Map<String, Value>>(token, &key.decoding, &key.validation) {
+                Ok(data) => return Ok(data.claims),
+                Err(e) => last = verification_failed(e),
+            }
+        }
+        Err(last)
     }
 
     fn check_common(&self, claims: &Map<String, Value>, typ: &str, now_ms: i64, check_exp: bool) -> Result<()> {

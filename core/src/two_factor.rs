@@ -190,7 +190,7 @@ impl<'a> TwoFactor<'a> {
     /// The stored document of a secret: sealed to its user, with the last step used and the
     /// recovery code digests.
     fn document(&self, user_id: &str, secret: &[u8], last_step: u64, recovery_codes: Vec<String>) -> Result<String> {
-        let sealed_secret = self.ctx.sealing_key().seal(secret, user_id.as_bytes())?;
+        let sealed_secret = self.ctx.sealer().seal(secret, user_id.as_bytes())?;
         Ok(serde_json::to_string(&Stored { sealed_secret, last_step, recovery_codes })?)
     }
 
@@ -243,7 +243,7 @@ impl<'a> TwoFactor<'a> {
             return Err(err(ErrorCode::TwoFactorCodeDidNotMatch));
         }
         if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
-            let secret = self.ctx.sealing_key().open(&doc.sealed_secret, user_id.as_bytes())?;
+            let secret = self.ctx.sealer().open(&doc.sealed_secret, user_id.as_bytes())?;
             match self.totp(secret)?.check(code, self.now_secs()) {
                 Some(step) if step > doc.last_step => doc.last_step = step,
                 _ => return Err(err(ErrorCode::TwoFactorCodeDidNotMatch)),
@@ -259,7 +259,49 @@ impl<'a> TwoFactor<'a> {
             let Some(i) = found else { return Err(err(ErrorCode::TwoFactorCodeDidNotMatch)) };
             doc.recovery_codes.remove(i);
         }
+        self.resealed(user_id, &mut doc)?;
         Ok(next(doc).map(|d| serde_json::to_string(&d)).transpose()?)
+    }
+
+    /// Seals the document's secret again under the current sealing key when an earlier key sealed
+    /// it (the document is being written anyway). Returns whether it did.
+    fn resealed(&self, user_id: &str, doc: &mut Stored) -> Result<bool> {
+        let sealer = self.ctx.sealer();
+        if sealer.is_current(&doc.sealed_secret) {
+            return Ok(false);
+        }
+        let secret = sealer.open(&doc.sealed_secret, user_id.as_bytes())?;
+        doc.sealed_secret = sealer.seal(&secret, user_id.as_bytes())?;
+        Ok(true)
+    }
+
+    /// Seals every stored two-factor secret that an earlier sealing key sealed under the current
+    /// one (after a `sealingSecret` rotation; docs/security.md, "Key rotation"); returns how many.
+    /// Safe to run while the server works: each document is swapped only if unchanged meanwhile
+    /// (a document used since was resealed by that use).
+    ///
+    /// # Errors
+    /// `InternalError` for a secret no known key opens, `StorageError`.
+    pub fn reseal_all(&self) -> Result<u64> {
+        const PAGE: u32 = 500;
+        let store = self.ctx.store();
+        let (mut after, mut resealed) = (String::new(), 0u64);
+        loop {
+            let page = store.list_services(SERVICE, &after, PAGE)?;
+            for (user_id, text) in &page {
+                let mut doc: Stored =
+                    serde_json::from_str(text).map_err(|e| AccountsError::new(ErrorCode::StorageError, format!("two-factor document: {e}")))?;
+                if self.resealed(user_id, &mut doc)?
+                    && store.swap_service(user_id, SERVICE, Some(text), Some(&serde_json::to_string(&doc)?), self.ctx.now())?
+                {
+                    resealed += 1;
+                }
+            }
+            match page.last() {
+                Some((last, _)) if page.len() == PAGE as usize => after = last.clone(),
+                _ => return Ok(resealed),
+            }
+        }
     }
 }
 

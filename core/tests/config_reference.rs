@@ -24,8 +24,17 @@ fn every_option_is_in_the_reference() {
         "tokenConfigs": {"accessToken": {"issuer": "i", "audience": "a"}},
     }))
     .unwrap();
+    // The options that exclude the ones above, or serialise only when set.
+    let ringed = Config::from_value(json!({
+        "db": "sqlite::memory:",
+        "tokenKeys": {"current": "k", "keys": [{"kid": "k", "algorithm": "HS256", "secret": "reference-test-secret-0123456789abcdef"}]},
+        "sealingSecret": "reference-test-sealing-0123456789abcdef",
+        "previousSealingSecrets": ["reference-test-previous-0123456789abcdef"],
+    }))
+    .unwrap();
     let mut paths = Vec::new();
     key_paths("", &serde_json::to_value(&config).unwrap(), &mut paths);
+    key_paths("", &serde_json::to_value(&ringed).unwrap(), &mut paths);
     let page = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/configuration.md")).unwrap();
     assert!(paths.len() > 40, "the walk found the options: {paths:?}");
     let missing: Vec<&String> = paths

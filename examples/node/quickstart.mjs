@@ -48,4 +48,16 @@ console.log(`8. deactivated jane; her login now fails with ${janeLogin.code}`)
 await server.logout(access)
 const resumed = await server.resumeSession(access).catch((e) => e)
 console.log(`9. logged out; resuming the session now fails with ${resumed.code}`)
-process.exitCode = resumed.code === 'InvalidSession' ? 0 : 1
+
+// Other services verify tokens without the database from the public keys: serve them where they
+// look (with an HMAC tokenSecret the set is empty; use a key pair or a tokenKeys ring to fill it).
+const http = await import('node:http')
+const wellKnown = http.createServer((req, res) => {
+  if (req.url !== '/.well-known/jwks.json') return res.writeHead(404).end()
+  res.writeHead(200, { 'content-type': 'application/jwk-set+json' }).end(JSON.stringify(server.getJwks()))
+})
+await new Promise((resolve) => wellKnown.listen(0, '127.0.0.1', resolve))
+const jwks = await (await fetch(`http://127.0.0.1:${wellKnown.address().port}/.well-known/jwks.json`)).json()
+wellKnown.close()
+console.log(`10. served /.well-known/jwks.json: ${jwks.keys.length} public keys`)
+process.exitCode = resumed.code === 'InvalidSession' && Array.isArray(jwks.keys) ? 0 : 1

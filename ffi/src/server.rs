@@ -448,6 +448,49 @@ pub unsafe extern "C" fn accounts_verify_access_token(
     })
 }
 
+/// Replaces the JWT key ring without a restart: `keys_json` is a `tokenKeys` object
+/// (`{"current": kid, "keys": [{"kid", "algorithm", "secret" | "privateKey" + "publicKey" |
+/// "publicKey" | "jwk"}]}`; docs/tokens.md, "Key rotation"). New tokens are signed with `current`;
+/// tokens of keys still in the ring keep verifying. A ring that does not validate changes nothing.
+/// Results: `ACCOUNTS_OK`, `ACCOUNTS_INVALID_CONFIG`, `ACCOUNTS_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// As for every function.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn accounts_server_set_keys(
+    server: *const accounts_server,
+    keys_json: *const c_char,
+    error_out: *mut *mut accounts_error,
+) -> accounts_result {
+    guard(error_out, || {
+        let s = server_ref(server)?;
+        let keys: Value = unsafe { json_arg(keys_json, "keys_json") }?;
+        s.set_keys(&keys)
+    })
+}
+
+/// Seals every stored two-factor secret still under an earlier sealing key with the current
+/// `sealingSecret` (after a rotation); `*resealed_out` receives how many. Results: `ACCOUNTS_OK`,
+/// `ACCOUNTS_INTERNAL_ERROR` (a secret no configured key opens), `ACCOUNTS_STORAGE_ERROR`,
+/// `ACCOUNTS_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// As for every function.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn accounts_server_reseal_all(
+    server: *const accounts_server,
+    resealed_out: *mut u64,
+    error_out: *mut *mut accounts_error,
+) -> accounts_result {
+    guard(error_out, || {
+        let s = server_ref(server)?;
+        out_arg(resealed_out, "resealed_out")?;
+        let n = s.reseal_all()?;
+        unsafe { write_value(resealed_out, n) };
+        Ok(())
+    })
+}
+
 /// Deletes expired link tokens and failed-attempt counters; `*report_json_out` receives
 /// `{"tokens": n, "attempts": n}`. Results: `ACCOUNTS_OK`, `ACCOUNTS_STORAGE_ERROR`, `ACCOUNTS_INVALID_ARGUMENT`.
 ///

@@ -865,6 +865,47 @@ static void test_key_pair(void) {
     accounts_server_free(s);
 }
 
+/* A key ring rotated at run time: the old session refreshes onto the new key; a bad ring changes
+   nothing; resealAll after a sealing-secret change. */
+static void test_key_ring(void) {
+    static char pub[1024], priv[1024], config[8192], keys[8192];
+    CHECK(pem_json("core/tests/keys/ed.pub.pem", pub, sizeof pub));
+    CHECK(pem_json("core/tests/keys/ed.pem", priv, sizeof priv));
+    const char *k1 = "{\"kid\":\"k1\",\"algorithm\":\"HS256\",\"secret\":\"the-first-signing-secret-of-32-bytes-000\"}";
+    snprintf(config, sizeof config,
+             "{\"db\":\"sqlite::memory:\",\"tokenKeys\":{\"current\":\"k1\",\"keys\":[%s]},"
+             "\"sealingSecret\":\"c-test-sealing-secret-0123456789abcdef\"," FAST "}", k1);
+    accounts_server *s = NULL;
+    EXPECT(accounts_server_new(config, NULL, &s, &err), ACCOUNTS_OK);
+    char *id = NULL, *out = NULL;
+    EXPECT(accounts_password_create_user(s, "{\"username\":\"kim\",\"password\":\"long enough\"}", &id, &err), ACCOUNTS_OK);
+    EXPECT(accounts_server_login_with_user(s, id, NULL, &out, &err), ACCOUNTS_OK);
+    char *at = json_str(out, "accessToken"), *rt = json_str(out, "refreshToken");
+    accounts_string_free(out);
+    snprintf(keys, sizeof keys,
+             "{\"current\":\"k2\",\"keys\":[%s,{\"kid\":\"k2\",\"algorithm\":\"EdDSA\",\"publicKey\":\"%s\",\"privateKey\":\"%s\"}]}",
+             k1, pub, priv);
+    EXPECT(accounts_server_set_keys(s, keys, &err), ACCOUNTS_OK);
+    EXPECT(accounts_server_resume_session(s, at, &out, &err), ACCOUNTS_OK);
+    accounts_string_free(out);
+    EXPECT(accounts_server_refresh_tokens(s, at, rt, NULL, &out, &err), ACCOUNTS_OK);
+    accounts_string_free(out);
+    EXPECT(accounts_server_jwks(s, &out, &err), ACCOUNTS_OK);
+    CHECK(strstr(out, "\"kid\":\"k2\"") != NULL && strstr(out, "k1") == NULL);
+    accounts_string_free(out);
+    EXPECT(accounts_server_set_keys(s, "{\"current\":\"nope\",\"keys\":[]}", &err), ACCOUNTS_INVALID_CONFIG);
+    EXPECT(accounts_server_set_keys(s, "not json", &err), ACCOUNTS_INVALID_ARGUMENT);
+    EXPECT(accounts_server_set_keys(s, NULL, &err), ACCOUNTS_INVALID_ARGUMENT);
+    uint64_t resealed = 99;
+    EXPECT(accounts_server_reseal_all(s, &resealed, &err), ACCOUNTS_OK);
+    CHECK(resealed == 0);
+    EXPECT(accounts_server_reseal_all(s, NULL, &err), ACCOUNTS_INVALID_ARGUMENT);
+    free(at);
+    free(rt);
+    accounts_string_free(id);
+    accounts_server_free(s);
+}
+
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "/tmp";
     test_basics();
@@ -877,6 +918,7 @@ int main(int argc, char **argv) {
     test_import();
     test_accounts_js_rules();
     test_key_pair();
+    test_key_ring();
     test_threads(dir);
     printf("%d passed, %d failed\n", checks - failures, failures);
     return failures == 0 ? 0 : 1;

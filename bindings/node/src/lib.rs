@@ -398,6 +398,18 @@ impl NativeServer {
         self.inner.jwks().to_string()
     }
 
+    /// Replaces the JWT key ring (synchronous: it only parses keys).
+    #[napi]
+    pub fn set_keys(&self, env: Env, keys_json: String) -> Result<()> {
+        caught(|| self.inner.set_keys(&parse::<Value>("tokenKeys", &keys_json)?)).map_err(|e| coded(&env, e))
+    }
+
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn reseal_all<'e>(&self, env: &'e Env) -> Result<PromiseRaw<'e, String>> {
+        let s = self.inner.clone();
+        run(env, "resealAll", move || s.reseal_all())
+    }
+
     #[napi(ts_return_type = "Promise<string>")]
     pub fn import_users<'e>(&self, env: &'e Env, records_json: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();

@@ -479,6 +479,17 @@ impl PyServer {
         let r = core_call!(py, self.inner.purge_expired())?;
         ser_to_py(py, &r)
     }
+
+    /// Replaces the JWT key ring without a restart (`token_keys`: `{"current": kid, "keys": [...]}`).
+    fn set_keys(&self, py: Python<'_>, token_keys: &Bound<'_, PyAny>) -> PyResult<()> {
+        let keys = arg_json(py, token_keys)?;
+        core_call!(py, self.inner.set_keys(&keys))
+    }
+
+    /// Seals every two-factor secret still under an earlier sealing key with the current one; returns how many.
+    fn reseal_all(&self, py: Python<'_>) -> PyResult<u64> {
+        core_call!(py, self.inner.reseal_all())
+    }
 }
 
 #[pymethods]

@@ -119,6 +119,10 @@ macro_rules! forward_store {
                 let $name = "find_service";
                 $inner.find_service(user_id, name)
             }
+            fn list_services(&$s, service: &str, after: &str, limit: u32) -> Result<Vec<(String, String)>> {
+                let $name = "list_services";
+                $inner.list_services(service, after, limit)
+            }
             fn swap_service(&$s, user_id: &str, name: &str, expected: Option<&str>, new: Option<&str>, now: i64) -> Result<bool> {
                 let $name = "swap_service";
                 $inner.swap_service(user_id, name, expected, new, now)
@@ -332,6 +336,9 @@ pub trait Store: Send + Sync {
 
     /// The JSON document a service keeps for a user (e.g. `two-factor`).
     fn find_service(&self, user_id: &str, name: &str) -> Result<Option<String>>;
+    /// Every user's document of service `name`, as `(user_id, document)` in user id order, at most
+    /// `limit` of them after `after` (a user id; maintenance jobs page through with it).
+    fn list_services(&self, name: &str, after: &str, limit: u32) -> Result<Vec<(String, String)>>;
     /// Replaces a service document if, and only if, the stored one equals `expected` (`None` =
     /// absent); `new = None` deletes it. Returns whether it swapped.
     ///

@@ -645,4 +645,12 @@ impl Store for PostgresStore {
     fn swap_service(&self, user_id: &str, name: &str, expected: Option<&str>, new: Option<&str>, now: i64) -> Result<bool> {
         PgWrites { c: &mut *self.conn()? }.swap_service(user_id, name, expected, new, now)
     }
+
+    fn list_services(&self, name: &str, after: &str, limit: u32) -> Result<Vec<(String, String)>> {
+        let rows = self.conn()?.query(
+            "SELECT user_id, data FROM services WHERE name = $1 AND user_id COLLATE \"C\" > $2 ORDER BY user_id COLLATE \"C\" LIMIT $3",
+            &[&name, &after, &i64::from(limit)],
+        )?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
 }

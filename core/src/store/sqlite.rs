@@ -707,4 +707,12 @@ impl Store for SqliteStore {
     fn swap_service(&self, user_id: &str, name: &str, expected: Option<&str>, new: Option<&str>, now: i64) -> Result<bool> {
         self.write(|tx| SqliteWrites { tx }.swap_service(user_id, name, expected, new, now))
     }
+
+    fn list_services(&self, name: &str, after: &str, limit: u32) -> Result<Vec<(String, String)>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT user_id, data FROM services WHERE name = ?1 AND user_id > ?2 ORDER BY user_id LIMIT ?3")?;
+            let rows = stmt.query_map(rusqlite::params![name, after, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+    }
 }

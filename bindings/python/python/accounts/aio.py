@@ -169,5 +169,11 @@ class AccountsServer:
     async def purge_expired(self) -> Json:
         return await _run(self.sync.purge_expired)
 
+    def set_keys(self, token_keys: Json) -> None:
+        self.sync.set_keys(token_keys)
+
+    async def reseal_all(self) -> int:
+        return await _run(self.sync.reseal_all)
+
     async def revoke_all_sessions(self, user_id: str, options: Optional[Json] = None) -> int:
         return await _run(self.sync.revoke_all_sessions, user_id, options)
