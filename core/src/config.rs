@@ -437,6 +437,19 @@ fn redacted<S: serde::Serializer>(_: &str, s: S) -> std::result::Result<S::Ok, S
     s.serialize_str("[redacted]")
 }
 
+/// A JWK with its private members (`d`, and RSA's `p`, `q`, `dp`, `dq`, `qi`, `oth`) redacted.
+fn redacted_jwk<S: serde::Serializer>(v: &Option<serde_json::Value>, s: S) -> std::result::Result<S::Ok, S::Error> {
+    let mut shown = v.clone();
+    if let Some(serde_json::Value::Object(members)) = &mut shown {
+        for private in ["d", "p", "q", "dp", "dq", "qi", "oth"] {
+            if let Some(m) = members.get_mut(private) {
+                *m = serde_json::Value::String("[redacted]".into());
+            }
+        }
+    }
+    shown.serialize(s)
+}
+
 fn redacted_list<S: serde::Serializer>(v: &[String], s: S) -> std::result::Result<S::Ok, S::Error> {
     s.collect_seq(v.iter().map(|_| "[redacted]"))
 }
@@ -455,8 +468,8 @@ pub struct TokenKeys {
     pub keys: Vec<TokenKey>,
 }
 
-/// One key of the ring: an HMAC `secret`, a PEM key pair, a PEM `publicKey` alone, or a public
-/// `jwk` alone (the last two verify only, e.g. a retired key whose private half is gone).
+/// One key of the ring: an HMAC `secret`, a PEM key pair, a private `jwk`, or — verify only, e.g. a
+/// retired key whose private half is gone — a PEM `publicKey` or a public `jwk`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TokenKey {
@@ -473,8 +486,9 @@ pub struct TokenKey {
     /// The PEM public key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_key: Option<String>,
-    /// A public JWK (as in a JWKS document).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// A JWK: private (with `d`; signs and verifies) or public (verifies only). Its private members
+    /// are redacted in `options`.
+    #[serde(default, serialize_with = "redacted_jwk", skip_serializing_if = "Option::is_none")]
     pub jwk: Option<serde_json::Value>,
 }
 
@@ -523,14 +537,12 @@ impl TokenKeys {
                 }
                 (false, (false, true, true, false) | (false, false, true, false) | (false, false, false, true)) => {}
                 (true, _) => return bad(format!("{at}: an HMAC key is a secret")),
-                (false, _) => return bad(format!("{at}: give privateKey + publicKey (PEM), publicKey alone, or a public jwk")),
-            }
-            if key.jwk.as_ref().is_some_and(|j| j.get("d").is_some()) {
-                return bad(format!("{at}: a jwk here is public (verify only); give a private key as PEM"));
+                (false, _) => return bad(format!("{at}: give privateKey + publicKey (PEM), a jwk, or publicKey alone")),
             }
         }
+        let signs = |k: &TokenKey| k.secret.is_some() || k.private_key.is_some() || k.jwk.as_ref().is_some_and(|j| j.get("d").is_some());
         match self.keys.iter().find(|k| k.kid == self.current) {
-            Some(k) if k.secret.is_some() || k.private_key.is_some() => Ok(()),
+            Some(k) if signs(k) => Ok(()),
             Some(_) => bad("tokenKeys.current names a verify-only key".into()),
             None => bad("tokenKeys.current names no key".into()),
         }

@@ -172,9 +172,10 @@ impl RingKey {
                 (Some(e), d)
             }
             (None, None, Some(public_key), _) => (None, public_decoding_key(public_key, algorithm).map_err(|e| bad(e.message))?),
-            (None, None, None, Some(jwk)) => {
-                let jwk: Jwk = serde_json::from_value(jwk.clone()).map_err(|e| bad(format!("jwk: {e}")))?;
-                (None, DecodingKey::from_jwk(&jwk).map_err(|e| bad(format!("jwk: {e}")))?)
+            (None, None, None, Some(value)) => {
+                let encoding = if value.get("d").is_some() { Some(private_jwk_encoding(value, algorithm)?) } else { None };
+                let jwk: Jwk = serde_json::from_value(value.clone()).map_err(|e| bad(format!("jwk: {e}")))?;
+                (encoding, DecodingKey::from_jwk(&jwk).map_err(|e| bad(format!("jwk: {e}")))?)
             }
             _ => return Err(bad("no key material".into())),
         };
@@ -190,6 +191,50 @@ impl RingKey {
             jwk
         });
         Ok(RingKey { kid: Some(key.kid.clone()), algorithm, encoding, decoding, validation: pinned_validation(algorithm), public_jwk })
+    }
+}
+
+/// The signing key of a private JWK (`d` present): converted to the DER form jsonwebtoken reads by
+/// the key crates (RustCrypto's `ed25519-dalek`, `p256`, `p384`, `rsa`), never by hand.
+fn private_jwk_encoding(jwk: &Value, algorithm: Algorithm) -> Result<EncodingKey> {
+    use base64::Engine;
+    let bad = |m: String| AccountsError::new(ErrorCode::InvalidConfig, format!("jwk: {m}"));
+    let field = |name: &str| -> Result<Vec<u8>> {
+        let text = jwk.get(name).and_then(Value::as_str).ok_or_else(|| bad(format!("no {name}")))?;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text).map_err(|e| bad(format!("{name}: {e}")))
+    };
+    use Algorithm::*;
+    match algorithm {
+        EdDSA => {
+            use ed25519_dalek::pkcs8::EncodePrivateKey;
+            let seed: [u8; 32] = field("d")?.try_into().map_err(|_| bad("d must be 32 bytes".into()))?;
+            let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+            if key.verifying_key().as_bytes().as_slice() != field("x")?.as_slice() {
+                return Err(bad("x is not the public key of d".into()));
+            }
+            // PKCS#8 v1 (the seed alone), the form jsonwebtoken reads Ed25519 keys in.
+            let der = ed25519_dalek::pkcs8::KeypairBytes { secret_key: seed, public_key: None }.to_pkcs8_der().map_err(|e| bad(e.to_string()))?;
+            Ok(EncodingKey::from_ed_der(der.as_bytes()))
+        }
+        ES256 => {
+            use p256::pkcs8::EncodePrivateKey;
+            let key = p256::SecretKey::from_jwk_str(&jwk.to_string()).map_err(|e| bad(e.to_string()))?;
+            Ok(EncodingKey::from_ec_der(key.to_pkcs8_der().map_err(|e| bad(e.to_string()))?.as_bytes()))
+        }
+        ES384 => {
+            use p384::pkcs8::EncodePrivateKey;
+            let key = p384::SecretKey::from_jwk_str(&jwk.to_string()).map_err(|e| bad(e.to_string()))?;
+            Ok(EncodingKey::from_ec_der(key.to_pkcs8_der().map_err(|e| bad(e.to_string()))?.as_bytes()))
+        }
+        RS256 | RS384 | RS512 => {
+            use rsa::pkcs1::EncodeRsaPrivateKey;
+            let int = |name: &str| field(name).map(|b| rsa::BigUint::from_bytes_be(&b));
+            let key =
+                rsa::RsaPrivateKey::from_components(int("n")?, int("e")?, int("d")?, vec![int("p")?, int("q")?]).map_err(|e| bad(e.to_string()))?;
+            key.validate().map_err(|e| bad(e.to_string()))?;
+            Ok(EncodingKey::from_rsa_der(key.to_pkcs1_der().map_err(|e| bad(e.to_string()))?.as_bytes()))
+        }
+        _ => Err(bad("an HMAC key is a secret, not a jwk".into())),
     }
 }
 

@@ -150,7 +150,6 @@ fn ring_shapes_are_checked() {
         ring("a", &[hmac("a", "RS256", "an-hmac-secret-of-at-least-32-bytes-0001")]),
         ring("a", &[hmac("a", "HS256", "an-hmac-secret-of-at-least-32-bytes-0001"), hmac("a", "HS256", "an-hmac-secret-of-at-least-32-bytes-0002")]),
         ring("pub", &[json!({"kid": "pub", "algorithm": "EdDSA", "publicKey": pem("ed.pub.pem")})]),
-        ring("a", &[json!({"kid": "a", "algorithm": "EdDSA", "jwk": {"kty": "OKP", "crv": "Ed25519", "x": "x", "d": "secret"}})]),
     ];
     for keys in bad {
         assert_eq!(base(keys.clone()).unwrap_err().code, ErrorCode::InvalidConfig, "{keys}");
@@ -239,4 +238,28 @@ fn a_sealing_secret_added_later_keeps_the_old_derivation_opening() {
     let params = json!({"user": "alice", "password": "correct horse", "code": totp(&secret, &clock)});
     s.login_with_service("password", &params, &no_info()).unwrap();
     assert_eq!(s.reseal_all().unwrap(), 0, "the login resealed it under the sealing secret");
+}
+
+#[test]
+fn a_private_jwk_signs_as_its_pem_twin() {
+    for (kind, algorithm) in [("ed", "EdDSA"), ("ec", "ES256"), ("rsa", "RS256")] {
+        let jwk: Value = serde_json::from_str(&pem(&format!("{kind}.jwk.json"))).unwrap();
+        let (s, _) = ringed(ring("j", &[json!({"kid": "j", "algorithm": algorithm, "jwk": jwk})]));
+        let (id, login) = alice(&s);
+        assert_eq!(s.resume_session(&login.tokens.access_token).unwrap().id, id, "{algorithm}");
+        // The same key: the PEM public key verifies what the JWK signed.
+        let options = VerifyOptions { public_key: Some(pem(&format!("{kind}.pub.pem"))), algorithm: Some(algorithm.into()), ..Default::default() };
+        assert_eq!(verify_access_token(&login.tokens.access_token, &options).unwrap()["sub"], id.as_str());
+        let published = s.jwks();
+        assert!(published["keys"][0].get("d").is_none(), "the JWKS carries the public half only");
+        let shown = serde_json::to_string(s.options()).unwrap();
+        assert!(!shown.contains(jwk["d"].as_str().unwrap()), "options redact the private members");
+    }
+    // A JWK whose public half does not match its private half is refused.
+    let mut bad: Value = serde_json::from_str(&pem("ed.jwk.json")).unwrap();
+    bad["x"] = json!("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo");
+    let cfg =
+        json!({"db": "sqlite::memory:", "tokenKeys": ring("j", &[json!({"kid": "j", "algorithm": "EdDSA", "jwk": bad})]), "sealingSecret": SEALING});
+    let err = AccountsServer::new(Config::from_value(cfg).unwrap(), Callbacks::default()).err().map(|e| e.code);
+    assert_eq!(err, Some(ErrorCode::InvalidConfig));
 }
