@@ -158,7 +158,8 @@ $(VENV)/bin/python:
 	$(VENV)/bin/pip install -q --upgrade pip
 
 python-install: $(VENV)/bin/python
-	$(VENV)/bin/pip install -q pytest mypy==2.4.1 typing_extensions pyotp gunicorn "pyjwt[crypto]==2.15.1"
+	$(VENV)/bin/pip install -q pytest mypy==2.4.1 typing_extensions pyotp gunicorn "pyjwt[crypto]==2.15.1" \
+		starlette==1.10.0 uvicorn==0.54.0 httpx==0.28.1 fastapi==0.165.0
 	MATURIN_PEP517_ARGS="--profile dev" $(VENV)/bin/pip install -q --force-reinstall --no-deps ./bindings/python
 
 test-python: python-install
@@ -174,10 +175,11 @@ bindings/node/node_modules/.bin/napi:
 node-build: bindings/node/node_modules/.bin/napi
 	cd bindings/node && npx napi build --dts native.d.ts
 
-# test/compat is a user project with the real accounts-js transport and clients from npm.
+# test/compat is a user project with the real accounts-js transport and clients from npm; its
+# python-rest test drives them against accounts.asgi in the test venv (make test builds it first).
 test-node: node-build
 	cd bindings/node/test/compat && npm ci --no-audit --no-fund
-	cd bindings/node && node --test test/
+	cd bindings/node && ACCOUNTS_TEST_PYTHON=$(VENV)/bin/python node --test test/
 	d=$$(mktemp -d) && node examples/node/quickstart.mjs $$d/quickstart.db && node examples/node/quickstart.cjs $$d/quickstart-cjs.db
 
 ## ---- reliability (docs/reliability.md) ----

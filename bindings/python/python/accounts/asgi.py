@@ -1,0 +1,242 @@
+"""The accounts-js REST API for ASGI (Starlette, FastAPI): ``pip install 'accounts-rs[asgi]'``.
+
+    from accounts.asgi import rest_app, CurrentUser
+    app.mount("/accounts", rest_app(server))          # or run rest_app(server) itself
+    current_user = CurrentUser(server)                # FastAPI: Depends(current_user)
+
+The routes and JSON shapes are `@accounts/rest-express`'s (0.33), so the unchanged JavaScript
+clients (`@accounts/client` + `@accounts/rest-client` + `@accounts/client-password`) work against a
+Python backend: errors are ``400 {"message", "code"}``, routes that need a user answer ``401
+{"message": "Unauthorized"}`` without one, and in ambiguous mode registering a taken identifier or
+asking a link for an unknown address looks like a success (no enumeration). Every call runs in the
+thread pool (the native code releases the GIL). See docs/web.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable, Dict, Optional
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ._errors import AccountsError
+from ._native import AccountsServer
+
+__all__ = ["rest_app", "CurrentUser", "connection_info"]
+
+Json = Dict[str, Any]
+Handler = Callable[[Request], Awaitable[Response]]
+
+#: Codes the transport hides in ambiguous mode, by route (as rest-express does).
+_QUIET_REGISTER = ("EmailAlreadyExists", "UsernameAlreadyExists")
+
+
+def connection_info(request: Request) -> Json:
+    """``{ip, userAgent}`` of a request, as rest-express records them on sessions."""
+    forwarded = request.headers.get("x-forwarded-for", "")
+    ip = forwarded.split(",")[0].strip() or (request.client.host if request.client else None)
+    user_agent = request.headers.get("x-ucbrowser-ua") or request.headers.get("user-agent", "")
+    return {"ip": ip, "userAgent": user_agent}
+
+
+def _access_token(request: Request, body: Json) -> Optional[str]:
+    """The bearer token of a request: the Authorization header, else the body's ``accessToken``."""
+    header = request.headers.get("authorization")
+    token = header if header else body.get("accessToken")
+    if not isinstance(token, str) or not token:
+        return None
+    return token.replace("Bearer ", "", 1)
+
+
+async def _body(request: Request) -> Json:
+    if request.method == "GET":
+        return {}
+    try:
+        data = await request.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _error(err: AccountsError) -> JSONResponse:
+    return JSONResponse({"message": err.message, "code": err.code}, status_code=400)
+
+
+def _unauthorized() -> JSONResponse:
+    return JSONResponse({"message": "Unauthorized"}, status_code=401)
+
+
+class _Routes:
+    """The handlers of one server; each maps the request to one call, as rest-express does."""
+
+    def __init__(self, server: AccountsServer) -> None:
+        self.server = server
+
+    async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await run_in_threadpool(fn, *args)
+
+    async def user_of(self, request: Request, body: Json) -> Optional[Json]:
+        """rest-express's userLoader: the user of a valid token, else nobody (no error)."""
+        token = _access_token(request, body)
+        if token is None:
+            return None
+        try:
+            user: Json = await self.call(self.server.resume_session, token)
+            return user
+        except AccountsError:
+            return None
+
+    def handler(self, work: Callable[[Request, Json], Awaitable[Any]]) -> Handler:
+        async def endpoint(request: Request) -> Response:
+            body = await _body(request)
+            try:
+                result = await work(request, body)
+            except AccountsError as err:
+                return _error(err)
+            return result if isinstance(result, Response) else JSONResponse(result)
+
+        return endpoint
+
+    def authed(self, work: Callable[[Request, Json, Json], Awaitable[Any]]) -> Handler:
+        async def with_user(request: Request, body: Json) -> Any:
+            user = await self.user_of(request, body)
+            if user is None:
+                return _unauthorized()
+            return await work(request, body, user)
+
+        return self.handler(with_user)
+
+    def ambiguous(self) -> bool:
+        return bool(self.server.options.get("ambiguousErrorMessages", True))
+
+    # ---- session routes ----
+    async def get_user(self, request: Request, body: Json) -> Any:
+        return await self.user_of(request, body)
+
+    async def impersonate(self, request: Request, body: Json) -> Any:
+        return await self.call(self.server.impersonate, body.get("accessToken"), body.get("impersonated") or {}, connection_info(request))
+
+    async def refresh_tokens(self, request: Request, body: Json) -> Any:
+        return await self.call(self.server.refresh_tokens, body.get("accessToken"), body.get("refreshToken"), connection_info(request))
+
+    async def logout(self, request: Request, body: Json) -> Any:
+        await self.call(self.server.logout, _access_token(request, body))
+        return None
+
+    async def authenticate(self, request: Request, body: Json) -> Any:
+        service = request.path_params["service"]
+        return await self.call(self.server.login_with_service, service, body, connection_info(request))
+
+    async def verify_authentication(self, request: Request, body: Json) -> Any:
+        service = request.path_params["service"]
+        return await self.call(self.server.authenticate_with_service, service, body, connection_info(request))
+
+    # ---- password routes ----
+    async def register(self, request: Request, body: Json) -> Any:
+        password = self.server.password
+        try:
+            user_id = await self.call(password.create_user, body.get("user"))
+        except AccountsError as err:
+            if self.ambiguous() and err.code in _QUIET_REGISTER:
+                return {}
+            raise
+        options = self.server.options
+        if not options.get("enableAutologin"):
+            return {} if self.ambiguous() else {"userId": user_id}
+        login = await self.call(self.server.login_with_user, user_id, connection_info(request))
+        return {"userId": user_id, "loginResult": login}
+
+    async def verify_email(self, request: Request, body: Json) -> Any:
+        await self.call(self.server.password.verify_email, body.get("token"))
+        return None
+
+    async def _quiet_link(self, fn: Callable[[str], None], email: Any) -> None:
+        try:
+            await self.call(fn, email)
+        except AccountsError as err:
+            if not (self.ambiguous() and err.code == "UserNotFound"):
+                raise
+
+    async def send_verification_email(self, request: Request, body: Json) -> Any:
+        await self._quiet_link(self.server.password.send_verification_email, body.get("email"))
+        return None
+
+    async def reset_password(self, request: Request, body: Json) -> Any:
+        return await self.call(self.server.password.reset_password, body.get("token"), body.get("newPassword"), connection_info(request))
+
+    async def send_reset_password_email(self, request: Request, body: Json) -> Any:
+        await self._quiet_link(self.server.password.send_reset_password_email, body.get("email"))
+        return None
+
+    async def add_email(self, request: Request, body: Json, user: Json) -> Any:
+        await self.call(self.server.password.add_email, user["id"], body.get("newEmail"))
+        return None
+
+    async def change_password(self, request: Request, body: Json, user: Json) -> Any:
+        await self.call(self.server.password.change_password, user["id"], body.get("oldPassword"), body.get("newPassword"))
+        return None
+
+    async def two_factor_secret(self, request: Request, body: Json) -> Any:
+        secret = await self.call(self.server.password.two_factor.get_new_auth_secret)
+        return {"secret": secret}
+
+    async def two_factor_set(self, request: Request, body: Json, user: Json) -> Any:
+        await self.call(self.server.password.two_factor.set, user["id"], body.get("secret"), body.get("code"))
+        return {}
+
+    async def two_factor_unset(self, request: Request, body: Json, user: Json) -> Any:
+        await self.call(self.server.password.two_factor.unset, user["id"], body.get("code"))
+        return {}
+
+    # ---- magic link ----
+    async def request_magic_link_email(self, request: Request, body: Json) -> Any:
+        await self._quiet_link(self.server.magic_link.request_magic_link_email, body.get("email"))
+        return None
+
+
+def rest_app(server: AccountsServer, path: str = "/accounts") -> Starlette:
+    """An ASGI app serving the accounts-js REST API of ``server`` under ``path`` (``""`` or ``"/"``
+    for the root, e.g. when mounting it)."""
+    path = "" if path == "/" else path.rstrip("/")
+    r = _Routes(server)
+    h, a = r.handler, r.authed
+    routes = [
+        Route(f"{path}/impersonate", h(r.impersonate), methods=["POST"]),
+        Route(f"{path}/user", h(r.get_user), methods=["GET", "POST"]),
+        Route(f"{path}/refreshTokens", h(r.refresh_tokens), methods=["POST"]),
+        Route(f"{path}/logout", h(r.logout), methods=["POST"]),
+        Route(f"{path}/password/register", h(r.register), methods=["POST"]),
+        Route(f"{path}/password/verifyEmail", h(r.verify_email), methods=["POST"]),
+        Route(f"{path}/password/resetPassword", h(r.reset_password), methods=["POST"]),
+        Route(f"{path}/password/sendVerificationEmail", h(r.send_verification_email), methods=["POST"]),
+        Route(f"{path}/password/sendResetPasswordEmail", h(r.send_reset_password_email), methods=["POST"]),
+        Route(f"{path}/password/addEmail", a(r.add_email), methods=["POST"]),
+        Route(f"{path}/password/changePassword", a(r.change_password), methods=["POST"]),
+        Route(f"{path}/password/twoFactorSecret", h(r.two_factor_secret), methods=["POST"]),
+        Route(f"{path}/password/twoFactorSet", a(r.two_factor_set), methods=["POST"]),
+        Route(f"{path}/password/twoFactorUnset", a(r.two_factor_unset), methods=["POST"]),
+        Route(f"{path}/magiclink/requestMagicLinkEmail", h(r.request_magic_link_email), methods=["POST"]),
+        Route(f"{path}/{{service}}/verifyAuthentication", h(r.verify_authentication), methods=["POST"]),
+        Route(f"{path}/{{service}}/authenticate", h(r.authenticate), methods=["POST"]),
+    ]
+    return Starlette(routes=routes)
+
+
+class CurrentUser:
+    """A dependency that resumes the session of a request: ``Depends(CurrentUser(server))`` in
+    FastAPI (or call it with a Starlette ``Request``). Returns the user; without a valid bearer
+    token raises ``HTTPException(401)`` (``optional=True``: returns ``None`` instead)."""
+
+    def __init__(self, server: AccountsServer, optional: bool = False) -> None:
+        self.routes = _Routes(server)
+        self.optional = optional
+
+    async def __call__(self, request: Request) -> Optional[Json]:
+        user = await self.routes.user_of(request, {})
+        if user is None and not self.optional:
+            raise HTTPException(status_code=401, detail="Unauthorized")
+        return user
