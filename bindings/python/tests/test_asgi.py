@@ -54,3 +54,61 @@ def test_the_fastapi_dependency():
     assert http.get("/me").status_code == 401
     assert http.get("/me", headers={"authorization": "Bearer not-a-token"}).status_code == 401
     assert http.get("/maybe").json() == {"id": None}
+
+
+def cookie_client(server, **options):
+    from accounts.asgi import CookieOptions
+
+    return TestClient(rest_app(server, cookies=CookieOptions(**options)), base_url="https://app.example")
+
+
+def set_cookies(response):
+    return {h.split("=", 1)[0]: h for h in response.headers.get_list("set-cookie")}
+
+
+def test_cookie_sessions_with_csrf():
+    server = make()
+    uid, _ = alice(server)
+    http = cookie_client(server)
+    creds = {"user": {"email": "alice@example.com"}, "password": "correct horse"}
+    login = http.post("/accounts/password/authenticate", json=creds)
+    assert login.status_code == 200 and "tokens" not in login.json(), "the tokens live in cookies only"
+    cookies = set_cookies(login)
+    access, refresh, csrf = cookies["accounts_access"], cookies["accounts_refresh"], cookies["accounts_csrf"]
+    assert "HttpOnly" in access and "Secure" in access and "SameSite=lax" in access and "Path=/" in access
+    assert "HttpOnly" in refresh and "Path=/accounts/refreshTokens" in refresh and "SameSite=strict" in refresh
+    assert "HttpOnly" not in csrf, "the page reads the CSRF token to echo it"
+    assert http.get("/accounts/user").json()["id"] == uid
+    token = http.cookies["accounts_csrf"]
+    # A state-changing request on the cookie needs the CSRF token.
+    change = {"oldPassword": "correct horse", "newPassword": "a new password"}
+    assert http.post("/accounts/password/changePassword", json=change).status_code == 403
+    assert http.post("/accounts/password/changePassword", json=change, headers={"x-csrf-token": "forged"}).status_code == 403
+    assert http.post("/accounts/password/changePassword", json=change, headers={"x-csrf-token": token}).status_code == 200
+    # A cross-site request is refused even with the cookies attached.
+    evil = {"origin": "https://evil.example", "x-csrf-token": token}
+    assert http.post("/accounts/password/changePassword", json=change, headers=evil).status_code == 403
+    assert http.post("/accounts/password/authenticate", json=creds, headers={"origin": "https://evil.example"}).status_code == 403
+    # Refresh from the cookies rotates them.
+    before = http.cookies["accounts_refresh"]
+    assert http.post("/accounts/refreshTokens", json={}).status_code == 403, "refresh needs the CSRF token too"
+    refreshed = http.post("/accounts/refreshTokens", json={}, headers={"x-csrf-token": token})
+    assert refreshed.status_code == 200 and "tokens" not in refreshed.json()
+    assert http.cookies["accounts_refresh"] != before
+    # Bearer tokens keep working beside the cookies.
+    bearer = server.login_with_user(uid)["tokens"]["accessToken"]
+    assert TestClient(rest_app(server)).get("/accounts/user", headers={"authorization": f"Bearer {bearer}"}).json()["id"] == uid
+    # Logout ends the session and clears the cookies.
+    out = http.post("/accounts/logout", headers={"x-csrf-token": http.cookies["accounts_csrf"]})
+    assert out.status_code == 200
+    assert all("Max-Age=0" in h or "expires=" in h.lower() for h in out.headers.get_list("set-cookie"))
+    assert http.get("/accounts/user").json() is None
+
+
+def test_trusted_origins():
+    server = make()
+    alice(server)
+    http = cookie_client(server, trusted_origins=["https://front.example"])
+    creds = {"user": {"email": "alice@example.com"}, "password": "correct horse"}
+    assert http.post("/accounts/password/authenticate", json=creds, headers={"origin": "https://front.example"}).status_code == 200
+    assert http.post("/accounts/password/authenticate", json=creds, headers={"origin": "https://app.example"}).status_code == 200
