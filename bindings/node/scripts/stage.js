@@ -28,7 +28,7 @@ fs.copyFileSync(addon, path.join(platformDir, platform.main))
 // machine, load.js says so at require time.
 const mainDir = path.join(out, 'accounts-rs')
 const main = read(path.join(root, 'package.json'))
-const files = ['index.js', 'index.mjs', 'index.d.ts', 'names.d.ts', 'load.js']
+const files = ['index.js', 'index.mjs', 'index.d.ts', 'names.d.ts', 'load.js', 'express.js', 'express.d.ts']
 for (const f of files) {
   fs.mkdirSync(path.dirname(path.join(mainDir, f)), { recursive: true })
   fs.copyFileSync(path.join(root, f), path.join(mainDir, f))

@@ -12,6 +12,7 @@ import {
   type LoginResult,
   type User,
 } from '../..'
+import { cookieSessions } from '../../express'
 
 async function usage(): Promise<void> {
   const server = new AccountsServer({
@@ -47,6 +48,10 @@ async function usage(): Promise<void> {
   const events: EventName[] = ['LoginSuccess', 'RefreshTokenReused', 'TooManyAttempts']
   const callbacks: CallbackName[] = ['sendMail', 'validateNewUser']
   void [events, callbacks, AccountsError]
+  const middleware = cookieSessions(server, { trustedOrigins: ['https://app.example'], sameSite: 'strict' })
+  void middleware
+  // @ts-expect-error: sameSite is lax, strict or none
+  cookieSessions(server, { sameSite: 'sometimes' })
 
   // @ts-expect-error: not an event
   server.on('LoginSucess', () => undefined)
