@@ -29,19 +29,25 @@ pub fn parse_json<T: DeserializeOwned>(what: &str, text: &str) -> Result<T> {
     serde_json::from_str(text).map_err(|e| AccountsError::new(ErrorCode::InvalidArgument, format!("{what}: {e}")))
 }
 
+/// A text argument given as the text itself or as an object carrying it in `member` (the shape
+/// the two arguments below share).
+fn text_or_member(value: &Value, member: &str, no_member: &str, wrong: &str) -> Result<String> {
+    match value {
+        Value::String(text) => Ok(text.clone()),
+        Value::Object(o) => match o.get(member) {
+            Some(Value::String(text)) => Ok(text.clone()),
+            _ => Err(AccountsError::new(ErrorCode::InvalidArgument, no_member)),
+        },
+        _ => Err(AccountsError::new(ErrorCode::InvalidArgument, wrong)),
+    }
+}
+
 /// A user argument (accounts-js `loginWithUser(user)`): a user object with a string `id`, or the id.
 ///
 /// # Errors
 /// `InvalidArgument` for anything else.
 pub fn user_id_argument(user: &Value) -> Result<String> {
-    match user {
-        Value::String(id) => Ok(id.clone()),
-        Value::Object(o) => match o.get("id") {
-            Some(Value::String(id)) => Ok(id.clone()),
-            _ => Err(AccountsError::new(ErrorCode::InvalidArgument, "user needs a string id")),
-        },
-        _ => Err(AccountsError::new(ErrorCode::InvalidArgument, "user must be a user object or an id")),
-    }
+    text_or_member(user, "id", "user needs a string id", "user must be a user object or an id")
 }
 
 /// A two-factor secret argument: the base32 text, or the object `getNewAuthSecret` returned
@@ -50,14 +56,7 @@ pub fn user_id_argument(user: &Value) -> Result<String> {
 /// # Errors
 /// `InvalidArgument` for anything else.
 pub fn base32_secret_argument(secret: &Value) -> Result<String> {
-    match secret {
-        Value::String(text) => Ok(text.clone()),
-        Value::Object(o) => match o.get("base32") {
-            Some(Value::String(text)) => Ok(text.clone()),
-            _ => Err(AccountsError::new(ErrorCode::InvalidArgument, "secret needs a base32 string")),
-        },
-        _ => Err(AccountsError::new(ErrorCode::InvalidArgument, "secret must be the base32 text or {base32}")),
-    }
+    text_or_member(secret, "base32", "secret needs a base32 string", "secret must be the base32 text or {base32}")
 }
 
 /// The operations that may hash a password (tens of milliseconds of CPU each, under the hashing

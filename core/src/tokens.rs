@@ -99,24 +99,19 @@ fn keys(secret: &TokenSecret, algorithm: Algorithm) -> Result<(EncodingKey, Deco
     match secret {
         TokenSecret::Shared(s) => Ok((EncodingKey::from_secret(s.as_bytes()), DecodingKey::from_secret(s.as_bytes()))),
         TokenSecret::KeyPair { public_key, private_key } => {
-            let (private, public) = (private_key.as_bytes(), public_key.as_bytes());
+            let private = private_key.as_bytes();
             use Algorithm::*;
-            let pair = match algorithm {
-                RS256 | RS384 | RS512 => (
-                    EncodingKey::from_rsa_pem(private).map_err(|e| bad("privateKey", e))?,
-                    DecodingKey::from_rsa_pem(public).map_err(|e| bad("publicKey", e))?,
-                ),
-                ES256 | ES384 => (
-                    EncodingKey::from_ec_pem(private).map_err(|e| bad("privateKey", e))?,
-                    DecodingKey::from_ec_pem(public).map_err(|e| bad("publicKey", e))?,
-                ),
-                EdDSA => (
-                    EncodingKey::from_ed_pem(private).map_err(|e| bad("privateKey", e))?,
-                    DecodingKey::from_ed_pem(public).map_err(|e| bad("publicKey", e))?,
-                ),
+            let encoding = match algorithm {
+                RS256 | RS384 | RS512 => EncodingKey::from_rsa_pem(private),
+                ES256 | ES384 => EncodingKey::from_ec_pem(private),
+                EdDSA => EncodingKey::from_ed_pem(private),
                 _ => return Err(AccountsError::new(ErrorCode::InvalidConfig, "a key pair needs an asymmetric algorithm")),
-            };
-            Ok(pair)
+            }
+            .map_err(|e| bad("privateKey", e))?;
+            // The public half is read as verifyAccessToken reads a publicKey option.
+            let decoding = public_decoding_key(public_key, algorithm)
+                .map_err(|e| AccountsError::new(ErrorCode::InvalidConfig, format!("tokenSecret.publicKey: {}", e.message)))?;
+            Ok((encoding, decoding))
         }
     }
 }
