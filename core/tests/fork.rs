@@ -71,8 +71,72 @@ fn forked_children_work(db: &str) {
 #[test]
 fn children_of_a_fork_reopen_their_connections() {
     let dir = tempfile::tempdir().unwrap();
-    forked_children_work(&format!("sqlite:{}", dir.path().join("accounts.db").display()));
-    if let Some(url) = pg_database() {
-        forked_children_work(&url);
+    let mut databases = vec![format!("sqlite:{}", dir.path().join("accounts.db").display())];
+    databases.extend(pg_database());
+    for db in &databases {
+        forked_children_work(db);
+        fork_right_after_calls(db);
+        starts_no_threads(db);
     }
+}
+
+/// A fork right after a call returns: nothing of the library may still be running in the parent
+/// (a pool thread finishing a connect would leave the child a lock no thread will release).
+fn fork_right_after_calls(db: &str) {
+    for round in 0..40 {
+        let s = AccountsServer::new(config(db, json!({})), Callbacks::default()).unwrap();
+        s.password().find_user_by_username("nobody").unwrap();
+        // SAFETY: as in forked_children_work.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            let ok = s.password().find_user_by_username("nobody").is_ok() && exercise_once(&s, &format!("quick{round}"));
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let mut status = 0;
+        loop {
+            let done = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+            if done == pid {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                panic!("round {round}: the child hung");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "round {round}: the child failed (status {status})");
+    }
+}
+
+fn exercise_once(s: &AccountsServer, who: &str) -> bool {
+    s.password().create_user(&json!({"username": who})).is_ok()
+}
+
+/// The library starts no threads of its own: none can be parked (or hold a lock) when the host
+/// forks. Checked in a forked child, where the test harness's other threads do not exist.
+fn starts_no_threads(db: &str) {
+    // SAFETY: the child opens a server, counts its threads and _exits.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        let threads = || std::fs::read_dir("/proc/self/task").map(|d| d.count()).unwrap_or(0);
+        let before = threads();
+        let ok = (|| -> Result<bool> {
+            let s = AccountsServer::new(config(db, json!({"dbPoolSize": 4})), Callbacks::default())?;
+            std::thread::scope(|scope| {
+                for t in 0..4 {
+                    let s = &s;
+                    scope.spawn(move || exercise_once(s, &format!("threads{t}")));
+                }
+            });
+            s.password().find_user_by_username("threads0")?;
+            Ok(before == 1 && threads() == 1)
+        })();
+        unsafe { libc::_exit(if matches!(ok, Ok(true)) { 0 } else { 1 }) };
+    }
+    let mut status = 0;
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "the library left threads running (status {status})");
 }

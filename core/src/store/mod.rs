@@ -135,6 +135,7 @@ macro_rules! forward_store {
 pub mod faults;
 mod per_process;
 pub mod postgres;
+mod postgres_pool;
 mod postgres_tls;
 pub mod sqlite;
 

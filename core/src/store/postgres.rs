@@ -1,19 +1,17 @@
 //! PostgreSQL store: the same relational schema as SQLite, for many app servers on one user base.
 //!
-//! A pool of synchronous `postgres` connections (`r2d2`). Migrations run on open under an advisory
+//! A pool of synchronous `postgres` connections (`postgres_pool.rs`, no threads of its own). Migrations run on open under an advisory
 //! lock, so several processes can start at once. Every operation that must be exact across
 //! processes is one statement (compare-and-swap `UPDATE ... WHERE`, `DELETE ... RETURNING`) or a
 //! transaction, and uniqueness is enforced by the database.
 
+use super::postgres_pool::{Conn, Pool};
+use super::postgres_tls::connector;
 use super::{AttemptCount, NewUser, SessionRecord, Store, TokenRecord, TokenScope, Writes};
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::types::{ConnectionInfo, EmailRecord, PurgeReport, Session, User};
 use postgres::error::SqlState;
 use postgres::{GenericClient, Row};
-use r2d2_postgres::PostgresConnectionManager;
-use std::time::Duration;
-
-use super::postgres_tls::{Tls, connector};
 
 /// Versioned migrations; index + 1 is the version recorded in `accounts_schema`.
 const MIGRATIONS: &[&str] = &[
@@ -94,9 +92,6 @@ CREATE INDEX decoys_expiry ON decoys(expires_at);
 /// Key of the advisory lock that serialises migrations across processes ("accounts" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6163_636f_756e_7473;
 
-type Pool = r2d2::Pool<PostgresConnectionManager<Tls>>;
-type Conn = r2d2::PooledConnection<PostgresConnectionManager<Tls>>;
-
 /// The PostgreSQL store: a pool of connections (docs/architecture.md, "Storage").
 pub struct PostgresStore {
     pool: Pool,
@@ -109,10 +104,6 @@ impl From<postgres::Error> for AccountsError {
             None => AccountsError::new(ErrorCode::StorageError, format!("postgres: {e}")),
         }
     }
-}
-
-fn pool_error(e: r2d2::Error) -> AccountsError {
-    AccountsError::new(ErrorCode::StorageError, format!("postgres pool: {e}"))
 }
 
 fn migrate(client: &mut postgres::Client) -> Result<()> {
@@ -156,24 +147,15 @@ impl PostgresStore {
     pub fn open(url: &str, pool_size: u32) -> Result<PostgresStore> {
         let config: postgres::Config =
             url.parse().map_err(|e| AccountsError::new(ErrorCode::InvalidConfig, format!("db: invalid postgres URL: {e}")))?;
-        let tls = connector()?;
-        let mut first = config.connect(tls.clone())?;
+        let pool = Pool::new(config, connector()?, pool_size);
+        let mut first = pool.connect()?;
         migrate(&mut first)?;
-        drop(first);
-        let pool = r2d2::Pool::builder()
-            .max_size(pool_size.max(1))
-            // No idle minimum: r2d2 would replenish it on its own threads after a call returns, and
-            // a fork() meanwhile (a preforking host) would leave the child with half-taken locks
-            // (docs/reliability.md, "Fork"). Connections open while a caller waits, then stay.
-            .min_idle(Some(0))
-            .connection_timeout(Duration::from_secs(10))
-            .build(PostgresConnectionManager::new(config, tls))
-            .map_err(pool_error)?;
+        pool.adopt(first);
         Ok(PostgresStore { pool })
     }
 
-    fn conn(&self) -> Result<Conn> {
-        self.pool.get().map_err(pool_error)
+    fn conn(&self) -> Result<Conn<'_>> {
+        self.pool.get()
     }
 
     fn tx<T>(&self, f: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<T>) -> Result<T> {
