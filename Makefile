@@ -18,12 +18,12 @@ SONAME := libaccounts.so.$(ABI_VERSION)
 CFLAGS_TEST := -std=c11 -Wall -Wextra -Werror -I$(CURDIR)/include
 LDFLAGS_TEST := -L$(LIB_DIR) -laccounts -Wl,-rpath,$(LIB_DIR) -lpthread
 
-.PHONY: dist dist-tools dist-test lint codegen codegen-check soak soak-smoke fuzz fuzz-corpus fuzz-smoke fuzz-tools bench bench-smoke node-build test-node demo-node python-install test test-rust test-c test-python header header-check install demo demo-c demo-python tools clean
+.PHONY: browser-tools test-browser screenshots dist dist-tools dist-test lint codegen codegen-check soak soak-smoke fuzz fuzz-corpus fuzz-smoke fuzz-tools bench bench-smoke node-build test-node demo-node python-install test test-rust test-c test-python header header-check install demo demo-c demo-python tools clean
 
 # Every suite runs next to a throwaway PostgreSQL server (tests/pg/with-postgres.sh installs and
 # starts one); ACCOUNTS_REQUIRE_PG=1 makes a missing server a failure rather than a skip.
 test: lint
-	ACCOUNTS_REQUIRE_PG=1 tests/pg/with-postgres.sh $(MAKE) --no-print-directory test-rust test-c test-python test-node soak-smoke bench-smoke
+	ACCOUNTS_REQUIRE_PG=1 tests/pg/with-postgres.sh $(MAKE) --no-print-directory test-rust test-c test-python test-node test-browser soak-smoke bench-smoke
 	$(MAKE) --no-print-directory fuzz-corpus
 	$(MAKE) --no-print-directory dist-test
 	@echo "make test: all suites passed"
@@ -159,7 +159,7 @@ $(VENV)/bin/python:
 
 python-install: $(VENV)/bin/python
 	$(VENV)/bin/pip install -q pytest mypy==2.4.1 typing_extensions pyotp gunicorn "pyjwt[crypto]==2.15.1" \
-		starlette==1.10.0 uvicorn==0.54.0 httpx==0.28.1 fastapi==0.165.0
+		starlette==1.10.0 uvicorn==0.54.0 httpx==0.28.1 fastapi==0.165.0 segno==1.6.6
 	MATURIN_PEP517_ARGS="--profile dev" $(VENV)/bin/pip install -q --force-reinstall --no-deps ./bindings/python
 
 test-python: python-install
@@ -181,6 +181,23 @@ test-node: node-build
 	cd bindings/node/test/compat && npm ci --no-audit --no-fund
 	cd bindings/node && ACCOUNTS_TEST_PYTHON=$(VENV)/bin/python node --test test/
 	d=$$(mktemp -d) && node examples/node/quickstart.mjs $$d/quickstart.db && node examples/node/quickstart.cjs $$d/quickstart-cjs.db
+
+## ---- example apps in a browser (README, "Example apps") ----
+# Debian's chromium (installed when missing) driven by puppeteer-core through both example apps;
+# examples/express links the checkout's Node package (built by node-build), examples/fastapi runs
+# in the test venv. `make screenshots` refreshes docs/screenshots/ from the same journey.
+CHROMIUM ?= /usr/bin/chromium
+browser-tools:
+	@test -x $(CHROMIUM) || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+	cd tests/browser && npm ci --no-audit --no-fund
+	cd examples/express && npm ci --no-audit --no-fund --ignore-scripts
+
+test-browser: node-build python-install browser-tools
+	cd tests/browser && CHROMIUM=$(CHROMIUM) EXAMPLE_PYTHON=$(VENV)/bin/python node --test journey.test.js
+
+screenshots: node-build python-install browser-tools
+	cd tests/browser && CHROMIUM=$(CHROMIUM) EXAMPLE_PYTHON=$(VENV)/bin/python SCREENSHOTS=$(CURDIR)/docs/screenshots \
+		node --test journey.test.js
 
 ## ---- reliability (docs/reliability.md) ----
 # The Rust soak (core/tests/soak.rs) runs 10 s in test-rust; this is its Node twin, on SQLite and PostgreSQL.

@@ -386,7 +386,7 @@ enum accounts_result accounts_password_change_password(const struct accounts_ser
                                                        const char *new_password,
                                                        struct accounts_error **error_out);
 
-// A new TOTP secret: `{"base32", "otpauthUrl"}` in `*secret_json_out` (show the URL as a QR code).
+// A new TOTP secret: `{"base32", "otpauthUrl", "otpauth_url"}` (the same URL twice: accounts-js reads `otpauth_url`) in `*secret_json_out` (show the URL as a QR code).
 // Results: `ACCOUNTS_OK`, `ACCOUNTS_INTERNAL_ERROR`, `ACCOUNTS_INVALID_ARGUMENT`.
 //
 // # Safety

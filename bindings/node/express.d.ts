@@ -21,3 +21,18 @@ export declare function cookieSessions(
   server: AccountsServer,
   options?: CookieSessionOptions,
 ): (req: unknown, res: unknown, next: (err?: unknown) => void) => void
+
+export interface CurrentUserOptions extends CookieSessionOptions {
+  /** Call next() with `req.user = null` instead of answering 401 (default false). */
+  optional?: boolean
+}
+
+/**
+ * An Express middleware for the app's own routes: resumes the session of the bearer token or the
+ * access cookie (CSRF-checked on requests other than GET/HEAD), sets `req.user` and `req.accessToken`,
+ * else answers 401.
+ */
+export declare function currentUser(
+  server: AccountsServer,
+  options?: CurrentUserOptions,
+): (req: unknown, res: unknown, next: (err?: unknown) => void) => Promise<void>

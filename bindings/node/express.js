@@ -58,7 +58,9 @@ function cookieSessions(server, options = {}) {
   }
 
   const setSession = (res, tokens) => {
-    res.cookie(o.accessName, tokens.accessToken, cookie({ httpOnly: true, sameSite: o.sameSite, path: '/', maxAge: ttl.accessToken.expiresIn * 1000 }))
+    // The access cookie lives as long as the refresh token: the token inside expires on its own, and
+    // a refresh needs both (accounts-js refreshTokens(accessToken, refreshToken)).
+    res.cookie(o.accessName, tokens.accessToken, cookie({ httpOnly: true, sameSite: o.sameSite, path: '/', maxAge: ttl.refreshToken.expiresIn * 1000 }))
     res.cookie(o.refreshName, tokens.refreshToken, cookie({ httpOnly: true, sameSite: 'strict', path: `${base}/refreshTokens`, maxAge: ttl.refreshToken.expiresIn * 1000 }))
     res.cookie(o.csrfName, crypto.randomBytes(32).toString('base64url'), cookie({ httpOnly: false, sameSite: o.sameSite, path: '/', maxAge: ttl.refreshToken.expiresIn * 1000 }))
   }
@@ -77,7 +79,7 @@ function cookieSessions(server, options = {}) {
     const body = req.body && typeof req.body === 'object' ? req.body : {}
     const bearer = req.headers.authorization || body.accessToken
     const csrfOk = () => sameValue(jar[o.csrfName], req.headers[o.csrfHeader])
-    if (req.path === `${base}/refreshTokens` && !body.accessToken && !body.refreshToken && jar[o.accessName]) {
+    if (req.path === `${base}/refreshTokens` && !body.accessToken && !body.refreshToken && (jar[o.accessName] || jar[o.refreshName])) {
       if (!csrfOk()) return refuse(res, 'Invalid CSRF token')
       req.body = { ...body, accessToken: jar[o.accessName], refreshToken: jar[o.refreshName] }
     } else if (!bearer && jar[o.accessName]) {
@@ -102,4 +104,36 @@ function cookieSessions(server, options = {}) {
   }
 }
 
-module.exports = { cookieSessions }
+/**
+ * `currentUser(server, options)`: an Express middleware for the app's own routes (the twin of
+ * Python's `CurrentUser`). It resumes the session of the bearer token or, in cookie mode, of the
+ * access cookie — a cookie-authenticated request that is not GET/HEAD must echo the CSRF cookie —
+ * and sets `req.user` and `req.accessToken`; without a valid session it answers 401
+ * (`optional: true`: calls next() with `req.user = null`). Options as cookieSessions, plus `optional`.
+ */
+function currentUser(server, options = {}) {
+  const o = { ...DEFAULTS, optional: false, ...options }
+  return async function accountsCurrentUser(req, res, next) {
+    const header = req.headers.authorization || ''
+    let token = /^Bearer\s+/i.test(header) ? header.replace(/^Bearer\s+/i, '') : null
+    if (!token) {
+      const jar = parseCookies(req.headers.cookie)
+      const safe = req.method === 'GET' || req.method === 'HEAD'
+      if (jar[o.accessName] && (safe || sameValue(jar[o.csrfName], req.headers[o.csrfHeader]))) token = jar[o.accessName]
+    }
+    let user = null
+    if (token) {
+      try {
+        user = await server.resumeSession(token)
+      } catch (e) {
+        if (!e || typeof e.code !== 'string') return next(e)
+      }
+    }
+    if (!user && !o.optional) return res.status(401).json({ message: 'Unauthorized' })
+    req.user = user
+    req.accessToken = user ? token : null
+    next()
+  }
+}
+
+module.exports = { cookieSessions, currentUser }

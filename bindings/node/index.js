@@ -216,8 +216,7 @@ class TwoFactor {
   /** A new secret `{base32, otpauthUrl, otpauth_url}` (synchronous, as in accounts-js). */
   getNewAuthSecret() {
     try {
-      const secret = JSON.parse(this._native.twoFactorGetNewAuthSecret())
-      return { ...secret, otpauth_url: secret.otpauthUrl }
+      return JSON.parse(this._native.twoFactorGetNewAuthSecret())
     } catch (e) {
       throw convertError(e)
     }

@@ -21,13 +21,27 @@ const SWAP_ATTEMPTS: usize = 4;
 const SECRET_BYTES: usize = 20;
 
 /// What `getNewAuthSecret` returns: show `otpauthUrl` as a QR code, keep `base32` for `set`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Serialised with the URL under both `otpauthUrl` and `otpauth_url`, the name accounts-js clients
+/// read (speakeasy's), so every language and the REST transports return the same object.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthSecret {
     /// The secret, base32 (for `set`).
     pub base32: String,
     /// The `otpauth://` URL (for a QR code).
+    #[serde(alias = "otpauth_url")]
     pub otpauth_url: String,
+}
+
+impl Serialize for AuthSecret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = serializer.serialize_struct("AuthSecret", 3)?;
+        out.serialize_field("base32", &self.base32)?;
+        out.serialize_field("otpauthUrl", &self.otpauth_url)?;
+        out.serialize_field("otpauth_url", &self.otpauth_url)?;
+        out.end()
+    }
 }
 
 /// The stored document. Field order is fixed, so equal documents serialise equally (the swap compares text).

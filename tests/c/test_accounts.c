@@ -545,6 +545,10 @@ static void test_account_flows(void) {
     EXPECT(accounts_password_two_factor_get_new_auth_secret(s, &out, &err), ACCOUNTS_OK);
     char *base32 = json_str(out, "base32");
     CHECK(base32 != NULL && strstr(out, "otpauth://totp/") != NULL);
+    char *url = json_str(out, "otpauthUrl"), *url_js = json_str(out, "otpauth_url"); /* accounts-js's name too */
+    CHECK(url != NULL && url_js != NULL && strcmp(url, url_js) == 0);
+    free(url);
+    free(url_js);
     accounts_string_free(out);
     char code[16];
     CHECK(totp_now(base32, code));

@@ -76,6 +76,8 @@ def test_cookie_sessions_with_csrf():
     cookies = set_cookies(login)
     access, refresh, csrf = cookies["accounts_access"], cookies["accounts_refresh"], cookies["accounts_csrf"]
     assert "HttpOnly" in access and "Secure" in access and "SameSite=lax" in access and "Path=/" in access
+    # The access cookie outlives its token, so a refresh after the token expires still has both.
+    assert f"Max-Age={server.options['tokenConfigs']['refreshToken']['expiresIn']}" in access
     assert "HttpOnly" in refresh and "Path=/accounts/refreshTokens" in refresh and "SameSite=strict" in refresh
     assert "HttpOnly" not in csrf, "the page reads the CSRF token to echo it"
     assert http.get("/accounts/user").json()["id"] == uid
@@ -112,3 +114,36 @@ def test_trusted_origins():
     creds = {"user": {"email": "alice@example.com"}, "password": "correct horse"}
     assert http.post("/accounts/password/authenticate", json=creds, headers={"origin": "https://front.example"}).status_code == 200
     assert http.post("/accounts/password/authenticate", json=creds, headers={"origin": "https://app.example"}).status_code == 200
+
+
+def test_current_user_with_cookies():
+    from accounts.asgi import CookieOptions
+    from starlette.requests import Request
+
+    server = make()
+    uid, _ = alice(server)
+    options = CookieOptions()
+    current_user = CurrentUser(server, cookies=options)
+    app = FastAPI()
+    app.mount("/accounts", rest_app(server, path="/", mount="/accounts", cookies=options))
+
+    @app.get("/api/me")
+    async def me(request: Request, user=Depends(current_user)):  # type: ignore[no-untyped-def]
+        session = server.find_session_by_access_token(request.state.access_token)
+        return {"id": user["id"], "session": session["id"]}
+
+    @app.delete("/api/thing")
+    async def thing(user=Depends(current_user)):  # type: ignore[no-untyped-def]
+        return {"id": user["id"]}
+
+    http = TestClient(app, base_url="https://app.example")
+    assert http.get("/api/me").status_code == 401
+    creds = {"user": {"email": "alice@example.com"}, "password": "correct horse"}
+    assert http.post("/accounts/password/authenticate", json=creds).status_code == 200
+    me_now = http.get("/api/me").json()
+    assert me_now["id"] == uid
+    assert me_now["session"] in [s["id"] for s in server.list_sessions(uid)]
+    # A method other than GET on the cookie needs the CSRF token (and the cookie alone is not a user).
+    assert http.delete("/api/thing").status_code == 401
+    assert http.delete("/api/thing", headers={"x-csrf-token": "forged"}).status_code == 401
+    assert http.delete("/api/thing", headers={"x-csrf-token": http.cookies["accounts_csrf"]}).json() == {"id": uid}

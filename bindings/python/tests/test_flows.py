@@ -135,6 +135,7 @@ def test_two_factor_with_pyotp(flows):
     uid = p.create_user({"email": "dana@example.com", "password": "first password"})
     secret = tf.get_new_auth_secret()
     assert secret["otpauthUrl"].startswith("otpauth://totp/")
+    assert secret["otpauth_url"] == secret["otpauthUrl"], "accounts-js's name for the URL too"
     totp = pyotp.TOTP(secret["base32"])
     assert pyotp.parse_uri(secret["otpauthUrl"]).secret == secret["base32"]
     with pytest.raises(accounts.TwoFactorNotSet):

@@ -7,7 +7,7 @@ const assert = require('node:assert/strict')
 const express = require('express')
 const accountsExpress = require('@accounts/rest-express').default
 const { AccountsServer } = require('accounts-rs')
-const { cookieSessions } = require('accounts-rs/express')
+const { cookieSessions, currentUser } = require('accounts-rs/express')
 
 const SECRET = 'compat-test-secret-0123456789abcdef-012345'
 const FAST = { password: { hashing: { memoryKib: 256, iterations: 1, parallelism: 1 } } }
@@ -18,6 +18,10 @@ async function start(options = {}) {
   app.use(express.json())
   app.use(cookieSessions(server, options))
   app.use(accountsExpress(server))
+  // The app's own routes, behind currentUser.
+  app.get('/api/me', currentUser(server), (req, res) => res.json({ id: req.user.id, token: req.accessToken }))
+  app.post('/api/action', currentUser(server), (req, res) => res.json({ id: req.user.id }))
+  app.get('/api/maybe', currentUser(server, { optional: true }), (req, res) => res.json({ user: req.user }))
   const http = await new Promise((resolve) => {
     const h = app.listen(0, '127.0.0.1', () => resolve(h))
   })
@@ -59,6 +63,9 @@ test('tokens live in HttpOnly cookies; CSRF guards the cookie; refresh rotates; 
   assert.match(attrs('accounts_access'), /HttpOnly/)
   assert.match(attrs('accounts_access'), /Secure/)
   assert.match(attrs('accounts_access'), /SameSite=Lax/)
+  // The access cookie outlives its token, so a refresh after the token expires still has both.
+  const refreshLife = server.getOptions().tokenConfigs.refreshToken.expiresIn
+  assert.ok(attrs('accounts_access').includes(`Max-Age=${refreshLife}`), attrs('accounts_access'))
   assert.match(attrs('accounts_refresh'), /Path=\/accounts\/refreshTokens/)
   assert.match(attrs('accounts_refresh'), /SameSite=Strict/)
   assert.doesNotMatch(attrs('accounts_csrf'), /HttpOnly/)
@@ -97,4 +104,26 @@ test('trusted origins may post', async (t) => {
   t.after(h.stop)
   assert.equal((await h.request('POST', '/accounts/password/authenticate', creds, { origin: 'https://front.example' })).status, 200)
   assert.equal((await h.request('POST', '/accounts/password/authenticate', creds, { origin: 'https://other.example' })).status, 403)
+})
+
+test('currentUser guards app routes: cookie or bearer, CSRF on POST, 401 without a session', async (t) => {
+  const h = await start()
+  t.after(h.stop)
+  const { jar, request, id, server } = h
+  assert.equal((await request('GET', '/api/me')).status, 401)
+  assert.deepEqual((await request('GET', '/api/maybe')).body, { user: null })
+  assert.equal((await request('POST', '/accounts/password/authenticate', creds)).status, 200)
+  const me = await request('GET', '/api/me')
+  assert.equal(me.status, 200)
+  assert.equal(me.body.id, id)
+  assert.equal(me.body.token, jar.get('accounts_access').value)
+  assert.equal((await request('GET', '/api/maybe')).body.user.id, id)
+  assert.equal((await request('POST', '/api/action', {})).status, 401, 'a cookie POST without the CSRF token')
+  assert.equal((await request('POST', '/api/action', {}, { 'x-csrf-token': 'forged' })).status, 401)
+  assert.equal((await request('POST', '/api/action', {}, { 'x-csrf-token': jar.get('accounts_csrf').value })).body.id, id)
+  const bearer = (await server.loginWithUser(id)).tokens.accessToken
+  assert.equal((await request('POST', '/api/action', {}, { authorization: `Bearer ${bearer}`, cookie: '' })).body.id, id)
+  assert.equal((await request('GET', '/api/me', undefined, { authorization: 'Bearer not-a-token', cookie: '' })).status, 401)
+  await server.logout(jar.get('accounts_access').value)
+  assert.equal((await request('GET', '/api/me')).status, 401, 'a logged-out session')
 })

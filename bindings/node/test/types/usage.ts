@@ -12,7 +12,7 @@ import {
   type LoginResult,
   type User,
 } from '../..'
-import { cookieSessions } from '../../express'
+import { cookieSessions, currentUser } from '../../express'
 
 async function usage(): Promise<void> {
   const server = new AccountsServer({
@@ -52,6 +52,10 @@ async function usage(): Promise<void> {
   void middleware
   // @ts-expect-error: sameSite is lax, strict or none
   cookieSessions(server, { sameSite: 'sometimes' })
+  const guard: Promise<void> = currentUser(server, { optional: true, csrfHeader: 'x-csrf' })({}, {}, () => {})
+  void guard
+  // @ts-expect-error optional is a boolean
+  currentUser(server, { optional: 'yes' })
 
   // @ts-expect-error: not an event
   server.on('LoginSucess', () => undefined)

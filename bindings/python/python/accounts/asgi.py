@@ -21,7 +21,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Dict, Optional, Sequence
+from typing import Any, Awaitable, Callable, Dict, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
@@ -41,6 +41,8 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 #: Codes the transport hides in ambiguous mode, by route (as rest-express does).
 _QUIET_REGISTER = ("EmailAlreadyExists", "UsernameAlreadyExists")
+#: Methods that change nothing: cookie mode checks the CSRF token and the Origin on every other one.
+_SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,7 @@ class _Routes:
 
     def origin_refused(self, request: Request) -> Optional[str]:
         """Cookie mode refuses a POST whose Origin (or, without one, Referer) is another site."""
-        if self.cookies is None or request.method != "POST":
+        if self.cookies is None or request.method in _SAFE_METHODS:
             return None
         origin = request.headers.get("origin") or request.headers.get("referer")
         if not origin:
@@ -129,7 +131,7 @@ class _Routes:
 
     def csrf_refused(self, request: Request) -> Optional[str]:
         """A request that authenticates with the access cookie must echo the CSRF cookie."""
-        if self.cookies is None or request.method != "POST":
+        if self.cookies is None or request.method in _SAFE_METHODS:
             return None
         cookie = request.cookies.get(self.cookies.csrf_name, "")
         header = request.headers.get(self.cookies.csrf_header, "")
@@ -145,7 +147,9 @@ class _Routes:
         tokens = login["tokens"]
         ttl = self.server.options["tokenConfigs"]
         common: Dict[str, Any] = {"secure": c.secure, "domain": c.domain}
-        response.set_cookie(c.access_name, tokens["accessToken"], max_age=ttl["accessToken"]["expiresIn"], path="/",
+        # The access cookie lives as long as the refresh token: the token inside expires on its own,
+        # and a refresh needs both (accounts-js refreshTokens(accessToken, refreshToken)).
+        response.set_cookie(c.access_name, tokens["accessToken"], max_age=ttl["refreshToken"]["expiresIn"], path="/",
                             httponly=True, samesite=c.same_site, **common)  # type: ignore[arg-type]
         response.set_cookie(c.refresh_name, tokens["refreshToken"], max_age=ttl["refreshToken"]["expiresIn"],
                             path=f"{self.path}/refreshTokens", httponly=True, samesite="strict", **common)
@@ -180,16 +184,20 @@ class _Routes:
                 return None
         return token
 
-    async def user_of(self, request: Request, body: Json) -> Optional[Json]:
-        """rest-express's userLoader: the user of a valid token, else nobody (no error)."""
+    async def session_of(self, request: Request, body: Json) -> Tuple[Optional[Json], Optional[str]]:
+        """The user of a valid token and that token, else ``(None, None)`` (no error)."""
         token = self.token_of(request, body)
         if token is None:
-            return None
+            return None, None
         try:
             user: Json = await self.call(self.server.resume_session, token)
-            return user
+            return user, token
         except AccountsError:
-            return None
+            return None, None
+
+    async def user_of(self, request: Request, body: Json) -> Optional[Json]:
+        """rest-express's userLoader: the user of a valid token, else nobody (no error)."""
+        return (await self.session_of(request, body))[0]
 
     def handler(self, work: Callable[[Request, Json], Awaitable[Any]]) -> Handler:
         async def endpoint(request: Request) -> Response:
@@ -348,14 +356,18 @@ def rest_app(server: AccountsServer, path: str = "/accounts", cookies: Optional[
 class CurrentUser:
     """A dependency that resumes the session of a request: ``Depends(CurrentUser(server))`` in
     FastAPI (or call it with a Starlette ``Request``). Returns the user; without a valid bearer
-    token raises ``HTTPException(401)`` (``optional=True``: returns ``None`` instead)."""
+    token raises ``HTTPException(401)`` (``optional=True``: returns ``None`` instead). With
+    ``cookies``, the access cookie counts too (the CSRF token is required on methods other than GET,
+    HEAD and OPTIONS). The token that resumed the session is left in ``request.state.access_token``
+    (e.g. for ``find_session_by_access_token``)."""
 
     def __init__(self, server: AccountsServer, optional: bool = False, cookies: Optional[CookieOptions] = None) -> None:
         self.routes = _Routes(server, cookies)
         self.optional = optional
 
     async def __call__(self, request: Request) -> Optional[Json]:
-        user = await self.routes.user_of(request, {})
+        user, token = await self.routes.session_of(request, {})
+        request.state.access_token = token
         if user is None and not self.optional:
             raise HTTPException(status_code=401, detail="Unauthorized")
         return user

@@ -1,0 +1,82 @@
+'use strict'
+// The Express example app (README, "Example apps"): accounts-rs under the real @accounts/rest-express
+// in cookie mode, the shared page in examples/web, a development inbox for the mail it sends.
+//   npm install && npm start           → http://localhost:3000
+// Settings by environment: PORT, ACCOUNTS_DB (default sqlite:accounts-example.db), ACCOUNTS_TOKEN_SECRET,
+// ACCESS_TOKEN_SECONDS (the browser tests use a few seconds to see a refresh).
+const crypto = require('node:crypto')
+const fs = require('node:fs')
+const path = require('node:path')
+const express = require('express')
+const accountsExpress = require('@accounts/rest-express').default
+const QRCode = require('qrcode')
+const { AccountsServer } = require('accounts-rs')
+const { cookieSessions, currentUser } = require('accounts-rs/express')
+
+const port = Number(process.env.PORT || 3000)
+const siteUrl = `http://localhost:${port}`
+const mails = [] // the development inbox: what sendMail would deliver, newest first
+
+const server = new AccountsServer({
+  db: process.env.ACCOUNTS_DB || 'sqlite:accounts-example.db',
+  // A random secret per start logs everybody out on restart; set one to keep sessions.
+  tokenSecret: process.env.ACCOUNTS_TOKEN_SECRET || crypto.randomBytes(32).toString('hex'),
+  siteUrl,
+  tokenConfigs: { accessToken: { expiresIn: Number(process.env.ACCESS_TOKEN_SECONDS || 900) } },
+  services: { password: { requireEmailVerification: true, sendVerificationEmailAfterSignup: true, returnTokensAfterResetPassword: true } },
+  sendMail: async (mail) => {
+    mails.unshift(mail)
+  },
+})
+
+const app = express()
+app.disable('x-powered-by')
+app.use(express.json())
+// Plain http on localhost during development: Secure cookies need https elsewhere, so keep
+// `secure: true` (the default) in production.
+const cookies = { path: '/accounts', secure: process.env.NODE_ENV === 'production' }
+app.use(cookieSessions(server, cookies))
+app.use(accountsExpress(server))
+
+const me = currentUser(server, cookies)
+app.get('/api/me', me, (req, res) => res.json({ user: req.user }))
+app.get('/api/sessions', me, async (req, res, next) => {
+  try {
+    const current = await server.findSessionByAccessToken(req.accessToken)
+    const sessions = (await server.listSessions(req.user.id)).filter((s) => s.valid)
+    res.json({ sessions: sessions.map((s) => ({ ...s, current: s.id === current.id })) })
+  } catch (e) {
+    next(e)
+  }
+})
+app.post('/api/sessions/revoke', me, async (req, res, next) => {
+  try {
+    // Only the caller's own sessions.
+    const own = (await server.listSessions(req.user.id)).some((s) => s.id === req.body.sessionId)
+    if (!own) return res.status(404).json({ message: 'Session not found' })
+    await server.revokeSession(req.body.sessionId)
+    res.json({})
+  } catch (e) {
+    next(e)
+  }
+})
+app.get('/api/qr.svg', me, async (req, res, next) => {
+  const data = String(req.query.data || '')
+  if (!data.startsWith('otpauth://')) return res.status(400).json({ message: 'Not an otpauth URL' })
+  try {
+    res.type('image/svg+xml').send(await QRCode.toString(data, { type: 'svg', margin: 1 }))
+  } catch (e) {
+    next(e)
+  }
+})
+app.get('/dev/mails', (req, res) => res.json({ mails }))
+
+const web = path.join(__dirname, '..', 'web')
+const page = fs.readFileSync(path.join(web, 'index.html'), 'utf8').replace('{{backend}}', 'Express + @accounts/rest-express')
+app.use('/static', express.static(web, { index: false }))
+for (const route of ['/', '/inbox', '/verify-email/:token', '/reset-password/:token', '/magiclink/:token']) {
+  app.get(route, (req, res) => res.type('html').send(page))
+}
+
+const http = app.listen(port, '127.0.0.1', () => console.log(`accounts-rs Express example on ${siteUrl}`))
+process.on('SIGTERM', () => http.close(() => process.exit(0)))

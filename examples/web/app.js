@@ -1,0 +1,208 @@
+// The page of both example apps (examples/express, examples/fastapi): plain browser JavaScript
+// against the accounts-js REST API in cookie mode (docs/web.md). The tokens live in HttpOnly
+// cookies the page cannot read; it echoes the readable CSRF cookie on every POST.
+'use strict'
+
+const $ = (id) => document.getElementById(id)
+const VIEWS = ['view-signed-out', 'view-signed-in', 'view-reset', 'view-inbox']
+
+function show(view) {
+  for (const v of VIEWS) $(v).hidden = v !== view
+}
+
+function say(text, kind = 'info') {
+  $('message').textContent = text
+  $('message').className = kind
+}
+
+function cookie(name) {
+  const found = document.cookie.split('; ').find((c) => c.startsWith(`${name}=`))
+  return found ? decodeURIComponent(found.slice(name.length + 1)) : ''
+}
+
+async function request(method, path, body) {
+  const headers = { 'X-CSRF-Token': cookie('accounts_csrf') }
+  if (body !== undefined) headers['Content-Type'] = 'application/json'
+  const res = await fetch(path, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) })
+  const data = await res.json().catch(() => null)
+  return { ok: res.ok, status: res.status, data }
+}
+
+const post = (path, body = {}) => request('POST', path, body)
+
+/** An app route that needs the user: on 401 the access token has expired, so refresh once from the cookies. */
+async function authed(method, path, body) {
+  let res = await request(method, path, body)
+  if (res.status === 401 && (await post('/accounts/refreshTokens')).ok) res = await request(method, path, body)
+  return res
+}
+
+function failure(res) {
+  return (res.data && res.data.message) || `HTTP ${res.status}`
+}
+
+function form(id, handler) {
+  $(id).addEventListener('submit', async (event) => {
+    event.preventDefault()
+    const values = Object.fromEntries(new FormData(event.target))
+    try {
+      await handler(values, event.target)
+    } catch (e) {
+      say(String(e), 'error')
+    }
+  })
+}
+
+async function home() {
+  const me = await authed('GET', '/api/me')
+  if (!me.ok) {
+    show('view-signed-out')
+    return
+  }
+  const user = me.data.user
+  $('who').textContent = (user.emails && user.emails[0] && user.emails[0].address) || user.username || user.id
+  $('protected').textContent = `GET /api/me answered for ${user.id}`
+  show('view-signed-in')
+  await sessions()
+}
+
+async function sessions() {
+  const res = await authed('GET', '/api/sessions')
+  const body = $('sessions')
+  body.replaceChildren()
+  if (!res.ok) return
+  for (const s of res.data.sessions) {
+    const row = document.createElement('tr')
+    row.dataset.session = s.id
+    for (const text of [new Date(s.createdAt).toLocaleString(), s.userAgent || '', s.ip || '']) {
+      const cell = document.createElement('td')
+      cell.textContent = text
+      row.append(cell)
+    }
+    const cell = document.createElement('td')
+    const button = document.createElement('button')
+    button.textContent = s.current ? 'Revoke (this browser)' : 'Revoke'
+    button.className = 'revoke'
+    button.addEventListener('click', async () => {
+      const done = await authed('POST', '/api/sessions/revoke', { sessionId: s.id })
+      if (!done.ok) return say(failure(done), 'error')
+      say('Session revoked.')
+      await home()
+    })
+    cell.append(button)
+    row.append(cell)
+    body.append(row)
+  }
+}
+
+form('register', async ({ email, password }) => {
+  const res = await post('/accounts/password/register', { user: { email, password } })
+  if (!res.ok) return say(failure(res), 'error')
+  say('Account created. Open the development inbox and follow the verification link.')
+})
+
+form('login', async ({ user, password, code }, target) => {
+  const params = { user: { email: user }, password }
+  if (code) params.code = code
+  const res = await post('/accounts/password/authenticate', params)
+  if (res.ok) {
+    target.reset()
+    $('login-code').hidden = true
+    say('Logged in.')
+    return home()
+  }
+  if (res.data && res.data.code === 'TwoFactorCodeRequired') {
+    $('login-code').hidden = false
+    return say('Enter the code from your authenticator app.')
+  }
+  say(failure(res), 'error')
+})
+
+form('forgot', async ({ email }) => {
+  const res = await post('/accounts/password/sendResetPasswordEmail', { email })
+  if (!res.ok) return say(failure(res), 'error')
+  say('If that address has an account, a reset link is in the inbox.')
+})
+
+form('reset', async ({ newPassword }) => {
+  const token = location.pathname.split('/')[2]
+  const res = await post('/accounts/password/resetPassword', { token, newPassword })
+  if (!res.ok) return say(failure(res), 'error')
+  history.replaceState(null, '', '/')
+  say('Password changed; you are logged in.')
+  await home()
+})
+
+$('two-factor-start').addEventListener('click', async () => {
+  const res = await post('/accounts/password/twoFactorSecret')
+  if (!res.ok) return say(failure(res), 'error')
+  const secret = res.data.secret
+  $('two-factor-confirm').dataset.secret = JSON.stringify(secret)
+  $('secret').textContent = secret.base32
+  $('qr').src = `/api/qr.svg?data=${encodeURIComponent(secret.otpauth_url)}`
+  $('two-factor-confirm').hidden = false
+  $('two-factor-start').hidden = true
+})
+
+form('two-factor-confirm', async ({ code }, target) => {
+  const secret = JSON.parse(target.dataset.secret)
+  const res = await authed('POST', '/accounts/password/twoFactorSet', { secret, code })
+  if (!res.ok) return say(failure(res), 'error')
+  target.hidden = true
+  target.reset()
+  say('Two-factor authentication is on.')
+})
+
+$('logout').addEventListener('click', async () => {
+  await post('/accounts/logout')
+  say('Logged out.')
+  show('view-signed-out')
+})
+
+async function inbox() {
+  const res = await request('GET', '/dev/mails')
+  const list = $('mails')
+  list.replaceChildren()
+  for (const mail of res.data.mails) {
+    const item = document.createElement('li')
+    const head = document.createElement('strong')
+    head.textContent = `${mail.subject} — to ${mail.to}`
+    const text = document.createElement('p')
+    // Links become anchors; the rest stays text.
+    for (const part of mail.text.split(/(https?:\/\/\S+)/)) {
+      if (/^https?:\/\//.test(part)) {
+        const a = document.createElement('a')
+        a.href = part
+        a.textContent = part
+        text.append(a)
+      } else {
+        text.append(part)
+      }
+    }
+    item.append(head, text)
+    list.append(item)
+  }
+  show('view-inbox')
+}
+
+async function route() {
+  const [, first, token] = location.pathname.split('/')
+  $('backend').textContent = document.querySelector('meta[name=backend]')?.content || ''
+  if (first === 'inbox') return inbox()
+  if (first === 'reset-password' && token) return show('view-reset')
+  if (first === 'verify-email' && token) {
+    const res = await post('/accounts/password/verifyEmail', { token })
+    history.replaceState(null, '', '/')
+    say(res.ok ? 'Your email address is verified. You can log in.' : failure(res), res.ok ? 'info' : 'error')
+    return home()
+  }
+  if (first === 'magiclink' && token) {
+    const res = await post('/accounts/magicLink/authenticate', { token })
+    history.replaceState(null, '', '/')
+    if (!res.ok) say(failure(res), 'error')
+    return home()
+  }
+  return home()
+}
+
+route().catch((e) => say(String(e), 'error'))

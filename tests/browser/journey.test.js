@@ -1,0 +1,222 @@
+'use strict'
+// Both example apps (examples/express, examples/fastapi) driven in headless Chromium (Debian's
+// `chromium`, through puppeteer-core): register, the verification mail from the development inbox,
+// log in, a second session listed and revoked, a refresh after the access token expired, log out,
+// reset the password from its mail, turn on two-factor from the QR code's secret, log in with a
+// code, log out. Run by `make test-browser`; SCREENSHOTS=<dir> keeps screenshots of the key pages
+// (`make screenshots` writes docs/screenshots/).
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const { spawn } = require('node:child_process')
+const fs = require('node:fs')
+const net = require('node:net')
+const os = require('node:os')
+const path = require('node:path')
+const puppeteer = require('puppeteer-core')
+const { authenticator } = require('otplib')
+
+const ROOT = path.resolve(__dirname, '..', '..')
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium'
+const PYTHON = process.env.EXAMPLE_PYTHON || 'python3'
+const ACCESS_SECONDS = 3
+const SCREENSHOTS = process.env.SCREENSHOTS
+
+const APPS = {
+  express: { command: process.execPath, args: [path.join(ROOT, 'examples/express/server.js')] },
+  fastapi: { command: PYTHON, args: [path.join(ROOT, 'examples/fastapi/app.py')] },
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address()
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+async function startApp(name) {
+  const port = await freePort()
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `accounts-${name}-`))
+  const env = { ...process.env, PORT: String(port), ACCOUNTS_DB: `sqlite:${path.join(dir, 'app.db')}`, ACCESS_TOKEN_SECONDS: String(ACCESS_SECONDS) }
+  const child = spawn(APPS[name].command, APPS[name].args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let log = ''
+  child.stdout.on('data', (d) => (log += d))
+  child.stderr.on('data', (d) => (log += d))
+  const base = `http://localhost:${port}`
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${name} exited: ${log}`)
+    try {
+      if ((await fetch(`${base}/dev/mails`)).ok) break
+    } catch (_) {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`${name} did not start: ${log}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  const stop = () =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve()
+      child.once('exit', resolve)
+      child.kill('SIGTERM')
+    }).then(() => fs.rmSync(dir, { recursive: true, force: true }))
+  return { base, stop, log: () => log }
+}
+
+/** The cookie jar of a non-browser client (the "other device"). */
+function cookiesOf(res) {
+  return res.headers
+    .getSetCookie()
+    .map((line) => line.split(';')[0])
+    .join('; ')
+}
+
+for (const name of Object.keys(APPS)) {
+  test(`${name} example: the whole journey in Chromium`, { timeout: 120_000 }, async (t) => {
+    const app = await startApp(name)
+    t.after(app.stop)
+    const browser = await puppeteer.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      // --no-sandbox: CI runs as root, where Chromium's sandbox cannot start.
+      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
+    })
+    t.after(() => browser.close())
+    const page = await browser.newPage()
+    await page.setViewport({ width: 900, height: 860 })
+    const errors = []
+    page.on('pageerror', (e) => errors.push(String(e)))
+
+    const shot = async (label) => {
+      if (!SCREENSHOTS) return
+      fs.mkdirSync(SCREENSHOTS, { recursive: true })
+      await page.screenshot({ path: path.join(SCREENSHOTS, `${name}-${label}.png`) })
+    }
+    const visible = (selector) => page.waitForSelector(selector, { visible: true, timeout: 10_000 })
+    const message = () => page.$eval('#message', (e) => ({ text: e.textContent, error: e.className === 'error' }))
+    const waitMessage = (pattern) =>
+      page.waitForFunction((source) => new RegExp(source).test(document.getElementById('message').textContent), { timeout: 10_000 }, pattern.source)
+    const fill = async (form, values) => {
+      for (const [field, value] of Object.entries(values)) {
+        const selector = `${form} [name=${field}]`
+        await page.$eval(selector, (e) => (e.value = ''))
+        await page.type(selector, value)
+      }
+      await page.click(`${form} button[type=submit]`)
+    }
+    // The refresh cookie is scoped to the refresh route: ask for the cookies sent there.
+    const cookie = async (cookieName) => (await page.cookies(`${app.base}/accounts/refreshTokens`)).find((c) => c.name === cookieName)
+    const sessionRows = () => page.$$eval('#sessions tr', (rows) => rows.length)
+    const inboxLink = async (kind) => {
+      await page.goto(`${app.base}/inbox`)
+      await visible('#view-inbox')
+      const href = await page.$$eval('#mails a', (as, k) => as.map((a) => a.href).find((h) => h.includes(`/${k}/`)), kind)
+      assert.ok(href, `a ${kind} link in the inbox`)
+      return href
+    }
+
+    const email = `ada.${name}@example.com`
+    let password = 'first password 1'
+
+    // Register; the account cannot log in before its address is verified.
+    await page.goto(app.base)
+    await visible('#view-signed-out')
+    await shot('signed-out')
+    await fill('#register', { email, password })
+    await waitMessage(/Account created/)
+    await fill('#login', { user: email, password })
+    await page.waitForFunction(() => document.getElementById('message').className === 'error')
+    assert.equal(await page.$eval('#view-signed-in', (e) => e.hidden), true)
+
+    // The verification mail, opened from the development inbox.
+    const verify = await inboxLink('verify-email')
+    await shot('inbox')
+    await page.goto(verify)
+    await waitMessage(/verified/)
+
+    // Log in: the tokens are in HttpOnly cookies the page cannot read.
+    await fill('#login', { user: email, password })
+    await visible('#view-signed-in')
+    assert.equal(await page.$eval('#who', (e) => e.textContent), email)
+    assert.equal((await cookie('accounts_access')).httpOnly, true)
+    assert.equal((await cookie('accounts_refresh')).httpOnly, true)
+    assert.equal(await page.evaluate(() => document.cookie.includes('accounts_access')), false)
+    await page.waitForFunction(() => document.querySelectorAll('#sessions tr').length === 1)
+
+    // A second device logs in; the browser lists both sessions and revokes the other one.
+    const other = await fetch(`${app.base}/accounts/password/authenticate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'user-agent': 'journey-other-device' },
+      body: JSON.stringify({ user: { email }, password }),
+    })
+    assert.equal(other.status, 200)
+    const otherJar = cookiesOf(other)
+    const otherMe = () => fetch(`${app.base}/api/me`, { headers: { cookie: otherJar } }).then((r) => r.status)
+    assert.equal(await otherMe(), 200)
+    await page.reload()
+    await page.waitForFunction(() => document.querySelectorAll('#sessions tr').length === 2)
+    await shot('signed-in')
+    const revoke = await page.$$eval('#sessions tr', (rows) => rows.findIndex((r) => r.textContent.includes('journey-other-device')))
+    assert.ok(revoke >= 0, 'the other device is listed with its user agent')
+    await page.click(`#sessions tr:nth-child(${revoke + 1}) button.revoke`)
+    await waitMessage(/Session revoked/)
+    await page.waitForFunction(() => document.querySelectorAll('#sessions tr').length === 1)
+    assert.equal(await otherMe(), 401, 'the revoked session no longer works')
+    assert.equal(await sessionRows(), 1)
+
+    // The access token expires; the page refreshes from the cookies and stays signed in.
+    const accessBefore = (await cookie('accounts_access')).value
+    const refreshBefore = (await cookie('accounts_refresh')).value
+    await new Promise((r) => setTimeout(r, (ACCESS_SECONDS + 1.5) * 1000))
+    await page.reload()
+    await visible('#view-signed-in')
+    await page.waitForFunction(() => document.querySelectorAll('#sessions tr').length === 1)
+    assert.notEqual((await cookie('accounts_access')).value, accessBefore, 'a new access token')
+    assert.notEqual((await cookie('accounts_refresh')).value, refreshBefore, 'the refresh token rotated')
+
+    // Log out: the cookies are gone and the app routes refuse.
+    await page.click('#logout')
+    await visible('#view-signed-out')
+    assert.equal(await cookie('accounts_access'), undefined)
+    assert.equal(await page.evaluate(() => fetch('/api/me').then((r) => r.status)), 401)
+
+    // Forgot the password: the reset mail's link sets a new one and logs in.
+    await fill('#forgot', { email })
+    await waitMessage(/reset link/)
+    await page.goto(await inboxLink('reset-password'))
+    await visible('#view-reset')
+    password = 'second password 2'
+    await fill('#reset', { newPassword: password })
+    await visible('#view-signed-in')
+    assert.equal(await page.$eval('#who', (e) => e.textContent), email)
+
+    // Two-factor: the QR code renders; the code is computed from the secret shown beside it.
+    await page.click('#two-factor-start')
+    await visible('#two-factor-confirm')
+    await page.waitForFunction(() => document.getElementById('qr').complete && document.getElementById('qr').naturalWidth > 0)
+    const secret = await page.$eval('#secret', (e) => e.textContent)
+    await shot('two-factor')
+    await fill('#two-factor-confirm', { code: authenticator.generate(secret) })
+    await waitMessage(/Two-factor authentication is on/)
+
+    // Log out, log in again: the password alone asks for a code. A code is used once, so the next
+    // time step's (within the accepted window) logs in.
+    await page.click('#logout')
+    await visible('#view-signed-out')
+    await fill('#login', { user: email, password })
+    await visible('#login-code')
+    await waitMessage(/code from your authenticator/)
+    await shot('two-factor-login')
+    const next = authenticator.clone({ epoch: Date.now() + 30_000 }).generate(secret)
+    await fill('#login', { code: next })
+    await visible('#view-signed-in')
+    await page.click('#logout')
+    await visible('#view-signed-out')
+    assert.deepEqual(errors, [], 'no script errors on the page')
+    const last = await message()
+    assert.equal(last.error, false, last.text)
+  })
+}
