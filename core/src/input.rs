@@ -65,6 +65,12 @@ pub fn base32_secret_argument(secret: &Value) -> Result<String> {
 pub const HASHING_OPERATIONS: &[&str] =
     &["createUser", "authenticate", "setPassword", "changePassword", "resetPassword", "loginWithService", "authenticateWithService"];
 
+/// The reads a host may run on a thread that cannot wait, through
+/// [`inline::without_waiting`](crate::inline::without_waiting), when
+/// [`AccountsServer::may_run_inline`](crate::AccountsServer::may_run_inline) says so for this server.
+pub const INLINE_READS: &[&str] =
+    &["resumeSession", "findUserById", "findUserByEmail", "findUserByUsername", "findSessionByAccessToken", "listSessions"];
+
 /// Whether the operation named `operation` (an accounts-js method name) may hash a password.
 pub fn may_hash(operation: &str) -> bool {
     HASHING_OPERATIONS.contains(&operation)

@@ -28,6 +28,7 @@ pub mod error;
 mod hashing;
 pub mod identifiers;
 pub mod import;
+pub mod inline;
 pub mod input;
 mod links;
 pub mod magic_link;

@@ -268,6 +268,21 @@ impl AccountsServer {
         hooks
     }
 
+    /// Whether the host may run `operation` (an accounts-js method name) on a thread that cannot
+    /// wait, inside [`crate::inline::without_waiting`]: one of [`crate::input::INLINE_READS`], on an
+    /// embedded SQLite database (whose readers never wait for the writer), with no host callback or
+    /// listener the read would have to run (docs/architecture.md, "Inline reads").
+    pub fn may_run_inline(&self, operation: &str) -> bool {
+        if !self.ctx.config().db.starts_with("sqlite:") || !crate::input::INLINE_READS.contains(&operation) {
+            return false;
+        }
+        match operation {
+            "resumeSession" => self.resume_session_hooks().is_empty(),
+            "findUserById" | "findUserByEmail" | "findUserByUsername" => self.ctx.callbacks().user_object_sanitizer.is_none(),
+            _ => true, // findSessionByAccessToken, listSessions: no hooks
+        }
+    }
+
     /// Authenticates with `service` and, on success, creates a session (accounts-js `loginWithService`).
     ///
     /// # Errors

@@ -176,6 +176,24 @@ fn run<'e, T: serde::Serialize>(env: &'e Env, operation: &str, f: impl FnOnce() 
     Ok(PromiseRaw::new(env.raw(), promise.raw()))
 }
 
+/// A read of core's `INLINE_READS`: on the calling (JS) thread when the core says this server may
+/// run it there and nothing it needed was busy — the answer comes without a thread-pool round trip
+/// (docs/architecture.md, "Inline reads") —, else on the pool like any call. A read abandoned
+/// because it would have waited changed nothing, so running it again is safe.
+fn run_read<'e, T: serde::Serialize + 'static>(
+    env: &'e Env,
+    server: &AccountsServer,
+    operation: &str,
+    f: impl Fn() -> CoreResult<T> + Send + Sync + 'static,
+) -> Result<Either<String, PromiseRaw<'e, String>>> {
+    if server.may_run_inline(operation)
+        && let Some(out) = accounts_core::inline::without_waiting(|| caught(|| to_json_text(f())))
+    {
+        return out.map(Either::A).map_err(|e| coded(env, e));
+    }
+    Ok(Either::B(run(env, operation, f)?))
+}
+
 fn parse<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> CoreResult<T> {
     input::parse_json(what, text)
 }
@@ -307,10 +325,10 @@ impl NativeServer {
         })
     }
 
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn resume_session<'e>(&self, env: &'e Env, access_token: String) -> Result<PromiseRaw<'e, String>> {
+    #[napi(ts_return_type = "string | Promise<string>")]
+    pub fn resume_session<'e>(&self, env: &'e Env, access_token: String) -> Result<Either<String, PromiseRaw<'e, String>>> {
         let s = self.inner.clone();
-        run(env, "resumeSession", move || s.resume_session(&access_token))
+        run_read(env, &self.inner, "resumeSession", move || s.resume_session(&access_token))
     }
 
     /// The same as `resumeSession`, on the calling (JS) thread.
@@ -356,16 +374,16 @@ impl NativeServer {
         })
     }
 
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn find_user_by_id<'e>(&self, env: &'e Env, user_id: String) -> Result<PromiseRaw<'e, String>> {
+    #[napi(ts_return_type = "string | Promise<string>")]
+    pub fn find_user_by_id<'e>(&self, env: &'e Env, user_id: String) -> Result<Either<String, PromiseRaw<'e, String>>> {
         let s = self.inner.clone();
-        run(env, "findUserById", move || s.find_user_by_id(&user_id))
+        run_read(env, &self.inner, "findUserById", move || s.find_user_by_id(&user_id))
     }
 
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn find_session_by_access_token<'e>(&self, env: &'e Env, access_token: String) -> Result<PromiseRaw<'e, String>> {
+    #[napi(ts_return_type = "string | Promise<string>")]
+    pub fn find_session_by_access_token<'e>(&self, env: &'e Env, access_token: String) -> Result<Either<String, PromiseRaw<'e, String>>> {
         let s = self.inner.clone();
-        run(env, "findSessionByAccessToken", move || s.find_session_by_access_token(&access_token))
+        run_read(env, &self.inner, "findSessionByAccessToken", move || s.find_session_by_access_token(&access_token))
     }
 
     #[napi(ts_return_type = "Promise<string>")]
@@ -380,10 +398,10 @@ impl NativeServer {
         run(env, "activateUser", move || s.activate_user(&user_id))
     }
 
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn list_sessions<'e>(&self, env: &'e Env, user_id: String) -> Result<PromiseRaw<'e, String>> {
+    #[napi(ts_return_type = "string | Promise<string>")]
+    pub fn list_sessions<'e>(&self, env: &'e Env, user_id: String) -> Result<Either<String, PromiseRaw<'e, String>>> {
         let s = self.inner.clone();
-        run(env, "listSessions", move || s.list_sessions(&user_id))
+        run_read(env, &self.inner, "listSessions", move || s.list_sessions(&user_id))
     }
 
     #[napi(ts_return_type = "Promise<string>")]
@@ -446,22 +464,22 @@ impl NativeServer {
         run(env, "authenticate", move || s.password().authenticate(&parse::<Value>("params", &params_json)?))
     }
 
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn password_find_user_by_email<'e>(&self, env: &'e Env, email: String) -> Result<PromiseRaw<'e, String>> {
+    #[napi(ts_return_type = "string | Promise<string>")]
+    pub fn password_find_user_by_email<'e>(&self, env: &'e Env, email: String) -> Result<Either<String, PromiseRaw<'e, String>>> {
         let s = self.inner.clone();
-        run(env, "findUserByEmail", move || s.password().find_user_by_email(&email))
+        run_read(env, &self.inner, "findUserByEmail", move || s.password().find_user_by_email(&email))
     }
 
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn password_find_user_by_username<'e>(&self, env: &'e Env, username: String) -> Result<PromiseRaw<'e, String>> {
+    #[napi(ts_return_type = "string | Promise<string>")]
+    pub fn password_find_user_by_username<'e>(&self, env: &'e Env, username: String) -> Result<Either<String, PromiseRaw<'e, String>>> {
         let s = self.inner.clone();
-        run(env, "findUserByUsername", move || s.password().find_user_by_username(&username))
+        run_read(env, &self.inner, "findUserByUsername", move || s.password().find_user_by_username(&username))
     }
 
     #[napi(ts_return_type = "Promise<string>")]
     pub fn password_set_password<'e>(&self, env: &'e Env, user_id: String, password: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        run(env, "findUserByEmail", move || s.password().set_password(&user_id, &password))
+        run(env, "setPassword", move || s.password().set_password(&user_id, &password))
     }
 
     #[napi(ts_return_type = "Promise<string>")]

@@ -6,9 +6,10 @@
 
 use super::{AttemptCount, NewUser, SessionRecord, Store, TokenRecord, TokenScope, Writes};
 use crate::error::Result;
+use crate::inline;
 use crate::types::{ConnectionInfo, PurgeReport, Session, User};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Once, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Once, RwLock, RwLockReadGuard, TryLockError};
 
 /// Bumped in every child right after `fork()`: a store opened in an older generation is the parent's.
 static GENERATION: AtomicU64 = AtomicU64::new(0);
@@ -45,6 +46,9 @@ impl PerProcess {
     fn here(&self) -> Result<RwLockReadGuard<'_, Arc<dyn Store>>> {
         let now = GENERATION.load(Ordering::Acquire);
         if self.generation.load(Ordering::Acquire) != now {
+            if inline::no_wait() {
+                return Err(inline::would_wait("reopening the database after fork"));
+            }
             let mut held = self.store.write().unwrap_or_else(|p| p.into_inner());
             if self.generation.load(Ordering::Acquire) != now {
                 let fresh: Arc<dyn Store> = Arc::from(super::open_here(&self.url, self.pool_size)?);
@@ -52,6 +56,13 @@ impl PerProcess {
                 std::mem::forget(std::mem::replace(&mut *held, fresh));
                 self.generation.store(now, Ordering::Release);
             }
+        }
+        if inline::no_wait() {
+            return match self.store.try_read() {
+                Ok(store) => Ok(store),
+                Err(TryLockError::Poisoned(p)) => Ok(p.into_inner()),
+                Err(TryLockError::WouldBlock) => Err(inline::would_wait("the store being reopened")),
+            };
         }
         Ok(self.store.read().unwrap_or_else(|p| p.into_inner()))
     }

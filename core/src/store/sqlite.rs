@@ -6,10 +6,11 @@
 
 use super::{AttemptCount, NewUser, SessionRecord, Store, TokenRecord, TokenScope, Writes};
 use crate::error::{AccountsError, ErrorCode, Result};
+use crate::inline;
 use crate::types::{ConnectionInfo, EmailRecord, PurgeReport, Session, User};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::Duration;
 
 /// Versioned migrations; index + 1 is the schema version stored in `PRAGMA user_version`.
@@ -191,6 +192,9 @@ impl SqliteStore {
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+        if inline::no_wait() {
+            return self.read_now(f);
+        }
         if self.readers.is_empty() {
             return Ok(f(&lock(&self.writer))?);
         }
@@ -203,7 +207,36 @@ impl SqliteStore {
         Ok(f(&lock(&self.readers[start % self.readers.len()]))?)
     }
 
+    /// A read on a thread that cannot wait (core/src/inline.rs): a connection that is free now and
+    /// no busy handler; otherwise the call is abandoned before it did anything.
+    fn read_now<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+        let pool = if self.readers.is_empty() { std::slice::from_ref(&self.writer) } else { &self.readers[..] };
+        for m in pool {
+            let conn = match m.try_lock() {
+                Ok(conn) => conn,
+                Err(TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(TryLockError::WouldBlock) => continue,
+            };
+            conn.busy_timeout(Duration::ZERO)?;
+            let out = f(&conn);
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            return match out {
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
+                {
+                    Err(inline::would_wait("a busy database"))
+                }
+                other => Ok(other?),
+            };
+        }
+        Err(inline::would_wait("a free connection"))
+    }
+
     fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+        if inline::no_wait() {
+            // Inline calls only read (AccountsServer::may_run_inline); a write would wait for the lock.
+            return Err(inline::would_wait("the write lock"));
+        }
         let mut conn = lock(&self.writer);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
@@ -714,5 +747,28 @@ impl Store for SqliteStore {
             let rows = stmt.query_map(rusqlite::params![name, after, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_inline_read_takes_a_free_reader_or_gives_up() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(&dir.path().join("a.db").display().to_string()).expect("open");
+        assert_eq!(inline::without_waiting(|| store.find_user_by_id("nobody")).map(|r| r.ok()), Some(Some(None)));
+        // Both readers busy (another thread's reads): the inline read gives up instead of waiting.
+        let held: Vec<_> = store.readers.iter().map(lock).collect();
+        assert!(inline::without_waiting(|| store.find_user_by_id("nobody")).is_none());
+        drop(held);
+        // One free again: it runs.
+        let _one = lock(&store.readers[0]);
+        assert!(inline::without_waiting(|| store.find_user_by_id("nobody")).is_some());
+        // A write never runs inline.
+        assert!(inline::without_waiting(|| store.set_deactivated("nobody", true, 0)).is_none());
+        // Outside, the same calls wait as before.
+        assert!(store.find_user_by_id("nobody").expect("a read").is_none());
     }
 }

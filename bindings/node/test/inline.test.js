@@ -1,0 +1,81 @@
+'use strict'
+// Inline reads (docs/architecture.md, "Inline reads"): on SQLite, reads with no JS hook to run
+// answer on the calling thread — their promise settles within microtasks, before the event loop
+// could deliver any thread-pool result — see committed writes at once, and keep their error codes;
+// a read with a hook, a write and PostgreSQL go through the pool as before.
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { AccountsServer } = require('..')
+
+const SECRET = 'node-test-secret-0123456789abcdef-0123456'
+const FAST = { password: { hashing: { memoryKib: 256, iterations: 1, parallelism: 1 } } }
+
+/** Whether `promise` settles without the event loop turning (only microtasks run meanwhile). */
+async function settlesInline(promise) {
+  let settled = false
+  promise.then(
+    () => (settled = true),
+    () => (settled = true),
+  )
+  for (let i = 0; i < 10; i++) await null
+  const inline = settled
+  await promise.catch(() => {})
+  return inline
+}
+
+function fileServer(t, extra = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'accounts-inline-'))
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  return new AccountsServer({ db: `sqlite:${path.join(dir, 'a.db')}`, tokenSecret: SECRET, services: FAST, ...extra })
+}
+
+test('reads answer inline on SQLite and see writes at once', async (t) => {
+  const s = fileServer(t)
+  const p = s.getServices().password
+  const id = await p.createUser({ username: 'ada', email: 'ada@example.com', password: 'a password' })
+  const login = await s.loginWithUser(id)
+  const token = login.tokens.accessToken
+  assert.equal(await settlesInline(s.resumeSession(token)), true)
+  assert.equal((await s.resumeSession(token)).id, id)
+  for (const read of [s.findUserById(id), s.findSessionByAccessToken(token), s.listSessions(id), p.findUserByEmail('ada@example.com'), p.findUserByUsername('ada')]) {
+    assert.equal(await settlesInline(read), true)
+  }
+  assert.equal((await p.findUserByEmail('ada@example.com')).id, id)
+  assert.equal((await s.listSessions(id)).length, 1)
+  // Writes still go through the pool.
+  assert.equal(await settlesInline(s.deactivateUser(id)), false)
+  await assert.rejects(s.resumeSession(token), (e) => e.code === 'UserDeactivated')
+  await s.activateUser(id)
+  await s.logout(token)
+  // The logout is seen by the very next inline read, with the same error code as on the pool.
+  const after = s.resumeSession(token)
+  assert.equal(await settlesInline(after), true)
+  await assert.rejects(after, (e) => e.code === 'InvalidSession')
+  await assert.rejects(s.resumeSession('not a token'), (e) => e.code === 'TokenVerificationFailed' || e.code === 'InvalidToken')
+  assert.equal(await s.findUserById('nobody'), null)
+})
+
+test('a read with a JS hook to run goes through the pool', async (t) => {
+  let validated = 0
+  const s = fileServer(t, {
+    resumeSessionValidator: async () => {
+      validated++
+    },
+  })
+  const id = await s.getServices().password.createUser({ username: 'bob', password: 'a password' })
+  const token = (await s.loginWithUser(id)).tokens.accessToken
+  assert.equal(await settlesInline(s.resumeSession(token)), false)
+  assert.equal(validated, 1, 'the validator ran (on the JS thread, from the pool)')
+  assert.equal(await settlesInline(s.findUserById(id)), true, 'findUserById runs no resume hook')
+  const listener = s.on('ResumeSessionSuccess', () => {})
+  assert.equal(await settlesInline(s.resumeSession(token)), false)
+  void listener
+})
+
+test('PostgreSQL reads go through the pool', { skip: !process.env.ACCOUNTS_TEST_PG_URL }, async () => {
+  const s = new AccountsServer({ db: process.env.ACCOUNTS_TEST_PG_URL, tokenSecret: SECRET, services: FAST })
+  assert.equal(await settlesInline(s.findUserById('nobody')), false)
+})
