@@ -89,6 +89,27 @@ def main():
           f"{ratio(g(o, 'ops_per_s'), g(m, 'ops_per_s')):>8}{ratio(g(o, 'ops_per_s'), g(t, 'ops_per_s')):>9}")
     p("")
 
+    pg = [r for r in rows if r["suite"] == "node-pg" and "ops_per_s" in r]
+    if pg:
+        # ops/s per (target, row, in flight, processes): two processes' rows are added up.
+        total = {}
+        for r in pg:
+            k = (r["target"], r["row"], r["concurrency"], r["processes"])
+            total[k] = total.get(k, 0) + r["ops_per_s"]
+        p99 = {(r["target"], r["row"], r["concurrency"]): r["p99_us"] for r in pg if r["processes"] == 1}
+        p("Node on PostgreSQL (ops/s; two processes: the sum of both, each with that many in flight) — ours: pool of 16")
+        p(f"{'operation':<30}{'in flight':>9} | {'ours 1 proc':>11}{'p99 ms':>8}{'2 procs':>9} | {'typeorm 1 proc':>14}{'2 procs':>9} | {'/typeorm 1':>10}{'2':>7}")
+        seen = []
+        for r in pg:
+            if (r["row"], r["concurrency"]) not in seen:
+                seen.append((r["row"], r["concurrency"]))
+        for row, c in seen:
+            o1, o2 = total.get(("ours-pg", row, c, 1)), total.get(("ours-pg", row, c, 2))
+            j1, j2 = total.get(("js-typeorm-pg", row, c, 1)), total.get(("js-typeorm-pg", row, c, 2))
+            lat = p99.get(("ours-pg", row, c))
+            p(f"{row:<30}{c:>9} | {fmt(o1):>11}{fmt(lat and lat / 1000, 2):>8}{fmt(o2):>9} | {fmt(j1):>14}{fmt(j2):>9} | {ratio(o1, j1):>10}{ratio(o2, j2):>7}")
+        p("")
+
     rss = [r for r in rows if "peak_rss_mib" in r]
     if rss:
         p("Peak RSS during concurrent logins")

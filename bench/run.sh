@@ -36,4 +36,8 @@ for t in $TARGETS; do
     node bench/node/bench.js "$t" rss >"$OUT/node-rss-$t.jsonl"
 done
 "$PY" bench/python/bench.py >"$OUT/python.jsonl"
+if [ "$MODE" = full ]; then
+    # PostgreSQL: accounts-rs and accounts-js on TypeORM, one and two processes (bench/pg.sh).
+    tests/pg/with-postgres.sh bench/pg.sh "$OUT"
+fi
 python3 bench/report.py "$OUT"

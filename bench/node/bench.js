@@ -2,6 +2,8 @@
 // Node side of `make bench`: the same operations through accounts-rs (SQLite file, WAL) and through
 // accounts-js 0.33 (its best case, an in-memory adapter, and the official TypeORM adapter on SQLite).
 //   node bench/node/bench.js <ours|js-memory|js-typeorm> [rss]
+//   node bench/node/bench.js <ours-pg|js-typeorm-pg> <pg|setup>  (BENCH_PG_URL; BENCH_PROCESSES/BENCH_PROCESS_INDEX
+//                                                         when run.sh starts two at once on one database)
 // Prints one JSON object per row. BENCH_SECONDS (default 2) bounds each row.
 const fs = require('node:fs')
 const os = require('node:os')
@@ -26,6 +28,17 @@ async function makeTarget(name) {
       password: server.getServices().password,
       hash: 'argon2id m=19456 t=2 p=1',
       store: 'SQLite file (WAL)',
+      loginWithUser: (user) => server.loginWithUser(user),
+    }
+  }
+  if (name === 'ours-pg') {
+    const { AccountsServer } = require('../../bindings/node')
+    const server = new AccountsServer({ db: process.env.BENCH_PG_URL, dbPoolSize: 16, tokenSecret: SECRET })
+    return {
+      server,
+      password: server.getServices().password,
+      hash: 'argon2id m=19456 t=2 p=1',
+      store: 'PostgreSQL (pool of 16)',
       loginWithUser: (user) => server.loginWithUser(user),
     }
   }
@@ -55,6 +68,13 @@ async function makeTarget(name) {
     })
     db = new AccountsTypeorm({ connection })
     store = 'official @accounts/typeorm 0.27 on SQLite file (better-sqlite3 12)'
+  } else if (name === 'js-typeorm-pg') {
+    require(path.join(JS, 'reflect-metadata'))
+    const typeorm = require(path.join(JS, 'typeorm'))
+    const { AccountsTypeorm, entities } = require(path.join(JS, '@accounts/typeorm'))
+    const connection = await typeorm.createConnection({ type: 'postgres', url: process.env.BENCH_PG_URL, entities, synchronize: true, logging: false })
+    db = new AccountsTypeorm({ connection })
+    store = 'official @accounts/typeorm 0.27 on PostgreSQL (pg 8)'
   } else {
     throw new Error(`unknown target ${name}`)
   }
@@ -115,6 +135,54 @@ async function runRow(concurrency, op, seconds = SECONDS) {
 
 function emit(t, row, concurrency, result, extra = {}) {
   console.log(JSON.stringify({ suite: 'node', target: TARGET, row, concurrency, hash: t.hash, store: t.store, ...result, ...extra }))
+}
+
+/**
+ * PostgreSQL rows (`pg` part): the per-request operations at 1 and 64 in flight. With
+ * BENCH_PROCESSES=2, run.sh starts two of these at once on one database (rows are time-bounded, so
+ * they stay in step); report.py adds their ops/s.
+ */
+async function pgOps() {
+  const processes = Number(process.env.BENCH_PROCESSES || 1)
+  const index = Number(process.env.BENCH_PROCESS_INDEX || 0)
+  const t = await makeTarget(TARGET)
+  const { server, password } = t
+  const name = `pg${index}x${process.pid}`
+  const benchId = await password.createUser({ username: name, email: `${name}@example.com`, password: PASSWORD })
+  const benchUser = await server.findUserById(benchId)
+  const loginParams = { user: { username: name }, password: PASSWORD }
+  const sessions = async (n) => {
+    const out = []
+    for (let i = 0; i < n; i++) out.push((await t.loginWithUser(benchUser)).tokens)
+    return out
+  }
+  const put = (row, c, result, extra = {}) =>
+    console.log(JSON.stringify({ suite: 'node-pg', target: TARGET, row, concurrency: c, processes, process_index: index, store: t.store, ...result, ...extra }))
+  for (const c of [1, 64]) {
+    put('loginWithService(password)', c, await runRow(c, () => server.loginWithService('password', loginParams, {})))
+    const own = await sessions(c)
+    put('resumeSession', c, await runRow(c, (w) => server.resumeSession(own[w].accessToken)))
+    const chains = await sessions(c)
+    put(
+      'refreshTokens',
+      c,
+      await runRow(c, async (w) => {
+        const r = await server.refreshTokens(chains[w].accessToken, chains[w].refreshToken, {})
+        chains[w] = r.tokens
+      }),
+    )
+    const pool = await sessions(SMOKE ? 50 : TARGET === 'js-typeorm-pg' ? 1000 : 4000)
+    put(
+      'logout',
+      c,
+      await runRow(c, async () => {
+        const s = pool.pop()
+        if (!s) return false
+        await server.logout(s.accessToken)
+      }),
+      { pool_left: pool.length },
+    )
+  }
 }
 
 async function ops() {
@@ -189,7 +257,7 @@ async function rss() {
   })
 }
 
-;(PART === 'rss' ? rss() : ops()).then(
+;(PART === 'rss' ? rss() : PART === 'pg' ? pgOps() : PART === 'setup' ? makeTarget(TARGET) : ops()).then(
   () => process.exit(0),
   (e) => {
     console.error(e)

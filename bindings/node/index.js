@@ -435,7 +435,9 @@ Object.assign(AccountsServer.prototype, {
   refreshTokens: method(function (accessToken, refreshToken, infos) {
     return call(this._native.refreshTokens(token(accessToken, 'accessToken'), token(refreshToken, 'refreshToken'), optJson(infos, 'infos')))
   }),
-  logout: method(async function (accessToken) { await call(this._native.logout(token(accessToken, 'accessToken'))) }),
+  // Not an async function: an inline call (docs/architecture.md, "Inline calls") may throw
+  // synchronously, and method() turns that into an AccountsError rejection.
+  logout: method(function (accessToken) { return call(this._native.logout(token(accessToken, 'accessToken'))).then(() => undefined) }),
   impersonate: method(function (accessToken, impersonated, infos) {
     return call(this._native.impersonate(token(accessToken, 'accessToken'), json(impersonated, 'impersonated'), optJson(infos, 'infos')))
   }),

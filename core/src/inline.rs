@@ -1,11 +1,13 @@
-//! Running a read where the caller cannot wait (docs/architecture.md, "Inline reads").
+//! Running a call where the caller cannot wait (docs/architecture.md, "Inline calls").
 //!
 //! A Node host's event-loop thread must never block, so every call used to go through a thread
-//! pool, paying a round trip (~55–75 µs) for ~10 µs of work. A read of an embedded SQLite database
-//! does not need to wait for anybody — WAL readers never wait for the writer — so the host may run
-//! it itself inside [`without_waiting`]: there the store takes a connection only if one is free at
-//! once and turns SQLite's busy handler off, and anything that would wait abandons the call instead.
-//! A read abandoned that way has changed nothing, so the host runs it again on its pool.
+//! pool, paying a round trip (~55–75 µs) for ~10 µs of work. On an embedded SQLite database a read
+//! need not wait for anybody (WAL readers never wait for the writer) and a write usually finds the
+//! writer free, so the host may run such a call itself inside [`without_waiting`]: there the store
+//! takes a connection or the write lock only if it is free at once, with SQLite's busy handler off,
+//! and anything that would wait abandons the call instead. The calls allowed here
+//! ([`crate::AccountsServer::may_run_inline`]) change nothing before their one write, which is
+//! rolled back when abandoned, so the host then runs the call again on its pool.
 
 use crate::error::{AccountsError, ErrorCode, Result};
 use std::cell::Cell;

@@ -65,11 +65,20 @@ pub fn base32_secret_argument(secret: &Value) -> Result<String> {
 pub const HASHING_OPERATIONS: &[&str] =
     &["createUser", "authenticate", "setPassword", "changePassword", "resetPassword", "loginWithService", "authenticateWithService"];
 
-/// The reads a host may run on a thread that cannot wait, through
+/// The operations a host may run on a thread that cannot wait, through
 /// [`inline::without_waiting`](crate::inline::without_waiting), when
-/// [`AccountsServer::may_run_inline`](crate::AccountsServer::may_run_inline) says so for this server.
-pub const INLINE_READS: &[&str] =
-    &["resumeSession", "findUserById", "findUserByEmail", "findUserByUsername", "findSessionByAccessToken", "listSessions"];
+/// [`AccountsServer::may_run_inline`](crate::AccountsServer::may_run_inline) says so for this server:
+/// reads, and the two per-request writes whose single write is their last step.
+pub const INLINE_OPERATIONS: &[&str] = &[
+    "resumeSession",
+    "findUserById",
+    "findUserByEmail",
+    "findUserByUsername",
+    "findSessionByAccessToken",
+    "listSessions",
+    "refreshTokens",
+    "logout",
+];
 
 /// Whether the operation named `operation` (an accounts-js method name) may hash a password.
 pub fn may_hash(operation: &str) -> bool {

@@ -269,16 +269,25 @@ impl AccountsServer {
     }
 
     /// Whether the host may run `operation` (an accounts-js method name) on a thread that cannot
-    /// wait, inside [`crate::inline::without_waiting`]: one of [`crate::input::INLINE_READS`], on an
-    /// embedded SQLite database (whose readers never wait for the writer), with no host callback or
-    /// listener the read would have to run (docs/architecture.md, "Inline reads").
+    /// wait, inside [`crate::inline::without_waiting`]: one of [`crate::input::INLINE_OPERATIONS`],
+    /// on an embedded SQLite database, with no host callback or listener the operation would run
+    /// (docs/architecture.md, "Inline calls"). Such an operation is abandoned only before it changed
+    /// anything: reads change nothing, and `refreshTokens` and `logout` make one write, last.
     pub fn may_run_inline(&self, operation: &str) -> bool {
-        if !self.ctx.config().db.starts_with("sqlite:") || !crate::input::INLINE_READS.contains(&operation) {
+        if !self.ctx.config().db.starts_with("sqlite:") || !crate::input::INLINE_OPERATIONS.contains(&operation) {
             return false;
         }
+        let callbacks = self.ctx.callbacks();
+        let listened = |names: &[&str]| names.iter().any(|e| self.ctx.events().has(e));
         match operation {
             "resumeSession" => self.resume_session_hooks().is_empty(),
-            "findUserById" | "findUserByEmail" | "findUserByUsername" => self.ctx.callbacks().user_object_sanitizer.is_none(),
+            "findUserById" | "findUserByEmail" | "findUserByUsername" => callbacks.user_object_sanitizer.is_none(),
+            "refreshTokens" => {
+                callbacks.create_jwt_payload.is_none()
+                    && callbacks.user_object_sanitizer.is_none()
+                    && !listened(&[events::REFRESH_TOKENS_SUCCESS, events::REFRESH_TOKENS_ERROR, events::REFRESH_TOKEN_REUSED])
+            }
+            "logout" => !listened(&[events::LOGOUT_SUCCESS, events::LOGOUT_ERROR]),
             _ => true, // findSessionByAccessToken, listSessions: no hooks
         }
     }

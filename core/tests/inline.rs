@@ -1,7 +1,7 @@
-//! Inline reads (core/src/inline.rs, docs/architecture.md "Inline reads"): which calls a host may
+//! Inline calls (core/src/inline.rs, docs/architecture.md "Inline calls"): which calls a host may
 //! run on a thread that cannot wait, that they see committed writes at once, and that a writer
-//! holding the lock does not stop them (WAL readers never wait). Busy connections making an inline
-//! read give up: the unit test in core/src/store/sqlite.rs.
+//! holding the lock from another connection does not stop reads (WAL readers never wait) and makes
+//! writes give up having changed nothing. Busy connections: the unit test in core/src/store/sqlite.rs.
 mod common;
 use accounts_core::callbacks::Callbacks;
 use accounts_core::inline::without_waiting;
@@ -19,11 +19,11 @@ fn file_server(dir: &tempfile::TempDir, callbacks: Callbacks) -> (AccountsServer
 fn which_calls_may_run_inline() {
     let dir = tempfile::tempdir().unwrap();
     let (s, _) = file_server(&dir, Callbacks::default());
-    for op in input::INLINE_READS {
+    for op in input::INLINE_OPERATIONS {
         assert!(s.may_run_inline(op), "{op} on SQLite with no hooks");
     }
-    for op in ["refreshTokens", "logout", "loginWithService", "createUser", "revokeSession", "nonsense"] {
-        assert!(!s.may_run_inline(op), "{op} is not an inline read");
+    for op in ["loginWithService", "createUser", "revokeSession", "deactivateUser", "nonsense"] {
+        assert!(!s.may_run_inline(op), "{op} does not run inline");
     }
     // A hook the read would run keeps it off the caller's thread.
     let validator = Callbacks { resume_session_validator: Some(Arc::new(|_: &User, _: &Session| Ok(()))), ..Default::default() };
@@ -34,6 +34,16 @@ fn which_calls_may_run_inline() {
     let id = hooked.on(events::RESUME_SESSION_SUCCESS, Arc::new(|_, _| Ok(())));
     assert!(!hooked.may_run_inline("resumeSession"));
     hooked.off(id);
+    assert!(hooked.may_run_inline("refreshTokens"));
+    let id = hooked.on(events::REFRESH_TOKEN_REUSED, Arc::new(|_, _| Ok(())));
+    assert!(!hooked.may_run_inline("refreshTokens"), "a listener the write would run");
+    hooked.off(id);
+    let id = hooked.on(events::LOGOUT_SUCCESS, Arc::new(|_, _| Ok(())));
+    assert!(!hooked.may_run_inline("logout"));
+    hooked.off(id);
+    let payload = Callbacks { create_jwt_payload: Some(Arc::new(|_, _| Ok(Default::default()))), ..Default::default() };
+    let dir3 = tempfile::tempdir().unwrap();
+    assert!(!file_server(&dir3, payload).0.may_run_inline("refreshTokens"));
     // PostgreSQL waits for the network: never inline.
     if let Some(url) = pg_database() {
         let pg = AccountsServer::new(config(&url, json!({})), Callbacks::default()).unwrap();
@@ -59,7 +69,7 @@ fn inline_reads_see_committed_writes_at_once() {
 }
 
 #[test]
-fn a_writer_holding_the_lock_does_not_stop_inline_reads() {
+fn a_writer_holding_the_lock_stops_inline_writes_not_reads() {
     let dir = tempfile::tempdir().unwrap();
     let (s, path) = file_server(&dir, Callbacks::default());
     let id = s.password().create_user(&json!({"username": "ada"})).unwrap();
@@ -70,9 +80,20 @@ fn a_writer_holding_the_lock_does_not_stop_inline_reads() {
     let user = without_waiting(|| s.find_user_by_id(&id)).expect("ran inline").unwrap().unwrap();
     assert_eq!(user.username.as_deref(), Some("ada"), "the committed state, not the pending write");
     assert!(started.elapsed() < std::time::Duration::from_secs(1));
-    // A write from the library meanwhile would wait for that lock: it is never run inline.
-    assert!(!s.may_run_inline("deactivateUser"));
+    // A write from the library meanwhile would wait for that lock: inline, it gives up having
+    // changed nothing, and the same call then succeeds where it may wait.
     other.execute_batch("COMMIT").unwrap();
+    let login = s.login_with_user(&id, &no_info()).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE; UPDATE users SET updated_at = updated_at + 1;").unwrap();
+    let (access, refresh) = (&login.tokens.access_token, &login.tokens.refresh_token);
+    assert!(without_waiting(|| s.refresh_tokens(access, refresh, &no_info())).is_none(), "gave up on the held lock");
+    assert!(without_waiting(|| s.logout(access)).is_none());
+    other.execute_batch("COMMIT").unwrap();
+    let refreshed = without_waiting(|| s.refresh_tokens(access, refresh, &no_info())).expect("ran inline").unwrap();
+    assert_eq!(refreshed.user.id, id, "the abandoned refresh had not rotated the token");
+    without_waiting(|| s.logout(&refreshed.tokens.access_token)).expect("ran inline").unwrap();
+    let gone = without_waiting(|| s.resume_session(&refreshed.tokens.access_token)).expect("ran inline");
+    assert_eq!(gone.unwrap_err().code, ErrorCode::InvalidSession);
     let user = without_waiting(|| s.find_user_by_id(&id)).expect("ran inline").unwrap().unwrap();
     assert_eq!(user.username.as_deref(), Some("changed"), "committed writes are seen at once");
 }

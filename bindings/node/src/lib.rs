@@ -176,11 +176,11 @@ fn run<'e, T: serde::Serialize>(env: &'e Env, operation: &str, f: impl FnOnce() 
     Ok(PromiseRaw::new(env.raw(), promise.raw()))
 }
 
-/// A read of core's `INLINE_READS`: on the calling (JS) thread when the core says this server may
-/// run it there and nothing it needed was busy — the answer comes without a thread-pool round trip
-/// (docs/architecture.md, "Inline reads") —, else on the pool like any call. A read abandoned
+/// One of core's `INLINE_OPERATIONS`: on the calling (JS) thread when the core says this server
+/// may run it there and nothing it needed was busy — the answer comes without a thread-pool round
+/// trip (docs/architecture.md, "Inline calls") —, else on the pool like any call. A call abandoned
 /// because it would have waited changed nothing, so running it again is safe.
-fn run_read<'e, T: serde::Serialize + 'static>(
+fn run_inline<'e, T: serde::Serialize + 'static>(
     env: &'e Env,
     server: &AccountsServer,
     operation: &str,
@@ -328,7 +328,7 @@ impl NativeServer {
     #[napi(ts_return_type = "string | Promise<string>")]
     pub fn resume_session<'e>(&self, env: &'e Env, access_token: String) -> Result<Either<String, PromiseRaw<'e, String>>> {
         let s = self.inner.clone();
-        run_read(env, &self.inner, "resumeSession", move || s.resume_session(&access_token))
+        run_inline(env, &self.inner, "resumeSession", move || s.resume_session(&access_token))
     }
 
     /// The same as `resumeSession`, on the calling (JS) thread.
@@ -337,25 +337,25 @@ impl NativeServer {
         caught(|| to_json_text(self.inner.resume_session(&access_token))).map_err(|e| coded(&env, e))
     }
 
-    #[napi(ts_return_type = "Promise<string>")]
+    #[napi(ts_return_type = "string | Promise<string>")]
     pub fn refresh_tokens<'e>(
         &self,
         env: &'e Env,
         access_token: String,
         refresh_token: String,
         infos_json: Option<String>,
-    ) -> Result<PromiseRaw<'e, String>> {
+    ) -> Result<Either<String, PromiseRaw<'e, String>>> {
         let s = self.inner.clone();
-        run(env, "refreshTokens", move || {
-            let infos: ConnectionInfo = parse_opt("infos", infos_json)?;
+        run_inline(env, &self.inner, "refreshTokens", move || {
+            let infos: ConnectionInfo = parse_opt("infos", infos_json.clone())?;
             s.refresh_tokens(&access_token, &refresh_token, &infos)
         })
     }
 
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn logout<'e>(&self, env: &'e Env, access_token: String) -> Result<PromiseRaw<'e, String>> {
+    #[napi(ts_return_type = "string | Promise<string>")]
+    pub fn logout<'e>(&self, env: &'e Env, access_token: String) -> Result<Either<String, PromiseRaw<'e, String>>> {
         let s = self.inner.clone();
-        run(env, "logout", move || s.logout(&access_token))
+        run_inline(env, &self.inner, "logout", move || s.logout(&access_token))
     }
 
     #[napi(ts_return_type = "Promise<string>")]
@@ -377,13 +377,13 @@ impl NativeServer {
     #[napi(ts_return_type = "string | Promise<string>")]
     pub fn find_user_by_id<'e>(&self, env: &'e Env, user_id: String) -> Result<Either<String, PromiseRaw<'e, String>>> {
         let s = self.inner.clone();
-        run_read(env, &self.inner, "findUserById", move || s.find_user_by_id(&user_id))
+        run_inline(env, &self.inner, "findUserById", move || s.find_user_by_id(&user_id))
     }
 
     #[napi(ts_return_type = "string | Promise<string>")]
     pub fn find_session_by_access_token<'e>(&self, env: &'e Env, access_token: String) -> Result<Either<String, PromiseRaw<'e, String>>> {
         let s = self.inner.clone();
-        run_read(env, &self.inner, "findSessionByAccessToken", move || s.find_session_by_access_token(&access_token))
+        run_inline(env, &self.inner, "findSessionByAccessToken", move || s.find_session_by_access_token(&access_token))
     }
 
     #[napi(ts_return_type = "Promise<string>")]
@@ -401,7 +401,7 @@ impl NativeServer {
     #[napi(ts_return_type = "string | Promise<string>")]
     pub fn list_sessions<'e>(&self, env: &'e Env, user_id: String) -> Result<Either<String, PromiseRaw<'e, String>>> {
         let s = self.inner.clone();
-        run_read(env, &self.inner, "listSessions", move || s.list_sessions(&user_id))
+        run_inline(env, &self.inner, "listSessions", move || s.list_sessions(&user_id))
     }
 
     #[napi(ts_return_type = "Promise<string>")]
@@ -467,13 +467,13 @@ impl NativeServer {
     #[napi(ts_return_type = "string | Promise<string>")]
     pub fn password_find_user_by_email<'e>(&self, env: &'e Env, email: String) -> Result<Either<String, PromiseRaw<'e, String>>> {
         let s = self.inner.clone();
-        run_read(env, &self.inner, "findUserByEmail", move || s.password().find_user_by_email(&email))
+        run_inline(env, &self.inner, "findUserByEmail", move || s.password().find_user_by_email(&email))
     }
 
     #[napi(ts_return_type = "string | Promise<string>")]
     pub fn password_find_user_by_username<'e>(&self, env: &'e Env, username: String) -> Result<Either<String, PromiseRaw<'e, String>>> {
         let s = self.inner.clone();
-        run_read(env, &self.inner, "findUserByUsername", move || s.password().find_user_by_username(&username))
+        run_inline(env, &self.inner, "findUserByUsername", move || s.password().find_user_by_username(&username))
     }
 
     #[napi(ts_return_type = "Promise<string>")]

@@ -1,14 +1,14 @@
 'use strict'
-// Inline reads (docs/architecture.md, "Inline reads"): on SQLite, reads with no JS hook to run
-// answer on the calling thread — their promise settles within microtasks, before the event loop
-// could deliver any thread-pool result — see committed writes at once, and keep their error codes;
-// a read with a hook, a write and PostgreSQL go through the pool as before.
+// Inline calls (docs/architecture.md, "Inline calls"): on SQLite, reads, refreshTokens and logout
+// with no JS hook to run answer on the calling thread — their promise settles within microtasks,
+// before the event loop could deliver any thread-pool result —, see committed writes at once and
+// keep their error codes; a call with a hook, other writes and PostgreSQL go through the pool.
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { AccountsServer } = require('..')
+const { AccountsServer, isAccountsError } = require('..')
 
 const SECRET = 'node-test-secret-0123456789abcdef-0123456'
 const FAST = { password: { hashing: { memoryKib: 256, iterations: 1, parallelism: 1 } } }
@@ -45,13 +45,25 @@ test('reads answer inline on SQLite and see writes at once', async (t) => {
   }
   assert.equal((await p.findUserByEmail('ada@example.com')).id, id)
   assert.equal((await s.listSessions(id)).length, 1)
-  // Writes still go through the pool.
+  // refreshTokens and logout write inline too; other writes go through the pool.
+  const refreshed = s.refreshTokens(token, login.tokens.refreshToken)
+  assert.equal(await settlesInline(refreshed), true)
+  const second = await refreshed
+  assert.equal(second.user.id, id)
+  // Inside the reuse grace window the same successor comes back (concurrent refreshes never fork).
+  assert.equal((await s.refreshTokens(token, login.tokens.refreshToken)).tokens.refreshToken, second.tokens.refreshToken)
+  await assert.rejects(s.refreshTokens(token, 'not a token'), (e) => isAccountsError(e))
+  const again = await s.loginWithUser(id)
+  const token2 = again.tokens.accessToken
   assert.equal(await settlesInline(s.deactivateUser(id)), false)
   await assert.rejects(s.resumeSession(token), (e) => e.code === 'UserDeactivated')
   await s.activateUser(id)
-  await s.logout(token)
+  const out = s.logout(token2)
+  assert.equal(await settlesInline(out), true)
+  assert.equal(await out, undefined)
+  await assert.rejects(s.logout(token2), (e) => e.code === 'InvalidSession' && isAccountsError(e))
   // The logout is seen by the very next inline read, with the same error code as on the pool.
-  const after = s.resumeSession(token)
+  const after = s.resumeSession(token2)
   assert.equal(await settlesInline(after), true)
   await assert.rejects(after, (e) => e.code === 'InvalidSession')
   await assert.rejects(s.resumeSession('not a token'), (e) => e.code === 'TokenVerificationFailed' || e.code === 'InvalidToken')
@@ -70,9 +82,12 @@ test('a read with a JS hook to run goes through the pool', async (t) => {
   assert.equal(await settlesInline(s.resumeSession(token)), false)
   assert.equal(validated, 1, 'the validator ran (on the JS thread, from the pool)')
   assert.equal(await settlesInline(s.findUserById(id)), true, 'findUserById runs no resume hook')
-  const listener = s.on('ResumeSessionSuccess', () => {})
+  s.on('ResumeSessionSuccess', () => {})
   assert.equal(await settlesInline(s.resumeSession(token)), false)
-  void listener
+  let loggedOut = 0
+  s.on('LogoutSuccess', () => loggedOut++)
+  assert.equal(await settlesInline(s.logout(token)), false, 'a LogoutSuccess listener to run')
+  assert.equal(loggedOut, 1)
 })
 
 test('PostgreSQL reads go through the pool', { skip: !process.env.ACCOUNTS_TEST_PG_URL }, async () => {

@@ -94,6 +94,9 @@ CREATE INDEX decoys_expiry ON decoys(expires_at);
 ];
 
 const READERS: usize = 2;
+/// A WAL checkpoint after this many commits (a session write is a few pages; SQLite's automatic
+/// checkpoint comes at 1000 pages).
+const CHECKPOINT_COMMITS: usize = 256;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Page cache per connection (KiB, as SQLite's negative `cache_size`) and memory-mapped reads: with a
 /// million users the lookups otherwise fall out of SQLite's default 2 MiB cache.
@@ -114,6 +117,23 @@ pub struct SqliteStore {
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+    /// Commits since the last WAL checkpoint. The writer's automatic checkpoint is off: it would
+    /// run in whichever call commits, and an inline one runs on a thread that cannot wait, so the
+    /// pool's writes checkpoint every `CHECKPOINT_COMMITS` commits instead.
+    commits: AtomicUsize,
+}
+
+/// A busy or locked database inside an inline call abandons it (core/src/inline.rs); any other
+/// SQLite error is the call's error.
+fn busy_or(e: rusqlite::Error) -> AccountsError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if inline::no_wait() && matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
+        {
+            inline::would_wait("a busy database")
+        }
+        _ => e.into(),
+    }
 }
 
 fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
@@ -181,6 +201,7 @@ impl SqliteStore {
         migrate(&mut writer)?;
         let mut readers = Vec::new();
         if !memory {
+            writer.pragma_update(None, "wal_autocheckpoint", 0)?;
             for _ in 0..READERS {
                 let r = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
                 r.busy_timeout(BUSY_TIMEOUT)?;
@@ -188,7 +209,7 @@ impl SqliteStore {
                 readers.push(Mutex::new(r));
             }
         }
-        Ok(SqliteStore { writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0) })
+        Ok(SqliteStore { writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0), commits: AtomicUsize::new(0) })
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
@@ -220,28 +241,51 @@ impl SqliteStore {
             conn.busy_timeout(Duration::ZERO)?;
             let out = f(&conn);
             conn.busy_timeout(BUSY_TIMEOUT)?;
-            return match out {
-                Err(rusqlite::Error::SqliteFailure(e, _))
-                    if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
-                {
-                    Err(inline::would_wait("a busy database"))
-                }
-                other => Ok(other?),
-            };
+            return out.map_err(busy_or);
         }
         Err(inline::would_wait("a free connection"))
     }
 
     fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
         if inline::no_wait() {
-            // Inline calls only read (AccountsServer::may_run_inline); a write would wait for the lock.
-            return Err(inline::would_wait("the write lock"));
+            return self.write_now(f);
         }
         let mut conn = lock(&self.writer);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         tx.commit()?;
+        if !self.readers.is_empty() && self.commits.fetch_add(1, Ordering::Relaxed) + 1 >= CHECKPOINT_COMMITS {
+            self.commits.store(0, Ordering::Relaxed);
+            // PASSIVE: copies what no reader still needs, never waits; a failure only delays it.
+            let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        }
         Ok(out)
+    }
+
+    /// A write on a thread that cannot wait (core/src/inline.rs): only with the writer free and
+    /// SQLite's write lock available at once, and never the checkpoint (a due one is left to the
+    /// pool). Whatever would wait, or a busy database, rolls the transaction back: nothing changed.
+    fn write_now<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+        if self.commits.load(Ordering::Relaxed) >= CHECKPOINT_COMMITS {
+            return Err(inline::would_wait("a WAL checkpoint"));
+        }
+        let mut conn = match self.writer.try_lock() {
+            Ok(conn) => conn,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => return Err(inline::would_wait("the writer")),
+        };
+        conn.busy_timeout(Duration::ZERO)?;
+        let out = (|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(busy_or)?;
+            let out = f(&tx)?;
+            tx.commit().map_err(busy_or)?;
+            Ok(out)
+        })();
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        if out.is_ok() && !self.readers.is_empty() {
+            self.commits.fetch_add(1, Ordering::Relaxed);
+        }
+        out
     }
 }
 
@@ -766,8 +810,16 @@ mod tests {
         // One free again: it runs.
         let _one = lock(&store.readers[0]);
         assert!(inline::without_waiting(|| store.find_user_by_id("nobody")).is_some());
-        // A write never runs inline.
-        assert!(inline::without_waiting(|| store.set_deactivated("nobody", true, 0)).is_none());
+        // A write runs inline when the writer is free, and gives up when it is not.
+        assert!(inline::without_waiting(|| store.invalidate_session("nobody", 0)).is_some());
+        let writer = lock(&store.writer);
+        assert!(inline::without_waiting(|| store.invalidate_session("nobody", 0)).is_none());
+        drop(writer);
+        // A due checkpoint is left to a write that may wait.
+        store.commits.store(CHECKPOINT_COMMITS, Ordering::Relaxed);
+        assert!(inline::without_waiting(|| store.invalidate_session("nobody", 0)).is_none());
+        store.invalidate_session("nobody", 0).expect("a pool write");
+        assert_eq!(store.commits.load(Ordering::Relaxed), 0, "it checkpointed");
         // Outside, the same calls wait as before.
         assert!(store.find_user_by_id("nobody").expect("a read").is_none());
     }
