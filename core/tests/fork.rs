@@ -25,6 +25,24 @@ fn exercise(s: &AccountsServer, who: &str) -> bool {
     ok.is_ok()
 }
 
+/// Waits for child `pid` until `deadline` (then kills it: it hung) and asserts it exited with 0.
+fn assert_exits_cleanly(pid: libc::pid_t, deadline: std::time::Instant, who: &str) {
+    let mut status = 0;
+    loop {
+        // SAFETY: waitpid/kill on our own child.
+        let done = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if done == pid {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            panic!("{who} hung");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "{who} failed (status {status})");
+}
+
 fn forked_children_work(db: &str) {
     let s = AccountsServer::new(config(db, json!({})), Callbacks::default()).unwrap();
     s.password().create_user(&json!({"username": "parent", "password": "a password"})).unwrap();
@@ -44,19 +62,7 @@ fn forked_children_work(db: &str) {
     // A child stuck on a connection it shares with its parent would hang: give them 60 s.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     for pid in pids {
-        let mut status = 0;
-        loop {
-            let done = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-            if done == pid {
-                break;
-            }
-            if std::time::Instant::now() > deadline {
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-                panic!("a child hung (a connection shared across fork?)");
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "a child failed (status {status})");
+        assert_exits_cleanly(pid, deadline, "a child (hung: a connection shared across fork?)");
     }
     for c in 0..CHILDREN {
         for i in 0..20 {
@@ -94,19 +100,7 @@ fn fork_right_after_calls(db: &str) {
             unsafe { libc::_exit(if ok { 0 } else { 1 }) };
         }
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        let mut status = 0;
-        loop {
-            let done = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-            if done == pid {
-                break;
-            }
-            if std::time::Instant::now() > deadline {
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-                panic!("round {round}: the child hung");
-            }
-            std::thread::sleep(std::time::Duration::from_millis(2));
-        }
-        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "round {round}: the child failed (status {status})");
+        assert_exits_cleanly(pid, deadline, &format!("round {round}: the child"));
     }
 }
 
