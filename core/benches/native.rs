@@ -116,9 +116,7 @@ fn rss_row() {
     // limit lets through at once (docs/security.md); this row measures the hashing memory.
     let cfg = Config::from_value(json!({
         "db": format!("sqlite:{}", dir.path().join("rss.db").display()), "tokenSecret": SECRET,
-        "attemptLimits": {"password": {
-            "accountIp": {"max": 0, "window": 900}, "account": {"max": 0, "window": 900}, "ip": {"max": 0, "window": 900},
-        }},
+        "attemptLimits": {"password": {"account": {"max": 0, "window": 900}}},
     }))
     .unwrap();
     let s = Arc::new(AccountsServer::new(cfg, Callbacks::default()).unwrap());

@@ -100,18 +100,48 @@ pub struct LimitSet {
     pub ip: Limit,
 }
 
+/// A `LimitSet` as written in a config: each limit may be left out and keeps its default.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PartialLimitSet {
+    account_ip: Option<Limit>,
+    account: Option<Limit>,
+    ip: Option<Limit>,
+}
+
+impl PartialLimitSet {
+    fn over(self, defaults: LimitSet) -> LimitSet {
+        LimitSet {
+            account_ip: self.account_ip.unwrap_or(defaults.account_ip),
+            account: self.account.unwrap_or(defaults.account),
+            ip: self.ip.unwrap_or(defaults.ip),
+        }
+    }
+}
+
+fn de_password<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<LimitSet, D::Error> {
+    PartialLimitSet::deserialize(d).map(|p| p.over(AttemptLimits::default_password()))
+}
+fn de_second_factor<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<LimitSet, D::Error> {
+    PartialLimitSet::deserialize(d).map(|p| p.over(AttemptLimits::default_second_factor()))
+}
+fn de_link_token<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<LimitSet, D::Error> {
+    PartialLimitSet::deserialize(d).map(|p| p.over(AttemptLimits::default_link_token()))
+}
+
 /// `attemptLimits`: password guesses, second-factor guesses (TOTP and recovery codes) and link
-/// tokens (reset, enrollment, magic link) are limited separately.
+/// tokens (reset, enrollment, magic link) are limited separately. Each limit given replaces its
+/// default; the others keep theirs (`{"password": {"account": {...}}}` changes one limit).
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AttemptLimits {
-    #[serde(default = "AttemptLimits::default_password")]
+    #[serde(default = "AttemptLimits::default_password", deserialize_with = "de_password")]
     /// Password guesses.
     pub password: LimitSet,
-    #[serde(default = "AttemptLimits::default_second_factor")]
+    #[serde(default = "AttemptLimits::default_second_factor", deserialize_with = "de_second_factor")]
     /// Second-factor guesses (TOTP and recovery codes).
     pub second_factor: LimitSet,
-    #[serde(default = "AttemptLimits::default_link_token")]
+    #[serde(default = "AttemptLimits::default_link_token", deserialize_with = "de_link_token")]
     /// Link-token guesses (reset, enrollment, magic link).
     pub link_token: LimitSet,
 }
@@ -783,6 +813,23 @@ mod tests {
         for bad in ["", "m", "5y", "-3s", "99999999999999999999d"] {
             assert_eq!(parse_duration(bad).unwrap_err().code, ErrorCode::InvalidConfig, "{bad}");
         }
+    }
+
+    #[test]
+    fn one_attempt_limit_given_keeps_the_other_defaults() {
+        let c = Config::from_json(
+            r#"{"db":"sqlite::memory:","tokenSecret":"0123456789abcdef0123456789abcdef",
+                "attemptLimits":{"password":{"account":{"max":0,"window":900}},"linkToken":{}}}"#,
+        )
+        .unwrap();
+        let limits = &c.attempt_limits;
+        assert_eq!(limits.password.account.max, 0, "the limit given");
+        assert_eq!(limits.password.account_ip, AttemptLimits::default_password().account_ip, "the others keep their defaults");
+        assert_eq!(limits.password.ip, AttemptLimits::default_password().ip);
+        assert_eq!(limits.link_token, AttemptLimits::default_link_token(), "an empty set is all defaults");
+        assert_eq!(limits.second_factor, AttemptLimits::default_second_factor());
+        let unknown = r#"{"db":"sqlite::memory:","tokenSecret":"0123456789abcdef0123456789abcdef","attemptLimits":{"password":{"acount":{"max":1,"window":9}}}}"#;
+        assert_eq!(Config::from_json(unknown).unwrap_err().code, ErrorCode::InvalidConfig, "a misspelt limit is refused");
     }
 
     #[test]
