@@ -119,13 +119,13 @@ impl PartialLimitSet {
     }
 }
 
-fn de_password<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<LimitSet, D::Error> {
+fn de_password<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<LimitSet, D::Error> {
     PartialLimitSet::deserialize(d).map(|p| p.over(AttemptLimits::default_password()))
 }
-fn de_second_factor<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<LimitSet, D::Error> {
+fn de_second_factor<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<LimitSet, D::Error> {
     PartialLimitSet::deserialize(d).map(|p| p.over(AttemptLimits::default_second_factor()))
 }
-fn de_link_token<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<LimitSet, D::Error> {
+fn de_link_token<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<LimitSet, D::Error> {
     PartialLimitSet::deserialize(d).map(|p| p.over(AttemptLimits::default_link_token()))
 }
 
