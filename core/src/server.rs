@@ -271,8 +271,9 @@ impl AccountsServer {
     /// Whether the host may run `operation` (an accounts-js method name) on a thread that cannot
     /// wait, inside [`crate::inline::without_waiting`]: one of [`crate::input::INLINE_OPERATIONS`],
     /// on an embedded SQLite database, with no host callback or listener the operation would run
-    /// (docs/architecture.md, "Inline calls"). Such an operation is abandoned only before it changed
-    /// anything: reads change nothing, and `refreshTokens` and `logout` make one write, last.
+    /// (docs/architecture.md, "Inline calls"). Such an operation is abandoned only while it has changed
+    /// nothing: reads change nothing; `refreshTokens` makes one write, last; `logout` one write, then
+    /// (when it matched nothing) a read.
     pub fn may_run_inline(&self, operation: &str) -> bool {
         if !self.ctx.config().db.starts_with("sqlite:") || !crate::input::INLINE_OPERATIONS.contains(&operation) {
             return false;

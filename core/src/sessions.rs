@@ -283,11 +283,23 @@ impl<'a> Sessions<'a> {
     /// `InvalidToken`, `TokenVerificationFailed`, `SessionNotFound`, `InvalidSession`.
     pub(crate) fn logout(&self, access_token: &str) -> Result<()> {
         self.observed(events::LOGOUT_SUCCESS, events::LOGOUT_ERROR, || {
-            let (_, rec) = self.session_of(access_token)?;
-            if !rec.session.valid || !self.ctx.store().invalidate_session(&rec.session.id, self.ctx.now())? {
-                return Err(code(ErrorCode::InvalidSession));
+            if self.ctx.events().has(events::LOGOUT_SUCCESS) {
+                // The listener gets the session as it was: read it first.
+                let (_, rec) = self.session_of(access_token)?;
+                if !rec.session.valid || !self.ctx.store().invalidate_session(&rec.session.id, self.ctx.now())? {
+                    return Err(code(ErrorCode::InvalidSession));
+                }
+                return Ok(((), json!({ "session": rec.session, "accessToken": access_token })));
             }
-            Ok(((), json!({ "session": rec.session, "accessToken": access_token })))
+            // One statement when nobody listens; the read only tells the two failures apart.
+            let data = self.ctx.tokens().verify_access(access_token, self.ctx.now(), true)?;
+            if self.ctx.store().invalidate_session(&data.session_id, self.ctx.now())? {
+                return Ok(((), Value::Null));
+            }
+            match self.ctx.store().find_session(&data.session_id)? {
+                None => Err(code(ErrorCode::SessionNotFound)),
+                Some(_) => Err(code(ErrorCode::InvalidSession)),
+            }
         })
     }
 
@@ -410,6 +422,33 @@ mod tests {
         let started = sessions.start(&user, &ConnectionInfo::default(), None).unwrap();
         assert!(ctx.store().find_session(&started.session_id).unwrap().unwrap().session.valid);
         assert_eq!(sessions.resume(&started.tokens.access_token).unwrap().id, "u1");
+    }
+
+    #[test]
+    fn logout_ends_a_session_once_with_or_without_a_listener() {
+        let ctx = testing::plain();
+        let sessions = Sessions::new(&ctx);
+        let user = testing::stored_user(&ctx, "u1", Some("u1"), &[]);
+        let check = |sessions: &Sessions<'_>| {
+            let started = sessions.start(&user, &ConnectionInfo::default(), None).unwrap();
+            sessions.logout(&started.tokens.access_token).unwrap();
+            assert!(!ctx.store().find_session(&started.session_id).unwrap().unwrap().session.valid);
+            assert_eq!(sessions.logout(&started.tokens.access_token).unwrap_err().code, ErrorCode::InvalidSession);
+            // A genuine token whose session was never stored.
+            let (_, unstored) = sessions.prepare(&user, &ConnectionInfo::default(), None).unwrap();
+            assert_eq!(sessions.logout(&unstored.tokens.access_token).unwrap_err().code, ErrorCode::SessionNotFound);
+            assert_eq!(sessions.logout("not a token").unwrap_err().code, ErrorCode::TokenVerificationFailed);
+        };
+        check(&sessions);
+        // With a LogoutSuccess listener (which gets the session as it was): the same outcomes.
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        ctx.events().on(events::LOGOUT_SUCCESS, Arc::new(move |_, payload: &Value| {
+            sink.lock().unwrap().push(payload["session"]["valid"].clone());
+            Ok(())
+        }));
+        check(&sessions);
+        assert_eq!(*seen.lock().unwrap(), vec![json!(true)], "one success, with the session before it ended");
     }
 
     #[test]
