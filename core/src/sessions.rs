@@ -443,10 +443,13 @@ mod tests {
         // With a LogoutSuccess listener (which gets the session as it was): the same outcomes.
         let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
         let sink = seen.clone();
-        ctx.events().on(events::LOGOUT_SUCCESS, Arc::new(move |_, payload: &Value| {
-            sink.lock().unwrap().push(payload["session"]["valid"].clone());
-            Ok(())
-        }));
+        ctx.events().on(
+            events::LOGOUT_SUCCESS,
+            Arc::new(move |_, payload: &Value| {
+                sink.lock().unwrap().push(payload["session"]["valid"].clone());
+                Ok(())
+            }),
+        );
         check(&sessions);
         assert_eq!(*seen.lock().unwrap(), vec![json!(true)], "one success, with the session before it ended");
     }
