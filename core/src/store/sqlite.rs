@@ -139,6 +139,24 @@ fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// The connection if nobody holds it now (recovered from a panic as `lock` does), else `None`.
+fn try_lock(m: &Mutex<Connection>) -> Option<MutexGuard<'_, Connection>> {
+    match m.try_lock() {
+        Ok(conn) => Some(conn),
+        Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+        Err(TryLockError::WouldBlock) => None,
+    }
+}
+
+/// Runs `f` with SQLite's busy handler off (an inline call gives up rather than wait for a lock
+/// another connection holds), then turns it back on.
+fn at_once<T>(conn: &mut Connection, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+    conn.busy_timeout(Duration::ZERO)?;
+    let out = f(conn);
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    out
+}
+
 fn configure(conn: &Connection, file: bool) -> Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     if file {
@@ -219,7 +237,7 @@ impl SqliteStore {
         }
         let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
         for i in 0..self.readers.len() {
-            if let Ok(conn) = self.readers[(start + i) % self.readers.len()].try_lock() {
+            if let Some(conn) = try_lock(&self.readers[(start + i) % self.readers.len()]) {
                 return Ok(f(&conn)?);
             }
         }
@@ -230,18 +248,10 @@ impl SqliteStore {
     /// no busy handler; otherwise the call is abandoned before it did anything.
     fn read_now<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
         let pool = if self.readers.is_empty() { std::slice::from_ref(&self.writer) } else { &self.readers[..] };
-        for m in pool {
-            let conn = match m.try_lock() {
-                Ok(conn) => conn,
-                Err(TryLockError::Poisoned(p)) => p.into_inner(),
-                Err(TryLockError::WouldBlock) => continue,
-            };
-            conn.busy_timeout(Duration::ZERO)?;
-            let out = f(&conn);
-            conn.busy_timeout(BUSY_TIMEOUT)?;
-            return out.map_err(busy_or);
+        match pool.iter().find_map(try_lock) {
+            Some(mut conn) => at_once(&mut conn, |c| f(c).map_err(busy_or)),
+            None => Err(inline::would_wait("a free connection")),
         }
-        Err(inline::would_wait("a free connection"))
     }
 
     fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
@@ -252,7 +262,7 @@ impl SqliteStore {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         tx.commit()?;
-        if !self.readers.is_empty() && self.commits.fetch_add(1, Ordering::Relaxed) + 1 >= CHECKPOINT_COMMITS {
+        if self.count_commit() {
             self.commits.store(0, Ordering::Relaxed);
             // PASSIVE: copies what no reader still needs, never waits; a failure only delays it.
             let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
@@ -267,23 +277,21 @@ impl SqliteStore {
         if self.commits.load(Ordering::Relaxed) >= CHECKPOINT_COMMITS {
             return Err(inline::would_wait("a WAL checkpoint"));
         }
-        let mut conn = match self.writer.try_lock() {
-            Ok(conn) => conn,
-            Err(TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(TryLockError::WouldBlock) => return Err(inline::would_wait("the writer")),
-        };
-        conn.busy_timeout(Duration::ZERO)?;
-        let out = (|| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(busy_or)?;
+        let Some(mut conn) = try_lock(&self.writer) else { return Err(inline::would_wait("the writer")) };
+        let out = at_once(&mut conn, |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(busy_or)?;
             let out = f(&tx)?;
             tx.commit().map_err(busy_or)?;
             Ok(out)
-        })();
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        if out.is_ok() && !self.readers.is_empty() {
-            self.commits.fetch_add(1, Ordering::Relaxed);
-        }
-        out
+        })?;
+        // A due checkpoint is left to the next pool write (this call refused to start when one was).
+        let _ = self.count_commit();
+        Ok(out)
+    }
+
+    /// Counts a commit to a file database; whether a WAL checkpoint is due.
+    fn count_commit(&self) -> bool {
+        !self.readers.is_empty() && self.commits.fetch_add(1, Ordering::Relaxed) + 1 >= CHECKPOINT_COMMITS
     }
 }
 
