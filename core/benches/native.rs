@@ -244,7 +244,34 @@ fn import_row(dir: &std::path::Path) {
     );
 }
 
+/// Many threads refreshing their own sessions at once: the writes that queue for SQLite's writer
+/// share commits (group commit, docs/architecture.md).
+fn concurrent_refresh_row(dir: &std::path::Path, threads: usize) {
+    let s = server_on(&dir.join("concurrent.db"));
+    let id = s.password().create_user(&json!({"username": "many"})).unwrap();
+    let sessions: Vec<_> = (0..threads).map(|_| s.login_with_user(&id, &ConnectionInfo::default()).unwrap().tokens).collect();
+    let start = Instant::now();
+    let lats: Vec<Vec<f64>> = std::thread::scope(|scope| {
+        let s = &s;
+        let handles: Vec<_> = sessions
+            .into_iter()
+            .map(|mut tokens| {
+                scope.spawn(move || {
+                    timed(50, || {
+                        tokens = s.refresh_tokens(&tokens.access_token, &tokens.refresh_token, &ConnectionInfo::default()).unwrap().tokens;
+                    })
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    row(&format!("core refreshTokens, {threads} threads"), lats.concat(), threads, start.elapsed().as_secs_f64(), json!({}));
+}
+
 fn main() {
+    if std::env::var("BENCH_PART").as_deref() == Ok("group") {
+        return concurrent_refresh_row(tempfile::tempdir().unwrap().path(), 16);
+    }
     if std::env::var("BENCH_PART").as_deref() == Ok("rss") {
         return rss_row();
     }
@@ -375,6 +402,7 @@ fn main() {
     let (known, unknown) = (&enumeration[0], &enumeration[1]);
     println!("{}", json!({"suite": "native", "row": "ratios: enumeration", "unknown_over_known_p50": f(unknown, "p50_us") / f(known, "p50_us")}));
 
+    concurrent_refresh_row(dir.path(), 16);
     timing_rows(dir.path());
     import_row(dir.path());
 

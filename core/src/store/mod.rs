@@ -133,6 +133,7 @@ macro_rules! forward_store {
 
 #[cfg(feature = "fault-injection")]
 pub mod faults;
+mod group_commit;
 mod per_process;
 pub mod postgres;
 mod postgres_pool;

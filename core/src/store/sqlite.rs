@@ -4,13 +4,14 @@
 //! serialisation means no caller ever sees "database is locked"), plus a few reader
 //! connections for file databases so reads run in parallel with writes.
 
+use super::group_commit::{Batch, MAX_BATCH, Outcome, Ticket};
 use super::{AttemptCount, NewUser, SessionRecord, Store, TokenRecord, TokenScope, Writes};
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::inline;
 use crate::types::{ConnectionInfo, EmailRecord, PurgeReport, Session, User};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, TryLockError};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::Duration;
 
 /// Versioned migrations; index + 1 is the schema version stored in `PRAGMA user_version`.
@@ -119,6 +120,43 @@ pub struct SqliteStore {
     /// run in whichever call commits, and an inline one runs on a thread that cannot wait, so the
     /// pool's writes checkpoint every `CHECKPOINT_COMMITS` commits instead.
     commits: AtomicUsize,
+    /// Pool writers waiting for the writer: while there are some, a write leaves its transaction
+    /// open for them (group commit, store/group_commit.rs).
+    queued: AtomicUsize,
+    batch: Mutex<Batch>,
+    #[cfg(test)]
+    total_commits: AtomicUsize,
+}
+
+/// Runs one write of a batch: the first write of a transaction as it is (on failure the caller
+/// rolls the whole transaction back), any later one inside a savepoint of its own.
+fn run_in_batch<T>(conn: &Connection, first: bool, f: impl FnOnce(&Connection) -> Result<T>) -> Outcome<T> {
+    if !first && let Err(e) = conn.execute_batch("SAVEPOINT write") {
+        return Outcome::Lost(e.into());
+    }
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)));
+    if conn.is_autocommit() {
+        // SQLite rolled the transaction back on its own (an I/O or disk-full error): the batch is gone.
+        return Outcome::Lost(match out {
+            Ok(Err(e)) => e,
+            _ => AccountsError::new(ErrorCode::StorageError, "sqlite: the transaction was rolled back"),
+        });
+    }
+    if first {
+        return match out {
+            Ok(result) => Outcome::Ran(result),
+            Err(p) => Outcome::Panicked(p),
+        };
+    }
+    let settled = match &out {
+        Ok(Ok(_)) => conn.execute_batch("RELEASE write"),
+        _ => conn.execute_batch("ROLLBACK TO write; RELEASE write"),
+    };
+    match (settled, out) {
+        (Err(e), _) => Outcome::Lost(e.into()),
+        (Ok(()), Ok(result)) => Outcome::Ran(result),
+        (Ok(()), Err(p)) => Outcome::Panicked(p),
+    }
 }
 
 /// A busy or locked database inside an inline call abandons it (core/src/inline.rs); any other
@@ -225,7 +263,16 @@ impl SqliteStore {
                 readers.push(Mutex::new(r));
             }
         }
-        Ok(SqliteStore { writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0), commits: AtomicUsize::new(0) })
+        Ok(SqliteStore {
+            writer: Mutex::new(writer),
+            readers,
+            next_reader: AtomicUsize::new(0),
+            commits: AtomicUsize::new(0),
+            queued: AtomicUsize::new(0),
+            batch: Mutex::new(Batch::default()),
+            #[cfg(test)]
+            total_commits: AtomicUsize::new(0),
+        })
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
@@ -254,30 +301,88 @@ impl SqliteStore {
         }
     }
 
-    fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+    /// A write in its own transaction, or in the open batch of a group commit (store/group_commit.rs)
+    /// on a file database, where queued writers share one commit.
+    fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         if inline::no_wait() {
             return self.write_now(f);
         }
-        let mut conn = lock(&self.writer);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        if self.count_commit() {
-            self.commits.store(0, Ordering::Relaxed);
-            // PASSIVE: copies what no reader still needs, never waits; a failure only delays it.
-            let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        if self.readers.is_empty() {
+            // In memory: no disk write to share, and reads use this connection (they must not see a batch).
+            let mut conn = lock(&self.writer);
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            return Ok(out);
         }
-        Ok(out)
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        let conn = lock(&self.writer);
+        self.queued.fetch_sub(1, Ordering::SeqCst);
+        let mut batch = self.batch.lock().unwrap_or_else(|p| p.into_inner());
+        let ticket = match &batch.ticket {
+            Some(ticket) => ticket.clone(),
+            None => {
+                conn.execute_batch("BEGIN IMMEDIATE")?;
+                let ticket = Arc::new(Ticket::default());
+                batch.ticket = Some(ticket.clone());
+                ticket
+            }
+        };
+        let first = batch.writes == 0;
+        batch.writes += 1;
+        let out = run_in_batch(&conn, first, f);
+        if let Outcome::Lost(e) = &out {
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            batch.finish(Err(e.clone()));
+        } else if first && !matches!(out, Outcome::Ran(Ok(_))) {
+            // The batch's only write failed: nothing else to keep.
+            let _ = conn.execute_batch("ROLLBACK");
+            batch.finish(Ok(()));
+        } else if self.queued.load(Ordering::SeqCst) > 0 && batch.writes < MAX_BATCH {
+            // Another writer is queued: it runs in this transaction and commits it (or hands it on).
+            drop(batch);
+            drop(conn);
+            return match out {
+                Outcome::Ran(Ok(value)) => ticket.wait().map(|()| value),
+                Outcome::Ran(Err(e)) => Err(e),
+                Outcome::Panicked(p) => std::panic::resume_unwind(p),
+                Outcome::Lost(e) => Err(e),
+            };
+        } else {
+            let committed = conn.execute_batch("COMMIT").map_err(AccountsError::from);
+            if committed.is_err() && !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            batch.finish(committed.clone());
+            if committed.is_ok() && self.count_commit() {
+                self.commits.store(0, Ordering::Relaxed);
+                // PASSIVE: copies what no reader still needs, never waits; a failure only delays it.
+                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            }
+            committed?;
+        }
+        match out {
+            Outcome::Ran(result) => result,
+            Outcome::Panicked(p) => std::panic::resume_unwind(p),
+            Outcome::Lost(e) => Err(e),
+        }
     }
 
-    /// A write on a thread that cannot wait (core/src/inline.rs): only with the writer free and
-    /// SQLite's write lock available at once, and never the checkpoint (a due one is left to the
-    /// pool). Whatever would wait, or a busy database, rolls the transaction back: nothing changed.
-    fn write_now<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+    /// A write on a thread that cannot wait (core/src/inline.rs): only with the writer free, no
+    /// batch open on it, SQLite's write lock available at once, and never the checkpoint (a due one
+    /// is left to the pool). Whatever would wait, or a busy database, rolls the transaction back:
+    /// nothing changed.
+    fn write_now<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         if self.commits.load(Ordering::Relaxed) >= CHECKPOINT_COMMITS {
             return Err(inline::would_wait("a WAL checkpoint"));
         }
         let Some(mut conn) = try_lock(&self.writer) else { return Err(inline::would_wait("the writer")) };
+        if !conn.is_autocommit() {
+            // Joining would make this write wait for the batch's commit.
+            return Err(inline::would_wait("a group commit"));
+        }
         let out = at_once(&mut conn, |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(busy_or)?;
             let out = f(&tx)?;
@@ -289,8 +394,16 @@ impl SqliteStore {
         Ok(out)
     }
 
+    /// Commits of whole transactions on the writer so far (a batch counts once), for the tests.
+    #[cfg(test)]
+    fn total_commits(&self) -> usize {
+        self.total_commits.load(Ordering::Relaxed)
+    }
+
     /// Counts a commit to a file database; whether a WAL checkpoint is due.
     fn count_commit(&self) -> bool {
+        #[cfg(test)]
+        self.total_commits.fetch_add(1, Ordering::Relaxed);
         !self.readers.is_empty() && self.commits.fetch_add(1, Ordering::Relaxed) + 1 >= CHECKPOINT_COMMITS
     }
 }
@@ -360,7 +473,7 @@ fn missing_user(e: rusqlite::Error) -> AccountsError {
 }
 
 /// Rewrites the denormalised `users.emails` copy from the `emails` rows (in insertion order).
-fn sync_emails(tx: &rusqlite::Transaction<'_>, user_id: &str, now: i64) -> Result<()> {
+fn sync_emails(tx: &Connection, user_id: &str, now: i64) -> Result<()> {
     let emails: Vec<EmailRecord> = tx
         .prepare_cached("SELECT address, verified FROM emails WHERE user_id = ?1 ORDER BY created_at, rowid")?
         .query_map([user_id], |r| Ok(EmailRecord { address: r.get(0)?, verified: r.get::<_, i64>(1)? != 0 }))?
@@ -390,7 +503,7 @@ fn token_from_row(row: &Row<'_>) -> rusqlite::Result<TokenRecord> {
 
 /// The writes of one transaction (see [`Store::atomically`]).
 struct SqliteWrites<'a> {
-    tx: &'a rusqlite::Transaction<'a>,
+    tx: &'a Connection,
 }
 
 impl Writes for SqliteWrites<'_> {
@@ -821,6 +934,10 @@ mod tests {
         let writer = lock(&store.writer);
         assert!(inline::without_waiting(|| store.invalidate_session("nobody", 0)).is_none());
         drop(writer);
+        // A group commit's batch open on the writer: an inline write would wait for its commit.
+        lock(&store.writer).execute_batch("BEGIN IMMEDIATE").expect("begin");
+        assert!(inline::without_waiting(|| store.invalidate_session("nobody", 0)).is_none());
+        lock(&store.writer).execute_batch("ROLLBACK").expect("rollback");
         // A due checkpoint is left to a write that may wait.
         store.commits.store(CHECKPOINT_COMMITS, Ordering::Relaxed);
         assert!(inline::without_waiting(|| store.invalidate_session("nobody", 0)).is_none());
@@ -828,5 +945,104 @@ mod tests {
         assert_eq!(store.commits.load(Ordering::Relaxed), 0, "it checkpointed");
         // Outside, the same calls wait as before.
         assert!(store.find_user_by_id("nobody").expect("a read").is_none());
+    }
+
+    fn new_user(id: &str, username: &str) -> NewUser {
+        NewUser {
+            id: id.into(),
+            username: Some(username.into()),
+            username_key: Some(username.into()),
+            emails: vec![],
+            profile: Default::default(),
+            password_hash: None,
+            services: vec![],
+            deactivated: false,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn queued_writes_share_a_commit_and_each_get_their_own_outcome() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(&dir.path().join("g.db").display().to_string()).expect("open");
+        let writers = 12;
+        let commits_before = store.total_commits();
+        let held = lock(&store.writer);
+        let outcomes: Vec<_> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..writers)
+                .map(|i| {
+                    let store = &store;
+                    scope.spawn(move || {
+                        // Every third writer takes a username another one also takes: one of each pair fails.
+                        let name = if i % 3 == 0 { "taken".to_string() } else { format!("user{i}") };
+                        let created = store.create_user(&new_user(&format!("id{i}"), &name));
+                        // A write that returned is committed: a reader connection sees it at once.
+                        let seen = store.find_user_by_id(&format!("id{i}")).expect("read").is_some();
+                        (created.map_err(|e| e.code), seen)
+                    })
+                })
+                .collect();
+            while store.queued.load(Ordering::SeqCst) < writers {
+                std::thread::yield_now();
+            }
+            drop(held);
+            handles.into_iter().map(|h| h.join().expect("no panic")).collect()
+        });
+        let created = outcomes.iter().filter(|(r, _)| r.is_ok()).count();
+        let refused: Vec<_> = outcomes.iter().filter_map(|(r, _)| r.err()).collect();
+        // Four writers wanted "taken": one got it, the other three failed on their own.
+        assert_eq!(created, writers - 3);
+        assert_eq!(refused, vec![ErrorCode::UsernameAlreadyExists; 3]);
+        for (result, seen) in &outcomes {
+            assert_eq!(result.is_ok(), *seen, "a created user is visible, a refused one is not");
+        }
+        let commits = store.total_commits() - commits_before;
+        assert!(commits < writers - 3, "{commits} commits for {} writes: they were not grouped", writers - 3);
+        // A write that comes alone commits by itself, as before.
+        store.create_user(&new_user("alone", "alone")).expect("create");
+        assert_eq!(store.total_commits() - commits_before, commits + 1);
+        assert!(store.batch.lock().expect("batch").ticket.is_none(), "no batch left open");
+    }
+
+    #[test]
+    fn a_panicking_write_in_a_batch_leaves_the_others_committed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(&dir.path().join("p.db").display().to_string()).expect("open");
+        let held = lock(&store.writer);
+        let results: Vec<_> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..6)
+                .map(|i| {
+                    let store = &store;
+                    scope.spawn(move || {
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            store
+                                .write(|c| {
+                                    SqliteWrites { tx: c }.create_user(&new_user(&format!("id{i}"), &format!("u{i}")))?;
+                                    if i == 2 {
+                                        panic!("a bug in one write");
+                                    }
+                                    Ok(())
+                                })
+                                .is_ok()
+                        }))
+                        .ok()
+                    })
+                })
+                .collect();
+            while store.queued.load(Ordering::SeqCst) < 6 {
+                std::thread::yield_now();
+            }
+            drop(held);
+            handles.into_iter().map(|h| h.join().expect("caught")).collect()
+        });
+        for (i, result) in results.iter().enumerate() {
+            let stored = store.find_user_by_id(&format!("id{i}")).expect("read").is_some();
+            if i == 2 {
+                assert_eq!((*result, stored), (None, false), "the panic reached its caller, its write rolled back");
+            } else {
+                assert_eq!((*result, stored), (Some(true), true));
+            }
+        }
     }
 }
