@@ -117,6 +117,16 @@ typedef enum accounts_result {
   ACCOUNTS_TOO_MANY_ATTEMPTS = 42,
   // The session has been logged out or revoked (accounts-js's code).
   ACCOUNTS_INVALID_SESSION = 43,
+  // No OAuth provider with that name is configured (`services.oauth.providers`).
+  ACCOUNTS_PROVIDER_NOT_FOUND = 44,
+  // The provider's email matches an account, but the provider or the account has not verified that address: linking could hand the account to whoever registered the address at the provider. Log in another way and link explicitly (docs/oauth.md, "Linking").
+  ACCOUNTS_ACCOUNT_LINK_REFUSED = 45,
+  // The provider identity is already linked to another user, or the user already has one of that provider.
+  ACCOUNTS_ACCOUNT_ALREADY_LINKED = 46,
+  // The user has no identity of that provider.
+  ACCOUNTS_LINKED_ACCOUNT_NOT_FOUND = 47,
+  // Unlinking would leave the user with no way to log in (no password, no other provider).
+  ACCOUNTS_LAST_LOGIN_METHOD = 48,
 } accounts_result;
 
 // Where a callback puts its answer. Owned by the library and valid only during the callback;
@@ -235,6 +245,44 @@ const char *accounts_error_details_json(const struct accounts_error *error);
 // # Safety
 // `error` must be NULL or an `accounts_error` from this library not yet freed.
 void accounts_error_free(struct accounts_error *error);
+
+// Links the identity that `params_json` proves at `provider` (through the `oauthAuthenticate`
+// callback) to the logged-in user `user_id`; linking the same identity again is a no-op. On
+// success `*account_json_out` receives `{provider, id, userId, email, createdAt}`.
+// Results: `ACCOUNTS_OK`, `ACCOUNTS_USER_NOT_FOUND`, `ACCOUNTS_PROVIDER_NOT_FOUND`,
+// `ACCOUNTS_ACCOUNT_ALREADY_LINKED`, `ACCOUNTS_CALLBACK_ERROR` (or the code the callback set),
+// `ACCOUNTS_INVALID_ARGUMENT`, `ACCOUNTS_STORAGE_ERROR`.
+//
+// # Safety
+// As for every function: `server` live, strings NUL-terminated, out-pointers writable.
+enum accounts_result accounts_oauth_link_account(const struct accounts_server *server,
+                                                 const char *user_id,
+                                                 const char *provider,
+                                                 const char *params_json,
+                                                 char **account_json_out,
+                                                 struct accounts_error **error_out);
+
+// Removes the user's identity of `provider`.
+// Results: `ACCOUNTS_OK`, `ACCOUNTS_USER_NOT_FOUND`, `ACCOUNTS_LINKED_ACCOUNT_NOT_FOUND`,
+// `ACCOUNTS_LAST_LOGIN_METHOD` (the user has no password and no other identity),
+// `ACCOUNTS_INVALID_ARGUMENT`, `ACCOUNTS_STORAGE_ERROR`.
+//
+// # Safety
+// As for every function.
+enum accounts_result accounts_oauth_unlink_account(const struct accounts_server *server,
+                                                   const char *user_id,
+                                                   const char *provider,
+                                                   struct accounts_error **error_out);
+
+// The user's linked identities as a JSON array in `*accounts_json_out`, by provider name.
+// Results: `ACCOUNTS_OK`, `ACCOUNTS_USER_NOT_FOUND`, `ACCOUNTS_INVALID_ARGUMENT`, `ACCOUNTS_STORAGE_ERROR`.
+//
+// # Safety
+// As for every function.
+enum accounts_result accounts_oauth_list_linked_accounts(const struct accounts_server *server,
+                                                         const char *user_id,
+                                                         char **accounts_json_out,
+                                                         struct accounts_error **error_out);
 
 // Creates a user from `{"username"?, "email"?, "password"?, ...profile}`; the new id (a plain
 // string, not JSON) goes to `*user_id_out`. Results: `ACCOUNTS_OK`, `ACCOUNTS_USERNAME_OR_EMAIL_REQUIRED`,

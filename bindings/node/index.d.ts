@@ -89,6 +89,11 @@ export interface AccountsServerOptions {
       sendVerificationEmailAfterSignup?: boolean
     }
     magicLink?: { loginTokenExpiration?: string | number }
+    /** Login with other identity providers (docs/oauth.md). */
+    oauth?: {
+      providers?: Record<string, { type: 'host' }>
+      unverifiedEmailMatch?: 'refuse' | 'createAccount'
+    }
   }
   /** Failed-attempt limits (docs/security.md); `max: 0` turns one off. */
   attemptLimits?: {
@@ -110,6 +115,8 @@ export interface AccountsServerOptions {
   validatePassword?: (password: string) => Awaitable<boolean>
   /** accounts-js `prepareMail(to, token, user, pathFragment, emailTemplate, from)`: returns the mail. */
   prepareMail?: (to: string, token: string, user: User, pathFragment: string, emailTemplate: Record<string, unknown>, from: string) => Awaitable<Record<string, unknown>>
+  /** Who a host OAuth provider's login parameters belong to (docs/oauth.md); throw to refuse. */
+  oauthAuthenticate?: (provider: string, params: Record<string, unknown>) => Awaitable<ProviderIdentity>
 }
 
 export interface Limit { max: number; window: string | number }
@@ -161,10 +168,37 @@ export declare class MagicLinkService {
   requestMagicLinkEmail(email: string): Promise<void>
 }
 
+/** A provider identity linked to a user. */
+export interface LinkedAccount {
+  provider: string
+  /** The user's id at the provider. */
+  id: string
+  userId: string
+  email: string | null
+  createdAt: number
+}
+
+/** What `oauthAuthenticate` answers about the user of a host provider's login parameters. */
+export interface ProviderIdentity {
+  id: string | number
+  email?: string | null
+  emailVerified?: boolean
+  profile?: Record<string, unknown>
+}
+
+export declare class OAuthService {
+  /** Links the identity `params` prove at `provider` to the logged-in user (a no-op when already linked to them). */
+  linkAccount(userId: string, provider: string, params: Record<string, unknown>): Promise<LinkedAccount>
+  /** Removes the user's identity of `provider`; rejects with LastLoginMethod when it is their only way in. */
+  unlinkAccount(userId: string, provider: string): Promise<void>
+  listLinkedAccounts(userId: string): Promise<LinkedAccount[]>
+}
+
 export declare class AccountsServer {
   constructor(options: AccountsServerOptions)
   readonly options: Readonly<Omit<AccountsServerOptions, 'createJwtPayload' | 'userObjectSanitizer' | 'impersonationAuthorize' | 'resumeSessionValidator' | 'validateNewUser' | 'sendMail'>>
-  getServices(): { password: PasswordService; magicLink: MagicLinkService }
+  /** `oauth` is present when `services.oauth.providers` names a provider. */
+  getServices(): { password: PasswordService; magicLink: MagicLinkService; oauth?: OAuthService }
   getOptions(): Readonly<Record<string, unknown>>
   /** The JWKS document of the token signing key (`{keys: []}` for an HMAC secret). */
   getJwks(): { keys: Record<string, unknown>[] }

@@ -247,6 +247,25 @@ Object.assign(MagicLinkService.prototype, {
   }),
 })
 
+/** `getServices().oauth`: links between provider identities and users (docs/oauth.md). */
+class OAuthService {
+  constructor(server) {
+    this._native = server._native
+    this.server = server
+  }
+}
+Object.assign(OAuthService.prototype, {
+  /** Links the identity `params` prove at `provider` to the logged-in user; resolves with the link. */
+  linkAccount: method(function (userId, provider, params) {
+    return call(this._native.oauthLinkAccount(str(userId, 'userId'), str(provider, 'provider'), json(params, 'params')))
+  }),
+  /** Removes the user's identity of `provider` (never their last way to log in). */
+  unlinkAccount: method(async function (userId, provider) {
+    await call(this._native.oauthUnlinkAccount(str(userId, 'userId'), str(provider, 'provider')))
+  }),
+  listLinkedAccounts: method(function (userId) { return call(this._native.oauthListLinkedAccounts(str(userId, 'userId'))) }),
+})
+
 // accounts-js templates may be functions `(user, url) => string`: the strings go to the core
 // (which renders them), the functions stay here and are called by the prepareMail step.
 const TEMPLATE_FIELDS = ['subject', 'text', 'html']
@@ -327,6 +346,8 @@ class AccountsServer {
     }
     this.options = Object.freeze(JSON.parse(this._native.optionsJson()))
     this._services = { password: new PasswordService(this), magicLink: new MagicLinkService(this) }
+    // As in accounts-js, only configured services are listed: `oauth` once a provider is configured.
+    if (this._native.serviceNames().includes('oauth')) this._services.oauth = new OAuthService(this)
   }
 
   // Runs a host callback on the JS thread and hands its result back to the waiting pool thread.

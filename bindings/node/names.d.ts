@@ -44,6 +44,11 @@ export type ErrorCode =
   | 'LoginTokenExpired'
   | 'TooManyAttempts'
   | 'InvalidSession'
+  | 'ProviderNotFound'
+  | 'AccountLinkRefused'
+  | 'AccountAlreadyLinked'
+  | 'LinkedAccountNotFound'
+  | 'LastLoginMethod'
 
 /** The events `on` accepts. */
 export type EventName =
@@ -79,3 +84,4 @@ export type CallbackName =
   | 'validateEmail'
   | 'validatePassword'
   | 'prepareMail'
+  | 'oauthAuthenticate'

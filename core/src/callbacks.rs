@@ -26,6 +26,9 @@ pub type ValidateFn = dyn Fn(&str) -> Result<bool> + Send + Sync;
 pub type PrepareMailFn = dyn Fn(&[Value]) -> Result<Value> + Send + Sync;
 /// `sendMail(mail)`: delivers `{from, to, subject, text, html}`.
 pub type SendMailFn = dyn Fn(&Value) -> Result<()> + Send + Sync;
+/// `oauthAuthenticate(provider, params)`: asks a host provider who the login parameters belong to;
+/// answers `{id, email?, emailVerified?, profile?}` (docs/oauth.md).
+pub type OAuthAuthenticateFn = dyn Fn(&str, &Value) -> Result<Value> + Send + Sync;
 /// An event listener: `(eventName, payload)`.
 pub type ListenerFn = dyn Fn(&str, &Value) -> Result<()> + Send + Sync;
 
@@ -52,6 +55,8 @@ pub struct Callbacks {
     pub validate_password: Option<Arc<ValidateFn>>,
     /// `prepareMail`: builds the mail handed to `sendMail`.
     pub prepare_mail: Option<Arc<PrepareMailFn>>,
+    /// `oauthAuthenticate`: identifies the user of a host OAuth provider.
+    pub oauth_authenticate: Option<Arc<OAuthAuthenticateFn>>,
 }
 
 /// The callback names, as in accounts-js.
@@ -66,6 +71,7 @@ pub const CALLBACK_NAMES: &[&str] = &[
     "validateEmail",
     "validatePassword",
     "prepareMail",
+    "oauthAuthenticate",
 ];
 
 /// One invocation of a host callback, as the bindings see it: JSON arguments in accounts-js order.
@@ -89,6 +95,7 @@ impl HostCall<'_> {
             "validateEmail" => &["email"],
             "validatePassword" => &["password"],
             "prepareMail" => &["to", "token", "user", "pathFragment", "emailTemplate", "from", "type"],
+            "oauthAuthenticate" => &["provider", "params"],
             _ => &["user"],
         }
     }
@@ -180,6 +187,14 @@ impl Callbacks {
                 self.prepare_mail = Some(Arc::new(move |args: &[Value]| match host(&HostCall { name: "prepareMail", args })? {
                     Some(mail @ Value::Object(_)) => Ok(mail),
                     _ => Err(shape("prepareMail must return the mail object")),
+                }))
+            }
+            "oauthAuthenticate" => {
+                self.oauth_authenticate = Some(Arc::new(move |provider: &str, params: &Value| {
+                    match host(&HostCall { name: "oauthAuthenticate", args: &[Value::String(provider.to_string()), params.clone()] })? {
+                        Some(answer @ Value::Object(_)) => Ok(answer),
+                        _ => Err(shape("oauthAuthenticate must return {id, email?, emailVerified?, profile?}")),
+                    }
                 }))
             }
             "validateUsername" | "validateEmail" | "validatePassword" => {

@@ -230,6 +230,43 @@ pub struct ServicesConfig {
     #[serde(default)]
     /// `services.magicLink`.
     pub magic_link: MagicLinkConfig,
+    #[serde(default)]
+    /// `services.oauth` (docs/oauth.md).
+    pub oauth: OAuthConfig,
+}
+
+/// `services.oauth`: login with other identity providers (docs/oauth.md).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OAuthConfig {
+    /// The providers by name (the `provider` of `loginWithService('oauth', ...)`).
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderConfig>,
+    /// A first login whose provider email matches an account when the provider or the account has
+    /// not verified that address: `"refuse"` (default: `AccountLinkRefused`) or `"createAccount"`
+    /// (a new account without that address).
+    #[serde(default)]
+    pub unverified_email_match: UnverifiedEmailMatch,
+}
+
+/// One provider of `services.oauth.providers`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(tag = "type", rename_all = "camelCase", deny_unknown_fields)]
+pub enum ProviderConfig {
+    /// The host's `oauthAuthenticate(provider, params)` callback talks to the provider and returns
+    /// `{id, email?, emailVerified?, profile?}` (GitHub-style OAuth 2.0; accounts-js's `authenticate`).
+    Host {},
+}
+
+/// `services.oauth.unverifiedEmailMatch`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum UnverifiedEmailMatch {
+    /// Fail with `AccountLinkRefused`.
+    #[default]
+    Refuse,
+    /// Create a new account that does not hold the address.
+    CreateAccount,
 }
 
 /// `emailTemplates`: the sender and, per mail, any of `subject`, `text`, `html`. `{{url}}` and

@@ -142,6 +142,19 @@ error_codes! {
     TooManyAttempts = 42, false, "Too many attempts, try again later";
     /// The session has been logged out or revoked (accounts-js's code).
     InvalidSession = 43, false, "Session is no longer valid";
+    /// No OAuth provider with that name is configured (`services.oauth.providers`).
+    ProviderNotFound = 44, true, "No OAuth provider with that name is configured";
+    /// The provider's email matches an account, but the provider or the account has not verified
+    /// that address: linking could hand the account to whoever registered the address at the
+    /// provider. Log in another way and link explicitly (docs/oauth.md, "Linking").
+    AccountLinkRefused = 45, false, "An account with this email exists; log in to it and link the provider";
+    /// The provider identity is already linked to another user, or the user already has one of
+    /// that provider.
+    AccountAlreadyLinked = 46, false, "This provider account is already linked";
+    /// The user has no identity of that provider.
+    LinkedAccountNotFound = 47, false, "No linked account of that provider";
+    /// Unlinking would leave the user with no way to log in (no password, no other provider).
+    LastLoginMethod = 48, false, "Cannot unlink the last way to log in";
 }
 
 /// Codes no longer raised, with their frozen numbers: never reuse a number listed here.

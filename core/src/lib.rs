@@ -34,6 +34,7 @@ mod links;
 pub mod magic_link;
 pub mod mail;
 mod messages;
+pub mod oauth;
 pub mod password;
 pub mod secret;
 pub mod server;

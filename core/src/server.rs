@@ -12,6 +12,7 @@ use crate::context::Context;
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::import::{self, ImportReport};
 use crate::magic_link::{self, MagicLink};
+use crate::oauth::{self, OAuth};
 use crate::password::{self, Password};
 use crate::sessions::{Sessions, connection_json};
 use crate::store::{self, Store};
@@ -51,6 +52,12 @@ pub trait AuthService: Send + Sync {
     fn checks_second_factor(&self) -> bool {
         false
     }
+
+    /// The login parameter that carries the second-factor code (accounts-js's `code`; a service
+    /// whose own parameters use that name picks another).
+    fn second_factor_field(&self) -> &'static str {
+        "code"
+    }
 }
 
 /// The built-in `password` service: `params` as accepted by [`Password::authenticate`].
@@ -88,6 +95,28 @@ impl AuthService for MagicLinkService {
 
     fn checks_second_factor(&self) -> bool {
         true
+    }
+}
+
+/// The built-in `oauth` service: `params` is `{provider, ...}`, the rest for the provider (docs/oauth.md).
+struct OAuthService;
+
+impl AuthService for OAuthService {
+    fn authenticate(&self, server: &AccountsServer, params: &Value, _infos: &ConnectionInfo) -> Result<Option<User>> {
+        let found = server.oauth().authenticate_pending(params)?;
+        if let Some(complete) = &found.complete {
+            store::transaction(server.store(), |w| complete(w))?;
+        }
+        Ok(Some(found.user))
+    }
+
+    fn authenticate_pending(&self, server: &AccountsServer, params: &Value, _infos: &ConnectionInfo) -> Result<Option<Authenticated>> {
+        server.oauth().authenticate_pending(params).map(Some)
+    }
+
+    /// `code` is the provider's authorization code.
+    fn second_factor_field(&self) -> &'static str {
+        "twoFactorCode"
     }
 }
 
@@ -154,6 +183,10 @@ impl AccountsServer {
         let mut services: HashMap<String, Arc<dyn AuthService>> = HashMap::new();
         services.insert(password::SERVICE_NAME.into(), Arc::new(PasswordService));
         services.insert(magic_link::SERVICE_NAME.into(), Arc::new(MagicLinkService));
+        // As accounts-js lists only the services it was given, `oauth` exists once a provider is configured.
+        if !config.services.oauth.providers.is_empty() {
+            services.insert(oauth::SERVICE_NAME.into(), Arc::new(OAuthService));
+        }
         Ok(AccountsServer { ctx: Context::new(config, callbacks, clock, store)?, services: RwLock::new(services) })
     }
 
@@ -212,6 +245,11 @@ impl AccountsServer {
     /// The magic link service.
     pub fn magic_link(&self) -> MagicLink<'_> {
         MagicLink::new(&self.ctx)
+    }
+
+    /// The OAuth service: links between provider identities and users (docs/oauth.md).
+    pub fn oauth(&self) -> OAuth<'_> {
+        OAuth::new(&self.ctx)
     }
 
     fn sessions(&self) -> Sessions<'_> {
@@ -369,8 +407,16 @@ impl AccountsServer {
             .authenticate_pending(self, params, infos)?
             .ok_or_else(|| AccountsError::new(ErrorCode::AuthenticationFailed, format!("Service {service} was not able to authenticate user")))?;
         let mut completions: Vec<Completion> = found.complete.into_iter().collect();
+        let renamed;
+        let factor_params = match svc.second_factor_field() {
+            "code" => params,
+            field => {
+                renamed = serde_json::json!({ "code": params.get(field).cloned().unwrap_or(Value::Null) });
+                &renamed
+            }
+        };
         if !svc.checks_second_factor()
-            && let Some(used) = self.two_factor().plan_login(&found.user, params, infos.ip.as_deref())?
+            && let Some(used) = self.two_factor().plan_login(&found.user, factor_params, infos.ip.as_deref())?
         {
             completions.push(Box::new(move |w| used.apply(w)));
         }

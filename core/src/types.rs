@@ -129,6 +129,23 @@ pub struct ImpersonationTarget {
     pub email: Option<String>,
 }
 
+/// A provider identity linked to a user (docs/oauth.md): one per provider and user, and one user
+/// per `(provider, id)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkedAccount {
+    /// The provider's name in `services.oauth.providers`.
+    pub provider: String,
+    /// The user's id at the provider (OpenID Connect's `sub`).
+    pub id: String,
+    /// The local user.
+    pub user_id: String,
+    /// The address the provider gave when the identity was linked, if any.
+    pub email: Option<String>,
+    /// When it was linked (ms).
+    pub created_at: i64,
+}
+
 /// A server-side session as callers see it (no secret digest).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -290,6 +290,43 @@ fn service_documents_swap_atomically() {
 }
 
 #[test]
+fn linked_accounts_are_unique_and_the_last_login_method_stays() {
+    use accounts_core::store::Unlinked;
+    for (name, store, _dir) in backends() {
+        let account = |provider: &str, id: &str, user: &str| LinkedAccount {
+            provider: provider.into(),
+            id: id.into(),
+            user_id: user.into(),
+            email: Some(format!("{id}@example.com")),
+            created_at: 1000,
+        };
+        store.create_user(&new_user("with-password", None, None, Some("hash"))).unwrap();
+        store.create_user(&new_user("no-password", None, None, None)).unwrap();
+        let link = |a: &LinkedAccount| store::transaction(&*store, |w| w.link_account(a));
+        link(&account("github", "1", "with-password")).unwrap();
+        // One user per identity, one identity per provider and user, and only existing users.
+        assert_eq!(code(link(&account("github", "1", "no-password"))), ErrorCode::AccountAlreadyLinked, "{name}");
+        assert_eq!(code(link(&account("github", "2", "with-password"))), ErrorCode::AccountAlreadyLinked, "{name}");
+        assert_eq!(code(link(&account("github", "3", "nobody"))), ErrorCode::UserNotFound, "{name}");
+        link(&account("google", "g1", "with-password")).unwrap();
+        link(&account("github", "2", "no-password")).unwrap();
+        link(&account("google", "g2", "no-password")).unwrap();
+        assert_eq!(store.find_linked_account("github", "1").unwrap(), Some(account("github", "1", "with-password")), "{name}");
+        assert_eq!(store.find_linked_account("github", "nobody").unwrap(), None, "{name}");
+        let providers = |user: &str| store.list_linked_accounts(user).unwrap().into_iter().map(|a| a.provider).collect::<Vec<_>>();
+        assert_eq!(providers("with-password"), ["github", "google"], "{name}");
+        // With a password, every identity may go; without one, all but the last.
+        assert_eq!(store.unlink_account("with-password", "github").unwrap(), Unlinked::Removed, "{name}");
+        assert_eq!(store.unlink_account("with-password", "google").unwrap(), Unlinked::Removed, "{name}");
+        assert_eq!(store.unlink_account("with-password", "google").unwrap(), Unlinked::NotLinked, "{name}");
+        assert_eq!(store.unlink_account("no-password", "github").unwrap(), Unlinked::Removed, "{name}");
+        assert_eq!(store.unlink_account("no-password", "google").unwrap(), Unlinked::LastLoginMethod, "{name}");
+        assert_eq!(providers("no-password"), ["google"], "{name}");
+        assert_eq!(store.find_linked_account("github", "1").unwrap(), None, "{name}: an unlinked identity is free again");
+    }
+}
+
+#[test]
 fn server_flows_on_every_backend() {
     let mut urls = vec!["sqlite::memory:".to_string()];
     urls.extend(common::pg_database());

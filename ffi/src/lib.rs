@@ -14,6 +14,7 @@
 mod callbacks;
 mod error;
 mod guard;
+mod oauth;
 mod password;
 mod result;
 mod server;

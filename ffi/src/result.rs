@@ -98,6 +98,16 @@ pub enum accounts_result {
     AccountsTooManyAttempts = 42,
     /// The session has been logged out or revoked (accounts-js's code).
     AccountsInvalidSession = 43,
+    /// No OAuth provider with that name is configured (`services.oauth.providers`).
+    AccountsProviderNotFound = 44,
+    /// The provider's email matches an account, but the provider or the account has not verified that address: linking could hand the account to whoever registered the address at the provider. Log in another way and link explicitly (docs/oauth.md, "Linking").
+    AccountsAccountLinkRefused = 45,
+    /// The provider identity is already linked to another user, or the user already has one of that provider.
+    AccountsAccountAlreadyLinked = 46,
+    /// The user has no identity of that provider.
+    AccountsLinkedAccountNotFound = 47,
+    /// Unlinking would leave the user with no way to log in (no password, no other provider).
+    AccountsLastLoginMethod = 48,
 }
 
 impl accounts_result {
@@ -146,6 +156,11 @@ impl accounts_result {
             ErrorCode::LoginTokenExpired => accounts_result::AccountsLoginTokenExpired,
             ErrorCode::TooManyAttempts => accounts_result::AccountsTooManyAttempts,
             ErrorCode::InvalidSession => accounts_result::AccountsInvalidSession,
+            ErrorCode::ProviderNotFound => accounts_result::AccountsProviderNotFound,
+            ErrorCode::AccountLinkRefused => accounts_result::AccountsAccountLinkRefused,
+            ErrorCode::AccountAlreadyLinked => accounts_result::AccountsAccountAlreadyLinked,
+            ErrorCode::LinkedAccountNotFound => accounts_result::AccountsLinkedAccountNotFound,
+            ErrorCode::LastLoginMethod => accounts_result::AccountsLastLoginMethod,
         }
     }
 }
@@ -196,4 +211,9 @@ pub(crate) const RESULT_NAMES: &[(u32, &str)] = &[
     (41, "LoginTokenExpired"),
     (42, "TooManyAttempts"),
     (43, "InvalidSession"),
+    (44, "ProviderNotFound"),
+    (45, "AccountLinkRefused"),
+    (46, "AccountAlreadyLinked"),
+    (47, "LinkedAccountNotFound"),
+    (48, "LastLoginMethod"),
 ];

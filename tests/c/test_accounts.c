@@ -126,7 +126,8 @@ static void test_basics(void) {
     CHECK(strcmp(accounts_result_name(ACCOUNTS_TOO_MANY_ATTEMPTS), "TooManyAttempts") == 0);
     /* a value from a newer header, or garbage, is "Unknown" rather than a crash */
     CHECK(strcmp(accounts_result_name(-1), "Unknown") == 0);
-    CHECK(strcmp(accounts_result_name(ACCOUNTS_INVALID_SESSION + 1), "Unknown") == 0);
+    CHECK(strcmp(accounts_result_name(ACCOUNTS_ACCOUNT_LINK_REFUSED), "AccountLinkRefused") == 0);
+    CHECK(strcmp(accounts_result_name(ACCOUNTS_LAST_LOGIN_METHOD + 1), "Unknown") == 0);
     CHECK(strcmp(accounts_result_name(1 << 30), "Unknown") == 0);
     CHECK(accounts_error_code(NULL) == ACCOUNTS_INVALID_ARGUMENT);
     CHECK(accounts_error_message(NULL) == NULL);
@@ -910,6 +911,73 @@ static void test_key_ring(void) {
     accounts_server_free(s);
 }
 
+/* oauthAuthenticate: a host provider that knows two authorization codes. */
+static void github(void *ud, const char *input, accounts_callback_result *res) {
+    (void)ud;
+    CHECK(strstr(input, "\"provider\":\"github\"") != NULL);
+    if (strstr(input, "\"code\":\"alice\""))
+        accounts_callback_result_set_json(res, "{\"id\":\"2001\",\"email\":\"alice@example.com\",\"emailVerified\":true}");
+    else if (strstr(input, "\"code\":\"new\""))
+        accounts_callback_result_set_json(res, "{\"id\":1001,\"profile\":{\"name\":\"New\"}}");
+    else
+        accounts_callback_result_set_error(res, "InvalidCredentials", "unknown code");
+}
+
+/* OAuth logins through a host provider, the linking rule, link/unlink/list (docs/oauth.md). */
+static void test_oauth(void) {
+    static const char *config = "{\"db\":\"sqlite::memory:\",\"tokenSecret\":\"" SECRET "\","
+                                "\"services\":{\"password\":{\"hashing\":{\"memoryKib\":256,\"iterations\":1,\"parallelism\":1}},"
+                                "\"oauth\":{\"providers\":{\"github\":{\"type\":\"host\"}}}}}";
+    accounts_callbacks *cbs = accounts_callbacks_new();
+    EXPECT(accounts_callbacks_set(cbs, "oauthAuthenticate", github, NULL, &err), ACCOUNTS_OK);
+    accounts_server *s = NULL;
+    EXPECT(accounts_server_new(config, cbs, &s, &err), ACCOUNTS_OK);
+    accounts_callbacks_free(cbs);
+    char *alice = NULL, *out = NULL;
+    EXPECT(accounts_password_create_user(s, "{\"username\":\"alice\",\"password\":\"correct horse\"}", &alice, &err), ACCOUNTS_OK);
+    EXPECT(accounts_password_add_email(s, alice, "alice@example.com", false, &err), ACCOUNTS_OK);
+    /* Her address is not verified here: the provider's verified address does not open her account. */
+    EXPECT(accounts_server_login_with_service(s, "oauth", "{\"provider\":\"github\",\"code\":\"alice\"}", NULL, &out, &err),
+           ACCOUNTS_ACCOUNT_LINK_REFUSED);
+    /* Logged in with her password, she links it explicitly; then the provider logs her in. */
+    EXPECT(accounts_oauth_link_account(s, alice, "github", "{\"code\":\"alice\"}", &out, &err), ACCOUNTS_OK);
+    CHECK(strstr(out, "\"provider\":\"github\"") != NULL && strstr(out, "\"id\":\"2001\"") != NULL);
+    accounts_string_free(out);
+    EXPECT(accounts_server_login_with_service(s, "oauth", "{\"provider\":\"github\",\"code\":\"alice\"}", NULL, &out, &err), ACCOUNTS_OK);
+    char *user = strstr(out, "\"user\"");
+    CHECK(user != NULL && strstr(user, alice) != NULL);
+    accounts_string_free(out);
+    EXPECT(accounts_oauth_list_linked_accounts(s, alice, &out, &err), ACCOUNTS_OK);
+    CHECK(strstr(out, "\"id\":\"2001\"") != NULL && strstr(out, "\"userId\"") != NULL);
+    accounts_string_free(out);
+    /* A new identity gets a new account, whose only way in it is. */
+    EXPECT(accounts_server_login_with_service(s, "oauth", "{\"provider\":\"github\",\"code\":\"new\"}", NULL, &out, &err), ACCOUNTS_OK);
+    CHECK(strstr(out, "\"New\"") != NULL);
+    char *created = json_str(strstr(out, "\"user\""), "id");
+    accounts_string_free(out);
+    EXPECT(accounts_oauth_unlink_account(s, created, "github", &err), ACCOUNTS_LAST_LOGIN_METHOD);
+    EXPECT(accounts_oauth_link_account(s, created, "github", "{\"code\":\"alice\"}", &out, &err), ACCOUNTS_ACCOUNT_ALREADY_LINKED);
+    free(created);
+    /* alice has a password: the identity may go, once. */
+    EXPECT(accounts_oauth_unlink_account(s, alice, "github", &err), ACCOUNTS_OK);
+    EXPECT(accounts_oauth_unlink_account(s, alice, "github", &err), ACCOUNTS_LINKED_ACCOUNT_NOT_FOUND);
+    EXPECT(accounts_oauth_list_linked_accounts(s, alice, &out, &err), ACCOUNTS_OK);
+    CHECK(strcmp(out, "[]") == 0);
+    accounts_string_free(out);
+    /* The provider's refusal, an unknown provider, bad arguments. */
+    EXPECT(accounts_server_login_with_service(s, "oauth", "{\"provider\":\"github\",\"code\":\"forged\"}", NULL, &out, &err),
+           ACCOUNTS_INVALID_CREDENTIALS);
+    EXPECT(accounts_server_login_with_service(s, "oauth", "{\"provider\":\"gitlab\",\"code\":\"new\"}", NULL, &out, &err),
+           ACCOUNTS_PROVIDER_NOT_FOUND);
+    EXPECT(accounts_oauth_link_account(s, alice, "github", "{not json", &out, &err), ACCOUNTS_INVALID_ARGUMENT);
+    EXPECT(accounts_oauth_link_account(s, alice, "github", "{}", NULL, &err), ACCOUNTS_INVALID_ARGUMENT);
+    EXPECT(accounts_oauth_unlink_account(s, NULL, "github", &err), ACCOUNTS_INVALID_ARGUMENT);
+    EXPECT(accounts_oauth_list_linked_accounts(s, "nobody", &out, &err), ACCOUNTS_USER_NOT_FOUND);
+    EXPECT(accounts_oauth_list_linked_accounts(NULL, alice, &out, &err), ACCOUNTS_INVALID_ARGUMENT);
+    accounts_string_free(alice);
+    accounts_server_free(s);
+}
+
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "/tmp";
     test_basics();
@@ -923,6 +991,7 @@ int main(int argc, char **argv) {
     test_accounts_js_rules();
     test_key_pair();
     test_key_ring();
+    test_oauth();
     test_threads(dir);
     printf("%d passed, %d failed\n", checks - failures, failures);
     return failures == 0 ? 0 : 1;

@@ -585,6 +585,27 @@ impl NativeServer {
         let s = self.inner.clone();
         run(env, "requestMagicLinkEmail", move || s.magic_link().request_magic_link_email(&email))
     }
+
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn oauth_link_account<'e>(&self, env: &'e Env, user_id: String, provider: String, params_json: String) -> Result<PromiseRaw<'e, String>> {
+        let s = self.inner.clone();
+        run(env, "linkAccount", move || {
+            let params: Value = parse("params", &params_json)?;
+            s.oauth().link_account(&user_id, &provider, &params)
+        })
+    }
+
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn oauth_unlink_account<'e>(&self, env: &'e Env, user_id: String, provider: String) -> Result<PromiseRaw<'e, String>> {
+        let s = self.inner.clone();
+        run(env, "unlinkAccount", move || s.oauth().unlink_account(&user_id, &provider))
+    }
+
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn oauth_list_linked_accounts<'e>(&self, env: &'e Env, user_id: String) -> Result<PromiseRaw<'e, String>> {
+        let s = self.inner.clone();
+        run(env, "listLinkedAccounts", move || s.oauth().list_linked_accounts(&user_id))
+    }
 }
 
 /// Runs a job that panics, as `operation` would be scheduled (on the hashing pool when core says

@@ -243,6 +243,12 @@ struct PyMagicLink {
     inner: Arc<AccountsServer>,
 }
 
+/// `server.oauth`: links between provider identities and users (docs/oauth.md).
+#[pyclass(module = "accounts", name = "OAuthService", frozen)]
+struct PyOAuth {
+    inner: Arc<AccountsServer>,
+}
+
 /// Runs a core call without the GIL; a panic below becomes `InternalError` (never a
 /// `PanicException` escaping into the host, never an abort).
 macro_rules! core_call {
@@ -320,6 +326,12 @@ impl PyServer {
     #[getter]
     fn magic_link(&self) -> PyMagicLink {
         PyMagicLink { inner: self.inner.clone() }
+    }
+
+    /// The OAuth service (links between provider identities and users).
+    #[getter]
+    fn oauth(&self) -> PyOAuth {
+        PyOAuth { inner: self.inner.clone() }
     }
 
     /// Names of the registered services.
@@ -633,6 +645,35 @@ impl PyMagicLink {
     }
 }
 
+#[pymethods]
+impl PyOAuth {
+    /// Links the identity `params` prove at `provider` to the logged-in user; returns the link.
+    fn link_account<'py>(
+        &self,
+        py: Python<'py>,
+        user_id: &Bound<'py, PyAny>,
+        provider: &Bound<'py, PyAny>,
+        params: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (id, provider, params) = (arg_str(py, user_id, "user_id")?, arg_str(py, provider, "provider")?, arg_json(py, params)?);
+        let account = core_call!(py, self.inner.oauth().link_account(&id, &provider, &params))?;
+        ser_to_py(py, &account)
+    }
+
+    /// Removes the user's identity of `provider` (never their last way to log in).
+    fn unlink_account(&self, py: Python<'_>, user_id: &Bound<'_, PyAny>, provider: &Bound<'_, PyAny>) -> PyResult<()> {
+        let (id, provider) = (arg_str(py, user_id, "user_id")?, arg_str(py, provider, "provider")?);
+        core_call!(py, self.inner.oauth().unlink_account(&id, &provider))
+    }
+
+    /// The user's linked identities, by provider name.
+    fn list_linked_accounts<'py>(&self, py: Python<'py>, user_id: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let id = arg_str(py, user_id, "user_id")?;
+        let list = core_call!(py, self.inner.oauth().list_linked_accounts(&id))?;
+        ser_to_py(py, &list)
+    }
+}
+
 /// `(code, number, is_input_error)` for every error code, in number order.
 /// Verifies an access token without a server (for other services); returns its claims.
 #[pyfunction]
@@ -689,6 +730,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyPassword>()?;
     m.add_class::<PyTwoFactor>()?;
     m.add_class::<PyMagicLink>()?;
+    m.add_class::<PyOAuth>()?;
     m.add_function(wrap_pyfunction!(error_codes, m)?)?;
     m.add_function(wrap_pyfunction!(_self_test_panic, m)?)?;
     m.add_function(wrap_pyfunction!(event_names, m)?)?;

@@ -5,9 +5,9 @@
 //! runs a flow once to count its steps, then once per step with that step failing, and checks the
 //! data is wholly as before or wholly as after (docs/reliability.md, "Atomic flows").
 
-use super::{AttemptCount, NewUser, SessionRecord, Store, TokenRecord, TokenScope, Writes};
+use super::{AttemptCount, NewUser, SessionRecord, Store, TokenRecord, TokenScope, Unlinked, Writes};
 use crate::error::{AccountsError, ErrorCode, Result};
-use crate::types::{ConnectionInfo, PurgeReport, Session, User};
+use crate::types::{ConnectionInfo, LinkedAccount, PurgeReport, Session, User};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -98,6 +98,10 @@ impl Writes for FaultyWrites<'_> {
     fn swap_service(&mut self, user_id: &str, name: &str, expected: Option<&str>, new: Option<&str>, now: i64) -> Result<bool> {
         self.plan.step("tx swap_service")?;
         self.inner.swap_service(user_id, name, expected, new, now)
+    }
+    fn link_account(&mut self, account: &LinkedAccount) -> Result<()> {
+        self.plan.step("tx link_account")?;
+        self.inner.link_account(account)
     }
 }
 

@@ -127,6 +127,18 @@ macro_rules! forward_store {
                 let $name = "swap_service";
                 $inner.swap_service(user_id, name, expected, new, now)
             }
+            fn find_linked_account(&$s, provider: &str, id: &str) -> Result<Option<LinkedAccount>> {
+                let $name = "find_linked_account";
+                $inner.find_linked_account(provider, id)
+            }
+            fn list_linked_accounts(&$s, user_id: &str) -> Result<Vec<LinkedAccount>> {
+                let $name = "list_linked_accounts";
+                $inner.list_linked_accounts(user_id)
+            }
+            fn unlink_account(&$s, user_id: &str, provider: &str) -> Result<Unlinked> {
+                let $name = "unlink_account";
+                $inner.unlink_account(user_id, provider)
+            }
         }
     };
 }
@@ -141,7 +153,7 @@ mod postgres_tls;
 pub mod sqlite;
 
 use crate::error::Result;
-use crate::types::{ConnectionInfo, EmailRecord, PurgeReport, Session, User};
+use crate::types::{ConnectionInfo, EmailRecord, LinkedAccount, PurgeReport, Session, User};
 use serde_json::{Map, Value};
 
 /// A user to insert (a signup, or an imported accounts-js user). Addresses are already
@@ -242,6 +254,23 @@ pub trait Writes {
     fn delete_tokens(&mut self, user_id: &str, kind: &str) -> Result<u64>;
     /// As [`Store::swap_service`].
     fn swap_service(&mut self, user_id: &str, name: &str, expected: Option<&str>, new: Option<&str>, now: i64) -> Result<bool>;
+    /// Links a provider identity to `account.user_id`.
+    ///
+    /// # Errors
+    /// `AccountAlreadyLinked` when the identity belongs to a user already, or the user has one of
+    /// that provider; `UserNotFound`.
+    fn link_account(&mut self, account: &LinkedAccount) -> Result<()>;
+}
+
+/// What [`Store::unlink_account`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unlinked {
+    /// The identity is gone.
+    Removed,
+    /// The user had no identity of that provider.
+    NotLinked,
+    /// Kept: it is the user's only way to log in (no password, no other identity).
+    LastLoginMethod,
 }
 
 /// Runs `work` in one transaction of `store` and returns what it returns: committed when it
@@ -347,6 +376,14 @@ pub trait Store: Send + Sync {
     /// # Errors
     /// `UserNotFound` when inserting for a user that does not exist.
     fn swap_service(&self, user_id: &str, name: &str, expected: Option<&str>, new: Option<&str>, now: i64) -> Result<bool>;
+
+    /// The link of a provider identity, if any.
+    fn find_linked_account(&self, provider: &str, id: &str) -> Result<Option<LinkedAccount>>;
+    /// A user's linked identities, by provider name.
+    fn list_linked_accounts(&self, user_id: &str) -> Result<Vec<LinkedAccount>>;
+    /// Removes the user's identity of `provider` unless it is their last way to log in, decided in
+    /// the same transaction as the delete (two concurrent unlinks cannot both pass the check).
+    fn unlink_account(&self, user_id: &str, provider: &str) -> Result<Unlinked>;
 }
 
 /// Opens the store named by a `db` URL: `sqlite:<path>`, `sqlite::memory:` or `postgres://...`

@@ -7,9 +7,9 @@
 
 use super::postgres_pool::{Conn, Pool};
 use super::postgres_tls::connector;
-use super::{AttemptCount, NewUser, SessionRecord, Store, TokenRecord, TokenScope, Writes};
+use super::{AttemptCount, NewUser, SessionRecord, Store, TokenRecord, TokenScope, Unlinked, Writes};
 use crate::error::{AccountsError, ErrorCode, Result};
-use crate::types::{ConnectionInfo, EmailRecord, PurgeReport, Session, User};
+use crate::types::{ConnectionInfo, EmailRecord, LinkedAccount, PurgeReport, Session, User};
 use postgres::error::SqlState;
 use postgres::{GenericClient, Row};
 
@@ -86,6 +86,17 @@ CREATE TABLE decoys (
 );
 CREATE INDEX decoys_user ON decoys(user_id, kind);
 CREATE INDEX decoys_expiry ON decoys(expires_at);
+"#,
+    r#"
+CREATE TABLE linked_accounts (
+    provider   TEXT NOT NULL,
+    subject    TEXT NOT NULL,
+    user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    email      TEXT,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (provider, subject),
+    UNIQUE (user_id, provider)
+);
 "#,
 ];
 
@@ -208,6 +219,7 @@ fn constraint(e: postgres::Error) -> AccountsError {
         Some(db) if *db.code() == SqlState::UNIQUE_VIOLATION => match db.constraint() {
             Some("emails_pkey") => AccountsError::code(ErrorCode::EmailAlreadyExists),
             Some("users_username_key" | "users_username_fold_key") => AccountsError::code(ErrorCode::UsernameAlreadyExists),
+            Some("linked_accounts_pkey" | "linked_accounts_user_id_provider_key") => AccountsError::code(ErrorCode::AccountAlreadyLinked),
             _ => e.into(),
         },
         Some(db) if *db.code() == SqlState::FOREIGN_KEY_VIOLATION => AccountsError::code(ErrorCode::UserNotFound),
@@ -405,6 +417,22 @@ impl<C: GenericClient> Writes for PgWrites<'_, C> {
         };
         Ok(n == 1)
     }
+
+    fn link_account(&mut self, a: &LinkedAccount) -> Result<()> {
+        self.c
+            .execute(
+                "INSERT INTO linked_accounts (provider, subject, user_id, email, created_at) VALUES ($1, $2, $3, $4, $5)",
+                &[&a.provider, &a.id, &a.user_id, &a.email, &a.created_at],
+            )
+            .map_err(constraint)?;
+        Ok(())
+    }
+}
+
+const LINKED_ACCOUNT_COLUMNS: &str = "provider, subject, user_id, email, created_at";
+
+fn linked_account_from_row(row: &Row) -> LinkedAccount {
+    LinkedAccount { provider: row.get(0), id: row.get(1), user_id: row.get(2), email: row.get(3), created_at: row.get(4) }
 }
 
 impl Store for PostgresStore {
@@ -626,6 +654,47 @@ impl Store for PostgresStore {
 
     fn swap_service(&self, user_id: &str, name: &str, expected: Option<&str>, new: Option<&str>, now: i64) -> Result<bool> {
         PgWrites { c: &mut *self.conn()? }.swap_service(user_id, name, expected, new, now)
+    }
+
+    fn find_linked_account(&self, provider: &str, id: &str) -> Result<Option<LinkedAccount>> {
+        if names_nothing(provider) || names_nothing(id) {
+            return Ok(None);
+        }
+        let row = self
+            .conn()?
+            .query_opt(&format!("SELECT {LINKED_ACCOUNT_COLUMNS} FROM linked_accounts WHERE provider = $1 AND subject = $2"), &[&provider, &id])?;
+        Ok(row.as_ref().map(linked_account_from_row))
+    }
+
+    fn list_linked_accounts(&self, user_id: &str) -> Result<Vec<LinkedAccount>> {
+        if names_nothing(user_id) {
+            return Ok(Vec::new());
+        }
+        let rows = self.conn()?.query(
+            &format!("SELECT {LINKED_ACCOUNT_COLUMNS} FROM linked_accounts WHERE user_id = $1 ORDER BY provider COLLATE \"C\""),
+            &[&user_id],
+        )?;
+        Ok(rows.iter().map(linked_account_from_row).collect())
+    }
+
+    fn unlink_account(&self, user_id: &str, provider: &str) -> Result<Unlinked> {
+        if names_nothing(user_id) || names_nothing(provider) {
+            return Ok(Unlinked::NotLinked);
+        }
+        self.tx(|tx| {
+            // The user's row lock orders concurrent unlinks: the second sees the first's delete.
+            lock_user(tx, user_id)?;
+            let removed = tx.execute(
+                "DELETE FROM linked_accounts WHERE user_id = $1 AND provider = $2 AND \
+                 (EXISTS (SELECT 1 FROM passwords WHERE user_id = $1) OR (SELECT COUNT(*) FROM linked_accounts WHERE user_id = $1) > 1)",
+                &[&user_id, &provider],
+            )?;
+            if removed == 1 {
+                return Ok(Unlinked::Removed);
+            }
+            let linked = tx.query_opt("SELECT 1 FROM linked_accounts WHERE user_id = $1 AND provider = $2", &[&user_id, &provider])?.is_some();
+            Ok(if linked { Unlinked::LastLoginMethod } else { Unlinked::NotLinked })
+        })
     }
 
     fn list_services(&self, name: &str, after: &str, limit: u32) -> Result<Vec<(String, String)>> {

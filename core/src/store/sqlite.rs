@@ -5,10 +5,10 @@
 //! connections for file databases so reads run in parallel with writes.
 
 use super::group_commit::{Batch, MAX_BATCH, Outcome, Ticket};
-use super::{AttemptCount, NewUser, SessionRecord, Store, TokenRecord, TokenScope, Writes};
+use super::{AttemptCount, NewUser, SessionRecord, Store, TokenRecord, TokenScope, Unlinked, Writes};
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::inline;
-use crate::types::{ConnectionInfo, EmailRecord, PurgeReport, Session, User};
+use crate::types::{ConnectionInfo, EmailRecord, LinkedAccount, PurgeReport, Session, User};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
@@ -91,6 +91,17 @@ CREATE TABLE decoys (
 );
 CREATE INDEX decoys_user ON decoys(user_id, kind);
 CREATE INDEX decoys_expiry ON decoys(expires_at);
+"#,
+    r#"
+CREATE TABLE linked_accounts (
+    provider   TEXT NOT NULL,
+    subject    TEXT NOT NULL,                 -- the user's id at the provider
+    user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    email      TEXT,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (provider, subject),
+    UNIQUE (user_id, provider)
+);
 "#,
 ];
 
@@ -408,6 +419,10 @@ impl SqliteStore {
     }
 }
 
+/// Deletes a user's identity of a provider only while the user keeps another way to log in.
+const UNLINK_UNLESS_LAST: &str = "DELETE FROM linked_accounts WHERE user_id = ?1 AND provider = ?2 AND \
+     (EXISTS (SELECT 1 FROM passwords WHERE user_id = ?1) OR (SELECT COUNT(*) FROM linked_accounts WHERE user_id = ?1) > 1)";
+
 const USER_COLUMNS: &str = "u.id, u.username, u.emails, u.profile, u.deactivated, u.created_at, u.updated_at";
 
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
@@ -686,6 +701,24 @@ impl Writes for SqliteWrites<'_> {
             Ok(true)
         }
     }
+
+    fn link_account(&mut self, a: &LinkedAccount) -> Result<()> {
+        self.tx
+            .prepare_cached("INSERT INTO linked_accounts (provider, subject, user_id, email, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")?
+            .execute(params![a.provider, a.id, a.user_id, a.email, a.created_at])
+            .map_err(|e| match e.sqlite_error().map(|f| f.extended_code) {
+                Some(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => user_not_found(),
+                Some(rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY | rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE) => {
+                    AccountsError::code(ErrorCode::AccountAlreadyLinked)
+                }
+                _ => e.into(),
+            })?;
+        Ok(())
+    }
+}
+
+fn linked_account_from_row(row: &Row<'_>) -> rusqlite::Result<LinkedAccount> {
+    Ok(LinkedAccount { provider: row.get(0)?, id: row.get(1)?, user_id: row.get(2)?, email: row.get(3)?, created_at: row.get(4)? })
 }
 
 impl Store for SqliteStore {
@@ -902,6 +935,33 @@ impl Store for SqliteStore {
 
     fn swap_service(&self, user_id: &str, name: &str, expected: Option<&str>, new: Option<&str>, now: i64) -> Result<bool> {
         self.write(|tx| SqliteWrites { tx }.swap_service(user_id, name, expected, new, now))
+    }
+
+    fn find_linked_account(&self, provider: &str, id: &str) -> Result<Option<LinkedAccount>> {
+        self.read(|c| {
+            c.prepare_cached("SELECT provider, subject, user_id, email, created_at FROM linked_accounts WHERE provider = ?1 AND subject = ?2")?
+                .query_row([provider, id], linked_account_from_row)
+                .optional()
+        })
+    }
+
+    fn list_linked_accounts(&self, user_id: &str) -> Result<Vec<LinkedAccount>> {
+        self.read(|c| {
+            c.prepare_cached("SELECT provider, subject, user_id, email, created_at FROM linked_accounts WHERE user_id = ?1 ORDER BY provider")?
+                .query_map([user_id], linked_account_from_row)?
+                .collect()
+        })
+    }
+
+    fn unlink_account(&self, user_id: &str, provider: &str) -> Result<Unlinked> {
+        self.write(|c| {
+            let removed = c.prepare_cached(UNLINK_UNLESS_LAST)?.execute([user_id, provider])?;
+            if removed == 1 {
+                return Ok(Unlinked::Removed);
+            }
+            let linked = c.prepare_cached("SELECT 1 FROM linked_accounts WHERE user_id = ?1 AND provider = ?2")?.exists([user_id, provider])?;
+            Ok(if linked { Unlinked::LastLoginMethod } else { Unlinked::NotLinked })
+        })
     }
 
     fn list_services(&self, name: &str, after: &str, limit: u32) -> Result<Vec<(String, String)>> {

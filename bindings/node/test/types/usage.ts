@@ -66,3 +66,22 @@ async function usage(): Promise<void> {
 }
 
 void usage
+
+async function oauthUsage(): Promise<void> {
+  const server = new AccountsServer({
+    db: 'sqlite::memory:',
+    tokenSecret: 'a-secret-of-at-least-32-bytes-0123456789',
+    services: { oauth: { providers: { github: { type: 'host' } }, unverifiedEmailMatch: 'refuse' } },
+    oauthAuthenticate: async (provider, params) => ({ id: 42, email: String(params.email), emailVerified: provider === 'github' }),
+  })
+  const oauth = server.getServices().oauth
+  if (oauth) {
+    const linked = await oauth.linkAccount('user-id', 'github', { code: 'abc' })
+    const ids: string[] = (await oauth.listLinkedAccounts(linked.userId)).map((a) => a.id)
+    void ids
+    await oauth.unlinkAccount(linked.userId, linked.provider)
+  }
+  // @ts-expect-error a provider's type is 'host'
+  new AccountsServer({ db: 'sqlite::memory:', tokenSecret: 'x', services: { oauth: { providers: { github: { type: 'saml' } } } } })
+}
+void oauthUsage

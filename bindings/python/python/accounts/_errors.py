@@ -318,6 +318,41 @@ class InvalidSession(AccountsError):
     number = 43
 
 
+class ProviderNotFound(InputError):
+    """No OAuth provider with that name is configured (``services.oauth.providers``)."""
+
+    code = "ProviderNotFound"
+    number = 44
+
+
+class AccountLinkRefused(AccountsError):
+    """The provider's email matches an account, but the provider or the account has not verified that address: linking could hand the account to whoever registered the address at the provider. Log in another way and link explicitly (docs/oauth.md, "Linking")."""
+
+    code = "AccountLinkRefused"
+    number = 45
+
+
+class AccountAlreadyLinked(AccountsError):
+    """The provider identity is already linked to another user, or the user already has one of that provider."""
+
+    code = "AccountAlreadyLinked"
+    number = 46
+
+
+class LinkedAccountNotFound(AccountsError):
+    """The user has no identity of that provider."""
+
+    code = "LinkedAccountNotFound"
+    number = 47
+
+
+class LastLoginMethod(AccountsError):
+    """Unlinking would leave the user with no way to log in (no password, no other provider)."""
+
+    code = "LastLoginMethod"
+    number = 48
+
+
 class SessionNotValid(AccountsError):
     """Retired: never raised; kept so code that names it still imports."""
 
@@ -369,5 +404,10 @@ ERROR_CLASSES: Dict[str, Type[AccountsError]] = {
     "LoginTokenExpired": LoginTokenExpired,
     "TooManyAttempts": TooManyAttempts,
     "InvalidSession": InvalidSession,
+    "ProviderNotFound": ProviderNotFound,
+    "AccountLinkRefused": AccountLinkRefused,
+    "AccountAlreadyLinked": AccountAlreadyLinked,
+    "LinkedAccountNotFound": LinkedAccountNotFound,
+    "LastLoginMethod": LastLoginMethod,
 }
 """The class of each code the library raises, and the base class."""

@@ -10,6 +10,7 @@ __all__ = [
     "PasswordService",
     "TwoFactor",
     "MagicLinkService",
+    "OAuthService",
     "error_codes",
     "_self_test_panic",
     "event_names",
@@ -65,6 +66,12 @@ class MagicLinkService:
     def request_magic_link_email(self, email: str) -> None: ...
 
 @final
+class OAuthService:
+    def link_account(self, user_id: str, provider: str, params: _Json) -> _Json: ...
+    def unlink_account(self, user_id: str, provider: str) -> None: ...
+    def list_linked_accounts(self, user_id: str) -> List[_Json]: ...
+
+@final
 class AccountsServer:
     def __new__(
         cls,
@@ -92,6 +99,7 @@ class AccountsServer:
         validate_email: Optional[Callable[[str], Any]] = ...,
         validate_password: Optional[Callable[[str], Any]] = ...,
         prepare_mail: Optional[Callable[..., _Json]] = ...,
+        oauth_authenticate: Optional[Callable[[str, _Json], _Json]] = ...,
         attempt_limits: _Json = ...,
         host_callback_timeout: Union[str, int] = ...,
     ) -> AccountsServer: ...
@@ -103,6 +111,8 @@ class AccountsServer:
     def password(self) -> PasswordService: ...
     @property
     def magic_link(self) -> MagicLinkService: ...
+    @property
+    def oauth(self) -> OAuthService: ...
     def get_services(self) -> List[str]: ...
     def on(self, event: str, listener: _Listener) -> int: ...
     def off(self, listener_id: int) -> bool: ...

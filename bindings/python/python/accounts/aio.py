@@ -100,6 +100,22 @@ class MagicLinkService:
         await _run(self._sync.request_magic_link_email, email)
 
 
+class OAuthService:
+    """``server.oauth`` with coroutine methods."""
+
+    def __init__(self, sync: _native.OAuthService) -> None:
+        self._sync = sync
+
+    async def link_account(self, user_id: str, provider: str, params: Json) -> Json:
+        return await _run(self._sync.link_account, user_id, provider, params)
+
+    async def unlink_account(self, user_id: str, provider: str) -> None:
+        await _run(self._sync.unlink_account, user_id, provider)
+
+    async def list_linked_accounts(self, user_id: str) -> List[Json]:
+        return await _run(self._sync.list_linked_accounts, user_id)
+
+
 class AccountsServer:
     """Same constructor as ``accounts.AccountsServer``; the sync server is ``.sync``."""
 
@@ -107,6 +123,7 @@ class AccountsServer:
         self.sync = _native.AccountsServer(config, **options)
         self.password = PasswordService(self.sync.password)
         self.magic_link = MagicLinkService(self.sync.magic_link)
+        self.oauth = OAuthService(self.sync.oauth)
 
     @property
     def options(self) -> Json:

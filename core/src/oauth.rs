@@ -1,0 +1,245 @@
+//! Login with other identity providers, and the links between their identities and local users
+//! (docs/oauth.md).
+//!
+//! `loginWithService("oauth", {provider, ...})` asks the provider who the parameters belong to,
+//! then logs in the user linked to that identity. A first login links or creates an account by the
+//! rules of docs/oauth.md, "Linking": an identity is linked to an existing account by email only
+//! when the provider asserts the address is verified and the account has verified it too — never a
+//! silent takeover. `linkAccount`, `unlinkAccount` and `listLinkedAccounts` manage the links of a
+//! logged-in user.
+
+use crate::auth::{Authenticated, Completion};
+use crate::callbacks::events;
+use crate::config::{ProviderConfig, UnverifiedEmailMatch};
+use crate::context::Context;
+use crate::error::{AccountsError, ErrorCode, Result};
+use crate::identifiers::normalize_email;
+use crate::secret::new_id;
+use crate::store::{self, NewUser, Unlinked};
+use crate::types::{EmailRecord, LinkedAccount, User};
+use serde_json::{Map, Value};
+
+/// The service name for `loginWithService`.
+pub const SERVICE_NAME: &str = "oauth";
+
+/// What a provider says about the user it authenticated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderIdentity {
+    /// The user's id at the provider.
+    pub id: String,
+    /// Their address (normalized), if the provider gave one.
+    pub email: Option<String>,
+    /// Whether the provider asserts it verified that address.
+    pub email_verified: bool,
+    /// Profile fields for an account created from this identity.
+    pub profile: Map<String, Value>,
+}
+
+fn shape(what: &str) -> AccountsError {
+    AccountsError::new(ErrorCode::CallbackError, format!("oauthAuthenticate returned the wrong shape: {what}"))
+}
+
+impl ProviderIdentity {
+    /// Reads a host provider's answer `{id, email?, emailVerified?, profile?}`.
+    ///
+    /// # Errors
+    /// `CallbackError` for a missing or empty `id`, a malformed `email`, or fields of the wrong type.
+    pub fn from_answer(answer: &Value) -> Result<ProviderIdentity> {
+        let id = match answer.get("id") {
+            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+            // GitHub's ids are numbers.
+            Some(Value::Number(n)) => n.to_string(),
+            _ => return Err(shape("id must be a non-empty string or a number")),
+        };
+        let email = match answer.get("email") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(normalize_email(s).map_err(|_| shape("email is not an email address"))?),
+            Some(_) => return Err(shape("email must be a string")),
+        };
+        let email_verified = match answer.get("emailVerified") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(shape("emailVerified must be a boolean")),
+        };
+        let profile = match answer.get("profile") {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(m)) => m.clone(),
+            Some(_) => return Err(shape("profile must be an object")),
+        };
+        Ok(ProviderIdentity { id, email, email_verified, profile })
+    }
+}
+
+/// The OAuth service of one server; get it with [`AccountsServer::oauth`](crate::AccountsServer::oauth).
+pub struct OAuth<'a> {
+    ctx: &'a Context,
+}
+
+impl<'a> OAuth<'a> {
+    pub(crate) fn new(ctx: &'a Context) -> OAuth<'a> {
+        OAuth { ctx }
+    }
+
+    /// Asks `provider` who `params` belong to.
+    fn identify(&self, provider: &str, params: &Value) -> Result<ProviderIdentity> {
+        let Some(config) = self.ctx.config().services.oauth.providers.get(provider) else {
+            return Err(AccountsError::code(ErrorCode::ProviderNotFound));
+        };
+        match config {
+            ProviderConfig::Host {} => {
+                let Some(authenticate) = &self.ctx.callbacks().oauth_authenticate else {
+                    return Err(AccountsError::new(
+                        ErrorCode::InvalidConfig,
+                        format!("provider {provider:?} is a host provider: register the oauthAuthenticate callback"),
+                    ));
+                };
+                ProviderIdentity::from_answer(&authenticate(provider, params)?)
+            }
+        }
+    }
+
+    fn account(&self, provider: &str, user_id: &str, identity: &ProviderIdentity) -> LinkedAccount {
+        LinkedAccount {
+            provider: provider.to_string(),
+            id: identity.id.clone(),
+            user_id: user_id.to_string(),
+            email: identity.email.clone(),
+            created_at: self.ctx.now(),
+        }
+    }
+
+    /// Links the identity that `params` prove at `provider` to a logged-in user (explicit linking:
+    /// the user proved both sides, so no email rule applies). Linking the same identity again is a
+    /// no-op.
+    ///
+    /// # Errors
+    /// `UserNotFound`, `ProviderNotFound`, the provider's error, `AccountAlreadyLinked` when the
+    /// identity belongs to another user or the user has another identity of that provider.
+    pub fn link_account(&self, user_id: &str, provider: &str, params: &Value) -> Result<LinkedAccount> {
+        self.ctx.localize((|| {
+            let user = self.ctx.user_or_not_found(user_id)?;
+            let identity = self.identify(provider, params)?;
+            if let Some(existing) = self.ctx.store().find_linked_account(provider, &identity.id)? {
+                return if existing.user_id == user.id { Ok(existing) } else { Err(AccountsError::code(ErrorCode::AccountAlreadyLinked)) };
+            }
+            let account = self.account(provider, &user.id, &identity);
+            store::transaction(self.ctx.store(), |w| w.link_account(&account))?;
+            Ok(account)
+        })())
+    }
+
+    /// Removes the user's identity of `provider`, unless it is their last way to log in.
+    ///
+    /// # Errors
+    /// `UserNotFound`, `LinkedAccountNotFound`, `LastLoginMethod`.
+    pub fn unlink_account(&self, user_id: &str, provider: &str) -> Result<()> {
+        self.ctx.localize((|| {
+            let user = self.ctx.user_or_not_found(user_id)?;
+            match self.ctx.store().unlink_account(&user.id, provider)? {
+                Unlinked::Removed => Ok(()),
+                Unlinked::NotLinked => Err(AccountsError::code(ErrorCode::LinkedAccountNotFound)),
+                Unlinked::LastLoginMethod => Err(AccountsError::code(ErrorCode::LastLoginMethod)),
+            }
+        })())
+    }
+
+    /// The user's linked identities, by provider name.
+    ///
+    /// # Errors
+    /// `UserNotFound`.
+    pub fn list_linked_accounts(&self, user_id: &str) -> Result<Vec<LinkedAccount>> {
+        self.ctx.localize((|| {
+            let user = self.ctx.user_or_not_found(user_id)?;
+            self.ctx.store().list_linked_accounts(&user.id)
+        })())
+    }
+
+    /// The user an OAuth login is for, and the link to write with the session when the identity is
+    /// new to an existing account (docs/oauth.md, "Linking").
+    ///
+    /// # Errors
+    /// `UnrecognizedOptionsForLogin` (no provider), `MatchFailed` (not a string),
+    /// `ProviderNotFound`, the provider's error, `AccountLinkRefused`, `UserNotFound`.
+    pub(crate) fn authenticate_pending(&self, params: &Value) -> Result<Authenticated> {
+        let provider = match params.get("provider") {
+            None | Some(Value::Null) => return Err(AccountsError::code(ErrorCode::UnrecognizedOptionsForLogin)),
+            Some(Value::String(p)) if p.is_empty() => return Err(AccountsError::code(ErrorCode::UnrecognizedOptionsForLogin)),
+            Some(Value::String(p)) => p.as_str(),
+            Some(_) => return Err(AccountsError::code(ErrorCode::MatchFailed)),
+        };
+        let identity = self.identify(provider, params)?;
+        if let Some(linked) = self.ctx.store().find_linked_account(provider, &identity.id)? {
+            return Ok(Authenticated { user: self.ctx.user_or_not_found(&linked.user_id)?, complete: None });
+        }
+        let holder = match &identity.email {
+            Some(address) => self.ctx.store().find_user_by_email(address)?.map(|u| (address.clone(), u)),
+            None => None,
+        };
+        match holder {
+            Some((address, user)) => {
+                let verified_here = user.emails.iter().any(|e| e.address == address && e.verified);
+                if identity.email_verified && verified_here {
+                    let account = self.account(provider, &user.id, &identity);
+                    let complete: Completion = Box::new(move |w| w.link_account(&account));
+                    return Ok(Authenticated { user, complete: Some(complete) });
+                }
+                match self.ctx.config().services.oauth.unverified_email_match {
+                    UnverifiedEmailMatch::Refuse => Err(AccountsError::code(ErrorCode::AccountLinkRefused)),
+                    UnverifiedEmailMatch::CreateAccount => self.created(provider, &identity, false),
+                }
+            }
+            None => self.created(provider, &identity, true),
+        }
+    }
+
+    /// A new account for a new identity, stored with its link in one transaction. `with_email`:
+    /// whether the account gets the provider's address (verified as the provider says).
+    fn created(&self, provider: &str, identity: &ProviderIdentity, with_email: bool) -> Result<Authenticated> {
+        let now = self.ctx.now();
+        let id = new_id()?;
+        let new_user = NewUser {
+            id: id.clone(),
+            username: None,
+            username_key: None,
+            emails: identity
+                .email
+                .iter()
+                .filter(|_| with_email)
+                .map(|address| EmailRecord { address: address.clone(), verified: identity.email_verified })
+                .collect(),
+            profile: identity.profile.clone(),
+            password_hash: None,
+            services: Vec::new(),
+            deactivated: false,
+            created_at: now,
+            updated_at: now,
+        };
+        let account = self.account(provider, &id, identity);
+        let stored = store::transaction(self.ctx.store(), |w| {
+            w.create_user(&new_user)?;
+            w.link_account(&account)
+        });
+        match stored {
+            Ok(()) => {}
+            // A concurrent first login of the same identity created the account (its link or its
+            // address came first): log in to it.
+            Err(e) if matches!(e.code, ErrorCode::AccountAlreadyLinked | ErrorCode::EmailAlreadyExists) => {
+                if let Some(linked) = self.ctx.store().find_linked_account(provider, &identity.id)? {
+                    return Ok(Authenticated { user: self.ctx.user_or_not_found(&linked.user_id)?, complete: None });
+                }
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        }
+        let user = self.ctx.user_or_not_found(&id)?;
+        self.announced(&user)?;
+        Ok(Authenticated { user, complete: None })
+    }
+
+    fn announced(&self, user: &User) -> Result<()> {
+        if let Some(shown) = self.ctx.shown_user(user, &[events::CREATE_USER_SUCCESS])? {
+            self.ctx.events().emit(events::CREATE_USER_SUCCESS, || shown)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,77 @@
+//! `accounts_oauth_*`: links between provider identities and users (docs/oauth.md). Logging in
+//! with a provider is `accounts_server_login_with_service(s, "oauth", "{\"provider\": ...}", ...)`.
+
+use crate::error::{accounts_error, accounts_result};
+use crate::guard::*;
+use crate::server::{accounts_server, server_ref};
+use serde_json::Value;
+use std::ffi::c_char;
+
+/// Links the identity that `params_json` proves at `provider` (through the `oauthAuthenticate`
+/// callback) to the logged-in user `user_id`; linking the same identity again is a no-op. On
+/// success `*account_json_out` receives `{provider, id, userId, email, createdAt}`.
+/// Results: `ACCOUNTS_OK`, `ACCOUNTS_USER_NOT_FOUND`, `ACCOUNTS_PROVIDER_NOT_FOUND`,
+/// `ACCOUNTS_ACCOUNT_ALREADY_LINKED`, `ACCOUNTS_CALLBACK_ERROR` (or the code the callback set),
+/// `ACCOUNTS_INVALID_ARGUMENT`, `ACCOUNTS_STORAGE_ERROR`.
+///
+/// # Safety
+/// As for every function: `server` live, strings NUL-terminated, out-pointers writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn accounts_oauth_link_account(
+    server: *const accounts_server,
+    user_id: *const c_char,
+    provider: *const c_char,
+    params_json: *const c_char,
+    account_json_out: *mut *mut c_char,
+    error_out: *mut *mut accounts_error,
+) -> accounts_result {
+    guard(error_out, || {
+        let s = server_ref(server)?;
+        out_arg(account_json_out, "account_json_out")?;
+        let user_id = unsafe { str_arg(user_id, "user_id") }?;
+        let provider = unsafe { str_arg(provider, "provider") }?;
+        let params: Value = unsafe { json_arg(params_json, "params_json") }?;
+        let account = s.oauth().link_account(user_id, provider, &params)?;
+        unsafe { write_json(account_json_out, &account) }
+    })
+}
+
+/// Removes the user's identity of `provider`.
+/// Results: `ACCOUNTS_OK`, `ACCOUNTS_USER_NOT_FOUND`, `ACCOUNTS_LINKED_ACCOUNT_NOT_FOUND`,
+/// `ACCOUNTS_LAST_LOGIN_METHOD` (the user has no password and no other identity),
+/// `ACCOUNTS_INVALID_ARGUMENT`, `ACCOUNTS_STORAGE_ERROR`.
+///
+/// # Safety
+/// As for every function.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn accounts_oauth_unlink_account(
+    server: *const accounts_server,
+    user_id: *const c_char,
+    provider: *const c_char,
+    error_out: *mut *mut accounts_error,
+) -> accounts_result {
+    guard(error_out, || {
+        let s = server_ref(server)?;
+        s.oauth().unlink_account(unsafe { str_arg(user_id, "user_id") }?, unsafe { str_arg(provider, "provider") }?)
+    })
+}
+
+/// The user's linked identities as a JSON array in `*accounts_json_out`, by provider name.
+/// Results: `ACCOUNTS_OK`, `ACCOUNTS_USER_NOT_FOUND`, `ACCOUNTS_INVALID_ARGUMENT`, `ACCOUNTS_STORAGE_ERROR`.
+///
+/// # Safety
+/// As for every function.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn accounts_oauth_list_linked_accounts(
+    server: *const accounts_server,
+    user_id: *const c_char,
+    accounts_json_out: *mut *mut c_char,
+    error_out: *mut *mut accounts_error,
+) -> accounts_result {
+    guard(error_out, || {
+        let s = server_ref(server)?;
+        out_arg(accounts_json_out, "accounts_json_out")?;
+        let list = s.oauth().list_linked_accounts(unsafe { str_arg(user_id, "user_id") }?)?;
+        unsafe { write_json(accounts_json_out, &list) }
+    })
+}
