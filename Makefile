@@ -18,7 +18,7 @@ SONAME := libaccounts.so.$(ABI_VERSION)
 CFLAGS_TEST := -std=c11 -Wall -Wextra -Werror -I$(CURDIR)/include
 LDFLAGS_TEST := -L$(LIB_DIR) -laccounts -Wl,-rpath,$(LIB_DIR) -lpthread
 
-.PHONY: browser-tools test-browser screenshots dist dist-tools dist-test lint codegen codegen-check soak soak-smoke fuzz fuzz-corpus fuzz-smoke fuzz-tools bench bench-smoke node-build test-node demo-node python-install test test-rust test-c test-python header header-check install demo demo-c demo-python tools clean
+.PHONY: oidc-tools browser-tools test-browser screenshots dist dist-tools dist-test lint codegen codegen-check soak soak-smoke fuzz fuzz-corpus fuzz-smoke fuzz-tools bench bench-smoke node-build test-node demo-node python-install test test-rust test-c test-python header header-check install demo demo-c demo-python tools clean
 
 # Every suite runs next to a throwaway PostgreSQL server (tests/pg/with-postgres.sh installs and
 # starts one); ACCOUNTS_REQUIRE_PG=1 makes a missing server a failure rather than a skip.
@@ -124,14 +124,20 @@ $(LIB_DIR)/libaccounts.so: FORCE
 	ln -sf libaccounts.so $(LIB_DIR)/$(SONAME)
 FORCE:
 
-test-c: tools header-check $(LIB_DIR)/libaccounts.so
+# A real OpenID provider (npm's oidc-provider) on loopback for the OAuth tests of every language:
+# `$(WITH_OIDC) cmd` runs cmd with ACCOUNTS_TEST_OIDC describing it (tests/oidc/provider.mjs).
+WITH_OIDC := node $(CURDIR)/tests/oidc/provider.mjs --
+oidc-tools:
+	cd tests/oidc && npm ci --no-audit --no-fund
+
+test-c: tools header-check oidc-tools $(LIB_DIR)/libaccounts.so
 	@mkdir -p $(BUILD)/c
 	gcc $(CFLAGS_TEST) -DACCOUNTS_EXPECTED_VERSION='"$(VERSION)"' tests/c/test_accounts.c $(LDFLAGS_TEST) -o $(BUILD)/c/test_accounts
-	valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1 -q \
+	$(WITH_OIDC) valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1 -q \
 		$(BUILD)/c/test_accounts $$(mktemp -d)
 	gcc $(CFLAGS_TEST) -fsanitize=address,undefined -fno-omit-frame-pointer tests/c/test_accounts.c $(LDFLAGS_TEST) \
 		-o $(BUILD)/c/test_accounts_asan
-	$(BUILD)/c/test_accounts_asan $$(mktemp -d)
+	$(WITH_OIDC) $(BUILD)/c/test_accounts_asan $$(mktemp -d)
 	g++ -std=c++17 -Wall -Wextra -Werror -I$(CURDIR)/include tests/c/header_check.cpp $(LDFLAGS_TEST) -o $(BUILD)/c/header_check
 	$(BUILD)/c/header_check
 	# install into a scratch prefix and build the quickstart the way a user would: with pkg-config
@@ -162,7 +168,7 @@ python-install: $(VENV)/bin/python
 		starlette==1.10.0 uvicorn==0.54.0 httpx==0.28.1 fastapi==0.165.0 segno==1.6.6
 	MATURIN_PEP517_ARGS="--profile dev" $(VENV)/bin/pip install -q --force-reinstall --no-deps ./bindings/python
 
-test-python: python-install
+test-python: python-install oidc-tools
 	cd bindings/python && $(VENV)/bin/python -m pytest -q tests
 	$(VENV)/bin/mypy --strict examples/python/quickstart.py examples/python/import_accounts_js.py
 	d=$$(mktemp -d) && $(VENV)/bin/python examples/python/quickstart.py $$d/quickstart.db
@@ -177,7 +183,7 @@ node-build: bindings/node/node_modules/.bin/napi
 
 # test/compat is a user project with the real accounts-js transport and clients from npm; its
 # python-rest test drives them against accounts.asgi in the test venv (make test builds it first).
-test-node: node-build
+test-node: node-build oidc-tools
 	cd bindings/node/test/compat && npm ci --no-audit --no-fund
 	cd bindings/node && ACCOUNTS_TEST_PYTHON=$(VENV)/bin/python node --test test/
 	d=$$(mktemp -d) && node examples/node/quickstart.mjs $$d/quickstart.db && node examples/node/quickstart.cjs $$d/quickstart-cjs.db

@@ -127,6 +127,12 @@ typedef enum accounts_result {
   ACCOUNTS_LINKED_ACCOUNT_NOT_FOUND = 47,
   // Unlinking would leave the user with no way to log in (no password, no other provider).
   ACCOUNTS_LAST_LOGIN_METHOD = 48,
+  // The OAuth `state` is missing, unknown, already used, expired, or from another provider's authorization.
+  ACCOUNTS_INVALID_AUTHORIZATION_STATE = 49,
+  // The provider's ID token did not verify: signature, algorithm, issuer, audience, expiry or nonce.
+  ACCOUNTS_INVALID_ID_TOKEN = 50,
+  // The provider could not be reached or refused the request (`details.error` carries its OAuth error code, e.g. `invalid_grant` for a used or wrong code).
+  ACCOUNTS_PROVIDER_ERROR = 51,
 } accounts_result;
 
 // Where a callback puts its answer. Owned by the library and valid only during the callback;
@@ -245,6 +251,22 @@ const char *accounts_error_details_json(const struct accounts_error *error);
 // # Safety
 // `error` must be NULL or an `accounts_error` from this library not yet freed.
 void accounts_error_free(struct accounts_error *error);
+
+// Starts an OpenID Connect login at `provider` (`"type": "oidc"`): `*request_json_out` receives
+// `{url, state}`, the URL to redirect the browser to and the `state` in it. `options_json`
+// (`{"loginHint"?, "prompt"?}`) may be NULL. The provider sends the browser back to the configured
+// redirect URI with `code` and `state`: log in with `accounts_server_login_with_service(s, "oauth",
+// "{\"provider\": ..., \"code\": ..., \"state\": ...}", ...)`.
+// Results: `ACCOUNTS_OK`, `ACCOUNTS_PROVIDER_NOT_FOUND`, `ACCOUNTS_PROVIDER_ERROR` (discovery
+// failed), `ACCOUNTS_INVALID_ARGUMENT` (a host provider, bad options), `ACCOUNTS_STORAGE_ERROR`.
+//
+// # Safety
+// As for every function.
+enum accounts_result accounts_oauth_authorization_url(const struct accounts_server *server,
+                                                      const char *provider,
+                                                      const char *options_json,
+                                                      char **request_json_out,
+                                                      struct accounts_error **error_out);
 
 // Links the identity that `params_json` proves at `provider` (through the `oauthAuthenticate`
 // callback) to the logged-in user `user_id`; linking the same identity again is a no-op. On

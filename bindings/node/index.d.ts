@@ -91,8 +91,10 @@ export interface AccountsServerOptions {
     magicLink?: { loginTokenExpiration?: string | number }
     /** Login with other identity providers (docs/oauth.md). */
     oauth?: {
-      providers?: Record<string, { type: 'host' }>
+      providers?: Record<string, { type: 'host' } | OidcProviderConfig>
       unverifiedEmailMatch?: 'refuse' | 'createAccount'
+      /** How long an authorization may be finished (default "10m"). */
+      flowExpiration?: string | number
     }
   }
   /** Failed-attempt limits (docs/security.md); `max: 0` turns one off. */
@@ -168,6 +170,21 @@ export declare class MagicLinkService {
   requestMagicLinkEmail(email: string): Promise<void>
 }
 
+/** An OpenID Connect provider (docs/oauth.md). */
+export interface OidcProviderConfig {
+  type: 'oidc'
+  /** https:// (http:// only on loopback); discovery at `<issuer>/.well-known/openid-configuration`. */
+  issuer: string
+  clientId: string
+  clientSecret?: string
+  redirectUri: string
+  /** Default ['openid', 'email', 'profile']. */
+  scopes?: string[]
+  /** Accepted ID-token algorithms, default ['RS256']. */
+  algorithms?: ('RS256' | 'RS384' | 'RS512' | 'ES256' | 'ES384' | 'EdDSA')[]
+  tokenEndpointAuthMethod?: 'clientSecretBasic' | 'clientSecretPost'
+}
+
 /** A provider identity linked to a user. */
 export interface LinkedAccount {
   provider: string
@@ -187,6 +204,8 @@ export interface ProviderIdentity {
 }
 
 export declare class OAuthService {
+  /** Starts an OpenID Connect login; redirect the browser to `url`. The provider comes back with `code` and `state` for `loginWithService('oauth', {provider, code, state})`. */
+  authorizationUrl(provider: string, options?: { loginHint?: string; prompt?: string }): Promise<{ url: string; state: string }>
   /** Links the identity `params` prove at `provider` to the logged-in user (a no-op when already linked to them). */
   linkAccount(userId: string, provider: string, params: Record<string, unknown>): Promise<LinkedAccount>
   /** Removes the user's identity of `provider`; rejects with LastLoginMethod when it is their only way in. */

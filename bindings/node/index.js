@@ -255,6 +255,10 @@ class OAuthService {
   }
 }
 Object.assign(OAuthService.prototype, {
+  /** Starts an OpenID Connect login: resolves with `{url, state}` (redirect the browser to `url`). */
+  authorizationUrl: method(function (provider, options) {
+    return call(this._native.oauthAuthorizationUrl(str(provider, 'provider'), optJson(options, 'options')))
+  }),
   /** Links the identity `params` prove at `provider` to the logged-in user; resolves with the link. */
   linkAccount: method(function (userId, provider, params) {
     return call(this._native.oauthLinkAccount(str(userId, 'userId'), str(provider, 'provider'), json(params, 'params')))

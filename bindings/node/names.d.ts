@@ -49,6 +49,9 @@ export type ErrorCode =
   | 'AccountAlreadyLinked'
   | 'LinkedAccountNotFound'
   | 'LastLoginMethod'
+  | 'InvalidAuthorizationState'
+  | 'InvalidIdToken'
+  | 'ProviderError'
 
 /** The events `on` accepts. */
 export type EventName =

@@ -236,7 +236,7 @@ pub struct ServicesConfig {
 }
 
 /// `services.oauth`: login with other identity providers (docs/oauth.md).
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OAuthConfig {
     /// The providers by name (the `provider` of `loginWithService('oauth', ...)`).
@@ -247,6 +247,19 @@ pub struct OAuthConfig {
     /// (a new account without that address).
     #[serde(default)]
     pub unverified_email_match: UnverifiedEmailMatch,
+    /// How long an authorization started by `authorizationUrl` may be finished (default 10 minutes).
+    #[serde(default = "default_oauth_flow_ttl", deserialize_with = "de_duration_ms", serialize_with = "ser_duration_ms")]
+    pub flow_expiration: Duration,
+}
+
+impl Default for OAuthConfig {
+    fn default() -> Self {
+        OAuthConfig { providers: BTreeMap::new(), unverified_email_match: UnverifiedEmailMatch::default(), flow_expiration: default_oauth_flow_ttl() }
+    }
+}
+
+fn default_oauth_flow_ttl() -> Duration {
+    Duration::from_secs(10 * 60)
 }
 
 /// One provider of `services.oauth.providers`.
@@ -256,6 +269,68 @@ pub enum ProviderConfig {
     /// The host's `oauthAuthenticate(provider, params)` callback talks to the provider and returns
     /// `{id, email?, emailVerified?, profile?}` (GitHub-style OAuth 2.0; accounts-js's `authenticate`).
     Host {},
+    /// An OpenID Connect provider: the library runs the authorization-code flow with PKCE, `state`
+    /// and `nonce`, and verifies the ID token (docs/oauth.md, "OpenID Connect").
+    Oidc(OidcProvider),
+}
+
+/// `{"type": "oidc", ...}` in `services.oauth.providers`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OidcProvider {
+    /// The issuer URL; discovery is read from `<issuer>/.well-known/openid-configuration`, whose
+    /// `issuer` must equal it. `https://`, or `http://` on a loopback address (tests, development).
+    pub issuer: String,
+    /// The client id registered at the provider (the ID token's `aud`).
+    pub client_id: String,
+    /// The client secret, sent as HTTP Basic (or in the form, see `tokenEndpointAuthMethod`).
+    /// Absent for a public client (PKCE alone).
+    #[serde(default, serialize_with = "redacted_opt", skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    /// Where the provider sends the browser back with `code` and `state`.
+    pub redirect_uri: String,
+    /// Scopes requested (default `openid email profile`; `openid` is always sent).
+    #[serde(default = "default_oidc_scopes")]
+    pub scopes: Vec<String>,
+    /// ID-token signature algorithms accepted (default `["RS256"]`); the token's header never
+    /// chooses beyond this list.
+    #[serde(default = "default_oidc_algorithms")]
+    pub algorithms: Vec<String>,
+    /// `"clientSecretBasic"` (default) or `"clientSecretPost"`.
+    #[serde(default)]
+    pub token_endpoint_auth_method: TokenEndpointAuthMethod,
+}
+
+/// How the client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TokenEndpointAuthMethod {
+    /// HTTP Basic with the form-encoded id and secret.
+    #[default]
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form.
+    ClientSecretPost,
+}
+
+fn default_oidc_scopes() -> Vec<String> {
+    vec!["openid".into(), "email".into(), "profile".into()]
+}
+fn default_oidc_algorithms() -> Vec<String> {
+    vec!["RS256".into()]
+}
+
+/// Whether `url` may be fetched or redirected to: `https://`, or `http://` on a loopback host.
+pub fn allowed_provider_url(url: &str) -> bool {
+    if url.starts_with("https://") {
+        return true;
+    }
+    let Some(rest) = url.strip_prefix("http://") else { return false };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    matches!(host, "127.0.0.1" | "localhost" | "::1")
 }
 
 /// `services.oauth.unverifiedEmailMatch`.
@@ -797,6 +872,24 @@ impl Config {
         }
         if !self.db.starts_with("sqlite:") && !self.db.starts_with("postgres://") && !self.db.starts_with("postgresql://") {
             return bad("db must be sqlite:<path>, sqlite::memory: or postgres://...");
+        }
+        for (name, provider) in &self.services.oauth.providers {
+            let ProviderConfig::Oidc(p) = provider else { continue };
+            if !allowed_provider_url(&p.issuer) {
+                return Err(AccountsError::new(
+                    ErrorCode::InvalidConfig,
+                    format!("services.oauth.providers.{name}.issuer must be https:// (http:// only on a loopback address)"),
+                ));
+            }
+            if p.client_id.is_empty() || p.redirect_uri.is_empty() {
+                return Err(AccountsError::new(ErrorCode::InvalidConfig, format!("services.oauth.providers.{name} needs clientId and redirectUri")));
+            }
+            if p.algorithms.is_empty() || p.algorithms.iter().any(|a| !ALGORITHMS.iter().any(|(n, shared)| n == a && !shared)) {
+                return Err(AccountsError::new(
+                    ErrorCode::InvalidConfig,
+                    format!("services.oauth.providers.{name}.algorithms: RS256/384/512, ES256/384 or EdDSA"),
+                ));
+            }
         }
         if self.db_pool_size == 0 || self.db_pool_size > 1000 {
             return bad("dbPoolSize must be between 1 and 1000");

@@ -12,6 +12,7 @@ use crate::error::{AccountsError, ErrorCode, Result};
 use crate::hashing::Hasher;
 use crate::mail::{MailKind, Mailer};
 use crate::messages::Messages;
+use crate::oidc;
 use crate::secret::{Sealer, SealingKey};
 use crate::store::Store;
 use crate::tokens::TokenManager;
@@ -31,6 +32,7 @@ pub(crate) struct Context {
     events: EventBus,
     mailer: Mailer,
     messages: Messages,
+    oidc: oidc::Client,
 }
 
 impl Context {
@@ -45,7 +47,19 @@ impl Context {
         let sealer = sealer(&config);
         let messages = config.messages()?;
         let mailer = Mailer::new(&config, &callbacks);
-        Ok(Context { config, store, clock, hasher, tokens, sealer, callbacks, events: EventBus::default(), mailer, messages })
+        Ok(Context {
+            config,
+            store,
+            clock,
+            hasher,
+            tokens,
+            sealer,
+            callbacks,
+            events: EventBus::default(),
+            mailer,
+            messages,
+            oidc: oidc::Client::default(),
+        })
     }
 
     pub(crate) fn config(&self) -> &Config {
@@ -54,6 +68,11 @@ impl Context {
 
     pub(crate) fn store(&self) -> &dyn Store {
         self.store.as_ref()
+    }
+
+    /// The OpenID Connect client, with its caches of provider documents and keys.
+    pub(crate) fn oidc(&self) -> &oidc::Client {
+        &self.oidc
     }
 
     /// Milliseconds since the epoch, from the injected clock.

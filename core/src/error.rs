@@ -155,6 +155,14 @@ error_codes! {
     LinkedAccountNotFound = 47, false, "No linked account of that provider";
     /// Unlinking would leave the user with no way to log in (no password, no other provider).
     LastLoginMethod = 48, false, "Cannot unlink the last way to log in";
+    /// The OAuth `state` is missing, unknown, already used, expired, or from another provider's
+    /// authorization.
+    InvalidAuthorizationState = 49, false, "Invalid or expired OAuth state";
+    /// The provider's ID token did not verify: signature, algorithm, issuer, audience, expiry or nonce.
+    InvalidIdToken = 50, false, "The provider's ID token is not valid";
+    /// The provider could not be reached or refused the request (`details.error` carries its
+    /// OAuth error code, e.g. `invalid_grant` for a used or wrong code).
+    ProviderError = 51, false, "The identity provider refused the request";
 }
 
 /// Codes no longer raised, with their frozen numbers: never reuse a number listed here.

@@ -35,6 +35,7 @@ pub mod magic_link;
 pub mod mail;
 mod messages;
 pub mod oauth;
+pub mod oidc;
 pub mod password;
 pub mod secret;
 pub mod server;

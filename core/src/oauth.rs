@@ -10,17 +10,29 @@
 
 use crate::auth::{Authenticated, Completion};
 use crate::callbacks::events;
-use crate::config::{ProviderConfig, UnverifiedEmailMatch};
+use crate::config::{OidcProvider, ProviderConfig, UnverifiedEmailMatch};
 use crate::context::Context;
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::identifiers::normalize_email;
-use crate::secret::new_id;
-use crate::store::{self, NewUser, Unlinked};
+use crate::secret::{ct_eq, digest, new_id, random_hex};
+use crate::store::{self, NewUser, OAuthFlow, Unlinked};
 use crate::types::{EmailRecord, LinkedAccount, User};
+use base64::Engine;
+use serde::Serialize;
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
 /// The service name for `loginWithService`.
 pub const SERVICE_NAME: &str = "oauth";
+
+/// Where to send the browser to log in with an OpenID provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuthorizationRequest {
+    /// The provider's authorization URL with the request in its query.
+    pub url: String,
+    /// The `state` in that URL (to bind to the browser, e.g. in a cookie, as well).
+    pub state: String,
+}
 
 /// What a provider says about the user it authenticated.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +52,20 @@ fn shape(what: &str) -> AccountsError {
 }
 
 impl ProviderIdentity {
+    /// Reads verified ID-token claims: `sub`, `email`, `email_verified` (a boolean, or the string
+    /// `"true"` some providers send) and the standard profile claims.
+    pub fn from_claims(claims: &Map<String, Value>) -> ProviderIdentity {
+        let id = claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_string();
+        let email = claims.get("email").and_then(Value::as_str).and_then(|e| normalize_email(e).ok());
+        let email_verified =
+            matches!(claims.get("email_verified"), Some(Value::Bool(true))) || claims.get("email_verified").and_then(Value::as_str) == Some("true");
+        let profile = ["name", "given_name", "family_name", "picture", "locale"]
+            .iter()
+            .filter_map(|k| claims.get(*k).filter(|v| v.is_string()).map(|v| (k.to_string(), v.clone())))
+            .collect();
+        ProviderIdentity { id, email, email_verified, profile }
+    }
+
     /// Reads a host provider's answer `{id, email?, emailVerified?, profile?}`.
     ///
     /// # Errors
@@ -80,12 +106,111 @@ impl<'a> OAuth<'a> {
         OAuth { ctx }
     }
 
+    fn provider(&self, provider: &str) -> Result<&'a ProviderConfig> {
+        self.ctx.config().services.oauth.providers.get(provider).ok_or_else(|| AccountsError::code(ErrorCode::ProviderNotFound))
+    }
+
+    /// Starts an OpenID Connect login: returns the provider URL to send the browser to, and the
+    /// `state` in it. The `state`, the PKCE verifier and the `nonce` stay server-side (the state's
+    /// digest, the verifier sealed, the nonce's digest), single use, for `services.oauth.flowExpiration`,
+    /// so any app server sharing the database can finish the flow. `options`: `{loginHint?, prompt?}`.
+    ///
+    /// # Errors
+    /// `ProviderNotFound`, `InvalidArgument` (a host provider, bad options), `ProviderError`
+    /// (discovery failed).
+    pub fn authorization_url(&self, provider: &str, options: &Value) -> Result<AuthorizationRequest> {
+        self.ctx.localize((|| {
+            let ProviderConfig::Oidc(config) = self.provider(provider)? else {
+                return Err(AccountsError::new(ErrorCode::InvalidArgument, "a host provider builds its own authorization URL"));
+            };
+            let option = |name: &str| match options.get(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(AccountsError::new(ErrorCode::InvalidArgument, format!("{name} must be a string"))),
+            };
+            if !(options.is_null() || options.is_object()) {
+                return Err(AccountsError::new(ErrorCode::InvalidArgument, "options must be an object"));
+            }
+            let (login_hint, prompt) = (option("loginHint")?, option("prompt")?);
+            let discovery = self.ctx.oidc().discovery(provider, config)?;
+            let (state, verifier, nonce) = (random_hex(32)?, random_hex(32)?, random_hex(16)?);
+            let now = self.ctx.now();
+            let state_digest = digest(&state);
+            let flow = OAuthFlow {
+                verifier: self.ctx.sealer().seal(verifier.as_bytes(), state_digest.as_bytes())?,
+                digest: state_digest,
+                provider: provider.to_string(),
+                nonce_digest: digest(&nonce),
+                redirect_uri: config.redirect_uri.clone(),
+                expires_at: now + self.ctx.config().services.oauth.flow_expiration.as_millis() as i64,
+                created_at: now,
+            };
+            self.ctx.store().insert_oauth_flow(&flow)?;
+            let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+            let mut scopes = vec!["openid".to_string()];
+            scopes.extend(config.scopes.iter().filter(|s| *s != "openid").cloned());
+            let mut query = form_urlencoded::Serializer::new(String::new());
+            query
+                .append_pair("response_type", "code")
+                .append_pair("client_id", &config.client_id)
+                .append_pair("redirect_uri", &config.redirect_uri)
+                .append_pair("scope", &scopes.join(" "))
+                .append_pair("state", &state)
+                .append_pair("nonce", &nonce)
+                .append_pair("code_challenge", &challenge)
+                .append_pair("code_challenge_method", "S256");
+            if let Some(hint) = &login_hint {
+                query.append_pair("login_hint", hint);
+            }
+            if let Some(prompt) = &prompt {
+                query.append_pair("prompt", prompt);
+            }
+            let separator = if discovery.authorization_endpoint.contains('?') { '&' } else { '?' };
+            Ok(AuthorizationRequest { url: format!("{}{separator}{}", discovery.authorization_endpoint, query.finish()), state })
+        })())
+    }
+
+    /// Finishes an OpenID Connect authorization: the `state` names a pending flow of this provider
+    /// (taken, so it works once), the code is exchanged with the PKCE verifier, the ID token is
+    /// verified and must carry the flow's `nonce`.
+    fn finish_oidc(&self, provider: &str, config: &OidcProvider, params: &Value) -> Result<ProviderIdentity> {
+        if let Some(Value::String(error)) = params.get("error") {
+            // The provider sent the browser back with an error (the user declined, ...).
+            let mut e = AccountsError::new(ErrorCode::ProviderError, format!("the provider answered {error}"));
+            e.details = Some(serde_json::json!({ "error": error }));
+            return Err(e);
+        }
+        let state = match params.get("state") {
+            Some(Value::String(s)) if !s.is_empty() => s.as_str(),
+            _ => return Err(AccountsError::code(ErrorCode::InvalidAuthorizationState)),
+        };
+        let code = match params.get("code") {
+            Some(Value::String(c)) if !c.is_empty() => c.as_str(),
+            None | Some(Value::Null) => return Err(AccountsError::code(ErrorCode::UnrecognizedOptionsForLogin)),
+            Some(_) => return Err(AccountsError::code(ErrorCode::MatchFailed)),
+        };
+        let flow = self.ctx.store().take_oauth_flow(&digest(state))?;
+        let flow = match flow {
+            Some(f) if f.provider == provider && f.expires_at > self.ctx.now() => f,
+            _ => return Err(AccountsError::code(ErrorCode::InvalidAuthorizationState)),
+        };
+        let verifier = String::from_utf8(self.ctx.sealer().open(&flow.verifier, flow.digest.as_bytes())?)
+            .map_err(|_| AccountsError::new(ErrorCode::InternalError, "a sealed verifier is not text"))?;
+        let oidc = self.ctx.oidc();
+        let discovery = oidc.discovery(provider, config)?;
+        let id_token = oidc.exchange_code(&discovery, config, code, &verifier, &flow.redirect_uri)?;
+        let claims = oidc.verify_id_token(provider, config, &discovery, &id_token, self.ctx.now() / 1000)?;
+        match claims.get("nonce") {
+            Some(Value::String(nonce)) if ct_eq(&digest(nonce), &flow.nonce_digest) => {}
+            _ => return Err(AccountsError::new(ErrorCode::InvalidIdToken, "ID token: not the nonce of this authorization")),
+        }
+        Ok(ProviderIdentity::from_claims(&claims))
+    }
+
     /// Asks `provider` who `params` belong to.
     fn identify(&self, provider: &str, params: &Value) -> Result<ProviderIdentity> {
-        let Some(config) = self.ctx.config().services.oauth.providers.get(provider) else {
-            return Err(AccountsError::code(ErrorCode::ProviderNotFound));
-        };
-        match config {
+        match self.provider(provider)? {
+            ProviderConfig::Oidc(config) => self.finish_oidc(provider, config, params),
             ProviderConfig::Host {} => {
                 let Some(authenticate) = &self.ctx.callbacks().oauth_authenticate else {
                     return Err(AccountsError::new(

@@ -177,7 +177,8 @@ pub struct Session {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PurgeReport {
-    /// Expired verification, reset, enrollment and magic-link tokens.
+    /// Expired verification, reset, enrollment and magic-link tokens, and OAuth authorizations
+    /// never finished.
     pub tokens: u64,
     /// Failed-attempt counters whose window had ended.
     pub attempts: u64,

@@ -7,6 +7,34 @@ use crate::server::{accounts_server, server_ref};
 use serde_json::Value;
 use std::ffi::c_char;
 
+/// Starts an OpenID Connect login at `provider` (`"type": "oidc"`): `*request_json_out` receives
+/// `{url, state}`, the URL to redirect the browser to and the `state` in it. `options_json`
+/// (`{"loginHint"?, "prompt"?}`) may be NULL. The provider sends the browser back to the configured
+/// redirect URI with `code` and `state`: log in with `accounts_server_login_with_service(s, "oauth",
+/// "{\"provider\": ..., \"code\": ..., \"state\": ...}", ...)`.
+/// Results: `ACCOUNTS_OK`, `ACCOUNTS_PROVIDER_NOT_FOUND`, `ACCOUNTS_PROVIDER_ERROR` (discovery
+/// failed), `ACCOUNTS_INVALID_ARGUMENT` (a host provider, bad options), `ACCOUNTS_STORAGE_ERROR`.
+///
+/// # Safety
+/// As for every function.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn accounts_oauth_authorization_url(
+    server: *const accounts_server,
+    provider: *const c_char,
+    options_json: *const c_char,
+    request_json_out: *mut *mut c_char,
+    error_out: *mut *mut accounts_error,
+) -> accounts_result {
+    guard(error_out, || {
+        let s = server_ref(server)?;
+        out_arg(request_json_out, "request_json_out")?;
+        let provider = unsafe { str_arg(provider, "provider") }?;
+        let options: Value = unsafe { opt_json_arg(options_json, "options_json") }?;
+        let request = s.oauth().authorization_url(provider, &options)?;
+        unsafe { write_json(request_json_out, &request) }
+    })
+}
+
 /// Links the identity that `params_json` proves at `provider` (through the `oauthAuthenticate`
 /// callback) to the logged-in user `user_id`; linking the same identity again is a no-op. On
 /// success `*account_json_out` receives `{provider, id, userId, email, createdAt}`.

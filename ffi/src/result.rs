@@ -108,6 +108,12 @@ pub enum accounts_result {
     AccountsLinkedAccountNotFound = 47,
     /// Unlinking would leave the user with no way to log in (no password, no other provider).
     AccountsLastLoginMethod = 48,
+    /// The OAuth `state` is missing, unknown, already used, expired, or from another provider's authorization.
+    AccountsInvalidAuthorizationState = 49,
+    /// The provider's ID token did not verify: signature, algorithm, issuer, audience, expiry or nonce.
+    AccountsInvalidIdToken = 50,
+    /// The provider could not be reached or refused the request (`details.error` carries its OAuth error code, e.g. `invalid_grant` for a used or wrong code).
+    AccountsProviderError = 51,
 }
 
 impl accounts_result {
@@ -161,6 +167,9 @@ impl accounts_result {
             ErrorCode::AccountAlreadyLinked => accounts_result::AccountsAccountAlreadyLinked,
             ErrorCode::LinkedAccountNotFound => accounts_result::AccountsLinkedAccountNotFound,
             ErrorCode::LastLoginMethod => accounts_result::AccountsLastLoginMethod,
+            ErrorCode::InvalidAuthorizationState => accounts_result::AccountsInvalidAuthorizationState,
+            ErrorCode::InvalidIdToken => accounts_result::AccountsInvalidIdToken,
+            ErrorCode::ProviderError => accounts_result::AccountsProviderError,
         }
     }
 }
@@ -216,4 +225,7 @@ pub(crate) const RESULT_NAMES: &[(u32, &str)] = &[
     (46, "AccountAlreadyLinked"),
     (47, "LinkedAccountNotFound"),
     (48, "LastLoginMethod"),
+    (49, "InvalidAuthorizationState"),
+    (50, "InvalidIdToken"),
+    (51, "ProviderError"),
 ];

@@ -127,7 +127,7 @@ static void test_basics(void) {
     /* a value from a newer header, or garbage, is "Unknown" rather than a crash */
     CHECK(strcmp(accounts_result_name(-1), "Unknown") == 0);
     CHECK(strcmp(accounts_result_name(ACCOUNTS_ACCOUNT_LINK_REFUSED), "AccountLinkRefused") == 0);
-    CHECK(strcmp(accounts_result_name(ACCOUNTS_LAST_LOGIN_METHOD + 1), "Unknown") == 0);
+    CHECK(strcmp(accounts_result_name(ACCOUNTS_PROVIDER_ERROR + 1), "Unknown") == 0);
     CHECK(strcmp(accounts_result_name(1 << 30), "Unknown") == 0);
     CHECK(accounts_error_code(NULL) == ACCOUNTS_INVALID_ARGUMENT);
     CHECK(accounts_error_message(NULL) == NULL);
@@ -978,6 +978,64 @@ static void test_oauth(void) {
     accounts_server_free(s);
 }
 
+/* OpenID Connect against the real provider `make test-c` runs beside this binary
+ * (tests/oidc/provider.mjs sets ACCOUNTS_TEST_OIDC); its drive.mjs plays the browser. */
+static char *drive_browser(const char *drive, const char *url, const char *redirect) {
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "node '%s' '%s' '%s'", drive, url, redirect);
+    FILE *p = popen(cmd, "r");
+    if (!p) return NULL;
+    char *line = calloc(1, 4096);
+    if (!fgets(line, 4096, p)) line[0] = 0;
+    pclose(p);
+    return line;
+}
+
+static void test_oidc(void) {
+    const char *env = getenv("ACCOUNTS_TEST_OIDC");
+    CHECK(env != NULL); /* run through `make test-c`, which starts the provider */
+    if (!env) return;
+    char *issuer = json_str(env, "issuer"), *client = json_str(env, "clientId"), *secret = json_str(env, "clientSecret");
+    char *redirect = json_str(env, "redirectUri"), *drive = json_str(env, "drive");
+    char config[2048];
+    snprintf(config, sizeof config,
+             "{\"db\":\"sqlite::memory:\",\"tokenSecret\":\"" SECRET "\",\"services\":{\"oauth\":{\"providers\":{\"corp\":"
+             "{\"type\":\"oidc\",\"issuer\":\"%s\",\"clientId\":\"%s\",\"clientSecret\":\"%s\",\"redirectUri\":\"%s\"}}}}}",
+             issuer, client, secret, redirect);
+    accounts_server *s = NULL;
+    EXPECT(accounts_server_new(config, NULL, &s, &err), ACCOUNTS_OK);
+    char *out = NULL;
+    EXPECT(accounts_oauth_authorization_url(s, "corp", "{\"loginHint\":\"bob\"}", &out, &err), ACCOUNTS_OK);
+    char *url = json_str(out, "url"), *state = json_str(out, "state");
+    CHECK(strstr(url, "code_challenge_method=S256") != NULL);
+    accounts_string_free(out);
+    char *back = drive_browser(drive, url, redirect);
+    char *code = json_str(back, "code"), *back_state = json_str(back, "state");
+    CHECK(code != NULL && back_state != NULL && strcmp(back_state, state) == 0);
+    char params[1024];
+    snprintf(params, sizeof params, "{\"provider\":\"corp\",\"code\":\"%s\",\"state\":\"%s\"}", code ? code : "", state);
+    EXPECT(accounts_server_login_with_service(s, "oauth", params, NULL, &out, &err), ACCOUNTS_OK);
+    CHECK(out != NULL && strstr(out, "\"address\":\"bob@example.com\",\"verified\":true") != NULL);
+    accounts_string_free(out);
+    /* The state was used up. */
+    EXPECT(accounts_server_login_with_service(s, "oauth", params, NULL, &out, &err), ACCOUNTS_INVALID_AUTHORIZATION_STATE);
+    /* A host provider has no authorization URL of ours; bad options; unknown provider. */
+    EXPECT(accounts_oauth_authorization_url(s, "corp", "{\"loginHint\":1}", &out, &err), ACCOUNTS_INVALID_ARGUMENT);
+    EXPECT(accounts_oauth_authorization_url(s, "nope", NULL, &out, &err), ACCOUNTS_PROVIDER_NOT_FOUND);
+    EXPECT(accounts_oauth_authorization_url(s, "corp", NULL, NULL, &err), ACCOUNTS_INVALID_ARGUMENT);
+    free(back);
+    free(code);
+    free(back_state);
+    free(url);
+    free(state);
+    free(issuer);
+    free(client);
+    free(secret);
+    free(redirect);
+    free(drive);
+    accounts_server_free(s);
+}
+
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "/tmp";
     test_basics();
@@ -992,6 +1050,7 @@ int main(int argc, char **argv) {
     test_key_pair();
     test_key_ring();
     test_oauth();
+    test_oidc();
     test_threads(dir);
     printf("%d passed, %d failed\n", checks - failures, failures);
     return failures == 0 ? 0 : 1;

@@ -587,6 +587,15 @@ impl NativeServer {
     }
 
     #[napi(ts_return_type = "Promise<string>")]
+    pub fn oauth_authorization_url<'e>(&self, env: &'e Env, provider: String, options_json: Option<String>) -> Result<PromiseRaw<'e, String>> {
+        let s = self.inner.clone();
+        run(env, "authorizationUrl", move || {
+            let options: Value = parse_opt("options", options_json)?;
+            s.oauth().authorization_url(&provider, &options)
+        })
+    }
+
+    #[napi(ts_return_type = "Promise<string>")]
     pub fn oauth_link_account<'e>(&self, env: &'e Env, user_id: String, provider: String, params_json: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
         run(env, "linkAccount", move || {

@@ -647,6 +647,20 @@ impl PyMagicLink {
 
 #[pymethods]
 impl PyOAuth {
+    /// Starts an OpenID Connect login: `{"url", "state"}` (redirect the browser to `url`).
+    #[pyo3(signature = (provider, options=None))]
+    fn authorization_url<'py>(
+        &self,
+        py: Python<'py>,
+        provider: &Bound<'py, PyAny>,
+        options: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let provider = arg_str(py, provider, "provider")?;
+        let options = options.map(|o| arg_json(py, o)).transpose()?.unwrap_or(Value::Null);
+        let request = core_call!(py, self.inner.oauth().authorization_url(&provider, &options))?;
+        ser_to_py(py, &request)
+    }
+
     /// Links the identity `params` prove at `provider` to the logged-in user; returns the link.
     fn link_account<'py>(
         &self,

@@ -139,6 +139,14 @@ macro_rules! forward_store {
                 let $name = "unlink_account";
                 $inner.unlink_account(user_id, provider)
             }
+            fn insert_oauth_flow(&$s, flow: &OAuthFlow) -> Result<()> {
+                let $name = "insert_oauth_flow";
+                $inner.insert_oauth_flow(flow)
+            }
+            fn take_oauth_flow(&$s, digest: &str) -> Result<Option<OAuthFlow>> {
+                let $name = "take_oauth_flow";
+                $inner.take_oauth_flow(digest)
+            }
         }
     };
 }
@@ -260,6 +268,27 @@ pub trait Writes {
     /// `AccountAlreadyLinked` when the identity belongs to a user already, or the user has one of
     /// that provider; `UserNotFound`.
     fn link_account(&mut self, account: &LinkedAccount) -> Result<()>;
+}
+
+/// A pending OpenID Connect authorization, between `authorizationUrl` and the login that ends it
+/// (docs/oauth.md, "OpenID Connect"). Found by the digest of its `state`; nothing in it opens the
+/// flow without the `state` the browser carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthFlow {
+    /// SHA-256 of the `state` (hex).
+    pub digest: String,
+    /// The provider it was started for.
+    pub provider: String,
+    /// The PKCE code verifier, sealed with the sealing key.
+    pub verifier: String,
+    /// SHA-256 of the `nonce` the ID token must carry (hex).
+    pub nonce_digest: String,
+    /// The redirect URI sent with the authorization request (the token request repeats it).
+    pub redirect_uri: String,
+    /// Expiry (ms).
+    pub expires_at: i64,
+    /// Creation (ms).
+    pub created_at: i64,
 }
 
 /// What [`Store::unlink_account`] did.
@@ -384,6 +413,12 @@ pub trait Store: Send + Sync {
     /// Removes the user's identity of `provider` unless it is their last way to log in, decided in
     /// the same transaction as the delete (two concurrent unlinks cannot both pass the check).
     fn unlink_account(&self, user_id: &str, provider: &str) -> Result<Unlinked>;
+
+    /// Stores a pending authorization.
+    fn insert_oauth_flow(&self, flow: &OAuthFlow) -> Result<()>;
+    /// Removes and returns the pending authorization with this `state` digest (single use: of two
+    /// concurrent takes, one gets it), expired or not — the caller checks the expiry.
+    fn take_oauth_flow(&self, digest: &str) -> Result<Option<OAuthFlow>>;
 }
 
 /// Opens the store named by a `db` URL: `sqlite:<path>`, `sqlite::memory:` or `postgres://...`

@@ -7,7 +7,7 @@
 
 use super::postgres_pool::{Conn, Pool};
 use super::postgres_tls::connector;
-use super::{AttemptCount, NewUser, SessionRecord, Store, TokenRecord, TokenScope, Unlinked, Writes};
+use super::{AttemptCount, NewUser, OAuthFlow, SessionRecord, Store, TokenRecord, TokenScope, Unlinked, Writes};
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::types::{ConnectionInfo, EmailRecord, LinkedAccount, PurgeReport, Session, User};
 use postgres::error::SqlState;
@@ -97,6 +97,16 @@ CREATE TABLE linked_accounts (
     PRIMARY KEY (provider, subject),
     UNIQUE (user_id, provider)
 );
+CREATE TABLE oauth_flows (
+    digest       TEXT PRIMARY KEY,
+    provider     TEXT NOT NULL,
+    verifier     TEXT NOT NULL,
+    nonce_digest TEXT NOT NULL,
+    redirect_uri TEXT NOT NULL,
+    expires_at   BIGINT NOT NULL,
+    created_at   BIGINT NOT NULL
+);
+CREATE INDEX oauth_flows_expiry ON oauth_flows(expires_at);
 "#,
 ];
 
@@ -639,9 +649,10 @@ impl Store for PostgresStore {
     fn purge_expired(&self, now: i64) -> Result<PurgeReport> {
         self.tx(|tx| {
             let tokens = tx.execute("DELETE FROM tokens WHERE expires_at <= $1", &[&now])?;
+            let flows = tx.execute("DELETE FROM oauth_flows WHERE expires_at <= $1", &[&now])?;
             let attempts = tx.execute("DELETE FROM attempts WHERE expires_at <= $1", &[&now])?;
             tx.execute("DELETE FROM decoys", &[])?;
-            Ok(PurgeReport { tokens, attempts })
+            Ok(PurgeReport { tokens: tokens + flows, attempts })
         })
     }
 
@@ -695,6 +706,35 @@ impl Store for PostgresStore {
             let linked = tx.query_opt("SELECT 1 FROM linked_accounts WHERE user_id = $1 AND provider = $2", &[&user_id, &provider])?.is_some();
             Ok(if linked { Unlinked::LastLoginMethod } else { Unlinked::NotLinked })
         })
+    }
+
+    fn insert_oauth_flow(&self, f: &OAuthFlow) -> Result<()> {
+        self.conn()?.execute(
+            "INSERT INTO oauth_flows (digest, provider, verifier, nonce_digest, redirect_uri, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[&f.digest, &f.provider, &f.verifier, &f.nonce_digest, &f.redirect_uri, &f.expires_at, &f.created_at],
+        )?;
+        Ok(())
+    }
+
+    fn take_oauth_flow(&self, digest: &str) -> Result<Option<OAuthFlow>> {
+        if names_nothing(digest) {
+            return Ok(None);
+        }
+        let row = self.conn()?.query_opt(
+            "DELETE FROM oauth_flows WHERE digest = $1 \
+             RETURNING digest, provider, verifier, nonce_digest, redirect_uri, expires_at, created_at",
+            &[&digest],
+        )?;
+        Ok(row.map(|r| OAuthFlow {
+            digest: r.get(0),
+            provider: r.get(1),
+            verifier: r.get(2),
+            nonce_digest: r.get(3),
+            redirect_uri: r.get(4),
+            expires_at: r.get(5),
+            created_at: r.get(6),
+        }))
     }
 
     fn list_services(&self, name: &str, after: &str, limit: u32) -> Result<Vec<(String, String)>> {

@@ -5,7 +5,7 @@
 //! connections for file databases so reads run in parallel with writes.
 
 use super::group_commit::{Batch, MAX_BATCH, Outcome, Ticket};
-use super::{AttemptCount, NewUser, SessionRecord, Store, TokenRecord, TokenScope, Unlinked, Writes};
+use super::{AttemptCount, NewUser, OAuthFlow, SessionRecord, Store, TokenRecord, TokenScope, Unlinked, Writes};
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::inline;
 use crate::types::{ConnectionInfo, EmailRecord, LinkedAccount, PurgeReport, Session, User};
@@ -102,6 +102,16 @@ CREATE TABLE linked_accounts (
     PRIMARY KEY (provider, subject),
     UNIQUE (user_id, provider)
 );
+CREATE TABLE oauth_flows (
+    digest       TEXT PRIMARY KEY,            -- SHA-256 of the state; the state itself is never stored
+    provider     TEXT NOT NULL,
+    verifier     TEXT NOT NULL,               -- the PKCE verifier, sealed
+    nonce_digest TEXT NOT NULL,
+    redirect_uri TEXT NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    created_at   INTEGER NOT NULL
+);
+CREATE INDEX oauth_flows_expiry ON oauth_flows(expires_at);
 "#,
 ];
 
@@ -923,9 +933,10 @@ impl Store for SqliteStore {
     fn purge_expired(&self, now: i64) -> Result<PurgeReport> {
         self.write(|tx| {
             let tokens = tx.prepare_cached("DELETE FROM tokens WHERE expires_at <= ?1")?.execute([now])? as u64;
+            let flows = tx.prepare_cached("DELETE FROM oauth_flows WHERE expires_at <= ?1")?.execute([now])? as u64;
             let attempts = tx.prepare_cached("DELETE FROM attempts WHERE expires_at <= ?1")?.execute([now])? as u64;
             tx.prepare_cached("DELETE FROM decoys")?.execute([])?;
-            Ok(PurgeReport { tokens, attempts })
+            Ok(PurgeReport { tokens: tokens + flows, attempts })
         })
     }
 
@@ -961,6 +972,38 @@ impl Store for SqliteStore {
             }
             let linked = c.prepare_cached("SELECT 1 FROM linked_accounts WHERE user_id = ?1 AND provider = ?2")?.exists([user_id, provider])?;
             Ok(if linked { Unlinked::LastLoginMethod } else { Unlinked::NotLinked })
+        })
+    }
+
+    fn insert_oauth_flow(&self, f: &OAuthFlow) -> Result<()> {
+        self.write(|c| {
+            c.prepare_cached(
+                "INSERT INTO oauth_flows (digest, provider, verifier, nonce_digest, redirect_uri, expires_at, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![f.digest, f.provider, f.verifier, f.nonce_digest, f.redirect_uri, f.expires_at, f.created_at])?;
+            Ok(())
+        })
+    }
+
+    fn take_oauth_flow(&self, digest: &str) -> Result<Option<OAuthFlow>> {
+        self.write(|c| {
+            Ok(c.prepare_cached(
+                "DELETE FROM oauth_flows WHERE digest = ?1 \
+                 RETURNING digest, provider, verifier, nonce_digest, redirect_uri, expires_at, created_at",
+            )?
+            .query_row([digest], |r| {
+                Ok(OAuthFlow {
+                    digest: r.get(0)?,
+                    provider: r.get(1)?,
+                    verifier: r.get(2)?,
+                    nonce_digest: r.get(3)?,
+                    redirect_uri: r.get(4)?,
+                    expires_at: r.get(5)?,
+                    created_at: r.get(6)?,
+                })
+            })
+            .optional()?)
         })
     }
 

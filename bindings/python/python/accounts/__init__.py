@@ -79,6 +79,9 @@ __all__ += [
     "AccountAlreadyLinked",
     "LinkedAccountNotFound",
     "LastLoginMethod",
+    "InvalidAuthorizationState",
+    "InvalidIdToken",
+    "ProviderError",
     "SessionNotValid",
 ]
 # END generated

@@ -353,6 +353,27 @@ class LastLoginMethod(AccountsError):
     number = 48
 
 
+class InvalidAuthorizationState(AccountsError):
+    """The OAuth ``state`` is missing, unknown, already used, expired, or from another provider's authorization."""
+
+    code = "InvalidAuthorizationState"
+    number = 49
+
+
+class InvalidIdToken(AccountsError):
+    """The provider's ID token did not verify: signature, algorithm, issuer, audience, expiry or nonce."""
+
+    code = "InvalidIdToken"
+    number = 50
+
+
+class ProviderError(AccountsError):
+    """The provider could not be reached or refused the request (``details.error`` carries its OAuth error code, e.g. ``invalid_grant`` for a used or wrong code)."""
+
+    code = "ProviderError"
+    number = 51
+
+
 class SessionNotValid(AccountsError):
     """Retired: never raised; kept so code that names it still imports."""
 
@@ -409,5 +430,8 @@ ERROR_CLASSES: Dict[str, Type[AccountsError]] = {
     "AccountAlreadyLinked": AccountAlreadyLinked,
     "LinkedAccountNotFound": LinkedAccountNotFound,
     "LastLoginMethod": LastLoginMethod,
+    "InvalidAuthorizationState": InvalidAuthorizationState,
+    "InvalidIdToken": InvalidIdToken,
+    "ProviderError": ProviderError,
 }
 """The class of each code the library raises, and the base class."""

@@ -106,6 +106,9 @@ class OAuthService:
     def __init__(self, sync: _native.OAuthService) -> None:
         self._sync = sync
 
+    async def authorization_url(self, provider: str, options: Optional[Json] = None) -> Json:
+        return await _run(self._sync.authorization_url, provider, options)
+
     async def link_account(self, user_id: str, provider: str, params: Json) -> Json:
         return await _run(self._sync.link_account, user_id, provider, params)
 

@@ -1,0 +1,91 @@
+'use strict'
+// OpenID Connect through the Node package against a real provider (tests/oidc: npm's oidc-provider
+// on 127.0.0.1): the authorization-code flow with PKCE, state and nonce; the linking rule; replays.
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const path = require('node:path')
+const { pathToFileURL } = require('node:url')
+const { AccountsServer, isAccountsError } = require('..')
+
+const HARNESS = path.join(__dirname, '..', '..', '..', 'tests', 'oidc')
+const SECRET = 'node-test-secret-0123456789abcdef-0123456'
+const FAST = { password: { hashing: { memoryKib: 256, iterations: 1, parallelism: 1 } } }
+
+async function rejects(promise, code) {
+  await assert.rejects(promise, (e) => {
+    assert.ok(isAccountsError(e), `not an AccountsError: ${e}`)
+    assert.equal(e.code, code)
+    return true
+  })
+}
+
+let op
+let drive
+test.before(async () => {
+  const { start } = await import(pathToFileURL(path.join(HARNESS, 'provider.mjs')).href)
+  ;({ drive } = await import(pathToFileURL(path.join(HARNESS, 'drive.mjs')).href))
+  op = await start()
+})
+test.after(() => op.close())
+
+function setup() {
+  const { issuer, clientId, clientSecret, redirectUri } = op.info
+  const server = new AccountsServer({
+    db: 'sqlite::memory:',
+    tokenSecret: SECRET,
+    services: { ...FAST, oauth: { providers: { corp: { type: 'oidc', issuer, clientId, clientSecret, redirectUri } } } },
+  })
+  return { server, oauth: server.getServices().oauth, password: server.getServices().password }
+}
+
+// The browser goes to the provider as `who` and comes back with code and state.
+async function authorize(oauth, who) {
+  const { url, state } = await oauth.authorizationUrl('corp', { loginHint: who })
+  const back = await drive(url, op.info.redirectUri)
+  assert.equal(back.state, state)
+  return back
+}
+
+test('the authorization-code flow logs in, creating the account once', async () => {
+  const { server, oauth } = setup()
+  const { url } = await oauth.authorizationUrl('corp')
+  const query = new URL(url).searchParams
+  assert.equal(query.get('code_challenge_method'), 'S256')
+  assert.ok(query.get('nonce') && query.get('state'))
+  const first = await server.loginWithService('oauth', { provider: 'corp', ...(await authorize(oauth, 'bob')) })
+  assert.deepEqual(first.user.emails, [{ address: 'bob@example.com', verified: true }])
+  assert.equal(first.user.name, 'Bob')
+  assert.equal((await server.resumeSession(first.tokens.accessToken)).id, first.user.id)
+  const again = await server.loginWithService('oauth', { provider: 'corp', ...(await authorize(oauth, 'bob')) })
+  assert.equal(again.user.id, first.user.id)
+  assert.deepEqual((await oauth.listLinkedAccounts(first.user.id)).map((a) => [a.provider, a.id]), [['corp', 'bob']])
+})
+
+test('a state works once, and only with its own code', async () => {
+  const { server, oauth } = setup()
+  const back = await authorize(oauth, 'bob')
+  await server.loginWithService('oauth', { provider: 'corp', ...back })
+  await rejects(server.loginWithService('oauth', { provider: 'corp', ...back }), 'InvalidAuthorizationState')
+  await rejects(server.loginWithService('oauth', { provider: 'corp', code: back.code }), 'InvalidAuthorizationState')
+  // A fresh state with a code the provider already redeemed: the provider refuses it.
+  const { state } = await oauth.authorizationUrl('corp')
+  const e = await server.loginWithService('oauth', { provider: 'corp', code: back.code, state }).catch((err) => err)
+  assert.equal(e.code, 'ProviderError')
+  assert.equal(e.details.error, 'invalid_grant')
+})
+
+test('an unverified provider address never opens the account holding it; explicit linking does', async () => {
+  const { server, oauth, password } = setup()
+  const alice = await password.createUser({ username: 'alice', password: 'correct horse' })
+  await password.addEmail(alice, 'alice@example.com', true)
+  await rejects(server.loginWithService('oauth', { provider: 'corp', ...(await authorize(oauth, 'mallory')) }), 'AccountLinkRefused')
+  // alice's own provider account (verified there and here) links on first login.
+  assert.equal((await server.loginWithService('oauth', { provider: 'corp', ...(await authorize(oauth, 'alice')) })).user.id, alice)
+  // bob, logged in with a password, links his provider identity explicitly.
+  const bob = await password.createUser({ username: 'bob', password: 'correct horse' })
+  const linked = await oauth.linkAccount(bob, 'corp', await authorize(oauth, 'bob'))
+  assert.deepEqual([linked.provider, linked.id, linked.userId], ['corp', 'bob', bob])
+  assert.equal((await server.loginWithService('oauth', { provider: 'corp', ...(await authorize(oauth, 'bob')) })).user.id, bob)
+  await oauth.unlinkAccount(bob, 'corp')
+  assert.deepEqual(await oauth.listLinkedAccounts(bob), [])
+})

@@ -1,0 +1,81 @@
+"""OpenID Connect through the Python package against a real provider (tests/oidc: npm's
+oidc-provider on 127.0.0.1): the authorization-code flow with PKCE, state and nonce; the linking
+rule; replays (docs/oauth.md)."""
+import json
+import pathlib
+import shutil
+import subprocess
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+import accounts
+from conftest import FAST, SECRET
+
+HARNESS = pathlib.Path(__file__).resolve().parents[3] / "tests" / "oidc"
+NODE = shutil.which("node")
+
+
+@pytest.fixture(scope="module")
+def op():
+    assert NODE, "the OIDC tests need node (make test installs it with the Node package)"
+    proc = subprocess.Popen([NODE, str(HARNESS / "provider.mjs")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    info = json.loads(proc.stdout.readline())
+    yield info
+    proc.stdin.close()
+    proc.wait(timeout=10)
+
+
+def server_for(op):
+    provider = {"type": "oidc", **{k: op[k] for k in ("issuer", "clientId", "clientSecret", "redirectUri")}}
+    return accounts.AccountsServer(db="sqlite::memory:", token_secret=SECRET, services={**FAST, "oauth": {"providers": {"corp": provider}}})
+
+
+def authorize(op, server, who):
+    """The browser's part: to the provider as `who`, and back with code and state."""
+    request = server.oauth.authorization_url("corp", {"loginHint": who})
+    out = subprocess.run([NODE, str(HARNESS / "drive.mjs"), request["url"], op["redirectUri"]], capture_output=True, text=True, check=True)
+    back = json.loads(out.stdout)
+    assert back["state"] == request["state"]
+    return {"code": back["code"], "state": back["state"]}
+
+
+def test_the_authorization_code_flow_logs_in(op):
+    server = server_for(op)
+    url = server.oauth.authorization_url("corp")["url"]
+    query = parse_qs(urlsplit(url).query)
+    assert query["code_challenge_method"] == ["S256"] and query["client_id"] == [op["clientId"]]
+    first = server.login_with_service("oauth", {"provider": "corp", **authorize(op, server, "bob")})
+    assert first["user"]["emails"] == [{"address": "bob@example.com", "verified": True}]
+    assert server.resume_session(first["tokens"]["accessToken"])["id"] == first["user"]["id"]
+    again = server.login_with_service("oauth", {"provider": "corp", **authorize(op, server, "bob")})
+    assert again["user"]["id"] == first["user"]["id"]
+    assert [(a["provider"], a["id"]) for a in server.oauth.list_linked_accounts(first["user"]["id"])] == [("corp", "bob")]
+
+
+def test_a_state_works_once(op):
+    server = server_for(op)
+    back = authorize(op, server, "bob")
+    server.login_with_service("oauth", {"provider": "corp", **back})
+    with pytest.raises(accounts.InvalidAuthorizationState):
+        server.login_with_service("oauth", {"provider": "corp", **back})
+    with pytest.raises(accounts.InvalidAuthorizationState):
+        server.login_with_service("oauth", {"provider": "corp", "code": back["code"]})
+    fresh = server.oauth.authorization_url("corp")["state"]
+    with pytest.raises(accounts.ProviderError) as e:
+        server.login_with_service("oauth", {"provider": "corp", "code": back["code"], "state": fresh})
+    assert e.value.details == {"error": "invalid_grant"}
+
+
+def test_an_unverified_provider_address_never_opens_the_account(op):
+    server = server_for(op)
+    alice = server.password.create_user({"username": "alice", "password": "correct horse"})
+    server.password.add_email(alice, "alice@example.com", True)
+    with pytest.raises(accounts.AccountLinkRefused):
+        server.login_with_service("oauth", {"provider": "corp", **authorize(op, server, "mallory")})
+    assert server.login_with_service("oauth", {"provider": "corp", **authorize(op, server, "alice")})["user"]["id"] == alice
+    bob = server.password.create_user({"username": "bob", "password": "correct horse"})
+    linked = server.oauth.link_account(bob, "corp", authorize(op, server, "bob"))
+    assert (linked["id"], linked["userId"]) == ("bob", bob)
+    with pytest.raises(accounts.InvalidArgument):
+        server.oauth.authorization_url("corp", {"loginHint": 7})
