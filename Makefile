@@ -198,10 +198,10 @@ browser-tools:
 	cd tests/browser && npm ci --no-audit --no-fund
 	cd examples/express && npm ci --no-audit --no-fund --ignore-scripts
 
-test-browser: node-build python-install browser-tools
+test-browser: node-build python-install browser-tools oidc-tools
 	cd tests/browser && CHROMIUM=$(CHROMIUM) EXAMPLE_PYTHON=$(VENV)/bin/python node --test journey.test.js
 
-screenshots: node-build python-install browser-tools
+screenshots: node-build python-install browser-tools oidc-tools
 	cd tests/browser && CHROMIUM=$(CHROMIUM) EXAMPLE_PYTHON=$(VENV)/bin/python SCREENSHOTS=$(CURDIR)/docs/screenshots \
 		node --test journey.test.js
 

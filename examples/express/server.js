@@ -3,7 +3,9 @@
 // in cookie mode, the shared page in examples/web, a development inbox for the mail it sends.
 //   npm install && npm start           → http://localhost:3000
 // Settings by environment: PORT, ACCOUNTS_DB (default sqlite:accounts-example.db), ACCOUNTS_TOKEN_SECRET,
-// ACCESS_TOKEN_SECONDS (the browser tests use a few seconds to see a refresh).
+// ACCESS_TOKEN_SECONDS (the browser tests use a few seconds to see a refresh). "Sign in with" an OpenID
+// provider (docs/oauth.md): OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_LABEL; register
+// http://localhost:PORT/auth/callback as the client's redirect URI.
 const crypto = require('node:crypto')
 const fs = require('node:fs')
 const path = require('node:path')
@@ -16,6 +18,16 @@ const { cookieSessions, currentUser } = require('accounts-rs/express')
 const port = Number(process.env.PORT || 3000)
 const siteUrl = `http://localhost:${port}`
 const mails = [] // the development inbox: what sendMail would deliver, newest first
+// An OpenID provider when configured, as provider "corp".
+const oidc = process.env.OIDC_ISSUER
+  ? {
+      type: 'oidc',
+      issuer: process.env.OIDC_ISSUER,
+      clientId: process.env.OIDC_CLIENT_ID,
+      clientSecret: process.env.OIDC_CLIENT_SECRET,
+      redirectUri: `${siteUrl}/auth/callback`,
+    }
+  : null
 
 const server = new AccountsServer({
   db: process.env.ACCOUNTS_DB || 'sqlite:accounts-example.db',
@@ -23,7 +35,10 @@ const server = new AccountsServer({
   tokenSecret: process.env.ACCOUNTS_TOKEN_SECRET || crypto.randomBytes(32).toString('hex'),
   siteUrl,
   tokenConfigs: { accessToken: { expiresIn: Number(process.env.ACCESS_TOKEN_SECONDS || 900) } },
-  services: { password: { requireEmailVerification: true, sendVerificationEmailAfterSignup: true, returnTokensAfterResetPassword: true } },
+  services: {
+    password: { requireEmailVerification: true, sendVerificationEmailAfterSignup: true, returnTokensAfterResetPassword: true },
+    ...(oidc ? { oauth: { providers: { corp: oidc } } } : {}),
+  },
   sendMail: async (mail) => {
     mails.unshift(mail)
   },
@@ -69,12 +84,22 @@ app.get('/api/qr.svg', me, async (req, res, next) => {
     next(e)
   }
 })
+app.get('/api/oauth/providers', (req, res) => res.json({ providers: oidc ? [{ name: 'corp', label: process.env.OIDC_LABEL || 'your company' }] : [] }))
+// {url, state}: the page keeps the state to compare on the way back, then goes to url. The callback
+// page posts code and state to /accounts/oauth/authenticate, which sets the session cookies.
+app.get('/api/oauth/:provider/start', async (req, res) => {
+  try {
+    res.json(await server.getServices().oauth.authorizationUrl(req.params.provider))
+  } catch (e) {
+    res.status(400).json({ message: e.message, code: e.code })
+  }
+})
 app.get('/dev/mails', (req, res) => res.json({ mails }))
 
 const web = path.join(__dirname, '..', 'web')
 const page = fs.readFileSync(path.join(web, 'index.html'), 'utf8').replace('{{backend}}', 'Express + @accounts/rest-express')
 app.use('/static', express.static(web, { index: false }))
-for (const route of ['/', '/inbox', '/verify-email/:token', '/reset-password/:token', '/magiclink/:token']) {
+for (const route of ['/', '/inbox', '/verify-email/:token', '/reset-password/:token', '/magiclink/:token', '/auth/callback']) {
   app.get(route, (req, res) => res.type('html').send(page))
 }
 

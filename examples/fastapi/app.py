@@ -6,6 +6,8 @@ mail it sends.
 
 Settings by environment: PORT, ACCOUNTS_DB (default sqlite:accounts-example.db),
 ACCOUNTS_TOKEN_SECRET, ACCESS_TOKEN_SECONDS (the browser tests use a few seconds to see a refresh).
+"Sign in with" an OpenID provider (docs/oauth.md): OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET,
+OIDC_LABEL; register http://localhost:PORT/auth/callback as the client's redirect URI.
 """
 
 from __future__ import annotations
@@ -33,6 +35,19 @@ WEB = Path(__file__).resolve().parent.parent / "web"
 #: The development inbox: what send_mail would deliver, newest first.
 mails: List[Dict[str, Any]] = []
 
+#: An OpenID provider when configured, as provider "corp".
+OIDC = (
+    {
+        "type": "oidc",
+        "issuer": os.environ["OIDC_ISSUER"],
+        "clientId": os.environ["OIDC_CLIENT_ID"],
+        "clientSecret": os.environ.get("OIDC_CLIENT_SECRET"),
+        "redirectUri": f"{SITE_URL}/auth/callback",
+    }
+    if os.environ.get("OIDC_ISSUER")
+    else None
+)
+
 server = accounts.AccountsServer.from_config(
     {
         "db": os.environ.get("ACCOUNTS_DB", "sqlite:accounts-example.db"),
@@ -41,7 +56,8 @@ server = accounts.AccountsServer.from_config(
         "siteUrl": SITE_URL,
         "tokenConfigs": {"accessToken": {"expiresIn": int(os.environ.get("ACCESS_TOKEN_SECONDS", "900"))}},
         "services": {
-            "password": {"requireEmailVerification": True, "sendVerificationEmailAfterSignup": True, "returnTokensAfterResetPassword": True}
+            "password": {"requireEmailVerification": True, "sendVerificationEmailAfterSignup": True, "returnTokensAfterResetPassword": True},
+            **({"oauth": {"providers": {"corp": OIDC}}} if OIDC else {}),
         },
     },
     send_mail=lambda mail: mails.insert(0, mail),
@@ -92,6 +108,21 @@ def qr(data: str, user: Dict[str, Any] = Depends(current_user)) -> Response:
     return Response(svg.getvalue(), media_type="image/svg+xml")
 
 
+@app.get("/api/oauth/providers")
+def oauth_providers() -> Dict[str, Any]:
+    return {"providers": [{"name": "corp", "label": os.environ.get("OIDC_LABEL", "your company")}] if OIDC else []}
+
+
+@app.get("/api/oauth/{provider}/start")
+def oauth_start(provider: str) -> Dict[str, Any]:
+    # {url, state}: the page keeps the state to compare on the way back, then goes to url. The
+    # callback page posts code and state to /accounts/oauth/authenticate, which sets the cookies.
+    try:
+        return server.oauth.authorization_url(provider)
+    except accounts.AccountsError as e:
+        raise HTTPException(status_code=400, detail=e.message) from e
+
+
 @app.get("/dev/mails")
 async def dev_mails() -> Dict[str, Any]:
     return {"mails": mails}
@@ -105,6 +136,7 @@ PAGE = (WEB / "index.html").read_text().replace("{{backend}}", "FastAPI + accoun
 @app.get("/verify-email/{token}", response_class=HTMLResponse)
 @app.get("/reset-password/{token}", response_class=HTMLResponse)
 @app.get("/magiclink/{token}", response_class=HTMLResponse)
+@app.get("/auth/callback", response_class=HTMLResponse)
 async def page() -> str:
     return PAGE
 

@@ -53,6 +53,43 @@ function form(id, handler) {
   })
 }
 
+/** "Sign in with" buttons for the OpenID providers the app has (docs/oauth.md). */
+async function providers() {
+  const box = $('providers')
+  if (box.dataset.loaded) return
+  box.dataset.loaded = 'yes'
+  const res = await request('GET', '/api/oauth/providers')
+  for (const p of (res.ok && res.data.providers) || []) {
+    const button = document.createElement('button')
+    button.type = 'button'
+    button.id = `sign-in-${p.name}`
+    button.textContent = `Sign in with ${p.label}`
+    button.addEventListener('click', async () => {
+      const start = await request('GET', `/api/oauth/${encodeURIComponent(p.name)}/start`)
+      if (!start.ok) return say(failure(start), 'error')
+      // The state comes back in the redirect: it must be the one this tab started with.
+      sessionStorage.setItem('oauth', JSON.stringify({ provider: p.name, state: start.data.state }))
+      location.assign(start.data.url)
+    })
+    box.append(button)
+    box.hidden = false
+  }
+}
+
+/** The provider sent the browser back to /auth/callback with code and state (or an error). */
+async function oauthCallback() {
+  const params = new URLSearchParams(location.search)
+  const started = JSON.parse(sessionStorage.getItem('oauth') || 'null')
+  sessionStorage.removeItem('oauth')
+  history.replaceState(null, '', '/')
+  if (!started || started.state !== params.get('state')) return say('This sign-in was not started from this page.', 'error')
+  const body = { provider: started.provider, state: params.get('state') }
+  if (params.get('error')) body.error = params.get('error')
+  else body.code = params.get('code')
+  const res = await post('/accounts/oauth/authenticate', body)
+  if (!res.ok) say(failure(res), 'error')
+}
+
 async function home() {
   const me = await authed('GET', '/api/me')
   if (!me.ok) {
@@ -187,6 +224,7 @@ async function inbox() {
 
 async function route() {
   const [, first, token] = location.pathname.split('/')
+  await providers()
   $('backend').textContent = document.querySelector('meta[name=backend]')?.content || ''
   if (first === 'inbox') return inbox()
   if (first === 'reset-password' && token) return show('view-reset')
@@ -194,6 +232,10 @@ async function route() {
     const res = await post('/accounts/password/verifyEmail', { token })
     history.replaceState(null, '', '/')
     say(res.ok ? 'Your email address is verified. You can log in.' : failure(res), res.ok ? 'info' : 'error')
+    return home()
+  }
+  if (first === 'auth' && token === 'callback') {
+    await oauthCallback()
     return home()
   }
   if (first === 'magiclink' && token) {

@@ -3,7 +3,7 @@
 // `chromium`, through puppeteer-core): register, the verification mail from the development inbox,
 // log in, a second session listed and revoked, a refresh after the access token expired, log out,
 // reset the password from its mail, turn on two-factor from the QR code's secret, log in with a
-// code, log out. Run by `make test-browser`; SCREENSHOTS=<dir> keeps screenshots of the key pages
+// code, log out; and "Sign in with" a real OpenID provider on loopback (tests/oidc). Run by `make test-browser`; SCREENSHOTS=<dir> keeps screenshots of the key pages
 // (`make screenshots` writes docs/screenshots/).
 const test = require('node:test')
 const assert = require('node:assert/strict')
@@ -37,10 +37,10 @@ function freePort() {
   })
 }
 
-async function startApp(name) {
-  const port = await freePort()
+async function startApp(name, extraEnv = {}, chosenPort = null) {
+  const port = chosenPort || (await freePort())
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `accounts-${name}-`))
-  const env = { ...process.env, PORT: String(port), ACCOUNTS_DB: `sqlite:${path.join(dir, 'app.db')}`, ACCESS_TOKEN_SECONDS: String(ACCESS_SECONDS) }
+  const env = { ...process.env, PORT: String(port), ACCOUNTS_DB: `sqlite:${path.join(dir, 'app.db')}`, ACCESS_TOKEN_SECONDS: String(ACCESS_SECONDS), ...extraEnv }
   const child = spawn(APPS[name].command, APPS[name].args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
   let log = ''
   child.stdout.on('data', (d) => (log += d))
@@ -218,5 +218,47 @@ for (const name of Object.keys(APPS)) {
     assert.deepEqual(errors, [], 'no script errors on the page')
     const last = await message()
     assert.equal(last.error, false, last.text)
+  })
+}
+
+for (const name of Object.keys(APPS)) {
+  test(`${name} example: sign in with an OpenID provider`, { timeout: 60_000 }, async (t) => {
+    const { pathToFileURL } = require('node:url')
+    const { start } = await import(pathToFileURL(path.join(ROOT, 'tests/oidc/provider.mjs')).href)
+    const port = await freePort()
+    const op = await start({ redirectUris: [`http://localhost:${port}/auth/callback`] })
+    t.after(op.close)
+    const { issuer, clientId, clientSecret } = op.info
+    const app = await startApp(name, { OIDC_ISSUER: issuer, OIDC_CLIENT_ID: clientId, OIDC_CLIENT_SECRET: clientSecret, OIDC_LABEL: 'Corp' }, port)
+    t.after(app.stop)
+    const browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'] })
+    t.after(() => browser.close())
+    const page = await browser.newPage()
+    const errors = []
+    page.on('pageerror', (e) => errors.push(String(e)))
+    const visible = (selector) => page.waitForSelector(selector, { visible: true, timeout: 15_000 })
+    const me = () => page.evaluate(() => fetch('/api/me').then((r) => r.json()))
+
+    // A callback this tab did not start is refused before anything is sent to the server.
+    await page.goto(`${app.base}/auth/callback?code=forged&state=forged`)
+    await visible('#view-signed-out')
+    assert.match(await page.$eval('#message', (e) => e.textContent), /not started/)
+
+    // The button goes to the provider, which logs in alice (its default account) and sends the
+    // browser back; the page finishes the sign-in and the app's cookies are set.
+    await (await visible('#sign-in-corp')).click()
+    await visible('#view-signed-in')
+    assert.equal(await page.$eval('#who', (e) => e.textContent), 'alice@example.com')
+    const first = (await me()).user
+    assert.deepEqual(first.emails, [{ address: 'alice@example.com', verified: true }])
+    if (SCREENSHOTS) await page.screenshot({ path: path.join(SCREENSHOTS, `${name}-signed-in-with-provider.png`) })
+
+    // Again after logging out: the same account.
+    await page.click('#logout')
+    await visible('#view-signed-out')
+    await (await visible('#sign-in-corp')).click()
+    await visible('#view-signed-in')
+    assert.equal((await me()).user.id, first.id)
+    assert.deepEqual(errors, [], 'no script errors on the page')
   })
 }

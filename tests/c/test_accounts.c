@@ -980,9 +980,9 @@ static void test_oauth(void) {
 
 /* OpenID Connect against the real provider `make test-c` runs beside this binary
  * (tests/oidc/provider.mjs sets ACCOUNTS_TEST_OIDC); its drive.mjs plays the browser. */
-static char *drive_browser(const char *drive, const char *url, const char *redirect) {
+static char *drive_browser(const char *drive, const char *url, const char *redirect, const char *tamper) {
     char cmd[4096];
-    snprintf(cmd, sizeof cmd, "node '%s' '%s' '%s'", drive, url, redirect);
+    snprintf(cmd, sizeof cmd, "node '%s' '%s' '%s' %s", drive, url, redirect, tamper);
     FILE *p = popen(cmd, "r");
     if (!p) return NULL;
     char *line = calloc(1, 4096);
@@ -1009,7 +1009,7 @@ static void test_oidc(void) {
     char *url = json_str(out, "url"), *state = json_str(out, "state");
     CHECK(strstr(url, "code_challenge_method=S256") != NULL);
     accounts_string_free(out);
-    char *back = drive_browser(drive, url, redirect);
+    char *back = drive_browser(drive, url, redirect, "");
     char *code = json_str(back, "code"), *back_state = json_str(back, "state");
     CHECK(code != NULL && back_state != NULL && strcmp(back_state, state) == 0);
     char params[1024];
@@ -1023,6 +1023,24 @@ static void test_oidc(void) {
     EXPECT(accounts_oauth_authorization_url(s, "corp", "{\"loginHint\":1}", &out, &err), ACCOUNTS_INVALID_ARGUMENT);
     EXPECT(accounts_oauth_authorization_url(s, "nope", NULL, &out, &err), ACCOUNTS_PROVIDER_NOT_FOUND);
     EXPECT(accounts_oauth_authorization_url(s, "corp", NULL, NULL, &err), ACCOUNTS_INVALID_ARGUMENT);
+    /* Forged ID tokens (tests/oidc/provider.mjs re-signs the genuine one): "resigned" is the control
+     * that must pass, the others must not. */
+    const char *modes[] = {"resigned", "nonce", "audience", "expired", "alg"};
+    for (size_t i = 0; i < sizeof modes / sizeof *modes; i++) {
+        EXPECT(accounts_oauth_authorization_url(s, "corp", "{\"loginHint\":\"alice\"}", &out, &err), ACCOUNTS_OK);
+        char *u = json_str(out, "url"), *st = json_str(out, "state");
+        accounts_string_free(out);
+        char *forged = drive_browser(drive, u, redirect, modes[i]);
+        char *c = json_str(forged, "code");
+        snprintf(params, sizeof params, "{\"provider\":\"corp\",\"code\":\"%s\",\"state\":\"%s\"}", c ? c : "", st);
+        accounts_result want = i == 0 ? ACCOUNTS_OK : ACCOUNTS_INVALID_ID_TOKEN;
+        EXPECT(accounts_server_login_with_service(s, "oauth", params, NULL, &out, &err), want);
+        if (i == 0) accounts_string_free(out);
+        free(u);
+        free(st);
+        free(forged);
+        free(c);
+    }
     free(back);
     free(code);
     free(back_state);

@@ -1,12 +1,14 @@
 // A real OpenID provider (npm's certified `oidc-provider`) on 127.0.0.1 for the OAuth tests of every
 // language (docs/oauth.md). Accounts below; the interaction logs in the account named by the
 // authorization request's `login_hint` (default alice) and grants what was asked, with no page.
+// For the attack tests, `POST /test/tamper {"mode"}` makes the provider's next token response carry
+// a forged ID token, built from the genuine one with the provider's own key (see TAMPER).
 //   node provider.mjs                 prints {"issuer", "clientId", "clientSecret", "redirectUri", "drive"} and
 //                                     serves until stdin closes
 //   node provider.mjs -- cmd args...  runs cmd with ACCOUNTS_TEST_OIDC=<that JSON>, exits with its status
 import http from 'node:http'
 import { spawn } from 'node:child_process'
-import { generateKeyPairSync } from 'node:crypto'
+import { createHmac, createPublicKey, generateKeyPairSync, sign } from 'node:crypto'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import Provider from 'oidc-provider'
 
@@ -22,7 +24,35 @@ export const CLIENT = {
   redirectUri: 'https://app.example/auth/callback',
 }
 
-export async function start() {
+const b64 = (data) => Buffer.from(data).toString('base64url')
+
+// What each mode does to the genuine ID token (re-signed with the provider's key unless said).
+const TAMPER = {
+  // The control: the genuine claims signed again, which must still be accepted (so a refusal of
+  // the others is theirs, not a broken forgery).
+  resigned: (claims) => claims,
+  nonce: (claims) => ({ ...claims, nonce: 'not-the-nonce-of-this-authorization' }),
+  audience: (claims) => ({ ...claims, aud: 'another-client' }),
+  expired: (claims) => ({ ...claims, iat: claims.iat - 7200, exp: claims.iat - 3600 }),
+  // The classic algorithm swap: HS256 keyed with the provider's public key.
+  alg: (claims) => claims,
+}
+
+function forge(idToken, mode, privateKey) {
+  const [headerPart, payloadPart] = idToken.split('.')
+  const header = JSON.parse(Buffer.from(headerPart, 'base64url'))
+  const claims = TAMPER[mode](JSON.parse(Buffer.from(payloadPart, 'base64url')))
+  if (mode === 'alg') {
+    const input = `${b64(JSON.stringify({ ...header, alg: 'HS256' }))}.${b64(JSON.stringify(claims))}`
+    const pem = createPublicKey(privateKey).export({ format: 'pem', type: 'spki' })
+    return `${input}.${createHmac('sha256', pem).update(input).digest('base64url')}`
+  }
+  const input = `${b64(JSON.stringify(header))}.${b64(JSON.stringify(claims))}`
+  return `${input}.${b64(sign('sha256', Buffer.from(input), privateKey))}`
+}
+
+/** Starts the provider; `redirectUris` are registered for the client beside CLIENT.redirectUri. */
+export async function start({ redirectUris = [] } = {}) {
   const server = http.createServer()
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
   const issuer = `http://127.0.0.1:${server.address().port}`
@@ -34,7 +64,7 @@ export async function start() {
       {
         client_id: CLIENT.clientId,
         client_secret: CLIENT.clientSecret,
-        redirect_uris: [CLIENT.redirectUri],
+        redirect_uris: [CLIENT.redirectUri, ...redirectUris],
         grant_types: ['authorization_code'],
         response_types: ['code'],
         token_endpoint_auth_method: 'client_secret_basic',
@@ -53,7 +83,30 @@ export async function start() {
   })
   provider.on('server_error', (ctx, error) => console.error('oidc-provider:', error))
   const handle = provider.callback()
+  let tamper = null
   server.on('request', async (req, res) => {
+    if (req.method === 'POST' && req.url === '/test/tamper') {
+      let body = ''
+      for await (const chunk of req) body += chunk
+      tamper = JSON.parse(body).mode
+      if (!TAMPER[tamper]) throw new Error(`unknown tamper mode ${tamper}`)
+      res.statusCode = 204
+      return res.end()
+    }
+    if (req.method === 'POST' && req.url === '/token' && tamper) {
+      // Rewrites the ID token in the provider's answer just before it leaves.
+      const mode = tamper
+      tamper = null
+      const end = res.end.bind(res)
+      res.end = (chunk, ...rest) => {
+        const answer = JSON.parse(String(chunk))
+        if (answer.id_token) answer.id_token = forge(answer.id_token, mode, privateKey)
+        const text = JSON.stringify(answer)
+        res.setHeader('content-length', Buffer.byteLength(text))
+        return end(text, ...rest)
+      }
+      return handle(req, res)
+    }
     if (!req.url.startsWith('/interaction/')) return handle(req, res)
     try {
       const details = await provider.interactionDetails(req, res)
@@ -76,7 +129,9 @@ export async function start() {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { info, close } = await start()
+  // OIDC_REDIRECT_URIS: more redirect URIs for the client (comma-separated), e.g. an example app's.
+  const extra = (process.env.OIDC_REDIRECT_URIS || '').split(',').filter(Boolean)
+  const { info, close } = await start({ redirectUris: extra })
   const dash = process.argv.indexOf('--')
   if (dash < 0) {
     console.log(JSON.stringify(info))

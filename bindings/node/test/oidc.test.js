@@ -38,10 +38,11 @@ function setup() {
   return { server, oauth: server.getServices().oauth, password: server.getServices().password }
 }
 
-// The browser goes to the provider as `who` and comes back with code and state.
-async function authorize(oauth, who) {
+// The browser goes to the provider as `who` and comes back with code and state; with `tamper`, the
+// provider's next token response carries a forged ID token (tests/oidc/provider.mjs).
+async function authorize(oauth, who, tamper) {
   const { url, state } = await oauth.authorizationUrl('corp', { loginHint: who })
-  const back = await drive(url, op.info.redirectUri)
+  const back = await drive(url, op.info.redirectUri, tamper)
   assert.equal(back.state, state)
   return back
 }
@@ -88,4 +89,15 @@ test('an unverified provider address never opens the account holding it; explici
   assert.equal((await server.loginWithService('oauth', { provider: 'corp', ...(await authorize(oauth, 'bob')) })).user.id, bob)
   await oauth.unlinkAccount(bob, 'corp')
   assert.deepEqual(await oauth.listLinkedAccounts(bob), [])
+})
+
+test('forged ID tokens are refused: another nonce, another audience, expired, alg swapped to HS256', async () => {
+  const { server, oauth } = setup()
+  // The control: the same claims signed again by the harness are accepted.
+  const control = await server.loginWithService('oauth', { provider: 'corp', ...(await authorize(oauth, 'bob', 'resigned')) })
+  assert.deepEqual(control.user.emails, [{ address: 'bob@example.com', verified: true }])
+  for (const mode of ['nonce', 'audience', 'expired', 'alg']) {
+    await rejects(server.loginWithService('oauth', { provider: 'corp', ...(await authorize(oauth, 'alice', mode)) }), 'InvalidIdToken')
+  }
+  assert.equal(await server.getServices().password.findUserByEmail('alice@example.com'), null, 'no account was created')
 })

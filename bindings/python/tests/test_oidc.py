@@ -31,10 +31,12 @@ def server_for(op):
     return accounts.AccountsServer(db="sqlite::memory:", token_secret=SECRET, services={**FAST, "oauth": {"providers": {"corp": provider}}})
 
 
-def authorize(op, server, who):
-    """The browser's part: to the provider as `who`, and back with code and state."""
+def authorize(op, server, who, tamper=None):
+    """The browser's part: to the provider as `who`, and back with code and state; with `tamper`,
+    the provider's next token response carries a forged ID token (tests/oidc/provider.mjs)."""
     request = server.oauth.authorization_url("corp", {"loginHint": who})
-    out = subprocess.run([NODE, str(HARNESS / "drive.mjs"), request["url"], op["redirectUri"]], capture_output=True, text=True, check=True)
+    argv = [NODE, str(HARNESS / "drive.mjs"), request["url"], op["redirectUri"]] + ([tamper] if tamper else [])
+    out = subprocess.run(argv, capture_output=True, text=True, check=True)
     back = json.loads(out.stdout)
     assert back["state"] == request["state"]
     return {"code": back["code"], "state": back["state"]}
@@ -79,3 +81,13 @@ def test_an_unverified_provider_address_never_opens_the_account(op):
     assert (linked["id"], linked["userId"]) == ("bob", bob)
     with pytest.raises(accounts.InvalidArgument):
         server.oauth.authorization_url("corp", {"loginHint": 7})
+
+
+@pytest.mark.parametrize("mode", ["nonce", "audience", "expired", "alg"])
+def test_forged_id_tokens_are_refused(op, mode):
+    server = server_for(op)
+    # The control: the same claims signed again by the harness are accepted.
+    assert server.login_with_service("oauth", {"provider": "corp", **authorize(op, server, "bob", "resigned")})["user"]["emails"][0]["verified"]
+    with pytest.raises(accounts.InvalidIdToken):
+        server.login_with_service("oauth", {"provider": "corp", **authorize(op, server, "alice", mode)})
+    assert server.password.find_user_by_email("alice@example.com") is None
