@@ -1017,8 +1017,29 @@ static void test_oidc(void) {
     EXPECT(accounts_server_login_with_service(s, "oauth", params, NULL, &out, &err), ACCOUNTS_OK);
     CHECK(out != NULL && strstr(out, "\"address\":\"bob@example.com\",\"verified\":true") != NULL);
     accounts_string_free(out);
-    /* The state was used up. */
+    /* The state was used up; a state never issued, or none, is refused the same way. */
     EXPECT(accounts_server_login_with_service(s, "oauth", params, NULL, &out, &err), ACCOUNTS_INVALID_AUTHORIZATION_STATE);
+    EXPECT(accounts_server_login_with_service(s, "oauth", "{\"provider\":\"corp\",\"code\":\"c\",\"state\":\"0000\"}", NULL, &out, &err),
+           ACCOUNTS_INVALID_AUTHORIZATION_STATE);
+    EXPECT(accounts_server_login_with_service(s, "oauth", "{\"provider\":\"corp\",\"code\":\"c\"}", NULL, &out, &err),
+           ACCOUNTS_INVALID_AUTHORIZATION_STATE);
+    /* mallory registered alice's address at the provider without verifying it: alice's account
+     * (verified here) stays hers. */
+    char *alice = NULL;
+    EXPECT(accounts_password_create_user(s, "{\"username\":\"alice\",\"password\":\"correct horse\"}", &alice, &err), ACCOUNTS_OK);
+    EXPECT(accounts_password_add_email(s, alice, "alice@example.com", true, &err), ACCOUNTS_OK);
+    EXPECT(accounts_oauth_authorization_url(s, "corp", "{\"loginHint\":\"mallory\"}", &out, &err), ACCOUNTS_OK);
+    char *m_url = json_str(out, "url"), *m_state = json_str(out, "state");
+    accounts_string_free(out);
+    char *m_back = drive_browser(drive, m_url, redirect, "");
+    char *m_code = json_str(m_back, "code");
+    snprintf(params, sizeof params, "{\"provider\":\"corp\",\"code\":\"%s\",\"state\":\"%s\"}", m_code ? m_code : "", m_state);
+    EXPECT(accounts_server_login_with_service(s, "oauth", params, NULL, &out, &err), ACCOUNTS_ACCOUNT_LINK_REFUSED);
+    free(m_url);
+    free(m_state);
+    free(m_back);
+    free(m_code);
+    accounts_string_free(alice);
     /* A host provider has no authorization URL of ours; bad options; unknown provider. */
     EXPECT(accounts_oauth_authorization_url(s, "corp", "{\"loginHint\":1}", &out, &err), ACCOUNTS_INVALID_ARGUMENT);
     EXPECT(accounts_oauth_authorization_url(s, "nope", NULL, &out, &err), ACCOUNTS_PROVIDER_NOT_FOUND);

@@ -68,6 +68,7 @@ test('a state works once, and only with its own code', async () => {
   await server.loginWithService('oauth', { provider: 'corp', ...back })
   await rejects(server.loginWithService('oauth', { provider: 'corp', ...back }), 'InvalidAuthorizationState')
   await rejects(server.loginWithService('oauth', { provider: 'corp', code: back.code }), 'InvalidAuthorizationState')
+  await rejects(server.loginWithService('oauth', { provider: 'corp', code: back.code, state: 'f'.repeat(64) }), 'InvalidAuthorizationState')
   // A fresh state with a code the provider already redeemed: the provider refuses it.
   const { state } = await oauth.authorizationUrl('corp')
   const e = await server.loginWithService('oauth', { provider: 'corp', code: back.code, state }).catch((err) => err)

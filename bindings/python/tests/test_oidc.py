@@ -63,6 +63,8 @@ def test_a_state_works_once(op):
         server.login_with_service("oauth", {"provider": "corp", **back})
     with pytest.raises(accounts.InvalidAuthorizationState):
         server.login_with_service("oauth", {"provider": "corp", "code": back["code"]})
+    with pytest.raises(accounts.InvalidAuthorizationState):
+        server.login_with_service("oauth", {"provider": "corp", "code": back["code"], "state": "f" * 64})
     fresh = server.oauth.authorization_url("corp")["state"]
     with pytest.raises(accounts.ProviderError) as e:
         server.login_with_service("oauth", {"provider": "corp", "code": back["code"], "state": fresh})
