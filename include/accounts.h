@@ -306,6 +306,20 @@ enum accounts_result accounts_oauth_list_linked_accounts(const struct accounts_s
                                                          char **accounts_json_out,
                                                          struct accounts_error **error_out);
 
+// The provider's own tokens from the user's last login or link with `provider`, as JSON
+// `{accessToken, refreshToken, expiresAt, scope}` in `*tokens_json_out`, or `null` when the provider
+// is not configured with `storeTokens` (or gave none).
+// Results: `ACCOUNTS_OK`, `ACCOUNTS_USER_NOT_FOUND`, `ACCOUNTS_LINKED_ACCOUNT_NOT_FOUND`,
+// `ACCOUNTS_INVALID_ARGUMENT`, `ACCOUNTS_STORAGE_ERROR`.
+//
+// # Safety
+// As for every function.
+enum accounts_result accounts_oauth_provider_tokens(const struct accounts_server *server,
+                                                    const char *user_id,
+                                                    const char *provider,
+                                                    char **tokens_json_out,
+                                                    struct accounts_error **error_out);
+
 // Creates a user from `{"username"?, "email"?, "password"?, ...profile}`; the new id (a plain
 // string, not JSON) goes to `*user_id_out`. Results: `ACCOUNTS_OK`, `ACCOUNTS_USERNAME_OR_EMAIL_REQUIRED`,
 // `ACCOUNTS_INVALID_USERNAME`, `ACCOUNTS_INVALID_EMAIL`, `ACCOUNTS_INVALID_PASSWORD`,

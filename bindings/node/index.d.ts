@@ -91,7 +91,7 @@ export interface AccountsServerOptions {
     magicLink?: { loginTokenExpiration?: string | number }
     /** Login with other identity providers (docs/oauth.md). */
     oauth?: {
-      providers?: Record<string, { type: 'host' } | OidcProviderConfig>
+      providers?: Record<string, { type: 'host'; storeTokens?: boolean } | OidcProviderConfig>
       unverifiedEmailMatch?: 'refuse' | 'createAccount'
       /** How long an authorization may be finished (default "10m"). */
       flowExpiration?: string | number
@@ -180,6 +180,8 @@ export interface OidcProviderConfig {
   redirectUri: string
   /** Default ['openid', 'email', 'profile']. */
   scopes?: string[]
+  /** Keep the provider's access/refresh tokens, sealed, for providerTokens (default false). */
+  storeTokens?: boolean
   /** Accepted ID-token algorithms, default ['RS256']. */
   algorithms?: ('RS256' | 'RS384' | 'RS512' | 'ES256' | 'ES384' | 'EdDSA')[]
   tokenEndpointAuthMethod?: 'clientSecretBasic' | 'clientSecretPost'
@@ -201,6 +203,8 @@ export interface ProviderIdentity {
   email?: string | null
   emailVerified?: boolean
   profile?: Record<string, unknown>
+  /** Kept (sealed) only with the provider's `storeTokens`. */
+  tokens?: { accessToken: string; refreshToken?: string; expiresAt?: number; scope?: string }
 }
 
 export declare class OAuthService {
@@ -211,6 +215,16 @@ export declare class OAuthService {
   /** Removes the user's identity of `provider`; rejects with LastLoginMethod when it is their only way in. */
   unlinkAccount(userId: string, provider: string): Promise<void>
   listLinkedAccounts(userId: string): Promise<LinkedAccount[]>
+  /** The provider's own tokens from the last login or link, when the provider has `storeTokens`; else null. */
+  providerTokens(userId: string, provider: string): Promise<ProviderTokens | null>
+}
+
+export interface ProviderTokens {
+  accessToken: string
+  refreshToken: string | null
+  /** ms since the epoch */
+  expiresAt: number | null
+  scope: string | null
 }
 
 export declare class AccountsServer {

@@ -268,6 +268,10 @@ Object.assign(OAuthService.prototype, {
     await call(this._native.oauthUnlinkAccount(str(userId, 'userId'), str(provider, 'provider')))
   }),
   listLinkedAccounts: method(function (userId) { return call(this._native.oauthListLinkedAccounts(str(userId, 'userId'))) }),
+  /** The provider's tokens from the last login or link (with `storeTokens`), else null. */
+  providerTokens: method(function (userId, provider) {
+    return call(this._native.oauthProviderTokens(str(userId, 'userId'), str(provider, 'provider')))
+  }),
 })
 
 // accounts-js templates may be functions `(user, url) => string`: the strings go to the core

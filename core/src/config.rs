@@ -252,6 +252,16 @@ pub struct OAuthConfig {
     pub flow_expiration: Duration,
 }
 
+impl ProviderConfig {
+    /// Whether the provider's own tokens are kept (sealed).
+    pub fn stores_tokens(&self) -> bool {
+        match self {
+            ProviderConfig::Host { store_tokens } => *store_tokens,
+            ProviderConfig::Oidc(p) => p.store_tokens,
+        }
+    }
+}
+
 impl Default for OAuthConfig {
     fn default() -> Self {
         OAuthConfig { providers: BTreeMap::new(), unverified_email_match: UnverifiedEmailMatch::default(), flow_expiration: default_oauth_flow_ttl() }
@@ -268,7 +278,13 @@ fn default_oauth_flow_ttl() -> Duration {
 pub enum ProviderConfig {
     /// The host's `oauthAuthenticate(provider, params)` callback talks to the provider and returns
     /// `{id, email?, emailVerified?, profile?}` (GitHub-style OAuth 2.0; accounts-js's `authenticate`).
-    Host {},
+    #[serde(rename_all = "camelCase")]
+    Host {
+        /// Keep the provider tokens the callback returns (`tokens`), sealed, for
+        /// `providerTokens` (default false: nothing of the provider's is stored).
+        #[serde(default)]
+        store_tokens: bool,
+    },
     /// An OpenID Connect provider: the library runs the authorization-code flow with PKCE, `state`
     /// and `nonce`, and verifies the ID token (docs/oauth.md, "OpenID Connect").
     Oidc(OidcProvider),
@@ -299,6 +315,10 @@ pub struct OidcProvider {
     /// `"clientSecretBasic"` (default) or `"clientSecretPost"`.
     #[serde(default)]
     pub token_endpoint_auth_method: TokenEndpointAuthMethod,
+    /// Keep the provider's access and refresh tokens, sealed, for `providerTokens` (default false:
+    /// nothing of the provider's is stored).
+    #[serde(default)]
+    pub store_tokens: bool,
 }
 
 /// How the client authenticates at the token endpoint.

@@ -16,7 +16,7 @@ use crate::error::{AccountsError, ErrorCode, Result};
 use crate::identifiers::normalize_email;
 use crate::secret::{ct_eq, digest, new_id, random_hex};
 use crate::store::{self, NewUser, OAuthFlow, Unlinked};
-use crate::types::{EmailRecord, LinkedAccount, User};
+use crate::types::{EmailRecord, LinkedAccount, ProviderTokens, User};
 use base64::Engine;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -24,6 +24,11 @@ use sha2::{Digest, Sha256};
 
 /// The service name for `loginWithService`.
 pub const SERVICE_NAME: &str = "oauth";
+
+/// What a sealed token document is bound to: one identity of one provider.
+fn token_context(provider: &str, id: &str) -> Vec<u8> {
+    format!("oauth tokens\0{provider}\0{id}").into_bytes()
+}
 
 /// Where to send the browser to log in with an OpenID provider.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -45,6 +50,8 @@ pub struct ProviderIdentity {
     pub email_verified: bool,
     /// Profile fields for an account created from this identity.
     pub profile: Map<String, Value>,
+    /// The provider's own tokens, kept (sealed) only when the provider is configured to.
+    pub tokens: Option<ProviderTokens>,
 }
 
 fn shape(what: &str) -> AccountsError {
@@ -63,7 +70,7 @@ impl ProviderIdentity {
             .iter()
             .filter_map(|k| claims.get(*k).filter(|v| v.is_string()).map(|v| (k.to_string(), v.clone())))
             .collect();
-        ProviderIdentity { id, email, email_verified, profile }
+        ProviderIdentity { id, email, email_verified, profile, tokens: None }
     }
 
     /// Reads a host provider's answer `{id, email?, emailVerified?, profile?}`.
@@ -92,7 +99,21 @@ impl ProviderIdentity {
             Some(Value::Object(m)) => m.clone(),
             Some(_) => return Err(shape("profile must be an object")),
         };
-        Ok(ProviderIdentity { id, email, email_verified, profile })
+        let tokens = match answer.get("tokens") {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(t)) => {
+                let text = |name: &str| t.get(name).and_then(Value::as_str).map(String::from);
+                let access_token = text("accessToken").ok_or_else(|| shape("tokens.accessToken must be a string"))?;
+                Some(ProviderTokens {
+                    access_token,
+                    refresh_token: text("refreshToken"),
+                    expires_at: t.get("expiresAt").and_then(Value::as_i64),
+                    scope: text("scope"),
+                })
+            }
+            Some(_) => return Err(shape("tokens must be an object")),
+        };
+        Ok(ProviderIdentity { id, email, email_verified, profile, tokens })
     }
 }
 
@@ -198,20 +219,27 @@ impl<'a> OAuth<'a> {
             .map_err(|_| AccountsError::new(ErrorCode::InternalError, "a sealed verifier is not text"))?;
         let oidc = self.ctx.oidc();
         let discovery = oidc.discovery(provider, config)?;
-        let id_token = oidc.exchange_code(&discovery, config, code, &verifier, &flow.redirect_uri)?;
-        let claims = oidc.verify_id_token(provider, config, &discovery, &id_token, self.ctx.now() / 1000)?;
+        let answer = oidc.exchange_code(&discovery, config, code, &verifier, &flow.redirect_uri)?;
+        let claims = oidc.verify_id_token(provider, config, &discovery, &answer.id_token, self.ctx.now() / 1000)?;
         match claims.get("nonce") {
             Some(Value::String(nonce)) if ct_eq(&digest(nonce), &flow.nonce_digest) => {}
             _ => return Err(AccountsError::new(ErrorCode::InvalidIdToken, "ID token: not the nonce of this authorization")),
         }
-        Ok(ProviderIdentity::from_claims(&claims))
+        let mut identity = ProviderIdentity::from_claims(&claims);
+        identity.tokens = answer.access_token.map(|access_token| ProviderTokens {
+            access_token,
+            refresh_token: answer.refresh_token,
+            expires_at: answer.expires_in.map(|s| self.ctx.now() + s * 1000),
+            scope: answer.scope,
+        });
+        Ok(identity)
     }
 
     /// Asks `provider` who `params` belong to.
     fn identify(&self, provider: &str, params: &Value) -> Result<ProviderIdentity> {
         match self.provider(provider)? {
             ProviderConfig::Oidc(config) => self.finish_oidc(provider, config, params),
-            ProviderConfig::Host {} => {
+            ProviderConfig::Host { .. } => {
                 let Some(authenticate) = &self.ctx.callbacks().oauth_authenticate else {
                     return Err(AccountsError::new(
                         ErrorCode::InvalidConfig,
@@ -223,14 +251,49 @@ impl<'a> OAuth<'a> {
         }
     }
 
-    fn account(&self, provider: &str, user_id: &str, identity: &ProviderIdentity) -> LinkedAccount {
-        LinkedAccount {
+    fn account(&self, provider: &str, user_id: &str, identity: &ProviderIdentity) -> Result<LinkedAccount> {
+        Ok(LinkedAccount {
             provider: provider.to_string(),
             id: identity.id.clone(),
             user_id: user_id.to_string(),
             email: identity.email.clone(),
             created_at: self.ctx.now(),
+            tokens: self.sealed_tokens(provider, identity)?,
+        })
+    }
+
+    /// The identity's provider tokens sealed for storage, when its provider keeps them.
+    fn sealed_tokens(&self, provider: &str, identity: &ProviderIdentity) -> Result<Option<String>> {
+        let keeps = self.provider(provider)?.stores_tokens();
+        match (&identity.tokens, keeps) {
+            (Some(tokens), true) => Ok(Some(self.ctx.sealer().seal(&serde_json::to_vec(tokens)?, &token_context(provider, &identity.id))?)),
+            _ => Ok(None),
         }
+    }
+
+    /// The writes that refresh an existing link's stored tokens, if the provider keeps them.
+    fn token_update(&self, provider: &str, identity: &ProviderIdentity) -> Result<Option<Completion>> {
+        let Some(sealed) = self.sealed_tokens(provider, identity)? else { return Ok(None) };
+        let (provider, id) = (provider.to_string(), identity.id.clone());
+        Ok(Some(Box::new(move |w| w.set_linked_tokens(&provider, &id, Some(&sealed)).map(|_| ()))))
+    }
+
+    /// The provider tokens stored at the user's last login or link with `provider` (when the
+    /// provider is configured with `storeTokens`), else `None`.
+    ///
+    /// # Errors
+    /// `UserNotFound`, `LinkedAccountNotFound`.
+    pub fn provider_tokens(&self, user_id: &str, provider: &str) -> Result<Option<ProviderTokens>> {
+        self.ctx.localize((|| {
+            let user = self.ctx.user_or_not_found(user_id)?;
+            let linked = self.ctx.store().list_linked_accounts(&user.id)?.into_iter().find(|a| a.provider == provider);
+            let Some(linked) = linked else { return Err(AccountsError::code(ErrorCode::LinkedAccountNotFound)) };
+            let Some(sealed) = linked.tokens else { return Ok(None) };
+            let opened = self.ctx.sealer().open(&sealed, &token_context(provider, &linked.id))?;
+            Ok(Some(
+                serde_json::from_slice(&opened).map_err(|_| AccountsError::new(ErrorCode::InternalError, "stored provider tokens are not valid"))?,
+            ))
+        })())
     }
 
     /// Links the identity that `params` prove at `provider` to a logged-in user (explicit linking:
@@ -245,11 +308,17 @@ impl<'a> OAuth<'a> {
             let user = self.ctx.user_or_not_found(user_id)?;
             let identity = self.identify(provider, params)?;
             if let Some(existing) = self.ctx.store().find_linked_account(provider, &identity.id)? {
-                return if existing.user_id == user.id { Ok(existing) } else { Err(AccountsError::code(ErrorCode::AccountAlreadyLinked)) };
+                if existing.user_id != user.id {
+                    return Err(AccountsError::code(ErrorCode::AccountAlreadyLinked));
+                }
+                if let Some(update) = self.token_update(provider, &identity)? {
+                    store::transaction(self.ctx.store(), |w| update(w))?;
+                }
+                return Ok(LinkedAccount { tokens: None, ..existing });
             }
-            let account = self.account(provider, &user.id, &identity);
+            let account = self.account(provider, &user.id, &identity)?;
             store::transaction(self.ctx.store(), |w| w.link_account(&account))?;
-            Ok(account)
+            Ok(LinkedAccount { tokens: None, ..account })
         })())
     }
 
@@ -294,7 +363,8 @@ impl<'a> OAuth<'a> {
         };
         let identity = self.identify(provider, params)?;
         if let Some(linked) = self.ctx.store().find_linked_account(provider, &identity.id)? {
-            return Ok(Authenticated { user: self.ctx.user_or_not_found(&linked.user_id)?, complete: None });
+            // Fresh provider tokens (when kept) are written with the session.
+            return Ok(Authenticated { user: self.ctx.user_or_not_found(&linked.user_id)?, complete: self.token_update(provider, &identity)? });
         }
         let holder = match &identity.email {
             Some(address) => self.ctx.store().find_user_by_email(address)?.map(|u| (address.clone(), u)),
@@ -304,7 +374,7 @@ impl<'a> OAuth<'a> {
             Some((address, user)) => {
                 let verified_here = user.emails.iter().any(|e| e.address == address && e.verified);
                 if identity.email_verified && verified_here {
-                    let account = self.account(provider, &user.id, &identity);
+                    let account = self.account(provider, &user.id, &identity)?;
                     let complete: Completion = Box::new(move |w| w.link_account(&account));
                     return Ok(Authenticated { user, complete: Some(complete) });
                 }
@@ -339,7 +409,7 @@ impl<'a> OAuth<'a> {
             created_at: now,
             updated_at: now,
         };
-        let account = self.account(provider, &id, identity);
+        let account = self.account(provider, &id, identity)?;
         let stored = store::transaction(self.ctx.store(), |w| {
             w.create_user(&new_user)?;
             w.link_account(&account)

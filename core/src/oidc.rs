@@ -37,6 +37,21 @@ pub struct Discovery {
     pub jwks_uri: String,
 }
 
+/// What the token endpoint answered: the ID token, and the provider's own tokens.
+#[derive(Debug, Clone)]
+pub struct TokenResponse {
+    /// The ID token, not yet verified.
+    pub id_token: String,
+    /// The access token for the provider's APIs, if any.
+    pub access_token: Option<String>,
+    /// A refresh token, if the provider gave one.
+    pub refresh_token: Option<String>,
+    /// Seconds until the access token expires, if said.
+    pub expires_in: Option<i64>,
+    /// The scopes granted, if said.
+    pub scope: Option<String>,
+}
+
 struct Keys {
     set: JwkSet,
     fetched: Instant,
@@ -121,7 +136,7 @@ impl Client {
     /// # Errors
     /// `ProviderError` (unreachable, or an OAuth error such as `invalid_grant` in `details.error`),
     /// `InvalidIdToken` when the answer carries no ID token.
-    pub fn exchange_code(&self, d: &Discovery, provider: &OidcProvider, code: &str, verifier: &str, redirect_uri: &str) -> Result<String> {
+    pub fn exchange_code(&self, d: &Discovery, provider: &OidcProvider, code: &str, verifier: &str, redirect_uri: &str) -> Result<TokenResponse> {
         let mut form = vec![
             ("grant_type", "authorization_code"),
             ("code", code),
@@ -147,10 +162,15 @@ impl Client {
             e.details = Some(json!({ "error": error }));
             return Err(e);
         }
-        match body.get("id_token") {
-            Some(Value::String(t)) if !t.is_empty() => Ok(t.clone()),
-            _ => Err(invalid_token("the token response has none")),
-        }
+        let text = |name: &str| body.get(name).and_then(Value::as_str).filter(|t| !t.is_empty()).map(String::from);
+        let id_token = text("id_token").ok_or_else(|| invalid_token("the token response has none"))?;
+        Ok(TokenResponse {
+            id_token,
+            access_token: text("access_token"),
+            refresh_token: text("refresh_token"),
+            expires_in: body.get("expires_in").and_then(Value::as_i64),
+            scope: text("scope"),
+        })
     }
 
     fn jwks(&self, name: &str, d: &Discovery, refresh: bool) -> Result<Arc<Keys>> {

@@ -144,6 +144,26 @@ pub struct LinkedAccount {
     pub email: Option<String>,
     /// When it was linked (ms).
     pub created_at: i64,
+    /// The provider's tokens, sealed, when the provider is configured to store them; never shown.
+    #[serde(skip)]
+    pub tokens: Option<String>,
+}
+
+/// The provider's own tokens from the last login or link (`providerTokens`, docs/oauth.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderTokens {
+    /// For the provider's APIs.
+    pub access_token: String,
+    /// To get a new access token, when the provider gave one.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+    /// When the access token expires (ms), when the provider said.
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+    /// The scopes granted, when the provider said.
+    #[serde(default)]
+    pub scope: Option<String>,
 }
 
 /// A server-side session as callers see it (no secret digest).

@@ -12,7 +12,7 @@ fn provider(extra: Value) -> AccountsServer {
         "new-verified": {"id": "1002", "email": "Fresh@Example.com", "emailVerified": true},
         "alice-verified": {"id": "2001", "email": "alice@example.com", "emailVerified": true},
         "alice-unverified": {"id": "2002", "email": "alice@example.com", "emailVerified": false},
-        "alice-second": {"id": "2003"},
+        "alice-second": {"id": "2003", "tokens": {"accessToken": "gho_alice", "scope": "read:user"}},
         "no-id": {"email": "x@example.com"},
         "bad-email": {"id": "9", "email": "not an address"},
     });
@@ -99,6 +99,8 @@ fn explicit_link_and_unlink_round_trip() {
     let linked = s.oauth().link_account(&alice, "github", &json!({"code": "alice-unverified"})).unwrap();
     assert_eq!((linked.provider.as_str(), linked.id.as_str(), linked.user_id.as_str()), ("github", "2002", alice.as_str()));
     assert_eq!(s.oauth().link_account(&alice, "github", &json!({"code": "alice-unverified"})).unwrap(), linked, "again: a no-op");
+    // Without storeTokens nothing of the provider's is kept.
+    assert_eq!(s.oauth().provider_tokens(&alice, "github").unwrap(), None);
     assert_eq!(login(&s, "alice-unverified").unwrap().user.id, alice);
     // One identity per provider and user; one user per identity.
     assert_eq!(code(s.oauth().link_account(&alice, "github", &json!({"code": "alice-second"}))), ErrorCode::AccountAlreadyLinked);
@@ -158,4 +160,25 @@ fn the_login_rules_of_every_service_apply() {
     s.deactivate_user(&alice).unwrap();
     let next = json!({"provider": "github", "code": "alice-second", "twoFactorCode": totp_code(&secret.base32, now + 30)});
     assert_eq!(code(s.login_with_service("oauth", &next, &no_info())), ErrorCode::UserDeactivated);
+}
+
+#[test]
+fn a_host_providers_tokens_are_kept_sealed_only_when_configured() {
+    let answers = json!({"t1": {"id": "7", "tokens": {"accessToken": "gho_first", "refreshToken": "ghr_first", "expiresAt": 123}},
+                         "t2": {"id": "7", "tokens": {"accessToken": "gho_second"}},
+                         "bad": {"id": "8", "tokens": {"refreshToken": "no access token"}}});
+    let authenticate: Arc<callbacks::OAuthAuthenticateFn> =
+        Arc::new(move |_: &str, params: &Value| Ok(answers[params["code"].as_str().unwrap()].clone()));
+    let s = with(
+        json!({"services": {"oauth": {"providers": {"github": {"type": "host", "storeTokens": true}}}}}),
+        Callbacks { oauth_authenticate: Some(authenticate), ..Callbacks::default() },
+    );
+    let user = login(&s, "t1").unwrap().user.id;
+    let first = s.oauth().provider_tokens(&user, "github").unwrap().unwrap();
+    assert_eq!((first.access_token.as_str(), first.refresh_token.as_deref(), first.expires_at), ("gho_first", Some("ghr_first"), Some(123)));
+    login(&s, "t2").unwrap();
+    assert_eq!(s.oauth().provider_tokens(&user, "github").unwrap().unwrap().access_token, "gho_second");
+    // The link listing never shows them.
+    assert!(!serde_json::to_string(&s.oauth().list_linked_accounts(&user).unwrap()).unwrap().contains("gho_"));
+    assert_eq!(code(login(&s, "bad")), ErrorCode::CallbackError);
 }

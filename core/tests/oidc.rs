@@ -141,7 +141,13 @@ impl FakeOp {
                         match grant {
                             Some(g) if pkce_ok(&g) => {
                                 let token = mint(&issuer2, &g);
-                                respond(&mut stream, 200, &json!({"access_token": "at", "token_type": "Bearer", "id_token": token}))
+                                let code = form["code"].clone();
+                                respond(
+                                    &mut stream,
+                                    200,
+                                    &json!({"access_token": format!("provider-access-{code}"), "refresh_token": format!("provider-refresh-{code}"),
+                                            "expires_in": 3600, "token_type": "Bearer", "id_token": token}),
+                                )
                             }
                             _ => respond(&mut stream, 400, &json!({"error": "invalid_grant"})),
                         }
@@ -183,7 +189,9 @@ fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("oidc.db");
     let clock = Arc::new(ManualClock::new(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64));
-    let extra = json!({"services": {"oauth": {"providers": {"corp": op.provider_config(CLIENT_ID), "other": op.provider_config("other-client")}}}});
+    let mut corp = op.provider_config(CLIENT_ID);
+    corp["storeTokens"] = json!(true);
+    let extra = json!({"services": {"oauth": {"providers": {"corp": corp, "other": op.provider_config("other-client")}}}});
     let server = AccountsServer::with_clock(config(&format!("sqlite:{}", db.display()), extra), Callbacks::default(), clock.clone()).unwrap();
     Setup { op, server, clock, _dir: dir, db }
 }
@@ -238,11 +246,21 @@ fn the_authorization_code_flow_with_pkce_logs_in() {
     assert!(!form.contains_key("client_secret"));
     drop(op);
 
-    // The same identity logs in to the same account through a new authorization.
+    // storeTokens: the provider's tokens are kept, sealed, and given back by providerTokens.
+    let tokens = s.server.oauth().provider_tokens(&login.user.id, "corp").unwrap().unwrap();
+    assert_eq!((tokens.access_token.as_str(), tokens.refresh_token.as_deref()), ("provider-access-code-1", Some("provider-refresh-code-1")));
+    assert!(tokens.expires_at.unwrap() > s.clock.now_ms());
+    let stored: String = conn.query_row("SELECT tokens FROM linked_accounts", [], |r| r.get(0)).unwrap();
+    assert!(!stored.contains("provider-"), "sealed at rest");
+
+    // The same identity logs in to the same account through a new authorization; its tokens are the new ones.
     let (url, state) = start(&s, "corp");
     s.op.authorize(&url, "code-2", json!({}), "rs256");
     assert_eq!(finish(&s, &state, "code-2").unwrap().user.id, login.user.id);
     assert_eq!(s.op.state.lock().unwrap().jwks_fetches, 1, "the keys are cached");
+    let tokens = s.server.oauth().provider_tokens(&login.user.id, "corp").unwrap().unwrap();
+    assert_eq!(tokens.access_token, "provider-access-code-2");
+    assert_eq!(code(s.server.oauth().provider_tokens(&login.user.id, "other")), ErrorCode::LinkedAccountNotFound);
 }
 
 #[test]

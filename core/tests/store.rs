@@ -299,6 +299,7 @@ fn linked_accounts_are_unique_and_the_last_login_method_stays() {
             user_id: user.into(),
             email: Some(format!("{id}@example.com")),
             created_at: 1000,
+            tokens: None,
         };
         store.create_user(&new_user("with-password", None, None, Some("hash"))).unwrap();
         store.create_user(&new_user("no-password", None, None, None)).unwrap();
@@ -313,6 +314,11 @@ fn linked_accounts_are_unique_and_the_last_login_method_stays() {
         link(&account("google", "g2", "no-password")).unwrap();
         assert_eq!(store.find_linked_account("github", "1").unwrap(), Some(account("github", "1", "with-password")), "{name}");
         assert_eq!(store.find_linked_account("github", "nobody").unwrap(), None, "{name}");
+        // Sealed provider tokens are replaced in place.
+        assert!(store::transaction(&*store, |w| w.set_linked_tokens("github", "1", Some("sealed"))).unwrap(), "{name}");
+        assert!(!store::transaction(&*store, |w| w.set_linked_tokens("github", "nobody", Some("x"))).unwrap(), "{name}");
+        assert_eq!(store.find_linked_account("github", "1").unwrap().unwrap().tokens.as_deref(), Some("sealed"), "{name}");
+        assert!(store::transaction(&*store, |w| w.set_linked_tokens("github", "1", None)).unwrap(), "{name}");
         let providers = |user: &str| store.list_linked_accounts(user).unwrap().into_iter().map(|a| a.provider).collect::<Vec<_>>();
         assert_eq!(providers("with-password"), ["github", "google"], "{name}");
         // With a password, every identity may go; without one, all but the last.

@@ -103,3 +103,27 @@ pub unsafe extern "C" fn accounts_oauth_list_linked_accounts(
         unsafe { write_json(accounts_json_out, &list) }
     })
 }
+
+/// The provider's own tokens from the user's last login or link with `provider`, as JSON
+/// `{accessToken, refreshToken, expiresAt, scope}` in `*tokens_json_out`, or `null` when the provider
+/// is not configured with `storeTokens` (or gave none).
+/// Results: `ACCOUNTS_OK`, `ACCOUNTS_USER_NOT_FOUND`, `ACCOUNTS_LINKED_ACCOUNT_NOT_FOUND`,
+/// `ACCOUNTS_INVALID_ARGUMENT`, `ACCOUNTS_STORAGE_ERROR`.
+///
+/// # Safety
+/// As for every function.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn accounts_oauth_provider_tokens(
+    server: *const accounts_server,
+    user_id: *const c_char,
+    provider: *const c_char,
+    tokens_json_out: *mut *mut c_char,
+    error_out: *mut *mut accounts_error,
+) -> accounts_result {
+    guard(error_out, || {
+        let s = server_ref(server)?;
+        out_arg(tokens_json_out, "tokens_json_out")?;
+        let tokens = s.oauth().provider_tokens(unsafe { str_arg(user_id, "user_id") }?, unsafe { str_arg(provider, "provider") }?)?;
+        unsafe { write_json(tokens_json_out, &tokens) }
+    })
+}

@@ -1000,7 +1000,7 @@ static void test_oidc(void) {
     char config[2048];
     snprintf(config, sizeof config,
              "{\"db\":\"sqlite::memory:\",\"tokenSecret\":\"" SECRET "\",\"services\":{\"oauth\":{\"providers\":{\"corp\":"
-             "{\"type\":\"oidc\",\"issuer\":\"%s\",\"clientId\":\"%s\",\"clientSecret\":\"%s\",\"redirectUri\":\"%s\"}}}}}",
+             "{\"type\":\"oidc\",\"issuer\":\"%s\",\"clientId\":\"%s\",\"clientSecret\":\"%s\",\"redirectUri\":\"%s\",\"storeTokens\":true}}}}}",
              issuer, client, secret, redirect);
     accounts_server *s = NULL;
     EXPECT(accounts_server_new(config, NULL, &s, &err), ACCOUNTS_OK);
@@ -1016,7 +1016,15 @@ static void test_oidc(void) {
     snprintf(params, sizeof params, "{\"provider\":\"corp\",\"code\":\"%s\",\"state\":\"%s\"}", code ? code : "", state);
     EXPECT(accounts_server_login_with_service(s, "oauth", params, NULL, &out, &err), ACCOUNTS_OK);
     CHECK(out != NULL && strstr(out, "\"address\":\"bob@example.com\",\"verified\":true") != NULL);
+    char *bob = json_str(strstr(out, "\"user\""), "id");
     accounts_string_free(out);
+    /* storeTokens: the provider's access token comes back (kept sealed). */
+    EXPECT(accounts_oauth_provider_tokens(s, bob, "corp", &out, &err), ACCOUNTS_OK);
+    CHECK(strstr(out, "\"accessToken\":\"") != NULL);
+    accounts_string_free(out);
+    EXPECT(accounts_oauth_provider_tokens(s, bob, "github", &out, &err), ACCOUNTS_LINKED_ACCOUNT_NOT_FOUND);
+    EXPECT(accounts_oauth_provider_tokens(s, bob, NULL, &out, &err), ACCOUNTS_INVALID_ARGUMENT);
+    free(bob);
     /* The state was used up; a state never issued, or none, is refused the same way. */
     EXPECT(accounts_server_login_with_service(s, "oauth", params, NULL, &out, &err), ACCOUNTS_INVALID_AUTHORIZATION_STATE);
     EXPECT(accounts_server_login_with_service(s, "oauth", "{\"provider\":\"corp\",\"code\":\"c\",\"state\":\"0000\"}", NULL, &out, &err),

@@ -611,6 +611,12 @@ impl NativeServer {
     }
 
     #[napi(ts_return_type = "Promise<string>")]
+    pub fn oauth_provider_tokens<'e>(&self, env: &'e Env, user_id: String, provider: String) -> Result<PromiseRaw<'e, String>> {
+        let s = self.inner.clone();
+        run(env, "providerTokens", move || s.oauth().provider_tokens(&user_id, &provider))
+    }
+
+    #[napi(ts_return_type = "Promise<string>")]
     pub fn oauth_list_linked_accounts<'e>(&self, env: &'e Env, user_id: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
         run(env, "listLinkedAccounts", move || s.oauth().list_linked_accounts(&user_id))

@@ -28,12 +28,12 @@ test.before(async () => {
 })
 test.after(() => op.close())
 
-function setup() {
+function setup(extra = {}) {
   const { issuer, clientId, clientSecret, redirectUri } = op.info
   const server = new AccountsServer({
     db: 'sqlite::memory:',
     tokenSecret: SECRET,
-    services: { ...FAST, oauth: { providers: { corp: { type: 'oidc', issuer, clientId, clientSecret, redirectUri } } } },
+    services: { ...FAST, oauth: { providers: { corp: { type: 'oidc', issuer, clientId, clientSecret, redirectUri, ...extra } } } },
   })
   return { server, oauth: server.getServices().oauth, password: server.getServices().password }
 }
@@ -101,4 +101,21 @@ test('forged ID tokens are refused: another nonce, another audience, expired, al
     await rejects(server.loginWithService('oauth', { provider: 'corp', ...(await authorize(oauth, 'alice', mode)) }), 'InvalidIdToken')
   }
   assert.equal(await server.getServices().password.findUserByEmail('alice@example.com'), null, 'no account was created')
+})
+
+test('the provider tokens are kept (sealed) only with storeTokens', async () => {
+  const keeping = setup({ storeTokens: true })
+  const user = (await keeping.server.loginWithService('oauth', { provider: 'corp', ...(await authorize(keeping.oauth, 'bob')) })).user
+  const tokens = await keeping.oauth.providerTokens(user.id, 'corp')
+  assert.equal(typeof tokens.accessToken, 'string')
+  assert.ok(tokens.expiresAt > Date.now())
+  // The access token works at the provider's userinfo endpoint.
+  const discovery = await (await fetch(`${op.info.issuer}/.well-known/openid-configuration`)).json()
+  const info = await (await fetch(discovery.userinfo_endpoint, { headers: { authorization: `Bearer ${tokens.accessToken}` } })).json()
+  assert.equal(info.sub, 'bob')
+
+  const plain = setup()
+  const other = (await plain.server.loginWithService('oauth', { provider: 'corp', ...(await authorize(plain.oauth, 'bob')) })).user
+  assert.equal(await plain.oauth.providerTokens(other.id, 'corp'), null)
+  await rejects(plain.oauth.providerTokens(other.id, 'github'), 'LinkedAccountNotFound')
 })

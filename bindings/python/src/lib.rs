@@ -680,6 +680,13 @@ impl PyOAuth {
         core_call!(py, self.inner.oauth().unlink_account(&id, &provider))
     }
 
+    /// The provider's own tokens from the user's last login or link (with `storeTokens`), else None.
+    fn provider_tokens<'py>(&self, py: Python<'py>, user_id: &Bound<'py, PyAny>, provider: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let (id, provider) = (arg_str(py, user_id, "user_id")?, arg_str(py, provider, "provider")?);
+        let tokens = core_call!(py, self.inner.oauth().provider_tokens(&id, &provider))?;
+        ser_to_py(py, &tokens)
+    }
+
     /// The user's linked identities, by provider name.
     fn list_linked_accounts<'py>(&self, py: Python<'py>, user_id: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let id = arg_str(py, user_id, "user_id")?;

@@ -26,8 +26,8 @@ def op():
     proc.wait(timeout=10)
 
 
-def server_for(op):
-    provider = {"type": "oidc", **{k: op[k] for k in ("issuer", "clientId", "clientSecret", "redirectUri")}}
+def server_for(op, **extra):
+    provider = {"type": "oidc", **{k: op[k] for k in ("issuer", "clientId", "clientSecret", "redirectUri")}, **extra}
     return accounts.AccountsServer(db="sqlite::memory:", token_secret=SECRET, services={**FAST, "oauth": {"providers": {"corp": provider}}})
 
 
@@ -93,3 +93,15 @@ def test_forged_id_tokens_are_refused(op, mode):
     with pytest.raises(accounts.InvalidIdToken):
         server.login_with_service("oauth", {"provider": "corp", **authorize(op, server, "alice", mode)})
     assert server.password.find_user_by_email("alice@example.com") is None
+
+
+def test_the_provider_tokens_are_kept_only_with_store_tokens(op):
+    keeping = server_for(op, storeTokens=True)
+    user = keeping.login_with_service("oauth", {"provider": "corp", **authorize(op, keeping, "bob")})["user"]
+    tokens = keeping.oauth.provider_tokens(user["id"], "corp")
+    assert isinstance(tokens["accessToken"], str) and tokens["expiresAt"] > 0
+    plain = server_for(op)
+    other = plain.login_with_service("oauth", {"provider": "corp", **authorize(op, plain, "bob")})["user"]
+    assert plain.oauth.provider_tokens(other["id"], "corp") is None
+    with pytest.raises(accounts.LinkedAccountNotFound):
+        plain.oauth.provider_tokens(other["id"], "github")

@@ -268,6 +268,8 @@ pub trait Writes {
     /// `AccountAlreadyLinked` when the identity belongs to a user already, or the user has one of
     /// that provider; `UserNotFound`.
     fn link_account(&mut self, account: &LinkedAccount) -> Result<()>;
+    /// Replaces the sealed provider tokens of a linked identity; whether it exists.
+    fn set_linked_tokens(&mut self, provider: &str, id: &str, tokens: Option<&str>) -> Result<bool>;
 }
 
 /// A pending OpenID Connect authorization, between `authorizationUrl` and the login that ends it

@@ -93,6 +93,7 @@ CREATE TABLE linked_accounts (
     subject    TEXT NOT NULL,
     user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     email      TEXT,
+    tokens     TEXT,
     created_at BIGINT NOT NULL,
     PRIMARY KEY (provider, subject),
     UNIQUE (user_id, provider)
@@ -431,18 +432,22 @@ impl<C: GenericClient> Writes for PgWrites<'_, C> {
     fn link_account(&mut self, a: &LinkedAccount) -> Result<()> {
         self.c
             .execute(
-                "INSERT INTO linked_accounts (provider, subject, user_id, email, created_at) VALUES ($1, $2, $3, $4, $5)",
-                &[&a.provider, &a.id, &a.user_id, &a.email, &a.created_at],
+                "INSERT INTO linked_accounts (provider, subject, user_id, email, created_at, tokens) VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&a.provider, &a.id, &a.user_id, &a.email, &a.created_at, &a.tokens],
             )
             .map_err(constraint)?;
         Ok(())
     }
+
+    fn set_linked_tokens(&mut self, provider: &str, id: &str, tokens: Option<&str>) -> Result<bool> {
+        Ok(self.c.execute("UPDATE linked_accounts SET tokens = $3 WHERE provider = $1 AND subject = $2", &[&provider, &id, &tokens])? == 1)
+    }
 }
 
-const LINKED_ACCOUNT_COLUMNS: &str = "provider, subject, user_id, email, created_at";
+const LINKED_ACCOUNT_COLUMNS: &str = "provider, subject, user_id, email, created_at, tokens";
 
 fn linked_account_from_row(row: &Row) -> LinkedAccount {
-    LinkedAccount { provider: row.get(0), id: row.get(1), user_id: row.get(2), email: row.get(3), created_at: row.get(4) }
+    LinkedAccount { provider: row.get(0), id: row.get(1), user_id: row.get(2), email: row.get(3), created_at: row.get(4), tokens: row.get(5) }
 }
 
 impl Store for PostgresStore {

@@ -98,6 +98,7 @@ CREATE TABLE linked_accounts (
     subject    TEXT NOT NULL,                 -- the user's id at the provider
     user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     email      TEXT,
+    tokens     TEXT,                          -- the provider's tokens, sealed, when configured
     created_at INTEGER NOT NULL,
     PRIMARY KEY (provider, subject),
     UNIQUE (user_id, provider)
@@ -714,8 +715,8 @@ impl Writes for SqliteWrites<'_> {
 
     fn link_account(&mut self, a: &LinkedAccount) -> Result<()> {
         self.tx
-            .prepare_cached("INSERT INTO linked_accounts (provider, subject, user_id, email, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")?
-            .execute(params![a.provider, a.id, a.user_id, a.email, a.created_at])
+            .prepare_cached("INSERT INTO linked_accounts (provider, subject, user_id, email, created_at, tokens) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+            .execute(params![a.provider, a.id, a.user_id, a.email, a.created_at, a.tokens])
             .map_err(|e| match e.sqlite_error().map(|f| f.extended_code) {
                 Some(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => user_not_found(),
                 Some(rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY | rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE) => {
@@ -725,10 +726,25 @@ impl Writes for SqliteWrites<'_> {
             })?;
         Ok(())
     }
+
+    fn set_linked_tokens(&mut self, provider: &str, id: &str, tokens: Option<&str>) -> Result<bool> {
+        Ok(self
+            .tx
+            .prepare_cached("UPDATE linked_accounts SET tokens = ?3 WHERE provider = ?1 AND subject = ?2")?
+            .execute(params![provider, id, tokens])?
+            == 1)
+    }
 }
 
 fn linked_account_from_row(row: &Row<'_>) -> rusqlite::Result<LinkedAccount> {
-    Ok(LinkedAccount { provider: row.get(0)?, id: row.get(1)?, user_id: row.get(2)?, email: row.get(3)?, created_at: row.get(4)? })
+    Ok(LinkedAccount {
+        provider: row.get(0)?,
+        id: row.get(1)?,
+        user_id: row.get(2)?,
+        email: row.get(3)?,
+        created_at: row.get(4)?,
+        tokens: row.get(5)?,
+    })
 }
 
 impl Store for SqliteStore {
@@ -950,17 +966,21 @@ impl Store for SqliteStore {
 
     fn find_linked_account(&self, provider: &str, id: &str) -> Result<Option<LinkedAccount>> {
         self.read(|c| {
-            c.prepare_cached("SELECT provider, subject, user_id, email, created_at FROM linked_accounts WHERE provider = ?1 AND subject = ?2")?
-                .query_row([provider, id], linked_account_from_row)
-                .optional()
+            c.prepare_cached(
+                "SELECT provider, subject, user_id, email, created_at, tokens FROM linked_accounts WHERE provider = ?1 AND subject = ?2",
+            )?
+            .query_row([provider, id], linked_account_from_row)
+            .optional()
         })
     }
 
     fn list_linked_accounts(&self, user_id: &str) -> Result<Vec<LinkedAccount>> {
         self.read(|c| {
-            c.prepare_cached("SELECT provider, subject, user_id, email, created_at FROM linked_accounts WHERE user_id = ?1 ORDER BY provider")?
-                .query_map([user_id], linked_account_from_row)?
-                .collect()
+            c.prepare_cached(
+                "SELECT provider, subject, user_id, email, created_at, tokens FROM linked_accounts WHERE user_id = ?1 ORDER BY provider",
+            )?
+            .query_map([user_id], linked_account_from_row)?
+            .collect()
         })
     }
 

@@ -118,6 +118,9 @@ class OAuthService:
     async def list_linked_accounts(self, user_id: str) -> List[Json]:
         return await _run(self._sync.list_linked_accounts, user_id)
 
+    async def provider_tokens(self, user_id: str, provider: str) -> Optional[Json]:
+        return await _run(self._sync.provider_tokens, user_id, provider)
+
 
 class AccountsServer:
     """Same constructor as ``accounts.AccountsServer``; the sync server is ``.sync``."""
