@@ -3,18 +3,10 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const { authenticator } = require('otplib')
-const { AccountsServer, isAccountsError } = require('..')
+const { AccountsServer } = require('..')
 
-const SECRET = 'node-test-secret-0123456789abcdef-0123456'
-const FAST = { password: { hashing: { memoryKib: 256, iterations: 1, parallelism: 1 } } }
+const { SECRET, FAST, rejects } = require('../test-support/helpers')
 
-async function rejects(promise, code) {
-  await assert.rejects(promise, (e) => {
-    assert.ok(isAccountsError(e), `not an AccountsError: ${e}`)
-    assert.equal(e.code, code)
-    return true
-  })
-}
 
 function setup(extra = {}) {
   const mails = []

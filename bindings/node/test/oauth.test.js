@@ -2,23 +2,15 @@
 // OAuth logins through a host provider, the linking rule, link/unlink/list (docs/oauth.md).
 const test = require('node:test')
 const assert = require('node:assert/strict')
-const { AccountsServer, AccountsError, isAccountsError } = require('..')
+const { AccountsServer, AccountsError } = require('..')
 
-const SECRET = 'node-test-secret-0123456789abcdef-0123456'
-const FAST = { password: { hashing: { memoryKib: 256, iterations: 1, parallelism: 1 } } }
+const { SECRET, FAST, rejects } = require('../test-support/helpers')
 const ANSWERS = {
   alice: { id: '2001', email: 'alice@example.com', emailVerified: true },
   new: { id: 1001, profile: { name: 'New' } },
   'no-id': { email: 'x@example.com' },
 }
 
-async function rejects(promise, code) {
-  await assert.rejects(promise, (e) => {
-    assert.ok(isAccountsError(e), `not an AccountsError: ${e}`)
-    assert.equal(e.code, code)
-    return true
-  })
-}
 
 function setup(oauth = {}) {
   const calls = []

@@ -5,19 +5,11 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const path = require('node:path')
 const { pathToFileURL } = require('node:url')
-const { AccountsServer, isAccountsError } = require('..')
+const { AccountsServer } = require('..')
 
 const HARNESS = path.join(__dirname, '..', '..', '..', 'tests', 'oidc')
-const SECRET = 'node-test-secret-0123456789abcdef-0123456'
-const FAST = { password: { hashing: { memoryKib: 256, iterations: 1, parallelism: 1 } } }
+const { SECRET, FAST, rejects } = require('../test-support/helpers')
 
-async function rejects(promise, code) {
-  await assert.rejects(promise, (e) => {
-    assert.ok(isAccountsError(e), `not an AccountsError: ${e}`)
-    assert.equal(e.code, code)
-    return true
-  })
-}
 
 let op
 let drive

@@ -7,21 +7,10 @@ const assert = require('node:assert/strict')
 const { authenticator } = require('otplib')
 const { AccountsServer, isAccountsError } = require('..')
 
-const SECRET = 'node-test-secret-0123456789abcdef-0123456'
-const FAST = { password: { hashing: { memoryKib: 256, iterations: 1, parallelism: 1 } } }
+const { SECRET, FAST, rejects } = require('../test-support/helpers')
 const make = (extra = {}) => new AccountsServer({ db: 'sqlite::memory:', tokenSecret: SECRET, services: FAST, ...extra })
 const IP = { ip: '198.51.100.7' }
 
-async function rejects(promise, code) {
-  let caught
-  await assert.rejects(promise, (e) => {
-    assert.ok(isAccountsError(e), `not an AccountsError: ${e}`)
-    assert.equal(e.code, code)
-    caught = e
-    return true
-  })
-  return caught
-}
 
 let unhandled = 0
 process.on('unhandledRejection', () => unhandled++)

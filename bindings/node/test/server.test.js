@@ -4,8 +4,7 @@ const assert = require('node:assert/strict')
 const { AccountsServer, AccountsError, isAccountsError, ErrorCodes } = require('..')
 const native = require('../accounts.node')
 
-const SECRET = 'node-test-secret-0123456789abcdef-0123456'
-const FAST = { password: { hashing: { memoryKib: 256, iterations: 1, parallelism: 1 } } }
+const { SECRET, FAST, rejects } = require('../test-support/helpers')
 const make = (extra = {}) => new AccountsServer({ db: 'sqlite::memory:', tokenSecret: SECRET, services: FAST, ...extra })
 const claims = (t) => JSON.parse(Buffer.from(t.split('.')[1], 'base64url').toString())
 
@@ -15,13 +14,6 @@ async function alice(s) {
   return { id, login }
 }
 
-async function rejects(promise, code) {
-  await assert.rejects(promise, (e) => {
-    assert.ok(isAccountsError(e), `not an AccountsError: ${e}`)
-    assert.equal(e.code, code)
-    return true
-  })
-}
 
 test('error codes mirror the core table', () => {
   for (const [code, number] of native.errorCodes()) {
