@@ -896,19 +896,13 @@ impl Config {
         for (name, provider) in &self.services.oauth.providers {
             let ProviderConfig::Oidc(p) = provider else { continue };
             if !allowed_provider_url(&p.issuer) {
-                return Err(AccountsError::new(
-                    ErrorCode::InvalidConfig,
-                    format!("services.oauth.providers.{name}.issuer must be https:// (http:// only on a loopback address)"),
-                ));
+                return bad(&format!("services.oauth.providers.{name}.issuer must be https:// (http:// only on a loopback address)"));
             }
             if p.client_id.is_empty() || p.redirect_uri.is_empty() {
-                return Err(AccountsError::new(ErrorCode::InvalidConfig, format!("services.oauth.providers.{name} needs clientId and redirectUri")));
+                return bad(&format!("services.oauth.providers.{name} needs clientId and redirectUri"));
             }
             if p.algorithms.is_empty() || p.algorithms.iter().any(|a| !ALGORITHMS.iter().any(|(n, shared)| n == a && !shared)) {
-                return Err(AccountsError::new(
-                    ErrorCode::InvalidConfig,
-                    format!("services.oauth.providers.{name}.algorithms: RS256/384/512, ES256/384 or EdDSA"),
-                ));
+                return bad(&format!("services.oauth.providers.{name}.algorithms: RS256/384/512, ES256/384 or EdDSA"));
             }
         }
         if self.db_pool_size == 0 || self.db_pool_size > 1000 {

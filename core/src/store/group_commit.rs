@@ -64,3 +64,15 @@ pub(super) enum Outcome<T> {
     /// could not be rolled back): every write of the batch failed with this error.
     Lost(AccountsError),
 }
+
+impl<T> Outcome<T> {
+    /// What the write's caller gets, once the batch is settled: its result, its panic resumed, or
+    /// the batch's error.
+    pub(super) fn into_result(self) -> Result<T> {
+        match self {
+            Outcome::Ran(result) => result,
+            Outcome::Panicked(p) => std::panic::resume_unwind(p),
+            Outcome::Lost(e) => Err(e),
+        }
+    }
+}

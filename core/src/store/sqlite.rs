@@ -341,15 +341,10 @@ impl SqliteStore {
         let conn = lock(&self.writer);
         self.queued.fetch_sub(1, Ordering::SeqCst);
         let mut batch = self.batch.lock().unwrap_or_else(|p| p.into_inner());
-        let ticket = match &batch.ticket {
-            Some(ticket) => ticket.clone(),
-            None => {
-                conn.execute_batch("BEGIN IMMEDIATE")?;
-                let ticket = Arc::new(Ticket::default());
-                batch.ticket = Some(ticket.clone());
-                ticket
-            }
-        };
+        if batch.ticket.is_none() {
+            conn.execute_batch("BEGIN IMMEDIATE")?;
+            batch.ticket = Some(Arc::new(Ticket::default()));
+        }
         let first = batch.writes == 0;
         batch.writes += 1;
         let out = run_in_batch(&conn, first, f);
@@ -364,14 +359,13 @@ impl SqliteStore {
             batch.finish(Ok(()));
         } else if self.queued.load(Ordering::SeqCst) > 0 && batch.writes < MAX_BATCH {
             // Another writer is queued: it runs in this transaction and commits it (or hands it on).
+            // A write that succeeded returns once that commit has; a failed one has nothing to wait for.
+            let ticket = batch.ticket.clone();
             drop(batch);
             drop(conn);
-            return match out {
-                Outcome::Ran(Ok(value)) => ticket.wait().map(|()| value),
-                Outcome::Ran(Err(e)) => Err(e),
-                Outcome::Panicked(p) => std::panic::resume_unwind(p),
-                Outcome::Lost(e) => Err(e),
-            };
+            if let (Outcome::Ran(Ok(_)), Some(ticket)) = (&out, ticket) {
+                ticket.wait()?;
+            }
         } else {
             let committed = conn.execute_batch("COMMIT").map_err(AccountsError::from);
             if committed.is_err() && !conn.is_autocommit() {
@@ -385,11 +379,7 @@ impl SqliteStore {
             }
             committed?;
         }
-        match out {
-            Outcome::Ran(result) => result,
-            Outcome::Panicked(p) => std::panic::resume_unwind(p),
-            Outcome::Lost(e) => Err(e),
-        }
+        out.into_result()
     }
 
     /// A write on a thread that cannot wait (core/src/inline.rs): only with the writer free, no
