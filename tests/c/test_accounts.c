@@ -991,6 +991,28 @@ static char *drive_browser(const char *drive, const char *url, const char *redir
     return line;
 }
 
+/* One authorization as `who` (the provider's login_hint), the browser's part played by drive.mjs
+ * (`tamper`: forge the provider's next ID token, "" for none); writes the login parameters
+ * {provider, code, state} to `params`. */
+static void authorize_as(accounts_server *s, const char *drive, const char *redirect, const char *who, const char *tamper,
+                         char *params, size_t size) {
+    char options[128], *out = NULL;
+    snprintf(options, sizeof options, "{\"loginHint\":\"%s\"}", who);
+    EXPECT(accounts_oauth_authorization_url(s, "corp", options, &out, &err), ACCOUNTS_OK);
+    char *url = json_str(out, "url"), *state = json_str(out, "state");
+    accounts_string_free(out);
+    CHECK(strstr(url, "code_challenge_method=S256") != NULL);
+    char *back = drive_browser(drive, url, redirect, tamper);
+    char *code = json_str(back, "code"), *back_state = json_str(back, "state");
+    CHECK(code != NULL && back_state != NULL && strcmp(back_state, state) == 0);
+    snprintf(params, size, "{\"provider\":\"corp\",\"code\":\"%s\",\"state\":\"%s\"}", code ? code : "", state);
+    free(url);
+    free(state);
+    free(back);
+    free(code);
+    free(back_state);
+}
+
 static void test_oidc(void) {
     const char *env = getenv("ACCOUNTS_TEST_OIDC");
     CHECK(env != NULL); /* run through `make test-c`, which starts the provider */
@@ -1005,15 +1027,8 @@ static void test_oidc(void) {
     accounts_server *s = NULL;
     EXPECT(accounts_server_new(config, NULL, &s, &err), ACCOUNTS_OK);
     char *out = NULL;
-    EXPECT(accounts_oauth_authorization_url(s, "corp", "{\"loginHint\":\"bob\"}", &out, &err), ACCOUNTS_OK);
-    char *url = json_str(out, "url"), *state = json_str(out, "state");
-    CHECK(strstr(url, "code_challenge_method=S256") != NULL);
-    accounts_string_free(out);
-    char *back = drive_browser(drive, url, redirect, "");
-    char *code = json_str(back, "code"), *back_state = json_str(back, "state");
-    CHECK(code != NULL && back_state != NULL && strcmp(back_state, state) == 0);
     char params[1024];
-    snprintf(params, sizeof params, "{\"provider\":\"corp\",\"code\":\"%s\",\"state\":\"%s\"}", code ? code : "", state);
+    authorize_as(s, drive, redirect, "bob", "", params, sizeof params);
     EXPECT(accounts_server_login_with_service(s, "oauth", params, NULL, &out, &err), ACCOUNTS_OK);
     CHECK(out != NULL && strstr(out, "\"address\":\"bob@example.com\",\"verified\":true") != NULL);
     char *bob = json_str(strstr(out, "\"user\""), "id");
@@ -1036,17 +1051,8 @@ static void test_oidc(void) {
     char *alice = NULL;
     EXPECT(accounts_password_create_user(s, "{\"username\":\"alice\",\"password\":\"correct horse\"}", &alice, &err), ACCOUNTS_OK);
     EXPECT(accounts_password_add_email(s, alice, "alice@example.com", true, &err), ACCOUNTS_OK);
-    EXPECT(accounts_oauth_authorization_url(s, "corp", "{\"loginHint\":\"mallory\"}", &out, &err), ACCOUNTS_OK);
-    char *m_url = json_str(out, "url"), *m_state = json_str(out, "state");
-    accounts_string_free(out);
-    char *m_back = drive_browser(drive, m_url, redirect, "");
-    char *m_code = json_str(m_back, "code");
-    snprintf(params, sizeof params, "{\"provider\":\"corp\",\"code\":\"%s\",\"state\":\"%s\"}", m_code ? m_code : "", m_state);
+    authorize_as(s, drive, redirect, "mallory", "", params, sizeof params);
     EXPECT(accounts_server_login_with_service(s, "oauth", params, NULL, &out, &err), ACCOUNTS_ACCOUNT_LINK_REFUSED);
-    free(m_url);
-    free(m_state);
-    free(m_back);
-    free(m_code);
     accounts_string_free(alice);
     /* A host provider has no authorization URL of ours; bad options; unknown provider. */
     EXPECT(accounts_oauth_authorization_url(s, "corp", "{\"loginHint\":1}", &out, &err), ACCOUNTS_INVALID_ARGUMENT);
@@ -1056,25 +1062,11 @@ static void test_oidc(void) {
      * that must pass, the others must not. */
     const char *modes[] = {"resigned", "nonce", "audience", "expired", "alg"};
     for (size_t i = 0; i < sizeof modes / sizeof *modes; i++) {
-        EXPECT(accounts_oauth_authorization_url(s, "corp", "{\"loginHint\":\"alice\"}", &out, &err), ACCOUNTS_OK);
-        char *u = json_str(out, "url"), *st = json_str(out, "state");
-        accounts_string_free(out);
-        char *forged = drive_browser(drive, u, redirect, modes[i]);
-        char *c = json_str(forged, "code");
-        snprintf(params, sizeof params, "{\"provider\":\"corp\",\"code\":\"%s\",\"state\":\"%s\"}", c ? c : "", st);
+        authorize_as(s, drive, redirect, "alice", modes[i], params, sizeof params);
         accounts_result want = i == 0 ? ACCOUNTS_OK : ACCOUNTS_INVALID_ID_TOKEN;
         EXPECT(accounts_server_login_with_service(s, "oauth", params, NULL, &out, &err), want);
         if (i == 0) accounts_string_free(out);
-        free(u);
-        free(st);
-        free(forged);
-        free(c);
     }
-    free(back);
-    free(code);
-    free(back_state);
-    free(url);
-    free(state);
     free(issuer);
     free(client);
     free(secret);
