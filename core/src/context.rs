@@ -44,6 +44,7 @@ impl Context {
         let tokens = TokenManager::new(&config)?;
         let pw = &config.services.password;
         let hasher = Hasher::new(pw.hashing, pw.max_concurrent_hashes)?;
+        hasher.set_legacy_cost(store.max_bcrypt_cost()?);
         let sealer = sealer(&config);
         let messages = config.messages()?;
         let mailer = Mailer::new(&config, &callbacks);

@@ -6,7 +6,10 @@ use crate::config::HashingConfig;
 use crate::error::{AccountsError, ErrorCode, Result};
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 
 /// Outcome of checking a password against a stored hash.
@@ -71,6 +74,24 @@ impl Drop for Lease<'_> {
 /// bcrypt uses at most this many bytes of a password.
 const BCRYPT_MAX_BYTES: usize = 72;
 
+/// The bcrypt costs accepted from an accounts-js database (docs/security.md, "Import"): accounts-js
+/// hashed at 10; 15 already takes ~2 s a login, and a cost of 31 would hold a hashing slot for hours.
+pub(crate) const BCRYPT_COSTS: std::ops::RangeInclusive<u32> = 4..=15;
+
+/// Checks a whole bcrypt hash as accounts-js stored it: `$2a$`/`$2b$`/`$2y$`, a cost in
+/// [`BCRYPT_COSTS`], a well-formed salt and digest (the bcrypt crate parses them). Returns the cost.
+pub(crate) fn check_bcrypt(hash: &str) -> std::result::Result<u32, String> {
+    if !(hash.starts_with("$2a$") || hash.starts_with("$2b$") || hash.starts_with("$2y$")) {
+        return Err("not a bcrypt hash ($2a$, $2b$ or $2y$)".into());
+    }
+    let parts: bcrypt::HashParts = hash.parse().map_err(|e| format!("malformed bcrypt hash: {e}"))?;
+    let cost = parts.get_cost();
+    if !BCRYPT_COSTS.contains(&cost) {
+        return Err(format!("bcrypt cost {cost} is outside {}..={}", BCRYPT_COSTS.start(), BCRYPT_COSTS.end()));
+    }
+    Ok(cost)
+}
+
 pub(crate) struct Hasher {
     argon: Argon2<'static>,
     params: Params,
@@ -78,6 +99,12 @@ pub(crate) struct Hasher {
     current_prefix: String,
     pool: MemoryPool,
     dummy: OnceLock<String>,
+    /// The highest bcrypt cost among stored hashes (0: none). While there is one, every password
+    /// check lasts at least one bcrypt verification at that cost, so imported users cannot be told
+    /// from native or unknown ones by timing (docs/security.md, "Timing").
+    legacy_cost: AtomicU32,
+    /// How long one bcrypt verification takes on this machine, per cost (measured once each).
+    bcrypt_times: Mutex<HashMap<u32, Duration>>,
 }
 
 fn internal(e: impl std::fmt::Display) -> AccountsError {
@@ -100,6 +127,8 @@ impl Hasher {
             },
             params,
             dummy: OnceLock::new(),
+            legacy_cost: AtomicU32::new(0),
+            bcrypt_times: Mutex::new(HashMap::new()),
         })
     }
 
@@ -158,15 +187,34 @@ impl Hasher {
         Ok(self.dummy.get_or_init(|| h))
     }
 
-    /// Checks `password` against `stored` (argon2 PHC or bcrypt `$2a$/$2b$/$2y$`).
+    /// Checks `password` against `stored` (argon2 PHC or bcrypt `$2a$/$2b$/$2y$`). While bcrypt
+    /// hashes are stored, takes at least one bcrypt verification at their highest cost.
     pub fn verify(&self, password: &str, stored: Option<&str>) -> Result<Verified> {
+        let started = Instant::now();
+        let verified = self.verify_now(password, stored);
+        let cost = self.legacy_cost.load(Ordering::Relaxed);
+        if cost > 0 {
+            let floor = self.bcrypt_time(cost);
+            if let Some(rest) = floor.checked_sub(started.elapsed()) {
+                // The hashing permit is already returned: the wait holds no memory and no slot.
+                std::thread::sleep(rest);
+            }
+        }
+        verified
+    }
+
+    fn verify_now(&self, password: &str, stored: Option<&str>) -> Result<Verified> {
         let mut lease = self.pool.acquire();
         let Some(stored) = stored else {
             let dummy = self.dummy_hash(&mut lease.memory)?.to_string();
             let _ = self.verify_argon2(password, &dummy, &mut lease.memory);
             return Ok(Verified::NoHash);
         };
-        if stored.starts_with("$2a$") || stored.starts_with("$2b$") || stored.starts_with("$2y$") {
+        if stored.starts_with("$2") {
+            // A stored hash outside the accepted costs (written before import checked them) is
+            // refused rather than run for hours.
+            let cost = check_bcrypt(stored).map_err(|e| internal(format!("stored bcrypt hash: {e}")))?;
+            self.note_legacy_cost(cost);
             return match bcrypt::verify(password, stored) {
                 // bcrypt ignores bytes past 72: rehashing from a longer password would store one
                 // the owner never typed in full and lock them out, so such logins keep bcrypt.
@@ -183,6 +231,32 @@ impl Hasher {
         } else {
             Ok(Verified::Mismatch)
         }
+    }
+
+    /// Records that a bcrypt hash of `cost` is stored (at startup from the store, at import, at a
+    /// login that met one): password checks now last at least as long as one of those.
+    pub fn note_legacy_cost(&self, cost: u32) {
+        self.legacy_cost.fetch_max(cost, Ordering::Relaxed);
+    }
+
+    /// Sets the highest stored bcrypt cost as the store reports it (`None`: no bcrypt hash left),
+    /// which may lower the floor once every imported user has logged in and been rehashed.
+    pub fn set_legacy_cost(&self, cost: Option<u32>) {
+        self.legacy_cost.store(cost.filter(|c| BCRYPT_COSTS.contains(c)).unwrap_or(0), Ordering::Relaxed);
+    }
+
+    /// How long one bcrypt verification of `cost` takes here: the faster of two runs, measured once.
+    fn bcrypt_time(&self, cost: u32) -> Duration {
+        if let Some(t) = self.bcrypt_times.lock().unwrap_or_else(|p| p.into_inner()).get(&cost) {
+            return *t;
+        }
+        let run = || {
+            let started = Instant::now();
+            let _ = bcrypt::hash_with_salt("accounts-rs timing floor", cost, [7u8; 16]);
+            started.elapsed()
+        };
+        let time = run().min(run());
+        *self.bcrypt_times.lock().unwrap_or_else(|p| p.into_inner()).entry(cost).or_insert(time)
     }
 }
 

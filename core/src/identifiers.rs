@@ -40,10 +40,37 @@ pub fn normalize_email(raw: &str) -> Result<String> {
         return Err(err(ErrorCode::InvalidEmail));
     }
     let (local, domain) = address.rsplit_once('@').unwrap_or_default();
-    if !local.is_single_script() || !domain.split('.').all(|label| label.is_single_script()) {
+    if !local.is_single_script() || !domain.split('.').all(|label| label.is_single_script()) || hides_a_mark(local) {
         return Err(err(ErrorCode::InvalidEmail));
     }
     Ok(address)
+}
+
+/// Whether `s` holds a nonspacing mark that a reader cannot see (UTS #39 §5.4): a dot above on a
+/// letter that already has one (`i̇` is `i` to the eye), or the same mark twice in a row.
+fn hides_a_mark(s: &str) -> bool {
+    const DOT_ABOVE: char = '\u{307}';
+    const SOFT_DOTTED: &[char] = &['i', 'j', '\u{456}', '\u{458}', '\u{268}', '\u{29d}', '\u{1e2d}', '\u{1ecb}'];
+    let chars: Vec<char> = s.nfd().collect();
+    chars
+        .windows(2)
+        .any(|w| (w[1] == DOT_ABOVE && SOFT_DOTTED.contains(&w[0])) || (w[0] == w[1] && unicode_normalization::char::is_combining_mark(w[0])))
+}
+
+/// The lookalike key of a (normalized) address: its local part's case-folded UTS #39 skeleton, then
+/// the domain as is (its labels are already single-script). Addresses with the same key may look
+/// alike; [`lookalikes`] says whether two of them must not name two accounts.
+pub fn email_key(address: &str) -> String {
+    let (local, domain) = address.rsplit_once('@').unwrap_or((address, ""));
+    format!("{}@{domain}", skeleton(local).collect::<String>().to_lowercase())
+}
+
+/// Whether a new address may not be added beside `existing`, an address with the same
+/// [`email_key`]: a person could take one for the other. Two ASCII mailboxes stay apart (people
+/// type them, and `modern@` and `modem@` are different mailboxes); a non-ASCII one meets any address
+/// it imitates (an all-Cyrillic `аӏісе@` meets `alice@`).
+pub fn lookalikes(new: &str, existing: &str) -> bool {
+    new != existing && !(new.is_ascii() && existing.is_ascii())
 }
 
 /// A username as stored: NFC-normalized and checked (case is kept for display).
@@ -53,7 +80,12 @@ pub fn normalize_email(raw: &str) -> Result<String> {
 /// or space character, or a mix of scripts.
 pub fn normalize_username(raw: &str) -> Result<String> {
     let name: String = raw.nfc().collect();
-    if name.is_empty() || name.len() > MAX_IDENTIFIER_BYTES || !name.chars().all(allowed_char) || !name.as_str().is_single_script() {
+    if name.is_empty()
+        || name.len() > MAX_IDENTIFIER_BYTES
+        || !name.chars().all(allowed_char)
+        || !name.as_str().is_single_script()
+        || hides_a_mark(&name)
+    {
         return Err(err(ErrorCode::InvalidUsername));
     }
     Ok(name)
@@ -107,5 +139,24 @@ mod tests {
         // Whole-script confusables: Cyrillic "раураl" looks like Latin "paypal".
         assert_eq!(username_key("paypal"), username_key("раураl"));
         assert_ne!(username_key("alice"), username_key("alicia"));
+    }
+
+    #[test]
+    fn addresses_people_cannot_tell_apart_share_a_key() {
+        let key = |a: &str| email_key(&normalize_email(a).unwrap());
+        let clash = |a: &str, b: &str| key(a) == key(b) && lookalikes(&normalize_email(a).unwrap(), &normalize_email(b).unwrap());
+        // All-Cyrillic imitations of ASCII mailboxes.
+        assert!(clash("аӏісе@example.com", "alice@example.com"));
+        assert!(clash("раураӏ@example.com", "paypal@example.com"));
+        assert!(clash("мама@example.com", "mama@example.com") || key("мама@example.com") != key("mama@example.com"));
+        // What people type keeps working and stays apart: ASCII mailboxes, single-script IDN.
+        assert!(!clash("modern@example.com", "modem@example.com"));
+        assert!(!clash("иван@почта.рф", "ivan@почта.рф"));
+        assert!(!clash("müller@example.de", "muller@example.de"));
+        // A dot above a letter that already has one, or a doubled mark, cannot be seen.
+        for bad in ["ali\u{307}ce@example.com", "\u{456}\u{307}van@example.com", "mu\u{308}\u{308}ller@example.de"] {
+            assert_eq!(normalize_email(bad).unwrap_err().code, ErrorCode::InvalidEmail, "{bad:?}");
+        }
+        assert_eq!(normalize_username("ali\u{307}ce").unwrap_err().code, ErrorCode::InvalidUsername);
     }
 }

@@ -13,11 +13,12 @@
 
 use crate::context::Context;
 use crate::error::{AccountsError, ErrorCode, Result};
+use crate::hashing::check_bcrypt;
 use crate::identifiers::{normalize_email, normalize_username, username_key};
 use crate::secret::new_id;
 use crate::store::NewUser;
 use crate::two_factor::{self, TwoFactor};
-use crate::types::{EmailRecord, RESERVED_USER_KEYS};
+use crate::types::{EmailRecord, profile_fields};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -178,8 +179,11 @@ fn import_one(ctx: &Context, record: &Value) -> Result<bool> {
     let password_hash = match services.remove("password") {
         None => None,
         Some(p) => match p.get("bcrypt").and_then(Value::as_str) {
-            Some(h) if h.starts_with("$2a$") || h.starts_with("$2b$") || h.starts_with("$2y$") => Some(h.to_string()),
-            Some(_) => return Err(bad("services.password.bcrypt is not a bcrypt hash")),
+            Some(h) => {
+                let cost = check_bcrypt(h).map_err(|e| bad(format!("services.password.bcrypt: {e}")))?;
+                ctx.hasher().note_legacy_cost(cost);
+                Some(h.to_string())
+            }
             None => None,
         },
     };
@@ -199,11 +203,7 @@ fn import_one(ctx: &Context, record: &Value) -> Result<bool> {
     }
     let now = ctx.now();
     let created_at = time_of(obj.get("createdAt")).unwrap_or(now);
-    let profile: Map<String, Value> = obj
-        .iter()
-        .filter(|(k, _)| !RESERVED_USER_KEYS.contains(&k.as_str()) && !RELATIONS.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let profile = profile_fields(obj.iter().filter(|(k, _)| !RELATIONS.contains(&k.as_str())));
     ctx.store().create_user(&NewUser {
         id,
         username_key: username.as_deref().map(username_key),

@@ -15,8 +15,8 @@ use crate::context::Context;
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::identifiers::normalize_email;
 use crate::secret::{ct_eq, digest, new_id, random_hex};
-use crate::store::{self, NewUser, OAuthFlow, Unlinked};
-use crate::types::{EmailRecord, LinkedAccount, ProviderTokens, User};
+use crate::store::{self, NewUser, OAuthFlow, SealedColumn, Unlinked};
+use crate::types::{EmailRecord, LinkedAccount, ProviderTokens, User, profile_fields};
 use base64::Engine;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -94,9 +94,11 @@ impl ProviderIdentity {
             Some(Value::Bool(b)) => *b,
             Some(_) => return Err(shape("emailVerified must be a boolean")),
         };
+        // A host that passes the provider's user object through must not set the user's own
+        // fields with it (its `id`, `emails`, ...): only profile fields are kept.
         let profile = match answer.get("profile") {
             None | Some(Value::Null) => Map::new(),
-            Some(Value::Object(m)) => m.clone(),
+            Some(Value::Object(m)) => profile_fields(m),
             Some(_) => return Err(shape("profile must be an object")),
         };
         let tokens = match answer.get("tokens") {
@@ -296,6 +298,39 @@ impl<'a> OAuth<'a> {
         })())
     }
 
+    /// Seals every stored provider-token document and every pending flow's PKCE verifier that an
+    /// earlier sealing key sealed under the current one; returns how many (part of `resealAll`,
+    /// docs/security.md, "Key rotation"). Each value is swapped only if unchanged meanwhile.
+    ///
+    /// # Errors
+    /// `InternalError` for a value no known key opens, `StorageError`.
+    pub(crate) fn reseal_all(&self) -> Result<u64> {
+        const PAGE: u32 = 500;
+        let (store, sealer) = (self.ctx.store(), self.ctx.sealer());
+        let mut resealed = 0u64;
+        for column in [SealedColumn::LinkedTokens, SealedColumn::FlowVerifier] {
+            let mut after = (String::new(), String::new());
+            loop {
+                let page = store.list_sealed(column, (&after.0, &after.1), PAGE)?;
+                for value in page.iter().filter(|v| !sealer.is_current(&v.sealed)) {
+                    let context = match column {
+                        SealedColumn::LinkedTokens => token_context(&value.key, &value.sub_key),
+                        SealedColumn::FlowVerifier => value.key.as_bytes().to_vec(),
+                    };
+                    let again = sealer.seal(&sealer.open(&value.sealed, &context)?, &context)?;
+                    if store.swap_sealed(column, (&value.key, &value.sub_key), &value.sealed, &again)? {
+                        resealed += 1;
+                    }
+                }
+                match page.last() {
+                    Some(last) if page.len() == PAGE as usize => after = (last.key.clone(), last.sub_key.clone()),
+                    _ => break,
+                }
+            }
+        }
+        Ok(resealed)
+    }
+
     /// Links the identity that `params` prove at `provider` to a logged-in user (explicit linking:
     /// the user proved both sides, so no email rule applies). Linking the same identity again is a
     /// no-op.
@@ -366,29 +401,32 @@ impl<'a> OAuth<'a> {
             // Fresh provider tokens (when kept) are written with the session.
             return Ok(Authenticated { user: self.ctx.user_or_not_found(&linked.user_id)?, complete: self.token_update(provider, &identity)? });
         }
-        let holder = match &identity.email {
-            Some(address) => self.ctx.store().find_user_by_email(address)?.map(|u| (address.clone(), u)),
-            None => None,
+        // An address the provider did not verify proves nothing: it neither finds an account nor
+        // goes on a new one, so an identity cannot claim (or probe for) an address it does not own
+        // (docs/oauth.md, "Linking"; docs/security.md, "OAuth").
+        let holder = match (&identity.email, identity.email_verified) {
+            (Some(address), true) => self.ctx.store().find_user_by_email(address)?.map(|u| (address.clone(), u)),
+            _ => None,
         };
         match holder {
             Some((address, user)) => {
-                let verified_here = user.emails.iter().any(|e| e.address == address && e.verified);
-                if identity.email_verified && verified_here {
+                if user.emails.iter().any(|e| e.address == address && e.verified) {
                     let account = self.account(provider, &user.id, &identity)?;
                     let complete: Completion = Box::new(move |w| w.link_account(&account));
                     return Ok(Authenticated { user, complete: Some(complete) });
                 }
+                // The account never proved the address: whoever signed up with it may not be its owner.
                 match self.ctx.config().services.oauth.unverified_email_match {
                     UnverifiedEmailMatch::Refuse => Err(AccountsError::code(ErrorCode::AccountLinkRefused)),
                     UnverifiedEmailMatch::CreateAccount => self.created(provider, &identity, false),
                 }
             }
-            None => self.created(provider, &identity, true),
+            None => self.created(provider, &identity, identity.email_verified),
         }
     }
 
     /// A new account for a new identity, stored with its link in one transaction. `with_email`:
-    /// whether the account gets the provider's address (verified as the provider says).
+    /// whether the account gets the provider's address (only ever one the provider verified).
     fn created(&self, provider: &str, identity: &ProviderIdentity, with_email: bool) -> Result<Authenticated> {
         let now = self.ctx.now();
         let id = new_id()?;
@@ -421,6 +459,11 @@ impl<'a> OAuth<'a> {
             Err(e) if matches!(e.code, ErrorCode::AccountAlreadyLinked | ErrorCode::EmailAlreadyExists) => {
                 if let Some(linked) = self.ctx.store().find_linked_account(provider, &identity.id)? {
                     return Ok(Authenticated { user: self.ctx.user_or_not_found(&linked.user_id)?, complete: None });
+                }
+                // Another account holds the address or one a person cannot tell from it (an
+                // all-Cyrillic `аӏісе@` beside `alice@`): the new account goes without it.
+                if e.code == ErrorCode::EmailAlreadyExists && with_email {
+                    return self.created(provider, identity, false);
                 }
                 return Err(e);
             }

@@ -209,13 +209,15 @@ impl AccountsServer {
         self.ctx.set_keys(&keys)
     }
 
-    /// Seals every two-factor secret still under an earlier sealing key with the current one
-    /// (after rotating `sealingSecret`); returns how many. See [`TwoFactor::reseal_all`].
+    /// Seals every value in the store still under an earlier sealing key with the current one
+    /// (after rotating `sealingSecret`): two-factor secrets ([`TwoFactor::reseal_all`]), OAuth
+    /// provider tokens and pending flows' PKCE verifiers (`store::SEALED_COLUMNS` lists them all);
+    /// returns how many.
     ///
     /// # Errors
     /// `InternalError` for a secret no configured sealing key opens, `StorageError`.
     pub fn reseal_all(&self) -> Result<u64> {
-        self.two_factor().reseal_all()
+        Ok(self.two_factor().reseal_all()? + self.oauth().reseal_all()?)
     }
 
     /// The effective options (the secret serialises as `[redacted]`).
@@ -536,7 +538,10 @@ impl AccountsServer {
     /// # Errors
     /// `StorageError`.
     pub fn purge_expired(&self) -> Result<PurgeReport> {
-        self.store().purge_expired(self.ctx.now())
+        let report = self.store().purge_expired(self.ctx.now())?;
+        // Imported users rehashed since: the login timing floor may come down (docs/security.md, "Timing").
+        self.ctx.hasher().set_legacy_cost(self.store().max_bcrypt_cost()?);
+        Ok(report)
     }
 
     /// Imports users stored by accounts-js (see [`crate::import`] for what moves). Each record is

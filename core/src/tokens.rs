@@ -10,7 +10,7 @@
 
 use crate::config::{Config, TokenKey, TokenKeys, TokenSecret};
 use crate::error::{AccountsError, ErrorCode, Result};
-use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -149,7 +149,21 @@ impl RingKey {
             TokenSecret::KeyPair { .. } => Some(public_jwk(&encoding, algorithm)?),
         };
         let kid = public_jwk.as_ref().and_then(|j| j.common.key_id.clone());
-        Ok(RingKey { kid, algorithm, encoding: Some(encoding), decoding, validation: pinned_validation(algorithm), public_jwk })
+        let key = RingKey { kid, algorithm, encoding: Some(encoding), decoding, validation: pinned_validation(algorithm), public_jwk };
+        key.check_halves_match("tokenSecret")?;
+        Ok(key)
+    }
+
+    /// A key that signs must verify its own signature: a PEM or JWK pair whose public half belongs
+    /// to another private key would refuse the server's own tokens and accept those of the other
+    /// key's holder, and publish the wrong key (docs/security.md, "Keys").
+    fn check_halves_match(&self, name: &str) -> Result<()> {
+        let Some(encoding) = &self.encoding else { return Ok(()) };
+        let mismatch = || AccountsError::new(ErrorCode::InvalidConfig, format!("{name}: the public key does not match the private key"));
+        let probe = serde_json::json!({ "probe": "accounts-rs key check" });
+        let signed = jsonwebtoken::encode(&Header::new(self.algorithm), &probe, encoding).map_err(|_| mismatch())?;
+        jsonwebtoken::decode::<Value>(&signed, &self.decoding, &self.validation).map_err(|_| mismatch())?;
+        Ok(())
     }
 
     /// A key of `tokenKeys` (shape already checked by [`TokenKeys::validate`]).
@@ -168,6 +182,11 @@ impl RingKey {
             }
             (None, None, Some(public_key), _) => (None, public_decoding_key(public_key, algorithm).map_err(|e| bad(e.message))?),
             (None, None, None, Some(value)) => {
+                // A symmetric key is a shared secret: it is given as `secret`, never as a JWK that
+                // the JWKS would publish (docs/security.md, "Keys").
+                if !matches!(value.get("kty").and_then(Value::as_str), Some("RSA" | "EC" | "OKP")) {
+                    return Err(bad("a jwk must be an RSA, EC or OKP (asymmetric) key; give an HMAC key as secret".into()));
+                }
                 let encoding = if value.get("d").is_some() { Some(private_jwk_encoding(value, algorithm)?) } else { None };
                 let jwk: Jwk = serde_json::from_value(value.clone()).map_err(|e| bad(format!("jwk: {e}")))?;
                 (encoding, DecodingKey::from_jwk(&jwk).map_err(|e| bad(format!("jwk: {e}")))?)
@@ -185,7 +204,9 @@ impl RingKey {
             jwk.common.public_key_use = Some(PublicKeyUse::Signature);
             jwk
         });
-        Ok(RingKey { kid: Some(key.kid.clone()), algorithm, encoding, decoding, validation: pinned_validation(algorithm), public_jwk })
+        let ring_key = RingKey { kid: Some(key.kid.clone()), algorithm, encoding, decoding, validation: pinned_validation(algorithm), public_jwk };
+        ring_key.check_halves_match(&format!("tokenKeys {}", key.kid))?;
+        Ok(ring_key)
     }
 }
 
@@ -326,6 +347,12 @@ pub fn verify_access_token(token: &str, options: &VerifyOptions) -> Result<Map<S
             .ok_or_else(|| verification_failed("no key in the JWKS for this token"))?;
             let algorithm =
                 jwk.common.key_algorithm.and_then(|a| a.to_string().parse::<Algorithm>().ok()).ok_or_else(|| invalid("every JWK needs its alg"))?;
+            // A JWKS is public: a symmetric key in it is a secret anyone can sign with.
+            if matches!(jwk.algorithm, AlgorithmParameters::OctetKey(_))
+                || matches!(algorithm, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+            {
+                return Err(invalid("a JWKS carries public keys only; a symmetric (oct/HS*) key is refused"));
+            }
             (DecodingKey::from_jwk(jwk).map_err(|e| invalid(&format!("jwk: {e}")))?, algorithm)
         }
         (None, Some(pem), None) => {

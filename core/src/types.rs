@@ -43,6 +43,14 @@ pub struct User {
 pub const RESERVED_USER_KEYS: &[&str] =
     &["id", "_id", "username", "email", "emails", "password", "services", "deactivated", "createdAt", "updatedAt"];
 
+/// The profile part of `fields`: every key but the reserved ones. The one rule for every way a
+/// profile arrives — signup, import, a provider's profile — and for every user read back from the
+/// store, so a profile can never stand in for the user's own fields when the user is flattened
+/// into one object (docs/security.md, "Profiles").
+pub fn profile_fields<'a>(fields: impl IntoIterator<Item = (&'a String, &'a Value)>) -> Map<String, Value> {
+    fields.into_iter().filter(|(k, _)| !RESERVED_USER_KEYS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
 /// Who is calling: recorded on the session and passed to events.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -558,3 +558,265 @@ fn an_oversized_login_password_is_invalid_credentials_in_every_mode() {
         assert_eq!(code(login(&s, "alice", &huge, "203.0.113.9")), ErrorCode::InvalidCredentials);
     }
 }
+
+// ---- second round (docs/security.md): provider profiles and addresses, imports, keys, sealing ----
+
+/// A host provider `github` answering each authorization code with a fixed identity.
+fn provider_lab(answers: Value, extra: Value) -> AccountsServer {
+    let authenticate: Arc<callbacks::OAuthAuthenticateFn> =
+        Arc::new(move |_: &str, params: &Value| Ok(answers[params["code"].as_str().unwrap_or_default()].clone()));
+    let mut cfg = json!({"services": {"oauth": {"providers": {"github": {"type": "host", "storeTokens": true}}}}});
+    if let (Value::Object(c), Value::Object(e)) = (&mut cfg, extra) {
+        c.extend(e);
+    }
+    with(cfg, Callbacks { oauth_authenticate: Some(authenticate), ..Callbacks::default() })
+}
+
+fn oauth_login(s: &AccountsServer, code: &str) -> Result<LoginResult> {
+    s.login_with_service("oauth", &json!({"provider": "github", "code": code}), &no_info())
+}
+
+#[test]
+fn a_provider_profile_cannot_stand_in_for_the_users_own_fields() {
+    let answers = json!({"evil": {"id": "666", "email": "mallory@example.com", "emailVerified": true, "profile": {
+        "id": "VICTIM", "_id": "VICTIM", "username": "victim", "emails": [{"address": "victim@example.com", "verified": true}],
+        "deactivated": false, "services": {"password": {}}, "createdAt": 1, "name": "Mallory"}}});
+    let s = provider_lab(answers, json!({}));
+    let (victim, _) = alice(&s);
+    let login = oauth_login(&s, "evil").unwrap();
+    assert_ne!(login.user.id, victim);
+    assert_eq!(login.user.profile.get("name"), Some(&json!("Mallory")), "other profile fields are kept");
+    for reserved in ["id", "_id", "username", "emails", "deactivated", "services", "createdAt"] {
+        assert!(!login.user.profile.contains_key(reserved), "{reserved} kept in the profile");
+    }
+    // The user as every language sees it (flattened JSON) names the attacker's own account.
+    let shown: Value = serde_json::to_value(s.resume_session(&login.tokens.access_token).unwrap()).unwrap();
+    assert_eq!(shown["id"], json!(login.user.id));
+    assert_eq!(shown["emails"], json!([{"address": "mallory@example.com", "verified": true}]));
+    assert!(!serde_json::to_string(&shown).unwrap().contains("VICTIM"));
+}
+
+#[test]
+fn a_profile_stored_before_the_rule_cannot_stand_in_for_the_user_either() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, path) = file(&dir, json!({}));
+    let (id, login) = alice(&s);
+    let poisoned = json!({"id": "VICTIM", "emails": [], "deactivated": false, "name": "old row"}).to_string();
+    rusqlite::Connection::open(&path).unwrap().execute("UPDATE users SET profile = ?1 WHERE id = ?2", [&poisoned, &id]).unwrap();
+    let shown = serde_json::to_value(s.resume_session(&login.tokens.access_token).unwrap()).unwrap();
+    assert_eq!((shown["id"].clone(), shown["name"].clone()), (json!(id), json!("old row")));
+    assert_eq!(shown["emails"][0]["address"], "alice@example.com");
+}
+
+#[test]
+fn an_unverified_provider_address_never_claims_an_account_before_its_owner() {
+    let answers = json!({"squatter": {"id": "7", "email": "victim@example.com", "emailVerified": false}});
+    let s = provider_lab(answers, json!({}));
+    // The attacker's identity arrives first with the victim's address, unverified by its provider.
+    let squatter = oauth_login(&s, "squatter").unwrap().user;
+    assert!(squatter.emails.is_empty(), "an unverified provider address is not put on the account");
+    // The victim signs up with the address and proves it; the attacker's identity is not in there.
+    let victim = s.password().create_user(&json!({"email": "victim@example.com", "password": "victim password"})).unwrap();
+    assert_ne!(victim, squatter.id);
+    assert!(s.oauth().list_linked_accounts(&victim).unwrap().is_empty());
+    assert_eq!(oauth_login(&s, "squatter").unwrap().user.id, squatter.id, "the identity keeps its own account only");
+}
+
+#[test]
+fn an_unverified_provider_address_does_not_tell_whether_an_account_holds_it() {
+    for ambiguous in [true, false] {
+        let answers = json!({"probe": {"id": "8", "email": "alice@example.com", "emailVerified": false}});
+        let with_account = provider_lab(answers.clone(), json!({"ambiguousErrorMessages": ambiguous}));
+        alice(&with_account);
+        let without = provider_lab(answers, json!({"ambiguousErrorMessages": ambiguous}));
+        let (a, b) = (oauth_login(&with_account, "probe").unwrap().user, oauth_login(&without, "probe").unwrap().user);
+        // The same answer either way: a new account of the identity's own, without the address.
+        assert_eq!((a.emails.len(), a.username.is_none()), (b.emails.len(), b.username.is_none()));
+        assert!(a.emails.is_empty());
+    }
+}
+
+#[test]
+fn addresses_a_person_cannot_tell_apart_do_not_make_two_accounts() {
+    let s = memory();
+    s.password().create_user(&json!({"email": "alice@example.com", "password": "correct horse"})).unwrap();
+    s.password().create_user(&json!({"email": "paypal@example.com", "password": "correct horse"})).unwrap();
+    for lookalike in ["аӏісе@example.com", "раураӏ@example.com"] {
+        let r = s.password().create_user(&json!({"email": lookalike, "password": "correct horse"}));
+        assert_eq!(code(r), ErrorCode::EmailAlreadyExists, "{lookalike}");
+    }
+    let id = s.password().create_user(&json!({"username": "carol"})).unwrap();
+    assert_eq!(code(s.password().add_email(&id, "ALICE@example.com", false)), ErrorCode::EmailAlreadyExists);
+    assert_eq!(code(s.password().add_email(&id, "аӏісе@example.com", false)), ErrorCode::EmailAlreadyExists);
+    assert_eq!(code(s.password().create_user(&json!({"email": "ali\u{307}ce@example.com"}))), ErrorCode::InvalidEmail);
+    // What people type keeps working: other ASCII mailboxes, single-script non-ASCII ones.
+    for fine in ["alicia@example.com", "иван@example.ru", "müller@example.de"] {
+        s.password().create_user(&json!({"email": fine})).unwrap_or_else(|e| panic!("{fine}: {e:?}"));
+    }
+    // A provider's verified lookalike does not reach alice's account, nor take the lookalike.
+    let answers = json!({"look": {"id": "9", "email": "аӏісе@example.com", "emailVerified": true}});
+    let p = provider_lab(answers, json!({}));
+    let (alice_id, _) = alice(&p);
+    let other = oauth_login(&p, "look").unwrap().user;
+    assert_ne!(other.id, alice_id);
+    assert!(other.emails.is_empty());
+}
+
+#[test]
+fn import_refuses_bcrypt_hashes_of_a_bad_cost_or_shape() {
+    let s = memory();
+    let good = bcrypt::hash("old password", 4).unwrap();
+    let body = &good[7..];
+    let record = |name: &str, hash: &str| json!({"_id": name, "username": name, "services": {"password": {"bcrypt": hash}}});
+    let records = vec![
+        record("ok", &good),
+        record("cost31", &format!("$2b$31${body}")),
+        record("cost3", &format!("$2b$03${body}")),
+        record("short", &good[..50]),
+        record("badsalt", &format!("$2b$04$!!!{}", &body[3..])),
+        record("plain", "$2b$hunter2"),
+    ];
+    let report = s.import_users(&records).unwrap();
+    assert_eq!(report.imported, 1);
+    assert_eq!(report.failed.iter().map(|f| f.index).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
+    assert!(report.failed.iter().all(|f| f.code == "InvalidArgument"), "{:?}", report.failed);
+    assert!(s.password().find_user_by_username("cost31").unwrap().is_none(), "a refused record leaves nothing");
+    login(&s, "ok", "old password", "203.0.113.9").unwrap();
+    // A hash stored before the check is refused at login, not run for 2^31 rounds.
+    let id = s.password().create_user(&json!({"username": "legacy"})).unwrap();
+    s.store().set_password_hash(&id, &format!("$2b$31${body}"), 0).unwrap();
+    assert_eq!(code(login(&s, "legacy", "old password", "203.0.113.9")), ErrorCode::InternalError);
+}
+
+fn key_pem(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/tests/keys/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+#[test]
+fn a_key_pair_whose_halves_do_not_match_is_refused() {
+    for (kind, algorithm) in [("rsa", "RS256"), ("ec", "ES256"), ("ed", "EdDSA")] {
+        let mismatched = json!({"privateKey": key_pem(&format!("{kind}.pem")), "publicKey": key_pem(&format!("{kind}-other.pub.pem"))});
+        let cfg = json!({"db": "sqlite::memory:", "tokenSecret": mismatched, "tokenConfigs": {"accessToken": {"algorithm": algorithm}}});
+        let refused = Config::from_value(cfg).and_then(|c| AccountsServer::new(c, Callbacks::default())).map(|_| ());
+        assert_eq!(code(refused), ErrorCode::InvalidConfig, "{algorithm}");
+        // The same in a key ring, at startup and in setKeys.
+        let ring = json!({"current": "k", "keys": [{"kid": "k", "algorithm": algorithm,
+            "privateKey": key_pem(&format!("{kind}.pem")), "publicKey": key_pem(&format!("{kind}-other.pub.pem"))}]});
+        let s = with(json!({"sealingSecret": "attack-suite-sealing-secret-0123456789ab"}), Callbacks::default());
+        assert_eq!(code(s.set_keys(&ring)), ErrorCode::InvalidConfig, "{algorithm} setKeys");
+        let matched = json!({"current": "k", "keys": [{"kid": "k", "algorithm": algorithm,
+            "privateKey": key_pem(&format!("{kind}-other.pem")), "publicKey": key_pem(&format!("{kind}-other.pub.pem"))}]});
+        s.set_keys(&matched).unwrap();
+    }
+    // A private JWK whose public members belong to another key.
+    let mut jwk: Value = serde_json::from_str(&key_pem("ec.jwk.json")).unwrap();
+    jwk["x"] = json!("AAAA".repeat(10) + "AAA");
+    let ring = json!({"current": "k", "keys": [{"kid": "k", "algorithm": "ES256", "jwk": jwk}]});
+    let s = with(json!({"sealingSecret": "attack-suite-sealing-secret-0123456789ab"}), Callbacks::default());
+    assert_eq!(code(s.set_keys(&ring)), ErrorCode::InvalidConfig);
+}
+
+#[test]
+fn a_symmetric_key_is_never_a_public_key() {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let shared = "a-shared-hmac-secret-that-must-stay-private";
+    let oct = json!({"kty": "oct", "k": URL_SAFE_NO_PAD.encode(shared), "alg": "HS256", "kid": "k"});
+    // Not as a token key (it would be published in the JWKS and shown in options).
+    for algorithm in ["RS256", "HS256"] {
+        let ring = json!({"current": "k", "keys": [{"kid": "k", "algorithm": algorithm, "jwk": oct}]});
+        let cfg = json!({"db": "sqlite::memory:", "tokenKeys": ring, "sealingSecret": "attack-suite-sealing-secret-0123456789ab"});
+        assert_eq!(code(Config::from_value(cfg).and_then(|c| AccountsServer::new(c, Callbacks::default())).map(|_| ())), ErrorCode::InvalidConfig);
+    }
+    // Not from a JWKS: whoever holds the published set could sign.
+    let claims = json!({"typ": "access", "sub": "x", "exp": 4_000_000_000u64, "data": {"userId": "x", "sessionId": "s"}});
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = Some("k".into());
+    let forged = jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_secret(shared.as_bytes())).unwrap();
+    let options: VerifyOptions = serde_json::from_value(json!({"jwks": {"keys": [oct]}})).unwrap();
+    assert_eq!(code(verify_access_token(&forged, &options)), ErrorCode::InvalidArgument);
+    // And a server's own JWKS never carries one.
+    let s = memory();
+    assert!(s.jwks()["keys"].as_array().unwrap().iter().all(|k| k["kty"] != "oct"));
+}
+
+#[test]
+fn reseal_all_covers_provider_tokens_so_the_old_sealing_secret_can_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("reseal.db").display());
+    let answers = json!({"gh": {"id": "42", "tokens": {"accessToken": "gho_secret", "refreshToken": "ghr_secret"}}});
+    let open = |sealing: &str, previous: &[&str]| {
+        let mut extra = json!({"db": db, "sealingSecret": sealing});
+        if !previous.is_empty() {
+            extra["previousSealingSecrets"] = json!(previous);
+        }
+        let authenticate: Arc<callbacks::OAuthAuthenticateFn> = {
+            let answers = answers.clone();
+            Arc::new(move |_: &str, params: &Value| Ok(answers[params["code"].as_str().unwrap_or_default()].clone()))
+        };
+        let mut cfg = json!({"services": {"oauth": {"providers": {"github": {"type": "host", "storeTokens": true}}}}});
+        cfg.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        let cfg = config(&db, cfg);
+        AccountsServer::new(cfg, Callbacks { oauth_authenticate: Some(authenticate), ..Callbacks::default() }).unwrap()
+    };
+    let first = "the-first-sealing-secret-0123456789abcdef";
+    let second = "the-second-sealing-secret-0123456789abcde";
+    let s = open(first, &[]);
+    let user = oauth_login(&s, "gh").unwrap().user.id;
+    drop(s);
+    let s = open(second, &[first]);
+    assert_eq!(s.reseal_all().unwrap(), 1, "the provider tokens were resealed");
+    assert_eq!(s.reseal_all().unwrap(), 0);
+    drop(s);
+    let s = open(second, &[]);
+    assert_eq!(s.oauth().provider_tokens(&user, "github").unwrap().unwrap().access_token, "gho_secret");
+}
+
+#[test]
+fn every_sealed_column_is_resealed() {
+    // Fill every kind of sealed value, then look for sealed text (`k1:<key id>:`) in every column
+    // of every table: each column holding some must be one resealAll covers.
+    let dir = tempfile::tempdir().unwrap();
+    let answers = json!({"gh": {"id": "42", "tokens": {"accessToken": "gho_secret"}}});
+    let authenticate: Arc<callbacks::OAuthAuthenticateFn> =
+        Arc::new(move |_: &str, params: &Value| Ok(answers[params["code"].as_str().unwrap_or_default()].clone()));
+    let path = dir.path().join("sealed.db");
+    let extra = json!({"sealingSecret": "the-first-sealing-secret-0123456789abcdef",
+        "services": {"oauth": {"providers": {"github": {"type": "host", "storeTokens": true}}}}});
+    let s = AccountsServer::new(
+        config(&format!("sqlite:{}", path.display()), extra),
+        Callbacks { oauth_authenticate: Some(authenticate), ..Callbacks::default() },
+    )
+    .unwrap();
+    let user = oauth_login(&s, "gh").unwrap().user.id;
+    let secret = s.password().two_factor().get_new_auth_secret().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    s.password().two_factor().set(&user, &secret.base32, &totp_code(&secret.base32, now)).unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    let mut found = Vec::new();
+    for table in &tables {
+        let columns: Vec<String> =
+            conn.prepare(&format!("PRAGMA table_info({table})")).unwrap().query_map([], |r| r.get(1)).unwrap().map(|r| r.unwrap()).collect();
+        for column in &columns {
+            let sql = format!(
+                "SELECT COUNT(*) FROM {table} WHERE CAST({column} AS TEXT) GLOB '*k1:[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]:*'"
+            );
+            if conn.query_row(&sql, [], |r| r.get::<_, i64>(0)).unwrap() > 0 {
+                found.push((table.clone(), column.clone()));
+            }
+        }
+        for (listed_table, listed_column) in store::SEALED_COLUMNS.iter().filter(|(t, _)| t == table) {
+            assert!(columns.iter().any(|c| c == listed_column), "{listed_table}.{listed_column} is not a column");
+        }
+    }
+    assert!(found.len() >= 2, "{found:?}");
+    for (table, column) in &found {
+        assert!(store::SEALED_COLUMNS.contains(&(table.as_str(), column.as_str())), "{table}.{column} holds sealed values resealAll does not cover");
+    }
+}

@@ -5,7 +5,7 @@ use crate::callbacks::{ValidateFn, truthy};
 use crate::context::Context;
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::identifiers::{normalize_email, normalize_username};
-use crate::types::RESERVED_USER_KEYS;
+use crate::types::profile_fields;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
@@ -116,7 +116,7 @@ pub(super) fn draft(ctx: &Context, obj: &Map<String, Value>) -> Result<Draft> {
     if username.is_none() && email.is_none() {
         return Err(err(ErrorCode::UsernameOrEmailRequired));
     }
-    let profile = obj.iter().filter(|(k, _)| !RESERVED_USER_KEYS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let profile = profile_fields(obj);
     Ok(Draft { username, email, profile })
 }
 

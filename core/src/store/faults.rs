@@ -5,7 +5,7 @@
 //! runs a flow once to count its steps, then once per step with that step failing, and checks the
 //! data is wholly as before or wholly as after (docs/reliability.md, "Atomic flows").
 
-use super::{AttemptCount, NewUser, OAuthFlow, SessionRecord, Store, TokenRecord, TokenScope, Unlinked, Writes};
+use super::{AttemptCount, NewUser, OAuthFlow, SealedColumn, SealedValue, SessionRecord, Store, TokenRecord, TokenScope, Unlinked, Writes};
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::types::{ConnectionInfo, LinkedAccount, PurgeReport, Session, User};
 use std::sync::Arc;

@@ -31,6 +31,10 @@ macro_rules! forward_store {
                 let $name = "find_user_by_username";
                 $inner.find_user_by_username(username)
             }
+            fn max_bcrypt_cost(&$s) -> Result<Option<u32>> {
+                let $name = "max_bcrypt_cost";
+                $inner.max_bcrypt_cost()
+            }
             fn find_password_hash(&$s, user_id: &str) -> Result<Option<String>> {
                 let $name = "find_password_hash";
                 $inner.find_password_hash(user_id)
@@ -146,6 +150,14 @@ macro_rules! forward_store {
             fn take_oauth_flow(&$s, digest: &str) -> Result<Option<OAuthFlow>> {
                 let $name = "take_oauth_flow";
                 $inner.take_oauth_flow(digest)
+            }
+            fn list_sealed(&$s, column: SealedColumn, after: (&str, &str), limit: u32) -> Result<Vec<SealedValue>> {
+                let $name = "list_sealed";
+                $inner.list_sealed(column, after, limit)
+            }
+            fn swap_sealed(&$s, column: SealedColumn, key: (&str, &str), expected: &str, new: &str) -> Result<bool> {
+                let $name = "swap_sealed";
+                $inner.swap_sealed(column, key, expected, new)
             }
         }
     };
@@ -340,6 +352,9 @@ pub trait Store: Send + Sync {
     fn find_user_by_username(&self, username: &str) -> Result<Option<User>>;
     /// The user's password hash.
     fn find_password_hash(&self, user_id: &str) -> Result<Option<String>>;
+    /// The highest cost among stored bcrypt hashes (imported from accounts-js, not yet rehashed),
+    /// `None` when there is none. Scans the password table: called at startup and by `purgeExpired`.
+    fn max_bcrypt_cost(&self) -> Result<Option<u32>>;
     /// # Errors
     /// `UserNotFound` when the user does not exist.
     fn set_password_hash(&self, user_id: &str, hash: &str, now: i64) -> Result<()>;
@@ -421,6 +436,38 @@ pub trait Store: Send + Sync {
     /// Removes and returns the pending authorization with this `state` digest (single use: of two
     /// concurrent takes, one gets it), expired or not — the caller checks the expiry.
     fn take_oauth_flow(&self, digest: &str) -> Result<Option<OAuthFlow>>;
+
+    /// The sealed values of `column` (non-null), at most `limit` of them after the key `after`,
+    /// in key order (`resealAll` pages through them).
+    fn list_sealed(&self, column: SealedColumn, after: (&str, &str), limit: u32) -> Result<Vec<SealedValue>>;
+    /// Replaces one sealed value if, and only if, it still equals `expected`; whether it swapped.
+    fn swap_sealed(&self, column: SealedColumn, key: (&str, &str), expected: &str, new: &str) -> Result<bool>;
+}
+
+/// A column of sealed values kept outside the service documents (the two-factor secret lives in
+/// its `services` document and is resealed by the two-factor service).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealedColumn {
+    /// `linked_accounts.tokens`: a provider's tokens, keyed `(provider, subject)`.
+    LinkedTokens,
+    /// `oauth_flows.verifier`: a pending flow's PKCE verifier, keyed `(digest, "")`.
+    FlowVerifier,
+}
+
+/// Every `(table, column)` that holds sealed values: what `resealAll` covers
+/// (docs/security.md, "Key rotation"); `core/tests/store.rs` scans a populated store for sealed
+/// values and fails on any column not listed here.
+pub const SEALED_COLUMNS: &[(&str, &str)] = &[("services", "data"), ("linked_accounts", "tokens"), ("oauth_flows", "verifier")];
+
+/// One sealed value and its key (see [`SealedColumn`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedValue {
+    /// The first part of the row's key.
+    pub key: String,
+    /// The second part of the row's key (empty for a one-part key).
+    pub sub_key: String,
+    /// The sealed text.
+    pub sealed: String,
 }
 
 /// Opens the store named by a `db` URL: `sqlite:<path>`, `sqlite::memory:` or `postgres://...`

@@ -7,9 +7,10 @@
 
 use super::postgres_pool::{Conn, Pool};
 use super::postgres_tls::connector;
-use super::{AttemptCount, NewUser, OAuthFlow, SessionRecord, Store, TokenRecord, TokenScope, Unlinked, Writes};
+use super::{AttemptCount, NewUser, OAuthFlow, SealedColumn, SealedValue, SessionRecord, Store, TokenRecord, TokenScope, Unlinked, Writes};
 use crate::error::{AccountsError, ErrorCode, Result};
-use crate::types::{ConnectionInfo, EmailRecord, LinkedAccount, PurgeReport, Session, User};
+use crate::identifiers::{email_key, lookalikes};
+use crate::types::{ConnectionInfo, EmailRecord, LinkedAccount, PurgeReport, Session, User, profile_fields};
 use postgres::error::SqlState;
 use postgres::{GenericClient, Row};
 
@@ -109,6 +110,15 @@ CREATE TABLE oauth_flows (
 );
 CREATE INDEX oauth_flows_expiry ON oauth_flows(expires_at);
 "#,
+    r#"
+-- Each address's lookalike key (its local part's confusable skeleton): a new address may not imitate
+-- one already held (docs/security.md, "Identifiers"); rows from before this version keep a NULL key.
+ALTER TABLE emails ADD COLUMN address_key TEXT;
+CREATE INDEX emails_address_key ON emails(address_key);
+-- Pending authorizations are counted per client address (docs/security.md, "OAuth").
+ALTER TABLE oauth_flows ADD COLUMN client TEXT;
+CREATE INDEX oauth_flows_client ON oauth_flows(client, created_at);
+"#,
 ];
 
 /// Key of the advisory lock that serialises migrations across processes ("accounts" in ASCII).
@@ -194,7 +204,9 @@ const USER_COLUMNS: &str = "u.id, u.username, u.emails, u.profile, u.deactivated
 fn user_from_row(row: &Row) -> Result<User> {
     let bad = |e: serde_json::Error| AccountsError::new(ErrorCode::StorageError, format!("stored user is not valid JSON: {e}"));
     let emails: Vec<EmailRecord> = serde_json::from_str(row.get::<_, &str>(2)).map_err(bad)?;
-    let profile = serde_json::from_str(row.get::<_, &str>(3)).map_err(bad)?;
+    let profile: serde_json::Map<String, serde_json::Value> = serde_json::from_str(row.get::<_, &str>(3)).map_err(bad)?;
+    // Rows written before profiles were filtered everywhere (docs/security.md, "Profiles").
+    let profile = profile_fields(&profile);
     Ok(User { id: row.get(0), username: row.get(1), emails, profile, deactivated: row.get(4), created_at: row.get(5), updated_at: row.get(6) })
 }
 
@@ -249,6 +261,16 @@ fn user_not_found() -> AccountsError {
 
 /// Locks the user's row for the rest of the transaction, so concurrent email changes of one user
 /// apply one after the other; returns whether the user exists.
+/// `EmailAlreadyExists` when an address held already is one a person could take `address` for
+/// (docs/security.md, "Identifiers"); checked in the inserting transaction.
+fn refuse_lookalike(tx: &mut impl GenericClient, address: &str) -> Result<()> {
+    let rows = tx.query("SELECT address FROM emails WHERE address_key = $1", &[&email_key(address)])?;
+    if rows.iter().any(|r| lookalikes(address, r.get::<_, &str>(0))) {
+        return Err(AccountsError::code(ErrorCode::EmailAlreadyExists));
+    }
+    Ok(())
+}
+
 fn lock_user(tx: &mut impl GenericClient, user_id: &str) -> Result<bool> {
     Ok(tx.query_opt("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&user_id])?.is_some())
 }
@@ -289,10 +311,11 @@ impl<C: GenericClient> Writes for PgWrites<'_, C> {
                 )
                 .map_err(constraint)?;
             for email in &user.emails {
+                refuse_lookalike(self.c, &email.address)?;
                 self.c
                     .execute(
-                        "INSERT INTO emails (address, user_id, verified, created_at) VALUES ($1, $2, $3, $4)",
-                        &[&email.address, &user.id, &email.verified, &user.created_at],
+                        "INSERT INTO emails (address, user_id, verified, created_at, address_key) VALUES ($1, $2, $3, $4, $5)",
+                        &[&email.address, &user.id, &email.verified, &user.created_at, &email_key(&email.address)],
                     )
                     .map_err(constraint)?;
             }
@@ -485,6 +508,13 @@ impl Store for PostgresStore {
         row.as_ref().map(user_from_row).transpose()
     }
 
+    fn max_bcrypt_cost(&self) -> Result<Option<u32>> {
+        let row = self
+            .conn()?
+            .query_one("SELECT MAX(CAST(substring(hash from 5 for 2) AS INTEGER)) FROM passwords WHERE hash ~ '^\\$2[aby]\\$[0-9]{2}\\$'", &[])?;
+        Ok(row.get::<_, Option<i32>>(0).and_then(|c| u32::try_from(c).ok()))
+    }
+
     fn find_password_hash(&self, user_id: &str) -> Result<Option<String>> {
         if names_nothing(user_id) {
             return Ok(None);
@@ -557,8 +587,12 @@ impl Store for PostgresStore {
             if !lock_user(tx, user_id)? {
                 return Err(user_not_found());
             }
-            tx.execute("INSERT INTO emails (address, user_id, verified, created_at) VALUES ($1, $2, $3, $4)", &[&address, &user_id, &verified, &now])
-                .map_err(constraint)?;
+            refuse_lookalike(tx, address)?;
+            tx.execute(
+                "INSERT INTO emails (address, user_id, verified, created_at, address_key) VALUES ($1, $2, $3, $4, $5)",
+                &[&address, &user_id, &verified, &now, &email_key(address)],
+            )
+            .map_err(constraint)?;
             sync_emails(tx, user_id, now)
         })
     }
@@ -740,6 +774,38 @@ impl Store for PostgresStore {
             expires_at: r.get(5),
             created_at: r.get(6),
         }))
+    }
+
+    fn list_sealed(&self, column: SealedColumn, after: (&str, &str), limit: u32) -> Result<Vec<SealedValue>> {
+        let limit = i64::from(limit);
+        let mut c = self.conn()?;
+        let rows = match column {
+            SealedColumn::LinkedTokens => c.query(
+                "SELECT provider, subject, tokens FROM linked_accounts WHERE tokens IS NOT NULL \
+                 AND (provider COLLATE \"C\", subject COLLATE \"C\") > ($1, $2) \
+                 ORDER BY provider COLLATE \"C\", subject COLLATE \"C\" LIMIT $3",
+                &[&after.0, &after.1, &limit],
+            )?,
+            SealedColumn::FlowVerifier => c.query(
+                "SELECT digest, '', verifier FROM oauth_flows WHERE digest COLLATE \"C\" > $1 ORDER BY digest COLLATE \"C\" LIMIT $2",
+                &[&after.0, &limit],
+            )?,
+        };
+        Ok(rows.iter().map(|r| SealedValue { key: r.get(0), sub_key: r.get(1), sealed: r.get(2) }).collect())
+    }
+
+    fn swap_sealed(&self, column: SealedColumn, key: (&str, &str), expected: &str, new: &str) -> Result<bool> {
+        let mut c = self.conn()?;
+        let changed = match column {
+            SealedColumn::LinkedTokens => c.execute(
+                "UPDATE linked_accounts SET tokens = $4 WHERE provider = $1 AND subject = $2 AND tokens = $3",
+                &[&key.0, &key.1, &expected, &new],
+            )?,
+            SealedColumn::FlowVerifier => {
+                c.execute("UPDATE oauth_flows SET verifier = $3 WHERE digest = $1 AND verifier = $2", &[&key.0, &expected, &new])?
+            }
+        };
+        Ok(changed == 1)
     }
 
     fn list_services(&self, name: &str, after: &str, limit: u32) -> Result<Vec<(String, String)>> {

@@ -5,10 +5,11 @@
 //! connections for file databases so reads run in parallel with writes.
 
 use super::group_commit::{Batch, MAX_BATCH, Outcome, Ticket};
-use super::{AttemptCount, NewUser, OAuthFlow, SessionRecord, Store, TokenRecord, TokenScope, Unlinked, Writes};
+use super::{AttemptCount, NewUser, OAuthFlow, SealedColumn, SealedValue, SessionRecord, Store, TokenRecord, TokenScope, Unlinked, Writes};
 use crate::error::{AccountsError, ErrorCode, Result};
+use crate::identifiers::{email_key, lookalikes};
 use crate::inline;
-use crate::types::{ConnectionInfo, EmailRecord, LinkedAccount, PurgeReport, Session, User};
+use crate::types::{ConnectionInfo, EmailRecord, LinkedAccount, PurgeReport, Session, User, profile_fields};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
@@ -113,6 +114,15 @@ CREATE TABLE oauth_flows (
     created_at   INTEGER NOT NULL
 );
 CREATE INDEX oauth_flows_expiry ON oauth_flows(expires_at);
+"#,
+    r#"
+-- Each address's lookalike key (its local part's confusable skeleton): a new address may not imitate
+-- one already held (docs/security.md, "Identifiers"); rows from before this version keep a NULL key.
+ALTER TABLE emails ADD COLUMN address_key TEXT;
+CREATE INDEX emails_address_key ON emails(address_key);
+-- Pending authorizations are counted per client address (docs/security.md, "OAuth").
+ALTER TABLE oauth_flows ADD COLUMN client TEXT;
+CREATE INDEX oauth_flows_client ON oauth_flows(client, created_at);
 "#,
 ];
 
@@ -430,8 +440,10 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     let json_col = |i: usize| -> rusqlite::Result<String> { row.get(i) };
     let emails: Vec<EmailRecord> =
         serde_json::from_str(&json_col(2)?).map_err(|e| rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, Box::new(e)))?;
-    let profile =
+    let profile: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(&json_col(3)?).map_err(|e| rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, Box::new(e)))?;
+    // Rows written before profiles were filtered everywhere (docs/security.md, "Profiles").
+    let profile = profile_fields(&profile);
     Ok(User {
         id: row.get(0)?,
         username: row.get(1)?,
@@ -474,6 +486,19 @@ fn unique_violation(e: rusqlite::Error) -> AccountsError {
     } else {
         e.into()
     }
+}
+
+/// `EmailAlreadyExists` when an address held already is one a person could take `address` for
+/// (docs/security.md, "Identifiers"); checked in the inserting transaction.
+fn refuse_lookalike(tx: &Connection, address: &str) -> Result<()> {
+    let held: Vec<String> = tx
+        .prepare_cached("SELECT address FROM emails WHERE address_key = ?1")?
+        .query_map([email_key(address)], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    if held.iter().any(|h| lookalikes(address, h)) {
+        return Err(AccountsError::code(ErrorCode::EmailAlreadyExists));
+    }
+    Ok(())
 }
 
 fn user_not_found() -> AccountsError {
@@ -544,8 +569,9 @@ impl Writes for SqliteWrites<'_> {
             ])
             .map_err(unique_violation)?;
             for email in &user.emails {
-                tx.prepare_cached("INSERT INTO emails (address, user_id, verified, created_at) VALUES (?1, ?2, ?3, ?4)")?
-                    .execute(params![email.address, user.id, email.verified as i64, user.created_at])
+                refuse_lookalike(tx, &email.address)?;
+                tx.prepare_cached("INSERT INTO emails (address, user_id, verified, created_at, address_key) VALUES (?1, ?2, ?3, ?4, ?5)")?
+                    .execute(params![email.address, user.id, email.verified as i64, user.created_at, email_key(&email.address)])
                     .map_err(unique_violation)?;
             }
             if let Some(hash) = &user.password_hash {
@@ -764,6 +790,13 @@ impl Store for SqliteStore {
         })
     }
 
+    fn max_bcrypt_cost(&self) -> Result<Option<u32>> {
+        self.read(|c| {
+            c.prepare_cached("SELECT MAX(CAST(substr(hash, 5, 2) AS INTEGER)) FROM passwords WHERE hash GLOB '$2[aby]$[0-9][0-9]$*'")?
+                .query_row([], |r| r.get::<_, Option<u32>>(0))
+        })
+    }
+
     fn find_password_hash(&self, user_id: &str) -> Result<Option<String>> {
         self.read(|c| c.prepare_cached("SELECT hash FROM passwords WHERE user_id = ?1")?.query_row([user_id], |r| r.get(0)).optional())
     }
@@ -831,8 +864,9 @@ impl Store for SqliteStore {
             if tx.prepare_cached("SELECT 1 FROM users WHERE id = ?1")?.query_row([user_id], |_| Ok(())).optional()?.is_none() {
                 return Err(user_not_found());
             }
-            tx.prepare_cached("INSERT INTO emails (address, user_id, verified, created_at) VALUES (?1, ?2, ?3, ?4)")?
-                .execute(params![address, user_id, verified as i64, now])
+            refuse_lookalike(tx, address)?;
+            tx.prepare_cached("INSERT INTO emails (address, user_id, verified, created_at, address_key) VALUES (?1, ?2, ?3, ?4, ?5)")?
+                .execute(params![address, user_id, verified as i64, now, email_key(address)])
                 .map_err(unique_violation)?;
             sync_emails(tx, user_id, now)
         })
@@ -1014,6 +1048,37 @@ impl Store for SqliteStore {
                 })
             })
             .optional()?)
+        })
+    }
+
+    fn list_sealed(&self, column: SealedColumn, after: (&str, &str), limit: u32) -> Result<Vec<SealedValue>> {
+        let row = |r: &Row<'_>| Ok(SealedValue { key: r.get(0)?, sub_key: r.get(1)?, sealed: r.get(2)? });
+        self.read(|c| match column {
+            SealedColumn::LinkedTokens => c
+                .prepare_cached(
+                    "SELECT provider, subject, tokens FROM linked_accounts WHERE tokens IS NOT NULL AND (provider, subject) > (?1, ?2) \
+                     ORDER BY provider, subject LIMIT ?3",
+                )?
+                .query_map(params![after.0, after.1, limit], row)?
+                .collect(),
+            SealedColumn::FlowVerifier => c
+                .prepare_cached("SELECT digest, '', verifier FROM oauth_flows WHERE digest > ?1 ORDER BY digest LIMIT ?2")?
+                .query_map(params![after.0, limit], row)?
+                .collect(),
+        })
+    }
+
+    fn swap_sealed(&self, column: SealedColumn, key: (&str, &str), expected: &str, new: &str) -> Result<bool> {
+        self.write(|c| {
+            let changed = match column {
+                SealedColumn::LinkedTokens => c
+                    .prepare_cached("UPDATE linked_accounts SET tokens = ?4 WHERE provider = ?1 AND subject = ?2 AND tokens = ?3")?
+                    .execute(params![key.0, key.1, expected, new])?,
+                SealedColumn::FlowVerifier => c
+                    .prepare_cached("UPDATE oauth_flows SET verifier = ?3 WHERE digest = ?1 AND verifier = ?2")?
+                    .execute(params![key.0, expected, new])?,
+            };
+            Ok(changed == 1)
         })
     }
 
