@@ -1047,12 +1047,15 @@ static void test_oidc(void) {
     EXPECT(accounts_server_login_with_service(s, "oauth", "{\"provider\":\"corp\",\"code\":\"c\"}", NULL, &out, &err),
            ACCOUNTS_INVALID_AUTHORIZATION_STATE);
     /* mallory registered alice's address at the provider without verifying it: alice's account
-     * (verified here) stays hers. */
+     * (verified here) stays hers, and mallory's own new account does not get the address. */
     char *alice = NULL;
     EXPECT(accounts_password_create_user(s, "{\"username\":\"alice\",\"password\":\"correct horse\"}", &alice, &err), ACCOUNTS_OK);
     EXPECT(accounts_password_add_email(s, alice, "alice@example.com", true, &err), ACCOUNTS_OK);
     authorize_as(s, drive, redirect, "mallory", "", params, sizeof params);
-    EXPECT(accounts_server_login_with_service(s, "oauth", params, NULL, &out, &err), ACCOUNTS_ACCOUNT_LINK_REFUSED);
+    EXPECT(accounts_server_login_with_service(s, "oauth", params, NULL, &out, &err), ACCOUNTS_OK);
+    CHECK(strstr(out, alice) == NULL && strstr(out, "\"emails\":[]") != NULL);
+    accounts_string_free(out);
+    out = NULL;
     accounts_string_free(alice);
     /* A host provider has no authorization URL of ours; bad options; unknown provider. */
     EXPECT(accounts_oauth_authorization_url(s, "corp", "{\"loginHint\":1}", &out, &err), ACCOUNTS_INVALID_ARGUMENT);

@@ -9,6 +9,10 @@ const ANSWERS = {
   alice: { id: '2001', email: 'alice@example.com', emailVerified: true },
   new: { id: 1001, profile: { name: 'New' } },
   'no-id': { email: 'x@example.com' },
+  // A host passing the provider's user object through as the profile (docs/security.md, "Profiles").
+  passthrough: { id: '3001', email: 'mallory@example.com', emailVerified: true,
+    profile: { id: 'VICTIM', emails: [{ address: 'victim@example.com', verified: true }], username: 'victim', deactivated: false, login: 'mallory' } },
+  squatter: { id: '3002', email: 'victim@example.com', emailVerified: false },
 }
 
 
@@ -89,4 +93,23 @@ test('bad input and provider answers get codes', async () => {
   const plain = new AccountsServer({ db: 'sqlite::memory:', tokenSecret: SECRET, services: FAST })
   assert.equal(plain.getServices().oauth, undefined)
   await rejects(plain.loginWithService('oauth', { provider: 'github', code: 'new' }), 'ServiceNotFound')
+})
+
+test("a provider profile cannot set the user's own fields (id, emails, username)", async () => {
+  const { server } = setup()
+  const result = await login(server, 'passthrough')
+  assert.notEqual(result.user.id, 'VICTIM')
+  assert.deepEqual(result.user.emails, [{ address: 'mallory@example.com', verified: true }])
+  assert.equal(result.user.username, undefined)
+  assert.equal(result.user.login, 'mallory')
+  const resumed = await server.resumeSession(result.tokens.accessToken)
+  assert.equal(resumed.id, result.user.id)
+})
+
+test('an unverified provider address goes on no account, so its owner can still sign up', async () => {
+  const { server } = setup()
+  const squatter = (await login(server, 'squatter')).user
+  assert.deepEqual(squatter.emails, [])
+  const victim = await server.getServices().password.createUser({ email: 'victim@example.com', password: 'correct horse' })
+  assert.notEqual(victim, squatter.id)
 })

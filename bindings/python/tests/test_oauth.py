@@ -11,6 +11,9 @@ ANSWERS = {
     "alice": {"id": "2001", "email": "alice@example.com", "emailVerified": True},
     "new": {"id": 1001, "profile": {"name": "New"}},
     "no-id": {"email": "x@example.com"},
+    # A host passing the provider's user object through as the profile (docs/security.md, "Profiles").
+    "passthrough": {"id": "3001", "email": "mallory@example.com", "emailVerified": True, "profile": {
+        "id": "VICTIM", "emails": [{"address": "victim@example.com", "verified": True}], "username": "victim", "login": "mallory"}},
 }
 
 
@@ -113,3 +116,12 @@ def test_the_asyncio_server_links_too():
         assert await server.oauth.list_linked_accounts(alice) == []
 
     asyncio.run(main())
+
+
+def test_a_provider_profile_cannot_set_the_users_own_fields():
+    server = accounts.AccountsServer(**options())
+    result = login(server, "passthrough")
+    user = result["user"]
+    assert user["id"] != "VICTIM" and "username" not in user and user["login"] == "mallory"
+    assert user["emails"] == [{"address": "mallory@example.com", "verified": True}]
+    assert server.resume_session(result["tokens"]["accessToken"])["id"] == user["id"]
