@@ -139,6 +139,11 @@ def main():
                 p(f"    sendVerificationEmail unknown / unverified:     {r['verify_unknown_over_unverified_p50']:.2f}")
                 p(f"    login unknown user / wrong password:            {r['login_unknown_over_wrong_password_p50']:.2f}")
                 p(f"    login user without password / wrong password:   {r['login_no_password_over_wrong_password_p50']:.2f}")
+                for key, label in [("login_imported_over_native_p50", "after import: imported (bcrypt 10) / native"),
+                                   ("login_unknown_over_imported_p50", "after import: unknown / imported (bcrypt 10)")]:
+                    if key in r:
+                        ok = 0.9 <= r[key] <= 1.1
+                        p(f"    {label + ':':<48}{r[key]:.2f}  {'within 0.9-1.1' if ok else 'OUTSIDE 0.9-1.1'}")
         p("")
 
     py = [r for r in rows if r["suite"] == "python"]

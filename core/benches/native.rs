@@ -200,6 +200,33 @@ fn timing_rows(dir: &std::path::Path) {
         ],
     );
     let (login_wrong, login_unknown, login_nopass) = (&logins[0], &logins[1], &logins[2]);
+    // Right after a migration: a user imported from accounts-js (bcrypt at its default cost 10,
+    // not yet rehashed) beside a native one and an unknown name (docs/security.md, "Timing").
+    let migrated = {
+        let off = json!({"max": 0, "window": "15m"});
+        let cfg = Config::from_value(json!({
+            "db": format!("sqlite:{}", dir.join("migrated.db").display()), "tokenSecret": SECRET,
+            "attemptLimits": {"password": {"accountIp": off, "account": off, "ip": off}},
+        }))
+        .unwrap();
+        AccountsServer::new(cfg, Callbacks::default()).unwrap()
+    };
+    migrated.password().create_user(&json!({"username": "native", "password": PASSWORD})).unwrap();
+    let imported = json!({"_id": "imported", "username": "imported", "services": {"password": {"bcrypt": bcrypt::hash(PASSWORD, 10).unwrap()}}});
+    assert_eq!(migrated.import_users(&[imported]).unwrap().imported, 1);
+    let attempt_migrated = |user: &str| {
+        let params = json!({"user": user, "password": "not the password"});
+        drop(migrated.login_with_service("password", &params, &ConnectionInfo::default()).unwrap_err());
+    };
+    let mixed = interleaved(
+        10,
+        vec![
+            ("login after import, native user", Box::new(|| attempt_migrated("native"))),
+            ("login after import, imported user (bcrypt 10)", Box::new(|| attempt_migrated("imported"))),
+            ("login after import, unknown user", Box::new(|| attempt_migrated("ghost"))),
+        ],
+    );
+    let (mixed_native, mixed_imported, mixed_unknown) = (&mixed[0], &mixed[1], &mixed[2]);
     let p50 = |v: &Value| f(v, "p50_us");
     println!(
         "{}",
@@ -209,6 +236,8 @@ fn timing_rows(dir: &std::path::Path) {
             "verify_unknown_over_unverified_p50": p50(verify_unknown) / p50(verify_unverified),
             "login_unknown_over_wrong_password_p50": p50(login_unknown) / p50(login_wrong),
             "login_no_password_over_wrong_password_p50": p50(login_nopass) / p50(login_wrong),
+            "login_imported_over_native_p50": p50(mixed_imported) / p50(mixed_native),
+            "login_unknown_over_imported_p50": p50(mixed_unknown) / p50(mixed_imported),
         })
     );
 }
