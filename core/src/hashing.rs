@@ -316,7 +316,7 @@ mod tests {
                     assert_eq!(lease.memory.len(), 8);
                     let now = cur.fetch_add(1, Ordering::SeqCst) + 1;
                     peak.fetch_max(now, Ordering::SeqCst);
-                    std::thread::sleep(std::time::Duration::from_millis(5));
+                    std::thread::sleep(Duration::from_millis(5));
                     cur.fetch_sub(1, Ordering::SeqCst);
                 })
             })

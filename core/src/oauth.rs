@@ -167,6 +167,7 @@ impl<'a> OAuth<'a> {
                 redirect_uri: config.redirect_uri.clone(),
                 expires_at: now + self.ctx.config().services.oauth.flow_expiration.as_millis() as i64,
                 created_at: now,
+                client: None,
             };
             self.ctx.store().insert_oauth_flow(&flow)?;
             let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));

@@ -303,7 +303,16 @@ pub struct OAuthFlow {
     pub expires_at: i64,
     /// Creation (ms).
     pub created_at: i64,
+    /// The client that started it (a digest of its address, IPv6 by /64), or `None` when the
+    /// caller gave no address: pending flows are capped per client.
+    pub client: Option<String>,
 }
+
+/// Pending authorizations one client address may hold; starting another drops its oldest
+/// (docs/security.md, "OAuth"). Flows of callers that gave no address share one larger bucket.
+pub const MAX_PENDING_FLOWS_PER_CLIENT: i64 = 20;
+/// The bucket of flows started without a client address.
+pub const MAX_PENDING_FLOWS_WITHOUT_ADDRESS: i64 = 10_000;
 
 /// What [`Store::unlink_account`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -431,7 +440,10 @@ pub trait Store: Send + Sync {
     /// the same transaction as the delete (two concurrent unlinks cannot both pass the check).
     fn unlink_account(&self, user_id: &str, provider: &str) -> Result<Unlinked>;
 
-    /// Stores a pending authorization.
+    /// Stores a pending authorization; in the same transaction deletes expired flows (at the new
+    /// flow's `created_at`) and the client's oldest ones beyond [`MAX_PENDING_FLOWS_PER_CLIENT`]
+    /// (or [`MAX_PENDING_FLOWS_WITHOUT_ADDRESS`] without a client), so unauthenticated callers
+    /// cannot grow the table without bound.
     fn insert_oauth_flow(&self, flow: &OAuthFlow) -> Result<()>;
     /// Removes and returns the pending authorization with this `state` digest (single use: of two
     /// concurrent takes, one gets it), expired or not — the caller checks the expiry.

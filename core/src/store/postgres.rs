@@ -7,7 +7,10 @@
 
 use super::postgres_pool::{Conn, Pool};
 use super::postgres_tls::connector;
-use super::{AttemptCount, NewUser, OAuthFlow, SealedColumn, SealedValue, SessionRecord, Store, TokenRecord, TokenScope, Unlinked, Writes};
+use super::{
+    AttemptCount, MAX_PENDING_FLOWS_PER_CLIENT, MAX_PENDING_FLOWS_WITHOUT_ADDRESS, NewUser, OAuthFlow, SealedColumn, SealedValue, SessionRecord,
+    Store, TokenRecord, TokenScope, Unlinked, Writes,
+};
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::identifiers::{email_key, lookalikes};
 use crate::types::{ConnectionInfo, EmailRecord, LinkedAccount, PurgeReport, Session, User, profile_fields};
@@ -748,12 +751,21 @@ impl Store for PostgresStore {
     }
 
     fn insert_oauth_flow(&self, f: &OAuthFlow) -> Result<()> {
-        self.conn()?.execute(
-            "INSERT INTO oauth_flows (digest, provider, verifier, nonce_digest, redirect_uri, expires_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            &[&f.digest, &f.provider, &f.verifier, &f.nonce_digest, &f.redirect_uri, &f.expires_at, &f.created_at],
-        )?;
-        Ok(())
+        let keep = f.client.as_ref().map_or(MAX_PENDING_FLOWS_WITHOUT_ADDRESS, |_| MAX_PENDING_FLOWS_PER_CLIENT) - 1;
+        self.tx(|tx| {
+            tx.execute("DELETE FROM oauth_flows WHERE expires_at <= $1", &[&f.created_at])?;
+            tx.execute(
+                "DELETE FROM oauth_flows WHERE digest IN (SELECT digest FROM oauth_flows WHERE client IS NOT DISTINCT FROM $1 \
+                 ORDER BY created_at DESC, digest OFFSET $2)",
+                &[&f.client, &keep],
+            )?;
+            tx.execute(
+                "INSERT INTO oauth_flows (digest, provider, verifier, nonce_digest, redirect_uri, expires_at, created_at, client) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[&f.digest, &f.provider, &f.verifier, &f.nonce_digest, &f.redirect_uri, &f.expires_at, &f.created_at, &f.client],
+            )?;
+            Ok(())
+        })
     }
 
     fn take_oauth_flow(&self, digest: &str) -> Result<Option<OAuthFlow>> {
@@ -762,7 +774,7 @@ impl Store for PostgresStore {
         }
         let row = self.conn()?.query_opt(
             "DELETE FROM oauth_flows WHERE digest = $1 \
-             RETURNING digest, provider, verifier, nonce_digest, redirect_uri, expires_at, created_at",
+             RETURNING digest, provider, verifier, nonce_digest, redirect_uri, expires_at, created_at, client",
             &[&digest],
         )?;
         Ok(row.map(|r| OAuthFlow {
@@ -773,6 +785,7 @@ impl Store for PostgresStore {
             redirect_uri: r.get(4),
             expires_at: r.get(5),
             created_at: r.get(6),
+            client: r.get(7),
         }))
     }
 

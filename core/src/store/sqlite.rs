@@ -5,7 +5,10 @@
 //! connections for file databases so reads run in parallel with writes.
 
 use super::group_commit::{Batch, MAX_BATCH, Outcome, Ticket};
-use super::{AttemptCount, NewUser, OAuthFlow, SealedColumn, SealedValue, SessionRecord, Store, TokenRecord, TokenScope, Unlinked, Writes};
+use super::{
+    AttemptCount, MAX_PENDING_FLOWS_PER_CLIENT, MAX_PENDING_FLOWS_WITHOUT_ADDRESS, NewUser, OAuthFlow, SealedColumn, SealedValue, SessionRecord,
+    Store, TokenRecord, TokenScope, Unlinked, Writes,
+};
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::identifiers::{email_key, lookalikes};
 use crate::inline;
@@ -1020,12 +1023,19 @@ impl Store for SqliteStore {
     }
 
     fn insert_oauth_flow(&self, f: &OAuthFlow) -> Result<()> {
+        let keep = f.client.as_ref().map_or(MAX_PENDING_FLOWS_WITHOUT_ADDRESS, |_| MAX_PENDING_FLOWS_PER_CLIENT) - 1;
         self.write(|c| {
+            c.prepare_cached("DELETE FROM oauth_flows WHERE expires_at <= ?1")?.execute([f.created_at])?;
             c.prepare_cached(
-                "INSERT INTO oauth_flows (digest, provider, verifier, nonce_digest, redirect_uri, expires_at, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "DELETE FROM oauth_flows WHERE digest IN (SELECT digest FROM oauth_flows WHERE client IS ?1 \
+                 ORDER BY created_at DESC, digest LIMIT -1 OFFSET ?2)",
             )?
-            .execute(params![f.digest, f.provider, f.verifier, f.nonce_digest, f.redirect_uri, f.expires_at, f.created_at])?;
+            .execute(params![f.client, keep])?;
+            c.prepare_cached(
+                "INSERT INTO oauth_flows (digest, provider, verifier, nonce_digest, redirect_uri, expires_at, created_at, client) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![f.digest, f.provider, f.verifier, f.nonce_digest, f.redirect_uri, f.expires_at, f.created_at, f.client])?;
             Ok(())
         })
     }
@@ -1034,7 +1044,7 @@ impl Store for SqliteStore {
         self.write(|c| {
             Ok(c.prepare_cached(
                 "DELETE FROM oauth_flows WHERE digest = ?1 \
-                 RETURNING digest, provider, verifier, nonce_digest, redirect_uri, expires_at, created_at",
+                 RETURNING digest, provider, verifier, nonce_digest, redirect_uri, expires_at, created_at, client",
             )?
             .query_row([digest], |r| {
                 Ok(OAuthFlow {
@@ -1045,6 +1055,7 @@ impl Store for SqliteStore {
                     redirect_uri: r.get(4)?,
                     expires_at: r.get(5)?,
                     created_at: r.get(6)?,
+                    client: r.get(7)?,
                 })
             })
             .optional()?)
