@@ -384,3 +384,49 @@ fn postgres_migrations_are_safe_when_many_start_at_once() {
     assert_eq!(PostgresStore::open("postgres://nobody@127.0.0.1:1/x", 1).err().unwrap().code, ErrorCode::StorageError);
     assert_eq!(PostgresStore::open("postgres://[bad", 1).err().unwrap().code, ErrorCode::InvalidConfig);
 }
+
+#[test]
+fn lookalike_addresses_pending_flows_and_sealed_values_on_every_backend() {
+    use accounts_core::store::{MAX_PENDING_FLOWS_PER_CLIENT, OAuthFlow, SealedColumn};
+    for (name, s, _dir) in backends() {
+        // An address imitating a held one (non-ASCII skeleton) is refused; ASCII neighbours are not.
+        s.create_user(&new_user("u1", None, Some("alice@example.com"), None)).unwrap();
+        assert_eq!(code(s.create_user(&new_user("u2", None, Some("аӏісе@example.com"), None))), ErrorCode::EmailAlreadyExists, "{name}");
+        s.add_email("u1", "раураӏ@example.com", false, 1).unwrap();
+        // The ASCII original arriving after its imitation meets it just the same.
+        assert_eq!(code(s.create_user(&new_user("u4", None, Some("paypal@example.com"), None))), ErrorCode::EmailAlreadyExists, "{name}");
+        s.create_user(&new_user("u5", None, Some("modem@example.com"), None)).unwrap();
+        s.create_user(&new_user("u6", None, Some("modern@example.com"), None)).unwrap();
+
+        // Pending flows: expired ones go at the next insert; a client keeps its newest 20.
+        let flow = |i: i64, client: Option<&str>, expires_at: i64| OAuthFlow {
+            digest: format!("{}-{i:05}", client.unwrap_or("none")),
+            provider: "corp".into(),
+            verifier: format!("sealed-{i}"),
+            nonce_digest: "n".into(),
+            redirect_uri: "https://app.example/cb".into(),
+            expires_at,
+            created_at: 1000 + i,
+            client: client.map(String::from),
+        };
+        s.insert_oauth_flow(&flow(0, Some("a"), 1500)).unwrap();
+        for i in 1..=50 {
+            s.insert_oauth_flow(&flow(i, Some("b"), 1_000_000)).unwrap();
+        }
+        s.insert_oauth_flow(&flow(600, None, 1_000_000)).unwrap();
+        assert!(s.take_oauth_flow("a-00000").unwrap().is_none(), "{name}: expired flow purged on insert");
+        assert!(s.take_oauth_flow("b-00030").unwrap().is_none(), "{name}: beyond the client's cap");
+        let kept = (31..=50).filter(|i| s.take_oauth_flow(&format!("b-{i:05}")).unwrap().is_some()).count() as i64;
+        assert_eq!(kept, MAX_PENDING_FLOWS_PER_CLIENT, "{name}");
+        assert_eq!(s.take_oauth_flow("none-00600").unwrap().unwrap().client, None, "{name}");
+
+        // Sealed values page and swap only when unchanged.
+        s.insert_oauth_flow(&flow(700, Some("c"), 1_000_000)).unwrap();
+        let page = s.list_sealed(SealedColumn::FlowVerifier, ("", ""), 10).unwrap();
+        assert_eq!(page.iter().map(|v| v.sealed.as_str()).collect::<Vec<_>>(), ["sealed-700"], "{name}");
+        assert!(!s.swap_sealed(SealedColumn::FlowVerifier, ("c-00700", ""), "stale", "new").unwrap());
+        assert!(s.swap_sealed(SealedColumn::FlowVerifier, ("c-00700", ""), "sealed-700", "new").unwrap());
+        assert_eq!(s.take_oauth_flow("c-00700").unwrap().unwrap().verifier, "new");
+        assert!(s.list_sealed(SealedColumn::LinkedTokens, ("", ""), 10).unwrap().is_empty(), "{name}");
+    }
+}
