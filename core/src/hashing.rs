@@ -84,6 +84,11 @@ pub(crate) fn check_bcrypt(hash: &str) -> std::result::Result<u32, String> {
     if !(hash.starts_with("$2a$") || hash.starts_with("$2b$") || hash.starts_with("$2y$")) {
         return Err("not a bcrypt hash ($2a$, $2b$ or $2y$)".into());
     }
+    // Two ASCII digits of cost, as every bcrypt writes them (`"+9"` would parse as 9 but hide the
+    // hash from the store's scan for the timing floor).
+    if !hash.as_bytes().get(4..6).is_some_and(|d| d.iter().all(u8::is_ascii_digit)) {
+        return Err("the cost must be two digits".into());
+    }
     let parts: bcrypt::HashParts = hash.parse().map_err(|e| format!("malformed bcrypt hash: {e}"))?;
     let cost = parts.get_cost();
     if !BCRYPT_COSTS.contains(&cost) {
@@ -245,18 +250,19 @@ impl Hasher {
         self.legacy_cost.store(cost.filter(|c| BCRYPT_COSTS.contains(c)).unwrap_or(0), Ordering::Relaxed);
     }
 
-    /// How long one bcrypt verification of `cost` takes here: the faster of two runs, measured once.
+    /// How long one bcrypt verification of `cost` takes here: the faster of two runs, measured once
+    /// (under the lock, so concurrent first logins wait for one measurement instead of each running
+    /// their own).
     fn bcrypt_time(&self, cost: u32) -> Duration {
-        if let Some(t) = self.bcrypt_times.lock().unwrap_or_else(|p| p.into_inner()).get(&cost) {
-            return *t;
-        }
-        let run = || {
-            let started = Instant::now();
-            let _ = bcrypt::hash_with_salt("accounts-rs timing floor", cost, [7u8; 16]);
-            started.elapsed()
-        };
-        let time = run().min(run());
-        *self.bcrypt_times.lock().unwrap_or_else(|p| p.into_inner()).entry(cost).or_insert(time)
+        let mut times = self.bcrypt_times.lock().unwrap_or_else(|p| p.into_inner());
+        *times.entry(cost).or_insert_with(|| {
+            let run = || {
+                let started = Instant::now();
+                let _ = bcrypt::hash_with_salt("accounts-rs timing floor", cost, [7u8; 16]);
+                started.elapsed()
+            };
+            run().min(run())
+        })
     }
 }
 

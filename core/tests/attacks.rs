@@ -820,3 +820,83 @@ fn every_sealed_column_is_resealed() {
         assert!(store::SEALED_COLUMNS.contains(&(table.as_str(), column.as_str())), "{table}.{column} holds sealed values resealAll does not cover");
     }
 }
+
+#[test]
+fn a_reset_that_proves_the_first_address_ends_what_the_account_held_before() {
+    // The attacker signs up with the victim's address (unverified), links a provider identity of
+    // theirs and adds an address of theirs; the victim, refused at signup, resets the password.
+    let answers = json!({"attacker-gh": {"id": "99"}, "owner-gh": {"id": "100"}});
+    let (s, _clock, mails) = {
+        let mails = Arc::new(Mutex::new(Vec::new()));
+        let sink = mails.clone();
+        let authenticate: Arc<callbacks::OAuthAuthenticateFn> =
+            Arc::new(move |_: &str, params: &Value| Ok(answers[params["code"].as_str().unwrap_or_default()].clone()));
+        let callbacks = Callbacks {
+            send_mail: Some(Arc::new(move |m: &Value| {
+                sink.lock().unwrap().push(m.clone());
+                Ok(())
+            })),
+            oauth_authenticate: Some(authenticate),
+            ..Callbacks::default()
+        };
+        let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+        let cfg = config("sqlite::memory:", json!({"services": {"oauth": {"providers": {"github": {"type": "host"}}}}}));
+        (AccountsServer::with_clock(cfg, callbacks, clock.clone()).unwrap(), clock, mails)
+    };
+    let account = s.password().create_user(&json!({"email": "victim@example.com", "password": "attacker password"})).unwrap();
+    s.oauth().link_account(&account, "github", &json!({"code": "attacker-gh"})).unwrap();
+    s.password().add_email(&account, "attacker@example.com", false).unwrap();
+    let attacker_session = login(&s, "victim@example.com", "attacker password", "203.0.113.66").unwrap();
+    assert_eq!(code(s.password().create_user(&json!({"email": "victim@example.com", "password": "x-victim-pass"}))), ErrorCode::EmailAlreadyExists);
+    s.password().send_reset_password_email("victim@example.com").unwrap();
+    let (_, token) = last_link(&mails);
+    s.password().reset_password(&token, "the victim's new password", None, &no_info()).unwrap();
+    // The account is the victim's alone now.
+    assert!(s.oauth().list_linked_accounts(&account).unwrap().is_empty(), "the attacker's identity is gone");
+    let user = s.find_user_by_id(&account).unwrap().unwrap();
+    assert_eq!(user.emails.iter().map(|e| (e.address.as_str(), e.verified)).collect::<Vec<_>>(), [("victim@example.com", true)]);
+    assert_ne!(oauth_login(&s, "attacker-gh").unwrap().user.id, account, "the identity opens an account of its own only");
+    assert!(s.resume_session(&attacker_session.tokens.access_token).is_err(), "the attacker's sessions ended");
+    // Once an address is proven, a later reset keeps what the owner set up.
+    s.oauth().link_account(&account, "github", &json!({"code": "owner-gh"})).unwrap();
+    s.password().send_reset_password_email("victim@example.com").unwrap();
+    let (_, token) = last_link(&mails);
+    s.password().reset_password(&token, "another new password", None, &no_info()).unwrap();
+    assert_eq!(s.oauth().list_linked_accounts(&account).unwrap().len(), 1);
+}
+
+#[test]
+fn the_timing_floor_and_import_ignore_malformed_costs() {
+    let s = memory();
+    let good = bcrypt::hash("old password", 4).unwrap();
+    let body = &good[7..];
+    // "+9" parses as a number but is not two digits: refused at import.
+    let report =
+        s.import_users(&[json!({"_id": "plus", "username": "plus", "services": {"password": {"bcrypt": format!("$2b$+9${body}")}}})]).unwrap();
+    assert_eq!((report.imported, report.failed[0].code.as_str()), (0, "InvalidArgument"));
+    // An out-of-range hash stored earlier does not turn the floor off for the others: the store's
+    // scan reports the highest cost in range.
+    let legacy = s.password().create_user(&json!({"username": "legacy"})).unwrap();
+    s.store().set_password_hash(&legacy, &format!("$2b$31${body}"), 0).unwrap();
+    let imported = s.password().create_user(&json!({"username": "imported"})).unwrap();
+    s.store().set_password_hash(&imported, &bcrypt::hash("pw", 6).unwrap(), 0).unwrap();
+    assert_eq!(s.store().max_bcrypt_cost().unwrap(), Some(6));
+}
+
+#[test]
+fn addresses_stored_before_the_lookalike_rule_are_protected_after_the_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, path) = file(&dir, json!({}));
+    alice(&s);
+    drop(s);
+    // The file as schema version 4 left it: no lookalike keys.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DROP INDEX emails_address_key; ALTER TABLE emails DROP COLUMN address_key; \
+         DROP INDEX oauth_flows_client; ALTER TABLE oauth_flows DROP COLUMN client; PRAGMA user_version = 4;",
+    )
+    .unwrap();
+    drop(conn);
+    let s = AccountsServer::new(config(&format!("sqlite:{}", path.display()), json!({})), Callbacks::default()).unwrap();
+    assert_eq!(code(s.password().create_user(&json!({"email": "аӏісе@example.com"}))), ErrorCode::EmailAlreadyExists);
+}

@@ -98,11 +98,19 @@ fn write_reset(ctx: &Context, token: &str, reset: &Reset) -> Result<String> {
             used.apply(w)?;
         }
         let now = ctx.now();
+        // The first address this account proves: whoever set it up may not be the address's
+        // owner (an attacker signing up with a victim's address, then linking a provider or adding
+        // an address of theirs). What it held before this proof goes, so the owner gets the
+        // account alone (docs/security.md, "Pre-account hijack").
+        let first_proof = !user.emails.iter().any(|e| e.verified);
         w.set_password_hash(&user.id, hash, now)?;
         w.verify_email(&user.id, address, now)?;
+        if first_proof {
+            w.drop_unproven_holds(&user.id, address, now)?;
+        }
         w.delete_tokens(&user.id, kinds::RESET_PASSWORD)?;
         w.delete_tokens(&user.id, kinds::ENROLL_ACCOUNT)?;
-        if opts.invalidate_all_sessions_after_password_reset {
+        if opts.invalidate_all_sessions_after_password_reset || first_proof {
             w.invalidate_all_sessions(&user.id, &[], now)?;
         }
         if let Some((record, _)) = session {

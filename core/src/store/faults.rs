@@ -103,6 +103,10 @@ impl Writes for FaultyWrites<'_> {
         self.plan.step("tx link_account")?;
         self.inner.link_account(account)
     }
+    fn drop_unproven_holds(&mut self, user_id: &str, keep: &str, now: i64) -> Result<()> {
+        self.plan.step("tx drop_unproven_holds")?;
+        self.inner.drop_unproven_holds(user_id, keep, now)
+    }
     fn set_linked_tokens(&mut self, provider: &str, id: &str, tokens: Option<&str>) -> Result<bool> {
         self.plan.step("tx set_linked_tokens")?;
         self.inner.set_linked_tokens(provider, id, tokens)

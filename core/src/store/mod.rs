@@ -282,6 +282,10 @@ pub trait Writes {
     fn link_account(&mut self, account: &LinkedAccount) -> Result<()>;
     /// Replaces the sealed provider tokens of a linked identity; whether it exists.
     fn set_linked_tokens(&mut self, provider: &str, id: &str, tokens: Option<&str>) -> Result<bool>;
+    /// Removes what an account held while none of its addresses was proven — every linked
+    /// identity and every unverified address but `keep` (with their link tokens) — when a reset
+    /// through `keep` proves the first one (docs/security.md, "Pre-account hijack").
+    fn drop_unproven_holds(&mut self, user_id: &str, keep: &str, now: i64) -> Result<()>;
 }
 
 /// A pending OpenID Connect authorization, between `authorizationUrl` and the login that ends it

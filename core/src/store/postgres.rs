@@ -124,6 +124,9 @@ CREATE INDEX oauth_flows_client ON oauth_flows(client, created_at);
 "#,
 ];
 
+/// The schema version that added `emails.address_key` (filled in for older rows as it migrates).
+const ADDRESS_KEYS_VERSION: usize = 5;
+
 /// Key of the advisory lock that serialises migrations across processes ("accounts" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6163_636f_756e_7473;
 
@@ -162,6 +165,16 @@ fn migrate(client: &mut postgres::Client) -> Result<()> {
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
             tx.batch_execute(sql)?;
+            if i + 1 == ADDRESS_KEYS_VERSION {
+                // The lookalike key needs the UTS #39 skeleton, which SQL cannot compute: addresses
+                // stored before this version get theirs here, in the migration's transaction.
+                let rows = tx.query("SELECT address FROM emails WHERE address_key IS NULL", &[])?;
+                let set = tx.prepare("UPDATE emails SET address_key = $2 WHERE address = $1")?;
+                for row in &rows {
+                    let address: &str = row.get(0);
+                    tx.execute(&set, &[&address, &email_key(address)])?;
+                }
+            }
             tx.execute("UPDATE accounts_schema SET version = $1", &[&((i + 1) as i32)])?;
         }
         tx.commit()?;
@@ -465,6 +478,16 @@ impl<C: GenericClient> Writes for PgWrites<'_, C> {
         Ok(())
     }
 
+    fn drop_unproven_holds(&mut self, user_id: &str, keep: &str, now: i64) -> Result<()> {
+        self.c.execute("DELETE FROM linked_accounts WHERE user_id = $1", &[&user_id])?;
+        self.c.execute(
+            "DELETE FROM tokens WHERE user_id = $1 AND address IN (SELECT address FROM emails WHERE user_id = $1 AND NOT verified AND address <> $2)",
+            &[&user_id, &keep],
+        )?;
+        self.c.execute("DELETE FROM emails WHERE user_id = $1 AND NOT verified AND address <> $2", &[&user_id, &keep])?;
+        sync_emails(self.c, user_id, now)
+    }
+
     fn set_linked_tokens(&mut self, provider: &str, id: &str, tokens: Option<&str>) -> Result<bool> {
         Ok(self.c.execute("UPDATE linked_accounts SET tokens = $3 WHERE provider = $1 AND subject = $2", &[&provider, &id, &tokens])? == 1)
     }
@@ -512,9 +535,10 @@ impl Store for PostgresStore {
     }
 
     fn max_bcrypt_cost(&self) -> Result<Option<u32>> {
-        let row = self
-            .conn()?
-            .query_one("SELECT MAX(CAST(substring(hash from 5 for 2) AS INTEGER)) FROM passwords WHERE hash ~ '^\\$2[aby]\\$[0-9]{2}\\$'", &[])?;
+        let row = self.conn()?.query_one(
+            "SELECT MAX(CAST(substring(hash from 5 for 2) AS INTEGER)) FROM passwords WHERE hash ~ '^\\$2[aby]\\$(0[4-9]|1[0-5])\\$'",
+            &[],
+        )?;
         Ok(row.get::<_, Option<i32>>(0).and_then(|c| u32::try_from(c).ok()))
     }
 

@@ -252,11 +252,24 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
         tx.execute_batch(sql)?;
+        if i + 1 == ADDRESS_KEYS_VERSION {
+            // The lookalike key needs the UTS #39 skeleton, which SQL cannot compute: addresses
+            // stored before this version get theirs here, in the migration's transaction.
+            let addresses: Vec<String> =
+                tx.prepare("SELECT address FROM emails WHERE address_key IS NULL")?.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+            let mut set = tx.prepare("UPDATE emails SET address_key = ?2 WHERE address = ?1")?;
+            for address in &addresses {
+                set.execute(params![address, email_key(address)])?;
+            }
+        }
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
     }
     tx.commit()?;
     Ok(())
 }
+
+/// The schema version that added `emails.address_key` (filled in for older rows as it migrates).
+const ADDRESS_KEYS_VERSION: usize = 5;
 
 /// Creates the database file readable by its owner only (0600) if it does not exist yet. SQLite
 /// gives the `-wal` and `-shm` files the mode of the database file, so they are private too.
@@ -746,6 +759,17 @@ impl Writes for SqliteWrites<'_> {
         Ok(())
     }
 
+    fn drop_unproven_holds(&mut self, user_id: &str, keep: &str, now: i64) -> Result<()> {
+        let tx = self.tx;
+        tx.prepare_cached("DELETE FROM linked_accounts WHERE user_id = ?1")?.execute([user_id])?;
+        tx.prepare_cached(
+            "DELETE FROM tokens WHERE user_id = ?1 AND address IN (SELECT address FROM emails WHERE user_id = ?1 AND verified = 0 AND address <> ?2)",
+        )?
+        .execute([user_id, keep])?;
+        tx.prepare_cached("DELETE FROM emails WHERE user_id = ?1 AND verified = 0 AND address <> ?2")?.execute([user_id, keep])?;
+        sync_emails(tx, user_id, now)
+    }
+
     fn set_linked_tokens(&mut self, provider: &str, id: &str, tokens: Option<&str>) -> Result<bool> {
         Ok(self
             .tx
@@ -795,8 +819,11 @@ impl Store for SqliteStore {
 
     fn max_bcrypt_cost(&self) -> Result<Option<u32>> {
         self.read(|c| {
-            c.prepare_cached("SELECT MAX(CAST(substr(hash, 5, 2) AS INTEGER)) FROM passwords WHERE hash GLOB '$2[aby]$[0-9][0-9]$*'")?
-                .query_row([], |r| r.get::<_, Option<u32>>(0))
+            c.prepare_cached(
+                "SELECT MAX(CAST(substr(hash, 5, 2) AS INTEGER)) FROM passwords WHERE hash GLOB '$2[aby]$[0-9][0-9]$*' \
+                 AND CAST(substr(hash, 5, 2) AS INTEGER) BETWEEN 4 AND 15",
+            )?
+            .query_row([], |r| r.get::<_, Option<u32>>(0))
         })
     }
 
