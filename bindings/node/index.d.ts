@@ -135,7 +135,7 @@ export interface Mail {
   text: string
   html: string
 }
-export interface AuthSecret { base32: string; otpauthUrl: string; otpauth_url: string }
+export interface AuthSecret { ascii: string; hex: string; base32: string; otpauthUrl: string; otpauth_url: string }
 
 export type LoginParams = Record<string, unknown>
 

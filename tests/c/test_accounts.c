@@ -550,6 +550,15 @@ static void test_account_flows(void) {
     CHECK(url != NULL && url_js != NULL && strcmp(url, url_js) == 0);
     free(url);
     free(url_js);
+    /* speakeasy's shape, as accounts-js returns it: the ASCII secret, its bytes in hex */
+    char *ascii = json_str(out, "ascii"), *hexed = json_str(out, "hex");
+    CHECK(ascii != NULL && hexed != NULL && strlen(ascii) == 32 && strlen(hexed) == 64);
+    for (size_t i = 0; ascii != NULL && hexed != NULL && i < strlen(ascii); i++) {
+        unsigned byte = 0;
+        CHECK(sscanf(hexed + 2 * i, "%2x", &byte) == 1 && byte == (unsigned char)ascii[i]);
+    }
+    free(ascii);
+    free(hexed);
     accounts_string_free(out);
     char code[16];
     CHECK(totp_now(base32, code));

@@ -605,7 +605,7 @@ impl PyPassword {
 
 #[pymethods]
 impl PyTwoFactor {
-    /// A new secret: `{"base32", "otpauthUrl", "otpauth_url"}` (the same URL; accounts-js reads `otpauth_url`).
+    /// A new secret in speakeasy's shape: `{"ascii", "hex", "base32", "otpauthUrl", "otpauth_url"}` (the same URL; accounts-js reads `otpauth_url`).
     fn get_new_auth_secret<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let secret = core_call!(py, self.inner.password().two_factor().get_new_auth_secret())?;
         ser_to_py(py, &secret)
