@@ -12,10 +12,13 @@ const CODES = native.errorCodes() // [[code, number, isInputError], ...]
 class AccountsError extends Error {
   constructor(message, code, number, details) {
     super(message)
-    this.name = 'AccountsError'
+    // `code` is the only own enumerable property, as on accounts-js's AccountsJsError: apollo-server
+    // copies an error's own enumerable properties into `extensions.exception`, so GraphQL clients
+    // see what they see with accounts-js. `name`, `number` and `details` stay readable.
     this.code = code
-    this.number = number
-    if (details !== undefined) this.details = details
+    const hidden = (value) => ({ value, writable: true, configurable: true, enumerable: false })
+    Object.defineProperties(this, { name: hidden('AccountsError'), number: hidden(number) })
+    if (details !== undefined) Object.defineProperty(this, 'details', hidden(details))
   }
 }
 

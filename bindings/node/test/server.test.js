@@ -110,6 +110,12 @@ test('refresh reuse revokes the session and carries details', async () => {
   await assert.rejects(s.refreshTokens(login.tokens.accessToken, login.tokens.refreshToken), (e) => {
     assert.equal(e.code, 'RefreshTokenReused')
     assert.deepEqual(e.details, { sessionId: login.sessionId })
+    // Readable, but not own enumerable properties: apollo-server copies those into
+    // `extensions.exception`, and accounts-js's errors carry only `code` there.
+    assert.equal(e.name, 'AccountsError')
+    assert.equal(typeof e.number, 'number')
+    assert.deepEqual(Object.keys(e), ['code'])
+    assert.deepEqual({ ...e }, { code: 'RefreshTokenReused' })
     return true
   })
   await rejects(s.resumeSession(login.tokens.accessToken), 'InvalidSession')

@@ -112,6 +112,9 @@ test('login: codes, messages and result shape', async () => {
     { user: 'ghost', password: 'long enough' },
     { user: 'ann', password: 'wrong password' },
     { user: { email: 'ghost@example.com' }, password: 'long enough' },
+    // accounts-js treats empty strings as missing (`if (!user || !password)`)
+    { user: 'ann', password: '' },
+    { user: '', password: 'long enough' },
   ]
   for (const ambiguousErrorMessages of [true, false]) {
     const [js, rs] = await both(
@@ -506,6 +509,71 @@ test('account flows: verification, reset, change password — codes, messages, o
   assert.deepEqual(rs, js)
 })
 
+test('errors carry only `code` as an own enumerable property (what apollo copies to extensions.exception)', async () => {
+  const [js, rs] = await flows(async ({ server, password }) => {
+    await password.createUser({ username: 'ann', email: 'ann@example.com', password: 'long enough' })
+    const keys = []
+    for (const call of [
+      () => server.loginWithService('password', { user: 'ann', password: 'wrong password' }, {}),
+      () => server.loginWithService('password', { user: 'ann' }, {}),
+      () => password.verifyEmail('nope'),
+      () => server.resumeSession('a.b.c'),
+    ]) {
+      try {
+        await call()
+        keys.push('resolved')
+      } catch (e) {
+        keys.push({ own: Object.keys(e), name: typeof e.name })
+      }
+    }
+    return keys
+  })
+  assert.deepEqual(rs, js)
+})
+
+test('default mails: accounts-js 0.33\'s subjects, texts and HTML; the sender is ours (listed difference)', async () => {
+  const [js, rs] = await flows(async ({ server, password, magicLink, mails }) => {
+    const id = await password.createUser({ username: 'ann', email: 'ann@example.com', password: 'long enough' })
+    await password.createUser({ username: 'bob', email: 'bob@example.com' })
+    await password.sendVerificationEmail('ann@example.com')
+    await password.sendResetPasswordEmail('ann@example.com')
+    await password.sendEnrollmentEmail('bob@example.com')
+    await magicLink.requestMagicLinkEmail('ann@example.com')
+    await password.changePassword(id, 'long enough', 'second password')
+    await new Promise((resolve) => setImmediate(resolve))
+    return mails.map((m) => ({
+      from: m.from, to: m.to, subject: m.subject,
+      text: m.text.replace(/[0-9a-zA-Z_-]{20,}$/, '<token>'), html: m.html.replace(/\/[0-9a-zA-Z_-]{20,}"/, '/<token>"'),
+    }))
+  })
+  assert.equal(rs.length, 5)
+  assert.deepEqual(js.map((m) => m.from), Array(5).fill('accounts-js <no-reply@accounts-js.com>'))
+  assert.deepEqual(rs.map((m) => m.from), Array(5).fill('accounts-rs <no-reply@localhost>'))
+  const unsent = (list) => list.map(({ from, ...rest }) => rest)
+  assert.deepEqual(unsent(rs), unsent(js))
+  assert.equal(rs[3].subject, 'Your magic link')
+})
+
+test('a reset link and a magic-link login verify the address; an impersonation token resumes as the target (listed differences)', async () => {
+  const impersonationAuthorize = (user) => user.username === 'ann'
+  const [js, rs] = await flows(async ({ server, password, magicLink, lastToken }) => {
+    const annId = await password.createUser({ username: 'ann', email: 'ann@example.com', password: 'long enough' })
+    const bobId = await password.createUser({ username: 'bob', email: 'bob@example.com', password: 'long enough' })
+    await password.sendResetPasswordEmail('ann@example.com')
+    await password.resetPassword(lastToken(), 'second password', {})
+    const seen = { afterReset: (await server.findUserById(annId)).emails[0].verified }
+    await magicLink.requestMagicLinkEmail('bob@example.com')
+    await server.loginWithService('magicLink', { token: lastToken() }, {})
+    seen.afterMagicLink = (await server.findUserById(bobId)).emails[0].verified
+    const { tokens } = await server.loginWithService('password', { user: 'ann', password: 'second password' }, {})
+    const impersonated = await server.impersonate(tokens.accessToken, { username: 'bob' }, {})
+    seen.resumedAs = (await server.resumeSession(impersonated.tokens.accessToken)).username
+    return seen
+  }, { impersonationAuthorize })
+  assert.deepEqual(js, { afterReset: false, afterMagicLink: false, resumedAs: 'ann' })
+  assert.deepEqual(rs, { afterReset: true, afterMagicLink: true, resumedAs: 'bob' })
+})
+
 test('unknown addresses in ambiguous mode: accounts-js says UserNotFound, we stay silent (listed difference)', async () => {
   const [js, rs] = await flows(async ({ password, magicLink, mails }) => ({
     verify: errorOf(await outcome(password.sendVerificationEmail('ghost@example.com'))),
@@ -524,7 +592,11 @@ test('two-factor and magic links: codes and messages', async () => {
     const id = await password.createUser({ username: 'ann', email: 'ann@example.com', password: 'long enough' })
     const tf = password.twoFactor
     const secret = tf.getNewAuthSecret()
-    const seen = { secretKeys: ['base32', 'otpauth_url'].every((k) => typeof secret[k] === 'string') }
+    // speakeasy's generateSecret shape (GraphQL's TwoFactorSecretKey exposes ascii and hex)
+    const seen = {
+      secretKeys: ['ascii', 'hex', 'base32', 'otpauth_url'].every((k) => typeof secret[k] === 'string'),
+      hexOfAscii: Buffer.from(secret.ascii, 'ascii').toString('hex') === secret.hex,
+    }
     seen.setWrong = errorOf(await outcome(tf.set(id, secret, '000000' === authenticator.generate(secret.base32) ? '111111' : '000000'))).message
     await tf.set(id, secret, authenticator.generate(secret.base32))
     seen.loginNoCode = errorOf(await outcome(server.loginWithService('password', { user: 'ann', password: 'long enough' }, {}))).message
