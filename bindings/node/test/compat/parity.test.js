@@ -51,6 +51,15 @@ async function both(scenario, options) {
 
 const errorOf = (o) => ({ code: o.code, message: o.message })
 
+// accounts-js's default emailTemplates, as loaded. Its constructor lodash-merges the options into a
+// shallow copy of its defaults, so a server given emailTemplates rewrites the shared default
+// templates of every later server in the process: restoreJsTemplates() undoes that.
+const JS_TEMPLATES = Object.fromEntries(Object.entries(require('@accounts/server/lib/utils/email').emailTemplates).map(([k, v]) => [k, typeof v === 'object' ? { ...v } : v]))
+function restoreJsTemplates() {
+  const shared = require('@accounts/server/lib/utils/email').emailTemplates
+  for (const [k, v] of Object.entries(JS_TEMPLATES)) shared[k] = typeof v === 'object' ? { ...v } : v
+}
+
 test('createUser: validation order, codes and messages', async () => {
   const inputs = [
     {},
@@ -351,7 +360,7 @@ test('mail: function templates and prepareMail as in accounts-js', async () => {
   }
   const mails = { js: [], rs: [] }
   const js = new AccountsJs(
-    { db: new CopyingDb(), tokenSecret: SECRET, siteUrl: 'https://app.example', emailTemplates: { ...require('@accounts/server').emailTemplates, ...emailTemplates }, sendMail: async (m) => mails.js.push(m) },
+    { db: new CopyingDb(), tokenSecret: SECRET, siteUrl: 'https://app.example', emailTemplates: { ...require('@accounts/server/lib/utils/email').emailTemplates, ...emailTemplates }, sendMail: async (m) => mails.js.push(m) },
     { password: new AccountsPassword({}) },
   )
   js.db.addEmailVerificationToken = async () => {}
@@ -360,6 +369,7 @@ test('mail: function templates and prepareMail as in accounts-js', async () => {
     await server.getServices().password.createUser({ username: 'ann', email: 'ann@example.com' })
     await server.getServices().password.sendVerificationEmail('ann@example.com')
   }
+  restoreJsTemplates() // js's options hold the shared templates: restored once its mail is sent
   const shape = (m) => ({ from: m.from, to: m.to, subject: m.subject, text: m.text.replace(/[0-9a-f]{32,}$/, '<token>'), html: m.html.replace(/[0-9a-f]{32,}/, '<token>') })
   assert.deepEqual(shape(mails.rs[0]), shape(mails.js[0]))
   assert.equal(mails.rs[0].subject, 'Welcome ann')
