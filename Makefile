@@ -137,7 +137,8 @@ test-c: tools header-check oidc-tools $(LIB_DIR)/libaccounts.so
 		$(BUILD)/c/test_accounts $$(mktemp -d)
 	gcc $(CFLAGS_TEST) -fsanitize=address,undefined -fno-omit-frame-pointer tests/c/test_accounts.c $(LDFLAGS_TEST) \
 		-o $(BUILD)/c/test_accounts_asan
-	$(WITH_OIDC) $(BUILD)/c/test_accounts_asan $$(mktemp -d)
+	@# the provider's claim placements (tests/oidc/provider.mjs): email from UserInfo above, in the ID token here
+	OIDC_CLAIMS=id_token $(WITH_OIDC) $(BUILD)/c/test_accounts_asan $$(mktemp -d)
 	g++ -std=c++17 -Wall -Wextra -Werror -I$(CURDIR)/include tests/c/header_check.cpp $(LDFLAGS_TEST) -o $(BUILD)/c/header_check
 	$(BUILD)/c/header_check
 	# install into a scratch prefix and build the quickstart the way a user would: with pkg-config

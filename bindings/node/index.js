@@ -262,6 +262,10 @@ Object.assign(OAuthService.prototype, {
   authorizationUrl: method(function (provider, options) {
     return call(this._native.oauthAuthorizationUrl(str(provider, 'provider'), optJson(options, 'options')))
   }),
+  /** Fetches every OpenID provider's discovery and keys; rejects with ProviderError (details.provider) on the first that fails. */
+  checkProviders: method(async function () {
+    await call(this._native.oauthCheckProviders())
+  }),
   /** Links the identity `params` prove at `provider` to the logged-in user; resolves with the link. */
   linkAccount: method(function (userId, provider, params) {
     return call(this._native.oauthLinkAccount(str(userId, 'userId'), str(provider, 'provider'), json(params, 'params')))
