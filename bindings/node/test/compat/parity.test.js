@@ -618,6 +618,24 @@ test('two-factor and magic links: codes and messages', async () => {
   assert.deepEqual(rs, js)
 })
 
+test('two-factor secret: speakeasy\'s shape; 32 uniform alphanumerics instead of 20 with symbols (listed difference)', async () => {
+  const [js, rs] = await flows(async ({ password }) => {
+    const secret = password.twoFactor.getNewAuthSecret()
+    return {
+      keys: ['ascii', 'hex', 'base32', 'otpauth_url'].filter((k) => typeof secret[k] === 'string'),
+      hexOfAscii: Buffer.from(secret.ascii, 'ascii').toString('hex') === secret.hex,
+      qr: typeof secret.qr_code_base32,
+      length: secret.ascii.length,
+      alphanumeric: /^[0-9A-Za-z]+$/.test(secret.ascii),
+    }
+  })
+  assert.deepEqual(rs.keys, js.keys)
+  assert.ok(rs.hexOfAscii && js.hexOfAscii)
+  assert.equal(rs.qr, js.qr, 'no third-party QR-code URLs on either side')
+  assert.equal(js.length, 20)
+  assert.deepEqual([rs.length, rs.alphanumeric], [32, true])
+})
+
 test('magic-link login without a usable token', async () => {
   const [js, rs] = await flows(async ({ server }) => ({
     missing: errorOf(await outcome(server.loginWithService('magicLink', {}, {}))),
