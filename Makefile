@@ -182,8 +182,9 @@ bindings/node/node_modules/.bin/napi:
 node-build: bindings/node/node_modules/.bin/napi
 	cd bindings/node && npx napi build --dts native.d.ts
 
-# test/compat is a user project with the real accounts-js transport and clients from npm; its
-# python-rest test drives them against accounts.asgi in the test venv (make test builds it first).
+# test/compat is a user project with the real accounts-js transports (rest-express, and graphql-api on
+# apollo-server 2) and clients from npm; its python-rest test drives them against accounts.asgi in the
+# test venv (make test builds it first).
 test-node: node-build oidc-tools
 	cd bindings/node/test/compat && npm ci --no-audit --no-fund
 	cd bindings/node && ACCOUNTS_TEST_PYTHON=$(VENV)/bin/python node --test test/
