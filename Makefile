@@ -137,7 +137,8 @@ test-c: tools header-check oidc-tools $(LIB_DIR)/libaccounts.so
 		$(BUILD)/c/test_accounts $$(mktemp -d)
 	gcc $(CFLAGS_TEST) -fsanitize=address,undefined -fno-omit-frame-pointer tests/c/test_accounts.c $(LDFLAGS_TEST) \
 		-o $(BUILD)/c/test_accounts_asan
-	$(WITH_OIDC) $(BUILD)/c/test_accounts_asan $$(mktemp -d)
+	@# the provider's claim placements (tests/oidc/provider.mjs): email from UserInfo above, in the ID token here
+	OIDC_CLAIMS=id_token $(WITH_OIDC) $(BUILD)/c/test_accounts_asan $$(mktemp -d)
 	g++ -std=c++17 -Wall -Wextra -Werror -I$(CURDIR)/include tests/c/header_check.cpp $(LDFLAGS_TEST) -o $(BUILD)/c/header_check
 	$(BUILD)/c/header_check
 	# install into a scratch prefix and build the quickstart the way a user would: with pkg-config
@@ -181,8 +182,9 @@ bindings/node/node_modules/.bin/napi:
 node-build: bindings/node/node_modules/.bin/napi
 	cd bindings/node && npx napi build --dts native.d.ts
 
-# test/compat is a user project with the real accounts-js transport and clients from npm; its
-# python-rest test drives them against accounts.asgi in the test venv (make test builds it first).
+# test/compat is a user project with the real accounts-js transports (rest-express, and graphql-api on
+# apollo-server 2) and clients from npm; its python-rest test drives them against accounts.asgi in the
+# test venv (make test builds it first).
 test-node: node-build oidc-tools
 	cd bindings/node/test/compat && npm ci --no-audit --no-fund
 	cd bindings/node && ACCOUNTS_TEST_PYTHON=$(VENV)/bin/python node --test test/

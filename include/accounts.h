@@ -254,11 +254,12 @@ void accounts_error_free(struct accounts_error *error);
 
 // Starts an OpenID Connect login at `provider` (`"type": "oidc"`): `*request_json_out` receives
 // `{url, state}`, the URL to redirect the browser to and the `state` in it. `options_json`
-// (`{"loginHint"?, "prompt"?}`) may be NULL. The provider sends the browser back to the configured
-// redirect URI with `code` and `state`: log in with `accounts_server_login_with_service(s, "oauth",
-// "{\"provider\": ..., \"code\": ..., \"state\": ...}", ...)`.
+// (`{"loginHint"?, "prompt"?}`; any other key is refused) may be NULL. The provider sends the
+// browser back to the configured redirect URI with `code`, `state` (and `iss`): log in with
+// `accounts_server_login_with_service(s, "oauth", "{\"provider\": ..., \"code\": ...,
+// \"state\": ..., \"iss\": ...}", ...)`.
 // Results: `ACCOUNTS_OK`, `ACCOUNTS_PROVIDER_NOT_FOUND`, `ACCOUNTS_PROVIDER_ERROR` (discovery
-// failed), `ACCOUNTS_INVALID_ARGUMENT` (a host provider, bad options), `ACCOUNTS_STORAGE_ERROR`.
+// failed), `ACCOUNTS_INVALID_ARGUMENT` (a host provider, bad or unknown options), `ACCOUNTS_STORAGE_ERROR`.
 //
 // # Safety
 // As for every function.
@@ -267,6 +268,16 @@ enum accounts_result accounts_oauth_authorization_url(const struct accounts_serv
                                                       const char *options_json,
                                                       char **request_json_out,
                                                       struct accounts_error **error_out);
+
+// Fetches every OpenID provider's discovery document afresh and its keys (docs/oauth.md): call it
+// at startup so a typo in an issuer fails the deploy, not the first login.
+// Results: `ACCOUNTS_OK`, `ACCOUNTS_PROVIDER_ERROR` (unreachable, another issuer in discovery, an
+// endpoint that is not https; the error's details name the `provider`).
+//
+// # Safety
+// As for every function.
+enum accounts_result accounts_oauth_check_providers(const struct accounts_server *server,
+                                                    struct accounts_error **error_out);
 
 // Links the identity that `params_json` proves at `provider` (through the `oauthAuthenticate`
 // callback) to the logged-in user `user_id`; linking the same identity again is a no-op. On
@@ -470,7 +481,7 @@ enum accounts_result accounts_password_change_password(const struct accounts_ser
                                                        const char *new_password,
                                                        struct accounts_error **error_out);
 
-// A new TOTP secret: `{"base32", "otpauthUrl", "otpauth_url"}` (the same URL twice: accounts-js reads `otpauth_url`) in `*secret_json_out` (show the URL as a QR code).
+// A new TOTP secret in speakeasy's shape: `{"ascii", "hex", "base32", "otpauthUrl", "otpauth_url"}` (the same URL twice: accounts-js reads `otpauth_url`) in `*secret_json_out` (show the URL as a QR code).
 // Results: `ACCOUNTS_OK`, `ACCOUNTS_INTERNAL_ERROR`, `ACCOUNTS_INVALID_ARGUMENT`.
 //
 // # Safety

@@ -57,7 +57,8 @@ export interface AccountsServerOptions {
   previousSealingSecrets?: string[]
   tokenConfigs?: {
     accessToken?: { expiresIn?: string | number; algorithm?: 'HS256' | 'HS384' | 'HS512' | 'RS256' | 'RS384' | 'RS512' | 'ES256' | 'ES384' | 'EdDSA'; issuer?: string; audience?: string }
-    refreshToken?: { expiresIn?: string | number }
+    /** jsonwebtoken's sign options as accounts-js configs write them; algorithm, issuer and audience must agree with accessToken's. */
+    refreshToken?: { expiresIn?: string | number; algorithm?: 'HS256' | 'HS384' | 'HS512' | 'RS256' | 'RS384' | 'RS512' | 'ES256' | 'ES384' | 'EdDSA'; issuer?: string; audience?: string }
   }
   ambiguousErrorMessages?: boolean
   useStatelessSession?: boolean
@@ -93,7 +94,7 @@ export interface AccountsServerOptions {
     oauth?: {
       providers?: Record<string, { type: 'host'; storeTokens?: boolean } | OidcProviderConfig>
       unverifiedEmailMatch?: 'refuse' | 'createAccount'
-      /** How long an authorization may be finished (default "10m"). */
+      /** How long an authorization may be finished (default "10m", at least 60 s). */
       flowExpiration?: string | number
     }
   }
@@ -121,7 +122,8 @@ export interface AccountsServerOptions {
   oauthAuthenticate?: (provider: string, params: Record<string, unknown>) => Awaitable<ProviderIdentity>
 }
 
-export interface Limit { max: number; window: string | number }
+/** `{max: 0}` alone turns a limit off; a limit that is on needs its window. */
+export interface Limit { max: number; window?: string | number }
 export interface LimitSet { accountIp: Limit; account: Limit; ip: Limit }
 
 /** `{{url}}` and `{{email}}` are replaced in every field. */
@@ -135,7 +137,7 @@ export interface Mail {
   text: string
   html: string
 }
-export interface AuthSecret { base32: string; otpauthUrl: string; otpauth_url: string }
+export interface AuthSecret { ascii: string; hex: string; base32: string; otpauthUrl: string; otpauth_url: string }
 
 export type LoginParams = Record<string, unknown>
 
@@ -185,6 +187,8 @@ export interface OidcProviderConfig {
   /** Accepted ID-token algorithms, default ['RS256']. */
   algorithms?: ('RS256' | 'RS384' | 'RS512' | 'ES256' | 'ES384' | 'EdDSA')[]
   tokenEndpointAuthMethod?: 'clientSecretBasic' | 'clientSecretPost'
+  /** Always read email and profile from the UserInfo endpoint (default: only when the ID token has no email). */
+  userinfo?: boolean
 }
 
 /** A provider identity linked to a user. */
@@ -208,8 +212,10 @@ export interface ProviderIdentity {
 }
 
 export declare class OAuthService {
-  /** Starts an OpenID Connect login; redirect the browser to `url`. The provider comes back with `code` and `state` for `loginWithService('oauth', {provider, code, state})`. */
+  /** Starts an OpenID Connect login; redirect the browser to `url`. The provider comes back with `code`, `state` (and `iss`) for `loginWithService('oauth', {provider, code, state, iss})`. */
   authorizationUrl(provider: string, options?: { loginHint?: string; prompt?: string }): Promise<{ url: string; state: string }>
+  /** Fetches every OpenID provider's discovery document and keys (call it at startup); rejects with ProviderError, `details.provider` naming the provider, on the first that fails. */
+  checkProviders(): Promise<void>
   /** Links the identity `params` prove at `provider` to the logged-in user (a no-op when already linked to them). */
   linkAccount(userId: string, provider: string, params: Record<string, unknown>): Promise<LinkedAccount>
   /** Removes the user's identity of `provider`; rejects with LastLoginMethod when it is their only way in. */

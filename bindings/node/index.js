@@ -12,10 +12,13 @@ const CODES = native.errorCodes() // [[code, number, isInputError], ...]
 class AccountsError extends Error {
   constructor(message, code, number, details) {
     super(message)
-    this.name = 'AccountsError'
+    // `code` is the only own enumerable property, as on accounts-js's AccountsJsError: apollo-server
+    // copies an error's own enumerable properties into `extensions.exception`, so GraphQL clients
+    // see what they see with accounts-js. `name`, `number` and `details` stay readable.
     this.code = code
-    this.number = number
-    if (details !== undefined) this.details = details
+    const hidden = (value) => ({ value, writable: true, configurable: true, enumerable: false })
+    Object.defineProperties(this, { name: hidden('AccountsError'), number: hidden(number) })
+    if (details !== undefined) Object.defineProperty(this, 'details', hidden(details))
   }
 }
 
@@ -258,6 +261,10 @@ Object.assign(OAuthService.prototype, {
   /** Starts an OpenID Connect login: resolves with `{url, state}` (redirect the browser to `url`). */
   authorizationUrl: method(function (provider, options) {
     return call(this._native.oauthAuthorizationUrl(str(provider, 'provider'), optJson(options, 'options')))
+  }),
+  /** Fetches every OpenID provider's discovery and keys; rejects with ProviderError (details.provider) on the first that fails. */
+  checkProviders: method(async function () {
+    await call(this._native.oauthCheckProviders())
   }),
   /** Links the identity `params` prove at `provider` to the logged-in user; resolves with the link. */
   linkAccount: method(function (userId, provider, params) {

@@ -75,8 +75,8 @@ pub struct Config {
 pub struct Limit {
     /// Failures allowed within the window (0 turns the limit off).
     pub max: u32,
-    #[serde(deserialize_with = "de_duration", serialize_with = "ser_duration")]
-    /// The window, from the first failure.
+    #[serde(default, deserialize_with = "de_duration", serialize_with = "ser_duration")]
+    /// The window, from the first failure (may be left out of a limit that is off, `{max: 0}`).
     pub window: Duration,
 }
 
@@ -207,16 +207,28 @@ impl Default for AccessTokenConfig {
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-/// `tokenConfigs.refreshToken`.
+/// `tokenConfigs.refreshToken`. accounts-js passes this object to jsonwebtoken's `sign`, so its
+/// configs name `algorithm`, `issuer` and `audience` here too: they are accepted when they agree
+/// with the access token's (one key signs both tokens, and refresh tokens carry the access token's
+/// `iss` and `aud`), and `InvalidConfig` when they contradict them.
 pub struct RefreshTokenConfig {
     #[serde(default = "default_refresh_ttl", deserialize_with = "de_duration", serialize_with = "ser_duration")]
     /// `expiresIn` (default 7 days).
     pub expires_in: Duration,
+    /// `algorithm`: must be the signing key's (`accessToken.algorithm`, or the current ring key's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<String>,
+    /// `issuer`: must equal `accessToken.issuer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// `audience`: must equal `accessToken.audience`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
 }
 
 impl Default for RefreshTokenConfig {
     fn default() -> Self {
-        RefreshTokenConfig { expires_in: default_refresh_ttl() }
+        RefreshTokenConfig { expires_in: default_refresh_ttl(), algorithm: None, issuer: None, audience: None }
     }
 }
 
@@ -247,7 +259,8 @@ pub struct OAuthConfig {
     /// (a new account without that address).
     #[serde(default)]
     pub unverified_email_match: UnverifiedEmailMatch,
-    /// How long an authorization started by `authorizationUrl` may be finished (default 10 minutes).
+    /// How long an authorization started by `authorizationUrl` may be finished (default 10 minutes,
+    /// at least [`MIN_OAUTH_FLOW_EXPIRATION`]).
     #[serde(default = "default_oauth_flow_ttl", deserialize_with = "de_duration_ms", serialize_with = "ser_duration_ms")]
     pub flow_expiration: Duration,
 }
@@ -267,6 +280,9 @@ impl Default for OAuthConfig {
         OAuthConfig { providers: BTreeMap::new(), unverified_email_match: UnverifiedEmailMatch::default(), flow_expiration: default_oauth_flow_ttl() }
     }
 }
+
+/// The shortest `services.oauth.flowExpiration`: a user needs time to sign in at the provider.
+pub const MIN_OAUTH_FLOW_EXPIRATION: Duration = Duration::from_secs(60);
 
 fn default_oauth_flow_ttl() -> Duration {
     Duration::from_secs(10 * 60)
@@ -319,6 +335,10 @@ pub struct OidcProvider {
     /// nothing of the provider's is stored).
     #[serde(default)]
     pub store_tokens: bool,
+    /// Always read the address and profile from the UserInfo endpoint (default false: only when
+    /// the ID token carries no `email`, as providers following OpenID Connect Core §5.4 do).
+    #[serde(default)]
+    pub userinfo: bool,
 }
 
 /// How the client authenticates at the token endpoint.
@@ -339,18 +359,31 @@ fn default_oidc_algorithms() -> Vec<String> {
     vec!["RS256".into()]
 }
 
-/// Whether `url` may be fetched or redirected to: `https://`, or `http://` on a loopback host.
-pub fn allowed_provider_url(url: &str) -> bool {
-    if url.starts_with("https://") {
-        return true;
+/// `url` parsed as a provider URL may be fetched or redirected to: `https://`, or `http://` on a
+/// loopback host; never with userinfo (`http://localhost:80@evil.example` names `evil.example`),
+/// backslashes, whitespace or control characters (which parsers disagree on). Returns the parsed
+/// URL, whose serialization is what gets requested.
+pub fn provider_url(raw: &str) -> Option<url::Url> {
+    if raw.chars().any(|c| c == '\\' || c.is_whitespace() || c.is_control()) {
+        return None;
     }
-    let Some(rest) = url.strip_prefix("http://") else { return false };
-    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = match host.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    let parsed = url::Url::parse(raw).ok()?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return None;
+    }
+    let allowed = match (parsed.scheme(), parsed.host()) {
+        ("https", Some(_)) => true,
+        ("http", Some(url::Host::Domain(name))) => name.eq_ignore_ascii_case("localhost"),
+        ("http", Some(url::Host::Ipv4(a))) => a.is_loopback(),
+        ("http", Some(url::Host::Ipv6(a))) => a.is_loopback(),
+        _ => false,
     };
-    matches!(host, "127.0.0.1" | "localhost" | "::1")
+    allowed.then_some(parsed)
+}
+
+/// Whether `url` may be fetched or redirected to (see [`provider_url`]).
+pub fn allowed_provider_url(url: &str) -> bool {
+    provider_url(url).is_some()
 }
 
 /// `services.oauth.unverifiedEmailMatch`.
@@ -852,6 +885,33 @@ impl Config {
         crate::messages::Messages::new(&s.password.errors, &s.password.two_factor.errors, &s.magic_link.errors)
     }
 
+    /// `tokenConfigs.refreshToken`'s jsonwebtoken options, when given, agree with what actually
+    /// signs refresh tokens.
+    fn check_refresh_token_config(&self) -> Result<()> {
+        let (access, refresh) = (&self.token_configs.access_token, &self.token_configs.refresh_token);
+        let contradiction = |m: String| Err(AccountsError::new(ErrorCode::InvalidConfig, m));
+        if let Some(algorithm) = &refresh.algorithm {
+            let signing = match &self.token_keys {
+                Some(ring) => ring.keys.iter().find(|k| k.kid == ring.current).map(|k| k.algorithm.as_str()),
+                None => Some(access.algorithm.as_str()),
+            };
+            if signing.is_some_and(|s| s != algorithm) {
+                return contradiction(format!(
+                    "tokenConfigs.refreshToken.algorithm is {algorithm} but the signing key's is {}: one key signs both tokens",
+                    signing.unwrap_or_default()
+                ));
+            }
+        }
+        for (name, given, used) in [("issuer", &refresh.issuer, &access.issuer), ("audience", &refresh.audience, &access.audience)] {
+            if given.is_some() && given != used {
+                return contradiction(format!(
+                    "tokenConfigs.refreshToken.{name} must equal tokenConfigs.accessToken.{name}: refresh tokens carry the access token's"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Checks the rules serde cannot express.
     ///
     /// # Errors
@@ -886,12 +946,16 @@ impl Config {
         if self.token_configs.access_token.expires_in.is_zero() || self.token_configs.refresh_token.expires_in.is_zero() {
             return bad("token lifetimes must be positive");
         }
+        self.check_refresh_token_config()?;
         let h = self.services.password.hashing;
         if argon2::Params::new(h.memory_kib, h.iterations, h.parallelism, None).is_err() {
             return bad("services.password.hashing has invalid argon2 parameters");
         }
         if !self.db.starts_with("sqlite:") && !self.db.starts_with("postgres://") && !self.db.starts_with("postgresql://") {
             return bad("db must be sqlite:<path>, sqlite::memory: or postgres://...");
+        }
+        if self.services.oauth.flow_expiration < MIN_OAUTH_FLOW_EXPIRATION {
+            return bad("services.oauth.flowExpiration must be at least 60000 ms (60 s): users need time to sign in at the provider");
         }
         for (name, provider) in &self.services.oauth.providers {
             let ProviderConfig::Oidc(p) = provider else { continue };
@@ -972,8 +1036,39 @@ mod tests {
         assert_eq!(limits.password.ip, AttemptLimits::default_password().ip);
         assert_eq!(limits.link_token, AttemptLimits::default_link_token(), "an empty set is all defaults");
         assert_eq!(limits.second_factor, AttemptLimits::default_second_factor());
+        // `{max: 0}` alone turns a limit off; a limit that is on still needs its window.
+        let off = r#"{"db":"sqlite::memory:","tokenSecret":"0123456789abcdef0123456789abcdef","attemptLimits":{"password":{"ip":{"max":0}}}}"#;
+        assert_eq!(Config::from_json(off).unwrap().attempt_limits.password.ip.max, 0);
+        let on = r#"{"db":"sqlite::memory:","tokenSecret":"0123456789abcdef0123456789abcdef","attemptLimits":{"password":{"ip":{"max":3}}}}"#;
+        assert_eq!(Config::from_json(on).unwrap_err().code, ErrorCode::InvalidConfig);
         let unknown = r#"{"db":"sqlite::memory:","tokenSecret":"0123456789abcdef0123456789abcdef","attemptLimits":{"password":{"acount":{"max":1,"window":9}}}}"#;
         assert_eq!(Config::from_json(unknown).unwrap_err().code, ErrorCode::InvalidConfig, "a misspelt limit is refused");
+    }
+
+    /// accounts-js hands both `tokenConfigs` entries to jsonwebtoken's `sign`: its configs name the
+    /// algorithm, issuer and audience for the refresh token too.
+    #[test]
+    fn refresh_token_configs_as_accounts_js_writes_them() {
+        let with = |configs: &str| {
+            Config::from_json(&format!(r#"{{"db":"sqlite::memory:","tokenSecret":"0123456789abcdef0123456789abcdef","tokenConfigs":{configs}}}"#))
+        };
+        let c = with(
+            r#"{"accessToken":{"algorithm":"HS512","expiresIn":"15m","issuer":"app","audience":"api"},
+                "refreshToken":{"algorithm":"HS512","expiresIn":"30d","issuer":"app","audience":"api"}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.token_configs.refresh_token.expires_in, Duration::from_secs(30 * 86_400));
+        assert_eq!(c.token_configs.refresh_token.algorithm.as_deref(), Some("HS512"));
+        assert!(with(r#"{"refreshToken":{"algorithm":"HS256"}}"#).is_ok(), "the default algorithm named");
+        for contradiction in [
+            r#"{"accessToken":{"algorithm":"HS512"},"refreshToken":{"algorithm":"HS256"}}"#,
+            r#"{"refreshToken":{"algorithm":"RS256"}}"#,
+            r#"{"accessToken":{"issuer":"app"},"refreshToken":{"issuer":"other"}}"#,
+            r#"{"refreshToken":{"audience":"api"}}"#,
+            r#"{"refreshToken":{"subject":"x"}}"#,
+        ] {
+            assert_eq!(with(contradiction).unwrap_err().code, ErrorCode::InvalidConfig, "{contradiction}");
+        }
     }
 
     #[test]

@@ -45,13 +45,33 @@ impl MailKind {
         }
     }
 
-    fn defaults(self) -> (&'static str, &'static str) {
+    /// accounts-js 0.33's default `emailTemplates` (`@accounts/server`): subject, text and HTML,
+    /// `{{url}}` standing for the link.
+    fn defaults(self) -> (&'static str, &'static str, &'static str) {
         match self {
-            MailKind::VerifyEmail => ("Verify your account email", "To verify your account email please click on this link: {{url}}"),
-            MailKind::ResetPassword => ("Reset your password", "To reset your password please click on this link: {{url}}"),
-            MailKind::EnrollAccount => ("Set your password", "To set your password please click on this link: {{url}}"),
-            MailKind::PasswordChanged => ("Your password has been changed", "Your account password has been successfully changed."),
-            MailKind::MagicLink => ("Your login link", "To log in please click on this link: {{url}}"),
+            MailKind::VerifyEmail => (
+                "Verify your account email",
+                "To verify your account email please click on this link: {{url}}",
+                "To verify your account email please <a href=\"{{url}}\">click here</a>.",
+            ),
+            MailKind::ResetPassword => (
+                "Reset your password",
+                "To reset your password please click on this link: {{url}}",
+                "To reset your password please <a href=\"{{url}}\">click here</a>.",
+            ),
+            MailKind::EnrollAccount => (
+                "Set your password",
+                "To set your password please click on this link: {{url}}",
+                "To set your password please <a href=\"{{url}}\">click here</a>.",
+            ),
+            MailKind::PasswordChanged => (
+                "Your password has been changed",
+                "Your account password has been successfully changed",
+                "Your account password has been successfully changed.",
+            ),
+            MailKind::MagicLink => {
+                ("Your magic link", "To log in please click on this link: {{url}}", "To log in please <a href=\"{{url}}\">click here</a>.")
+            }
         }
     }
 
@@ -66,6 +86,9 @@ impl MailKind {
     }
 }
 
+/// Not accounts-js's `accounts-js <no-reply@accounts-js.com>`: a default sender in a domain the
+/// deployment does not own would be refused or marked as spoofed by receiving servers (SPF, DMARC);
+/// `localhost` makes an unconfigured sender obvious (docs/differences-from-accounts-js.md).
 const DEFAULT_FROM: &str = "accounts-rs <no-reply@localhost>";
 
 fn escape_html(s: &str) -> String {
@@ -83,11 +106,15 @@ fn prepare(templates: &EmailTemplates, site_url: &str, kind: MailKind, address: 
         None => String::new(),
     };
     let over = kind.template(templates);
-    let (subject, text) = kind.defaults();
+    let (subject, text, html) = kind.defaults();
     let subject = fill(over.subject.as_deref().unwrap_or(subject), &url, address);
+    let custom_text = over.text.is_some();
     let text = fill(over.text.as_deref().unwrap_or(text), &url, address);
     let html = match &over.html {
         Some(h) => fill(h, &escape_html(&url), &escape_html(address)),
+        // Without templates: accounts-js's own HTML.
+        None if !custom_text => fill(html, &escape_html(&url), &escape_html(address)),
+        // A custom text without a custom HTML: the HTML says the same text.
         None if url.is_empty() => format!("<p>{}</p>", escape_html(&text)),
         None => {
             let before = escape_html(text.trim_end_matches(&url).trim_end().trim_end_matches(':'));
@@ -176,5 +203,33 @@ mod tests {
         assert_eq!(m["text"], "To verify your account email please click on this link: http://x/verify-email/t2");
         let m = prepare(&t, "http://x", MailKind::PasswordChanged, "a@b.co", None);
         assert_eq!(m["subject"], "Your password has been changed");
+        t.reset_password.text = Some("Reset: {{url}}".into());
+        let m = prepare(&t, "http://x", MailKind::ResetPassword, "a@b.co", Some("t3"));
+        assert_eq!(m["html"], "<p>Reset: <a href=\"http://x/reset-password/t3\">http://x/reset-password/t3</a></p>", "HTML from a custom text");
+    }
+
+    /// Without `emailTemplates`, exactly accounts-js 0.33's default mails (`@accounts/server`'s
+    /// `emailTemplates`, magic links included); only the sender is ours (DEFAULT_FROM).
+    #[test]
+    fn the_defaults_are_accounts_js_mails() {
+        let t = EmailTemplates::default();
+        let url = |path: &str| format!("https://app.example/{path}/tok");
+        let cases = [
+            (MailKind::VerifyEmail, "Verify your account email", "To verify your account email please", "verify-email"),
+            (MailKind::ResetPassword, "Reset your password", "To reset your password please", "reset-password"),
+            (MailKind::EnrollAccount, "Set your password", "To set your password please", "enroll-account"),
+            (MailKind::MagicLink, "Your magic link", "To log in please", "magiclink"),
+        ];
+        for (kind, subject, lead, path) in cases {
+            let m = prepare(&t, "https://app.example", kind, "a@b.co", Some("tok"));
+            assert_eq!(m["subject"], subject);
+            assert_eq!(m["text"], format!("{lead} click on this link: {}", url(path)));
+            assert_eq!(m["html"], format!("{lead} <a href=\"{}\">click here</a>.", url(path)));
+            assert_eq!(m["from"], DEFAULT_FROM);
+        }
+        let m = prepare(&t, "https://app.example", MailKind::PasswordChanged, "a@b.co", None);
+        assert_eq!(m["subject"], "Your password has been changed");
+        assert_eq!(m["text"], "Your account password has been successfully changed");
+        assert_eq!(m["html"], "Your account password has been successfully changed.");
     }
 }

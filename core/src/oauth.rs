@@ -30,6 +30,9 @@ fn token_context(provider: &str, id: &str) -> Vec<u8> {
     format!("oauth tokens\0{provider}\0{id}").into_bytes()
 }
 
+/// The options `authorizationUrl` takes (Python also takes their snake_case spelling).
+const AUTHORIZATION_OPTIONS: [&str; 2] = ["loginHint", "prompt"];
+
 /// Where to send the browser to log in with an OpenID provider.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuthorizationRequest {
@@ -151,8 +154,19 @@ impl<'a> OAuth<'a> {
                 Some(Value::String(s)) => Ok(Some(s.clone())),
                 Some(_) => Err(AccountsError::new(ErrorCode::InvalidArgument, format!("{name} must be a string"))),
             };
-            if !(options.is_null() || options.is_object()) {
-                return Err(AccountsError::new(ErrorCode::InvalidArgument, "options must be an object"));
+            match options {
+                Value::Null => {}
+                Value::Object(given) => {
+                    // Unknown keys are errors, as in every configuration: a misspelt option must not
+                    // silently drop out of the URL.
+                    if let Some(unknown) = given.keys().find(|k| !AUTHORIZATION_OPTIONS.contains(&k.as_str())) {
+                        return Err(AccountsError::new(
+                            ErrorCode::InvalidArgument,
+                            format!("unknown authorizationUrl option {unknown:?} (known: {})", AUTHORIZATION_OPTIONS.join(", ")),
+                        ));
+                    }
+                }
+                _ => return Err(AccountsError::new(ErrorCode::InvalidArgument, "options must be an object")),
             }
             let (login_hint, prompt) = (option("loginHint")?, option("prompt")?);
             let discovery = self.ctx.oidc().discovery(provider, config)?;
@@ -194,6 +208,31 @@ impl<'a> OAuth<'a> {
         })())
     }
 
+    /// Fetches every OpenID provider's discovery document afresh (its `issuer` must be the
+    /// configured one, its endpoints https) and its keys, so a typo in an issuer fails at deploy
+    /// time instead of at the first user's login. Host providers have nothing to check.
+    ///
+    /// # Errors
+    /// `ProviderError` naming the first provider that fails (`details.provider`).
+    pub fn check_providers(&self) -> Result<()> {
+        self.ctx.localize((|| {
+            for (name, provider) in &self.ctx.config().services.oauth.providers {
+                let ProviderConfig::Oidc(config) = provider else { continue };
+                if let Err(mut e) = self.ctx.oidc().check(name, config) {
+                    e.message = format!("provider {name:?}: {}", e.message);
+                    let mut details = match e.details.take() {
+                        Some(Value::Object(d)) => d,
+                        _ => Map::new(),
+                    };
+                    details.insert("provider".into(), Value::String(name.clone()));
+                    e.details = Some(Value::Object(details));
+                    return Err(e);
+                }
+            }
+            Ok(())
+        })())
+    }
+
     /// Finishes an OpenID Connect authorization: the `state` names a pending flow of this provider
     /// (taken, so it works once), the code is exchanged with the PKCE verifier, the ID token is
     /// verified and must carry the flow's `nonce`.
@@ -210,7 +249,15 @@ impl<'a> OAuth<'a> {
         };
         let code = match params.get("code") {
             Some(Value::String(c)) if !c.is_empty() => c.as_str(),
-            None | Some(Value::Null) => return Err(AccountsError::code(ErrorCode::UnrecognizedOptionsForLogin)),
+            None | Some(Value::Null) | Some(Value::String(_)) => {
+                return Err(AccountsError::new(ErrorCode::InvalidArgument, "code is required: the provider's authorization code"));
+            }
+            Some(_) => return Err(AccountsError::code(ErrorCode::MatchFailed)),
+        };
+        // RFC 9207: the authorization response names its issuer (mix-up attacks).
+        let response_issuer = match params.get("iss") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(i)) => Some(i.as_str()),
             Some(_) => return Err(AccountsError::code(ErrorCode::MatchFailed)),
         };
         let flow = self.ctx.store().take_oauth_flow(&digest(state))?;
@@ -222,11 +269,39 @@ impl<'a> OAuth<'a> {
             .map_err(|_| AccountsError::new(ErrorCode::InternalError, "a sealed verifier is not text"))?;
         let oidc = self.ctx.oidc();
         let discovery = oidc.discovery(provider, config)?;
+        // Checked before the code goes anywhere: a response from another issuer ends the flow.
+        match response_issuer {
+            Some(issuer) if issuer != discovery.issuer => {
+                return Err(AccountsError::new(ErrorCode::InvalidAuthorizationState, "the authorization response names another issuer (iss)"));
+            }
+            None if discovery.authorization_response_iss_parameter_supported => {
+                return Err(AccountsError::new(
+                    ErrorCode::InvalidAuthorizationState,
+                    "the provider sends iss in every authorization response (RFC 9207) and this one has none",
+                ));
+            }
+            _ => {}
+        }
         let answer = oidc.exchange_code(&discovery, config, code, &verifier, &flow.redirect_uri)?;
-        let claims = oidc.verify_id_token(provider, config, &discovery, &answer.id_token, self.ctx.now() / 1000)?;
+        let mut claims = oidc.verify_id_token(provider, config, &discovery, &answer.id_token, self.ctx.now() / 1000)?;
         match claims.get("nonce") {
             Some(Value::String(nonce)) if ct_eq(&digest(nonce), &flow.nonce_digest) => {}
             _ => return Err(AccountsError::new(ErrorCode::InvalidIdToken, "ID token: not the nonce of this authorization")),
+        }
+        // OpenID Connect Core §5.4: with the code flow, many providers put the address only in the
+        // UserInfo response.
+        if config.userinfo || !claims.contains_key("email") {
+            match (&answer.access_token, &discovery.userinfo_endpoint) {
+                (Some(access_token), Some(_)) => {
+                    let subject = claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_string();
+                    claims = crate::oidc::merged_claims(&claims, &oidc.userinfo(&discovery, access_token, &subject)?);
+                }
+                _ if config.userinfo => {
+                    return Err(AccountsError::new(ErrorCode::ProviderError, "userinfo: no access token or no userinfo_endpoint to read it with"));
+                }
+                // No way to ask: the identity has no address.
+                _ => {}
+            }
         }
         let mut identity = ProviderIdentity::from_claims(&claims);
         identity.tokens = answer.access_token.map(|access_token| ProviderTokens {

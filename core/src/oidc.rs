@@ -7,7 +7,7 @@
 //! server; the JWKS is cached and fetched again when a token names a key it lacks (at most once per
 //! `JWKS_REFRESH` per provider, so forged `kid`s cannot make the server hammer the provider).
 
-use crate::config::{OidcProvider, TokenEndpointAuthMethod, allowed_provider_url};
+use crate::config::{OidcProvider, TokenEndpointAuthMethod, provider_url};
 use crate::error::{AccountsError, ErrorCode, Result};
 use base64::Engine;
 use jsonwebtoken::jwk::JwkSet;
@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 const TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_BODY: u64 = 1 << 20;
 const JWKS_REFRESH: Duration = Duration::from_secs(10);
-/// Clock skew tolerated on `exp` and `iat` (seconds).
+/// Clock skew tolerated on `exp`, `iat` and `nbf` (seconds).
 pub const LEEWAY_SECS: i64 = 30;
 
 /// The parts of a provider's discovery document the flow uses.
@@ -35,6 +35,29 @@ pub struct Discovery {
     pub token_endpoint: String,
     /// The provider's signing keys.
     pub jwks_uri: String,
+    /// Where claims about the user are read with the access token (OpenID Connect Core §5.3).
+    #[serde(default)]
+    pub userinfo_endpoint: Option<String>,
+    /// RFC 9207: the provider puts `iss` in every authorization response, so one without it is refused.
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
+}
+
+/// The claims read from the UserInfo response (when it is used) instead of the ID token's: the
+/// address with its verification (always as a pair, never one from each), and the profile.
+const USERINFO_CLAIMS: [&str; 7] = ["email", "email_verified", "name", "given_name", "family_name", "picture", "locale"];
+
+/// The ID token's claims with the UserInfo response's email, `email_verified` and profile claims in
+/// their place (OpenID Connect Core §5.3.2; the caller has checked that both name the same `sub`).
+pub fn merged_claims(id_token: &Map<String, Value>, userinfo: &Map<String, Value>) -> Map<String, Value> {
+    let mut claims = id_token.clone();
+    for key in USERINFO_CLAIMS {
+        claims.remove(key);
+        if let Some(value) = userinfo.get(key) {
+            claims.insert(key.to_string(), value.clone());
+        }
+    }
+    claims
 }
 
 /// What the token endpoint answered: the ID token, and the provider's own tokens.
@@ -91,8 +114,12 @@ fn invalid_token(why: &str) -> AccountsError {
     AccountsError::new(ErrorCode::InvalidIdToken, format!("ID token: {why}"))
 }
 
-fn checked_url(url: &str) -> Result<&str> {
-    if allowed_provider_url(url) { Ok(url) } else { Err(provider_error(format!("refusing a provider URL that is not https: {url}"))) }
+/// The URL to request: parsed (config::provider_url) and serialized again, so the HTTP client
+/// reads the same host the check did.
+fn checked_url(url: &str) -> Result<String> {
+    provider_url(url)
+        .map(|u| u.to_string())
+        .ok_or_else(|| provider_error(format!("refusing a provider URL that is not https (or http on loopback) or carries userinfo: {url}")))
 }
 
 /// The status and JSON body of a response, read within the size limit.
@@ -115,7 +142,7 @@ impl Client {
             return Ok(d.clone());
         }
         let url = format!("{}/.well-known/openid-configuration", provider.issuer.trim_end_matches('/'));
-        let (status, body) = json_body(self.agent.get(checked_url(&url)?).header("accept", "application/json").call(), "discovery")?;
+        let (status, body) = json_body(self.agent.get(&checked_url(&url)?).header("accept", "application/json").call(), "discovery")?;
         if status != 200 {
             return Err(provider_error(format!("discovery: HTTP {status}")));
         }
@@ -123,7 +150,7 @@ impl Client {
         if d.issuer != provider.issuer {
             return Err(provider_error(format!("discovery names issuer {:?}, not {:?}", d.issuer, provider.issuer)));
         }
-        for endpoint in [&d.authorization_endpoint, &d.token_endpoint, &d.jwks_uri] {
+        for endpoint in [&d.authorization_endpoint, &d.token_endpoint, &d.jwks_uri].into_iter().chain(&d.userinfo_endpoint) {
             checked_url(endpoint)?;
         }
         let d = Arc::new(d);
@@ -144,7 +171,7 @@ impl Client {
             ("code_verifier", verifier),
             ("client_id", provider.client_id.as_str()),
         ];
-        let mut request = self.agent.post(checked_url(&d.token_endpoint)?).header("accept", "application/json");
+        let mut request = self.agent.post(&checked_url(&d.token_endpoint)?).header("accept", "application/json");
         match (&provider.client_secret, provider.token_endpoint_auth_method) {
             (Some(secret), TokenEndpointAuthMethod::ClientSecretBasic) => {
                 let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
@@ -173,13 +200,41 @@ impl Client {
         })
     }
 
+    /// The UserInfo response for `access_token` (OpenID Connect Core §5.3): a JSON object whose
+    /// `sub` must be `subject` (the ID token's), else its claims are not used.
+    ///
+    /// # Errors
+    /// `ProviderError` when the provider has no UserInfo endpoint, answers an error, a signed or
+    /// malformed response, or another subject (`details.error`: `"userinfo_subject_mismatch"`).
+    pub fn userinfo(&self, d: &Discovery, access_token: &str, subject: &str) -> Result<Map<String, Value>> {
+        let Some(endpoint) = &d.userinfo_endpoint else {
+            return Err(provider_error("the provider's discovery names no userinfo_endpoint"));
+        };
+        let request =
+            self.agent.get(&checked_url(endpoint)?).header("accept", "application/json").header("authorization", format!("Bearer {access_token}"));
+        let (status, body) = json_body(request.call(), "userinfo")?;
+        if status != 200 {
+            let error = body.get("error").and_then(Value::as_str).unwrap_or("unknown").to_string();
+            let mut e = provider_error(format!("userinfo: HTTP {status} ({error})"));
+            e.details = Some(json!({ "error": error }));
+            return Err(e);
+        }
+        let Value::Object(claims) = body else { return Err(provider_error("userinfo: the answer is not a JSON object")) };
+        if claims.get("sub").and_then(Value::as_str) != Some(subject) {
+            let mut e = provider_error("userinfo: the answer is about another subject than the ID token");
+            e.details = Some(json!({ "error": "userinfo_subject_mismatch" }));
+            return Err(e);
+        }
+        Ok(claims)
+    }
+
     fn jwks(&self, name: &str, d: &Discovery, refresh: bool) -> Result<Arc<Keys>> {
         if let Some(k) = self.keys.lock().unwrap_or_else(|p| p.into_inner()).get(name)
             && (!refresh || k.fetched.elapsed() < JWKS_REFRESH)
         {
             return Ok(k.clone());
         }
-        let (status, body) = json_body(self.agent.get(checked_url(&d.jwks_uri)?).header("accept", "application/json").call(), "jwks")?;
+        let (status, body) = json_body(self.agent.get(&checked_url(&d.jwks_uri)?).header("accept", "application/json").call(), "jwks")?;
         if status != 200 {
             return Err(provider_error(format!("jwks: HTTP {status}")));
         }
@@ -187,6 +242,17 @@ impl Client {
         let keys = Arc::new(Keys { set, fetched: Instant::now() });
         self.keys.lock().unwrap_or_else(|p| p.into_inner()).insert(name.to_string(), keys.clone());
         Ok(keys)
+    }
+
+    /// Fetches the provider's discovery document afresh (checking its issuer and endpoints) and its
+    /// keys: what `checkProviders` runs for each provider at startup.
+    ///
+    /// # Errors
+    /// `ProviderError` as [`Client::discovery`], or when the keys cannot be fetched or parsed.
+    pub fn check(&self, name: &str, provider: &OidcProvider) -> Result<()> {
+        self.discovered.lock().unwrap_or_else(|p| p.into_inner()).remove(name);
+        let d = self.discovery(name, provider)?;
+        self.jwks(name, &d, true).map(|_| ())
     }
 
     /// Verifies an ID token's signature with the provider's key under an algorithm the provider
@@ -246,6 +312,9 @@ impl Client {
         }
         if claims.get("iat").and_then(Value::as_i64).is_some_and(|iat| iat > now_secs + LEEWAY_SECS) {
             return Err(invalid_token("issued in the future"));
+        }
+        if claims.get("nbf").and_then(Value::as_i64).is_some_and(|nbf| nbf > now_secs + LEEWAY_SECS) {
+            return Err(invalid_token("not valid yet (nbf)"));
         }
         match claims.get("sub") {
             Some(Value::String(s)) if !s.is_empty() => Ok(claims),

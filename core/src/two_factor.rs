@@ -18,14 +18,26 @@ use totp_rs::{Algorithm, Builder, Secret, Totp};
 pub(crate) const SERVICE: &str = "two-factor";
 /// How many times a code check re-reads after losing a concurrent update.
 const SWAP_ATTEMPTS: usize = 4;
-const SECRET_BYTES: usize = 20;
+/// Characters in a new secret (speakeasy's `generateSecret` default length).
+const SECRET_CHARS: usize = 32;
+/// The characters of a new secret: speakeasy's alphanumeric set (without its symbols, which some
+/// authenticator apps mangle when the secret is typed). 32 of them carry ≈ 190 bits.
+const SECRET_ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-/// What `getNewAuthSecret` returns: show `otpauthUrl` as a QR code, keep `base32` for `set`.
+/// What `getNewAuthSecret` returns, in speakeasy's `generateSecret` shape (what accounts-js returns
+/// and its GraphQL type `TwoFactorSecretKey` exposes): the secret is an ASCII string, given as
+/// `ascii`, as the `hex` of its bytes and as `base32` (for `set`); show `otpauthUrl` as a QR code.
 /// Serialised with the URL under both `otpauthUrl` and `otpauth_url`, the name accounts-js clients
 /// read (speakeasy's), so every language and the REST transports return the same object.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthSecret {
+    /// The secret as ASCII text (speakeasy's `ascii`).
+    #[serde(default)]
+    pub ascii: String,
+    /// The secret's bytes in hex (speakeasy's `hex`).
+    #[serde(default)]
+    pub hex: String,
     /// The secret, base32 (for `set`).
     pub base32: String,
     /// The `otpauth://` URL (for a QR code).
@@ -36,7 +48,9 @@ pub struct AuthSecret {
 impl Serialize for AuthSecret {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut out = serializer.serialize_struct("AuthSecret", 3)?;
+        let mut out = serializer.serialize_struct("AuthSecret", 5)?;
+        out.serialize_field("ascii", &self.ascii)?;
+        out.serialize_field("hex", &self.hex)?;
         out.serialize_field("base32", &self.base32)?;
         out.serialize_field("otpauthUrl", &self.otpauth_url)?;
         out.serialize_field("otpauth_url", &self.otpauth_url)?;
@@ -124,15 +138,27 @@ impl<'a> TwoFactor<'a> {
         }
     }
 
-    /// A new random secret (160 bits) for the user to scan (accounts-js `getNewAuthSecret`).
+    /// A new random secret for the user to scan (accounts-js `getNewAuthSecret`): 32 characters
+    /// drawn uniformly from speakeasy's alphanumeric set (≈ 190 bits), whose ASCII bytes are the
+    /// TOTP key, as speakeasy's `generateSecret` makes them.
     ///
     /// # Errors
     /// `InternalError` if the OS has no randomness.
     pub fn get_new_auth_secret(&self) -> Result<AuthSecret> {
-        let bytes = hex::decode(random_hex(SECRET_BYTES)?).map_err(|_| err(ErrorCode::InternalError))?;
-        let totp = self.totp(bytes)?;
+        let mut ascii = String::with_capacity(SECRET_CHARS);
+        while ascii.len() < SECRET_CHARS {
+            let mut buf = [0u8; 64];
+            getrandom::fill(&mut buf).map_err(|e| AccountsError::new(ErrorCode::InternalError, format!("getrandom: {e}")))?;
+            // Rejection sampling: only bytes below the largest multiple of the alphabet's size, so
+            // every character is equally likely.
+            let limit = 256 - 256 % SECRET_ALPHABET.len();
+            for b in buf.iter().filter(|b| usize::from(**b) < limit).take(SECRET_CHARS - ascii.len()) {
+                ascii.push(char::from(SECRET_ALPHABET[usize::from(*b) % SECRET_ALPHABET.len()]));
+            }
+        }
+        let totp = self.totp(ascii.as_bytes().to_vec())?;
         let otpauth_url = totp.to_url().map_err(|e| AccountsError::new(ErrorCode::InternalError, format!("otpauth url: {e}")))?;
-        Ok(AuthSecret { base32: totp.secret().to_base32(), otpauth_url })
+        Ok(AuthSecret { hex: hex::encode(ascii.as_bytes()), base32: totp.secret().to_base32(), ascii, otpauth_url })
     }
 
     /// Turns two-factor on with a secret from [`TwoFactor::get_new_auth_secret`] once the user
@@ -362,6 +388,22 @@ mod tests {
     fn code_now(ctx: &Context, base32: &str) -> String {
         let tf = TwoFactor::new(ctx);
         tf.totp(secret_bytes(base32).unwrap()).unwrap().generate(tf.now_secs()).to_string()
+    }
+
+    #[test]
+    fn a_new_secret_has_speakeasys_shape() {
+        let (ctx, _clock) = testing::context(json!({}), Default::default());
+        let a = TwoFactor::new(&ctx).get_new_auth_secret().unwrap();
+        let b = TwoFactor::new(&ctx).get_new_auth_secret().unwrap();
+        assert_ne!(a.ascii, b.ascii);
+        assert_eq!(a.ascii.len(), SECRET_CHARS);
+        assert!(a.ascii.bytes().all(|c| c.is_ascii_alphanumeric()));
+        assert_eq!(hex::decode(&a.hex).unwrap(), a.ascii.as_bytes());
+        assert_eq!(secret_bytes(&a.base32).unwrap(), a.ascii.as_bytes());
+        let shown = serde_json::to_value(&a).unwrap();
+        for key in ["ascii", "hex", "base32", "otpauthUrl", "otpauth_url"] {
+            assert!(shown[key].as_str().is_some_and(|v| !v.is_empty()), "{key}");
+        }
     }
 
     #[test]

@@ -116,6 +116,21 @@ fn password_guesses_are_limited_per_account_and_ip_and_a_success_resets() {
 }
 
 #[test]
+fn an_empty_password_is_a_missing_one_and_is_not_counted() {
+    let (s, _clock, _) = lab(json!({}));
+    alice(&s);
+    // accounts-js answers UnrecognizedOptionsForLogin for `password: ''`; not a guess, so any
+    // number of them leaves the five allowed wrong guesses intact.
+    for _ in 0..10 {
+        assert_eq!(code(login(&s, "alice", "", "198.51.100.7")), ErrorCode::UnrecognizedOptionsForLogin);
+    }
+    for _ in 0..4 {
+        assert_eq!(code(login(&s, "alice", "wrong", "198.51.100.7")), ErrorCode::InvalidCredentials);
+    }
+    login(&s, "alice", "correct horse", "198.51.100.7").expect("no empty password was counted");
+}
+
+#[test]
 fn old_password_guesses_through_change_password_are_limited() {
     let (s, _, _) = lab(json!({}));
     let (id, _) = alice(&s);

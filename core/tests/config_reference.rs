@@ -21,7 +21,7 @@ fn every_option_is_in_the_reference() {
         "db": "sqlite::memory:",
         "tokenSecret": "reference-test-secret-0123456789abcdef",
         "sealingSecret": "reference-test-sealing-0123456789abcdef",
-        "tokenConfigs": {"accessToken": {"issuer": "i", "audience": "a"}},
+        "tokenConfigs": {"accessToken": {"issuer": "i", "audience": "a"}, "refreshToken": {"algorithm": "HS256", "issuer": "i", "audience": "a"}},
     }))
     .unwrap();
     // The options that exclude the ones above, or serialise only when set.

@@ -29,6 +29,9 @@ struct Grant {
     claims: Map<String, Value>,
     /// "rs256" (default), "hs256-with-public-key", "none", "unknown-kid"
     signing: &'static str,
+    /// What the UserInfo endpoint answers for this grant's access token (default: its ID token's
+    /// subject and address claims).
+    userinfo: Option<Value>,
 }
 
 #[derive(Default)]
@@ -37,6 +40,13 @@ struct Provider {
     token_requests: Vec<HashMap<String, String>>,
     basic_auth: Vec<String>,
     jwks_fetches: usize,
+    /// UserInfo answers by access token.
+    userinfo: HashMap<String, Value>,
+    userinfo_requests: usize,
+    /// Discovery says `authorization_response_iss_parameter_supported` (RFC 9207).
+    iss_supported: bool,
+    /// Discovery names this issuer instead of the real one.
+    discovery_issuer: Option<String>,
 }
 
 struct FakeOp {
@@ -49,7 +59,7 @@ fn public_jwk() -> Value {
     json!({"kty": "RSA", "n": private["n"], "e": private["e"], "kid": "k1", "alg": "RS256", "use": "sig"})
 }
 
-fn mint(issuer: &str, grant: &Grant) -> String {
+fn id_token_claims(issuer: &str, grant: &Grant) -> Value {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     let mut claims = json!({
         "iss": issuer, "aud": CLIENT_ID, "sub": "user-1", "iat": now, "exp": now + 300, "nonce": grant.nonce,
@@ -62,6 +72,11 @@ fn mint(issuer: &str, grant: &Grant) -> String {
             claims[k] = v.clone();
         }
     }
+    claims
+}
+
+fn mint(issuer: &str, grant: &Grant) -> String {
+    let claims = id_token_claims(issuer, grant);
     let rsa = jsonwebtoken::EncodingKey::from_rsa_pem(include_bytes!("keys/rsa.pem")).unwrap();
     match grant.signing {
         "hs256-with-public-key" => {
@@ -124,9 +139,18 @@ impl FakeOp {
                     "/.well-known/openid-configuration" => respond(
                         &mut stream,
                         200,
-                        &json!({"issuer": issuer2, "authorization_endpoint": format!("{issuer2}/auth"),
-                                "token_endpoint": format!("{issuer2}/token"), "jwks_uri": format!("{issuer2}/jwks")}),
+                        &json!({"issuer": op.discovery_issuer.clone().unwrap_or(issuer2.clone()), "authorization_endpoint": format!("{issuer2}/auth"),
+                                "token_endpoint": format!("{issuer2}/token"), "jwks_uri": format!("{issuer2}/jwks"),
+                                "userinfo_endpoint": format!("{issuer2}/userinfo"),
+                                "authorization_response_iss_parameter_supported": op.iss_supported}),
                     ),
+                    "/userinfo" => {
+                        op.userinfo_requests += 1;
+                        match op.userinfo.get(auth.strip_prefix("Bearer ").unwrap_or("")) {
+                            Some(claims) => respond(&mut stream, 200, &claims.clone()),
+                            None => respond(&mut stream, 401, &json!({"error": "invalid_token"})),
+                        }
+                    }
                     "/jwks" => {
                         op.jwks_fetches += 1;
                         respond(&mut stream, 200, &json!({"keys": [public_jwk()]}))
@@ -142,6 +166,19 @@ impl FakeOp {
                             Some(g) if pkce_ok(&g) => {
                                 let token = mint(&issuer2, &g);
                                 let code = form["code"].clone();
+                                let userinfo = g.userinfo.clone().unwrap_or_else(|| {
+                                    let c = id_token_claims(&issuer2, &g);
+                                    let keep = ["sub", "email", "email_verified", "name"];
+                                    Value::Object(
+                                        c.as_object()
+                                            .unwrap()
+                                            .iter()
+                                            .filter(|(k, _)| keep.contains(&k.as_str()))
+                                            .map(|(k, v)| (k.clone(), v.clone()))
+                                            .collect(),
+                                    )
+                                });
+                                op.userinfo.insert(format!("provider-access-{code}"), userinfo);
                                 respond(
                                     &mut stream,
                                     200,
@@ -165,12 +202,18 @@ impl FakeOp {
 
     /// The user consents: the provider issues `code` for the authorization request in `url`.
     fn authorize(&self, url: &str, code: &str, claims: Value, signing: &'static str) {
+        self.authorize_with_userinfo(url, code, claims, signing, None);
+    }
+
+    /// As `authorize`, with what the UserInfo endpoint answers for the grant's access token.
+    fn authorize_with_userinfo(&self, url: &str, code: &str, claims: Value, signing: &'static str, userinfo: Option<Value>) {
         let query: HashMap<String, String> = form_urlencoded::parse(url.split_once('?').unwrap().1.as_bytes()).into_owned().collect();
         let grant = Grant {
             nonce: query["nonce"].clone(),
             challenge: query["code_challenge"].clone(),
             claims: claims.as_object().cloned().unwrap_or_default(),
             signing,
+            userinfo,
         };
         self.state.lock().unwrap().grants.insert(code.to_string(), grant);
     }
@@ -185,12 +228,20 @@ struct Setup {
 }
 
 fn setup() -> Setup {
+    setup_with(json!({}))
+}
+
+/// `setup`, with `corp`'s config extended by `corp_extra`.
+fn setup_with(corp_extra: Value) -> Setup {
     let op = FakeOp::start();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("oidc.db");
     let clock = Arc::new(ManualClock::new(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64));
     let mut corp = op.provider_config(CLIENT_ID);
     corp["storeTokens"] = json!(true);
+    for (k, v) in corp_extra.as_object().unwrap() {
+        corp[k] = v.clone();
+    }
     let extra = json!({"services": {"oauth": {"providers": {"corp": corp, "other": op.provider_config("other-client")}}}});
     let server = AccountsServer::with_clock(config(&format!("sqlite:{}", db.display()), extra), Callbacks::default(), clock.clone()).unwrap();
     Setup { op, server, clock, _dir: dir, db }
@@ -304,12 +355,14 @@ fn forged_or_misdirected_id_tokens_are_refused() {
         ("another audience", json!({"aud": "someone-else"}), "rs256"),
         ("several audiences, another azp", json!({"aud": [CLIENT_ID, "someone-else"], "azp": "someone-else"}), "rs256"),
         ("expired", json!({"exp": now - 120, "iat": now - 420}), "rs256"),
+        ("issued in the future", json!({"iat": now + 120, "exp": now + 600}), "rs256"),
         ("no expiry", json!({"exp": null}), "rs256"),
         ("another issuer", json!({"iss": "https://evil.example"}), "rs256"),
         ("alg swapped to HS256 keyed with the public key", json!({}), "hs256-with-public-key"),
         ("alg none", json!({}), "none"),
         ("a key the provider does not publish", json!({}), "unknown-kid"),
         ("no subject", json!({"sub": null}), "rs256"),
+        ("not valid before a time beyond the skew", json!({"nbf": now + 120}), "rs256"),
     ];
     for (i, (what, claims, signing)) in cases.into_iter().enumerate() {
         let (url, state) = start(&s, "corp");
@@ -371,6 +424,181 @@ fn oidc_configuration_is_checked() {
     assert_eq!(code(s.server.oauth().authorization_url("corp", &json!({"loginHint": 3}))), ErrorCode::InvalidArgument);
     let hinted = s.server.oauth().authorization_url("corp", &json!({"loginHint": "a@b.example", "prompt": "login"})).unwrap();
     assert!(hinted.url.contains("login_hint=a%40b.example") && hinted.url.contains("prompt=login"));
+}
+
+#[test]
+fn an_id_token_not_valid_yet_is_refused_with_the_iat_skew() {
+    let s = setup();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let (url, state) = start(&s, "corp");
+    s.op.authorize(&url, "early", json!({"nbf": now + 30 + 60}), "rs256");
+    assert_eq!(code(finish(&s, &state, "early")), ErrorCode::InvalidIdToken);
+    // Within the skew tolerated on iat: accepted.
+    let (url, state) = start(&s, "corp");
+    s.op.authorize(&url, "skewed", json!({"nbf": now + 10}), "rs256");
+    assert_eq!(finish(&s, &state, "skewed").unwrap().user.emails[0].address, "person@example.com");
+}
+
+#[test]
+fn claims_come_from_userinfo_when_the_id_token_has_no_email() {
+    let s = setup();
+    // oidc-provider's default placement: the ID token carries `sub` only.
+    let (url, state) = start(&s, "corp");
+    let userinfo = json!({"sub": "user-1", "email": "Info@Example.com", "email_verified": true, "name": "From UserInfo"});
+    s.op.authorize_with_userinfo(&url, "code-1", json!({"email": null, "email_verified": null, "name": null}), "rs256", Some(userinfo));
+    let login = finish(&s, &state, "code-1").unwrap();
+    assert_eq!((login.user.emails[0].address.as_str(), login.user.emails[0].verified), ("info@example.com", true));
+    assert_eq!(login.user.profile["name"], "From UserInfo");
+    assert_eq!(s.op.state.lock().unwrap().userinfo_requests, 1);
+    // The address in the ID token: no UserInfo request.
+    let (url, state) = start(&s, "corp");
+    s.op.authorize(&url, "code-2", json!({"sub": "user-2", "email": "two@example.com"}), "rs256");
+    assert_eq!(finish(&s, &state, "code-2").unwrap().user.emails[0].address, "two@example.com");
+    assert_eq!(s.op.state.lock().unwrap().userinfo_requests, 1);
+    // Verification comes with the address it is about, never from the ID token for UserInfo's address.
+    let (url, state) = start(&s, "corp");
+    let userinfo = json!({"sub": "user-3", "email": "three@example.com"});
+    s.op.authorize_with_userinfo(&url, "code-3", json!({"sub": "user-3", "email": null, "email_verified": true}), "rs256", Some(userinfo));
+    let three = finish(&s, &state, "code-3").unwrap();
+    assert_eq!((three.user.emails[0].address.as_str(), three.user.emails[0].verified), ("three@example.com", false));
+}
+
+#[test]
+fn a_userinfo_answer_about_another_subject_is_refused() {
+    let s = setup();
+    let (url, state) = start(&s, "corp");
+    let userinfo = json!({"sub": "someone-else", "email": "victim@example.com", "email_verified": true});
+    s.op.authorize_with_userinfo(&url, "code-1", json!({"email": null}), "rs256", Some(userinfo));
+    let e = finish(&s, &state, "code-1").unwrap_err();
+    assert_eq!((e.code, e.details), (ErrorCode::ProviderError, Some(json!({"error": "userinfo_subject_mismatch"}))));
+    assert_eq!(s.server.password().find_user_by_email("victim@example.com").unwrap(), None, "nobody was created");
+}
+
+#[test]
+fn a_provider_configured_with_userinfo_reads_it_even_with_an_email_in_the_id_token() {
+    let s = setup_with(json!({"userinfo": true}));
+    let (url, state) = start(&s, "corp");
+    let userinfo = json!({"sub": "user-1", "email": "current@example.com", "email_verified": true, "name": "Current"});
+    s.op.authorize_with_userinfo(&url, "code-1", json!({}), "rs256", Some(userinfo));
+    let login = finish(&s, &state, "code-1").unwrap();
+    assert_eq!(login.user.emails[0].address, "current@example.com");
+    assert_eq!(login.user.profile["name"], "Current");
+}
+
+#[test]
+fn the_iss_of_the_authorization_response_is_checked_rfc_9207() {
+    let s = setup();
+    let with_iss = |state: &str, code: &str, iss: Option<&str>| {
+        let mut params = json!({"provider": "corp", "code": code, "state": state});
+        if let Some(iss) = iss {
+            params["iss"] = json!(iss);
+        }
+        s.server.login_with_service("oauth", &params, &no_info())
+    };
+    // A mix-up: the response names another issuer. The code is never sent anywhere.
+    let (url, state) = start(&s, "corp");
+    s.op.authorize(&url, "code-1", json!({}), "rs256");
+    assert_eq!(code(with_iss(&state, "code-1", Some("https://evil.example"))), ErrorCode::InvalidAuthorizationState);
+    assert_eq!(s.op.state.lock().unwrap().token_requests.len(), 0);
+    assert_eq!(code(with_iss(&state, "code-1", Some(&s.op.issuer))), ErrorCode::InvalidAuthorizationState, "that flow is over");
+    // The right issuer, or none from a provider that does not promise it: accepted.
+    let (url, state) = start(&s, "corp");
+    s.op.authorize(&url, "code-2", json!({}), "rs256");
+    with_iss(&state, "code-2", Some(&s.op.issuer)).unwrap();
+    let (url, state) = start(&s, "corp");
+    s.op.authorize(&url, "code-3", json!({}), "rs256");
+    with_iss(&state, "code-3", None).unwrap();
+
+    // A provider whose discovery promises iss: a response without it is refused.
+    let s2 = setup();
+    s2.op.state.lock().unwrap().iss_supported = true;
+    let (url, state) = start(&s2, "corp");
+    s2.op.authorize(&url, "code-1", json!({}), "rs256");
+    assert_eq!(code(finish(&s2, &state, "code-1")), ErrorCode::InvalidAuthorizationState);
+    let (url, state) = start(&s2, "corp");
+    s2.op.authorize(&url, "code-2", json!({}), "rs256");
+    let params = json!({"provider": "corp", "code": "code-2", "state": state, "iss": s2.op.issuer});
+    s2.server.login_with_service("oauth", &params, &no_info()).unwrap();
+}
+
+#[test]
+fn authorization_url_refuses_unknown_options_and_a_missing_code_is_an_argument_error() {
+    let s = setup();
+    for options in [json!({"foo": 1}), json!({"login_hint": "bob"}), json!({"loginHint": "bob", "extra": "x"})] {
+        assert_eq!(code(s.server.oauth().authorization_url("corp", &options)), ErrorCode::InvalidArgument, "{options}");
+    }
+    let (_, state) = start(&s, "corp");
+    for params in [json!({"provider": "corp", "state": state}), json!({"provider": "corp", "state": state, "code": ""})] {
+        let e = s.server.login_with_service("oauth", &params, &no_info()).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidArgument, "{params}");
+        assert!(e.message.contains("code"), "the message names the field: {}", e.message);
+    }
+}
+
+#[test]
+fn flow_expiration_has_a_lower_bound() {
+    let cfg = |ms: u64| json!({"tokenSecret": SECRET, "db": "sqlite::memory:", "services": {"oauth": {"flowExpiration": ms}}});
+    for ms in [0, 1000, 59_999] {
+        assert_eq!(code(Config::from_value(cfg(ms))), ErrorCode::InvalidConfig, "{ms} ms");
+    }
+    assert!(Config::from_value(cfg(60_000)).is_ok());
+}
+
+#[test]
+fn provider_urls_are_parsed_userinfo_and_plain_http_off_loopback_are_refused() {
+    let issuer = |url: &str| {
+        let provider = json!({"type": "oidc", "issuer": url, "clientId": "c", "redirectUri": "https://app/cb"});
+        Config::from_value(json!({"tokenSecret": SECRET, "db": "sqlite::memory:", "services": {"oauth": {"providers": {"p": provider}}}}))
+    };
+    for refused in [
+        // The "loopback" is userinfo; the host is evil.example, and the client secret would go there in clear.
+        "http://localhost:80@evil.example",
+        "http://127.0.0.1@evil.example",
+        "http://localhost:80@evil.example/realms/x",
+        "https://user:pass@id.example",
+        "https://user@id.example",
+        "http://localhost\\@evil.example",
+        "http://127.0.0.1.evil.example",
+        "http://localhost.evil.example",
+        "http://evil.example/127.0.0.1",
+        "http://id.example",
+        "ftp://127.0.0.1",
+        "https:// id.example",
+        "not a url",
+    ] {
+        assert_eq!(code(issuer(refused)), ErrorCode::InvalidConfig, "{refused}");
+    }
+    for allowed in [
+        "https://id.example",
+        "https://id.example/realms/x",
+        "http://127.0.0.1:8080",
+        "http://localhost:9000",
+        "http://[::1]:9000",
+        "http://127.0.0.2",
+    ] {
+        assert!(issuer(allowed).is_ok(), "{allowed}");
+    }
+}
+
+#[test]
+fn check_providers_fetches_discovery_and_fails_on_a_bad_issuer() {
+    let s = setup();
+    s.server.oauth().check_providers().unwrap();
+    // The discovery document names another issuer (a typo in the configured one, or the wrong realm).
+    s.op.state.lock().unwrap().discovery_issuer = Some("https://elsewhere.example".into());
+    let e = s.server.oauth().check_providers().unwrap_err();
+    assert_eq!(e.code, ErrorCode::ProviderError);
+    assert!(e.details.unwrap()["provider"].is_string());
+    // Nothing listens at the issuer.
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://127.0.0.1:{}", closed.local_addr().unwrap().port());
+    drop(closed);
+    let provider = json!({"type": "oidc", "issuer": dead, "clientId": "c", "redirectUri": REDIRECT});
+    let server = with(json!({"services": {"oauth": {"providers": {"gone": provider, "github": {"type": "host"}}}}}), Callbacks::default());
+    let e = server.oauth().check_providers().unwrap_err();
+    assert_eq!((e.code, e.details.unwrap()["provider"].clone()), (ErrorCode::ProviderError, json!("gone")));
+    // Only host providers: nothing to check.
+    with_host().oauth().check_providers().unwrap();
 }
 
 fn with_host() -> AccountsServer {

@@ -76,7 +76,7 @@ async function providers() {
   }
 }
 
-/** The provider sent the browser back to /auth/callback with code and state (or an error). */
+/** The provider sent the browser back to /auth/callback with code, state and iss (or an error). */
 async function oauthCallback() {
   const params = new URLSearchParams(location.search)
   const started = JSON.parse(sessionStorage.getItem('oauth') || 'null')
@@ -86,6 +86,8 @@ async function oauthCallback() {
   const body = { provider: started.provider, state: params.get('state') }
   if (params.get('error')) body.error = params.get('error')
   else body.code = params.get('code')
+  // RFC 9207: the provider names itself in the response; the server checks it (docs/oauth.md).
+  if (params.get('iss')) body.iss = params.get('iss')
   const res = await post('/accounts/oauth/authenticate', body)
   if (!res.ok) say(failure(res), 'error')
 }

@@ -9,11 +9,12 @@ use std::ffi::c_char;
 
 /// Starts an OpenID Connect login at `provider` (`"type": "oidc"`): `*request_json_out` receives
 /// `{url, state}`, the URL to redirect the browser to and the `state` in it. `options_json`
-/// (`{"loginHint"?, "prompt"?}`) may be NULL. The provider sends the browser back to the configured
-/// redirect URI with `code` and `state`: log in with `accounts_server_login_with_service(s, "oauth",
-/// "{\"provider\": ..., \"code\": ..., \"state\": ...}", ...)`.
+/// (`{"loginHint"?, "prompt"?}`; any other key is refused) may be NULL. The provider sends the
+/// browser back to the configured redirect URI with `code`, `state` (and `iss`): log in with
+/// `accounts_server_login_with_service(s, "oauth", "{\"provider\": ..., \"code\": ...,
+/// \"state\": ..., \"iss\": ...}", ...)`.
 /// Results: `ACCOUNTS_OK`, `ACCOUNTS_PROVIDER_NOT_FOUND`, `ACCOUNTS_PROVIDER_ERROR` (discovery
-/// failed), `ACCOUNTS_INVALID_ARGUMENT` (a host provider, bad options), `ACCOUNTS_STORAGE_ERROR`.
+/// failed), `ACCOUNTS_INVALID_ARGUMENT` (a host provider, bad or unknown options), `ACCOUNTS_STORAGE_ERROR`.
 ///
 /// # Safety
 /// As for every function.
@@ -32,6 +33,21 @@ pub unsafe extern "C" fn accounts_oauth_authorization_url(
         let options: Value = unsafe { opt_json_arg(options_json, "options_json") }?;
         let request = s.oauth().authorization_url(provider, &options)?;
         unsafe { write_json(request_json_out, &request) }
+    })
+}
+
+/// Fetches every OpenID provider's discovery document afresh and its keys (docs/oauth.md): call it
+/// at startup so a typo in an issuer fails the deploy, not the first login.
+/// Results: `ACCOUNTS_OK`, `ACCOUNTS_PROVIDER_ERROR` (unreachable, another issuer in discovery, an
+/// endpoint that is not https; the error's details name the `provider`).
+///
+/// # Safety
+/// As for every function.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn accounts_oauth_check_providers(server: *const accounts_server, error_out: *mut *mut accounts_error) -> accounts_result {
+    guard(error_out, || {
+        let s = server_ref(server)?;
+        s.oauth().check_providers()
     })
 }
 

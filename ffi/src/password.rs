@@ -271,7 +271,7 @@ pub unsafe extern "C" fn accounts_password_change_password(
     })
 }
 
-/// A new TOTP secret: `{"base32", "otpauthUrl", "otpauth_url"}` (the same URL twice: accounts-js reads `otpauth_url`) in `*secret_json_out` (show the URL as a QR code).
+/// A new TOTP secret in speakeasy's shape: `{"ascii", "hex", "base32", "otpauthUrl", "otpauth_url"}` (the same URL twice: accounts-js reads `otpauth_url`) in `*secret_json_out` (show the URL as a QR code).
 /// Results: `ACCOUNTS_OK`, `ACCOUNTS_INTERNAL_ERROR`, `ACCOUNTS_INVALID_ARGUMENT`.
 ///
 /// # Safety

@@ -550,6 +550,15 @@ static void test_account_flows(void) {
     CHECK(url != NULL && url_js != NULL && strcmp(url, url_js) == 0);
     free(url);
     free(url_js);
+    /* speakeasy's shape, as accounts-js returns it: the ASCII secret, its bytes in hex */
+    char *ascii = json_str(out, "ascii"), *hexed = json_str(out, "hex");
+    CHECK(ascii != NULL && hexed != NULL && strlen(ascii) == 32 && strlen(hexed) == 64);
+    for (size_t i = 0; ascii != NULL && hexed != NULL && i < strlen(ascii); i++) {
+        unsigned byte = 0;
+        CHECK(sscanf(hexed + 2 * i, "%2x", &byte) == 1 && byte == (unsigned char)ascii[i]);
+    }
+    free(ascii);
+    free(hexed);
     accounts_string_free(out);
     char code[16];
     CHECK(totp_now(base32, code));
@@ -993,7 +1002,7 @@ static char *drive_browser(const char *drive, const char *url, const char *redir
 
 /* One authorization as `who` (the provider's login_hint), the browser's part played by drive.mjs
  * (`tamper`: forge the provider's next ID token, "" for none); writes the login parameters
- * {provider, code, state} to `params`. */
+ * {provider, code, state, iss} to `params` (iss: the authorization response's, RFC 9207). */
 static void authorize_as(accounts_server *s, const char *drive, const char *redirect, const char *who, const char *tamper,
                          char *params, size_t size) {
     char options[128], *out = NULL;
@@ -1003,9 +1012,11 @@ static void authorize_as(accounts_server *s, const char *drive, const char *redi
     accounts_string_free(out);
     CHECK(strstr(url, "code_challenge_method=S256") != NULL);
     char *back = drive_browser(drive, url, redirect, tamper);
-    char *code = json_str(back, "code"), *back_state = json_str(back, "state");
-    CHECK(code != NULL && back_state != NULL && strcmp(back_state, state) == 0);
-    snprintf(params, size, "{\"provider\":\"corp\",\"code\":\"%s\",\"state\":\"%s\"}", code ? code : "", state);
+    char *code = json_str(back, "code"), *back_state = json_str(back, "state"), *iss = json_str(back, "iss");
+    CHECK(code != NULL && back_state != NULL && strcmp(back_state, state) == 0 && iss != NULL);
+    snprintf(params, size, "{\"provider\":\"corp\",\"code\":\"%s\",\"state\":\"%s\",\"iss\":\"%s\"}", code ? code : "", state,
+             iss ? iss : "");
+    free(iss);
     free(url);
     free(state);
     free(back);
@@ -1057,6 +1068,40 @@ static void test_oidc(void) {
     accounts_string_free(out);
     out = NULL;
     accounts_string_free(alice);
+    /* RFC 9207: a response naming another issuer is a mix-up (the code is sent nowhere); this
+     * provider promises iss, so a response without it is refused too. */
+    authorize_as(s, drive, redirect, "bob", "", params, sizeof params);
+    char mixed[1200];
+    snprintf(mixed, sizeof mixed, "%.*s\"iss\":\"https://evil.example\"}", (int)(strstr(params, "\"iss\"") - params), params);
+    EXPECT(accounts_server_login_with_service(s, "oauth", mixed, NULL, &out, &err), ACCOUNTS_INVALID_AUTHORIZATION_STATE);
+    authorize_as(s, drive, redirect, "bob", "", params, sizeof params);
+    char without[1200];
+    snprintf(without, sizeof without, "%.*s}", (int)(strstr(params, ",\"iss\"") - params), params);
+    EXPECT(accounts_server_login_with_service(s, "oauth", without, NULL, &out, &err), ACCOUNTS_INVALID_AUTHORIZATION_STATE);
+    /* A missing code is an argument error; unknown options are refused. */
+    EXPECT(accounts_oauth_authorization_url(s, "corp", NULL, &out, &err), ACCOUNTS_OK);
+    char *fresh = json_str(out, "state");
+    accounts_string_free(out);
+    snprintf(mixed, sizeof mixed, "{\"provider\":\"corp\",\"state\":\"%s\"}", fresh);
+    EXPECT(accounts_server_login_with_service(s, "oauth", mixed, NULL, &out, &err), ACCOUNTS_INVALID_ARGUMENT);
+    free(fresh);
+    EXPECT(accounts_oauth_authorization_url(s, "corp", "{\"login_hint\":\"bob\"}", &out, &err), ACCOUNTS_INVALID_ARGUMENT);
+    EXPECT(accounts_oauth_authorization_url(s, "corp", "{\"foo\":1}", &out, &err), ACCOUNTS_INVALID_ARGUMENT);
+    /* checkProviders: this provider's discovery is fine; an issuer with a typo fails at startup. */
+    EXPECT(accounts_oauth_check_providers(s, &err), ACCOUNTS_OK);
+    EXPECT(accounts_oauth_check_providers(NULL, &err), ACCOUNTS_INVALID_ARGUMENT);
+    snprintf(config, sizeof config,
+             "{\"db\":\"sqlite::memory:\",\"tokenSecret\":\"" SECRET "\",\"services\":{\"oauth\":{\"providers\":{\"typo\":"
+             "{\"type\":\"oidc\",\"issuer\":\"%s/typo\",\"clientId\":\"%s\",\"redirectUri\":\"%s\"}}}}}",
+             issuer, client, redirect);
+    accounts_server *typo = NULL;
+    EXPECT(accounts_server_new(config, NULL, &typo, &err), ACCOUNTS_OK);
+    accounts_error *why = NULL;
+    EXPECT(accounts_oauth_check_providers(typo, &why), ACCOUNTS_PROVIDER_ERROR);
+    const char *details = why ? accounts_error_details_json(why) : NULL;
+    CHECK(details != NULL && strstr(details, "\"provider\":\"typo\"") != NULL);
+    accounts_error_free(why);
+    accounts_server_free(typo);
     /* A host provider has no authorization URL of ours; bad options; unknown provider. */
     EXPECT(accounts_oauth_authorization_url(s, "corp", "{\"loginHint\":1}", &out, &err), ACCOUNTS_INVALID_ARGUMENT);
     EXPECT(accounts_oauth_authorization_url(s, "nope", NULL, &out, &err), ACCOUNTS_PROVIDER_NOT_FOUND);

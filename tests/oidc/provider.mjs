@@ -3,7 +3,11 @@
 // authorization request's `login_hint` (default alice) and grants what was asked, with no page.
 // For the attack tests, `POST /test/tamper {"mode"}` makes the provider's next token response carry
 // a forged ID token, built from the genuine one with the provider's own key (see TAMPER).
-//   node provider.mjs                 prints {"issuer", "clientId", "clientSecret", "redirectUri", "drive"} and
+// Claim placement (OIDC_CLAIMS, or start({claims})): "userinfo" (default, the spec's and
+// oidc-provider's: the ID token of a code flow carries `sub` only, `email` and `name` come from the
+// UserInfo endpoint) or "id_token" (the scope's claims in the ID token too, as Google sends them).
+// The provider sends `iss` in every authorization response and says so in discovery (RFC 9207).
+//   node provider.mjs                 prints {"issuer", "clientId", "clientSecret", "redirectUri", "drive", "claims"} and
 //                                     serves until stdin closes
 //   node provider.mjs -- cmd args...  runs cmd with ACCOUNTS_TEST_OIDC=<that JSON>, exits with its status
 import http from 'node:http'
@@ -51,8 +55,11 @@ function forge(idToken, mode, privateKey) {
   return `${input}.${b64(sign('sha256', Buffer.from(input), privateKey))}`
 }
 
+export const CLAIM_PLACEMENTS = ['userinfo', 'id_token']
+
 /** Starts the provider; `redirectUris` are registered for the client beside CLIENT.redirectUri. */
-export async function start({ redirectUris = [] } = {}) {
+export async function start({ redirectUris = [], claims = process.env.OIDC_CLAIMS || 'userinfo' } = {}) {
+  if (!CLAIM_PLACEMENTS.includes(claims)) throw new Error(`claims must be one of ${CLAIM_PLACEMENTS}, not ${claims}`)
   const server = http.createServer()
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
   const issuer = `http://127.0.0.1:${server.address().port}`
@@ -71,8 +78,8 @@ export async function start({ redirectUris = [] } = {}) {
       },
     ],
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
-    // The ID token carries the scope's claims (the library reads the ID token, not userinfo).
-    conformIdTokenClaims: false,
+    // true (oidc-provider's default, OpenID Connect Core §5.4): the scope's claims only from UserInfo.
+    conformIdTokenClaims: claims === 'userinfo',
     features: { devInteractions: { enabled: false } },
     cookies: { keys: ['accounts-rs-test-cookie-key'] },
     ttl: { Interaction: 600, Session: 3600, Grant: 3600, AccessToken: 600, IdToken: 600 },
@@ -125,7 +132,7 @@ export async function start({ redirectUris = [] } = {}) {
   })
   // `drive`: the script that plays the browser (drive.mjs), for tests in other languages.
   const drive = fileURLToPath(new URL('./drive.mjs', import.meta.url))
-  return { info: { issuer, ...CLIENT, drive }, close: () => server.close() }
+  return { info: { issuer, ...CLIENT, drive, claims }, close: () => server.close() }
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -596,6 +596,12 @@ impl NativeServer {
     }
 
     #[napi(ts_return_type = "Promise<string>")]
+    pub fn oauth_check_providers<'e>(&self, env: &'e Env) -> Result<PromiseRaw<'e, String>> {
+        let s = self.inner.clone();
+        run(env, "checkProviders", move || s.oauth().check_providers())
+    }
+
+    #[napi(ts_return_type = "Promise<string>")]
     pub fn oauth_link_account<'e>(&self, env: &'e Env, user_id: String, provider: String, params_json: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
         run(env, "linkAccount", move || {

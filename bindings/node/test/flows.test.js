@@ -118,6 +118,9 @@ test('two-factor with otplib codes', async () => {
   const secret = tf.getNewAuthSecret()
   assert.match(secret.otpauthUrl, /^otpauth:\/\/totp\//)
   assert.equal(secret.otpauth_url, secret.otpauthUrl)
+  // speakeasy's shape, as accounts-js returns it: the ASCII secret is the key, also in hex
+  assert.match(secret.ascii, /^[0-9A-Za-z]{32}$/)
+  assert.equal(Buffer.from(secret.hex, 'hex').toString('ascii'), secret.ascii)
   await rejects(tf.unset(id, authenticator.generate(secret.base32)), 'TwoFactorNotSet')
   await rejects(tf.set(id, secret, 'abcdef'), 'TwoFactorCodeDidNotMatch')
   const code = authenticator.generate(secret.base32)

@@ -110,6 +110,12 @@ test('refresh reuse revokes the session and carries details', async () => {
   await assert.rejects(s.refreshTokens(login.tokens.accessToken, login.tokens.refreshToken), (e) => {
     assert.equal(e.code, 'RefreshTokenReused')
     assert.deepEqual(e.details, { sessionId: login.sessionId })
+    // Readable, but not own enumerable properties: apollo-server copies those into
+    // `extensions.exception`, and accounts-js's errors carry only `code` there.
+    assert.equal(e.name, 'AccountsError')
+    assert.equal(typeof e.number, 'number')
+    assert.deepEqual(Object.keys(e), ['code'])
+    assert.deepEqual({ ...e }, { code: 'RefreshTokenReused' })
     return true
   })
   await rejects(s.resumeSession(login.tokens.accessToken), 'InvalidSession')
@@ -234,8 +240,12 @@ test('a key pair tokenSecret as in accounts-js (RS256)', async () => {
   const path = require('node:path')
   const keys = path.join(__dirname, '..', '..', '..', 'core', 'tests', 'keys')
   const tokenSecret = { publicKey: fs.readFileSync(path.join(keys, 'rsa.pub.pem'), 'utf8'), privateKey: fs.readFileSync(path.join(keys, 'rsa.pem'), 'utf8') }
-  const s = make({ tokenSecret, tokenConfigs: { accessToken: { algorithm: 'RS256' } } })
+  // As accounts-js deployments on a key pair write it: jsonwebtoken's sign options for both tokens.
+  const tokenConfigs = { accessToken: { algorithm: 'RS256', expiresIn: '15m' }, refreshToken: { algorithm: 'RS256', expiresIn: '30d' } }
+  const s = make({ tokenSecret, tokenConfigs })
+  assert.throws(() => make({ tokenSecret, tokenConfigs: { ...tokenConfigs, refreshToken: { algorithm: 'RS512' } } }), (e) => e.code === 'InvalidConfig')
   const { login } = await alice(s)
+  assert.equal(JSON.parse(Buffer.from(login.tokens.refreshToken.split('.')[0], 'base64url')).alg, 'RS256')
   assert.equal(JSON.parse(Buffer.from(login.tokens.accessToken.split('.')[0], 'base64url')).alg, 'RS256')
   assert.equal((await s.resumeSession(login.tokens.accessToken)).username, 'alice')
   // Another service verifies with the public key alone (node:crypto).

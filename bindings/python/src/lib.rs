@@ -605,7 +605,7 @@ impl PyPassword {
 
 #[pymethods]
 impl PyTwoFactor {
-    /// A new secret: `{"base32", "otpauthUrl", "otpauth_url"}` (the same URL; accounts-js reads `otpauth_url`).
+    /// A new secret in speakeasy's shape: `{"ascii", "hex", "base32", "otpauthUrl", "otpauth_url"}` (the same URL; accounts-js reads `otpauth_url`).
     fn get_new_auth_secret<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let secret = core_call!(py, self.inner.password().two_factor().get_new_auth_secret())?;
         ser_to_py(py, &secret)
@@ -648,6 +648,7 @@ impl PyMagicLink {
 #[pymethods]
 impl PyOAuth {
     /// Starts an OpenID Connect login: `{"url", "state"}` (redirect the browser to `url`).
+    /// `options`: `{"login_hint"?, "prompt"?}` (the camelCase spelling works too; others are refused).
     #[pyo3(signature = (provider, options=None))]
     fn authorization_url<'py>(
         &self,
@@ -656,9 +657,20 @@ impl PyOAuth {
         options: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let provider = arg_str(py, provider, "provider")?;
-        let options = options.map(|o| arg_json(py, o)).transpose()?.unwrap_or(Value::Null);
+        // Python spells the options snake_case (`login_hint`), as its other options; core takes
+        // the camelCase keys and refuses unknown ones.
+        let options = match options.map(|o| arg_json(py, o)).transpose()?.unwrap_or(Value::Null) {
+            Value::Object(given) => Value::Object(given.into_iter().map(|(k, v)| (camel(&k), v)).collect()),
+            other => other,
+        };
         let request = core_call!(py, self.inner.oauth().authorization_url(&provider, &options))?;
         ser_to_py(py, &request)
+    }
+
+    /// Fetches every OpenID provider's discovery document and keys (call it at startup); raises
+    /// `ProviderError` (`details["provider"]` names it) on the first that fails.
+    fn check_providers(&self, py: Python<'_>) -> PyResult<()> {
+        core_call!(py, self.inner.oauth().check_providers())
     }
 
     /// Links the identity `params` prove at `provider` to the logged-in user; returns the link.

@@ -1,6 +1,7 @@
 """Account flows through the Python package: mail captured by send_mail, TOTP codes from pyotp."""
 
 import asyncio
+import base64
 import re
 
 import pyotp
@@ -136,6 +137,10 @@ def test_two_factor_with_pyotp(flows):
     secret = tf.get_new_auth_secret()
     assert secret["otpauthUrl"].startswith("otpauth://totp/")
     assert secret["otpauth_url"] == secret["otpauthUrl"], "accounts-js's name for the URL too"
+    # speakeasy's shape, as accounts-js returns it: the ASCII secret is the key, also in hex
+    assert len(secret["ascii"]) == 32 and secret["ascii"].isalnum()
+    assert bytes.fromhex(secret["hex"]) == secret["ascii"].encode()
+    assert base64.b32decode(secret["base32"] + "=" * (-len(secret["base32"]) % 8)) == secret["ascii"].encode()
     totp = pyotp.TOTP(secret["base32"])
     assert pyotp.parse_uri(secret["otpauthUrl"]).secret == secret["base32"]
     with pytest.raises(accounts.TwoFactorNotSet):

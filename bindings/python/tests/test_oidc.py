@@ -1,7 +1,9 @@
 """OpenID Connect through the Python package against a real provider (tests/oidc: npm's
 oidc-provider on 127.0.0.1): the authorization-code flow with PKCE, state and nonce; the linking
-rule; replays (docs/oauth.md)."""
+rule; replays; RFC 9207's iss; check_providers (docs/oauth.md). Every test runs with both claim
+placements: the provider's default (email only from UserInfo) and the claims in the ID token."""
 import json
+import os
 import pathlib
 import shutil
 import subprocess
@@ -16,11 +18,13 @@ HARNESS = pathlib.Path(__file__).resolve().parents[3] / "tests" / "oidc"
 NODE = shutil.which("node")
 
 
-@pytest.fixture(scope="module")
-def op():
+@pytest.fixture(scope="module", params=["userinfo", "id_token"])
+def op(request):
     assert NODE, "the OIDC tests need node (make test installs it with the Node package)"
-    proc = subprocess.Popen([NODE, str(HARNESS / "provider.mjs")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    env = {**os.environ, "OIDC_CLAIMS": request.param}
+    proc = subprocess.Popen([NODE, str(HARNESS / "provider.mjs")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
     info = json.loads(proc.stdout.readline())
+    assert info["claims"] == request.param
     yield info
     proc.stdin.close()
     proc.wait(timeout=10)
@@ -32,14 +36,16 @@ def server_for(op, **extra):
 
 
 def authorize(op, server, who, tamper=None):
-    """The browser's part: to the provider as `who`, and back with code and state; with `tamper`,
-    the provider's next token response carries a forged ID token (tests/oidc/provider.mjs)."""
-    request = server.oauth.authorization_url("corp", {"loginHint": who})
+    """The browser's part: to the provider as `who`, and back with code, state and iss (RFC 9207);
+    with `tamper`, the provider's next token response carries a forged ID token (tests/oidc/provider.mjs).
+    The options in Python's spelling (`login_hint`)."""
+    request = server.oauth.authorization_url("corp", {"login_hint": who})
     argv = [NODE, str(HARNESS / "drive.mjs"), request["url"], op["redirectUri"]] + ([tamper] if tamper else [])
     out = subprocess.run(argv, capture_output=True, text=True, check=True)
     back = json.loads(out.stdout)
     assert back["state"] == request["state"]
-    return {"code": back["code"], "state": back["state"]}
+    assert back["iss"] == op["issuer"]
+    return {"code": back["code"], "state": back["state"], "iss": back["iss"]}
 
 
 def test_the_authorization_code_flow_logs_in(op):
@@ -67,8 +73,63 @@ def test_a_state_works_once(op):
         server.login_with_service("oauth", {"provider": "corp", "code": back["code"], "state": "f" * 64})
     fresh = server.oauth.authorization_url("corp")["state"]
     with pytest.raises(accounts.ProviderError) as e:
-        server.login_with_service("oauth", {"provider": "corp", "code": back["code"], "state": fresh})
+        server.login_with_service("oauth", {"provider": "corp", "code": back["code"], "state": fresh, "iss": back["iss"]})
     assert e.value.details == {"error": "invalid_grant"}
+
+
+def test_the_authorization_response_must_name_the_provider_rfc_9207(op):
+    server = server_for(op)
+    back = authorize(op, server, "bob")
+    with pytest.raises(accounts.InvalidAuthorizationState):
+        server.login_with_service("oauth", {"provider": "corp", **back, "iss": "https://evil.example"})
+    # The provider's discovery promises iss: a response without it is refused.
+    back = authorize(op, server, "bob")
+    del back["iss"]
+    with pytest.raises(accounts.InvalidAuthorizationState):
+        server.login_with_service("oauth", {"provider": "corp", **back})
+
+
+def test_userinfo_gives_the_address_when_the_id_token_has_none(op):
+    for extra in ({}, {"userinfo": True}):
+        server = server_for(op, **extra)
+        user = server.login_with_service("oauth", {"provider": "corp", **authorize(op, server, "alice")})["user"]
+        assert user["emails"] == [{"address": "alice@example.com", "verified": True}], extra
+        assert user["name"] == "Alice"
+
+
+def test_authorization_url_options_in_python_spelling_and_unknown_ones_refused(op):
+    server = server_for(op)
+    url = server.oauth.authorization_url("corp", {"login_hint": "bob", "prompt": "login"})["url"]
+    assert parse_qs(urlsplit(url).query)["login_hint"] == ["bob"]
+    assert parse_qs(urlsplit(server.oauth.authorization_url("corp", {"loginHint": "bob"})["url"]).query)["login_hint"] == ["bob"]
+    for options in ({"foo": 1}, {"login_hnit": "bob"}):
+        with pytest.raises(accounts.InvalidArgument):
+            server.oauth.authorization_url("corp", options)
+    state = server.oauth.authorization_url("corp")["state"]
+    with pytest.raises(accounts.InvalidArgument):
+        server.login_with_service("oauth", {"provider": "corp", "state": state})
+
+
+def test_check_providers_fails_on_a_bad_issuer(op):
+    server_for(op).oauth.check_providers()
+    provider = {"type": "oidc", **{k: op[k] for k in ("clientId", "clientSecret", "redirectUri")}, "issuer": op["issuer"] + "/typo"}
+    wrong = accounts.AccountsServer(db="sqlite::memory:", token_secret=SECRET, services={**FAST, "oauth": {"providers": {"typo": provider}}})
+    with pytest.raises(accounts.ProviderError) as e:
+        wrong.oauth.check_providers()
+    assert e.value.details["provider"] == "typo"
+
+
+def test_check_providers_asyncio(op):
+    import asyncio
+
+    import accounts.aio
+
+    async def main() -> None:
+        provider = {"type": "oidc", **{k: op[k] for k in ("issuer", "clientId", "clientSecret", "redirectUri")}}
+        server = accounts.aio.AccountsServer(db="sqlite::memory:", token_secret=SECRET, services={**FAST, "oauth": {"providers": {"corp": provider}}})
+        await server.oauth.check_providers()
+
+    asyncio.run(main())
 
 
 def test_an_unverified_provider_address_never_opens_the_account(op):

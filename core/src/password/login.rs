@@ -27,7 +27,9 @@ struct Selected {
 /// Checks the credentials and the second factor; the code is used up only when the caller
 /// applies the returned [`SecondFactorUse`] (with the session, in a login).
 pub(super) fn authenticate_pending(ctx: &Context, params: &Value, infos: &ConnectionInfo) -> Result<(User, Option<SecondFactorUse>)> {
-    let present = |k: &str| params.get(k).filter(|v| !v.is_null());
+    // An empty string is missing, as in accounts-js (`if (!user || !password)`): such a login
+    // is malformed, not a wrong guess, so it is not counted.
+    let present = |k: &str| params.get(k).filter(|v| !v.is_null() && v.as_str() != Some(""));
     let (Some(selector), Some(password)) = (present("user"), present("password")) else {
         return Err(err(ErrorCode::UnrecognizedOptionsForLogin));
     };

@@ -215,6 +215,9 @@ mod tests {
         assert_eq!(unknown.code, ErrorCode::InvalidCredentials, "ambiguous by default");
         assert_eq!(pw.authenticate(&json!({"user": 5, "password": "x"})).unwrap_err().code, ErrorCode::MatchFailed);
         assert_eq!(pw.authenticate(&json!({"password": "x"})).unwrap_err().code, ErrorCode::UnrecognizedOptionsForLogin);
+        // Empty strings are missing, as in accounts-js.
+        assert_eq!(pw.authenticate(&json!({"user": "alice", "password": ""})).unwrap_err().code, ErrorCode::UnrecognizedOptionsForLogin);
+        assert_eq!(pw.authenticate(&json!({"user": "", "password": "x"})).unwrap_err().code, ErrorCode::UnrecognizedOptionsForLogin);
         let taken = pw.create_user(&json!({"username": "alice", "password": "another one"})).unwrap_err();
         assert_eq!(taken.code, ErrorCode::UsernameAlreadyExists);
     }

@@ -10,18 +10,10 @@ const { AccountsServer: AccountsJs } = require('@accounts/server')
 const { AccountsPassword } = require('@accounts/password')
 const { AccountsServer: AccountsRs } = require('accounts-rs')
 const { MemoryDb } = require('../../../../bench/node/memory-db.js')
+const { CopyingDb, FullDb } = require('./accounts-js-db.js')
 
 const SECRET = 'parity-test-secret-0123456789abcdef-012345'
 const FAST = { password: { hashing: { memoryKib: 256, iterations: 1, parallelism: 1 } } }
-
-/** The in-memory adapter, returning copies as a real database does (not the stored objects). */
-class CopyingDb extends MemoryDb {}
-for (const method of ['findUserById', 'findUserByEmail', 'findUserByUsername', 'findSessionById', 'findSessionByToken']) {
-  CopyingDb.prototype[method] = async function (...args) {
-    const found = await MemoryDb.prototype[method].apply(this, args)
-    return found && structuredClone(found)
-  }
-}
 
 /** Both implementations with the same options; `password` is each one's password service. */
 function sides(options = {}) {
@@ -50,6 +42,15 @@ async function both(scenario, options) {
 }
 
 const errorOf = (o) => ({ code: o.code, message: o.message })
+
+// accounts-js's default emailTemplates, as loaded. Its constructor lodash-merges the options into a
+// shallow copy of its defaults, so a server given emailTemplates rewrites the shared default
+// templates of every later server in the process: restoreJsTemplates() undoes that.
+const JS_TEMPLATES = Object.fromEntries(Object.entries(require('@accounts/server/lib/utils/email').emailTemplates).map(([k, v]) => [k, typeof v === 'object' ? { ...v } : v]))
+function restoreJsTemplates() {
+  const shared = require('@accounts/server/lib/utils/email').emailTemplates
+  for (const [k, v] of Object.entries(JS_TEMPLATES)) shared[k] = typeof v === 'object' ? { ...v } : v
+}
 
 test('createUser: validation order, codes and messages', async () => {
   const inputs = [
@@ -112,6 +113,9 @@ test('login: codes, messages and result shape', async () => {
     { user: 'ghost', password: 'long enough' },
     { user: 'ann', password: 'wrong password' },
     { user: { email: 'ghost@example.com' }, password: 'long enough' },
+    // accounts-js treats empty strings as missing (`if (!user || !password)`)
+    { user: 'ann', password: '' },
+    { user: '', password: 'long enough' },
   ]
   for (const ambiguousErrorMessages of [true, false]) {
     const [js, rs] = await both(
@@ -348,7 +352,7 @@ test('mail: function templates and prepareMail as in accounts-js', async () => {
   }
   const mails = { js: [], rs: [] }
   const js = new AccountsJs(
-    { db: new CopyingDb(), tokenSecret: SECRET, siteUrl: 'https://app.example', emailTemplates: { ...require('@accounts/server').emailTemplates, ...emailTemplates }, sendMail: async (m) => mails.js.push(m) },
+    { db: new CopyingDb(), tokenSecret: SECRET, siteUrl: 'https://app.example', emailTemplates: { ...require('@accounts/server/lib/utils/email').emailTemplates, ...emailTemplates }, sendMail: async (m) => mails.js.push(m) },
     { password: new AccountsPassword({}) },
   )
   js.db.addEmailVerificationToken = async () => {}
@@ -357,6 +361,7 @@ test('mail: function templates and prepareMail as in accounts-js', async () => {
     await server.getServices().password.createUser({ username: 'ann', email: 'ann@example.com' })
     await server.getServices().password.sendVerificationEmail('ann@example.com')
   }
+  restoreJsTemplates() // js's options hold the shared templates: restored once its mail is sent
   const shape = (m) => ({ from: m.from, to: m.to, subject: m.subject, text: m.text.replace(/[0-9a-f]{32,}$/, '<token>'), html: m.html.replace(/[0-9a-f]{32,}/, '<token>') })
   assert.deepEqual(shape(mails.rs[0]), shape(mails.js[0]))
   assert.equal(mails.rs[0].subject, 'Welcome ann')
@@ -379,77 +384,6 @@ test('mail: function templates and prepareMail as in accounts-js', async () => {
   assert.equal(prepared[1].subject, 'custom')
   assert.equal(prepared[1].text, `reset-password:${prepared[0].token}`)
 })
-
-/** The adapter methods accounts-js's account flows, two-factor and magic links use (mongo-like). */
-class FullDb extends CopyingDb {
-  user(id) {
-    const u = this.users.get(id)
-    if (!u) throw new Error('User not found')
-    return u
-  }
-  tokens(u, service, list) {
-    u.services[service] = u.services[service] || {}
-    u.services[service][list] = u.services[service][list] || []
-    return u.services[service][list]
-  }
-  findBy(service, list, token) {
-    for (const u of this.users.values()) if (((u.services[service] || {})[list] || []).some((t) => t.token === token)) return structuredClone(u)
-    return null
-  }
-  async addEmail(userId, address, verified) {
-    this.user(userId).emails.push({ address: address.toLowerCase(), verified })
-    this.byEmail.set(address.toLowerCase(), userId)
-  }
-  async removeEmail(userId, address) {
-    const u = this.user(userId)
-    u.emails = u.emails.filter((e) => e.address !== address.toLowerCase())
-    this.byEmail.delete(address.toLowerCase())
-  }
-  async verifyEmail(userId, address) {
-    const u = this.user(userId)
-    u.emails.find((e) => e.address === address).verified = true
-    if (u.services.email) u.services.email.verificationTokens = u.services.email.verificationTokens.filter((t) => t.address !== address)
-  }
-  async addEmailVerificationToken(userId, address, token) {
-    const u = this.user(userId)
-    this.tokens(u, 'email', 'verificationTokens').push({ token, address, when: Date.now() })
-  }
-  async findUserByEmailVerificationToken(token) {
-    return this.findBy('email', 'verificationTokens', token)
-  }
-  async addResetPasswordToken(userId, address, token, reason) {
-    const u = this.user(userId)
-    this.tokens(u, 'password', 'reset').push({ token, address, when: Date.now(), reason })
-  }
-  async findUserByResetPasswordToken(token) {
-    return this.findBy('password', 'reset', token)
-  }
-  async removeAllResetPasswordTokens(userId) {
-    const u = this.user(userId)
-    if (u.services.password) u.services.password.reset = []
-  }
-  async addLoginToken(userId, address, token) {
-    const u = this.user(userId)
-    this.tokens(u, 'magicLink', 'loginTokens').push({ token, address, when: Date.now() })
-  }
-  async findUserByLoginToken(token) {
-    return this.findBy('magicLink', 'loginTokens', token)
-  }
-  async removeAllLoginTokens(userId) {
-    const u = this.user(userId)
-    if (u.services.magicLink) u.services.magicLink.loginTokens = []
-  }
-  async setPassword(userId, hash) {
-    const u = this.user(userId)
-    u.services.password = { ...(u.services.password || {}), bcrypt: hash }
-  }
-  async setService(userId, name, data) {
-    this.user(userId).services[name] = data
-  }
-  async unsetService(userId, name) {
-    delete this.user(userId).services[name]
-  }
-}
 
 /** Both implementations with mail captured, for the account flows. */
 function flowSides(options = {}) {
@@ -506,6 +440,71 @@ test('account flows: verification, reset, change password — codes, messages, o
   assert.deepEqual(rs, js)
 })
 
+test('errors carry only `code` as an own enumerable property (what apollo copies to extensions.exception)', async () => {
+  const [js, rs] = await flows(async ({ server, password }) => {
+    await password.createUser({ username: 'ann', email: 'ann@example.com', password: 'long enough' })
+    const keys = []
+    for (const call of [
+      () => server.loginWithService('password', { user: 'ann', password: 'wrong password' }, {}),
+      () => server.loginWithService('password', { user: 'ann' }, {}),
+      () => password.verifyEmail('nope'),
+      () => server.resumeSession('a.b.c'),
+    ]) {
+      try {
+        await call()
+        keys.push('resolved')
+      } catch (e) {
+        keys.push({ own: Object.keys(e), name: typeof e.name })
+      }
+    }
+    return keys
+  })
+  assert.deepEqual(rs, js)
+})
+
+test('default mails: accounts-js 0.33\'s subjects, texts and HTML; the sender is ours (listed difference)', async () => {
+  const [js, rs] = await flows(async ({ server, password, magicLink, mails }) => {
+    const id = await password.createUser({ username: 'ann', email: 'ann@example.com', password: 'long enough' })
+    await password.createUser({ username: 'bob', email: 'bob@example.com' })
+    await password.sendVerificationEmail('ann@example.com')
+    await password.sendResetPasswordEmail('ann@example.com')
+    await password.sendEnrollmentEmail('bob@example.com')
+    await magicLink.requestMagicLinkEmail('ann@example.com')
+    await password.changePassword(id, 'long enough', 'second password')
+    await new Promise((resolve) => setImmediate(resolve))
+    return mails.map((m) => ({
+      from: m.from, to: m.to, subject: m.subject,
+      text: m.text.replace(/[0-9a-zA-Z_-]{20,}$/, '<token>'), html: m.html.replace(/\/[0-9a-zA-Z_-]{20,}"/, '/<token>"'),
+    }))
+  })
+  assert.equal(rs.length, 5)
+  assert.deepEqual(js.map((m) => m.from), Array(5).fill('accounts-js <no-reply@accounts-js.com>'))
+  assert.deepEqual(rs.map((m) => m.from), Array(5).fill('accounts-rs <no-reply@localhost>'))
+  const unsent = (list) => list.map(({ from, ...rest }) => rest)
+  assert.deepEqual(unsent(rs), unsent(js))
+  assert.equal(rs[3].subject, 'Your magic link')
+})
+
+test('a reset link and a magic-link login verify the address; an impersonation token resumes as the target (listed differences)', async () => {
+  const impersonationAuthorize = (user) => user.username === 'ann'
+  const [js, rs] = await flows(async ({ server, password, magicLink, lastToken }) => {
+    const annId = await password.createUser({ username: 'ann', email: 'ann@example.com', password: 'long enough' })
+    const bobId = await password.createUser({ username: 'bob', email: 'bob@example.com', password: 'long enough' })
+    await password.sendResetPasswordEmail('ann@example.com')
+    await password.resetPassword(lastToken(), 'second password', {})
+    const seen = { afterReset: (await server.findUserById(annId)).emails[0].verified }
+    await magicLink.requestMagicLinkEmail('bob@example.com')
+    await server.loginWithService('magicLink', { token: lastToken() }, {})
+    seen.afterMagicLink = (await server.findUserById(bobId)).emails[0].verified
+    const { tokens } = await server.loginWithService('password', { user: 'ann', password: 'second password' }, {})
+    const impersonated = await server.impersonate(tokens.accessToken, { username: 'bob' }, {})
+    seen.resumedAs = (await server.resumeSession(impersonated.tokens.accessToken)).username
+    return seen
+  }, { impersonationAuthorize })
+  assert.deepEqual(js, { afterReset: false, afterMagicLink: false, resumedAs: 'ann' })
+  assert.deepEqual(rs, { afterReset: true, afterMagicLink: true, resumedAs: 'bob' })
+})
+
 test('unknown addresses in ambiguous mode: accounts-js says UserNotFound, we stay silent (listed difference)', async () => {
   const [js, rs] = await flows(async ({ password, magicLink, mails }) => ({
     verify: errorOf(await outcome(password.sendVerificationEmail('ghost@example.com'))),
@@ -524,7 +523,11 @@ test('two-factor and magic links: codes and messages', async () => {
     const id = await password.createUser({ username: 'ann', email: 'ann@example.com', password: 'long enough' })
     const tf = password.twoFactor
     const secret = tf.getNewAuthSecret()
-    const seen = { secretKeys: ['base32', 'otpauth_url'].every((k) => typeof secret[k] === 'string') }
+    // speakeasy's generateSecret shape (GraphQL's TwoFactorSecretKey exposes ascii and hex)
+    const seen = {
+      secretKeys: ['ascii', 'hex', 'base32', 'otpauth_url'].every((k) => typeof secret[k] === 'string'),
+      hexOfAscii: Buffer.from(secret.ascii, 'ascii').toString('hex') === secret.hex,
+    }
     seen.setWrong = errorOf(await outcome(tf.set(id, secret, '000000' === authenticator.generate(secret.base32) ? '111111' : '000000'))).message
     await tf.set(id, secret, authenticator.generate(secret.base32))
     seen.loginNoCode = errorOf(await outcome(server.loginWithService('password', { user: 'ann', password: 'long enough' }, {}))).message
@@ -534,6 +537,24 @@ test('two-factor and magic links: codes and messages', async () => {
     return seen
   })
   assert.deepEqual(rs, js)
+})
+
+test('two-factor secret: speakeasy\'s shape; 32 uniform alphanumerics instead of 20 with symbols (listed difference)', async () => {
+  const [js, rs] = await flows(async ({ password }) => {
+    const secret = password.twoFactor.getNewAuthSecret()
+    return {
+      keys: ['ascii', 'hex', 'base32', 'otpauth_url'].filter((k) => typeof secret[k] === 'string'),
+      hexOfAscii: Buffer.from(secret.ascii, 'ascii').toString('hex') === secret.hex,
+      qr: typeof secret.qr_code_base32,
+      length: secret.ascii.length,
+      alphanumeric: /^[0-9A-Za-z]+$/.test(secret.ascii),
+    }
+  })
+  assert.deepEqual(rs.keys, js.keys)
+  assert.ok(rs.hexOfAscii && js.hexOfAscii)
+  assert.equal(rs.qr, js.qr, 'no third-party QR-code URLs on either side')
+  assert.equal(js.length, 20)
+  assert.deepEqual([rs.length, rs.alphanumeric], [32, true])
 })
 
 test('magic-link login without a usable token', async () => {

@@ -29,6 +29,8 @@ async function usage(): Promise<void> {
   await server.loginWithUser(user)
   await server.loginWithUser(id)
   const secret = password.twoFactor.getNewAuthSecret()
+  const shown: string = `${secret.ascii} ${secret.hex} ${secret.base32} ${secret.otpauth_url}`
+  void shown
   await password.twoFactor.set(id, secret, '123456').catch(() => [])
   await password.twoFactor.set(id, secret.base32, '123456').catch(() => [])
   const off = server.on('LoginSuccess', (payload) => {
@@ -80,6 +82,8 @@ async function oauthUsage(): Promise<void> {
     const ids: string[] = (await oauth.listLinkedAccounts(linked.userId)).map((a) => a.id)
     void ids
     await oauth.unlinkAccount(linked.userId, linked.provider)
+    const checked: void = await oauth.checkProviders()
+    void checked
   }
   // @ts-expect-error a provider's type is 'host'
   new AccountsServer({ db: 'sqlite::memory:', tokenSecret: 'x', services: { oauth: { providers: { github: { type: 'saml' } } } } })

@@ -109,6 +109,9 @@ class OAuthService:
     async def authorization_url(self, provider: str, options: Optional[Json] = None) -> Json:
         return await _run(self._sync.authorization_url, provider, options)
 
+    async def check_providers(self) -> None:
+        await _run(self._sync.check_providers)
+
     async def link_account(self, user_id: str, provider: str, params: Json) -> Json:
         return await _run(self._sync.link_account, user_id, provider, params)
 
