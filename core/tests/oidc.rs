@@ -460,7 +460,9 @@ fn claims_come_from_userinfo_when_the_id_token_has_no_email() {
     let userinfo = json!({"sub": "user-3", "email": "three@example.com"});
     s.op.authorize_with_userinfo(&url, "code-3", json!({"sub": "user-3", "email": null, "email_verified": true}), "rs256", Some(userinfo));
     let three = finish(&s, &state, "code-3").unwrap();
-    assert_eq!((three.user.emails[0].address.as_str(), three.user.emails[0].verified), ("three@example.com", false));
+    // UserInfo did not say it verified three@: the address goes on no account (docs/oauth.md, "Linking").
+    assert!(three.user.emails.is_empty());
+    assert_eq!(s.server.password().find_user_by_email("three@example.com").unwrap(), None);
 }
 
 #[test]
