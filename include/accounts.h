@@ -254,7 +254,9 @@ void accounts_error_free(struct accounts_error *error);
 
 // Starts an OpenID Connect login at `provider` (`"type": "oidc"`): `*request_json_out` receives
 // `{url, state}`, the URL to redirect the browser to and the `state` in it. `options_json`
-// (`{"loginHint"?, "prompt"?}`; any other key is refused) may be NULL. The provider sends the
+// (`{"loginHint"?, "prompt"?}`; any other key is refused) may be NULL. `infos_json`
+// (`{"ip"?, "userAgent"?}`, may be NULL): the client's address bounds how many flows it may have
+// pending (docs/security.md, "OAuth"). The provider sends the
 // browser back to the configured redirect URI with `code`, `state` (and `iss`): log in with
 // `accounts_server_login_with_service(s, "oauth", "{\"provider\": ..., \"code\": ...,
 // \"state\": ..., \"iss\": ...}", ...)`.
@@ -266,6 +268,7 @@ void accounts_error_free(struct accounts_error *error);
 enum accounts_result accounts_oauth_authorization_url(const struct accounts_server *server,
                                                       const char *provider,
                                                       const char *options_json,
+                                                      const char *infos_json,
                                                       char **request_json_out,
                                                       struct accounts_error **error_out);
 

@@ -213,7 +213,7 @@ export interface ProviderIdentity {
 
 export declare class OAuthService {
   /** Starts an OpenID Connect login; redirect the browser to `url`. The provider comes back with `code`, `state` (and `iss`) for `loginWithService('oauth', {provider, code, state, iss})`. */
-  authorizationUrl(provider: string, options?: { loginHint?: string; prompt?: string }): Promise<{ url: string; state: string }>
+  authorizationUrl(provider: string, options?: { loginHint?: string; prompt?: string }, infos?: ConnectionInfo): Promise<{ url: string; state: string }>
   /** Fetches every OpenID provider's discovery document and keys (call it at startup); rejects with ProviderError, `details.provider` naming the provider, on the first that fails. */
   checkProviders(): Promise<void>
   /** Links the identity `params` prove at `provider` to the logged-in user (a no-op when already linked to them). */

@@ -259,8 +259,8 @@ class OAuthService {
 }
 Object.assign(OAuthService.prototype, {
   /** Starts an OpenID Connect login: resolves with `{url, state}` (redirect the browser to `url`). */
-  authorizationUrl: method(function (provider, options) {
-    return call(this._native.oauthAuthorizationUrl(str(provider, 'provider'), optJson(options, 'options')))
+  authorizationUrl: method(function (provider, options, infos) {
+    return call(this._native.oauthAuthorizationUrl(str(provider, 'provider'), optJson(options, 'options'), optJson(infos, 'infos')))
   }),
   /** Fetches every OpenID provider's discovery and keys; rejects with ProviderError (details.provider) on the first that fails. */
   checkProviders: method(async function () {

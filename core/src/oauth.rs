@@ -16,7 +16,7 @@ use crate::error::{AccountsError, ErrorCode, Result};
 use crate::identifiers::normalize_email;
 use crate::secret::{ct_eq, digest, new_id, random_hex};
 use crate::store::{self, NewUser, OAuthFlow, SealedColumn, Unlinked};
-use crate::types::{EmailRecord, LinkedAccount, ProviderTokens, User, profile_fields};
+use crate::types::{ConnectionInfo, EmailRecord, LinkedAccount, ProviderTokens, User, profile_fields};
 use base64::Engine;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -140,11 +140,13 @@ impl<'a> OAuth<'a> {
     /// `state` in it. The `state`, the PKCE verifier and the `nonce` stay server-side (the state's
     /// digest, the verifier sealed, the nonce's digest), single use, for `services.oauth.flowExpiration`,
     /// so any app server sharing the database can finish the flow. `options`: `{loginHint?, prompt?}`.
+    /// `infos.ip`, the client's address, bounds how many flows it may have pending (20; its oldest
+    /// goes): give it wherever the caller is not trusted (docs/security.md, "OAuth").
     ///
     /// # Errors
     /// `ProviderNotFound`, `InvalidArgument` (a host provider, bad options), `ProviderError`
     /// (discovery failed).
-    pub fn authorization_url(&self, provider: &str, options: &Value) -> Result<AuthorizationRequest> {
+    pub fn authorization_url(&self, provider: &str, options: &Value, infos: &ConnectionInfo) -> Result<AuthorizationRequest> {
         self.ctx.localize((|| {
             let ProviderConfig::Oidc(config) = self.provider(provider)? else {
                 return Err(AccountsError::new(ErrorCode::InvalidArgument, "a host provider builds its own authorization URL"));
@@ -181,7 +183,9 @@ impl<'a> OAuth<'a> {
                 redirect_uri: config.redirect_uri.clone(),
                 expires_at: now + self.ctx.config().services.oauth.flow_expiration.as_millis() as i64,
                 created_at: now,
-                client: None,
+                // Pending flows are capped per client address (IPv6 by its /64), so one client
+                // cannot grow the table or push out other clients' flows (docs/security.md, "OAuth").
+                client: infos.sanitized().ip.as_deref().map(|ip| digest(&crate::attempts::ip_subject(ip))),
             };
             self.ctx.store().insert_oauth_flow(&flow)?;
             let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));

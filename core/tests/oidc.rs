@@ -248,7 +248,7 @@ fn setup_with(corp_extra: Value) -> Setup {
 }
 
 fn start(s: &Setup, provider: &str) -> (String, String) {
-    let request = s.server.oauth().authorization_url(provider, &json!({})).unwrap();
+    let request = s.server.oauth().authorization_url(provider, &json!({}), &no_info()).unwrap();
     (request.url, request.state)
 }
 
@@ -419,10 +419,10 @@ fn oidc_configuration_is_checked() {
     // A host provider has no authorization URL of ours; an unknown provider is named as such.
     let s = setup();
     let host = with_host();
-    assert_eq!(code(host.oauth().authorization_url("github", &json!({}))), ErrorCode::InvalidArgument);
-    assert_eq!(code(s.server.oauth().authorization_url("nope", &json!({}))), ErrorCode::ProviderNotFound);
-    assert_eq!(code(s.server.oauth().authorization_url("corp", &json!({"loginHint": 3}))), ErrorCode::InvalidArgument);
-    let hinted = s.server.oauth().authorization_url("corp", &json!({"loginHint": "a@b.example", "prompt": "login"})).unwrap();
+    assert_eq!(code(host.oauth().authorization_url("github", &json!({}), &no_info())), ErrorCode::InvalidArgument);
+    assert_eq!(code(s.server.oauth().authorization_url("nope", &json!({}), &no_info())), ErrorCode::ProviderNotFound);
+    assert_eq!(code(s.server.oauth().authorization_url("corp", &json!({"loginHint": 3}), &no_info())), ErrorCode::InvalidArgument);
+    let hinted = s.server.oauth().authorization_url("corp", &json!({"loginHint": "a@b.example", "prompt": "login"}), &no_info()).unwrap();
     assert!(hinted.url.contains("login_hint=a%40b.example") && hinted.url.contains("prompt=login"));
 }
 
@@ -527,7 +527,7 @@ fn the_iss_of_the_authorization_response_is_checked_rfc_9207() {
 fn authorization_url_refuses_unknown_options_and_a_missing_code_is_an_argument_error() {
     let s = setup();
     for options in [json!({"foo": 1}), json!({"login_hint": "bob"}), json!({"loginHint": "bob", "extra": "x"})] {
-        assert_eq!(code(s.server.oauth().authorization_url("corp", &options)), ErrorCode::InvalidArgument, "{options}");
+        assert_eq!(code(s.server.oauth().authorization_url("corp", &options, &no_info())), ErrorCode::InvalidArgument, "{options}");
     }
     let (_, state) = start(&s, "corp");
     for params in [json!({"provider": "corp", "state": state}), json!({"provider": "corp", "state": state, "code": ""})] {
@@ -605,4 +605,29 @@ fn check_providers_fetches_discovery_and_fails_on_a_bad_issuer() {
 
 fn with_host() -> AccountsServer {
     with(json!({"services": {"oauth": {"providers": {"github": {"type": "host"}}}}}), Callbacks::default())
+}
+
+#[test]
+fn pending_flows_are_bounded_per_client_and_expired_ones_go() {
+    let s = setup();
+    let count = || -> i64 { rusqlite::Connection::open(&s.db).unwrap().query_row("SELECT COUNT(*) FROM oauth_flows", [], |r| r.get(0)).unwrap() };
+    let from = |ip: &str| ConnectionInfo { ip: Some(ip.into()), user_agent: None };
+    let start_from = |ip: &str| s.server.oauth().authorization_url("corp", &json!({}), &from(ip)).unwrap();
+    // Another client's flow, started first.
+    let (url, bystander) = {
+        let r = start_from("198.51.100.1");
+        (r.url, r.state)
+    };
+    // A burst from one client (rotating through its IPv6 /64) keeps only that client's newest 20.
+    let burst: Vec<String> = (0..200).map(|i| start_from(&format!("2001:db8:1:2::{i:x}")).state).collect();
+    assert_eq!(count(), 1 + store::MAX_PENDING_FLOWS_PER_CLIENT);
+    let e = s.server.login_with_service("oauth", &json!({"provider": "corp", "code": "c", "state": burst[0]}), &no_info());
+    assert_eq!(code(e), ErrorCode::InvalidAuthorizationState, "the client's oldest flow went");
+    // The other client's flow is untouched and finishes.
+    s.op.authorize(&url, "bystander", json!({}), "rs256");
+    finish(&s, &bystander, "bystander").unwrap();
+    // Expired flows are deleted by the next start, whoever starts it.
+    s.clock.advance_secs(3600);
+    start_from("203.0.113.5");
+    assert_eq!(count(), 1);
 }

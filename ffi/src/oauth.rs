@@ -4,12 +4,15 @@
 use crate::error::{accounts_error, accounts_result};
 use crate::guard::*;
 use crate::server::{accounts_server, server_ref};
+use accounts_core::ConnectionInfo;
 use serde_json::Value;
 use std::ffi::c_char;
 
 /// Starts an OpenID Connect login at `provider` (`"type": "oidc"`): `*request_json_out` receives
 /// `{url, state}`, the URL to redirect the browser to and the `state` in it. `options_json`
-/// (`{"loginHint"?, "prompt"?}`; any other key is refused) may be NULL. The provider sends the
+/// (`{"loginHint"?, "prompt"?}`; any other key is refused) may be NULL. `infos_json`
+/// (`{"ip"?, "userAgent"?}`, may be NULL): the client's address bounds how many flows it may have
+/// pending (docs/security.md, "OAuth"). The provider sends the
 /// browser back to the configured redirect URI with `code`, `state` (and `iss`): log in with
 /// `accounts_server_login_with_service(s, "oauth", "{\"provider\": ..., \"code\": ...,
 /// \"state\": ..., \"iss\": ...}", ...)`.
@@ -23,6 +26,7 @@ pub unsafe extern "C" fn accounts_oauth_authorization_url(
     server: *const accounts_server,
     provider: *const c_char,
     options_json: *const c_char,
+    infos_json: *const c_char,
     request_json_out: *mut *mut c_char,
     error_out: *mut *mut accounts_error,
 ) -> accounts_result {
@@ -31,7 +35,8 @@ pub unsafe extern "C" fn accounts_oauth_authorization_url(
         out_arg(request_json_out, "request_json_out")?;
         let provider = unsafe { str_arg(provider, "provider") }?;
         let options: Value = unsafe { opt_json_arg(options_json, "options_json") }?;
-        let request = s.oauth().authorization_url(provider, &options)?;
+        let infos: ConnectionInfo = unsafe { opt_json_arg(infos_json, "infos_json") }?;
+        let request = s.oauth().authorization_url(provider, &options, &infos)?;
         unsafe { write_json(request_json_out, &request) }
     })
 }

@@ -1007,7 +1007,7 @@ static void authorize_as(accounts_server *s, const char *drive, const char *redi
                          char *params, size_t size) {
     char options[128], *out = NULL;
     snprintf(options, sizeof options, "{\"loginHint\":\"%s\"}", who);
-    EXPECT(accounts_oauth_authorization_url(s, "corp", options, &out, &err), ACCOUNTS_OK);
+    EXPECT(accounts_oauth_authorization_url(s, "corp", options, "{\"ip\":\"203.0.113.9\"}", &out, &err), ACCOUNTS_OK);
     char *url = json_str(out, "url"), *state = json_str(out, "state");
     accounts_string_free(out);
     CHECK(strstr(url, "code_challenge_method=S256") != NULL);
@@ -1079,14 +1079,14 @@ static void test_oidc(void) {
     snprintf(without, sizeof without, "%.*s}", (int)(strstr(params, ",\"iss\"") - params), params);
     EXPECT(accounts_server_login_with_service(s, "oauth", without, NULL, &out, &err), ACCOUNTS_INVALID_AUTHORIZATION_STATE);
     /* A missing code is an argument error; unknown options are refused. */
-    EXPECT(accounts_oauth_authorization_url(s, "corp", NULL, &out, &err), ACCOUNTS_OK);
+    EXPECT(accounts_oauth_authorization_url(s, "corp", NULL, NULL, &out, &err), ACCOUNTS_OK);
     char *fresh = json_str(out, "state");
     accounts_string_free(out);
     snprintf(mixed, sizeof mixed, "{\"provider\":\"corp\",\"state\":\"%s\"}", fresh);
     EXPECT(accounts_server_login_with_service(s, "oauth", mixed, NULL, &out, &err), ACCOUNTS_INVALID_ARGUMENT);
     free(fresh);
-    EXPECT(accounts_oauth_authorization_url(s, "corp", "{\"login_hint\":\"bob\"}", &out, &err), ACCOUNTS_INVALID_ARGUMENT);
-    EXPECT(accounts_oauth_authorization_url(s, "corp", "{\"foo\":1}", &out, &err), ACCOUNTS_INVALID_ARGUMENT);
+    EXPECT(accounts_oauth_authorization_url(s, "corp", "{\"login_hint\":\"bob\"}", NULL, &out, &err), ACCOUNTS_INVALID_ARGUMENT);
+    EXPECT(accounts_oauth_authorization_url(s, "corp", "{\"foo\":1}", NULL, &out, &err), ACCOUNTS_INVALID_ARGUMENT);
     /* checkProviders: this provider's discovery is fine; an issuer with a typo fails at startup. */
     EXPECT(accounts_oauth_check_providers(s, &err), ACCOUNTS_OK);
     EXPECT(accounts_oauth_check_providers(NULL, &err), ACCOUNTS_INVALID_ARGUMENT);
@@ -1103,9 +1103,10 @@ static void test_oidc(void) {
     accounts_error_free(why);
     accounts_server_free(typo);
     /* A host provider has no authorization URL of ours; bad options; unknown provider. */
-    EXPECT(accounts_oauth_authorization_url(s, "corp", "{\"loginHint\":1}", &out, &err), ACCOUNTS_INVALID_ARGUMENT);
-    EXPECT(accounts_oauth_authorization_url(s, "nope", NULL, &out, &err), ACCOUNTS_PROVIDER_NOT_FOUND);
-    EXPECT(accounts_oauth_authorization_url(s, "corp", NULL, NULL, &err), ACCOUNTS_INVALID_ARGUMENT);
+    EXPECT(accounts_oauth_authorization_url(s, "corp", "{\"loginHint\":1}", NULL, &out, &err), ACCOUNTS_INVALID_ARGUMENT);
+    EXPECT(accounts_oauth_authorization_url(s, "nope", NULL, NULL, &out, &err), ACCOUNTS_PROVIDER_NOT_FOUND);
+    EXPECT(accounts_oauth_authorization_url(s, "corp", NULL, NULL, NULL, &err), ACCOUNTS_INVALID_ARGUMENT);
+    EXPECT(accounts_oauth_authorization_url(s, "corp", NULL, "{\"ip\":7}", &out, &err), ACCOUNTS_INVALID_ARGUMENT);
     /* Forged ID tokens (tests/oidc/provider.mjs re-signs the genuine one): "resigned" is the control
      * that must pass, the others must not. */
     const char *modes[] = {"resigned", "nonce", "audience", "expired", "alg"};

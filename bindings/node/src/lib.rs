@@ -587,11 +587,18 @@ impl NativeServer {
     }
 
     #[napi(ts_return_type = "Promise<string>")]
-    pub fn oauth_authorization_url<'e>(&self, env: &'e Env, provider: String, options_json: Option<String>) -> Result<PromiseRaw<'e, String>> {
+    pub fn oauth_authorization_url<'e>(
+        &self,
+        env: &'e Env,
+        provider: String,
+        options_json: Option<String>,
+        infos_json: Option<String>,
+    ) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
         run(env, "authorizationUrl", move || {
             let options: Value = parse_opt("options", options_json)?;
-            s.oauth().authorization_url(&provider, &options)
+            let infos: ConnectionInfo = parse_opt("infos", infos_json)?;
+            s.oauth().authorization_url(&provider, &options, &infos)
         })
     }
 

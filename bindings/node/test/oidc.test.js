@@ -149,6 +149,18 @@ for (const claims of ['userinfo', 'id_token']) describe(`claims from ${claims}`,
     await rejects(server.loginWithService('oauth', { provider: 'corp', state }), 'InvalidArgument')
   })
 
+  test('a client keeps its newest 20 pending flows (its address from infos)', async () => {
+    const { server, oauth } = setup()
+    const infos = { ip: '203.0.113.77', userAgent: 'burst' }
+    const starts = []
+    for (let i = 0; i < 21; i++) starts.push((await oauth.authorizationUrl('corp', {}, infos)).state)
+    const finish = (state) => server.loginWithService('oauth', { provider: 'corp', code: 'never-issued', state, iss: op.info.issuer })
+    await rejects(finish(starts[0]), 'InvalidAuthorizationState')
+    // The newest is still pending: it reaches the provider, which refuses the made-up code.
+    await rejects(finish(starts[20]), 'ProviderError')
+    await rejects(oauth.authorizationUrl('corp', {}, { ip: 7 }), 'InvalidArgument')
+  })
+
   test('checkProviders fetches each provider\'s discovery and fails on a bad issuer', async () => {
     await setup().oauth.checkProviders()
     const { clientId, clientSecret, redirectUri } = op.info

@@ -649,12 +649,14 @@ impl PyMagicLink {
 impl PyOAuth {
     /// Starts an OpenID Connect login: `{"url", "state"}` (redirect the browser to `url`).
     /// `options`: `{"login_hint"?, "prompt"?}` (the camelCase spelling works too; others are refused).
-    #[pyo3(signature = (provider, options=None))]
+    /// `infos`: the client's `{"ip", "userAgent"}` (its address bounds its pending flows).
+    #[pyo3(signature = (provider, options=None, infos=None))]
     fn authorization_url<'py>(
         &self,
         py: Python<'py>,
         provider: &Bound<'py, PyAny>,
         options: Option<&Bound<'py, PyAny>>,
+        infos: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let provider = arg_str(py, provider, "provider")?;
         // Python spells the options snake_case (`login_hint`), as its other options; core takes
@@ -663,7 +665,8 @@ impl PyOAuth {
             Value::Object(given) => Value::Object(given.into_iter().map(|(k, v)| (camel(&k), v)).collect()),
             other => other,
         };
-        let request = core_call!(py, self.inner.oauth().authorization_url(&provider, &options))?;
+        let infos: ConnectionInfo = arg_typed(py, infos, "infos")?;
+        let request = core_call!(py, self.inner.oauth().authorization_url(&provider, &options, &infos))?;
         ser_to_py(py, &request)
     }
 

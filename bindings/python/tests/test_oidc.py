@@ -110,6 +110,20 @@ def test_authorization_url_options_in_python_spelling_and_unknown_ones_refused(o
         server.login_with_service("oauth", {"provider": "corp", "state": state})
 
 
+def test_a_client_keeps_its_newest_20_pending_flows(op):
+    server = server_for(op)
+    infos = {"ip": "203.0.113.77", "userAgent": "burst"}
+    states = [server.oauth.authorization_url("corp", None, infos)["state"] for _ in range(21)]
+
+    def finish(state):
+        return server.login_with_service("oauth", {"provider": "corp", "code": "never-issued", "state": state, "iss": op["issuer"]})
+
+    with pytest.raises(accounts.InvalidAuthorizationState):
+        finish(states[0])
+    with pytest.raises(accounts.ProviderError):  # still pending: the provider refuses the made-up code
+        finish(states[20])
+
+
 def test_check_providers_fails_on_a_bad_issuer(op):
     server_for(op).oauth.check_providers()
     provider = {"type": "oidc", **{k: op[k] for k in ("clientId", "clientSecret", "redirectUri")}, "issuer": op["issuer"] + "/typo"}

@@ -106,8 +106,8 @@ class OAuthService:
     def __init__(self, sync: _native.OAuthService) -> None:
         self._sync = sync
 
-    async def authorization_url(self, provider: str, options: Optional[Json] = None) -> Json:
-        return await _run(self._sync.authorization_url, provider, options)
+    async def authorization_url(self, provider: str, options: Optional[Json] = None, infos: Optional[Json] = None) -> Json:
+        return await _run(self._sync.authorization_url, provider, options, infos)
 
     async def check_providers(self) -> None:
         await _run(self._sync.check_providers)
