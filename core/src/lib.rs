@@ -36,6 +36,7 @@ pub mod mail;
 mod messages;
 pub mod oauth;
 pub mod oidc;
+pub mod operations;
 pub mod password;
 pub mod secret;
 pub mod server;
