@@ -14,7 +14,9 @@ use std::fmt;
 macro_rules! error_codes {
     ($( $(#[doc = $doc:literal])* $name:ident = $num:literal, $input:literal, $message:literal; )*) => {
         /// Every error the library can report. `number()` is frozen and is the C `accounts_result`.
+        /// Non-exhaustive: later versions add codes.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+        #[non_exhaustive]
         pub enum ErrorCode { $( $(#[doc = $doc])* $name, )* }
 
         impl ErrorCode {

@@ -54,6 +54,8 @@ fn ffi_result() -> String {
     for c in ErrorCode::ALL {
         s.push_str(&format!("            ErrorCode::{0} => accounts_result::Accounts{0},\n", c.as_str()));
     }
+    // ErrorCode is #[non_exhaustive]; every code is listed above (this file is regenerated from it).
+    s.push_str("            _ => accounts_result::AccountsInternalError,\n");
     s.push_str("        }\n    }\n}\n\n/// Every code string a result value can name, retired ones included, by number.\n");
     s.push_str("pub(crate) const RESULT_NAMES: &[(u32, &str)] = &[\n    (0, \"OK\"),\n");
     for (number, name, _) in &rows {

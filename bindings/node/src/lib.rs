@@ -642,7 +642,9 @@ impl NativeServer {
 
 /// Runs a job that panics, scheduled as the operation named `operation` (its accounts-js name) is
 /// by core's table: the promise rejects with `InternalError` and Node keeps running. For the tests
-/// that prove every job catches panics.
+/// that prove every job catches panics; only in builds with the `self-test` feature (`make
+/// node-build`), never in a release.
+#[cfg(feature = "self-test")]
 #[napi(ts_return_type = "Promise<string>")]
 pub fn self_test_panic<'e>(env: &'e Env, operation: String) -> Result<PromiseRaw<'e, String>> {
     let op = ops::ALL.iter().find(|op| op.js == operation).ok_or_else(|| Error::from_reason(format!("no operation {operation}")))?;
