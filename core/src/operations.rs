@@ -162,14 +162,23 @@ pub struct Arg {
     /// The Python default when the argument may be left out (`"None"`, `"False"`); TypeScript
     /// marks such an argument optional.
     pub default: Option<&'static str>,
+    /// Python's name where it is not [`snake_case`] of `name`.
+    pub python: Option<&'static str>,
+}
+
+impl Arg {
+    /// The argument's Python name.
+    pub fn python_name(&self) -> String {
+        self.python.map_or_else(|| snake_case(self.name), str::to_string)
+    }
 }
 
 const fn arg(name: &'static str, ty: Ty) -> Arg {
-    Arg { name, ty, default: None }
+    Arg { name, ty, default: None, python: None }
 }
 
 const fn opt(name: &'static str, ty: Ty) -> Arg {
-    Arg { name, ty, default: Some("None") }
+    Arg { name, ty, default: Some("None"), python: None }
 }
 
 /// One public operation.
@@ -278,7 +287,7 @@ table! {
         [arg("tokenKeys", OBJECT)] -> VOID, Synchronous, infos: false,
         "Replaces the JWT key ring without a restart.";
     CREATE_USER = "createUser", "create_user", "accounts_password_create_user", Password,
-        [arg("user", OBJECT)] -> STRING, Hashing, infos: false,
+        [arg("user", ty("{ username?: string; email?: string; password?: string; [field: string]: unknown }", "_Json"))] -> STRING, Hashing, infos: false,
         "Creates a user (username and/or email, password, profile fields); the new id.";
     AUTHENTICATE = "authenticate", "authenticate", "accounts_password_authenticate", Password,
         [arg("params", LOGIN_PARAMS)] -> USER, Hashing, infos: false,
@@ -293,7 +302,7 @@ table! {
         [arg("userId", STRING), arg("password", STRING)] -> VOID, Hashing, infos: false,
         "Sets a user's password (no old password needed).";
     ADD_EMAIL = "addEmail", "add_email", "accounts_password_add_email", Password,
-        [arg("userId", STRING), arg("newEmail", STRING), Arg { name: "verified", ty: BOOL, default: Some("False") }] -> VOID, Pool, infos: false,
+        [arg("userId", STRING), Arg { python: Some("email"), ..arg("newEmail", STRING) }, Arg { default: Some("False"), ..arg("verified", BOOL) }] -> VOID, Pool, infos: false,
         "Adds an email address to a user.";
     REMOVE_EMAIL = "removeEmail", "remove_email", "accounts_password_remove_email", Password,
         [arg("userId", STRING), arg("email", STRING)] -> VOID, Pool, infos: false,
@@ -312,7 +321,7 @@ table! {
         "Mails an enrollment link (set a first password).";
     RESET_PASSWORD = "resetPassword", "reset_password", "accounts_password_reset_password", Password,
         [arg("token", STRING), arg("newPassword", STRING), opt("infos", INFOS), opt("code", STRING)] -> LOGIN_RESULT_OR_NULL, Hashing, infos: true,
-        "Sets a new password with a reset or enrollment link; a session when autologin is on.";
+        "Sets a new password with a reset or enrollment link; a session when autologin is on (with two-factor on, only with a valid `code`).";
     CHANGE_PASSWORD = "changePassword", "change_password", "accounts_password_change_password", Password,
         [arg("userId", STRING), arg("oldPassword", STRING), arg("newPassword", STRING)] -> VOID, Hashing, infos: false,
         "Changes a password given the old one.";
@@ -321,7 +330,7 @@ table! {
         "A fresh TOTP secret (base32 and otpauth URL) to show the user.";
     SET_TWO_FACTOR = "set", "set", "accounts_password_two_factor_set", TwoFactor,
         [arg("userId", STRING), arg("secret", ty("string | { base32: string }", "Union[str, _Json]")), arg("code", STRING)] -> STRINGS, Pool, infos: false,
-        "Turns two-factor on with a secret and a current code; the recovery codes.";
+        "Turns two-factor on with a secret and a current code; the recovery codes (shown once).";
     UNSET_TWO_FACTOR = "unset", "unset", "accounts_password_two_factor_unset", TwoFactor,
         [arg("userId", STRING), arg("code", STRING)] -> VOID, Pool, infos: false,
         "Turns two-factor off given a current code.";
@@ -384,6 +393,20 @@ const fn names<const N: usize>(class: Class) -> [&'static str; N] {
 pub(crate) const HASHING: [&str; count(Class::Hashing)] = names(Class::Hashing);
 pub(crate) const INLINE: [&str; count(Class::Inline)] = names(Class::Inline);
 
+/// Python's spelling of an accounts-js name: `findUserById` → `find_user_by_id`.
+pub fn snake_case(js: &str) -> String {
+    let mut out = String::new();
+    for ch in js.chars() {
+        if ch.is_ascii_uppercase() {
+            out.push('_');
+            out.push(ch.to_ascii_lowercase());
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
 /// The row of the operation named `js` (its accounts-js name) on `service`.
 pub fn find(service: Service, js: &str) -> Option<&'static Operation> {
     ALL.iter().find(|op| op.service == service && op.js == js)
@@ -404,7 +427,7 @@ mod tests {
         for op in ALL {
             assert!(seen.insert((op.service as u8, op.js)), "{} twice", op.js);
             assert!(op.c.starts_with("accounts_"), "{}", op.c);
-            assert_eq!(op.python, snake(op.js), "Python spells {} in snake_case", op.js);
+            assert_eq!(op.python, snake_case(op.js), "Python spells {} in snake_case", op.js);
             assert_eq!(op.infos, op.args.iter().any(|a| a.name == "infos"), "{}: infos flag and arguments agree", op.js);
             // An optional argument is never followed by a required one.
             let first_optional = op.args.iter().position(|a| a.default.is_some()).unwrap_or(op.args.len());
@@ -424,18 +447,5 @@ mod tests {
         assert_eq!(class_of("resetPassword"), Some(Class::Hashing));
         assert_eq!(find(Service::TwoFactor, "set").map(|op| op.c), Some("accounts_password_two_factor_set"));
         assert_eq!(class_of("nope"), None);
-    }
-
-    pub(crate) fn snake(js: &str) -> String {
-        let mut out = String::new();
-        for ch in js.chars() {
-            if ch.is_ascii_uppercase() {
-                out.push('_');
-                out.push(ch.to_ascii_lowercase());
-            } else {
-                out.push(ch);
-            }
-        }
-        out
     }
 }

@@ -2,7 +2,8 @@
 //! result enum (ffi/src/result.rs, which cbindgen turns into the header's `accounts_result`), the
 //! Python exception classes, the TypeScript unions of codes, events and callbacks, and
 //! docs/errors.md; from the operation table (core/src/operations.rs) the method tables of README.md
-//! and docs/architecture.md; from `CALLBACK_NAMES`/`CALLBACK_ANSWERS` the callback list of the C
+//! and docs/architecture.md and the methods of the password, two-factor and magic link services in
+//! `_native.pyi`, `aio.py` and `index.d.ts` (marked regions); from `CALLBACK_NAMES`/`CALLBACK_ANSWERS` the callback list of the C
 //! header (a region of ffi/src/callbacks.rs). With `--check` it writes nothing and fails naming
 //! every stale file.
 //!
@@ -14,7 +15,7 @@ use accounts_core::ErrorCode;
 use accounts_core::callbacks::{CALLBACK_ANSWERS, CALLBACK_NAMES, HostCall};
 use accounts_core::error::RETIRED;
 use accounts_core::events;
-use accounts_core::operations::{ALL as OPERATIONS, Operation};
+use accounts_core::operations::{ALL as OPERATIONS, Class, Operation, Service};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -104,7 +105,9 @@ fn python_errors() -> String {
 /// `current` with the text between the line `begin` and the line starting with `end` replaced by
 /// `body` (a generated region of a hand-written file).
 fn region(file: &str, current: &str, begin: &str, end: &str, body: &str) -> String {
-    let (Some(start), Some(stop)) = (current.find(begin), current.find(end)) else {
+    let start = current.find(begin);
+    let stop = start.and_then(|start| current[start..].find(end).map(|at| start + at));
+    let (Some(start), Some(stop)) = (start, stop) else {
         eprintln!("accounts-codegen: {file} lost its generated region ({begin:?} ... {end:?})");
         std::process::exit(1);
     };
@@ -139,26 +142,13 @@ fn signature(op: &Operation, python: bool) -> String {
         .args
         .iter()
         .map(|a| {
-            let name = if python { snake(a.name) } else { a.name.to_string() };
+            let name = if python { a.python_name() } else { a.name.to_string() };
             if a.default.is_some() { format!("{name}?") } else { name }
         })
         .collect();
     let name = if python { op.python } else { op.js };
     let result = if python { op.result.python } else { op.result.ts };
     format!("`{name}({})` → `{}`", args.join(", "), result.replace('|', "\\|"))
-}
-
-fn snake(js: &str) -> String {
-    let mut out = String::new();
-    for ch in js.chars() {
-        if ch.is_ascii_uppercase() {
-            out.push('_');
-            out.push(ch.to_ascii_lowercase());
-        } else {
-            out.push(ch);
-        }
-    }
-    out
 }
 
 /// The method table of every public operation, for README.md and docs/architecture.md.
@@ -181,6 +171,71 @@ fn operations_table() -> String {
 
 fn markdown_with_table(file: &str, current: &str) -> String {
     region(file, current, MD_BEGIN, MD_END, &operations_table())
+}
+
+/// The services whose methods are generated blocks of the Python stub, the asyncio wrappers and
+/// the TypeScript declarations (the server's and OAuth's are still hand-written there).
+const GENERATED_SERVICES: &[(Service, &str)] =
+    &[(Service::Password, "PasswordService"), (Service::TwoFactor, "TwoFactor"), (Service::MagicLink, "MagicLinkService")];
+
+fn rows(service: Service) -> impl Iterator<Item = &'static Operation> {
+    OPERATIONS.iter().filter(move |op| op.service == service)
+}
+
+/// Python parameters (`self` first) with their types; `json` spells the JSON type.
+fn python_params(op: &Operation, json: &str) -> String {
+    let mut params = vec!["self".to_string()];
+    for a in op.args {
+        let ty = a.ty.python.replace("_Json", json);
+        params.push(match a.default {
+            Some("None") if !ty.starts_with("Optional[") => format!("{}: Optional[{ty}] = None", a.python_name()),
+            Some(default) => format!("{}: {ty} = {default}", a.python_name()),
+            None => format!("{}: {ty}", a.python_name()),
+        });
+    }
+    params.join(", ")
+}
+
+/// A class's methods in `_native.pyi`.
+fn python_stub(service: Service) -> String {
+    rows(service).map(|op| format!("    def {}({}) -> {}: ...\n", op.python, python_params(op, "_Json"), op.result.python)).collect()
+}
+
+/// A class's coroutine wrappers in `aio.py`.
+fn python_aio(service: Service) -> String {
+    let mut s = String::new();
+    for op in rows(service) {
+        let args: Vec<String> = op.args.iter().map(|a| a.python_name()).collect();
+        let call = format!("_run(self._sync.{}{})", op.python, args.iter().map(|a| format!(", {a}")).collect::<String>());
+        let result = op.result.python.replace("_Json", "Json");
+        let body = if result == "None" { format!("await {call}") } else { format!("return await {call}") };
+        if !s.is_empty() {
+            s.push('\n');
+        }
+        s.push_str(&format!("    async def {}({}) -> {result}:\n        {body}\n", op.python, python_params(op, "Json")));
+    }
+    s
+}
+
+/// A class's methods in `index.d.ts`.
+fn typescript_methods(service: Service) -> String {
+    let mut s = String::new();
+    for op in rows(service) {
+        let args: Vec<String> = op.args.iter().map(|a| format!("{}{}: {}", a.name, if a.default.is_some() { "?" } else { "" }, a.ty.ts)).collect();
+        let result = if op.class == Class::Synchronous { op.result.ts.to_string() } else { format!("Promise<{}>", op.result.ts) };
+        s.push_str(&format!("  /** {} */\n  {}({}): {result}\n", op.doc, op.js, args.join(", ")));
+    }
+    s
+}
+
+/// `current` with the generated block of every class in [`GENERATED_SERVICES`] rewritten.
+fn class_blocks(file: &str, current: &str, comment: &str, indent: &str, block: fn(Service) -> String) -> String {
+    let mut text = current.to_string();
+    for (service, class) in GENERATED_SERVICES {
+        let begin = format!("{indent}{comment} BEGIN generated by accounts-codegen from core/src/operations.rs: {class} (make codegen)\n");
+        text = region(file, &text, &begin, &format!("{indent}{comment} END generated"), &block(*service));
+    }
+    text
 }
 
 /// The callback list of `accounts_callbacks_set`'s documentation (and so of the C header), as a
@@ -261,7 +316,16 @@ fn outputs(root: &Path) -> Vec<(PathBuf, String)> {
     let arch_text = markdown_with_table("docs/architecture.md", &read(&arch));
     let callbacks = root.join("ffi/src/callbacks.rs");
     let callbacks_text = c_callbacks(&read(&callbacks));
+    let stub = root.join("bindings/python/python/accounts/_native.pyi");
+    let stub_text = class_blocks("_native.pyi", &read(&stub), "#", "    ", python_stub);
+    let aio = root.join("bindings/python/python/accounts/aio.py");
+    let aio_text = class_blocks("aio.py", &read(&aio), "#", "    ", python_aio);
+    let dts = root.join("bindings/node/index.d.ts");
+    let dts_text = class_blocks("index.d.ts", &read(&dts), "//", "  ", typescript_methods);
     vec![
+        (stub, stub_text),
+        (aio, aio_text),
+        (dts, dts_text),
         (init, init_text),
         (readme, readme_text),
         (arch, arch_text),
@@ -325,5 +389,25 @@ mod tests {
         assert_eq!(c.matches("/// - \"").count(), CALLBACK_NAMES.len());
         assert!(c.contains("/// - \"validatePassword\": the password → "), "{c}");
         assert!(!c.contains("old") && c.ends_with("// END generated\ny"));
+        assert!(python_stub(Service::Password).contains("    def add_email(self, user_id: str, email: str, verified: bool = False) -> None: ...\n"));
+        assert!(python_aio(Service::Password).contains(
+            "    async def reset_password(self, token: str, new_password: str, infos: Optional[Json] = None, code: Optional[str] = None) -> Optional[Json]:\n        return await _run(self._sync.reset_password, token, new_password, infos, code)\n"
+        ));
+        let ts = typescript_methods(Service::TwoFactor);
+        assert!(ts.contains("  getNewAuthSecret(): AuthSecret\n") && ts.contains("  isSet(userId: string): Promise<boolean>\n"), "{ts}");
+        // Two regions of one file, each replaced on its own.
+        let two = "a\n  # BEGIN generated by accounts-codegen from core/src/operations.rs: TwoFactor (make codegen)\nx\n  # END generated\nb\n";
+        assert_eq!(
+            region(
+                "f",
+                two,
+                "  # BEGIN generated by accounts-codegen from core/src/operations.rs: TwoFactor (make codegen)\n",
+                "  # END generated",
+                "y\n"
+            )
+            .matches("y\n")
+            .count(),
+            1
+        );
     }
 }
