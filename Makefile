@@ -159,7 +159,8 @@ install: $(LIB_DIR)/libaccounts.so
 
 ## ---- Python ----
 # Installs the package into a fresh venv exactly as the README tells a user (pip install ./bindings/python);
-# the dev profile only makes the build share the workspace's debug artifacts (argon2 is optimised anyway).
+# the dev profile only makes the build share the workspace's debug artifacts (argon2 is optimised anyway);
+# the self-test feature adds the test-only entry points (_self_test_panic), which release builds lack.
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
@@ -167,7 +168,7 @@ $(VENV)/bin/python:
 python-install: $(VENV)/bin/python
 	$(VENV)/bin/pip install -q pytest mypy==2.4.1 typing_extensions pyotp gunicorn "pyjwt[crypto]==2.15.1" \
 		starlette==1.10.0 uvicorn==0.54.0 httpx==0.28.1 fastapi==0.165.0 segno==1.6.6
-	MATURIN_PEP517_ARGS="--profile dev" $(VENV)/bin/pip install -q --force-reinstall --no-deps ./bindings/python
+	MATURIN_PEP517_ARGS="--profile dev --features self-test" $(VENV)/bin/pip install -q --force-reinstall --no-deps ./bindings/python
 
 test-python: python-install oidc-tools
 	cd bindings/python && $(VENV)/bin/python -m pytest -q tests
@@ -176,11 +177,12 @@ test-python: python-install oidc-tools
 
 ## ---- Node ----
 # --ignore-scripts: the package's own install script (scripts/build.js, for users) would build in release.
+# node-build adds the test-only entry points (feature self-test: selfTestPanic); make dist never does.
 bindings/node/node_modules/.bin/napi:
 	cd bindings/node && npm ci --no-audit --no-fund --ignore-scripts
 
 node-build: bindings/node/node_modules/.bin/napi
-	cd bindings/node && npx napi build --dts native.d.ts
+	cd bindings/node && npx napi build --dts native.d.ts --features self-test
 
 # test/compat is a user project with the real accounts-js transports (rest-express, and graphql-api on
 # apollo-server 2) and clients from npm; its python-rest test drives them against accounts.asgi in the

@@ -1,7 +1,7 @@
 //! Gives libaccounts.so its SONAME, cargo-c's convention: `libaccounts.so.<major>`, or for a 0.x
 //! version `libaccounts.so.0.<minor>` (0.x minor releases may break the ABI). Programs linked
 //! against it record that name, so an incompatible release is never picked up by accident
-//! (docs/c-api.md, "Install").
+//! (docs/distribution.md, "Install").
 
 fn main() {
     let major = std::env::var("CARGO_PKG_VERSION_MAJOR").unwrap_or_default();

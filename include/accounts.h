@@ -197,13 +197,19 @@ struct accounts_callbacks *accounts_callbacks_new(void);
 // `callbacks` must be NULL or from `accounts_callbacks_new`, not yet freed.
 void accounts_callbacks_free(struct accounts_callbacks *callbacks);
 
-// Sets the callback called `name`, replacing any earlier one. Names, inputs and answers:
+// Sets the callback called `name`, replacing any earlier one. Names, inputs (the JSON text the
+// callback receives: the argument itself, or an object of the arguments by name) and answers:
 // - "createJwtPayload": `{"data", "user"}` → an object of extra access-token claims (none if unanswered).
-// - "userObjectSanitizer": a user → the user callers will see (unchanged if unanswered).
+// - "userObjectSanitizer": the user → the user callers will see (unchanged if unanswered).
 // - "impersonationAuthorize": `{"user", "target"}` → `true` / `false` (false if unanswered).
 // - "resumeSessionValidator": `{"user", "session"}` → set an error to reject the resume.
-// - "validateNewUser": the user to create (no password) → the user to create (unchanged if unanswered).
-// - "sendMail": a mail `{from, to, subject, text, html}` → set an error if delivery failed.
+// - "validateNewUser": the user → the user to create, without its password (unchanged if unanswered).
+// - "sendMail": the mail → set an error if delivery failed.
+// - "validateUsername": the username → a truthy answer accepts the username (refused if unanswered).
+// - "validateEmail": the email → a truthy answer accepts the address (refused if unanswered).
+// - "validatePassword": the password → a truthy answer accepts the password (refused if unanswered).
+// - "prepareMail": `{"to", "token", "user", "pathFragment", "emailTemplate", "from", "type"}` → the mail object `{from, to, subject, text, html}` handed to sendMail.
+// - "oauthAuthenticate": `{"provider", "params"}` → `{id, email?, emailVerified?, profile?, tokens?}`: who the login is; an error refuses it.
 //
 // Results: `ACCOUNTS_OK`; `ACCOUNTS_INVALID_ARGUMENT` for a NULL set, name or function, or an unknown name.
 //

@@ -74,6 +74,23 @@ pub const CALLBACK_NAMES: &[&str] = &[
     "oauthAuthenticate",
 ];
 
+/// What each callback of [`CALLBACK_NAMES`] answers, in the same order (its input is
+/// [`HostCall::arg_names`]): the C header's documentation of `accounts_callbacks_set` is generated
+/// from this by accounts-codegen.
+pub const CALLBACK_ANSWERS: &[(&str, &str)] = &[
+    ("createJwtPayload", "an object of extra access-token claims (none if unanswered)"),
+    ("userObjectSanitizer", "the user callers will see (unchanged if unanswered)"),
+    ("impersonationAuthorize", "`true` / `false` (false if unanswered)"),
+    ("resumeSessionValidator", "set an error to reject the resume"),
+    ("validateNewUser", "the user to create, without its password (unchanged if unanswered)"),
+    ("sendMail", "set an error if delivery failed"),
+    ("validateUsername", "a truthy answer accepts the username (refused if unanswered)"),
+    ("validateEmail", "a truthy answer accepts the address (refused if unanswered)"),
+    ("validatePassword", "a truthy answer accepts the password (refused if unanswered)"),
+    ("prepareMail", "the mail object `{from, to, subject, text, html}` handed to sendMail"),
+    ("oauthAuthenticate", "`{id, email?, emailVerified?, profile?, tokens?}`: who the login is; an error refuses it"),
+];
+
 /// One invocation of a host callback, as the bindings see it: JSON arguments in accounts-js order.
 #[derive(Debug)]
 pub struct HostCall<'a> {
@@ -84,9 +101,18 @@ pub struct HostCall<'a> {
 }
 
 impl HostCall<'_> {
+    /// The names of the arguments of the callback `name` (one of [`CALLBACK_NAMES`]).
+    pub fn arg_names_of(name: &str) -> &'static [&'static str] {
+        Self::names_for(name)
+    }
+
     /// The names of the arguments, for hosts that pass one object (the C ABI).
     pub fn arg_names(&self) -> &'static [&'static str] {
-        match self.name {
+        Self::names_for(self.name)
+    }
+
+    fn names_for(name: &str) -> &'static [&'static str] {
+        match name {
             "createJwtPayload" => &["data", "user"],
             "impersonationAuthorize" => &["user", "target"],
             "resumeSessionValidator" => &["user", "session"],
@@ -351,6 +377,14 @@ mod tests {
         c.set_host("createJwtPayload", answer(Some(json!([1])))).unwrap();
         assert_eq!((c.create_jwt_payload.as_ref().unwrap())(&json!({}), &user()).unwrap_err().code, ErrorCode::CallbackError);
         assert_eq!(c.set_host("nope", answer(None)).unwrap_err().code, ErrorCode::InvalidArgument);
+    }
+
+    #[test]
+    fn every_callback_has_its_answer_documented() {
+        let documented: Vec<&str> = CALLBACK_ANSWERS.iter().map(|(name, _)| *name).collect();
+        assert_eq!(documented, CALLBACK_NAMES);
+        assert_eq!(HostCall::arg_names_of("prepareMail").len(), 7);
+        assert_eq!(HostCall::arg_names_of("validateEmail"), ["email"]);
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub const MIN_TOKEN_SECRET_BYTES: usize = 32;
 /// The whole server configuration. Unknown keys are rejected so typos do not pass silently.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Config {
     /// `sqlite:<path>`, `sqlite::memory:` or `postgres://user:password@host:port/db?sslmode=...`.
     /// Serialised (in `options`) with the password replaced by `[redacted]`.
@@ -72,6 +73,7 @@ pub struct Config {
 /// `max: 0` turns the limit off.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Limit {
     /// Failures allowed within the window (0 turns the limit off).
     pub max: u32,
@@ -91,6 +93,7 @@ impl Limit {
 /// client IP (credential stuffing across many accounts).
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
 pub struct LimitSet {
     /// Per account and client IP.
     pub account_ip: Limit,
@@ -134,6 +137,7 @@ fn de_link_token<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<LimitSe
 /// default; the others keep theirs (`{"password": {"account": {...}}}` changes one limit).
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
 pub struct AttemptLimits {
     #[serde(default = "AttemptLimits::default_password", deserialize_with = "de_password")]
     /// Password guesses.
@@ -172,6 +176,7 @@ impl Default for AttemptLimits {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 /// `tokenConfigs`.
 #[derive(Default)]
+#[non_exhaustive]
 pub struct TokenConfigs {
     #[serde(default = "AccessTokenConfig::default")]
     /// `accessToken`: lifetime, algorithm and claims.
@@ -184,6 +189,7 @@ pub struct TokenConfigs {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 /// `tokenConfigs.accessToken`.
+#[non_exhaustive]
 pub struct AccessTokenConfig {
     #[serde(default = "default_access_ttl", deserialize_with = "de_duration", serialize_with = "ser_duration")]
     /// `expiresIn` (default 90 min).
@@ -211,6 +217,7 @@ impl Default for AccessTokenConfig {
 /// configs name `algorithm`, `issuer` and `audience` here too: they are accepted when they agree
 /// with the access token's (one key signs both tokens, and refresh tokens carry the access token's
 /// `iss` and `aud`), and `InvalidConfig` when they contradict them.
+#[non_exhaustive]
 pub struct RefreshTokenConfig {
     #[serde(default = "default_refresh_ttl", deserialize_with = "de_duration", serialize_with = "ser_duration")]
     /// `expiresIn` (default 7 days).
@@ -235,6 +242,7 @@ impl Default for RefreshTokenConfig {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 /// `services`.
+#[non_exhaustive]
 pub struct ServicesConfig {
     #[serde(default)]
     /// `services.password`.
@@ -250,6 +258,7 @@ pub struct ServicesConfig {
 /// `services.oauth`: login with other identity providers (docs/oauth.md).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
 pub struct OAuthConfig {
     /// The providers by name (the `provider` of `loginWithService('oauth', ...)`).
     #[serde(default)]
@@ -309,6 +318,7 @@ pub enum ProviderConfig {
 /// `{"type": "oidc", ...}` in `services.oauth.providers`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
 pub struct OidcProvider {
     /// The issuer URL; discovery is read from `<issuer>/.well-known/openid-configuration`, whose
     /// `issuer` must equal it. `https://`, or `http://` on a loopback address (tests, development).
@@ -401,6 +411,7 @@ pub enum UnverifiedEmailMatch {
 /// `{{email}}` are replaced (HTML-escaped in `html`).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
 pub struct EmailTemplates {
     #[serde(default)]
     /// The `from` of every mail.
@@ -425,6 +436,7 @@ pub struct EmailTemplates {
 /// Fields of one mail template; a missing field keeps the default.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
 pub struct TemplateOverride {
     #[serde(default)]
     /// The subject.
@@ -440,6 +452,7 @@ pub struct TemplateOverride {
 /// `services.magicLink`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
 pub struct MagicLinkConfig {
     /// How long a magic link stays usable (default 15 minutes).
     #[serde(default = "default_magic_link_ttl", deserialize_with = "de_duration_ms", serialize_with = "ser_duration_ms")]
@@ -458,6 +471,7 @@ impl Default for MagicLinkConfig {
 /// `services.password.twoFactor`: RFC 6238 with SHA-1, 6 digits and 30 s steps (what authenticator apps support).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
 pub struct TwoFactorConfig {
     /// Issuer shown by authenticator apps and put in the otpauth URL.
     #[serde(default = "default_app_name")]
@@ -482,6 +496,7 @@ impl Default for TwoFactorConfig {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 /// `services.password`.
+#[non_exhaustive]
 pub struct PasswordConfig {
     #[serde(default = "default_min_password_length")]
     /// `minPasswordLength` (default 8; the host's validatePassword replaces it).
@@ -555,6 +570,7 @@ impl Default for PasswordConfig {
 /// argon2id parameters; the defaults are OWASP's (m = 19456 KiB, t = 2, p = 1).
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
 pub struct HashingConfig {
     #[serde(default = "default_memory_kib")]
     /// `memoryKib` (default 19456).
@@ -656,6 +672,7 @@ fn redacted_opt<S: serde::Serializer>(_: &Option<String>, s: S) -> std::result::
 /// `tokenKeys`: the key ring. `current` names the signing key; all keys verify.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
 pub struct TokenKeys {
     /// The `kid` of the signing key.
     pub current: String,
@@ -667,6 +684,7 @@ pub struct TokenKeys {
 /// retired key whose private half is gone — a PEM `publicKey` or a public `jwk`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
 pub struct TokenKey {
     /// The key id tokens carry in their header.
     pub kid: String,

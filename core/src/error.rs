@@ -10,11 +10,14 @@
 
 use serde::Serialize;
 use std::fmt;
+use std::sync::Arc;
 
 macro_rules! error_codes {
     ($( $(#[doc = $doc:literal])* $name:ident = $num:literal, $input:literal, $message:literal; )*) => {
         /// Every error the library can report. `number()` is frozen and is the C `accounts_result`.
+        /// Non-exhaustive: later versions add codes.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+        #[non_exhaustive]
         pub enum ErrorCode { $( $(#[doc = $doc])* $name, )* }
 
         impl ErrorCode {
@@ -172,7 +175,7 @@ pub const RETIRED: &[(u32, &str)] = &[
 ];
 
 /// An error with a code from the table, a human message and optional JSON details.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct AccountsError {
     /// The table code.
     pub code: ErrorCode,
@@ -183,6 +186,15 @@ pub struct AccountsError {
     /// Set when a host callback raised this error: the core carries it unchanged, so the binding
     /// can give the caller the very error the callback raised.
     pub host: Option<HostError>,
+    /// The lower-level error this one came from (a storage or JSON error), for
+    /// [`std::error::Error::source`]; not part of equality.
+    source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl PartialEq for AccountsError {
+    fn eq(&self, other: &Self) -> bool {
+        self.code == other.code && self.message == other.message && self.details == other.details && self.host == other.host
+    }
 }
 
 /// What a host callback's error was, beyond its table code.
@@ -216,14 +228,20 @@ pub type Result<T, E = AccountsError> = std::result::Result<T, E>;
 impl AccountsError {
     /// An error with a code and a message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        AccountsError { code, message: message.into(), details: None, host: None }
+        AccountsError { code, message: message.into(), details: None, host: None, source: None }
     }
 
     /// The error a host callback raised: `code` is the host's code string (one of ours keeps its
     /// meaning; anything else is `CallbackError`), `handle` the binding's reference to the raised object.
     pub fn from_host(code: Option<&str>, message: impl Into<String>, handle: Option<u64>) -> Self {
         let table = code.and_then(ErrorCode::from_name).unwrap_or(ErrorCode::CallbackError);
-        AccountsError { code: table, message: message.into(), details: None, host: Some(HostError { code: code.map(String::from), handle }) }
+        AccountsError {
+            code: table,
+            message: message.into(),
+            details: None,
+            host: Some(HostError { code: code.map(String::from), handle }),
+            source: None,
+        }
     }
 
     /// The error a host callback's failure becomes, for every binding alike: a string `code` is
@@ -243,6 +261,12 @@ impl AccountsError {
     /// The code string callers see: the host's own code for a callback's error, else the table's.
     pub fn code_name(&self) -> &str {
         self.host.as_ref().and_then(|h| h.code.as_deref()).unwrap_or(self.code.as_str())
+    }
+
+    /// The error with the lower-level error it came from attached (its `source()`).
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(source));
+        self
     }
 
     /// The error with `details` attached.
@@ -276,17 +300,21 @@ impl fmt::Display for AccountsError {
     }
 }
 
-impl std::error::Error for AccountsError {}
+impl std::error::Error for AccountsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 impl From<rusqlite::Error> for AccountsError {
     fn from(e: rusqlite::Error) -> Self {
-        AccountsError::new(ErrorCode::StorageError, format!("sqlite: {e}"))
+        AccountsError::new(ErrorCode::StorageError, format!("sqlite: {e}")).with_source(e)
     }
 }
 
 impl From<serde_json::Error> for AccountsError {
     fn from(e: serde_json::Error) -> Self {
-        AccountsError::new(ErrorCode::InvalidArgument, format!("json: {e}"))
+        AccountsError::new(ErrorCode::InvalidArgument, format!("json: {e}")).with_source(e)
     }
 }
 
@@ -294,6 +322,20 @@ impl From<serde_json::Error> for AccountsError {
 mod tests {
     use super::*;
     use std::collections::HashSet;
+    use std::error::Error as _;
+
+    #[test]
+    fn the_lower_level_error_is_the_source() {
+        let e = AccountsError::from(rusqlite::Error::InvalidQuery);
+        assert_eq!(e.code, ErrorCode::StorageError);
+        let source = e.source().and_then(|s| s.downcast_ref::<rusqlite::Error>());
+        assert!(matches!(source, Some(rusqlite::Error::InvalidQuery)), "{source:?}");
+        let json = AccountsError::from(serde_json::from_str::<u8>("x").unwrap_err());
+        assert!(json.source().is_some_and(|s| s.is::<serde_json::Error>()));
+        // Equality is the code, message, details and host error, not the source.
+        assert_eq!(e.clone(), AccountsError::new(ErrorCode::StorageError, e.message.clone()));
+        assert!(AccountsError::new(ErrorCode::InternalError, "x").source().is_none());
+    }
 
     #[test]
     fn numbers_are_unique_nonzero_and_names_round_trip() {

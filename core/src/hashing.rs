@@ -137,6 +137,11 @@ impl Hasher {
         })
     }
 
+    /// How many hashes may run at once (`maxConcurrentHashes`, or the number of CPUs for 0).
+    pub fn max_concurrent(&self) -> usize {
+        self.pool.max
+    }
+
     /// Hashes a password into an argon2id PHC string with a fresh random 128-bit salt.
     pub fn hash(&self, password: &str) -> Result<String> {
         let mut lease = self.pool.acquire();

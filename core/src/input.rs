@@ -61,24 +61,16 @@ pub fn base32_secret_argument(secret: &Value) -> Result<String> {
 
 /// The operations that may hash a password (tens of milliseconds of CPU each, under the hashing
 /// bound): a binding with a shared worker pool runs them apart from the fast ones, so a login
-/// burst never queues `resumeSession` behind it. Names are accounts-js's method names.
-pub const HASHING_OPERATIONS: &[&str] =
-    &["createUser", "authenticate", "setPassword", "changePassword", "resetPassword", "loginWithService", "authenticateWithService"];
+/// burst never queues `resumeSession` behind it. Names are accounts-js's method names; the rows of
+/// class [`Class::Hashing`](crate::operations::Class::Hashing) in [`crate::operations::ALL`].
+pub const HASHING_OPERATIONS: &[&str] = &crate::operations::HASHING;
 
 /// The operations a host may run on a thread that cannot wait, through
 /// [`inline::without_waiting`](crate::inline::without_waiting), when
 /// [`AccountsServer::may_run_inline`](crate::AccountsServer::may_run_inline) says so for this server:
-/// reads, and the two per-request writes whose single write is their last step.
-pub const INLINE_OPERATIONS: &[&str] = &[
-    "resumeSession",
-    "findUserById",
-    "findUserByEmail",
-    "findUserByUsername",
-    "findSessionByAccessToken",
-    "listSessions",
-    "refreshTokens",
-    "logout",
-];
+/// reads, and the two per-request writes whose single write is their last step. The rows of class
+/// [`Class::Inline`](crate::operations::Class::Inline) in [`crate::operations::ALL`].
+pub const INLINE_OPERATIONS: &[&str] = &crate::operations::INLINE;
 
 /// Whether the operation named `operation` (an accounts-js method name) may hash a password.
 pub fn may_hash(operation: &str) -> bool {

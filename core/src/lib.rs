@@ -6,11 +6,12 @@
 //! (docs/architecture.md):
 //!
 //! - foundations: [`error`], [`types`], [`config`], [`clock`], [`secret`], [`identifiers`],
-//!   [`input`], [`callbacks`] (host callbacks and the event bus), [`store`], [`tokens`], `hashing`,
-//!   `messages`, [`mail`];
-//! - `context`: what every service shares;
+//!   [`input`], [`operations`] (the table of public operations the bindings and codegen read),
+//!   [`callbacks`] (host callbacks and the event bus), [`store`], [`tokens`], [`oidc`] (the OpenID
+//!   Connect relying party), [`inline`] (calls that never wait), `hashing`, `messages`, [`mail`];
+//! - `context`: what every service shares; `auth`: what an authentication hands the login;
 //! - services, each depending only on the context and the services below it: `attempts`,
-//!   `links`, `sessions`, [`two_factor`], [`password`], [`magic_link`], [`import`];
+//!   `links`, `sessions`, [`two_factor`], [`password`], [`magic_link`], [`oauth`], [`import`];
 //! - [`server`]: the [`AccountsServer`] facade, the service registry and the login orchestration.
 // No unsafe code, but for one registration of a fork handler (store/per_process.rs).
 #![deny(unsafe_code)]
@@ -36,6 +37,7 @@ pub mod mail;
 mod messages;
 pub mod oauth;
 pub mod oidc;
+pub mod operations;
 pub mod password;
 pub mod secret;
 pub mod server;

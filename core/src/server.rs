@@ -308,6 +308,13 @@ impl AccountsServer {
         hooks
     }
 
+    /// How many password hashes this server runs at once (`maxConcurrentHashes`, or the number of
+    /// CPUs when it is 0): a binding with a pool for the [hashing](crate::operations::Class::Hashing)
+    /// operations gives it this many threads, so no thread waits for a hashing permit.
+    pub fn max_concurrent_hashes(&self) -> usize {
+        self.ctx.hasher().max_concurrent()
+    }
+
     /// Whether the host may run `operation` (an accounts-js method name) on a thread that cannot
     /// wait, inside [`crate::inline::without_waiting`]: one of [`crate::input::INLINE_OPERATIONS`],
     /// on an embedded SQLite database, with no host callback or listener the operation would run

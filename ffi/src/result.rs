@@ -170,6 +170,7 @@ impl accounts_result {
             ErrorCode::InvalidAuthorizationState => accounts_result::AccountsInvalidAuthorizationState,
             ErrorCode::InvalidIdToken => accounts_result::AccountsInvalidIdToken,
             ErrorCode::ProviderError => accounts_result::AccountsProviderError,
+            _ => accounts_result::AccountsInternalError,
         }
     }
 }

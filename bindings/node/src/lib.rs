@@ -1,12 +1,14 @@
 //! Node bindings: a thin napi-rs layer over accounts-core. Every method runs its core call off the
 //! JS thread and resolves with JSON text that `index.js` parses, or rejects with a JS `Error`
-//! carrying `code`, `number` and `details`: fast operations as async work on the libuv pool, the
-//! ones core says may hash a password (`input::may_hash`) on a small pool of their own (so a login
-//! burst cannot starve resumeSession). Every job catches panics. Host callbacks travel to the JS
+//! carrying `code`, `number` and `details`: each method runs where its row in core's operation table
+//! (`accounts_core::operations`) says — class `Hashing` on a small pool of its own (so a login burst
+//! cannot starve resumeSession), `Inline` on the JS thread when core allows, `Pool` as async work on
+//! the libuv pool. Every job catches panics. Host callbacks travel to the JS
 //! thread through one threadsafe function and come back through `reply`.
 
 use accounts_core::callbacks::{Callbacks, HostCall, ListenerFn};
 use accounts_core::error::HostFailure;
+use accounts_core::operations::{self as ops, Class, Operation};
 use accounts_core::{AccountsError, AccountsServer, Config, ConnectionInfo, ErrorCode, ImpersonationTarget, RevokeAllOptions, input};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -123,43 +125,56 @@ fn to_json_text<T: serde::Serialize>(out: CoreResult<T>) -> CoreResult<String> {
     out.and_then(|v| serde_json::to_string(&v).map_err(|e| AccountsError::new(ErrorCode::InternalError, e.to_string())))
 }
 
-/// Operations that may hash a password (tens of ms each) run here instead of on the libuv pool, so
-/// a login burst never queues the fast operations (resumeSession, refreshTokens, ...) behind it.
-/// As many threads as the core lets hash at once; further jobs wait in the queue, not on a thread.
+/// Operations of class `Hashing` in core's table (tens of ms each) run here instead of on the
+/// libuv pool, so a login burst never queues the fast operations (resumeSession, refreshTokens, ...)
+/// behind it. As many threads as the core lets hash at once (the largest `max_concurrent_hashes`
+/// of the servers created so far); further jobs wait in the queue, not on a thread.
+type PoolJob = Box<dyn FnOnce() + Send>;
+
 struct HashingPool {
-    jobs: Mutex<mpsc::Sender<Box<dyn FnOnce() + Send>>>,
+    jobs: Mutex<mpsc::Sender<PoolJob>>,
+    queue: Arc<Mutex<mpsc::Receiver<PoolJob>>>,
+    threads: Mutex<usize>,
 }
 
 static HASHING_POOL: std::sync::OnceLock<HashingPool> = std::sync::OnceLock::new();
 
 fn hashing_pool() -> &'static HashingPool {
     HASHING_POOL.get_or_init(|| {
-        let (tx, rx) = mpsc::channel::<Box<dyn FnOnce() + Send>>();
-        let rx = Arc::new(Mutex::new(rx));
-        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(2);
-        for i in 0..threads {
-            let rx = rx.clone();
-            let spawned = std::thread::Builder::new().name(format!("accounts-hash-{i}")).spawn(move || {
-                loop {
-                    let job = match rx.lock().unwrap_or_else(|p| p.into_inner()).recv() {
-                        Ok(job) => job,
-                        Err(_) => return,
-                    };
-                    job();
-                }
-            });
-            // Without threads the queue is never drained; fail loudly at first use instead.
-            spawned.expect("accounts-rs: cannot start the hashing threads");
-        }
-        HashingPool { jobs: Mutex::new(tx) }
+        let (tx, rx) = mpsc::channel::<PoolJob>();
+        HashingPool { jobs: Mutex::new(tx), queue: Arc::new(Mutex::new(rx)), threads: Mutex::new(0) }
     })
 }
 
-/// Runs the core call `operation` (its accounts-js name) off the JS thread — on the hashing pool
-/// when core says it may hash, else on the libuv pool — and returns the promise of its JSON.
-fn run<'e, T: serde::Serialize>(env: &'e Env, operation: &str, f: impl FnOnce() -> CoreResult<T> + Send + 'static) -> Result<PromiseRaw<'e, String>> {
+impl HashingPool {
+    /// Starts threads until there are `wanted` (core's answer for a server).
+    fn grow(&self, wanted: usize) -> Result<()> {
+        let mut threads = self.threads.lock().unwrap_or_else(|p| p.into_inner());
+        while *threads < wanted {
+            let rx = self.queue.clone();
+            std::thread::Builder::new()
+                .name(format!("accounts-hash-{threads}"))
+                .spawn(move || {
+                    loop {
+                        let job = match rx.lock().unwrap_or_else(|p| p.into_inner()).recv() {
+                            Ok(job) => job,
+                            Err(_) => return,
+                        };
+                        job();
+                    }
+                })
+                .map_err(|e| Error::from_reason(format!("accounts-rs: cannot start a hashing thread: {e}")))?;
+            *threads += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Runs the core call of `op` off the JS thread — on the hashing pool for an operation of class
+/// `Hashing` in core's table, else on the libuv pool — and returns the promise of its JSON.
+fn run<'e, T: serde::Serialize>(env: &'e Env, op: &Operation, f: impl FnOnce() -> CoreResult<T> + Send + 'static) -> Result<PromiseRaw<'e, String>> {
     let f: CoreJob = Box::new(move || to_json_text(f()));
-    if !input::may_hash(operation) {
+    if op.class != Class::Hashing {
         return Ok(env.spawn(Job(Some(f)))?.promise_object());
     }
     let (deferred, promise) = env.create_deferred::<String, _>()?;
@@ -176,22 +191,23 @@ fn run<'e, T: serde::Serialize>(env: &'e Env, operation: &str, f: impl FnOnce() 
     Ok(PromiseRaw::new(env.raw(), promise.raw()))
 }
 
-/// One of core's `INLINE_OPERATIONS`: on the calling (JS) thread when the core says this server
-/// may run it there and nothing it needed was busy — the answer comes without a thread-pool round
-/// trip (docs/architecture.md, "Inline calls") —, else on the pool like any call. A call abandoned
-/// because it would have waited changed nothing, so running it again is safe.
+/// An operation of class `Inline` in core's table: on the calling (JS) thread when the core says
+/// this server may run it there and nothing it needed was busy — the answer comes without a
+/// thread-pool round trip (docs/architecture.md, "Inline calls") —, else on the pool like any call.
+/// A call abandoned because it would have waited changed nothing, so running it again is safe.
 fn run_inline<'e, T: serde::Serialize + 'static>(
     env: &'e Env,
     server: &AccountsServer,
-    operation: &str,
+    op: &Operation,
     f: impl Fn() -> CoreResult<T> + Send + Sync + 'static,
 ) -> Result<Either<String, PromiseRaw<'e, String>>> {
-    if server.may_run_inline(operation)
+    if op.class == Class::Inline
+        && server.may_run_inline(op.js)
         && let Some(out) = accounts_core::inline::without_waiting(|| caught(|| to_json_text(f())))
     {
         return out.map(Either::A).map_err(|e| coded(env, e));
     }
-    Ok(Either::B(run(env, operation, f)?))
+    Ok(Either::B(run(env, op, f)?))
 }
 
 fn parse<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> CoreResult<T> {
@@ -227,6 +243,7 @@ impl NativeServer {
             timeout: config.host_callback_timeout,
         });
         let inner = callbacks_for(&bridge, &callback_names).and_then(|cb| AccountsServer::new(config, cb)).map_err(|e| coded(&env, e))?;
+        hashing_pool().grow(inner.max_concurrent_hashes())?;
         Ok(NativeServer { inner: Arc::new(inner), bridge })
     }
 
@@ -292,7 +309,7 @@ impl NativeServer {
         infos_json: Option<String>,
     ) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        run(env, "loginWithService", move || {
+        run(env, &ops::LOGIN_WITH_SERVICE, move || {
             let params: Value = parse("params", &params_json)?;
             let infos: ConnectionInfo = parse_opt("infos", infos_json)?;
             s.login_with_service(&service, &params, &infos)
@@ -308,7 +325,7 @@ impl NativeServer {
         infos_json: Option<String>,
     ) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        run(env, "authenticateWithService", move || {
+        run(env, &ops::AUTHENTICATE_WITH_SERVICE, move || {
             let params: Value = parse("params", &params_json)?;
             let infos: ConnectionInfo = parse_opt("infos", infos_json)?;
             s.authenticate_with_service(&service, &params, &infos)
@@ -318,7 +335,7 @@ impl NativeServer {
     #[napi(ts_return_type = "Promise<string>")]
     pub fn login_with_user<'e>(&self, env: &'e Env, user_json: String, infos_json: Option<String>) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        run(env, "loginWithUser", move || {
+        run(env, &ops::LOGIN_WITH_USER, move || {
             let user_id = input::user_id_argument(&parse::<Value>("user", &user_json)?)?;
             let infos: ConnectionInfo = parse_opt("infos", infos_json)?;
             s.login_with_user(&user_id, &infos)
@@ -328,7 +345,7 @@ impl NativeServer {
     #[napi(ts_return_type = "string | Promise<string>")]
     pub fn resume_session<'e>(&self, env: &'e Env, access_token: String) -> Result<Either<String, PromiseRaw<'e, String>>> {
         let s = self.inner.clone();
-        run_inline(env, &self.inner, "resumeSession", move || s.resume_session(&access_token))
+        run_inline(env, &self.inner, &ops::RESUME_SESSION, move || s.resume_session(&access_token))
     }
 
     /// The same as `resumeSession`, on the calling (JS) thread.
@@ -346,7 +363,7 @@ impl NativeServer {
         infos_json: Option<String>,
     ) -> Result<Either<String, PromiseRaw<'e, String>>> {
         let s = self.inner.clone();
-        run_inline(env, &self.inner, "refreshTokens", move || {
+        run_inline(env, &self.inner, &ops::REFRESH_TOKENS, move || {
             let infos: ConnectionInfo = parse_opt("infos", infos_json.clone())?;
             s.refresh_tokens(&access_token, &refresh_token, &infos)
         })
@@ -355,7 +372,7 @@ impl NativeServer {
     #[napi(ts_return_type = "string | Promise<string>")]
     pub fn logout<'e>(&self, env: &'e Env, access_token: String) -> Result<Either<String, PromiseRaw<'e, String>>> {
         let s = self.inner.clone();
-        run_inline(env, &self.inner, "logout", move || s.logout(&access_token))
+        run_inline(env, &self.inner, &ops::LOGOUT, move || s.logout(&access_token))
     }
 
     #[napi(ts_return_type = "Promise<string>")]
@@ -367,7 +384,7 @@ impl NativeServer {
         infos_json: Option<String>,
     ) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        run(env, "impersonate", move || {
+        run(env, &ops::IMPERSONATE, move || {
             let target: ImpersonationTarget = parse("impersonated", &target_json)?;
             let infos: ConnectionInfo = parse_opt("infos", infos_json)?;
             s.impersonate(&access_token, &target, &infos)
@@ -377,37 +394,37 @@ impl NativeServer {
     #[napi(ts_return_type = "string | Promise<string>")]
     pub fn find_user_by_id<'e>(&self, env: &'e Env, user_id: String) -> Result<Either<String, PromiseRaw<'e, String>>> {
         let s = self.inner.clone();
-        run_inline(env, &self.inner, "findUserById", move || s.find_user_by_id(&user_id))
+        run_inline(env, &self.inner, &ops::FIND_USER_BY_ID, move || s.find_user_by_id(&user_id))
     }
 
     #[napi(ts_return_type = "string | Promise<string>")]
     pub fn find_session_by_access_token<'e>(&self, env: &'e Env, access_token: String) -> Result<Either<String, PromiseRaw<'e, String>>> {
         let s = self.inner.clone();
-        run_inline(env, &self.inner, "findSessionByAccessToken", move || s.find_session_by_access_token(&access_token))
+        run_inline(env, &self.inner, &ops::FIND_SESSION_BY_ACCESS_TOKEN, move || s.find_session_by_access_token(&access_token))
     }
 
     #[napi(ts_return_type = "Promise<string>")]
     pub fn deactivate_user<'e>(&self, env: &'e Env, user_id: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        run(env, "deactivateUser", move || s.deactivate_user(&user_id))
+        run(env, &ops::DEACTIVATE_USER, move || s.deactivate_user(&user_id))
     }
 
     #[napi(ts_return_type = "Promise<string>")]
     pub fn activate_user<'e>(&self, env: &'e Env, user_id: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        run(env, "activateUser", move || s.activate_user(&user_id))
+        run(env, &ops::ACTIVATE_USER, move || s.activate_user(&user_id))
     }
 
     #[napi(ts_return_type = "string | Promise<string>")]
     pub fn list_sessions<'e>(&self, env: &'e Env, user_id: String) -> Result<Either<String, PromiseRaw<'e, String>>> {
         let s = self.inner.clone();
-        run_inline(env, &self.inner, "listSessions", move || s.list_sessions(&user_id))
+        run_inline(env, &self.inner, &ops::LIST_SESSIONS, move || s.list_sessions(&user_id))
     }
 
     #[napi(ts_return_type = "Promise<string>")]
     pub fn revoke_session<'e>(&self, env: &'e Env, session_id: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        run(env, "revokeSession", move || s.revoke_session(&session_id))
+        run(env, &ops::REVOKE_SESSION, move || s.revoke_session(&session_id))
     }
 
     /// The JWKS document of the token signing key, as JSON text.
@@ -425,13 +442,13 @@ impl NativeServer {
     #[napi(ts_return_type = "Promise<string>")]
     pub fn reseal_all<'e>(&self, env: &'e Env) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        run(env, "resealAll", move || s.reseal_all())
+        run(env, &ops::RESEAL_ALL, move || s.reseal_all())
     }
 
     #[napi(ts_return_type = "Promise<string>")]
     pub fn import_users<'e>(&self, env: &'e Env, records_json: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        run(env, "importUsers", move || {
+        run(env, &ops::IMPORT_USERS, move || {
             let records: Vec<Value> = parse("records", &records_json)?;
             s.import_users(&records)
         })
@@ -440,13 +457,13 @@ impl NativeServer {
     #[napi(ts_return_type = "Promise<string>")]
     pub fn purge_expired<'e>(&self, env: &'e Env) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        run(env, "purgeExpired", move || s.purge_expired())
+        run(env, &ops::PURGE_EXPIRED, move || s.purge_expired())
     }
 
     #[napi(ts_return_type = "Promise<string>")]
     pub fn revoke_all_sessions<'e>(&self, env: &'e Env, user_id: String, options_json: Option<String>) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        run(env, "revokeAllSessions", move || {
+        run(env, &ops::REVOKE_ALL_SESSIONS, move || {
             let options: RevokeAllOptions = parse_opt("options", options_json)?;
             s.revoke_all_sessions(&user_id, &options)
         })
@@ -455,67 +472,67 @@ impl NativeServer {
     #[napi(ts_return_type = "Promise<string>")]
     pub fn password_create_user<'e>(&self, env: &'e Env, user_json: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        run(env, "loginWithUser", move || s.password().create_user(&parse::<Value>("user", &user_json)?))
+        run(env, &ops::CREATE_USER, move || s.password().create_user(&parse::<Value>("user", &user_json)?))
     }
 
     #[napi(ts_return_type = "Promise<string>")]
     pub fn password_authenticate<'e>(&self, env: &'e Env, params_json: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        run(env, "authenticate", move || s.password().authenticate(&parse::<Value>("params", &params_json)?))
+        run(env, &ops::AUTHENTICATE, move || s.password().authenticate(&parse::<Value>("params", &params_json)?))
     }
 
     #[napi(ts_return_type = "string | Promise<string>")]
     pub fn password_find_user_by_email<'e>(&self, env: &'e Env, email: String) -> Result<Either<String, PromiseRaw<'e, String>>> {
         let s = self.inner.clone();
-        run_inline(env, &self.inner, "findUserByEmail", move || s.password().find_user_by_email(&email))
+        run_inline(env, &self.inner, &ops::FIND_USER_BY_EMAIL, move || s.password().find_user_by_email(&email))
     }
 
     #[napi(ts_return_type = "string | Promise<string>")]
     pub fn password_find_user_by_username<'e>(&self, env: &'e Env, username: String) -> Result<Either<String, PromiseRaw<'e, String>>> {
         let s = self.inner.clone();
-        run_inline(env, &self.inner, "findUserByUsername", move || s.password().find_user_by_username(&username))
+        run_inline(env, &self.inner, &ops::FIND_USER_BY_USERNAME, move || s.password().find_user_by_username(&username))
     }
 
     #[napi(ts_return_type = "Promise<string>")]
     pub fn password_set_password<'e>(&self, env: &'e Env, user_id: String, password: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        run(env, "setPassword", move || s.password().set_password(&user_id, &password))
+        run(env, &ops::SET_PASSWORD, move || s.password().set_password(&user_id, &password))
     }
 
     #[napi(ts_return_type = "Promise<string>")]
     pub fn password_add_email<'e>(&self, env: &'e Env, user_id: String, email: String, verified: bool) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        run(env, "addEmail", move || s.password().add_email(&user_id, &email, verified))
+        run(env, &ops::ADD_EMAIL, move || s.password().add_email(&user_id, &email, verified))
     }
 
     #[napi(ts_return_type = "Promise<string>")]
     pub fn password_remove_email<'e>(&self, env: &'e Env, user_id: String, email: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        run(env, "removeEmail", move || s.password().remove_email(&user_id, &email))
+        run(env, &ops::REMOVE_EMAIL, move || s.password().remove_email(&user_id, &email))
     }
 
     #[napi(ts_return_type = "Promise<string>")]
     pub fn password_send_verification_email<'e>(&self, env: &'e Env, address: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        run(env, "sendVerificationEmail", move || s.password().send_verification_email(&address))
+        run(env, &ops::SEND_VERIFICATION_EMAIL, move || s.password().send_verification_email(&address))
     }
 
     #[napi(ts_return_type = "Promise<string>")]
     pub fn password_verify_email<'e>(&self, env: &'e Env, token: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        run(env, "verifyEmail", move || s.password().verify_email(&token))
+        run(env, &ops::VERIFY_EMAIL, move || s.password().verify_email(&token))
     }
 
     #[napi(ts_return_type = "Promise<string>")]
     pub fn password_send_reset_password_email<'e>(&self, env: &'e Env, address: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        run(env, "sendResetPasswordEmail", move || s.password().send_reset_password_email(&address))
+        run(env, &ops::SEND_RESET_PASSWORD_EMAIL, move || s.password().send_reset_password_email(&address))
     }
 
     #[napi(ts_return_type = "Promise<string>")]
     pub fn password_send_enrollment_email<'e>(&self, env: &'e Env, address: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        run(env, "sendEnrollmentEmail", move || s.password().send_enrollment_email(&address))
+        run(env, &ops::SEND_ENROLLMENT_EMAIL, move || s.password().send_enrollment_email(&address))
     }
 
     #[napi(ts_return_type = "Promise<string>")]
@@ -528,7 +545,7 @@ impl NativeServer {
         code: Option<String>,
     ) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        run(env, "addEmail", move || {
+        run(env, &ops::RESET_PASSWORD, move || {
             let infos: ConnectionInfo = parse_opt("infos", infos_json)?;
             s.password().reset_password(&token, &new_password, code.as_deref(), &infos)
         })
@@ -543,7 +560,7 @@ impl NativeServer {
         new_password: String,
     ) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        run(env, "changePassword", move || s.password().change_password(&user_id, &old_password, &new_password))
+        run(env, &ops::CHANGE_PASSWORD, move || s.password().change_password(&user_id, &old_password, &new_password))
     }
 
     /// Synchronous, as in accounts-js (rest-express uses its result directly); it only draws
@@ -556,7 +573,7 @@ impl NativeServer {
     #[napi(ts_return_type = "Promise<string>")]
     pub fn two_factor_set<'e>(&self, env: &'e Env, user_id: String, secret_json: String, code: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        run(env, "set", move || {
+        run(env, &ops::SET_TWO_FACTOR, move || {
             let secret = input::base32_secret_argument(&parse::<Value>("secret", &secret_json)?)?;
             s.password().two_factor().set(&user_id, &secret, &code)
         })
@@ -565,25 +582,25 @@ impl NativeServer {
     #[napi(ts_return_type = "Promise<string>")]
     pub fn two_factor_unset<'e>(&self, env: &'e Env, user_id: String, code: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        run(env, "unset", move || s.password().two_factor().unset(&user_id, &code))
+        run(env, &ops::UNSET_TWO_FACTOR, move || s.password().two_factor().unset(&user_id, &code))
     }
 
     #[napi(ts_return_type = "Promise<string>")]
     pub fn two_factor_regenerate_recovery_codes<'e>(&self, env: &'e Env, user_id: String, code: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        run(env, "regenerateRecoveryCodes", move || s.password().two_factor().regenerate_recovery_codes(&user_id, &code))
+        run(env, &ops::REGENERATE_RECOVERY_CODES, move || s.password().two_factor().regenerate_recovery_codes(&user_id, &code))
     }
 
     #[napi(ts_return_type = "Promise<string>")]
     pub fn two_factor_is_set<'e>(&self, env: &'e Env, user_id: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        run(env, "isSet", move || s.password().two_factor().is_set(&user_id))
+        run(env, &ops::IS_TWO_FACTOR_SET, move || s.password().two_factor().is_set(&user_id))
     }
 
     #[napi(ts_return_type = "Promise<string>")]
     pub fn magic_link_request_magic_link_email<'e>(&self, env: &'e Env, email: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        run(env, "requestMagicLinkEmail", move || s.magic_link().request_magic_link_email(&email))
+        run(env, &ops::REQUEST_MAGIC_LINK_EMAIL, move || s.magic_link().request_magic_link_email(&email))
     }
 
     #[napi(ts_return_type = "Promise<string>")]
@@ -595,7 +612,7 @@ impl NativeServer {
         infos_json: Option<String>,
     ) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        run(env, "authorizationUrl", move || {
+        run(env, &ops::AUTHORIZATION_URL, move || {
             let options: Value = parse_opt("options", options_json)?;
             let infos: ConnectionInfo = parse_opt("infos", infos_json)?;
             s.oauth().authorization_url(&provider, &options, &infos)
@@ -611,7 +628,7 @@ impl NativeServer {
     #[napi(ts_return_type = "Promise<string>")]
     pub fn oauth_link_account<'e>(&self, env: &'e Env, user_id: String, provider: String, params_json: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        run(env, "linkAccount", move || {
+        run(env, &ops::LINK_ACCOUNT, move || {
             let params: Value = parse("params", &params_json)?;
             s.oauth().link_account(&user_id, &provider, &params)
         })
@@ -620,29 +637,39 @@ impl NativeServer {
     #[napi(ts_return_type = "Promise<string>")]
     pub fn oauth_unlink_account<'e>(&self, env: &'e Env, user_id: String, provider: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        run(env, "unlinkAccount", move || s.oauth().unlink_account(&user_id, &provider))
+        run(env, &ops::UNLINK_ACCOUNT, move || s.oauth().unlink_account(&user_id, &provider))
     }
 
     #[napi(ts_return_type = "Promise<string>")]
     pub fn oauth_provider_tokens<'e>(&self, env: &'e Env, user_id: String, provider: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        run(env, "providerTokens", move || s.oauth().provider_tokens(&user_id, &provider))
+        run(env, &ops::PROVIDER_TOKENS, move || s.oauth().provider_tokens(&user_id, &provider))
     }
 
     #[napi(ts_return_type = "Promise<string>")]
     pub fn oauth_list_linked_accounts<'e>(&self, env: &'e Env, user_id: String) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        run(env, "listLinkedAccounts", move || s.oauth().list_linked_accounts(&user_id))
+        run(env, &ops::LIST_LINKED_ACCOUNTS, move || s.oauth().list_linked_accounts(&user_id))
     }
 }
 
-/// Runs a job that panics, as `operation` would be scheduled (on the hashing pool when core says
-/// it may hash): the promise rejects with `InternalError` and Node keeps running. For the tests
-/// that prove every job catches panics.
+/// Runs a job that panics, scheduled as the operation named `operation` (its accounts-js name) is
+/// by core's table: the promise rejects with `InternalError` and Node keeps running. For the tests
+/// that prove every job catches panics; only in builds with the `self-test` feature (`make
+/// node-build`), never in a release.
+#[cfg(feature = "self-test")]
 #[napi(ts_return_type = "Promise<string>")]
 pub fn self_test_panic<'e>(env: &'e Env, operation: String) -> Result<PromiseRaw<'e, String>> {
-    let op = operation.clone();
-    run(env, &operation, move || -> CoreResult<()> { panic!("self-test panic in {op}") })
+    let op = ops::ALL.iter().find(|op| op.js == operation).ok_or_else(|| Error::from_reason(format!("no operation {operation}")))?;
+    hashing_pool().grow(1)?;
+    run(env, op, move || -> CoreResult<()> { panic!("self-test panic in {operation}") })
+}
+
+/// `[accountsJsName, class]` for every operation of core's table (`class`: hashing, inline, pool
+/// or synchronous), so tests can check each method runs where the table says.
+#[napi]
+pub fn operation_classes() -> Vec<(String, String)> {
+    ops::ALL.iter().map(|op| (op.js.to_string(), op.class.name().to_string())).collect()
 }
 
 /// `[code, number, isInputError]` for every error code, in number order.

@@ -710,7 +710,6 @@ impl PyOAuth {
     }
 }
 
-/// `(code, number, is_input_error)` for every error code, in number order.
 /// Verifies an access token without a server (for other services); returns its claims.
 #[pyfunction]
 #[pyo3(signature = (token, *, jwks = None, public_key = None, secret = None, algorithm = None, issuer = None, audience = None))]
@@ -739,13 +738,16 @@ fn event_names() -> Vec<&'static str> {
 }
 
 /// Runs a core call that panics, the way every method runs its call: it raises `InternalError`
-/// and the interpreter goes on. For the test that proves panics are caught.
+/// and the interpreter goes on. For the test that proves panics are caught; only in builds with the
+/// `self-test` feature (`make python-install`), never in a release.
+#[cfg(feature = "self-test")]
 #[pyfunction]
 fn _self_test_panic(py: Python<'_>) -> PyResult<()> {
     let boom = |what: &str| -> Result<(), AccountsError> { panic!("self-test panic: {what}") };
     core_call!(py, boom("python"))
 }
 
+/// `(code, number, is_input_error)` for every error code, in number order.
 #[pyfunction]
 fn error_codes() -> Vec<(&'static str, u32, bool)> {
     ErrorCode::ALL.iter().map(|c| (c.as_str(), c.number(), c.is_input_error())).collect()
@@ -768,6 +770,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyMagicLink>()?;
     m.add_class::<PyOAuth>()?;
     m.add_function(wrap_pyfunction!(error_codes, m)?)?;
+    #[cfg(feature = "self-test")]
     m.add_function(wrap_pyfunction!(_self_test_panic, m)?)?;
     m.add_function(wrap_pyfunction!(event_names, m)?)?;
     m.add_function(wrap_pyfunction!(verify_access_token, m)?)?;

@@ -137,10 +137,11 @@ pub struct PostgresStore {
 
 impl From<postgres::Error> for AccountsError {
     fn from(e: postgres::Error) -> Self {
-        match e.as_db_error() {
-            Some(db) => AccountsError::new(ErrorCode::StorageError, format!("postgres: {} ({})", db.message(), db.code().code())),
-            None => AccountsError::new(ErrorCode::StorageError, format!("postgres: {e}")),
-        }
+        let message = match e.as_db_error() {
+            Some(db) => format!("postgres: {} ({})", db.message(), db.code().code()),
+            None => format!("postgres: {e}"),
+        };
+        AccountsError::new(ErrorCode::StorageError, message).with_source(e)
     }
 }
 
