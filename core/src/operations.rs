@@ -344,8 +344,11 @@ table! {
         [arg("email", STRING)] -> VOID, Pool, infos: false,
         "Mails a one-time login link.";
     AUTHORIZATION_URL = "authorizationUrl", "authorization_url", "accounts_oauth_authorization_url", OAuth,
-        [arg("provider", STRING), opt("options", ty("{ loginHint?: string; prompt?: string }", "_Json"))] -> ty("{ url: string; state: string }", "_Json"), Pool, infos: false,
-        "Starts an OpenID Connect login: the URL to redirect the browser to.";
+        [arg("provider", STRING), opt("options", ty("{ loginHint?: string; prompt?: string }", "_Json")), opt("infos", INFOS)] -> ty("{ url: string; state: string }", "_Json"), Pool, infos: true,
+        "Starts an OpenID Connect login: the URL to redirect the browser to (the client's address bounds its pending flows).";
+    CHECK_PROVIDERS = "checkProviders", "check_providers", "accounts_oauth_check_providers", OAuth,
+        [] -> VOID, Pool, infos: false,
+        "Fetches every OpenID provider's discovery and keys; fails naming the first that fails.";
     LINK_ACCOUNT = "linkAccount", "link_account", "accounts_oauth_link_account", OAuth,
         [arg("userId", STRING), arg("provider", STRING), arg("params", OBJECT)] -> LINKED_ACCOUNT, Pool, infos: false,
         "Links the provider identity the params prove to a user.";

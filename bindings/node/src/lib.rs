@@ -622,7 +622,7 @@ impl NativeServer {
     #[napi(ts_return_type = "Promise<string>")]
     pub fn oauth_check_providers<'e>(&self, env: &'e Env) -> Result<PromiseRaw<'e, String>> {
         let s = self.inner.clone();
-        run(env, "checkProviders", move || s.oauth().check_providers())
+        run(env, &ops::CHECK_PROVIDERS, move || s.oauth().check_providers())
     }
 
     #[napi(ts_return_type = "Promise<string>")]
