@@ -141,6 +141,12 @@ fn rss_row() {
     );
 }
 
+/// A password login of `user` with a wrong password (it must fail).
+fn failed_login(s: &AccountsServer, user: &str) {
+    let params = json!({"user": user, "password": "not the password"});
+    drop(s.login_with_service("password", &params, &ConnectionInfo::default()).unwrap_err());
+}
+
 /// Timing of the answers that must not tell accounts apart (docs/security.md, "Timing"): the
 /// cases of each question interleaved, then their p50 ratios.
 fn timing_rows(dir: &std::path::Path) {
@@ -187,10 +193,7 @@ fn timing_rows(dir: &std::path::Path) {
         ],
     );
     let (verify_unverified, verify_verified, verify_unknown) = (&verify[0], &verify[1], &verify[2]);
-    let attempt = |user: &str| {
-        let params = json!({"user": user, "password": "not the password"});
-        drop(timing.login_with_service("password", &params, &ConnectionInfo::default()).unwrap_err());
-    };
+    let attempt = |user: &str| failed_login(&timing, user);
     let logins = interleaved(
         20,
         vec![
@@ -214,10 +217,7 @@ fn timing_rows(dir: &std::path::Path) {
     migrated.password().create_user(&json!({"username": "native", "password": PASSWORD})).unwrap();
     let imported = json!({"_id": "imported", "username": "imported", "services": {"password": {"bcrypt": bcrypt::hash(PASSWORD, 10).unwrap()}}});
     assert_eq!(migrated.import_users(&[imported]).unwrap().imported, 1);
-    let attempt_migrated = |user: &str| {
-        let params = json!({"user": user, "password": "not the password"});
-        drop(migrated.login_with_service("password", &params, &ConnectionInfo::default()).unwrap_err());
-    };
+    let attempt_migrated = |user: &str| failed_login(&migrated, user);
     let mixed = interleaved(
         10,
         vec![
