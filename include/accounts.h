@@ -133,6 +133,16 @@ typedef enum accounts_result {
   ACCOUNTS_INVALID_ID_TOKEN = 50,
   // The provider could not be reached or refused the request (`details.error` carries its OAuth error code, e.g. `invalid_grant` for a used or wrong code).
   ACCOUNTS_PROVIDER_ERROR = 51,
+  // An HTTP request the web edge cannot read: a malformed cookie of ours, header, percent-encoding, JSON or UTF-8 body, or a body that is not `application/json` (HTTP 400, or 415 for the type).
+  ACCOUNTS_MALFORMED_REQUEST = 52,
+  // A state-changing request the web edge refused as cross-site: its `Origin` or `Sec-Fetch-Site` names another site, or the CSRF token of the session is missing or wrong (HTTP 403).
+  ACCOUNTS_CSRF_REFUSED = 53,
+  // The request body is larger than `web.maxBodyBytes` (HTTP 413).
+  ACCOUNTS_PAYLOAD_TOO_LARGE = 54,
+  // No route of the web edge has that path (HTTP 404).
+  ACCOUNTS_ROUTE_NOT_FOUND = 55,
+  // The route exists but not for that method, e.g. a GET of a route that changes state (HTTP 405).
+  ACCOUNTS_METHOD_NOT_ALLOWED = 56,
 } accounts_result;
 
 // Where a callback puts its answer. Owned by the library and valid only during the callback;

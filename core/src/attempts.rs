@@ -67,7 +67,26 @@ struct Counter {
     limit: Limit,
 }
 
+/// The subject an address is counted under: an IPv6 address by its /64 (one client usually holds a
+/// whole /64, so counting single addresses would let it rotate freely), an IPv4-mapped address as the
+/// IPv4 address, anything else as given.
+pub(crate) fn ip_subject(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{}/64", std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+        Ok(std::net::IpAddr::V4(v4)) => v4.to_string(),
+        Err(_) => ip.to_string(),
+    }
+}
+
 fn counters(guess: Guess, who: &Guesser<'_>, limits: &LimitSet) -> Vec<Counter> {
+    let subject = who.ip.map(ip_subject);
+    let who = &Guesser { account: who.account, ip: subject.as_deref() };
     let key = |scope: &str, subject: &str| digest(&format!("{}\u{1f}{scope}\u{1f}{subject}", guess.name()));
     let mut out = Vec::with_capacity(3);
     if let (Some(account), Some(ip)) = (who.account, who.ip) {

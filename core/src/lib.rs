@@ -11,7 +11,8 @@
 //! - `context`: what every service shares;
 //! - services, each depending only on the context and the services below it: `attempts`,
 //!   `links`, `sessions`, [`two_factor`], [`password`], [`magic_link`], [`import`];
-//! - [`server`]: the [`AccountsServer`] facade, the service registry and the login orchestration.
+//! - [`server`]: the [`AccountsServer`] facade, the service registry and the login orchestration;
+//! - [`web`]: the HTTP edge over the facade (the accounts-js REST API, cookie sessions, CSRF).
 // No unsafe code, but for one registration of a fork handler (store/per_process.rs).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -44,6 +45,7 @@ pub mod store;
 pub mod tokens;
 pub mod two_factor;
 pub mod types;
+pub mod web;
 
 pub use auth::{Authenticated, Completion};
 pub use callbacks::{Callbacks, ListenerId, events};
