@@ -837,6 +837,36 @@ enum accounts_result accounts_server_off(const struct accounts_server *server,
                                          bool *removed_out,
                                          struct accounts_error **error_out);
 
+// Serves one request of the accounts-js REST API. `request_json` is `{"method", "path" (under the
+// mount, e.g. "/password/register"), "query"?, "headers": [[name, value], ...], "body"?: text,
+// "bodyBase64"?: base64 (a body that is not UTF-8), "peer"?: "address of the connection"}`. On
+// `ACCOUNTS_OK`, `*response_json_out` receives `{"status", "headers": [[name, value], ...] (each
+// Set-Cookie its own), "body": text}` — every outcome of the request, errors included, is a
+// response (`{message, code}` with a 4xx status); free it with `accounts_string_free`.
+// Results: `ACCOUNTS_OK`, `ACCOUNTS_INVALID_ARGUMENT` (`request_json` is not a request).
+//
+// # Safety
+// As for every function: `server` live, strings NUL-terminated, out-pointers writable.
+enum accounts_result accounts_server_handle_http(const struct accounts_server *server,
+                                                 const char *request_json,
+                                                 char **response_json_out,
+                                                 struct accounts_error **error_out);
+
+// The user of a request to one of the app's own routes (a request JSON as for
+// `accounts_server_handle_http`): the bearer token, else in cookie mode the access cookie, with
+// the CSRF checks on methods other than GET/HEAD/OPTIONS. `*result_json_out` receives `{"user",
+// "accessToken"}`, or `null` without a valid session (answer 401).
+// Results: `ACCOUNTS_OK`, `ACCOUNTS_CSRF_REFUSED` (answer 403), `ACCOUNTS_MALFORMED_REQUEST`
+// (answer 400) — the error's details carry `{"status"}` —, `ACCOUNTS_INVALID_ARGUMENT`,
+// `ACCOUNTS_STORAGE_ERROR`.
+//
+// # Safety
+// As for every function.
+enum accounts_result accounts_server_http_user(const struct accounts_server *server,
+                                               const char *request_json,
+                                               char **result_json_out,
+                                               struct accounts_error **error_out);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus
