@@ -63,7 +63,7 @@ pub fn base32_secret_argument(secret: &Value) -> Result<String> {
 /// bound): a binding with a shared worker pool runs them apart from the fast ones, so a login
 /// burst never queues `resumeSession` behind it. Names are accounts-js's method names.
 pub const HASHING_OPERATIONS: &[&str] =
-    &["createUser", "authenticate", "setPassword", "changePassword", "resetPassword", "loginWithService", "authenticateWithService"];
+    &["createUser", "authenticate", "setPassword", "changePassword", "resetPassword", "loginWithService", "authenticateWithService", "handleHttp"];
 
 /// The operations a host may run on a thread that cannot wait, through
 /// [`inline::without_waiting`](crate::inline::without_waiting), when

@@ -21,7 +21,8 @@ function cookie(name) {
 }
 
 async function request(method, path, body) {
-  const headers = { 'X-CSRF-Token': cookie('accounts_csrf') }
+  // Secure cookies carry the __Host- prefix (production); plain-http development ones do not.
+  const headers = { 'X-CSRF-Token': cookie('__Host-accounts_csrf') || cookie('accounts_csrf') }
   if (body !== undefined) headers['Content-Type'] = 'application/json'
   const res = await fetch(path, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) })
   const data = await res.json().catch(() => null)
@@ -65,7 +66,8 @@ async function providers() {
     button.id = `sign-in-${p.name}`
     button.textContent = `Sign in with ${p.label}`
     button.addEventListener('click', async () => {
-      const start = await request('GET', `/api/oauth/${encodeURIComponent(p.name)}/start`)
+      // The server binds the flow to this browser (an HttpOnly state cookie the callback must match).
+      const start = await post(`/accounts/oauth/${encodeURIComponent(p.name)}/authorizationUrl`)
       if (!start.ok) return say(failure(start), 'error')
       // The state comes back in the redirect: it must be the one this tab started with.
       sessionStorage.setItem('oauth', JSON.stringify({ provider: p.name, state: start.data.state }))

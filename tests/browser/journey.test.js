@@ -40,7 +40,7 @@ function freePort() {
 async function startApp(name, extraEnv = {}, chosenPort = null) {
   const port = chosenPort || (await freePort())
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `accounts-${name}-`))
-  const env = { ...process.env, PORT: String(port), ACCOUNTS_DB: `sqlite:${path.join(dir, 'app.db')}`, ACCESS_TOKEN_SECONDS: String(ACCESS_SECONDS), ...extraEnv }
+  const env = { ...process.env, PORT: String(port), ACCOUNTS_DB: `sqlite:${path.join(dir, 'app.db')}`, ACCESS_TOKEN_SECONDS: String(ACCESS_SECONDS), ACCOUNTS_DEV_INBOX: '1', ...extraEnv }
   const child = spawn(APPS[name].command, APPS[name].args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
   let log = ''
   child.stdout.on('data', (d) => (log += d))

@@ -126,6 +126,13 @@ impl HttpRequest {
         serde_json::from_str(text).map_err(|e| AccountsError::new(ErrorCode::InvalidArgument, format!("request: {e}")))
     }
 
+    /// The peer address as a framework reports it: an IP address (IPv6 possibly in brackets);
+    /// anything else (a Unix socket path, a test client's name) is unknown.
+    pub fn peer_from(text: Option<&str>) -> Option<IpAddr> {
+        let t = text?.trim();
+        t.parse().ok().or_else(|| t.strip_prefix('[')?.strip_suffix(']')?.parse().ok())
+    }
+
     /// Every value of header `name` (case-insensitive), in order.
     pub fn header_values(&self, name: &str) -> Vec<&str> {
         self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
