@@ -241,7 +241,7 @@ export interface ProviderIdentity {
 
 export declare class OAuthService {
   /** Starts an OpenID Connect login; redirect the browser to `url`. The provider comes back with `code` and `state` for `loginWithService('oauth', {provider, code, state})`. */
-  authorizationUrl(provider: string, options?: { loginHint?: string; prompt?: string }): Promise<{ url: string; state: string }>
+  authorizationUrl(provider: string, options?: { loginHint?: string; prompt?: string; purpose?: 'login' | 'link' }): Promise<{ url: string; state: string }>
   /** Links the identity `params` prove at `provider` to the logged-in user (a no-op when already linked to them). */
   linkAccount(userId: string, provider: string, params: Record<string, unknown>): Promise<LinkedAccount>
   /** Removes the user's identity of `provider`; rejects with LastLoginMethod when it is their only way in. */

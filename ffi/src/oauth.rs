@@ -9,7 +9,8 @@ use std::ffi::c_char;
 
 /// Starts an OpenID Connect login at `provider` (`"type": "oidc"`): `*request_json_out` receives
 /// `{url, state}`, the URL to redirect the browser to and the `state` in it. `options_json`
-/// (`{"loginHint"?, "prompt"?}`) may be NULL. The provider sends the browser back to the configured
+/// (`{"loginHint"?, "prompt"?, "purpose"?: "login" | "link"}`; a flow finishes only as its purpose)
+/// may be NULL. The provider sends the browser back to the configured
 /// redirect URI with `code` and `state`: log in with `accounts_server_login_with_service(s, "oauth",
 /// "{\"provider\": ..., \"code\": ..., \"state\": ...}", ...)`.
 /// Results: `ACCOUNTS_OK`, `ACCOUNTS_PROVIDER_NOT_FOUND`, `ACCOUNTS_PROVIDER_ERROR` (discovery

@@ -31,10 +31,11 @@ def server_for(op, **extra):
     return accounts.AccountsServer(db="sqlite::memory:", token_secret=SECRET, services={**FAST, "oauth": {"providers": {"corp": provider}}})
 
 
-def authorize(op, server, who, tamper=None):
+def authorize(op, server, who, tamper=None, purpose="login"):
     """The browser's part: to the provider as `who`, and back with code and state; with `tamper`,
-    the provider's next token response carries a forged ID token (tests/oidc/provider.mjs)."""
-    request = server.oauth.authorization_url("corp", {"loginHint": who})
+    the provider's next token response carries a forged ID token (tests/oidc/provider.mjs). A flow
+    finishes only as its `purpose` (a login or a link)."""
+    request = server.oauth.authorization_url("corp", {"loginHint": who, "purpose": purpose})
     argv = [NODE, str(HARNESS / "drive.mjs"), request["url"], op["redirectUri"]] + ([tamper] if tamper else [])
     out = subprocess.run(argv, capture_output=True, text=True, check=True)
     back = json.loads(out.stdout)
@@ -79,7 +80,9 @@ def test_an_unverified_provider_address_never_opens_the_account(op):
         server.login_with_service("oauth", {"provider": "corp", **authorize(op, server, "mallory")})
     assert server.login_with_service("oauth", {"provider": "corp", **authorize(op, server, "alice")})["user"]["id"] == alice
     bob = server.password.create_user({"username": "bob", "password": "correct horse"})
-    linked = server.oauth.link_account(bob, "corp", authorize(op, server, "bob"))
+    with pytest.raises(accounts.InvalidAuthorizationState):
+        server.oauth.link_account(bob, "corp", authorize(op, server, "bob"))  # a login flow cannot link
+    linked = server.oauth.link_account(bob, "corp", authorize(op, server, "bob", purpose="link"))
     assert (linked["id"], linked["userId"]) == ("bob", bob)
     with pytest.raises(accounts.InvalidArgument):
         server.oauth.authorization_url("corp", {"loginHint": 7})
