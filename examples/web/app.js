@@ -105,6 +105,17 @@ async function home() {
   await sessions()
 }
 
+/** A readable device for a user agent ("Chrome on Linux"); an agent it does not know, as given. */
+function device(userAgent) {
+  const ua = userAgent || ''
+  const browsers = [[/Edg\//, 'Edge'], [/OPR\/|Opera/, 'Opera'], [/Firefox\//, 'Firefox'], [/Chrome\/|CriOS\//, 'Chrome'], [/Version\/[\d.]+.*Safari\//, 'Safari']]
+  const systems = [[/Windows NT/, 'Windows'], [/iPhone|iPad|iPod/, 'iOS'], [/Mac OS X|Macintosh/, 'macOS'], [/Android/, 'Android'], [/CrOS/, 'ChromeOS'], [/Linux/, 'Linux']]
+  const browser = browsers.find(([re]) => re.test(ua))
+  const system = systems.find(([re]) => re.test(ua))
+  if (!browser && !system) return ua
+  return [browser ? browser[1] : 'A browser', system ? `on ${system[1]}` : ''].join(' ').trim()
+}
+
 async function sessions() {
   const res = await authed('GET', '/api/sessions')
   const body = $('sessions')
@@ -113,11 +124,12 @@ async function sessions() {
   for (const s of res.data.sessions) {
     const row = document.createElement('tr')
     row.dataset.session = s.id
-    for (const text of [new Date(s.createdAt).toLocaleString(), s.userAgent || '', s.ip || '']) {
+    for (const text of [new Date(s.createdAt).toLocaleString(), device(s.userAgent), s.ip || '']) {
       const cell = document.createElement('td')
       cell.textContent = text
       row.append(cell)
     }
+    row.children[1].title = s.userAgent || ''
     const cell = document.createElement('td')
     const button = document.createElement('button')
     button.textContent = s.current ? 'Revoke (this browser)' : 'Revoke'
