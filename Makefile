@@ -231,7 +231,7 @@ soak: node-build
 # coverage needs). fuzz-corpus (in `make test`) replays the kept corpus on stable; fuzz-smoke also
 # runs each target briefly (its cold sanitizer build takes ≈ 13 min on 2 cores, so it is not in
 # `make test`); `make fuzz` runs each FUZZ_SECS (default 10 min) and leaves logs in build/fuzz/.
-FUZZ_TARGETS := c_api config tokens links_and_identifiers import
+FUZZ_TARGETS := c_api config tokens links_and_identifiers import web
 FUZZ_SECS ?= 600
 FUZZ_SMOKE_SECS ?= 10
 # cargo-fuzz builds for the host without --target; its own target dir keeps its instrumented builds apart.
