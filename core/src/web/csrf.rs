@@ -11,32 +11,48 @@ use crate::secret::ct_eq;
 use base64::Engine;
 use sha2::Sha256;
 
-/// The key CSRF tokens are derived under.
+/// The keys CSRF tokens are derived under: the current one issues, the earlier ones (as the sealing
+/// keys: `previousSealingSecrets`, and the `tokenSecret` derivation once a `sealingSecret` replaced
+/// it) still verify, so rotating the secret does not strand the pages of open sessions.
 pub(crate) struct CsrfKey {
-    prk: hkdf::Hkdf<Sha256>,
+    current: hkdf::Hkdf<Sha256>,
+    earlier: Vec<hkdf::Hkdf<Sha256>>,
+}
+
+fn derive(secret: &[u8]) -> hkdf::Hkdf<Sha256> {
+    hkdf::Hkdf::<Sha256>::new(Some(b"accounts-rs csrf v1"), secret)
+}
+
+fn token_under(key: &hkdf::Hkdf<Sha256>, session_id: &str) -> String {
+    let mut out = [0u8; 32];
+    // 32 bytes is a valid HKDF-SHA-256 output length.
+    let _ = key.expand(format!("csrf\0{session_id}").as_bytes(), &mut out);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(out)
 }
 
 impl CsrfKey {
     pub(crate) fn new(config: &Config) -> CsrfKey {
-        let secret: &[u8] = match (&config.sealing_secret, &config.token_secret) {
-            (Some(s), _) => s.as_bytes(),
-            (None, Some(t)) => t.secret_bytes(),
-            (None, None) => &[],
-        };
-        CsrfKey { prk: hkdf::Hkdf::<Sha256>::new(Some(b"accounts-rs csrf v1"), secret) }
+        let from_token_secret = config.token_secret.as_ref().map(|t| derive(t.secret_bytes()));
+        match &config.sealing_secret {
+            Some(current) => CsrfKey {
+                current: derive(current.as_bytes()),
+                earlier: config.previous_sealing_secrets.iter().map(|s| derive(s.as_bytes())).chain(from_token_secret).collect(),
+            },
+            // validate() refuses a config without either secret.
+            None => CsrfKey { current: from_token_secret.unwrap_or_else(|| derive(&[])), earlier: Vec::new() },
+        }
     }
 
     /// The token of a session (HKDF-Expand, i.e. HMAC-SHA-256, keyed by the derived key).
     pub(crate) fn token(&self, session_id: &str) -> String {
-        let mut out = [0u8; 32];
-        // 32 bytes is a valid HKDF-SHA-256 output length.
-        let _ = self.prk.expand(format!("csrf\0{session_id}").as_bytes(), &mut out);
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(out)
+        token_under(&self.current, session_id)
     }
 
-    /// Whether `presented` is the token of `session_id` (constant time; missing is never equal).
+    /// Whether `presented` is the token of `session_id` under a known key (constant time; missing
+    /// is never equal).
     pub(crate) fn verify(&self, session_id: &str, presented: Option<&str>) -> bool {
-        presented.is_some_and(|p| !p.is_empty() && ct_eq(p, &self.token(session_id)))
+        let Some(p) = presented.filter(|p| !p.is_empty()) else { return false };
+        std::iter::once(&self.current).chain(&self.earlier).any(|k| ct_eq(p, &token_under(k, session_id)))
     }
 }
 
@@ -82,6 +98,23 @@ pub(crate) fn check_origin(site: &str, trusted: &[String], fetch_site: Option<&s
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_survive_a_sealing_secret_rotation() {
+        let config = |v: serde_json::Value| Config::from_value(v).unwrap();
+        let (a, b) = ("sealing-a-0123456789abcdef-0123456789", "sealing-b-0123456789abcdef-0123456789");
+        let secret = "token-secret-0123456789abcdef-01234567";
+        let before = CsrfKey::new(&config(serde_json::json!({"db": "sqlite::memory:", "tokenSecret": secret, "sealingSecret": a})));
+        let after = CsrfKey::new(&config(
+            serde_json::json!({"db": "sqlite::memory:", "tokenSecret": secret, "sealingSecret": b, "previousSealingSecrets": [a]}),
+        ));
+        let dropped = CsrfKey::new(&config(serde_json::json!({"db": "sqlite::memory:", "tokenSecret": secret, "sealingSecret": b})));
+        let old = before.token("s1");
+        assert!(after.verify("s1", Some(&old)) && !dropped.verify("s1", Some(&old)));
+        assert_ne!(after.token("s1"), old, "new tokens under the new key");
+        assert!(!after.verify("s2", Some(&old)), "bound to the session");
+        assert!(!after.verify("s1", None) && !after.verify("s1", Some("")));
+    }
 
     #[test]
     fn origin_rules() {
