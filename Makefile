@@ -18,7 +18,7 @@ SONAME := libaccounts.so.$(ABI_VERSION)
 CFLAGS_TEST := -std=c11 -Wall -Wextra -Werror -I$(CURDIR)/include
 LDFLAGS_TEST := -L$(LIB_DIR) -laccounts -Wl,-rpath,$(LIB_DIR) -lpthread
 
-.PHONY: oidc-tools browser-tools test-browser screenshots dist dist-tools dist-test lint codegen codegen-check soak soak-smoke fuzz fuzz-corpus fuzz-smoke fuzz-tools bench bench-smoke node-build test-node demo-node python-install test test-rust test-c test-python header header-check install demo demo-c demo-python tools clean
+.PHONY: rest-server oidc-tools browser-tools test-browser screenshots dist dist-tools dist-test lint codegen codegen-check soak soak-smoke fuzz fuzz-corpus fuzz-smoke fuzz-tools bench bench-smoke node-build test-node demo-node python-install test test-rust test-c test-python header header-check install demo demo-c demo-python tools clean
 
 # Every suite runs next to a throwaway PostgreSQL server (tests/pg/with-postgres.sh installs and
 # starts one); ACCOUNTS_REQUIRE_PG=1 makes a missing server a failure rather than a skip.
@@ -103,6 +103,12 @@ codegen-check:
 	cargo run -q -p accounts-codegen -- --check $(CURDIR)
 
 ## ---- C ----
+# examples/c/rest_server.c: the REST API from C on libmicrohttpd (installed from Debian when missing).
+rest-server: $(LIB_DIR)/libaccounts.so
+	@pkg-config --exists libmicrohttpd || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libmicrohttpd-dev pkg-config >/dev/null; }
+	@mkdir -p $(BUILD)/c
+	gcc $(CFLAGS_TEST) examples/c/rest_server.c $$(pkg-config --cflags --libs libmicrohttpd) $(LDFLAGS_TEST) -o $(BUILD)/c/rest_server
+
 tools:
 	@command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq valgrind)
 	@command -v pkg-config >/dev/null || (apt-get update -qq && apt-get install -y -qq pkg-config)
@@ -186,10 +192,11 @@ node-build: bindings/node/node_modules/.bin/napi
 
 # test/compat is a user project with the real accounts-js transports (rest-express, and graphql-api on
 # apollo-server 2) and clients from npm; its python-rest test drives them against accounts.asgi in the
-# test venv (make test builds it first).
-test-node: node-build oidc-tools
+# test venv (make test builds it first). test/compat/adapters.test.js drives the three web adapters:
+# Express, the ASGI app in the venv and the C server of examples/c (rest-server).
+test-node: node-build oidc-tools rest-server
 	cd bindings/node/test/compat && npm ci --no-audit --no-fund
-	cd bindings/node && ACCOUNTS_TEST_PYTHON=$(VENV)/bin/python node --test test/
+	cd bindings/node && ACCOUNTS_TEST_PYTHON=$(VENV)/bin/python ACCOUNTS_TEST_REST_SERVER=$(BUILD)/c/rest_server node --test test/
 	d=$$(mktemp -d) && node examples/node/quickstart.mjs $$d/quickstart.db && node examples/node/quickstart.cjs $$d/quickstart-cjs.db
 
 ## ---- example apps in a browser (README, "Example apps") ----
@@ -227,7 +234,7 @@ soak: node-build
 # coverage needs). fuzz-corpus (in `make test`) replays the kept corpus on stable; fuzz-smoke also
 # runs each target briefly (its cold sanitizer build takes ≈ 13 min on 2 cores, so it is not in
 # `make test`); `make fuzz` runs each FUZZ_SECS (default 10 min) and leaves logs in build/fuzz/.
-FUZZ_TARGETS := c_api config tokens links_and_identifiers import
+FUZZ_TARGETS := c_api config tokens links_and_identifiers import web
 FUZZ_SECS ?= 600
 FUZZ_SMOKE_SECS ?= 10
 # cargo-fuzz builds for the host without --target; its own target dir keeps its instrumented builds apart.

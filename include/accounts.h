@@ -133,6 +133,16 @@ typedef enum accounts_result {
   ACCOUNTS_INVALID_ID_TOKEN = 50,
   // The provider could not be reached or refused the request (`details.error` carries its OAuth error code, e.g. `invalid_grant` for a used or wrong code).
   ACCOUNTS_PROVIDER_ERROR = 51,
+  // An HTTP request the web edge cannot read: a malformed cookie of ours, header, percent-encoding, JSON or UTF-8 body, or a body that is not `application/json` (HTTP 400, or 415 for the type).
+  ACCOUNTS_MALFORMED_REQUEST = 52,
+  // A state-changing request the web edge refused as cross-site: its `Origin` or `Sec-Fetch-Site` names another site, or the CSRF token of the session is missing or wrong (HTTP 403).
+  ACCOUNTS_CSRF_REFUSED = 53,
+  // The request body is larger than `web.maxBodyBytes` (HTTP 413).
+  ACCOUNTS_PAYLOAD_TOO_LARGE = 54,
+  // No route of the web edge has that path (HTTP 404).
+  ACCOUNTS_ROUTE_NOT_FOUND = 55,
+  // The route exists but not for that method, e.g. a GET of a route that changes state (HTTP 405).
+  ACCOUNTS_METHOD_NOT_ALLOWED = 56,
 } accounts_result;
 
 // Where a callback puts its answer. Owned by the library and valid only during the callback;
@@ -260,11 +270,11 @@ void accounts_error_free(struct accounts_error *error);
 
 // Starts an OpenID Connect login at `provider` (`"type": "oidc"`): `*request_json_out` receives
 // `{url, state}`, the URL to redirect the browser to and the `state` in it. `options_json`
-// (`{"loginHint"?, "prompt"?}`; any other key is refused) may be NULL. `infos_json`
-// (`{"ip"?, "userAgent"?}`, may be NULL): the client's address bounds how many flows it may have
-// pending (docs/security.md, "OAuth"). The provider sends the
-// browser back to the configured redirect URI with `code`, `state` (and `iss`): log in with
-// `accounts_server_login_with_service(s, "oauth", "{\"provider\": ..., \"code\": ...,
+// (`{"loginHint"?, "prompt"?, "purpose"?: "login" | "link"}`; any other key is refused; a flow
+// finishes only as its purpose) may be NULL. `infos_json` (`{"ip"?, "userAgent"?}`, may be NULL):
+// the client's address bounds how many flows it may have pending (docs/security.md, "OAuth"). The
+// provider sends the browser back to the configured redirect URI with `code`, `state` (and `iss`):
+// log in with `accounts_server_login_with_service(s, "oauth", "{\"provider\": ..., \"code\": ...,
 // \"state\": ..., \"iss\": ...}", ...)`.
 // Results: `ACCOUNTS_OK`, `ACCOUNTS_PROVIDER_NOT_FOUND`, `ACCOUNTS_PROVIDER_ERROR` (discovery
 // failed), `ACCOUNTS_INVALID_ARGUMENT` (a host provider, bad or unknown options), `ACCOUNTS_STORAGE_ERROR`.
@@ -846,6 +856,36 @@ enum accounts_result accounts_server_off(const struct accounts_server *server,
                                          uint64_t listener_id,
                                          bool *removed_out,
                                          struct accounts_error **error_out);
+
+// Serves one request of the accounts-js REST API. `request_json` is `{"method", "path" (under the
+// mount, e.g. "/password/register"), "query"?, "headers": [[name, value], ...], "body"?: text,
+// "bodyBase64"?: base64 (a body that is not UTF-8), "peer"?: "address of the connection"}`. On
+// `ACCOUNTS_OK`, `*response_json_out` receives `{"status", "headers": [[name, value], ...] (each
+// Set-Cookie its own), "body": text}` — every outcome of the request, errors included, is a
+// response (`{message, code}` with a 4xx status); free it with `accounts_string_free`.
+// Results: `ACCOUNTS_OK`, `ACCOUNTS_INVALID_ARGUMENT` (`request_json` is not a request).
+//
+// # Safety
+// As for every function: `server` live, strings NUL-terminated, out-pointers writable.
+enum accounts_result accounts_server_handle_http(const struct accounts_server *server,
+                                                 const char *request_json,
+                                                 char **response_json_out,
+                                                 struct accounts_error **error_out);
+
+// The user of a request to one of the app's own routes (a request JSON as for
+// `accounts_server_handle_http`): the bearer token, else in cookie mode the access cookie, with
+// the CSRF checks on methods other than GET/HEAD/OPTIONS. `*result_json_out` receives `{"user",
+// "accessToken"}`, or `null` without a valid session (answer 401).
+// Results: `ACCOUNTS_OK`, `ACCOUNTS_CSRF_REFUSED` (answer 403), `ACCOUNTS_MALFORMED_REQUEST`
+// (answer 400) — the error's details carry `{"status"}` —, `ACCOUNTS_INVALID_ARGUMENT`,
+// `ACCOUNTS_STORAGE_ERROR`.
+//
+// # Safety
+// As for every function.
+enum accounts_result accounts_server_http_user(const struct accounts_server *server,
+                                               const char *request_json,
+                                               char **result_json_out,
+                                               struct accounts_error **error_out);
 
 #ifdef __cplusplus
 }  // extern "C"

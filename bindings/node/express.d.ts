@@ -1,36 +1,28 @@
-// accounts-rs/express: cookie sessions in front of @accounts/rest-express (docs/web.md).
+// accounts-rs/express: Express adapters over core's web edge (docs/web.md).
 import type { AccountsServer } from './index'
 
-export interface CookieSessionOptions {
-  /** Where rest-express is mounted (default '/accounts'). */
+type Middleware = (req: unknown, res: unknown, next: (err?: unknown) => void) => void
+
+export interface AccountsRouterOptions {
+  /** Handle only requests under this path (when not mounted with app.use(path, ...)). */
   path?: string
-  secure?: boolean
-  sameSite?: 'lax' | 'strict' | 'none'
-  domain?: string
-  accessName?: string
-  refreshName?: string
-  csrfName?: string
-  /** The header that must echo the CSRF cookie (default 'x-csrf-token'). */
-  csrfHeader?: string
-  /** Origins besides the request's own host allowed to POST. */
-  trustedOrigins?: string[]
 }
 
-/** An Express middleware: put it after express.json() and before accountsExpress(server). */
-export declare function cookieSessions(
-  server: AccountsServer,
-  options?: CookieSessionOptions,
-): (req: unknown, res: unknown, next: (err?: unknown) => void) => void
+/**
+ * The accounts-js REST API of `server` (rest-express 0.33's routes), in bearer or cookie mode as the
+ * server's `web` options say: `app.use('/accounts', accountsRouter(server))`.
+ */
+export declare function accountsRouter(server: AccountsServer, options?: AccountsRouterOptions): Middleware
 
-export interface CurrentUserOptions extends CookieSessionOptions {
+export interface CurrentUserOptions {
   /** Call next() with `req.user = null` instead of answering 401 (default false). */
   optional?: boolean
 }
 
 /**
- * An Express middleware for the app's own routes: resumes the session of the bearer token or the
- * access cookie (CSRF-checked on requests other than GET/HEAD), sets `req.user` and `req.accessToken`,
- * else answers 401.
+ * A middleware for the app's own routes: sets `req.user` and `req.accessToken` from the bearer token
+ * or, in cookie mode, the access cookie (CSRF-checked on methods other than GET/HEAD/OPTIONS), else
+ * answers 401; a refused request gets core's status (403, 400).
  */
 export declare function currentUser(
   server: AccountsServer,

@@ -1,139 +1,105 @@
 'use strict'
-// Cookie sessions for @accounts/rest-express (docs/web.md, "Cookie sessions"): an Express middleware
-// placed after express.json() and before accountsExpress(server). It keeps the tokens in HttpOnly
-// cookies instead of the response bodies — the access token for the site, the refresh token scoped
-// to the refresh route — and hands them to rest-express as it expects them (a bearer header, the
-// refresh body), with a double-submit CSRF token on every cookie-authenticated POST and a refusal of
-// cross-site POSTs. Bearer tokens keep working.
-const crypto = require('node:crypto')
+// accounts-rs/express (docs/web.md): Express (or plain node:http) adapters over core's web edge.
+// They translate a request for server.handleHttp / server.httpUser and the answer back; every rule —
+// the routes, cookie sessions, CSRF, the client's address — is core's, configured by the server's
+// `web` options.
 
-const DEFAULTS = {
-  path: '/accounts',
-  secure: true,
-  sameSite: 'lax',
-  domain: undefined,
-  accessName: 'accounts_access',
-  refreshName: 'accounts_refresh',
-  csrfName: 'accounts_csrf',
-  csrfHeader: 'x-csrf-token',
-  trustedOrigins: [],
+function target(req) {
+  const url = req.url || '/'
+  const q = url.indexOf('?')
+  return q < 0 ? { path: url, query: undefined } : { path: url.slice(0, q), query: url.slice(q + 1) }
 }
 
-function parseCookies(header) {
-  const out = {}
-  for (const part of (header || '').split(';')) {
-    const i = part.indexOf('=')
-    if (i > 0) out[part.slice(0, i).trim()] = decodeURIComponent(part.slice(i + 1).trim())
+function peer(req) {
+  return (req.socket && req.socket.remoteAddress) || undefined
+}
+
+// The request body: the raw bytes, up to one past the limit (core answers 413); a body a parser
+// such as express.json() already consumed is re-serialised.
+function readBody(req, limit) {
+  if (req._body || req.readableEnded) {
+    return Promise.resolve(req.body === undefined || req.body === null ? '' : typeof req.body === 'string' || Buffer.isBuffer(req.body) ? req.body : JSON.stringify(req.body))
   }
-  return out
-}
-
-function sameValue(a, b) {
-  const x = Buffer.from(String(a))
-  const y = Buffer.from(String(b))
-  return x.length === y.length && x.length > 0 && crypto.timingSafeEqual(x, y)
-}
-
-/**
- * `cookieSessions(server, options)`: the middleware. `server` is the accounts-rs AccountsServer
- * (for the token lifetimes); options as DEFAULTS.
- */
-function cookieSessions(server, options = {}) {
-  const o = { ...DEFAULTS, ...options }
-  const base = o.path === '/' ? '' : o.path.replace(/\/$/, '')
-  const ttl = server.getOptions().tokenConfigs
-  const cookie = (extra) => ({ secure: o.secure, domain: o.domain, ...extra })
-  const refuse = (res, message) => res.status(403).json({ message, code: 'Unauthorized' })
-
-  const crossSite = (req) => {
-    const origin = req.headers.origin || req.headers.referer
-    if (!origin) return false
-    let url
-    try {
-      url = new URL(origin)
-    } catch (_) {
-      return true
+  return new Promise((resolve, reject) => {
+    const chunks = []
+    let size = 0
+    const done = () => {
+      req.removeListener('data', onData)
+      resolve(Buffer.concat(chunks).subarray(0, limit + 1))
     }
-    return url.host !== req.headers.host && !o.trustedOrigins.map((t) => t.replace(/\/$/, '')).includes(url.origin)
-  }
-
-  const setSession = (res, tokens) => {
-    // The access cookie lives as long as the refresh token: the token inside expires on its own, and
-    // a refresh needs both (accounts-js refreshTokens(accessToken, refreshToken)).
-    res.cookie(o.accessName, tokens.accessToken, cookie({ httpOnly: true, sameSite: o.sameSite, path: '/', maxAge: ttl.refreshToken.expiresIn * 1000 }))
-    res.cookie(o.refreshName, tokens.refreshToken, cookie({ httpOnly: true, sameSite: 'strict', path: `${base}/refreshTokens`, maxAge: ttl.refreshToken.expiresIn * 1000 }))
-    res.cookie(o.csrfName, crypto.randomBytes(32).toString('base64url'), cookie({ httpOnly: false, sameSite: o.sameSite, path: '/', maxAge: ttl.refreshToken.expiresIn * 1000 }))
-  }
-
-  const clearSession = (res) => {
-    res.clearCookie(o.accessName, cookie({ httpOnly: true, path: '/' }))
-    res.clearCookie(o.refreshName, cookie({ httpOnly: true, path: `${base}/refreshTokens` }))
-    res.clearCookie(o.csrfName, cookie({ path: '/' }))
-  }
-
-  return function accountsCookieSessions(req, res, next) {
-    if (!req.path.startsWith(`${base}/`)) return next()
-    const post = req.method === 'POST'
-    if (post && crossSite(req)) return refuse(res, 'Cross-site request refused')
-    const jar = parseCookies(req.headers.cookie)
-    const body = req.body && typeof req.body === 'object' ? req.body : {}
-    const bearer = req.headers.authorization || body.accessToken
-    const csrfOk = () => sameValue(jar[o.csrfName], req.headers[o.csrfHeader])
-    if (req.path === `${base}/refreshTokens` && !body.accessToken && !body.refreshToken && (jar[o.accessName] || jar[o.refreshName])) {
-      if (!csrfOk()) return refuse(res, 'Invalid CSRF token')
-      req.body = { ...body, accessToken: jar[o.accessName], refreshToken: jar[o.refreshName] }
-    } else if (!bearer && jar[o.accessName]) {
-      if (post && !csrfOk()) return refuse(res, 'Invalid CSRF token')
-      req.headers.authorization = `Bearer ${jar[o.accessName]}`
-    }
-    // Tokens leave in cookies, not in bodies; logout clears them.
-    const json = res.json.bind(res)
-    res.json = (value) => {
-      if (res.statusCode === 200 && value && typeof value === 'object') {
-        const login = value.tokens ? value : value.loginResult && value.loginResult.tokens ? value.loginResult : null
-        if (login && req.path !== `${base}/impersonate`) {
-          setSession(res, login.tokens)
-          const { tokens, ...rest } = login
-          value = login === value ? rest : { ...value, loginResult: rest }
-        }
+    const onData = (chunk) => {
+      chunks.push(chunk)
+      size += chunk.length
+      if (size > limit) {
+        req.pause()
+        done()
       }
-      if (res.statusCode === 200 && req.path === `${base}/logout`) clearSession(res)
-      return json(value)
     }
-    next()
+    req.on('data', onData)
+    req.once('end', done)
+    req.once('error', reject)
+  })
+}
+
+function send(res, status, headers, body) {
+  const grouped = new Map()
+  for (const [name, value] of headers) grouped.set(name, [...(grouped.get(name) || []), value])
+  res.statusCode = status
+  for (const [name, values] of grouped) res.setHeader(name, values.length === 1 ? values[0] : values)
+  res.end(body)
+}
+
+/**
+ * `accountsRouter(server, { path })`: serves the accounts-js REST API of `server` (@accounts/rest-express
+ * 0.33's routes, in bearer or cookie mode as the server's `web.cookies` says). Mount it:
+ * `app.use('/accounts', accountsRouter(server))`; or give `path` ('/accounts') to use it unmounted,
+ * when requests outside `path` go to next().
+ */
+function accountsRouter(server, options = {}) {
+  const base = options.path && options.path !== '/' ? options.path.replace(/\/$/, '') : ''
+  const limit = server.getOptions().web.maxBodyBytes
+  return function accountsRouter(req, res, next) {
+    let { path, query } = target(req)
+    if (base) {
+      if (path !== base && !path.startsWith(`${base}/`)) return next()
+      path = path.slice(base.length)
+    }
+    readBody(req, limit)
+      .then((body) => server.handleHttp({ method: req.method, path, query, headers: req.rawHeaders, body, peer: peer(req) }))
+      .then((r) => send(res, r.status, r.headers, r.body))
+      .catch(next)
   }
 }
 
 /**
- * `currentUser(server, options)`: an Express middleware for the app's own routes (the twin of
- * Python's `CurrentUser`). It resumes the session of the bearer token or, in cookie mode, of the
- * access cookie — a cookie-authenticated request that is not GET/HEAD must echo the CSRF cookie —
- * and sets `req.user` and `req.accessToken`; without a valid session it answers 401
- * (`optional: true`: calls next() with `req.user = null`). Options as cookieSessions, plus `optional`.
+ * `currentUser(server, { optional })`: a middleware for the app's own routes (the twin of Python's
+ * `CurrentUser`). Sets `req.user` and `req.accessToken` from core's `httpUser`; without a valid
+ * session answers 401 (`optional: true`: calls next() with `req.user = null`); a request core
+ * refuses (cross-site, malformed) gets core's status and `{message, code}`.
  */
 function currentUser(server, options = {}) {
-  const o = { ...DEFAULTS, optional: false, ...options }
-  return async function accountsCurrentUser(req, res, next) {
-    const header = req.headers.authorization || ''
-    let token = /^Bearer\s+/i.test(header) ? header.replace(/^Bearer\s+/i, '') : null
-    if (!token) {
-      const jar = parseCookies(req.headers.cookie)
-      const safe = req.method === 'GET' || req.method === 'HEAD'
-      if (jar[o.accessName] && (safe || sameValue(jar[o.csrfName], req.headers[o.csrfHeader]))) token = jar[o.accessName]
-    }
-    let user = null
-    if (token) {
-      try {
-        user = await server.resumeSession(token)
-      } catch (e) {
-        if (!e || typeof e.code !== 'string') return next(e)
-      }
-    }
-    if (!user && !o.optional) return res.status(401).json({ message: 'Unauthorized' })
-    req.user = user
-    req.accessToken = user ? token : null
-    next()
+  const optional = Boolean(options.optional)
+  return function accountsCurrentUser(req, res, next) {
+    const json = (status, body) => send(res, status, [['content-type', 'application/json; charset=utf-8']], JSON.stringify(body))
+    const url = req.originalUrl || req.url || '/'
+    return server
+      .httpUser({ method: req.method, path: url.split('?')[0], headers: req.rawHeaders, peer: peer(req) })
+      .then(
+        (found) => {
+          if (!found && !optional) return json(401, { message: 'Unauthorized' })
+          req.user = found ? found.user : null
+          req.accessToken = found ? found.accessToken : null
+          return true
+        },
+        (e) => {
+          if (e && e.details && typeof e.details.status === 'number') return json(e.details.status, { message: e.message, code: e.code })
+          return next(e)
+        },
+      )
+      .then((passed) => {
+        if (passed === true) next()
+      })
   }
 }
 
-module.exports = { cookieSessions, currentUser }
+module.exports = { accountsRouter, currentUser }

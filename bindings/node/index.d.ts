@@ -31,6 +31,36 @@ export interface Session {
   updatedAt: number
 }
 export type Awaitable<T> = T | Promise<T>
+
+/** `web`: cookie sessions, trusted origins and proxies (docs/configuration.md). */
+export interface WebOptions {
+  cookies?: boolean | {
+    secure?: boolean
+    sameSite?: 'lax' | 'strict' | 'none'
+    domain?: string
+    names?: { access?: string; refresh?: string; csrf?: string; oauthState?: string }
+  }
+  trustedOrigins?: string[]
+  trustedProxies?: string[]
+  proxyHeader?: 'x-forwarded-for' | 'forwarded'
+  maxBodyBytes?: number
+  siteOrigin?: string
+}
+
+/** One HTTP request for handleHttp: the path is under the mount (e.g. "/password/register"). */
+export interface HttpRequest {
+  method: string
+  path: string
+  /** [name, value] pairs, a Node headers object, or `req.rawHeaders`. */
+  headers?: Array<[string, string]> | string[] | Record<string, string | string[] | undefined>
+  body?: string | Uint8Array
+  /** The connection's address (`req.socket.remoteAddress`). */
+  peer?: string
+  query?: string
+}
+
+/** handleHttp's answer: each Set-Cookie is its own header; the body is JSON text. */
+export interface HttpResponse { status: number; headers: Array<[string, string]>; body: string }
 /** One key of a ring: an HMAC secret, a PEM pair, or (verify only) a PEM public key or a public JWK. */
 export interface TokenKey {
   kid: string
@@ -106,6 +136,8 @@ export interface AccountsServerOptions {
   }
   /** How long a call waits for a JS callback or listener to settle (default "30s"). */
   hostCallbackTimeout?: string | number
+  /** The HTTP edge of handleHttp and accounts-rs/express (docs/web.md, docs/configuration.md). */
+  web?: WebOptions
   createJwtPayload?: (data: Record<string, unknown>, user: User) => Awaitable<Record<string, unknown> | undefined>
   userObjectSanitizer?: (user: User) => Awaitable<User>
   impersonationAuthorize?: (user: User, target: User) => Awaitable<boolean>
@@ -235,8 +267,8 @@ export interface ProviderIdentity {
 }
 
 export declare class OAuthService {
-  /** Starts an OpenID Connect login; redirect the browser to `url`. The provider comes back with `code`, `state` (and `iss`) for `loginWithService('oauth', {provider, code, state, iss})`. */
-  authorizationUrl(provider: string, options?: { loginHint?: string; prompt?: string }, infos?: ConnectionInfo): Promise<{ url: string; state: string }>
+  /** Starts an OpenID Connect login; redirect the browser to `url`. The provider comes back with `code`, `state` (and `iss`) for `loginWithService('oauth', {provider, code, state, iss})` (a `purpose: 'link'` flow finishes only in `linkAccount`). `infos.ip` bounds the client's pending flows. */
+  authorizationUrl(provider: string, options?: { loginHint?: string; prompt?: string; purpose?: 'login' | 'link' }, infos?: ConnectionInfo): Promise<{ url: string; state: string }>
   /** Fetches every OpenID provider's discovery document and keys (call it at startup); rejects with ProviderError, `details.provider` naming the provider, on the first that fails. */
   checkProviders(): Promise<void>
   /** Links the identity `params` prove at `provider` to the logged-in user (a no-op when already linked to them). */
@@ -275,6 +307,16 @@ export declare class AccountsServer {
   resumeSessionSync(accessToken: string): User
   refreshTokens(accessToken: string, refreshToken: string, infos?: ConnectionInfo): Promise<LoginResult>
   logout(accessToken: string): Promise<void>
+  /**
+   * Serves one request of the accounts-js REST API (docs/web.md): every outcome is a response
+   * (errors are `{message, code}` with a 4xx status); only a request that is not one rejects.
+   */
+  handleHttp(request: HttpRequest): Promise<HttpResponse>
+  /**
+   * The user of a request to one of the app's own routes and the token that resumed their session,
+   * or null; rejects with `CsrfRefused` / `MalformedRequest` (`details.status`: 403 / 400).
+   */
+  httpUser(request: HttpRequest): Promise<{ user: User; accessToken: string } | null>
   impersonate(accessToken: string, impersonated: { userId?: string; username?: string; email?: string }, infos?: ConnectionInfo): Promise<ImpersonationResult>
   findUserById(userId: string): Promise<User | null>
   findSessionByAccessToken(accessToken: string): Promise<Session>

@@ -457,7 +457,43 @@ class AccountsServer {
   }
 }
 
+// An HTTP request ({method, path, headers, body?, peer?, query?}) in core's JSON form: headers as
+// [name, value] pairs, a Node headers object, or rawHeaders' flat list; a body that is not UTF-8
+// travels as base64.
+function httpRequest(request) {
+  if (request === null || typeof request !== 'object') throw fail('InvalidArgument', 'request must be an object')
+  const { method, path, headers = [], body, peer, query } = request
+  let pairs
+  if (Array.isArray(headers) && headers.every((h) => typeof h === 'string')) {
+    pairs = []
+    for (let i = 0; i + 1 < headers.length; i += 2) pairs.push([headers[i], headers[i + 1]])
+  } else if (Array.isArray(headers)) {
+    pairs = headers.map((h) => [String(h[0]), String(h[1])])
+  } else if (headers && typeof headers === 'object') {
+    pairs = Object.entries(headers).flatMap(([n, v]) => (v === undefined ? [] : Array.isArray(v) ? v.map((x) => [n, String(x)]) : [[n, String(v)]]))
+  } else {
+    throw fail('InvalidArgument', 'headers must be [name, value] pairs or an object')
+  }
+  const out = { method: str(method, 'method'), path: str(path, 'path'), headers: pairs }
+  if (query !== undefined && query !== null && query !== '') out.query = str(query, 'query')
+  if (peer !== undefined && peer !== null && peer !== '') out.peer = str(peer, 'peer')
+  if (typeof body === 'string') out.body = body
+  else if (body instanceof Uint8Array) {
+    const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+    const text = bytes.toString('utf8')
+    if (Buffer.byteLength(text) === bytes.length && !text.includes('\ufffd')) out.body = text
+    else out.bodyBase64 = bytes.toString('base64')
+  } else if (body !== undefined && body !== null) throw fail('InvalidArgument', 'body must be a string or a Buffer')
+  return JSON.stringify(out)
+}
+
 Object.assign(AccountsServer.prototype, {
+  handleHttp: method(function (request) {
+    return call(this._native.handleHttp(httpRequest(request)))
+  }),
+  httpUser: method(function (request) {
+    return call(this._native.httpUser(httpRequest(request)))
+  }),
   loginWithService: method(function (service, params, infos) {
     return call(this._native.loginWithService(str(service, 'service'), json(params, 'params'), optJson(infos, 'infos')))
   }),

@@ -52,6 +52,11 @@ export type ErrorCode =
   | 'InvalidAuthorizationState'
   | 'InvalidIdToken'
   | 'ProviderError'
+  | 'MalformedRequest'
+  | 'CsrfRefused'
+  | 'PayloadTooLarge'
+  | 'RouteNotFound'
+  | 'MethodNotAllowed'
 
 /** The events `on` accepts. */
 export type EventName =

@@ -67,6 +67,240 @@ pub struct Config {
     /// How long a binding whose callbacks run on another thread (Node) waits for one to answer.
     #[serde(default = "default_callback_timeout", deserialize_with = "de_duration", serialize_with = "ser_duration")]
     pub host_callback_timeout: Duration,
+    /// The HTTP edge (`handleHttp`, docs/web.md): cookie sessions, trusted origins and proxies.
+    #[serde(default)]
+    pub web: WebConfig,
+}
+
+/// `web`: the accounts-js REST API served by core (docs/web.md).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WebConfig {
+    /// `false` (default): bearer mode, tokens in bodies. `true` or an object: cookie sessions (bearer
+    /// tokens keep working beside them).
+    #[serde(default, deserialize_with = "de_cookies")]
+    pub cookies: Option<CookieConfig>,
+    /// Origins (`scheme://host[:port]`) besides the site's allowed to send state-changing requests.
+    #[serde(default)]
+    pub trusted_origins: Vec<String>,
+    /// Proxies (CIDR, e.g. `10.0.0.0/8`, or single addresses) whose forwarding header is believed.
+    /// Empty (default): the peer address is the client.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// The header trusted proxies write the client's address into: `"x-forwarded-for"` (default) or
+    /// `"forwarded"` (RFC 7239). The other is never read.
+    #[serde(default = "default_proxy_header")]
+    pub proxy_header: String,
+    /// Largest request body accepted, in bytes (default 64 KiB); larger is `413 PayloadTooLarge`.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    /// The site's origin (`scheme://host[:port]`); default: the origin of `siteUrl`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site_origin: Option<String>,
+}
+
+impl Default for WebConfig {
+    fn default() -> WebConfig {
+        WebConfig {
+            cookies: None,
+            trusted_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
+            proxy_header: default_proxy_header(),
+            max_body_bytes: default_max_body(),
+            site_origin: None,
+        }
+    }
+}
+
+impl WebConfig {
+    /// The site's origin: `siteOrigin`, else the origin of `site_url`.
+    ///
+    /// # Errors
+    /// `InvalidConfig` when neither is an `http(s)://host[:port]` URL.
+    pub fn origin(&self, site_url: &str) -> Result<String> {
+        let given = self.site_origin.as_deref().unwrap_or(site_url);
+        parse_origin(given).ok_or_else(|| AccountsError::new(ErrorCode::InvalidConfig, format!("web.siteOrigin: {given:?} is not an http(s) origin")))
+    }
+
+    /// The trusted proxies as `(network, prefix length)`.
+    pub fn proxies(&self) -> Vec<(std::net::IpAddr, u8)> {
+        self.trusted_proxies.iter().filter_map(|c| parse_cidr(c)).collect()
+    }
+
+    fn validate(&self, site_url: &str) -> Result<()> {
+        let bad = |m: String| Err(AccountsError::new(ErrorCode::InvalidConfig, m));
+        self.origin(site_url)?;
+        for o in &self.trusted_origins {
+            if parse_origin(o).is_none() {
+                return bad(format!("web.trustedOrigins: {o:?} is not an http(s) origin"));
+            }
+        }
+        for c in &self.trusted_proxies {
+            if parse_cidr(c).is_none() {
+                return bad(format!("web.trustedProxies: {c:?} is not an address or CIDR block"));
+            }
+        }
+        if !matches!(self.proxy_header.as_str(), "x-forwarded-for" | "forwarded") {
+            return bad("web.proxyHeader must be \"x-forwarded-for\" or \"forwarded\"".into());
+        }
+        if self.max_body_bytes == 0 {
+            return bad("web.maxBodyBytes must be positive".into());
+        }
+        if let Some(c) = &self.cookies {
+            if !matches!(c.same_site.as_str(), "lax" | "strict" | "none") {
+                return bad("web.cookies.sameSite must be \"lax\", \"strict\" or \"none\"".into());
+            }
+            if c.same_site == "none" && !c.secure {
+                return bad("web.cookies.sameSite \"none\" needs secure cookies".into());
+            }
+            let n = &c.names;
+            let names = [&n.access, &n.refresh, &n.csrf, &n.oauth_state];
+            if names.iter().any(|name| name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')) {
+                return bad("web.cookies.names: letters, digits, '_' and '-' only".into());
+            }
+            if names.iter().enumerate().any(|(i, a)| names[i + 1..].contains(a)) {
+                return bad("web.cookies.names must differ".into());
+            }
+            if c.domain.as_deref().is_some_and(|d| d.is_empty() || d.bytes().any(|b| !(b.is_ascii_alphanumeric() || b == b'.' || b == b'-'))) {
+                return bad("web.cookies.domain is not a host name".into());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `scheme://host[:port]` of an http(s) URL, lowercased, default port dropped; `None` otherwise
+/// (also for `null` and URLs with user info).
+pub fn parse_origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "http" => "80",
+        "https" => "443",
+        _ => return None,
+    };
+    let authority = rest.split(['/', '?', '#']).next()?;
+    if authority.is_empty() || authority.contains('@') || !authority.is_ascii() {
+        return None;
+    }
+    let authority = authority.to_ascii_lowercase();
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (addr, after) = v6.split_once(']')?;
+        addr.parse::<std::net::Ipv6Addr>().ok()?;
+        (format!("[{addr}]"), after.strip_prefix(':'))
+    } else {
+        match authority.split_once(':') {
+            Some((h, p)) => (h.to_string(), Some(p)),
+            None => (authority.clone(), None),
+        }
+    };
+    if host.is_empty() || (!host.starts_with('[') && !host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')) {
+        return None;
+    }
+    match port {
+        None => Some(format!("{scheme}://{host}")),
+        Some(p) if p.is_empty() || p == default_port => Some(format!("{scheme}://{host}")),
+        Some(p) => {
+            let n: u16 = p.parse().ok()?;
+            Some(format!("{scheme}://{host}:{n}"))
+        }
+    }
+}
+
+/// `addr` or `addr/len` as `(network address, prefix length)`.
+pub fn parse_cidr(text: &str) -> Option<(std::net::IpAddr, u8)> {
+    let (addr, len) = match text.split_once('/') {
+        Some((a, l)) => (a.parse::<std::net::IpAddr>().ok()?, Some(l.parse::<u8>().ok()?)),
+        None => (text.parse::<std::net::IpAddr>().ok()?, None),
+    };
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let len = len.unwrap_or(max);
+    (len <= max).then_some((addr, len))
+}
+
+/// `web.cookies` as an object: the cookies' attributes and names.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CookieConfig {
+    /// `Secure` cookies with the `__Host-` prefix (default true; false only for plain-http development).
+    #[serde(default = "yes")]
+    pub secure: bool,
+    /// `SameSite` of the access and CSRF cookies: `"lax"` (default), `"strict"` or `"none"`.
+    #[serde(default = "default_same_site")]
+    pub same_site: String,
+    /// A `Domain` attribute (the prefix is then `__Secure-`, since `__Host-` forbids it). Default none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// The cookie names (before the prefix).
+    #[serde(default)]
+    pub names: CookieNames,
+}
+
+impl Default for CookieConfig {
+    fn default() -> CookieConfig {
+        CookieConfig { secure: true, same_site: default_same_site(), domain: None, names: CookieNames::default() }
+    }
+}
+
+/// `web.cookies.names`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CookieNames {
+    /// The access token (`HttpOnly`); default `accounts_access`.
+    #[serde(default = "name_access")]
+    pub access: String,
+    /// The refresh token (`HttpOnly`, `SameSite=Strict`); default `accounts_refresh`.
+    #[serde(default = "name_refresh")]
+    pub refresh: String,
+    /// The CSRF token the page reads and echoes in `X-CSRF-Token`; default `accounts_csrf`.
+    #[serde(default = "name_csrf")]
+    pub csrf: String,
+    /// The OpenID state of a sign-in in progress (`HttpOnly`); default `accounts_oauth_state`.
+    #[serde(default = "name_oauth_state")]
+    pub oauth_state: String,
+}
+
+impl Default for CookieNames {
+    fn default() -> CookieNames {
+        CookieNames { access: name_access(), refresh: name_refresh(), csrf: name_csrf(), oauth_state: name_oauth_state() }
+    }
+}
+
+fn name_access() -> String {
+    "accounts_access".into()
+}
+fn name_refresh() -> String {
+    "accounts_refresh".into()
+}
+fn name_csrf() -> String {
+    "accounts_csrf".into()
+}
+fn name_oauth_state() -> String {
+    "accounts_oauth_state".into()
+}
+fn default_same_site() -> String {
+    "lax".into()
+}
+fn default_proxy_header() -> String {
+    "x-forwarded-for".into()
+}
+fn default_max_body() -> usize {
+    64 * 1024
+}
+
+/// `cookies: bool | {...}`.
+fn de_cookies<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<CookieConfig>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Flag(bool),
+        Options(CookieConfig),
+    }
+    Ok(match Option::<Either>::deserialize(d)? {
+        None | Some(Either::Flag(false)) => None,
+        Some(Either::Flag(true)) => Some(CookieConfig::default()),
+        Some(Either::Options(c)) => Some(c),
+    })
 }
 
 /// One limit: at most `max` failures within `window` (a fixed window from the first failure).
@@ -1013,6 +1247,7 @@ impl Config {
             return bad("Can't enable autologin when requireEmailVerification is on: the new user could not log in.");
         }
         self.messages()?;
+        self.web.validate(&self.site_url)?;
         if self.sealing_secret.iter().chain(&self.previous_sealing_secrets).any(|s| s.len() < MIN_TOKEN_SECRET_BYTES) {
             return bad("sealingSecret and previousSealingSecrets must be at least 32 bytes");
         }

@@ -166,6 +166,18 @@ error_codes! {
     /// The provider could not be reached or refused the request (`details.error` carries its
     /// OAuth error code, e.g. `invalid_grant` for a used or wrong code).
     ProviderError = 51, false, "The identity provider refused the request";
+    /// An HTTP request the web edge cannot read: a malformed cookie of ours, header, percent-encoding,
+    /// JSON or UTF-8 body, or a body that is not `application/json` (HTTP 400, or 415 for the type).
+    MalformedRequest = 52, true, "Malformed request";
+    /// A state-changing request the web edge refused as cross-site: its `Origin` or `Sec-Fetch-Site`
+    /// names another site, or the CSRF token of the session is missing or wrong (HTTP 403).
+    CsrfRefused = 53, false, "Cross-site request refused";
+    /// The request body is larger than `web.maxBodyBytes` (HTTP 413).
+    PayloadTooLarge = 54, true, "Request body too large";
+    /// No route of the web edge has that path (HTTP 404).
+    RouteNotFound = 55, true, "Not found";
+    /// The route exists but not for that method, e.g. a GET of a route that changes state (HTTP 405).
+    MethodNotAllowed = 56, true, "Method not allowed";
 }
 
 /// Codes no longer raised, with their frozen numbers: never reuse a number listed here.

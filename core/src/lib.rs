@@ -12,7 +12,8 @@
 //! - `context`: what every service shares; `auth`: what an authentication hands the login;
 //! - services, each depending only on the context and the services below it: `attempts`,
 //!   `links`, `sessions`, [`two_factor`], [`password`], [`magic_link`], [`oauth`], [`import`];
-//! - [`server`]: the [`AccountsServer`] facade, the service registry and the login orchestration.
+//! - [`server`]: the [`AccountsServer`] facade, the service registry and the login orchestration;
+//! - [`web`]: the HTTP edge over the facade (the accounts-js REST API, cookie sessions, CSRF).
 // No unsafe code, but for one registration of a fork handler (store/per_process.rs).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -46,6 +47,7 @@ pub mod store;
 pub mod tokens;
 pub mod two_factor;
 pub mod types;
+pub mod web;
 
 pub use auth::{Authenticated, Completion};
 pub use callbacks::{Callbacks, ListenerId, events};

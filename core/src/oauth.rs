@@ -31,7 +31,27 @@ fn token_context(provider: &str, id: &str) -> Vec<u8> {
 }
 
 /// The options `authorizationUrl` takes (Python also takes their snake_case spelling).
-const AUTHORIZATION_OPTIONS: [&str; 2] = ["loginHint", "prompt"];
+const AUTHORIZATION_OPTIONS: [&str; 3] = ["loginHint", "prompt", "purpose"];
+
+/// What a started authorization may finish as: a login, or a link to a logged-in user. The purpose
+/// is bound into the flow (the sealed verifier's associated data), so a flow started for one cannot
+/// finish as the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// `loginWithService('oauth', ...)` (the default).
+    Login,
+    /// `linkAccount`.
+    Link,
+}
+
+/// The associated data a flow's verifier is sealed with: the state's digest, and for a link the
+/// purpose (a login's is the digest alone, as before purposes existed).
+fn flow_context(state_digest: &str, purpose: Purpose) -> Vec<u8> {
+    match purpose {
+        Purpose::Login => state_digest.as_bytes().to_vec(),
+        Purpose::Link => format!("{state_digest}\0link").into_bytes(),
+    }
+}
 
 /// Where to send the browser to log in with an OpenID provider.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -139,7 +159,8 @@ impl<'a> OAuth<'a> {
     /// Starts an OpenID Connect login: returns the provider URL to send the browser to, and the
     /// `state` in it. The `state`, the PKCE verifier and the `nonce` stay server-side (the state's
     /// digest, the verifier sealed, the nonce's digest), single use, for `services.oauth.flowExpiration`,
-    /// so any app server sharing the database can finish the flow. `options`: `{loginHint?, prompt?}`.
+    /// so any app server sharing the database can finish the flow. `options`: `{loginHint?, prompt?,
+    /// purpose?}`, `purpose` being `"login"` (default) or `"link"`: the flow finishes only as that.
     /// `infos.ip`, the client's address, bounds how many flows it may have pending (20; its oldest
     /// goes): give it wherever the caller is not trusted (docs/security.md, "OAuth").
     ///
@@ -171,12 +192,17 @@ impl<'a> OAuth<'a> {
                 _ => return Err(AccountsError::new(ErrorCode::InvalidArgument, "options must be an object")),
             }
             let (login_hint, prompt) = (option("loginHint")?, option("prompt")?);
+            let purpose = match option("purpose")?.as_deref() {
+                None | Some("login") => Purpose::Login,
+                Some("link") => Purpose::Link,
+                Some(_) => return Err(AccountsError::new(ErrorCode::InvalidArgument, "purpose must be \"login\" or \"link\"")),
+            };
             let discovery = self.ctx.oidc().discovery(provider, config)?;
             let (state, verifier, nonce) = (random_hex(32)?, random_hex(32)?, random_hex(16)?);
             let now = self.ctx.now();
             let state_digest = digest(&state);
             let flow = OAuthFlow {
-                verifier: self.ctx.sealer().seal(verifier.as_bytes(), state_digest.as_bytes())?,
+                verifier: self.ctx.sealer().seal(verifier.as_bytes(), &flow_context(&state_digest, purpose))?,
                 digest: state_digest,
                 provider: provider.to_string(),
                 nonce_digest: digest(&nonce),
@@ -240,7 +266,7 @@ impl<'a> OAuth<'a> {
     /// Finishes an OpenID Connect authorization: the `state` names a pending flow of this provider
     /// (taken, so it works once), the code is exchanged with the PKCE verifier, the ID token is
     /// verified and must carry the flow's `nonce`.
-    fn finish_oidc(&self, provider: &str, config: &OidcProvider, params: &Value) -> Result<ProviderIdentity> {
+    fn finish_oidc(&self, provider: &str, config: &OidcProvider, params: &Value, purpose: Purpose) -> Result<ProviderIdentity> {
         if let Some(Value::String(error)) = params.get("error") {
             // The provider sent the browser back with an error (the user declined, ...).
             let mut e = AccountsError::new(ErrorCode::ProviderError, format!("the provider answered {error}"));
@@ -269,7 +295,9 @@ impl<'a> OAuth<'a> {
             Some(f) if f.provider == provider && f.expires_at > self.ctx.now() => f,
             _ => return Err(AccountsError::code(ErrorCode::InvalidAuthorizationState)),
         };
-        let verifier = String::from_utf8(self.ctx.sealer().open(&flow.verifier, flow.digest.as_bytes())?)
+        // A flow started for the other purpose does not open here.
+        let opened = self.ctx.sealer().open(&flow.verifier, &flow_context(&flow.digest, purpose));
+        let verifier = String::from_utf8(opened.map_err(|_| AccountsError::code(ErrorCode::InvalidAuthorizationState))?)
             .map_err(|_| AccountsError::new(ErrorCode::InternalError, "a sealed verifier is not text"))?;
         let oidc = self.ctx.oidc();
         let discovery = oidc.discovery(provider, config)?;
@@ -318,9 +346,9 @@ impl<'a> OAuth<'a> {
     }
 
     /// Asks `provider` who `params` belong to.
-    fn identify(&self, provider: &str, params: &Value) -> Result<ProviderIdentity> {
+    fn identify(&self, provider: &str, params: &Value, purpose: Purpose) -> Result<ProviderIdentity> {
         match self.provider(provider)? {
-            ProviderConfig::Oidc(config) => self.finish_oidc(provider, config, params),
+            ProviderConfig::Oidc(config) => self.finish_oidc(provider, config, params, purpose),
             ProviderConfig::Host { .. } => {
                 let Some(authenticate) = &self.ctx.callbacks().oauth_authenticate else {
                     return Err(AccountsError::new(
@@ -393,11 +421,20 @@ impl<'a> OAuth<'a> {
             loop {
                 let page = store.list_sealed(column, (&after.0, &after.1), PAGE)?;
                 for value in page.iter().filter(|v| !sealer.is_current(&v.sealed)) {
-                    let context = match column {
-                        SealedColumn::LinkedTokens => token_context(&value.key, &value.sub_key),
-                        SealedColumn::FlowVerifier => value.key.as_bytes().to_vec(),
+                    // A flow's purpose is only in its verifier's associated data: try each.
+                    let contexts = match column {
+                        SealedColumn::LinkedTokens => vec![token_context(&value.key, &value.sub_key)],
+                        SealedColumn::FlowVerifier => [Purpose::Login, Purpose::Link].map(|p| flow_context(&value.key, p)).to_vec(),
                     };
-                    let again = sealer.seal(&sealer.open(&value.sealed, &context)?, &context)?;
+                    let mut opened = Err(AccountsError::new(ErrorCode::InternalError, "a sealed value cannot be opened"));
+                    for context in &contexts {
+                        opened = sealer.open(&value.sealed, context).map(|plain| (plain, context));
+                        if opened.is_ok() {
+                            break;
+                        }
+                    }
+                    let (plain, context) = opened?;
+                    let again = sealer.seal(&plain, context)?;
                     if store.swap_sealed(column, (&value.key, &value.sub_key), &value.sealed, &again)? {
                         resealed += 1;
                     }
@@ -421,7 +458,7 @@ impl<'a> OAuth<'a> {
     pub fn link_account(&self, user_id: &str, provider: &str, params: &Value) -> Result<LinkedAccount> {
         self.ctx.localize((|| {
             let user = self.ctx.user_or_not_found(user_id)?;
-            let identity = self.identify(provider, params)?;
+            let identity = self.identify(provider, params, Purpose::Link)?;
             if let Some(existing) = self.ctx.store().find_linked_account(provider, &identity.id)? {
                 if existing.user_id != user.id {
                     return Err(AccountsError::code(ErrorCode::AccountAlreadyLinked));
@@ -476,7 +513,7 @@ impl<'a> OAuth<'a> {
             Some(Value::String(p)) => p.as_str(),
             Some(_) => return Err(AccountsError::code(ErrorCode::MatchFailed)),
         };
-        let identity = self.identify(provider, params)?;
+        let identity = self.identify(provider, params, Purpose::Login)?;
         if let Some(linked) = self.ctx.store().find_linked_account(provider, &identity.id)? {
             // Fresh provider tokens (when kept) are written with the session.
             return Ok(Authenticated { user: self.ctx.user_or_not_found(&linked.user_id)?, complete: self.token_update(provider, &identity)? });

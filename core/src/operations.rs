@@ -286,6 +286,12 @@ table! {
     SET_KEYS = "setKeys", "set_keys", "accounts_server_set_keys", Server,
         [arg("tokenKeys", OBJECT)] -> VOID, Synchronous, infos: false,
         "Replaces the JWT key ring without a restart.";
+    HANDLE_HTTP = "handleHttp", "handle_http", "accounts_server_handle_http", Server,
+        [arg("request", ty("HttpRequest", "method, path, headers, body, peer=None, query=None"))] -> ty("HttpResponse", "(status, headers, body)"), Hashing, infos: false,
+        "Serves one request of the accounts-js REST API (a login route hashes; docs/web.md).";
+    HTTP_USER = "httpUser", "http_user", "accounts_server_http_user", Server,
+        [arg("request", ty("HttpRequest", "method, path, headers, peer=None"))] -> ty("{ user: User; accessToken: string } | null", "Optional[Tuple[_Json, str]]"), Pool, infos: false,
+        "The user of a request to an app's own route (bearer, or cookie with the CSRF checks), or null.";
     CREATE_USER = "createUser", "create_user", "accounts_password_create_user", Password,
         [arg("user", ty("{ username?: string; email?: string; password?: string; [field: string]: unknown }", "_Json"))] -> STRING, Hashing, infos: false,
         "Creates a user (username and/or email, password, profile fields); the new id.";

@@ -464,12 +464,18 @@ impl AccountsServer {
         self.sessions().refresh(access_token, refresh_token, infos)
     }
 
-    /// Ends the session of an access token (accounts-js `logout`).
+    /// Ends the session of an access token (accounts-js `logout`). A genuine token of an existing
+    /// session ends it even once expired: logout always works (accounts-js refuses an expired token).
     ///
     /// # Errors
     /// `InvalidToken`, `TokenVerificationFailed`, `SessionNotFound`, `InvalidSession`.
     pub fn logout(&self, access_token: &str) -> Result<()> {
         self.sessions().logout(access_token)
+    }
+
+    /// The session id of a genuine access token, whatever its age (the web edge binds CSRF tokens to it).
+    pub(crate) fn session_id_of(&self, access_token: &str) -> Option<String> {
+        self.ctx.tokens().verify_access(access_token, self.ctx.now(), false).ok().map(|d| d.session_id)
     }
 
     /// Starts a session as another user, if `impersonationAuthorize` allows it (accounts-js `impersonate`).

@@ -277,7 +277,8 @@ impl<'a> Sessions<'a> {
             .with_details(json!({ "sessionId": rec.session.id }))
     }
 
-    /// Ends the session of an access token (accounts-js `logout`).
+    /// Ends the session of an access token (accounts-js `logout`): a genuine token of an existing
+    /// session ends it even once expired.
     ///
     /// # Errors
     /// `InvalidToken`, `TokenVerificationFailed`, `SessionNotFound`, `InvalidSession`.
@@ -285,14 +286,16 @@ impl<'a> Sessions<'a> {
         self.observed(events::LOGOUT_SUCCESS, events::LOGOUT_ERROR, || {
             if self.ctx.events().has(events::LOGOUT_SUCCESS) {
                 // The listener gets the session as it was: read it first.
-                let (_, rec) = self.session_of(access_token)?;
+                let data = self.ctx.tokens().verify_access(access_token, self.ctx.now(), false)?;
+                let rec = self.ctx.store().find_session(&data.session_id)?.ok_or_else(|| code(ErrorCode::SessionNotFound))?;
                 if !rec.session.valid || !self.ctx.store().invalidate_session(&rec.session.id, self.ctx.now())? {
                     return Err(code(ErrorCode::InvalidSession));
                 }
                 return Ok(((), json!({ "session": rec.session, "accessToken": access_token })));
             }
             // One statement when nobody listens; the read only tells the two failures apart.
-            let data = self.ctx.tokens().verify_access(access_token, self.ctx.now(), true)?;
+            // Any age: logout always ends a session, and the token's expiry must not keep it alive.
+            let data = self.ctx.tokens().verify_access(access_token, self.ctx.now(), false)?;
             if self.ctx.store().invalidate_session(&data.session_id, self.ctx.now())? {
                 return Ok(((), Value::Null));
             }

@@ -631,3 +631,72 @@ fn pending_flows_are_bounded_per_client_and_expired_ones_go() {
     start_from("203.0.113.5");
     assert_eq!(count(), 1);
 }
+
+#[test]
+fn login_and_link_flows_cannot_be_swapped() {
+    let s = setup();
+    let (uid, _) = alice(&s.server);
+    // A flow started to link an identity cannot log anybody in ...
+    let link = s.server.oauth().authorization_url("corp", &json!({"purpose": "link"}), &no_info()).unwrap();
+    s.op.authorize(&link.url, "code-1", json!({}), "rs256");
+    assert_eq!(code(finish(&s, &link.state, "code-1")), ErrorCode::InvalidAuthorizationState);
+    // ... and a login flow cannot link.
+    let (url, state) = start(&s, "corp");
+    s.op.authorize(&url, "code-2", json!({}), "rs256");
+    let params = json!({"code": "code-2", "state": state});
+    assert_eq!(code(s.server.oauth().link_account(&uid, "corp", &params)), ErrorCode::InvalidAuthorizationState);
+    assert!(s.server.oauth().list_linked_accounts(&uid).unwrap().is_empty());
+    // Each works for its own purpose.
+    let link = s.server.oauth().authorization_url("corp", &json!({"purpose": "link"}), &no_info()).unwrap();
+    s.op.authorize(&link.url, "code-3", json!({}), "rs256");
+    s.server.oauth().link_account(&uid, "corp", &json!({"code": "code-3", "state": link.state})).unwrap();
+    assert_eq!(s.server.oauth().list_linked_accounts(&uid).unwrap()[0].user_id, uid);
+    assert_eq!(code(s.server.oauth().authorization_url("corp", &json!({"purpose": "other"}), &no_info())), ErrorCode::InvalidArgument);
+}
+
+#[test]
+fn the_web_flow_is_bound_to_the_browser_by_a_state_cookie() {
+    use accounts_core::web::HttpRequest;
+    let s = setup();
+    let extra = json!({"siteUrl": "https://app.example", "web": {"cookies": true},
+        "services": {"oauth": {"providers": {"corp": s.op.provider_config(CLIENT_ID)}}}});
+    let dir = tempfile::tempdir().unwrap();
+    let web =
+        AccountsServer::with_clock(config(&format!("sqlite:{}", dir.path().join("w.db").display()), extra), Callbacks::default(), s.clock.clone())
+            .unwrap();
+    let post = |path: &str, cookie: Option<&str>, body: Value| {
+        let mut headers =
+            vec![("content-type".to_string(), "application/json".to_string()), ("origin".to_string(), "https://app.example".to_string())];
+        if let Some(c) = cookie {
+            headers.push(("cookie".into(), c.into()));
+        }
+        web.handle_http(&HttpRequest {
+            method: "POST".into(),
+            path: path.into(),
+            query: None,
+            headers,
+            body: body.to_string().into_bytes(),
+            peer: None,
+        })
+    };
+    let started = post("/oauth/corp/authorizationUrl", None, json!({}));
+    assert_eq!(started.status, 200);
+    let started_body: Value = serde_json::from_slice(&started.body).unwrap();
+    let (url, state) = (started_body["url"].as_str().unwrap().to_string(), started_body["state"].as_str().unwrap().to_string());
+    let cookie_line = started.headers.iter().find(|(n, v)| n == "set-cookie" && v.starts_with("__Host-accounts_oauth_state=")).unwrap().1.clone();
+    assert!(cookie_line.contains("HttpOnly") && cookie_line.contains("Max-Age=600"));
+    s.op.authorize(&url, "code-1", json!({}), "rs256");
+    let params = json!({"provider": "corp", "code": "code-1", "state": state});
+    // The victim's browser has no state cookie, or another flow's: the attacker's callback is refused.
+    for cookie in [None, Some("__Host-accounts_oauth_state=0123abcd")] {
+        let r = post("/oauth/authenticate", cookie, params.clone());
+        let b: Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!((r.status, b["code"].as_str()), (400, Some("InvalidAuthorizationState")), "{cookie:?}");
+        assert!(!r.headers.iter().any(|(n, v)| n == "set-cookie" && v.starts_with("__Host-accounts_access=")));
+    }
+    let own = format!("__Host-accounts_oauth_state={state}");
+    let r = post("/oauth/authenticate", Some(&own), params);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert!(r.headers.iter().any(|(n, v)| n == "set-cookie" && v.starts_with("__Host-accounts_access=")));
+    assert!(r.headers.iter().any(|(n, v)| n == "set-cookie" && v.starts_with("__Host-accounts_oauth_state=;")), "the state cookie is used up");
+}

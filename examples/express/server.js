@@ -1,6 +1,7 @@
 'use strict'
-// The Express example app (README, "Example apps"): accounts-rs under the real @accounts/rest-express
-// in cookie mode, the shared page in examples/web, a development inbox for the mail it sends.
+// The Express example app (README, "Example apps"): accounts-rs's accounts-js REST API through
+// accounts-rs/express (core's web edge) in cookie mode, the shared page in examples/web, and — only
+// with ACCOUNTS_DEV_INBOX=1 — a development inbox for the mail it sends.
 //   npm install && npm start           → http://localhost:3000
 // Settings by environment: PORT, ACCOUNTS_DB (default sqlite:accounts-example.db), ACCOUNTS_TOKEN_SECRET,
 // ACCESS_TOKEN_SECONDS (the browser tests use a few seconds to see a refresh). "Sign in with" an OpenID
@@ -10,14 +11,17 @@ const crypto = require('node:crypto')
 const fs = require('node:fs')
 const path = require('node:path')
 const express = require('express')
-const accountsExpress = require('@accounts/rest-express').default
 const QRCode = require('qrcode')
 const { AccountsServer } = require('accounts-rs')
-const { cookieSessions, currentUser } = require('accounts-rs/express')
+const { accountsRouter, currentUser } = require('accounts-rs/express')
 
 const port = Number(process.env.PORT || 3000)
 const siteUrl = `http://localhost:${port}`
-const mails = [] // the development inbox: what sendMail would deliver, newest first
+// The development inbox: what sendMail would deliver, newest first. It shows every reset link, so
+// it exists only when asked for (never in production).
+const devInbox = process.env.ACCOUNTS_DEV_INBOX === '1'
+if (devInbox) console.warn('WARNING: ACCOUNTS_DEV_INBOX=1 serves every mail this app sends (reset links included) at /inbox. Never in production.')
+const mails = []
 // An OpenID provider when configured, as provider "corp".
 const oidc = process.env.OIDC_ISSUER
   ? {
@@ -39,21 +43,22 @@ const server = new AccountsServer({
     password: { requireEmailVerification: true, sendVerificationEmailAfterSignup: true, returnTokensAfterResetPassword: true },
     ...(oidc ? { oauth: { providers: { corp: oidc } } } : {}),
   },
+  // Plain http on localhost during development: Secure (__Host-) cookies need https elsewhere, so
+  // keep `secure: true` (the default) in production.
+  web: { cookies: { secure: process.env.NODE_ENV === 'production' } },
   sendMail: async (mail) => {
-    mails.unshift(mail)
+    // Without the development inbox a real app delivers mail here (SMTP, a mail API).
+    if (devInbox) mails.unshift(mail)
   },
 })
 
 const app = express()
 app.disable('x-powered-by')
+// The accounts-js REST API; before the body parser, since the router reads the raw body.
+app.use('/accounts', accountsRouter(server))
 app.use(express.json())
-// Plain http on localhost during development: Secure cookies need https elsewhere, so keep
-// `secure: true` (the default) in production.
-const cookies = { path: '/accounts', secure: process.env.NODE_ENV === 'production' }
-app.use(cookieSessions(server, cookies))
-app.use(accountsExpress(server))
 
-const me = currentUser(server, cookies)
+const me = currentUser(server)
 app.get('/api/me', me, (req, res) => res.json({ user: req.user }))
 app.get('/api/sessions', me, async (req, res, next) => {
   try {
@@ -85,16 +90,7 @@ app.get('/api/qr.svg', me, async (req, res, next) => {
   }
 })
 app.get('/api/oauth/providers', (req, res) => res.json({ providers: oidc ? [{ name: 'corp', label: process.env.OIDC_LABEL || 'your company' }] : [] }))
-// {url, state}: the page keeps the state to compare on the way back, then goes to url. The callback
-// page posts code and state to /accounts/oauth/authenticate, which sets the session cookies.
-app.get('/api/oauth/:provider/start', async (req, res) => {
-  try {
-    res.json(await server.getServices().oauth.authorizationUrl(req.params.provider))
-  } catch (e) {
-    res.status(400).json({ message: e.message, code: e.code })
-  }
-})
-app.get('/dev/mails', (req, res) => res.json({ mails }))
+app.get('/dev/mails', (req, res) => (devInbox ? res.json({ mails }) : res.status(404).json({ message: 'Not Found' })))
 
 const web = path.join(__dirname, '..', 'web')
 const page = fs.readFileSync(path.join(web, 'index.html'), 'utf8').replace('{{backend}}', 'Express + @accounts/rest-express')

@@ -5,7 +5,9 @@ mail it sends.
     pip install -r requirements.txt && python app.py        → http://localhost:8000
 
 Settings by environment: PORT, ACCOUNTS_DB (default sqlite:accounts-example.db),
-ACCOUNTS_TOKEN_SECRET, ACCESS_TOKEN_SECONDS (the browser tests use a few seconds to see a refresh).
+ACCOUNTS_TOKEN_SECRET, ACCESS_TOKEN_SECONDS (the browser tests use a few seconds to see a refresh),
+ACCOUNTS_DEV_INBOX=1 for the development inbox (every mail the app sends, reset links included, at
+/inbox: never in production).
 "Sign in with" an OpenID provider (docs/oauth.md): OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET,
 OIDC_LABEL; register http://localhost:PORT/auth/callback as the client's redirect URI.
 """
@@ -26,14 +28,17 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
 import accounts
-from accounts.asgi import CookieOptions, CurrentUser, rest_app
+from accounts.asgi import CurrentUser, rest_app
 
 PORT = int(os.environ.get("PORT", "8000"))
 SITE_URL = f"http://localhost:{PORT}"
 WEB = Path(__file__).resolve().parent.parent / "web"
 
-#: The development inbox: what send_mail would deliver, newest first.
+#: The development inbox: what send_mail would deliver, newest first (only with ACCOUNTS_DEV_INBOX=1).
+DEV_INBOX = os.environ.get("ACCOUNTS_DEV_INBOX") == "1"
 mails: List[Dict[str, Any]] = []
+if DEV_INBOX:
+    print("WARNING: ACCOUNTS_DEV_INBOX=1 serves every mail this app sends (reset links included) at /inbox. Never in production.")
 
 #: An OpenID provider when configured, as provider "corp".
 OIDC = (
@@ -59,17 +64,18 @@ server = accounts.AccountsServer.from_config(
             "password": {"requireEmailVerification": True, "sendVerificationEmailAfterSignup": True, "returnTokensAfterResetPassword": True},
             **({"oauth": {"providers": {"corp": OIDC}}} if OIDC else {}),
         },
+        # Cookie sessions (docs/web.md). Plain http on localhost during development: Secure
+        # (__Host-) cookies need https elsewhere, so keep secure on (the default) in production.
+        "web": {"cookies": {"secure": os.environ.get("ENVIRONMENT") == "production"}},
     },
-    send_mail=lambda mail: mails.insert(0, mail),
+    # Without the development inbox a real app delivers mail here (SMTP, a mail API).
+    send_mail=lambda mail: mails.insert(0, mail) if DEV_INBOX else None,
 )
 
-# Plain http on localhost during development: Secure cookies need https elsewhere, so keep
-# secure=True (the default) in production.
-cookies = CookieOptions(secure=os.environ.get("ENVIRONMENT") == "production")
-current_user = CurrentUser(server, cookies=cookies)
+current_user = CurrentUser(server)
 
 app = FastAPI(title="accounts-rs FastAPI example")
-app.mount("/accounts", rest_app(server, path="/", mount="/accounts", cookies=cookies))
+app.mount("/accounts", rest_app(server, path="/"))
 app.mount("/static", StaticFiles(directory=WEB), name="static")
 
 
@@ -113,18 +119,10 @@ def oauth_providers() -> Dict[str, Any]:
     return {"providers": [{"name": "corp", "label": os.environ.get("OIDC_LABEL", "your company")}] if OIDC else []}
 
 
-@app.get("/api/oauth/{provider}/start")
-def oauth_start(provider: str) -> Dict[str, Any]:
-    # {url, state}: the page keeps the state to compare on the way back, then goes to url. The
-    # callback page posts code and state to /accounts/oauth/authenticate, which sets the cookies.
-    try:
-        return server.oauth.authorization_url(provider)
-    except accounts.AccountsError as e:
-        raise HTTPException(status_code=400, detail=e.message) from e
-
-
 @app.get("/dev/mails")
 async def dev_mails() -> Dict[str, Any]:
+    if not DEV_INBOX:
+        raise HTTPException(status_code=404, detail="Not Found")
     return {"mails": mails}
 
 

@@ -21,7 +21,8 @@ function cookie(name) {
 }
 
 async function request(method, path, body) {
-  const headers = { 'X-CSRF-Token': cookie('accounts_csrf') }
+  // Secure cookies carry the __Host- prefix (production); plain-http development ones do not.
+  const headers = { 'X-CSRF-Token': cookie('__Host-accounts_csrf') || cookie('accounts_csrf') }
   if (body !== undefined) headers['Content-Type'] = 'application/json'
   const res = await fetch(path, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) })
   const data = await res.json().catch(() => null)
@@ -65,7 +66,8 @@ async function providers() {
     button.id = `sign-in-${p.name}`
     button.textContent = `Sign in with ${p.label}`
     button.addEventListener('click', async () => {
-      const start = await request('GET', `/api/oauth/${encodeURIComponent(p.name)}/start`)
+      // The server binds the flow to this browser (an HttpOnly state cookie the callback must match).
+      const start = await post(`/accounts/oauth/${encodeURIComponent(p.name)}/authorizationUrl`)
       if (!start.ok) return say(failure(start), 'error')
       // The state comes back in the redirect: it must be the one this tab started with.
       sessionStorage.setItem('oauth', JSON.stringify({ provider: p.name, state: start.data.state }))
@@ -105,6 +107,17 @@ async function home() {
   await sessions()
 }
 
+/** A readable device for a user agent ("Chrome on Linux"); an agent it does not know, as given. */
+function device(userAgent) {
+  const ua = userAgent || ''
+  const browsers = [[/Edg\//, 'Edge'], [/OPR\/|Opera/, 'Opera'], [/Firefox\//, 'Firefox'], [/Chrome\/|CriOS\//, 'Chrome'], [/Version\/[\d.]+.*Safari\//, 'Safari']]
+  const systems = [[/Windows NT/, 'Windows'], [/iPhone|iPad|iPod/, 'iOS'], [/Mac OS X|Macintosh/, 'macOS'], [/Android/, 'Android'], [/CrOS/, 'ChromeOS'], [/Linux/, 'Linux']]
+  const browser = browsers.find(([re]) => re.test(ua))
+  const system = systems.find(([re]) => re.test(ua))
+  if (!browser && !system) return ua
+  return [browser ? browser[1] : 'A browser', system ? `on ${system[1]}` : ''].join(' ').trim()
+}
+
 async function sessions() {
   const res = await authed('GET', '/api/sessions')
   const body = $('sessions')
@@ -113,11 +126,12 @@ async function sessions() {
   for (const s of res.data.sessions) {
     const row = document.createElement('tr')
     row.dataset.session = s.id
-    for (const text of [new Date(s.createdAt).toLocaleString(), s.userAgent || '', s.ip || '']) {
+    for (const text of [new Date(s.createdAt).toLocaleString(), device(s.userAgent), s.ip || '']) {
       const cell = document.createElement('td')
       cell.textContent = text
       row.append(cell)
     }
+    row.children[1].title = s.userAgent || ''
     const cell = document.createElement('td')
     const button = document.createElement('button')
     button.textContent = s.current ? 'Revoke (this browser)' : 'Revoke'

@@ -18,6 +18,7 @@ mod oauth;
 mod password;
 mod result;
 mod server;
+mod web;
 
 pub use callbacks::*;
 pub use error::*;

@@ -10,11 +10,11 @@ use std::ffi::c_char;
 
 /// Starts an OpenID Connect login at `provider` (`"type": "oidc"`): `*request_json_out` receives
 /// `{url, state}`, the URL to redirect the browser to and the `state` in it. `options_json`
-/// (`{"loginHint"?, "prompt"?}`; any other key is refused) may be NULL. `infos_json`
-/// (`{"ip"?, "userAgent"?}`, may be NULL): the client's address bounds how many flows it may have
-/// pending (docs/security.md, "OAuth"). The provider sends the
-/// browser back to the configured redirect URI with `code`, `state` (and `iss`): log in with
-/// `accounts_server_login_with_service(s, "oauth", "{\"provider\": ..., \"code\": ...,
+/// (`{"loginHint"?, "prompt"?, "purpose"?: "login" | "link"}`; any other key is refused; a flow
+/// finishes only as its purpose) may be NULL. `infos_json` (`{"ip"?, "userAgent"?}`, may be NULL):
+/// the client's address bounds how many flows it may have pending (docs/security.md, "OAuth"). The
+/// provider sends the browser back to the configured redirect URI with `code`, `state` (and `iss`):
+/// log in with `accounts_server_login_with_service(s, "oauth", "{\"provider\": ..., \"code\": ...,
 /// \"state\": ..., \"iss\": ...}", ...)`.
 /// Results: `ACCOUNTS_OK`, `ACCOUNTS_PROVIDER_NOT_FOUND`, `ACCOUNTS_PROVIDER_ERROR` (discovery
 /// failed), `ACCOUNTS_INVALID_ARGUMENT` (a host provider, bad or unknown options), `ACCOUNTS_STORAGE_ERROR`.

@@ -114,6 +114,16 @@ pub enum accounts_result {
     AccountsInvalidIdToken = 50,
     /// The provider could not be reached or refused the request (`details.error` carries its OAuth error code, e.g. `invalid_grant` for a used or wrong code).
     AccountsProviderError = 51,
+    /// An HTTP request the web edge cannot read: a malformed cookie of ours, header, percent-encoding, JSON or UTF-8 body, or a body that is not `application/json` (HTTP 400, or 415 for the type).
+    AccountsMalformedRequest = 52,
+    /// A state-changing request the web edge refused as cross-site: its `Origin` or `Sec-Fetch-Site` names another site, or the CSRF token of the session is missing or wrong (HTTP 403).
+    AccountsCsrfRefused = 53,
+    /// The request body is larger than `web.maxBodyBytes` (HTTP 413).
+    AccountsPayloadTooLarge = 54,
+    /// No route of the web edge has that path (HTTP 404).
+    AccountsRouteNotFound = 55,
+    /// The route exists but not for that method, e.g. a GET of a route that changes state (HTTP 405).
+    AccountsMethodNotAllowed = 56,
 }
 
 impl accounts_result {
@@ -170,6 +180,11 @@ impl accounts_result {
             ErrorCode::InvalidAuthorizationState => accounts_result::AccountsInvalidAuthorizationState,
             ErrorCode::InvalidIdToken => accounts_result::AccountsInvalidIdToken,
             ErrorCode::ProviderError => accounts_result::AccountsProviderError,
+            ErrorCode::MalformedRequest => accounts_result::AccountsMalformedRequest,
+            ErrorCode::CsrfRefused => accounts_result::AccountsCsrfRefused,
+            ErrorCode::PayloadTooLarge => accounts_result::AccountsPayloadTooLarge,
+            ErrorCode::RouteNotFound => accounts_result::AccountsRouteNotFound,
+            ErrorCode::MethodNotAllowed => accounts_result::AccountsMethodNotAllowed,
             _ => accounts_result::AccountsInternalError,
         }
     }
@@ -229,4 +244,9 @@ pub(crate) const RESULT_NAMES: &[(u32, &str)] = &[
     (49, "InvalidAuthorizationState"),
     (50, "InvalidIdToken"),
     (51, "ProviderError"),
+    (52, "MalformedRequest"),
+    (53, "CsrfRefused"),
+    (54, "PayloadTooLarge"),
+    (55, "RouteNotFound"),
+    (56, "MethodNotAllowed"),
 ];

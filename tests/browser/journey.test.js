@@ -40,7 +40,7 @@ function freePort() {
 async function startApp(name, extraEnv = {}, chosenPort = null) {
   const port = chosenPort || (await freePort())
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `accounts-${name}-`))
-  const env = { ...process.env, PORT: String(port), ACCOUNTS_DB: `sqlite:${path.join(dir, 'app.db')}`, ACCESS_TOKEN_SECONDS: String(ACCESS_SECONDS), ...extraEnv }
+  const env = { ...process.env, PORT: String(port), ACCOUNTS_DB: `sqlite:${path.join(dir, 'app.db')}`, ACCESS_TOKEN_SECONDS: String(ACCESS_SECONDS), ACCOUNTS_DEV_INBOX: '1', ...extraEnv }
   const child = spawn(APPS[name].command, APPS[name].args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
   let log = ''
   child.stdout.on('data', (d) => (log += d))
@@ -107,7 +107,7 @@ for (const name of Object.keys(APPS)) {
       }
       await page.click(`${form} button[type=submit]`)
     }
-    // The refresh cookie is scoped to the refresh route: ask for the cookies sent there.
+    // The cookies a request to the refresh route carries (all of them: __Host- cookies have Path=/).
     const cookie = async (cookieName) => (await page.cookies(`${app.base}/accounts/refreshTokens`)).find((c) => c.name === cookieName)
     const sessionRows = () => page.$$eval('#sessions tr', (rows) => rows.length)
     const inboxLink = async (kind) => {
@@ -161,6 +161,8 @@ for (const name of Object.keys(APPS)) {
     await shot('signed-in')
     const revoke = await page.$$eval('#sessions tr', (rows) => rows.findIndex((r) => r.textContent.includes('journey-other-device')))
     assert.ok(revoke >= 0, 'the other device is listed with its user agent')
+    const devices = await page.$$eval('#sessions tr', (rows) => rows.map((r) => r.children[1].textContent))
+    assert.ok(devices.includes('Chrome on Linux'), `this browser is listed as a readable device: ${devices}`)
     await page.click(`#sessions tr:nth-child(${revoke + 1}) button.revoke`)
     await waitMessage(/Session revoked/)
     await page.waitForFunction(() => document.querySelectorAll('#sessions tr').length === 1)

@@ -127,7 +127,7 @@ static void test_basics(void) {
     /* a value from a newer header, or garbage, is "Unknown" rather than a crash */
     CHECK(strcmp(accounts_result_name(-1), "Unknown") == 0);
     CHECK(strcmp(accounts_result_name(ACCOUNTS_ACCOUNT_LINK_REFUSED), "AccountLinkRefused") == 0);
-    CHECK(strcmp(accounts_result_name(ACCOUNTS_PROVIDER_ERROR + 1), "Unknown") == 0);
+    CHECK(strcmp(accounts_result_name(ACCOUNTS_METHOD_NOT_ALLOWED + 1), "Unknown") == 0);
     CHECK(strcmp(accounts_result_name(1 << 30), "Unknown") == 0);
     CHECK(accounts_error_code(NULL) == ACCOUNTS_INVALID_ARGUMENT);
     CHECK(accounts_error_message(NULL) == NULL);
@@ -1124,6 +1124,73 @@ static void test_oidc(void) {
     accounts_server_free(s);
 }
 
+/* The web edge: the REST API as JSON requests and responses, cookie mode and the CSRF rules. */
+static char *cookie_value(const char *response, const char *name) {
+    const char *p = strstr(response, name);
+    if (!p) return NULL;
+    p += strlen(name);
+    const char *end = strchr(p, ';');
+    char *out = malloc((size_t)(end - p) + 1);
+    memcpy(out, p, (size_t)(end - p));
+    out[end - p] = 0;
+    return out;
+}
+
+static void test_web(void) {
+    static const char *config = "{\"db\":\"sqlite::memory:\",\"tokenSecret\":\"" SECRET "\"," FAST ","
+                                "\"siteUrl\":\"https://app.example\",\"web\":{\"cookies\":true}}";
+    accounts_server *s = NULL;
+    EXPECT(accounts_server_new(config, NULL, &s, &err), ACCOUNTS_OK);
+    char *id = NULL, *out = NULL;
+    EXPECT(accounts_password_create_user(s, "{\"email\":\"alice@example.com\",\"password\":\"correct horse\"}", &id, &err), ACCOUNTS_OK);
+    const char *login = "{\"method\":\"POST\",\"path\":\"/password/authenticate\",\"peer\":\"192.0.2.1\","
+                        "\"headers\":[[\"content-type\",\"application/json\"],[\"origin\",\"https://app.example\"]],"
+                        "\"body\":\"{\\\"user\\\":{\\\"email\\\":\\\"alice@example.com\\\"},\\\"password\\\":\\\"correct horse\\\"}\"}";
+    EXPECT(accounts_server_handle_http(s, login, &out, &err), ACCOUNTS_OK);
+    CHECK(strstr(out, "\"status\":200") != NULL);
+    CHECK(strstr(out, "accessToken") == NULL); /* the tokens are in cookies, not in the body */
+    char *access = cookie_value(out, "__Host-accounts_access=");
+    char *csrf = cookie_value(out, "__Host-accounts_csrf=");
+    CHECK(access != NULL && csrf != NULL && strstr(out, "HttpOnly") != NULL);
+    accounts_string_free(out);
+    char request[4096];
+    snprintf(request, sizeof request, "{\"method\":\"GET\",\"path\":\"/api/me\",\"headers\":[[\"cookie\",\"__Host-accounts_access=%s\"]]}", access);
+    EXPECT(accounts_server_http_user(s, request, &out, &err), ACCOUNTS_OK);
+    CHECK(strstr(out, id) != NULL && strstr(out, access) != NULL);
+    accounts_string_free(out);
+    /* A state-changing request on the cookie needs the session's CSRF token. */
+    snprintf(request, sizeof request, "{\"method\":\"DELETE\",\"path\":\"/api/thing\",\"headers\":[[\"cookie\",\"__Host-accounts_access=%s\"]]}", access);
+    accounts_error *e = NULL;
+    CHECK(accounts_server_http_user(s, request, &out, &e) == ACCOUNTS_CSRF_REFUSED);
+    CHECK(e != NULL && strstr(accounts_error_details_json(e), "403") != NULL);
+    accounts_error_free(e);
+    snprintf(request, sizeof request,
+             "{\"method\":\"DELETE\",\"path\":\"/api/thing\",\"headers\":[[\"cookie\",\"__Host-accounts_access=%s\"],[\"x-csrf-token\",\"%s\"]]}", access, csrf);
+    EXPECT(accounts_server_http_user(s, request, &out, &err), ACCOUNTS_OK);
+    CHECK(strstr(out, id) != NULL);
+    accounts_string_free(out);
+    /* No state change on GET; bad input is a coded 4xx response, a bad request document an error. */
+    EXPECT(accounts_server_handle_http(s, "{\"method\":\"GET\",\"path\":\"/logout\",\"headers\":[]}", &out, &err), ACCOUNTS_OK);
+    CHECK(strstr(out, "\"status\":405") != NULL && strstr(out, "MethodNotAllowed") != NULL);
+    accounts_string_free(out);
+    EXPECT(accounts_server_handle_http(s, "{\"method\":\"GET\",\"path\":\"/user\",\"headers\":[[\"cookie\",\"__Host-accounts_csrf=50%\"]]}", &out, &err),
+           ACCOUNTS_OK);
+    CHECK(strstr(out, "\"status\":400") != NULL && strstr(out, "MalformedRequest") != NULL);
+    accounts_string_free(out);
+    EXPECT(accounts_server_handle_http(s, "{\"method\":\"GET\"}", &out, &err), ACCOUNTS_INVALID_ARGUMENT);
+    EXPECT(accounts_server_handle_http(s, NULL, &out, &err), ACCOUNTS_INVALID_ARGUMENT);
+    /* Logout clears the cookies. */
+    snprintf(request, sizeof request,
+             "{\"method\":\"POST\",\"path\":\"/logout\",\"headers\":[[\"cookie\",\"__Host-accounts_access=%s\"],[\"x-csrf-token\",\"%s\"]]}", access, csrf);
+    EXPECT(accounts_server_handle_http(s, request, &out, &err), ACCOUNTS_OK);
+    CHECK(strstr(out, "\"status\":200") != NULL && strstr(out, "__Host-accounts_access=; Path=/; Max-Age=0") != NULL);
+    accounts_string_free(out);
+    free(access);
+    free(csrf);
+    accounts_string_free(id);
+    accounts_server_free(s);
+}
+
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "/tmp";
     test_basics();
@@ -1139,6 +1206,7 @@ int main(int argc, char **argv) {
     test_key_ring();
     test_oauth();
     test_oidc();
+    test_web();
     test_threads(dir);
     printf("%d passed, %d failed\n", checks - failures, failures);
     return failures == 0 ? 0 : 1;

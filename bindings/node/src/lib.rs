@@ -9,6 +9,7 @@
 use accounts_core::callbacks::{Callbacks, HostCall, ListenerFn};
 use accounts_core::error::HostFailure;
 use accounts_core::operations::{self as ops, Class, Operation};
+use accounts_core::web::HttpRequest;
 use accounts_core::{AccountsError, AccountsServer, Config, ConnectionInfo, ErrorCode, ImpersonationTarget, RevokeAllOptions, input};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -373,6 +374,27 @@ impl NativeServer {
     pub fn logout<'e>(&self, env: &'e Env, access_token: String) -> Result<Either<String, PromiseRaw<'e, String>>> {
         let s = self.inner.clone();
         run_inline(env, &self.inner, &ops::LOGOUT, move || s.logout(&access_token))
+    }
+
+    /// Serves one request of the accounts-js REST API (docs/web.md): the request and the response as
+    /// core's JSON forms.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn handle_http<'e>(&self, env: &'e Env, request_json: String) -> Result<PromiseRaw<'e, String>> {
+        let s = self.inner.clone();
+        run(env, &ops::HANDLE_HTTP, move || {
+            let request: HttpRequest = parse("request", &request_json)?;
+            Ok(s.handle_http(&request))
+        })
+    }
+
+    /// `{user, accessToken}` of a request to one of the app's own routes, or null.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn http_user<'e>(&self, env: &'e Env, request_json: String) -> Result<PromiseRaw<'e, String>> {
+        let s = self.inner.clone();
+        run(env, &ops::HTTP_USER, move || {
+            let request: HttpRequest = parse("request", &request_json)?;
+            Ok(s.http_user(&request)?.map(|(user, token)| json!({ "user": user, "accessToken": token })))
+        })
     }
 
     #[napi(ts_return_type = "Promise<string>")]

@@ -29,8 +29,9 @@ function setup(extra = {}) {
 
 // The browser goes to the provider as `who` and comes back with code and state; with `tamper`, the
 // provider's next token response carries a forged ID token (tests/oidc/provider.mjs).
-async function authorize(oauth, who, tamper) {
-  const { url, state } = await oauth.authorizationUrl('corp', { loginHint: who })
+// A flow finishes only as its purpose ('login' or 'link').
+async function authorize(oauth, who, tamper, purpose = 'login') {
+  const { url, state } = await oauth.authorizationUrl('corp', { loginHint: who, purpose })
   const back = await drive(url, op.info.redirectUri, tamper)
   assert.equal(back.state, state)
   return back
@@ -85,7 +86,8 @@ for (const claims of ['userinfo', 'id_token']) describe(`claims from ${claims}`,
     assert.equal((await server.loginWithService('oauth', { provider: 'corp', ...(await authorize(oauth, 'alice')) })).user.id, alice)
     // bob, logged in with a password, links his provider identity explicitly.
     const bob = await password.createUser({ username: 'bob', password: 'correct horse' })
-    const linked = await oauth.linkAccount(bob, 'corp', await authorize(oauth, 'bob'))
+    await rejects(oauth.linkAccount(bob, 'corp', await authorize(oauth, 'bob')), 'InvalidAuthorizationState') // a login flow cannot link
+    const linked = await oauth.linkAccount(bob, 'corp', await authorize(oauth, 'bob', undefined, 'link'))
     assert.deepEqual([linked.provider, linked.id, linked.userId], ['corp', 'bob', bob])
     assert.equal((await server.loginWithService('oauth', { provider: 'corp', ...(await authorize(oauth, 'bob')) })).user.id, bob)
     await oauth.unlinkAccount(bob, 'corp')

@@ -4,6 +4,7 @@
 
 use accounts_core::callbacks::{CALLBACK_NAMES, Callbacks, HostCall, ListenerFn};
 use accounts_core::error::HostFailure;
+use accounts_core::web::HttpRequest;
 use accounts_core::{AccountsError, AccountsServer, Config, ConnectionInfo, ErrorCode, ImpersonationTarget, RevokeAllOptions};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -261,6 +262,9 @@ fn caught<T>(f: impl FnOnce() -> Result<T, AccountsError>) -> Result<T, Accounts
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| Err(AccountsError::new(ErrorCode::InternalError, "internal panic")))
 }
 
+/// `(status, headers, body)` of `handle_http`.
+type HttpAnswer<'py> = (u16, Vec<(String, String)>, Bound<'py, pyo3::types::PyBytes>);
+
 #[pymethods]
 impl PyServer {
     /// `AccountsServer(config=None, *, db=..., token_secret=..., <option>=..., <callback>=...)`.
@@ -394,6 +398,44 @@ impl PyServer {
         let token = arg_token(py, access_token, "access_token")?;
         let user = core_call!(py, self.inner.resume_session(&token))?;
         ser_to_py(py, &user)
+    }
+
+    /// Serves one request of the accounts-js REST API (docs/web.md): `(status, headers, body)`.
+    /// `headers`: `(name, value)` pairs; `peer`: the connection's address (not an IP address: unknown).
+    #[pyo3(signature = (method, path, headers, body, peer=None, query=None))]
+    #[allow(clippy::too_many_arguments)] // the Python signature, one argument per request part
+    fn handle_http<'py>(
+        &self,
+        py: Python<'py>,
+        method: String,
+        path: String,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+        peer: Option<String>,
+        query: Option<String>,
+    ) -> PyResult<HttpAnswer<'py>> {
+        let request = HttpRequest { method, path, query, headers, body, peer: HttpRequest::peer_from(peer.as_deref()) };
+        let response = py.detach(|| self.inner.handle_http(&request));
+        Ok((response.status, response.headers, pyo3::types::PyBytes::new(py, &response.body)))
+    }
+
+    /// The user of a request to one of the app's own routes and the access token that resumed their
+    /// session, or None: the bearer token, else in cookie mode the access cookie with the CSRF
+    /// checks. Raises `CsrfRefused` / `MalformedRequest` (`details["status"]`: 403 / 400).
+    #[pyo3(signature = (method, path, headers, peer=None))]
+    fn http_user<'py>(
+        &self,
+        py: Python<'py>,
+        method: String,
+        path: String,
+        headers: Vec<(String, String)>,
+        peer: Option<String>,
+    ) -> PyResult<Option<(Bound<'py, PyAny>, String)>> {
+        let request = HttpRequest { method, path, query: None, headers, body: Vec::new(), peer: HttpRequest::peer_from(peer.as_deref()) };
+        match core_call!(py, self.inner.http_user(&request))? {
+            Some((user, token)) => Ok(Some((ser_to_py(py, &user)?, token))),
+            None => Ok(None),
+        }
     }
 
     #[pyo3(signature = (access_token, refresh_token, infos=None))]

@@ -17,14 +17,21 @@ def test_rest_express_statuses_and_shapes():
     assert wrong.status_code == 400 and wrong.json()["code"] == "InvalidCredentials"
     assert http.post("/accounts/password/changePassword", json={"oldPassword": "a", "newPassword": "b"}).status_code == 401
     assert http.post("/accounts/password/changePassword", json={}).json() == {"message": "Unauthorized"}
-    ok = http.post(
-        "/accounts/password/authenticate",
-        json={"user": {"email": "alice@example.com"}, "password": "correct horse"},
-        headers={"x-forwarded-for": "203.0.113.9, 10.0.0.1", "user-agent": "pytest-agent"},
-    )
+    creds = {"user": {"email": "alice@example.com"}, "password": "correct horse"}
+    forged = {"x-forwarded-for": "203.0.113.9, 10.0.0.1", "user-agent": "pytest-agent"}
+    # No trusted proxies: the peer is the client, a forwarding header is ignored.
+    direct = TestClient(rest_app(server), client=("198.51.100.4", 5000)).post("/accounts/password/authenticate", json=creds, headers=forged)
+    session = server.find_session_by_access_token(direct.json()["tokens"]["accessToken"])
+    assert (session["ip"], session["userAgent"]) == ("198.51.100.4", "pytest-agent")
+    # Behind a trusted proxy, the first untrusted hop from the right.
+    proxied = make(web={"trustedProxies": ["10.0.0.0/8"]})
+    alice(proxied)
+    ok = TestClient(rest_app(proxied), client=("10.0.0.2", 5000)).post("/accounts/password/authenticate", json=creds, headers=forged)
+    assert ok.status_code == 200
+    session = proxied.find_session_by_access_token(ok.json()["tokens"]["accessToken"])
+    assert session["ip"] == "203.0.113.9"
+    ok = http.post("/accounts/password/authenticate", json=creds)
     assert ok.status_code == 200 and ok.json()["user"]["id"] == uid
-    session = server.find_session_by_access_token(ok.json()["tokens"]["accessToken"])
-    assert (session["ip"], session["userAgent"]) == ("203.0.113.9", "pytest-agent")
     bearer = {"authorization": f"Bearer {login['tokens']['accessToken']}"}
     assert http.get("/accounts/user", headers=bearer).json()["id"] == uid
     assert http.get("/accounts/user").json() is None
@@ -56,10 +63,12 @@ def test_the_fastapi_dependency():
     assert http.get("/maybe").json() == {"id": None}
 
 
-def cookie_client(server, **options):
-    from accounts.asgi import CookieOptions
+def cookie_server(**web):
+    return make(site_url="https://app.example", web={"cookies": True, **web})
 
-    return TestClient(rest_app(server, cookies=CookieOptions(**options)), base_url="https://app.example")
+
+def cookie_client(server):
+    return TestClient(rest_app(server), base_url="https://app.example")
 
 
 def set_cookies(response):
@@ -67,21 +76,21 @@ def set_cookies(response):
 
 
 def test_cookie_sessions_with_csrf():
-    server = make()
+    server = cookie_server()
     uid, _ = alice(server)
     http = cookie_client(server)
     creds = {"user": {"email": "alice@example.com"}, "password": "correct horse"}
     login = http.post("/accounts/password/authenticate", json=creds)
     assert login.status_code == 200 and "tokens" not in login.json(), "the tokens live in cookies only"
     cookies = set_cookies(login)
-    access, refresh, csrf = cookies["accounts_access"], cookies["accounts_refresh"], cookies["accounts_csrf"]
-    assert "HttpOnly" in access and "Secure" in access and "SameSite=lax" in access and "Path=/" in access
+    access, refresh, csrf = cookies["__Host-accounts_access"], cookies["__Host-accounts_refresh"], cookies["__Host-accounts_csrf"]
+    assert "HttpOnly" in access and "Secure" in access and "SameSite=Lax" in access and "Path=/" in access
     # The access cookie outlives its token, so a refresh after the token expires still has both.
     assert f"Max-Age={server.options['tokenConfigs']['refreshToken']['expiresIn']}" in access
-    assert "HttpOnly" in refresh and "Path=/accounts/refreshTokens" in refresh and "SameSite=strict" in refresh
+    assert "HttpOnly" in refresh and "Path=/" in refresh and "SameSite=Strict" in refresh
     assert "HttpOnly" not in csrf, "the page reads the CSRF token to echo it"
     assert http.get("/accounts/user").json()["id"] == uid
-    token = http.cookies["accounts_csrf"]
+    token = http.cookies["__Host-accounts_csrf"]
     # A state-changing request on the cookie needs the CSRF token.
     change = {"oldPassword": "correct horse", "newPassword": "a new password"}
     assert http.post("/accounts/password/changePassword", json=change).status_code == 403
@@ -92,40 +101,41 @@ def test_cookie_sessions_with_csrf():
     assert http.post("/accounts/password/changePassword", json=change, headers=evil).status_code == 403
     assert http.post("/accounts/password/authenticate", json=creds, headers={"origin": "https://evil.example"}).status_code == 403
     # Refresh from the cookies rotates them.
-    before = http.cookies["accounts_refresh"]
+    before = http.cookies["__Host-accounts_refresh"]
     assert http.post("/accounts/refreshTokens", json={}).status_code == 403, "refresh needs the CSRF token too"
     refreshed = http.post("/accounts/refreshTokens", json={}, headers={"x-csrf-token": token})
     assert refreshed.status_code == 200 and "tokens" not in refreshed.json()
-    assert http.cookies["accounts_refresh"] != before
+    assert http.cookies["__Host-accounts_refresh"] != before
     # Bearer tokens keep working beside the cookies.
     bearer = server.login_with_user(uid)["tokens"]["accessToken"]
     assert TestClient(rest_app(server)).get("/accounts/user", headers={"authorization": f"Bearer {bearer}"}).json()["id"] == uid
     # Logout ends the session and clears the cookies.
-    out = http.post("/accounts/logout", headers={"x-csrf-token": http.cookies["accounts_csrf"]})
+    out = http.post("/accounts/logout", headers={"x-csrf-token": http.cookies["__Host-accounts_csrf"]})
     assert out.status_code == 200
-    assert all("Max-Age=0" in h or "expires=" in h.lower() for h in out.headers.get_list("set-cookie"))
+    assert len(out.headers.get_list("set-cookie")) == 3
+    assert all("Max-Age=0" in h for h in out.headers.get_list("set-cookie"))
     assert http.get("/accounts/user").json() is None
 
 
 def test_trusted_origins():
-    server = make()
+    server = cookie_server(trustedOrigins=["https://front.example"])
     alice(server)
-    http = cookie_client(server, trusted_origins=["https://front.example"])
+    http = cookie_client(server)
     creds = {"user": {"email": "alice@example.com"}, "password": "correct horse"}
     assert http.post("/accounts/password/authenticate", json=creds, headers={"origin": "https://front.example"}).status_code == 200
     assert http.post("/accounts/password/authenticate", json=creds, headers={"origin": "https://app.example"}).status_code == 200
+    assert http.post("/accounts/password/authenticate", json=creds, headers={"origin": "http://app.example"}).status_code == 403
+    assert http.post("/accounts/password/authenticate", json=creds, headers={"origin": "https://other.example"}).json()["code"] == "CsrfRefused"
 
 
 def test_current_user_with_cookies():
-    from accounts.asgi import CookieOptions
     from starlette.requests import Request
 
-    server = make()
+    server = cookie_server()
     uid, _ = alice(server)
-    options = CookieOptions()
-    current_user = CurrentUser(server, cookies=options)
+    current_user = CurrentUser(server)
     app = FastAPI()
-    app.mount("/accounts", rest_app(server, path="/", mount="/accounts", cookies=options))
+    app.mount("/accounts", rest_app(server, path="/"))
 
     @app.get("/api/me")
     async def me(request: Request, user=Depends(current_user)):  # type: ignore[no-untyped-def]
@@ -143,7 +153,23 @@ def test_current_user_with_cookies():
     me_now = http.get("/api/me").json()
     assert me_now["id"] == uid
     assert me_now["session"] in [s["id"] for s in server.list_sessions(uid)]
-    # A method other than GET on the cookie needs the CSRF token (and the cookie alone is not a user).
-    assert http.delete("/api/thing").status_code == 401
-    assert http.delete("/api/thing", headers={"x-csrf-token": "forged"}).status_code == 401
-    assert http.delete("/api/thing", headers={"x-csrf-token": http.cookies["accounts_csrf"]}).json() == {"id": uid}
+    # A method other than GET on the cookie needs the session's CSRF token: refused as cross-site.
+    assert http.delete("/api/thing").status_code == 403
+    assert http.delete("/api/thing", headers={"x-csrf-token": "forged"}).status_code == 403
+    assert http.delete("/api/thing", headers={"x-csrf-token": http.cookies["__Host-accounts_csrf"]}).json() == {"id": uid}
+    # A malformed cookie of ours is a 400, a stray one is not ours to read.
+    assert http.get("/api/me", headers={"cookie": "tracking=50%; " + "; ".join(f"{k}={v}" for k, v in http.cookies.items())}).status_code == 200
+    assert http.get("/api/me", headers={"cookie": "__Host-accounts_csrf=50%"}).status_code == 400
+
+
+def test_malformed_input_is_coded_and_never_a_500():
+    server = cookie_server()
+    http = cookie_client(server)
+    bad_json = http.post("/accounts/password/authenticate", content=b"{", headers={"content-type": "application/json"})
+    assert (bad_json.status_code, bad_json.json()["code"]) == (400, "MalformedRequest")
+    bad_utf8 = http.post("/accounts/password/register", content=b'"\xff"', headers={"content-type": "application/json"})
+    assert bad_utf8.status_code == 400
+    too_big = http.post("/accounts/password/register", content=b"x" * (70 * 1024), headers={"content-type": "application/json"})
+    assert (too_big.status_code, too_big.json()["code"]) == (413, "PayloadTooLarge")
+    assert http.get("/accounts/logout").status_code == 405
+    assert http.get("/elsewhere").status_code == 404

@@ -35,11 +35,12 @@ def server_for(op, **extra):
     return accounts.AccountsServer(db="sqlite::memory:", token_secret=SECRET, services={**FAST, "oauth": {"providers": {"corp": provider}}})
 
 
-def authorize(op, server, who, tamper=None):
+def authorize(op, server, who, tamper=None, purpose="login"):
     """The browser's part: to the provider as `who`, and back with code, state and iss (RFC 9207);
     with `tamper`, the provider's next token response carries a forged ID token (tests/oidc/provider.mjs).
-    The options in Python's spelling (`login_hint`)."""
-    request = server.oauth.authorization_url("corp", {"login_hint": who})
+    The options in Python's spelling (`login_hint`). A flow finishes only as its `purpose` (a login
+    or a link)."""
+    request = server.oauth.authorization_url("corp", {"login_hint": who, "purpose": purpose})
     argv = [NODE, str(HARNESS / "drive.mjs"), request["url"], op["redirectUri"]] + ([tamper] if tamper else [])
     out = subprocess.run(argv, capture_output=True, text=True, check=True)
     back = json.loads(out.stdout)
@@ -155,7 +156,9 @@ def test_an_unverified_provider_address_never_opens_the_account(op):
     assert mallory["id"] != alice and mallory["emails"] == []
     assert server.login_with_service("oauth", {"provider": "corp", **authorize(op, server, "alice")})["user"]["id"] == alice
     bob = server.password.create_user({"username": "bob", "password": "correct horse"})
-    linked = server.oauth.link_account(bob, "corp", authorize(op, server, "bob"))
+    with pytest.raises(accounts.InvalidAuthorizationState):
+        server.oauth.link_account(bob, "corp", authorize(op, server, "bob"))  # a login flow cannot link
+    linked = server.oauth.link_account(bob, "corp", authorize(op, server, "bob", purpose="link"))
     assert (linked["id"], linked["userId"]) == ("bob", bob)
     with pytest.raises(accounts.InvalidArgument):
         server.oauth.authorization_url("corp", {"loginHint": 7})

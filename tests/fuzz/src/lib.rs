@@ -32,7 +32,9 @@ pub fn config_json() -> String {
         "siteUrl": "http://localhost",
         "services": {"password": {"hashing": {"memoryKib": 64, "iterations": 1, "parallelism": 1}}},
         // High limits: the fuzzer guesses a lot, and refusals would hide the code behind them.
-        "attemptLimits": {"password": off, "secondFactor": off, "linkToken": off}
+        "attemptLimits": {"password": off, "secondFactor": off, "linkToken": off},
+        // The web edge in cookie mode (bearer tokens work beside it), behind a loopback proxy.
+        "web": {"cookies": true, "trustedProxies": ["127.0.0.0/8", "::1"]}
     })
     .to_string()
 }
@@ -134,6 +136,37 @@ pub fn links_and_identifiers(data: &[u8]) {
     let _ = f.server.login_with_service("magicLink", &json!({"token": a, "code": b}), &ConnectionInfo::default());
     let _ = f.server.login_with_service("password", &json!({"user": a, "password": b, "code": c}), &ConnectionInfo::default());
     let _ = pw.two_factor().unset(&a, &b);
+}
+
+/// The web edge: method, path, header lines (`name: value`, `$access` / `$refresh` replaced by the
+/// shared session's tokens), the raw body and the peer. Never a panic, never a 5xx.
+pub fn web(data: &[u8]) {
+    let mut raw = data.splitn(5, |b| *b == 0);
+    let mut next = || raw.next().unwrap_or_default();
+    let (method, path, headers, body, peer) = (next(), next(), next(), next().to_vec(), next());
+    let guard = fixture();
+    let Some(f) = guard.as_ref() else { return };
+    let text = |b: &[u8]| String::from_utf8_lossy(b).replace("$access", &f.access).replace("$refresh", &f.refresh);
+    let headers = text(headers)
+        .lines()
+        .map(|l| match l.split_once(':') {
+            Some((n, v)) => (n.to_string(), v.trim_start().to_string()),
+            None => (l.to_string(), String::new()),
+        })
+        .collect();
+    let peer = accounts_core::web::HttpRequest::peer_from(Some(&text(peer)));
+    let request = accounts_core::web::HttpRequest { method: text(method), path: text(path), query: None, headers, body, peer };
+    // Logging the shared session out would starve the other targets of a valid token.
+    if request.path.to_ascii_lowercase().contains("logout") {
+        return;
+    }
+    let response = f.server.handle_http(&request);
+    assert!(response.status < 500, "{request:?} -> {response:?}");
+    let _: serde_json::Value = serde_json::from_slice(&response.body).expect("a JSON body");
+    match f.server.http_user(&request) {
+        Ok(_) => {}
+        Err(e) => assert!(e.details.is_some(), "{e:?}"),
+    }
 }
 
 /// The accounts-js importer: any JSON, as one record or a list.

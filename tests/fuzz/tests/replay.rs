@@ -38,3 +38,8 @@ fn links_and_identifiers() {
 fn import() {
     replay("import", accounts_fuzz::import);
 }
+
+#[test]
+fn web() {
+    replay("web", accounts_fuzz::web);
+}

@@ -11,8 +11,9 @@ import {
   type CallbackName,
   type LoginResult,
   type User,
+  type HttpResponse,
 } from '../..'
-import { cookieSessions, currentUser } from '../../express'
+import { accountsRouter, currentUser } from '../../express'
 
 async function usage(): Promise<void> {
   const server = new AccountsServer({
@@ -50,12 +51,18 @@ async function usage(): Promise<void> {
   const events: EventName[] = ['LoginSuccess', 'RefreshTokenReused', 'TooManyAttempts']
   const callbacks: CallbackName[] = ['sendMail', 'validateNewUser']
   void [events, callbacks, AccountsError]
-  const middleware = cookieSessions(server, { trustedOrigins: ['https://app.example'], sameSite: 'strict' })
+  const middleware = accountsRouter(server, { path: '/accounts' })
   void middleware
-  // @ts-expect-error: sameSite is lax, strict or none
-  cookieSessions(server, { sameSite: 'sometimes' })
-  const guard: Promise<void> = currentUser(server, { optional: true, csrfHeader: 'x-csrf' })({}, {}, () => {})
+  // @ts-expect-error: path is a string
+  accountsRouter(server, { path: 1 })
+  const guard: Promise<void> = currentUser(server, { optional: true })({}, {}, () => {})
   void guard
+  const web = new AccountsServer({ db: 'sqlite::memory:', tokenSecret: 'x', web: { cookies: { sameSite: 'strict' }, trustedProxies: ['10.0.0.0/8'] } })
+  // @ts-expect-error: sameSite is lax, strict or none
+  void new AccountsServer({ db: 'sqlite::memory:', tokenSecret: 'x', web: { cookies: { sameSite: 'sometimes' } } })
+  const answer: Promise<HttpResponse> = web.handleHttp({ method: 'GET', path: '/user', headers: [['cookie', 'a=b']], peer: '127.0.0.1' })
+  const who: Promise<{ user: User; accessToken: string } | null> = web.httpUser({ method: 'GET', path: '/me', headers: { authorization: 'Bearer x' } })
+  void [answer, who]
   // @ts-expect-error optional is a boolean
   currentUser(server, { optional: 'yes' })
 

@@ -82,6 +82,11 @@ __all__ += [
     "InvalidAuthorizationState",
     "InvalidIdToken",
     "ProviderError",
+    "MalformedRequest",
+    "CsrfRefused",
+    "PayloadTooLarge",
+    "RouteNotFound",
+    "MethodNotAllowed",
     "SessionNotValid",
 ]
 # END generated

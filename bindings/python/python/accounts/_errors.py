@@ -374,6 +374,41 @@ class ProviderError(AccountsError):
     number = 51
 
 
+class MalformedRequest(InputError):
+    """An HTTP request the web edge cannot read: a malformed cookie of ours, header, percent-encoding, JSON or UTF-8 body, or a body that is not ``application/json`` (HTTP 400, or 415 for the type)."""
+
+    code = "MalformedRequest"
+    number = 52
+
+
+class CsrfRefused(AccountsError):
+    """A state-changing request the web edge refused as cross-site: its ``Origin`` or ``Sec-Fetch-Site`` names another site, or the CSRF token of the session is missing or wrong (HTTP 403)."""
+
+    code = "CsrfRefused"
+    number = 53
+
+
+class PayloadTooLarge(InputError):
+    """The request body is larger than ``web.maxBodyBytes`` (HTTP 413)."""
+
+    code = "PayloadTooLarge"
+    number = 54
+
+
+class RouteNotFound(InputError):
+    """No route of the web edge has that path (HTTP 404)."""
+
+    code = "RouteNotFound"
+    number = 55
+
+
+class MethodNotAllowed(InputError):
+    """The route exists but not for that method, e.g. a GET of a route that changes state (HTTP 405)."""
+
+    code = "MethodNotAllowed"
+    number = 56
+
+
 class SessionNotValid(AccountsError):
     """Retired: never raised; kept so code that names it still imports."""
 
@@ -433,5 +468,10 @@ ERROR_CLASSES: Dict[str, Type[AccountsError]] = {
     "InvalidAuthorizationState": InvalidAuthorizationState,
     "InvalidIdToken": InvalidIdToken,
     "ProviderError": ProviderError,
+    "MalformedRequest": MalformedRequest,
+    "CsrfRefused": CsrfRefused,
+    "PayloadTooLarge": PayloadTooLarge,
+    "RouteNotFound": RouteNotFound,
+    "MethodNotAllowed": MethodNotAllowed,
 }
 """The class of each code the library raises, and the base class."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from typing import Any, Callable, Dict, List, Optional, TypeVar, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar, Union
 
 from . import _native
 
@@ -170,6 +170,20 @@ class AccountsServer:
 
     async def logout(self, access_token: str) -> None:
         await _run(self.sync.logout, access_token)
+
+    async def handle_http(
+        self,
+        method: str,
+        path: str,
+        headers: List[Tuple[str, str]],
+        body: bytes,
+        peer: Optional[str] = None,
+        query: Optional[str] = None,
+    ) -> Tuple[int, List[Tuple[str, str]], bytes]:
+        return await _run(self.sync.handle_http, method, path, headers, body, peer, query)
+
+    async def http_user(self, method: str, path: str, headers: List[Tuple[str, str]], peer: Optional[str] = None) -> Optional[Tuple[Json, str]]:
+        return await _run(self.sync.http_user, method, path, headers, peer)
 
     async def impersonate(self, access_token: str, impersonated: Json, infos: Optional[Json] = None) -> Json:
         return await _run(self.sync.impersonate, access_token, impersonated, infos)

@@ -35,4 +35,4 @@ async def me(request: Request) -> JSONResponse:
     return JSONResponse({"id": user["id"] if user else None})
 
 
-app = Starlette(routes=[Route("/test/mails", inbox), Route("/app/me", me), Mount("/accounts", rest_app(server, path="/"))])
+app = Starlette(routes=[Route("/test/mails", inbox), Route("/app/me", me, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]), Mount("/accounts", rest_app(server, path="/"))])
