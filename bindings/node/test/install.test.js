@@ -10,7 +10,15 @@ const path = require('node:path')
 
 const pkg = path.join(__dirname, '..')
 
-test('npm install <path> builds the addon; require and import both work', () => {
+test('npm install <path> builds the addon; require and import both work', (t) => {
+  // The install builds into the checkout itself (a path dependency is linked, not copied): keep
+  // the test build of the addon (with its self-test entry points) for the other test files.
+  const addon = path.join(pkg, 'accounts.node')
+  const kept = `${addon}.kept-by-install-test`
+  if (fs.existsSync(addon)) {
+    fs.copyFileSync(addon, kept)
+    t.after(() => fs.renameSync(kept, addon))
+  }
   const project = fs.mkdtempSync(path.join(os.tmpdir(), 'accounts-user-'))
   fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'user-app', version: '1.0.0', private: true }))
   // Force the build step (dev profile: shares the workspace's compiled dependencies).

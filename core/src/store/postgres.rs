@@ -120,7 +120,9 @@ ALTER TABLE emails ADD COLUMN address_key TEXT;
 CREATE INDEX emails_address_key ON emails(address_key);
 -- Pending authorizations are counted per client address (docs/security.md, "OAuth").
 ALTER TABLE oauth_flows ADD COLUMN client TEXT;
-CREATE INDEX oauth_flows_client ON oauth_flows(client, created_at);
+-- Insertion order (flows started in one millisecond share created_at): the newest are kept.
+ALTER TABLE oauth_flows ADD COLUMN seq BIGSERIAL;
+CREATE INDEX oauth_flows_client ON oauth_flows(client, seq);
 "#,
 ];
 
@@ -781,7 +783,7 @@ impl Store for PostgresStore {
             tx.execute("DELETE FROM oauth_flows WHERE expires_at <= $1", &[&f.created_at])?;
             tx.execute(
                 "DELETE FROM oauth_flows WHERE digest IN (SELECT digest FROM oauth_flows WHERE client IS NOT DISTINCT FROM $1 \
-                 ORDER BY created_at DESC, digest OFFSET $2)",
+                 ORDER BY seq DESC OFFSET $2)",
                 &[&f.client, &keep],
             )?;
             tx.execute(

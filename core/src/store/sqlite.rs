@@ -125,7 +125,7 @@ ALTER TABLE emails ADD COLUMN address_key TEXT;
 CREATE INDEX emails_address_key ON emails(address_key);
 -- Pending authorizations are counted per client address (docs/security.md, "OAuth").
 ALTER TABLE oauth_flows ADD COLUMN client TEXT;
-CREATE INDEX oauth_flows_client ON oauth_flows(client, created_at);
+CREATE INDEX oauth_flows_client ON oauth_flows(client);
 "#,
 ];
 
@@ -1055,7 +1055,7 @@ impl Store for SqliteStore {
             c.prepare_cached("DELETE FROM oauth_flows WHERE expires_at <= ?1")?.execute([f.created_at])?;
             c.prepare_cached(
                 "DELETE FROM oauth_flows WHERE digest IN (SELECT digest FROM oauth_flows WHERE client IS ?1 \
-                 ORDER BY created_at DESC, digest LIMIT -1 OFFSET ?2)",
+                 ORDER BY rowid DESC LIMIT -1 OFFSET ?2)",
             )?
             .execute(params![f.client, keep])?;
             c.prepare_cached(
