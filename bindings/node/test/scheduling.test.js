@@ -34,6 +34,10 @@ const HASHING_CALLS = {
   resetPassword: (s) => s.getServices().password.resetPassword('no-such-token', 'a new password'),
   loginWithService: (s) => s.loginWithService('password', { user: 'nobody', password: 'a password' }),
   authenticateWithService: (s) => s.authenticateWithService('password', { user: 'nobody', password: 'a password' }),
+  // The web edge: a login route hashes like loginWithService.
+  handleHttp: (s) =>
+    s.handleHttp({ method: 'POST', path: '/password/authenticate', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ user: 'nobody', password: 'a password' }) }),
 }
 
 /** Starts `n` createUser calls; `settled()` says how many have settled so far. */
