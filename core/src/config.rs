@@ -215,7 +215,15 @@ pub fn parse_cidr(text: &str) -> Option<(std::net::IpAddr, u8)> {
     };
     let max = if addr.is_ipv4() { 32 } else { 128 };
     let len = len.unwrap_or(max);
-    (len <= max).then_some((addr, len))
+    if len > max {
+        return None;
+    }
+    // An IPv4-mapped network (`::ffff:10.0.0.0/104`, what dual-stack sockets report) is the IPv4
+    // network it maps: client addresses are compared as IPv4 too.
+    match addr {
+        std::net::IpAddr::V6(v6) if len >= 96 => Some(v6.to_ipv4_mapped().map_or((addr, len), |v4| (std::net::IpAddr::V4(v4), len - 96))),
+        _ => Some((addr, len)),
+    }
 }
 
 /// `web.cookies` as an object: the cookies' attributes and names.

@@ -39,7 +39,13 @@ fn create_user_validates_and_stores_lowercased_email() {
     assert_eq!(code(p.create_user(&json!({"email": "BOB@example.com"}))), ErrorCode::EmailAlreadyExists);
     assert_eq!(code(p.create_user(&json!({"username": "bob"}))), ErrorCode::UsernameAlreadyExists);
     assert_eq!(code(p.create_user(&json!({"username": "bob", "email": "bob@example.com"}))), ErrorCode::UsernameAlreadyExists, "username first");
-    assert_eq!(code(p.create_user(&json!({"username": "bob", "password": "short"}))), ErrorCode::UsernameAlreadyExists, "then the password");
+    // With ambiguous errors a bad password is reported first: a taken name's answer is hidden and a
+    // new one's password error is not, so the other order would tell which names exist.
+    assert_eq!(code(p.create_user(&json!({"username": "bob", "password": "short"}))), ErrorCode::InvalidPassword, "the password first");
+    let explicit = with(json!({"ambiguousErrorMessages": false}), Callbacks::default());
+    explicit.password().create_user(&json!({"username": "bob"})).unwrap();
+    let taken = explicit.password().create_user(&json!({"username": "bob", "password": "short"}));
+    assert_eq!(code(taken), ErrorCode::UsernameAlreadyExists, "explicit errors: then the password, as accounts-js");
     // A user without a password is fine (e.g. created for a magic link or OAuth).
     p.create_user(&json!({"username": "nopass"})).unwrap();
 }

@@ -51,7 +51,9 @@ static void put_json_string(buf *b, const char *s, size_t n) {
         if (c == '"' || c == '\\') {
             esc[0] = '\\', esc[1] = (char)c;
             put(b, esc, 2);
-        } else if (c < 0x20) {
+        } else if (c < 0x20 || c >= 0x7f) {
+            /* Bytes above ASCII as Latin-1 code points, as Node and ASGI hand headers over: the
+             * request JSON stays valid UTF-8 whatever the client sent. */
             snprintf(esc, sizeof esc, "\\u%04x", c);
             puts_(b, esc);
         } else {

@@ -31,6 +31,14 @@ pub(super) fn create_user(ctx: &Context, input: &Value) -> Result<String> {
         Some(Ok(p)) => Some(ctx.hasher().hash(p)?),
         _ => None,
     };
+    // accounts-js reports a taken identifier before a bad password; with ambiguous errors that
+    // order would tell (a taken address's answer is hidden, a new one's password error is not), so
+    // there the password is judged first (docs/security.md, "Timing").
+    if ctx.config().ambiguous_error_messages
+        && let Some(Err(e)) = &password
+    {
+        return Err(e.clone());
+    }
     check_unique(ctx, &draft)?;
     if let Some(Err(e)) = password {
         return Err(e);

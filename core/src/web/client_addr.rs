@@ -8,9 +8,12 @@ use std::net::IpAddr;
 /// Whether `ip` is inside one of `networks` (`(network, prefix length)`).
 pub(crate) fn trusted(ip: IpAddr, networks: &[(IpAddr, u8)]) -> bool {
     let ip = canonical(ip);
-    networks.iter().any(|&(net, len)| match (canonical(net), ip) {
-        (IpAddr::V4(n), IpAddr::V4(a)) => prefix_eq(&n.octets(), &a.octets(), len),
-        (IpAddr::V6(n), IpAddr::V6(a)) => prefix_eq(&n.octets(), &a.octets(), len),
+    // Networks come from `config::parse_cidr` (mapped ones already IPv4); lengths are clamped to the
+    // family so no comparison can reach past an address.
+    networks.iter().any(|&(net, len)| match (net, ip) {
+        (IpAddr::V4(n), IpAddr::V4(a)) => prefix_eq(&n.octets(), &a.octets(), len.min(32)),
+        (IpAddr::V6(n), IpAddr::V6(a)) => prefix_eq(&n.octets(), &a.octets(), len.min(128)),
+        (IpAddr::V6(n), IpAddr::V4(a)) => prefix_eq(&n.octets(), &a.to_ipv6_mapped().octets(), len.min(128)),
         _ => false,
     })
 }

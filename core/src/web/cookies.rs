@@ -2,12 +2,14 @@
 //! and writing `Set-Cookie` lines.
 //!
 //! Only our own cookies are read. Anything else in the `Cookie` header (analytics, a sibling
-//! subdomain's) is skipped unparsed, so a stray malformed cookie cannot break a route; one of ours
-//! that is malformed, or sent twice, is a `MalformedRequest`. With `secure`, a cookie of ours without
-//! the prefix (what a sibling subdomain or a plain-http page can set: cookie tossing) is ignored.
+//! subdomain's) is skipped unparsed, so a stray malformed cookie cannot break a route. One of ours
+//! that is malformed, or sent twice (a sibling subdomain tossing a second one in `domain` mode), is
+//! treated as absent: the request goes on unauthenticated (and logout still clears the cookies)
+//! rather than locking the browser out. With `secure`, a cookie of ours without the prefix (what a
+//! sibling subdomain or a plain-http page can set: cookie tossing) is ignored.
 
 use crate::config::CookieConfig;
-use crate::error::{AccountsError, ErrorCode, Result};
+use crate::error::Result;
 
 /// The four cookies of a cookie session, by role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,10 +37,6 @@ impl Jar {
     pub(crate) fn get(&self, role: Role) -> Option<&str> {
         self.values[role as usize].as_deref()
     }
-}
-
-fn malformed(what: &str) -> AccountsError {
-    AccountsError::new(ErrorCode::MalformedRequest, format!("malformed cookie: {what}"))
 }
 
 /// The characters our cookie values use (JWTs, base64url, hex).
@@ -75,22 +73,27 @@ impl<'a> Cookies<'a> {
     /// Our cookies among the `Cookie` header values.
     ///
     /// # Errors
-    /// `MalformedRequest` for one of ours sent twice or holding characters we never write.
+    /// None so far: one of ours sent twice, or holding characters we never write, counts as absent.
     pub(crate) fn read(&self, headers: &[&str]) -> Result<Jar> {
         let names: Vec<String> = ROLES.iter().map(|r| self.name(*r)).collect();
         let mut jar = Jar::default();
+        let mut spoiled = [false; ROLES.len()];
         for pair in headers.iter().flat_map(|h| h.split(';')) {
             let Some((name, value)) = pair.split_once('=') else { continue };
             let Some(i) = names.iter().position(|n| n == name.trim()) else { continue };
             let value = value.trim();
             let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);
-            if !is_value(value) {
-                return Err(malformed(&names[i]));
+            if !is_value(value) || jar.values[i].is_some() {
+                spoiled[i] = true;
             }
-            if jar.values[i].is_some() {
-                return Err(malformed(&format!("{} sent twice", names[i])));
+            if !spoiled[i] {
+                jar.values[i] = Some(value.to_string());
             }
-            jar.values[i] = Some(value.to_string());
+        }
+        for (value, spoiled) in jar.values.iter_mut().zip(spoiled) {
+            if spoiled {
+                *value = None;
+            }
         }
         Ok(jar)
     }
@@ -144,8 +147,10 @@ mod tests {
         let jar = c.read(&["tracking=50%; __Host-accounts_access=a.b-c; accounts_refresh=tossed"]).unwrap();
         assert_eq!(jar.get(Role::Access), Some("a.b-c"));
         assert_eq!(jar.get(Role::Refresh), None, "an unprefixed cookie is not ours when secure");
-        assert_eq!(c.read(&["__Host-accounts_access=a", "__Host-accounts_access=b"]).unwrap_err().code, ErrorCode::MalformedRequest);
-        assert_eq!(c.read(&["__Host-accounts_csrf=50%"]).unwrap_err().code, ErrorCode::MalformedRequest);
+        // One of ours twice (tossed by a sibling) or malformed: absent, whichever comes first.
+        let jar = c.read(&["__Host-accounts_access=a; __Host-accounts_csrf=t", "__Host-accounts_access=b"]).unwrap();
+        assert_eq!((jar.get(Role::Access), jar.get(Role::Csrf)), (None, Some("t")));
+        assert_eq!(c.read(&["__Host-accounts_csrf=50%; __Host-accounts_csrf=ok"]).unwrap().get(Role::Csrf), None);
         let plain = CookieConfig { secure: false, domain: None, ..CookieConfig::default() };
         assert_eq!(Cookies::new(&plain).clear(Role::Csrf), "accounts_csrf=; Path=/; Max-Age=0; SameSite=Lax");
         let domain = CookieConfig { domain: Some("example.com".into()), ..CookieConfig::default() };

@@ -202,7 +202,10 @@ impl<'a> Exchange<'a> {
             if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
                 return Err(malformed("a header name is not a token"));
             }
-            if value.chars().any(|c| c.is_control() && c != '\t') {
+            // What HTTP forbids in a field value (C0 controls but tab, DEL). Adapters pass header
+            // bytes as Latin-1, so UTF-8 in a foreign cookie (`O’Brien`) arrives as U+0080–U+009F:
+            // not ours to refuse.
+            if value.chars().any(|c| (c < ' ' && c != '\t') || c == '\u{7f}') {
                 return Err(malformed(format!("header {name} holds control characters")));
             }
         }
@@ -245,8 +248,10 @@ impl<'a> Exchange<'a> {
         let h = self.header("authorization")?.trim();
         let token = match h.split_once(' ') {
             Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+            // Another scheme (`Basic` in front of the site) carries no token of ours.
+            Some(_) => return None,
             // rest-express takes the header as the token when it has no scheme.
-            _ => h,
+            None => h,
         };
         (!token.is_empty()).then(|| token.to_string())
     }
@@ -257,7 +262,10 @@ impl<'a> Exchange<'a> {
     /// # Errors
     /// `CsrfRefused`.
     pub(crate) fn check_browser(&self) -> Result<()> {
-        if self.cookies.is_none() || self.safe_method() || self.header("authorization").is_some() {
+        // A request that carries a bearer token is not one a browser forges (a cross-site page
+        // cannot set Authorization without a preflight); any other Authorization header is no
+        // reason to skip the checks.
+        if self.cookies.is_none() || self.safe_method() || self.bearer_header().is_some() {
             return Ok(());
         }
         let site = self.web.origin(&self.server.options().site_url)?;
@@ -317,6 +325,13 @@ impl AccountsServer {
     /// # Errors
     /// `MalformedRequest`, `CsrfRefused` (their [`status_of`] is in `details.status`), `StorageError`.
     pub fn http_user(&self, request: &HttpRequest) -> Result<Option<(User, String)>> {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.http_user_now(request))) {
+            Ok(answer) => answer,
+            Err(_) => Err(AccountsError::new(ErrorCode::InternalError, "the request handler panicked").with_details(json!({ "status": 500 }))),
+        }
+    }
+
+    fn http_user_now(&self, request: &HttpRequest) -> Result<Option<(User, String)>> {
         let with_status = |mut e: AccountsError| {
             let status = status_of(&e);
             e.details = Some(json!({ "status": status }));

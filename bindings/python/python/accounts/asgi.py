@@ -46,8 +46,13 @@ def _peer(scope: Scope) -> Optional[str]:
 
 
 def _route_path(scope: Scope) -> str:
-    """The path below the app's mount point (Starlette's Mount keeps the full path and grows root_path)."""
+    """The path below the app's mount point (Starlette's Mount keeps the full path and grows
+    root_path), as the client sent it: core decodes percent-escapes once, as for Node and C, so the
+    raw path is passed when the server gives it (``scope["path"]`` is already decoded)."""
     path, root = str(scope.get("path", "")), str(scope.get("root_path", ""))
+    raw = scope.get("raw_path")
+    if isinstance(raw, bytes):
+        path = raw.decode("latin-1").split("?", 1)[0]
     return path[len(root) :] if root and path.startswith(root) else path
 
 
