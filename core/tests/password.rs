@@ -66,8 +66,11 @@ fn authenticate_error_codes_ambiguous_and_not() {
         assert_eq!(code(p.authenticate(&json!({"user": "carol"}))), ErrorCode::UnrecognizedOptionsForLogin);
         assert_eq!(code(p.authenticate(&json!({"user": "carol", "password": 5}))), ErrorCode::MatchFailed);
         assert_eq!(code(p.authenticate(&json!({"user": 5, "password": "x"}))), ErrorCode::MatchFailed);
-        assert_eq!(code(p.authenticate(&json!({"user": {"phone": "1"}, "password": "x"}))), ErrorCode::MatchFailed);
         let expect = |specific| if ambiguous { ErrorCode::InvalidCredentials } else { specific };
+        // A selector naming no id, email or username names nobody (accounts-js: user not found).
+        for nobody in [json!({}), json!({"phone": "1"})] {
+            assert_eq!(code(p.authenticate(&json!({"user": nobody, "password": "x"}))), expect(ErrorCode::UserNotFound));
+        }
         assert_eq!(code(p.authenticate(&json!({"user": "carol", "password": "wrong"}))), expect(ErrorCode::IncorrectPassword));
         // Password policy applies only when setting: a short wrong password at login is just a wrong password.
         assert_eq!(code(p.authenticate(&json!({"user": "carol", "password": "x"}))), expect(ErrorCode::IncorrectPassword));

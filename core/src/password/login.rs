@@ -69,6 +69,8 @@ fn select_user(ctx: &Context, selector: &Value) -> Result<Selected> {
             (Some(Value::String(id)), _, _) => Ok(Selected { user: store.find_user_by_id(id)?, by_email: None, account: id.clone() }),
             (_, Some(Value::String(e)), _) => by_email(e),
             (_, _, Some(Value::String(u))) => by_username(u),
+            // `{}` names nobody: an unknown user, as in accounts-js (hashed and counted alike).
+            (None, None, None) => Ok(Selected { user: None, by_email: None, account: String::new() }),
             _ => Err(err(ErrorCode::MatchFailed)),
         },
         _ => Err(err(ErrorCode::MatchFailed)),
