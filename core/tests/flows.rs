@@ -439,3 +439,20 @@ fn reset_links_die_when_the_password_changes() {
         }
     }
 }
+
+/// Deliberate differences from accounts-js (docs/differences-from-accounts-js.md).
+#[test]
+fn listed_differences_short_secrets_site_url_slashes_and_audience_arrays() {
+    // A siteUrl ending in `/` gives links with one slash.
+    let (s, _, mails) = mailbox(json!({"siteUrl": "https://app.example/"}));
+    let id = user_with_email(&s);
+    s.password().send_reset_password_email("dana@example.com").unwrap();
+    let text = mails.lock().unwrap().last().unwrap()["text"].as_str().unwrap().to_string();
+    assert!(text.contains("https://app.example/reset-password/") && !text.contains("example//"), "{text}");
+    // An 80-bit two-factor secret is refused, before the code is looked at.
+    let short = s.password().two_factor().set(&id, "JBSWY3DPEHPK3PXP", "000000");
+    assert_eq!(code(short), ErrorCode::InvalidArgument);
+    // One audience per deployment.
+    let cfg = json!({"db": "sqlite::memory:", "tokenSecret": SECRET, "tokenConfigs": {"accessToken": {"audience": ["a", "b"]}}});
+    assert_eq!(code(Config::from_value(cfg)), ErrorCode::InvalidConfig);
+}
