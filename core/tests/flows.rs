@@ -452,6 +452,11 @@ fn listed_differences_short_secrets_site_url_slashes_and_audience_arrays() {
     // An 80-bit two-factor secret is refused, before the code is looked at.
     let short = s.password().two_factor().set(&id, "JBSWY3DPEHPK3PXP", "000000");
     assert_eq!(code(short), ErrorCode::InvalidArgument);
+    // refreshTokens answers a LoginResult: no `infos` (the caller passed them in).
+    let first = login(&s, "first password").unwrap();
+    let again = s.refresh_tokens(&first.tokens.access_token, &first.tokens.refresh_token, &no_info()).unwrap();
+    let shown = serde_json::to_value(&again).unwrap();
+    assert_eq!(shown.as_object().unwrap().keys().collect::<Vec<_>>(), ["sessionId", "tokens", "user"]);
     // One audience per deployment.
     let cfg = json!({"db": "sqlite::memory:", "tokenSecret": SECRET, "tokenConfigs": {"accessToken": {"audience": ["a", "b"]}}});
     assert_eq!(code(Config::from_value(cfg)), ErrorCode::InvalidConfig);
