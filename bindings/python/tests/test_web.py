@@ -45,8 +45,10 @@ def test_cookie_mode_and_the_user_check():
         server.http_user("DELETE", "/api/thing", cookie)
     assert refused.value.details == {"status": 403}
     assert server.http_user("DELETE", "/api/thing", cookie + [("x-csrf-token", jar["__Host-accounts_csrf"])])[0]["id"] == uid
+    # A malformed cookie of ours counts as absent; a header HTTP forbids is refused.
+    assert server.http_user("GET", "/api/me", [("cookie", "__Host-accounts_access=50%")]) is None
     with pytest.raises(accounts.MalformedRequest):
-        server.http_user("GET", "/api/me", [("cookie", "__Host-accounts_access=50%")])
+        server.http_user("GET", "/api/me", [("x-note", "a\x7fb")])
     assert server.http_user("GET", "/api/me", []) is None
     status, headers, _ = server.handle_http("POST", "/logout", cookie + [("x-csrf-token", jar["__Host-accounts_csrf"])], b"")
     assert status == 200 and sum("Max-Age=0" in v for n, v in headers if n == "set-cookie") == 3

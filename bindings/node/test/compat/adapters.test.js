@@ -196,7 +196,8 @@ for (const [name, adapter] of Object.entries(ADAPTERS)) {
 
     const change = { oldPassword: 'first password', newPassword: 'second password' }
     await expect('a stray malformed cookie', send('GET', h.me, { headers: { cookie: `tracking=50%; ${cookie}` } }), 200)
-    await expect('a malformed cookie of ours', send('GET', '/accounts/user', { headers: { cookie: '__Host-accounts_access=50%' } }), 400, 'MalformedRequest')
+    const malformed = await expect('a malformed cookie of ours (absent)', send('GET', '/accounts/user', { headers: { cookie: '__Host-accounts_access=50%' } }), 200)
+    assert.equal(malformed.body, null)
     await expect('missing CSRF cookie and header', send('POST', '/accounts/password/changePassword', { body: change, headers: { cookie: `__Host-accounts_access=${jar['__Host-accounts_access']}` } }), 403, 'CsrfRefused')
     await expect('a GET with side effects', send('GET', '/accounts/logout', { headers: { cookie } }), 405, 'MethodNotAllowed')
     for (const method of ['PUT', 'PATCH', 'DELETE']) {
@@ -209,7 +210,8 @@ for (const [name, adapter] of Object.entries(ADAPTERS)) {
     await expect('an Origin of another scheme', send('POST', '/accounts/password/authenticate', { body: creds, headers: { origin: 'http://app.example' } }), 403, 'CsrfRefused')
     const tossed = await expect('a tossed unprefixed cookie', send('GET', '/accounts/user', { headers: { cookie: `accounts_access=${jar['__Host-accounts_access']}` } }), 200)
     assert.equal(tossed.body, null, 'an unprefixed cookie is not ours')
-    await expect('a second same-name cookie', send('GET', '/accounts/user', { headers: { cookie: `${cookie}; __Host-accounts_access=x.y.z` } }), 400, 'MalformedRequest')
+    const twice = await expect('a second same-name cookie (neither used)', send('GET', '/accounts/user', { headers: { cookie: `${cookie}; __Host-accounts_access=x.y.z` } }), 200)
+    assert.equal(twice.body, null)
     await expect('malformed JSON', send('POST', '/accounts/password/register', { raw: '{"user":', headers: { 'content-type': 'application/json' } }), 400, 'MalformedRequest')
     await expect('malformed UTF-8', send('POST', '/accounts/password/register', { raw: Buffer.from([0x22, 0xff, 0x22]), headers: { 'content-type': 'application/json' } }), 400, 'MalformedRequest')
     await expect('a body over the limit', send('POST', '/accounts/password/register', { raw: 'x'.repeat(100 * 1024), headers: { 'content-type': 'application/json' } }), 413, 'PayloadTooLarge')

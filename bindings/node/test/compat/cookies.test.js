@@ -109,8 +109,9 @@ test('the attacks of issue #26 over HTTP', async (t) => {
   const stray = { cookie: `tracking=50%; ${[...jar].map(([k, v]) => `${k}=${v.value}`).join('; ')}` }
   assert.equal((await request('GET', '/api/me', undefined, stray)).body.id, id)
   assert.equal((await request('GET', '/accounts/user', undefined, stray)).body.id, id)
+  // A malformed cookie of ours counts as absent: no user (no lock-out either).
   const ours = await request('GET', '/api/me', undefined, { cookie: '__Host-accounts_access=50%' })
-  assert.deepEqual([ours.status, ours.body.code], [400, 'MalformedRequest'])
+  assert.equal(ours.status, 401)
   // No state change on GET; PUT/PATCH/DELETE are not routes; a cross-site form post is refused.
   assert.equal((await request('GET', '/accounts/logout')).status, 405)
   for (const method of ['PUT', 'PATCH', 'DELETE']) assert.equal((await request(method, '/accounts/password/changePassword', {})).status, 405)
