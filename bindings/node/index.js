@@ -116,9 +116,15 @@ async function call(promise) {
   }
 }
 
+// A method resolving with nothing.
+async function callVoid(promise) {
+  await call(promise)
+}
+
 const MAX_INPUT_BYTES = native.maxInputBytes() // the bound the core applies to C and Python input
 
-function str(value, name) {
+// The argument conversions of the generated wrappers, one per `Wire` of core's operation table.
+function asStr(value, name) {
   if (typeof value !== 'string') throw fail('InvalidArgument', `${name} must be a string`)
   if (value.length > MAX_INPUT_BYTES / 3 && Buffer.byteLength(value) > MAX_INPUT_BYTES) {
     throw fail('InvalidArgument', `${name} is larger than ${MAX_INPUT_BYTES} bytes`)
@@ -128,17 +134,17 @@ function str(value, name) {
 
 // A token argument: an absent one (undefined/null) is the empty token, which the core reports as
 // accounts-js does for a missing token (InvalidToken, or InvalidTokens in refreshTokens).
-function token(value, name) {
-  return value === undefined || value === null ? '' : str(value, name)
+function asToken(value, name) {
+  return value === undefined || value === null ? '' : asStr(value, name)
 }
 
-function json(value, name) {
+function asObject(value, name) {
   if (value === null || typeof value !== 'object') throw fail('InvalidArgument', `${name} must be an object`)
   return JSON.stringify(value)
 }
 
 // Any JSON value (an argument whose shape the core checks).
-function anyJson(value, name) {
+function asJson(value, name) {
   try {
     return JSON.stringify(value === undefined ? null : value)
   } catch (e) {
@@ -146,11 +152,17 @@ function anyJson(value, name) {
   }
 }
 
-function optJson(value, name) {
-  return value === undefined || value === null ? undefined : json(value, name)
+function asList(value, name) {
+  if (!Array.isArray(value)) throw fail('InvalidArgument', `${name} must be an array`)
+  return JSON.stringify(value)
 }
 
-// Wraps a sync/async function so argument errors reject the promise instead of throwing.
+// An optional argument: absent (undefined/null) stays absent.
+function opt(convert, value, name) {
+  return value === undefined || value === null ? undefined : convert(value, name)
+}
+
+// Wraps an async method so argument errors reject the promise instead of throwing.
 function method(fn) {
   return function (...args) {
     try {
@@ -161,124 +173,110 @@ function method(fn) {
   }
 }
 
-const CALLBACKS = native.callbackNames() // the core's list: createJwtPayload, ..., validateUsername, validateEmail, validatePassword
-
-class PasswordService {
-  constructor(server) {
-    this._native = server._native
-    this.server = server
-    this.twoFactor = new TwoFactor(server)
-  }
-}
-Object.assign(PasswordService.prototype, {
-  createUser: method(function (user) { return call(this._native.passwordCreateUser(json(user, 'user'))) }),
-  authenticate: method(function (params) { return call(this._native.passwordAuthenticate(json(params, 'params'))) }),
-  findUserByEmail: method(function (email) { return call(this._native.passwordFindUserByEmail(str(email, 'email'))) }),
-  findUserByUsername: method(function (username) { return call(this._native.passwordFindUserByUsername(str(username, 'username'))) }),
-  setPassword: method(async function (userId, password) {
-    await call(this._native.passwordSetPassword(str(userId, 'userId'), str(password, 'password')))
-  }),
-  addEmail: method(async function (userId, newEmail, verified) {
-    await call(this._native.passwordAddEmail(str(userId, 'userId'), str(newEmail, 'newEmail'), verified === true))
-  }),
-  removeEmail: method(async function (userId, email) {
-    await call(this._native.passwordRemoveEmail(str(userId, 'userId'), str(email, 'email')))
-  }),
-  sendVerificationEmail: method(async function (address) {
-    await call(this._native.passwordSendVerificationEmail(str(address, 'address')))
-  }),
-  verifyEmail: method(async function (token) { await call(this._native.passwordVerifyEmail(str(token, 'token'))) }),
-  sendResetPasswordEmail: method(async function (address) {
-    await call(this._native.passwordSendResetPasswordEmail(str(address, 'address')))
-  }),
-  sendEnrollmentEmail: method(async function (address) {
-    await call(this._native.passwordSendEnrollmentEmail(str(address, 'address')))
-  }),
-  /**
-   * Resolves with a LoginResult when `returnTokensAfterResetPassword` is on (for a user with
-   * two-factor on, only when `code` is valid), else null.
-   */
-  resetPassword: method(function (token, newPassword, infos, code) {
-    const twoFactorCode = code === undefined || code === null ? undefined : str(code, 'code')
-    return call(
-      this._native.passwordResetPassword(str(token, 'token'), str(newPassword, 'newPassword'), optJson(infos, 'infos'), twoFactorCode),
-    )
-  }),
-  changePassword: method(async function (userId, oldPassword, newPassword) {
-    await call(this._native.passwordChangePassword(str(userId, 'userId'), str(oldPassword, 'oldPassword'), str(newPassword, 'newPassword')))
-  }),
-})
-
-// accounts-js passes the speakeasy secret object around; accept it or the base32 string.
-/** `password.twoFactor`: TOTP two-factor authentication (accounts-js `@accounts/two-factor` names). */
-class TwoFactor {
-  constructor(server) {
-    this._native = server._native
-  }
-
-  /** A new secret `{base32, otpauthUrl, otpauth_url}` (synchronous, as in accounts-js). */
-  getNewAuthSecret() {
+// Wraps a synchronous method: parses its JSON, throws its error as an AccountsError.
+function sync(fn) {
+  return function (...args) {
     try {
-      return JSON.parse(this._native.twoFactorGetNewAuthSecret())
+      const text = fn.apply(this, args)
+      return text === undefined ? undefined : JSON.parse(text)
     } catch (e) {
       throw convertError(e)
     }
   }
 }
+
+const CALLBACKS = native.callbackNames() // the core's list: createJwtPayload, ..., validateUsername, validateEmail, validatePassword
+
+// The objects carrying operations: each holds the native server; its methods are the generated
+// wrappers of its rows of core's operation table (a region below each class).
+class Service {
+  constructor(server) {
+    this._native = server._native
+    this.server = server
+  }
+}
+
+class PasswordService extends Service {
+  constructor(server) {
+    super(server)
+    this.twoFactor = new TwoFactor(server)
+  }
+}
+Object.assign(PasswordService.prototype, {
+  // BEGIN generated by accounts-codegen from core/src/operations.rs: PasswordService (make codegen)
+  /** Creates a user (username and/or email, password, profile fields); the new id. */
+  createUser: method(function (user) { return call(this._native.passwordCreateUser(asObject(user, 'user'))) }),
+  /** Checks a user and password without starting a session. */
+  authenticate: method(function (params) { return call(this._native.passwordAuthenticate(asObject(params, 'params'))) }),
+  /** A user by email address (case-insensitive), or null. */
+  findUserByEmail: method(function (email) { return call(this._native.passwordFindUserByEmail(asStr(email, 'email'))) }),
+  /** A user by username, or null. */
+  findUserByUsername: method(function (username) { return call(this._native.passwordFindUserByUsername(asStr(username, 'username'))) }),
+  /** Sets a user's password (no old password needed). */
+  setPassword: method(function (userId, password) { return callVoid(this._native.passwordSetPassword(asStr(userId, 'userId'), asStr(password, 'password'))) }),
+  /** Adds an email address to a user. */
+  addEmail: method(function (userId, newEmail, verified) { return callVoid(this._native.passwordAddEmail(asStr(userId, 'userId'), asStr(newEmail, 'newEmail'), verified === true)) }),
+  /** Removes an email address from a user. */
+  removeEmail: method(function (userId, email) { return callVoid(this._native.passwordRemoveEmail(asStr(userId, 'userId'), asStr(email, 'email'))) }),
+  /** Mails a verification link for an address. */
+  sendVerificationEmail: method(function (address) { return callVoid(this._native.passwordSendVerificationEmail(asStr(address, 'address'))) }),
+  /** Marks the address of a verification link verified. */
+  verifyEmail: method(function (token) { return callVoid(this._native.passwordVerifyEmail(asStr(token, 'token'))) }),
+  /** Mails a password reset link. */
+  sendResetPasswordEmail: method(function (address) { return callVoid(this._native.passwordSendResetPasswordEmail(asStr(address, 'address'))) }),
+  /** Mails an enrollment link (set a first password). */
+  sendEnrollmentEmail: method(function (address) { return callVoid(this._native.passwordSendEnrollmentEmail(asStr(address, 'address'))) }),
+  /** Sets a new password with a reset or enrollment link; a session when autologin is on (with two-factor on, only with a valid `code`). */
+  resetPassword: method(function (token, newPassword, infos, code) { return call(this._native.passwordResetPassword(asStr(token, 'token'), asStr(newPassword, 'newPassword'), opt(asObject, infos, 'infos'), opt(asStr, code, 'code'))) }),
+  /** Changes a password given the old one. */
+  changePassword: method(function (userId, oldPassword, newPassword) { return callVoid(this._native.passwordChangePassword(asStr(userId, 'userId'), asStr(oldPassword, 'oldPassword'), asStr(newPassword, 'newPassword'))) }),
+  // END generated
+})
+
+// accounts-js passes the speakeasy secret object around; accept it or the base32 string.
+/** `password.twoFactor`: TOTP two-factor authentication (accounts-js `@accounts/two-factor` names). */
+class TwoFactor extends Service {}
 Object.assign(TwoFactor.prototype, {
-  /** Turns two-factor on; resolves with the recovery codes (shown once). */
-  set: method(function (userId, secret, code) {
-    return call(this._native.twoFactorSet(str(userId, 'userId'), anyJson(secret, 'secret'), str(code, 'code')))
-  }),
-  unset: method(async function (userId, code) { await call(this._native.twoFactorUnset(str(userId, 'userId'), str(code, 'code'))) }),
-  regenerateRecoveryCodes: method(function (userId, code) {
-    return call(this._native.twoFactorRegenerateRecoveryCodes(str(userId, 'userId'), str(code, 'code')))
-  }),
-  isSet: method(function (userId) { return call(this._native.twoFactorIsSet(str(userId, 'userId'))) }),
+  // BEGIN generated by accounts-codegen from core/src/operations.rs: TwoFactor (make codegen)
+  /** A fresh TOTP secret (base32 and otpauth URL) to show the user. */
+  getNewAuthSecret: sync(function () { return this._native.twoFactorGetNewAuthSecret() }),
+  /** Turns two-factor on with a secret and a current code; the recovery codes (shown once). */
+  set: method(function (userId, secret, code) { return call(this._native.twoFactorSet(asStr(userId, 'userId'), asJson(secret, 'secret'), asStr(code, 'code'))) }),
+  /** Turns two-factor off given a current code. */
+  unset: method(function (userId, code) { return callVoid(this._native.twoFactorUnset(asStr(userId, 'userId'), asStr(code, 'code'))) }),
+  /** Replaces the recovery codes given a current code. */
+  regenerateRecoveryCodes: method(function (userId, code) { return call(this._native.twoFactorRegenerateRecoveryCodes(asStr(userId, 'userId'), asStr(code, 'code'))) }),
+  /** Whether two-factor is on for a user. */
+  isSet: method(function (userId) { return call(this._native.twoFactorIsSet(asStr(userId, 'userId'))) }),
+  // END generated
 })
 
 /** `getServices().magicLink` (accounts-js `@accounts/magic-link` names). */
-class MagicLinkService {
-  constructor(server) {
-    this._native = server._native
-    this.server = server
-  }
-}
+class MagicLinkService extends Service {}
 Object.assign(MagicLinkService.prototype, {
-  requestMagicLinkEmail: method(async function (email) {
-    await call(this._native.magicLinkRequestMagicLinkEmail(str(email, 'email')))
-  }),
+  // BEGIN generated by accounts-codegen from core/src/operations.rs: MagicLinkService (make codegen)
+  /** Mails a one-time login link. */
+  requestMagicLinkEmail: method(function (email) { return callVoid(this._native.magicLinkRequestMagicLinkEmail(asStr(email, 'email'))) }),
+  // END generated
 })
 
 /** `getServices().oauth`: links between provider identities and users (docs/oauth.md). */
-class OAuthService {
-  constructor(server) {
-    this._native = server._native
-    this.server = server
-  }
-}
+class OAuthService extends Service {}
 Object.assign(OAuthService.prototype, {
-  /** Starts an OpenID Connect login: resolves with `{url, state}` (redirect the browser to `url`). */
-  authorizationUrl: method(function (provider, options, infos) {
-    return call(this._native.oauthAuthorizationUrl(str(provider, 'provider'), optJson(options, 'options'), optJson(infos, 'infos')))
-  }),
-  /** Fetches every OpenID provider's discovery and keys; rejects with ProviderError (details.provider) on the first that fails. */
-  checkProviders: method(async function () {
-    await call(this._native.oauthCheckProviders())
-  }),
-  /** Links the identity `params` prove at `provider` to the logged-in user; resolves with the link. */
-  linkAccount: method(function (userId, provider, params) {
-    return call(this._native.oauthLinkAccount(str(userId, 'userId'), str(provider, 'provider'), json(params, 'params')))
-  }),
-  /** Removes the user's identity of `provider` (never their last way to log in). */
-  unlinkAccount: method(async function (userId, provider) {
-    await call(this._native.oauthUnlinkAccount(str(userId, 'userId'), str(provider, 'provider')))
-  }),
-  listLinkedAccounts: method(function (userId) { return call(this._native.oauthListLinkedAccounts(str(userId, 'userId'))) }),
-  /** The provider's tokens from the last login or link (with `storeTokens`), else null. */
-  providerTokens: method(function (userId, provider) {
-    return call(this._native.oauthProviderTokens(str(userId, 'userId'), str(provider, 'provider')))
-  }),
+  // BEGIN generated by accounts-codegen from core/src/operations.rs: OAuthService (make codegen)
+  /** Starts an OpenID Connect login: the URL to redirect the browser to (the client's address bounds its pending flows). */
+  authorizationUrl: method(function (provider, options, infos) { return call(this._native.oauthAuthorizationUrl(asStr(provider, 'provider'), opt(asObject, options, 'options'), opt(asObject, infos, 'infos'))) }),
+  /** Fetches every OpenID provider's discovery and keys; fails naming the first that fails. */
+  checkProviders: method(function () { return callVoid(this._native.oauthCheckProviders()) }),
+  /** Links the provider identity the params prove to a user. */
+  linkAccount: method(function (userId, provider, params) { return call(this._native.oauthLinkAccount(asStr(userId, 'userId'), asStr(provider, 'provider'), asObject(params, 'params'))) }),
+  /** Removes a user's identity at a provider (not their last way in). */
+  unlinkAccount: method(function (userId, provider) { return callVoid(this._native.oauthUnlinkAccount(asStr(userId, 'userId'), asStr(provider, 'provider'))) }),
+  /** A user's provider identities. */
+  listLinkedAccounts: method(function (userId) { return call(this._native.oauthListLinkedAccounts(asStr(userId, 'userId'))) }),
+  /** The provider's own tokens kept from the last login or link, or null. */
+  providerTokens: method(function (userId, provider) { return call(this._native.oauthProviderTokens(asStr(userId, 'userId'), asStr(provider, 'provider'))) }),
+  // END generated
 })
 
 // accounts-js templates may be functions `(user, url) => string`: the strings go to the core
@@ -407,20 +405,6 @@ class AccountsServer {
     return this._services
   }
 
-  /** The JWKS document of the token signing key (`{keys: []}` for an HMAC secret). */
-  getJwks() {
-    return JSON.parse(this._native.jwksJson())
-  }
-
-  /** Replaces the JWT key ring without a restart (`{current, keys: [...]}`, as the `tokenKeys` option). */
-  setKeys(tokenKeys) {
-    try {
-      this._native.setKeys(json(tokenKeys, 'tokenKeys'))
-    } catch (e) {
-      throw convertError(e)
-    }
-  }
-
   /** The effective options (accounts-js `getOptions()`; secrets shown as "[redacted]"). */
   getOptions() {
     return this.options
@@ -428,7 +412,7 @@ class AccountsServer {
 
   /** Adds an event listener; returns a function that removes it. */
   on(event, listener) {
-    str(event, 'event')
+    asStr(event, 'event')
     if (typeof listener !== 'function') throw fail('InvalidArgument', 'listener must be a function')
     const key = this._nextListener++
     const id = this._native.on(event, key)
@@ -444,7 +428,7 @@ class AccountsServer {
    * deadlock) when a callback or listener would have to run during it.
    */
   resumeSessionSync(accessToken) {
-    str(accessToken, 'accessToken')
+    asStr(accessToken, 'accessToken')
     const blocking = this._native.resumeCallbacks()
     if (blocking.length > 0) {
       throw fail('CallbackError', `resumeSessionSync cannot run JS callbacks (${blocking.join(', ')}); use resumeSession`)
@@ -460,7 +444,7 @@ class AccountsServer {
 // An HTTP request ({method, path, headers, body?, peer?, query?}) in core's JSON form: headers as
 // [name, value] pairs, a Node headers object, or rawHeaders' flat list; a body that is not UTF-8
 // travels as base64.
-function httpRequest(request) {
+function asRequest(request) {
   if (request === null || typeof request !== 'object') throw fail('InvalidArgument', 'request must be an object')
   const { method, path, headers = [], body, peer, query } = request
   let pairs
@@ -474,9 +458,9 @@ function httpRequest(request) {
   } else {
     throw fail('InvalidArgument', 'headers must be [name, value] pairs or an object')
   }
-  const out = { method: str(method, 'method'), path: str(path, 'path'), headers: pairs }
-  if (query !== undefined && query !== null && query !== '') out.query = str(query, 'query')
-  if (peer !== undefined && peer !== null && peer !== '') out.peer = str(peer, 'peer')
+  const out = { method: asStr(method, 'method'), path: asStr(path, 'path'), headers: pairs }
+  if (query !== undefined && query !== null && query !== '') out.query = asStr(query, 'query')
+  if (peer !== undefined && peer !== null && peer !== '') out.peer = asStr(peer, 'peer')
   if (typeof body === 'string') out.body = body
   else if (body instanceof Uint8Array) {
     const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength)
@@ -488,71 +472,63 @@ function httpRequest(request) {
 }
 
 Object.assign(AccountsServer.prototype, {
-  handleHttp: method(function (request) {
-    return call(this._native.handleHttp(httpRequest(request)))
-  }),
-  httpUser: method(function (request) {
-    return call(this._native.httpUser(httpRequest(request)))
-  }),
-  loginWithService: method(function (service, params, infos) {
-    return call(this._native.loginWithService(str(service, 'service'), json(params, 'params'), optJson(infos, 'infos')))
-  }),
-  authenticateWithService: method(function (service, params, infos) {
-    return call(this._native.authenticateWithService(str(service, 'service'), json(params, 'params'), optJson(infos, 'infos')))
-  }),
-  loginWithUser: method(function (user, infos) {
-    return call(this._native.loginWithUser(anyJson(user, 'user'), optJson(infos, 'infos')))
-  }),
-  resumeSession: method(function (accessToken) { return call(this._native.resumeSession(token(accessToken, 'accessToken'))) }),
-  refreshTokens: method(function (accessToken, refreshToken, infos) {
-    return call(this._native.refreshTokens(token(accessToken, 'accessToken'), token(refreshToken, 'refreshToken'), optJson(infos, 'infos')))
-  }),
-  // Not an async function: an inline call (docs/architecture.md, "Inline calls") may throw
-  // synchronously, and method() turns that into an AccountsError rejection.
-  logout: method(function (accessToken) { return call(this._native.logout(token(accessToken, 'accessToken'))).then(() => undefined) }),
-  impersonate: method(function (accessToken, impersonated, infos) {
-    return call(this._native.impersonate(token(accessToken, 'accessToken'), json(impersonated, 'impersonated'), optJson(infos, 'infos')))
-  }),
-  findUserById: method(function (userId) { return call(this._native.findUserById(str(userId, 'userId'))) }),
-  findSessionByAccessToken: method(function (accessToken) {
-    return call(this._native.findSessionByAccessToken(token(accessToken, 'accessToken')))
-  }),
-  deactivateUser: method(async function (userId) { await call(this._native.deactivateUser(str(userId, 'userId'))) }),
-  activateUser: method(async function (userId) { await call(this._native.activateUser(str(userId, 'userId'))) }),
-  listSessions: method(function (userId) { return call(this._native.listSessions(str(userId, 'userId'))) }),
-  revokeSession: method(function (sessionId) { return call(this._native.revokeSession(str(sessionId, 'sessionId'))) }),
-  /**
-   * Imports users stored by accounts-js (mongo documents or typeorm rows); resolves with
-   * `{imported, skipped, failed: [{index, code, message}]}`. At most 1 MiB of JSON per call.
-   */
-  importUsers: method(function (records) {
-    if (!Array.isArray(records)) throw fail('InvalidArgument', 'records must be an array of user records')
-    return call(this._native.importUsers(JSON.stringify(records)))
-  }),
-  /** Deletes expired link tokens and failed-attempt counters; resolves with `{tokens, attempts}`. */
+  // BEGIN generated by accounts-codegen from core/src/operations.rs: AccountsServer (make codegen)
+  /** Authenticates with a service (password, magicLink, oauth, or a custom one) and starts a session. */
+  loginWithService: method(function (service, params, infos) { return call(this._native.loginWithService(asStr(service, 'service'), asObject(params, 'params'), opt(asObject, infos, 'infos'))) }),
+  /** Authenticates with a service without starting a session. */
+  authenticateWithService: method(function (service, params, infos) { return call(this._native.authenticateWithService(asStr(service, 'service'), asObject(params, 'params'), opt(asObject, infos, 'infos'))) }),
+  /** Starts a session for a user the host has authenticated itself. */
+  loginWithUser: method(function (user, infos) { return call(this._native.loginWithUser(asJson(user, 'user'), opt(asObject, infos, 'infos'))) }),
+  /** The user of a valid access token (runs resumeSessionValidator). */
+  resumeSession: method(function (accessToken) { return call(this._native.resumeSession(asToken(accessToken, 'accessToken'))) }),
+  /** Rotates the refresh token and signs a new access token. */
+  refreshTokens: method(function (accessToken, refreshToken, infos) { return call(this._native.refreshTokens(asToken(accessToken, 'accessToken'), asToken(refreshToken, 'refreshToken'), opt(asObject, infos, 'infos'))) }),
+  /** Ends the session of an access token. */
+  logout: method(function (accessToken) { return callVoid(this._native.logout(asToken(accessToken, 'accessToken'))) }),
+  /** Starts a session as another user when impersonationAuthorize allows it. */
+  impersonate: method(function (accessToken, impersonated, infos) { return call(this._native.impersonate(asToken(accessToken, 'accessToken'), asObject(impersonated, 'impersonated'), opt(asObject, infos, 'infos'))) }),
+  /** A user by id, or null. */
+  findUserById: method(function (userId) { return call(this._native.findUserById(asStr(userId, 'userId'))) }),
+  /** The session of an access token. */
+  findSessionByAccessToken: method(function (accessToken) { return call(this._native.findSessionByAccessToken(asToken(accessToken, 'accessToken'))) }),
+  /** Refuses the user's logins and ends their sessions. */
+  deactivateUser: method(function (userId) { return callVoid(this._native.deactivateUser(asStr(userId, 'userId'))) }),
+  /** Lets a deactivated user log in again. */
+  activateUser: method(function (userId) { return callVoid(this._native.activateUser(asStr(userId, 'userId'))) }),
+  /** Every session of a user, newest first. */
+  listSessions: method(function (userId) { return call(this._native.listSessions(asStr(userId, 'userId'))) }),
+  /** Ends one session; says whether it was still valid. */
+  revokeSession: method(function (sessionId) { return call(this._native.revokeSession(asStr(sessionId, 'sessionId'))) }),
+  /** Ends every valid session of a user but `except`; the count. */
+  revokeAllSessions: method(function (userId, options) { return call(this._native.revokeAllSessions(asStr(userId, 'userId'), opt(asObject, options, 'options'))) }),
+  /** Imports users stored by accounts-js (mongo documents or typeorm rows). */
+  importUsers: method(function (records) { return call(this._native.importUsers(asList(records, 'records'))) }),
+  /** Deletes expired link tokens and attempt records. */
   purgeExpired: method(function () { return call(this._native.purgeExpired()) }),
+  /** Re-encrypts what older sealing secrets sealed with the current one; the count. */
   resealAll: method(function () { return call(this._native.resealAll()) }),
-  revokeAllSessions: method(function (userId, options) {
-    return call(this._native.revokeAllSessions(str(userId, 'userId'), optJson(options, 'options')))
-  }),
+  /** The JWKS document of the token signing key. */
+  getJwks: sync(function () { return this._native.getJwks() }),
+  /** Replaces the JWT key ring without a restart. */
+  setKeys: sync(function (tokenKeys) { this._native.setKeys(asObject(tokenKeys, 'tokenKeys')) }),
+  /** Serves one request of the accounts-js REST API (a login route hashes; docs/web.md). */
+  handleHttp: method(function (request) { return call(this._native.handleHttp(asRequest(request, 'request'))) }),
+  /** The user of a request to an app's own route (bearer, or cookie with the CSRF checks), or null. */
+  httpUser: method(function (request) { return call(this._native.httpUser(asRequest(request, 'request'))) }),
+  // END generated
 })
 
-/**
- * Verifies an access token without a server or database (for other services): options
- * `{jwks}` or `{publicKey, algorithm}` or `{secret, algorithm}`, plus `issuer`, `audience`.
- * Returns the claims; throws an AccountsError (`TokenVerificationFailed`, ...).
- */
-function verifyAccessToken(token, options) {
-  try {
-    return JSON.parse(native.verifyAccessToken(token === undefined || token === null ? '' : str(token, 'token'), json(options, 'options')))
-  } catch (e) {
-    throw convertError(e)
-  }
+// Functions of the module (no server).
+const moduleFunctions = {
+  // BEGIN generated by accounts-codegen from core/src/operations.rs: module functions (make codegen)
+  /** Verifies an access token without a server (another service holding the JWKS or key); its claims. */
+  verifyAccessToken: sync(function (token, options) { return native.verifyAccessToken(asToken(token, 'token'), asObject(options, 'options')) }),
+  // END generated
 }
 
 module.exports = {
+  ...moduleFunctions,
   AccountsServer,
-  verifyAccessToken,
   PasswordService,
   TwoFactor,
   MagicLinkService,

@@ -188,6 +188,8 @@ pub(crate) mod testing {
     use serde_json::{Value, json};
     use std::sync::{Arc, Mutex};
 
+    include!("../tests/common/merge.rs");
+
     /// The clock's start: 2027-01-15.
     pub(crate) const START_MS: i64 = 1_800_000_000_000;
 
@@ -239,16 +241,5 @@ pub(crate) mod testing {
         };
         ctx.store().create_user(&user).expect("store the test user");
         ctx.user_or_not_found(id).expect("read the test user back")
-    }
-
-    fn merge(a: &mut Value, b: Value) {
-        match (a, b) {
-            (Value::Object(a), Value::Object(b)) => {
-                for (k, v) in b {
-                    merge(a.entry(k).or_insert(Value::Null), v);
-                }
-            }
-            (a, b) => *a = b,
-        }
     }
 }

@@ -31,7 +31,7 @@ fn token_context(provider: &str, id: &str) -> Vec<u8> {
 }
 
 /// The options `authorizationUrl` takes (Python also takes their snake_case spelling).
-const AUTHORIZATION_OPTIONS: [&str; 3] = ["loginHint", "prompt", "purpose"];
+pub(crate) const AUTHORIZATION_OPTIONS: [&str; 3] = ["loginHint", "prompt", "purpose"];
 
 /// What a started authorization may finish as: a login, or a link to a logged-in user. The purpose
 /// is bound into the flow (the sealed verifier's associated data), so a flow started for one cannot
@@ -426,14 +426,10 @@ impl<'a> OAuth<'a> {
                         SealedColumn::LinkedTokens => vec![token_context(&value.key, &value.sub_key)],
                         SealedColumn::FlowVerifier => [Purpose::Login, Purpose::Link].map(|p| flow_context(&value.key, p)).to_vec(),
                     };
-                    let mut opened = Err(AccountsError::new(ErrorCode::InternalError, "a sealed value cannot be opened"));
-                    for context in &contexts {
-                        opened = sealer.open(&value.sealed, context).map(|plain| (plain, context));
-                        if opened.is_ok() {
-                            break;
-                        }
-                    }
-                    let (plain, context) = opened?;
+                    let (plain, context) =
+                        contexts.iter().find_map(|context| sealer.open(&value.sealed, context).ok().map(|plain| (plain, context))).ok_or_else(
+                            || AccountsError::new(ErrorCode::InternalError, "a sealed value cannot be opened (was its sealing secret removed?)"),
+                        )?;
                     let again = sealer.seal(&plain, context)?;
                     if store.swap_sealed(column, (&value.key, &value.sub_key), &value.sealed, &again)? {
                         resealed += 1;

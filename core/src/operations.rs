@@ -82,6 +82,23 @@ impl Service {
         }
     }
 
+    /// The JS class of the object (index.js, index.d.ts); empty for module functions.
+    pub const fn node_class(self) -> &'static str {
+        self.python_class()
+    }
+
+    /// The prefix of the native addon's method names for the object's operations
+    /// (`passwordCreateUser`): the Node wrapper calls `<prefix><Name>` on the native server.
+    pub const fn native_prefix(self) -> &'static str {
+        match self {
+            Service::Server | Service::Module => "",
+            Service::Password => "password",
+            Service::TwoFactor => "twoFactor",
+            Service::MagicLink => "magicLink",
+            Service::OAuth => "oauth",
+        }
+    }
+
     /// The Python class of the object (`_native.pyi`).
     pub const fn python_class(self) -> &'static str {
         match self {
@@ -95,37 +112,68 @@ impl Service {
     }
 }
 
-/// A type as TypeScript (index.d.ts) and Python (`_native.pyi`) spell it. C passes every structured
-/// value as JSON text and every string as NUL-terminated UTF-8 (docs/c-api.md).
+/// How an argument travels from a binding's wrapper to the native call (the conversion Node's
+/// generated wrappers apply; C passes strings as UTF-8 and the rest as JSON text, docs/c-api.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wire {
+    /// A string, refused when it is not one (or larger than the input bound).
+    Str,
+    /// A token: absent (`undefined`/`null`/`None`) is the empty token, which core reports as
+    /// accounts-js does for a missing token.
+    Token,
+    /// A boolean: anything but `true` is false.
+    Bool,
+    /// A JSON object, refused when it is not an object.
+    Object,
+    /// Any JSON value (core checks its shape: a user or an id, a secret string or object).
+    Any,
+    /// A JSON array.
+    List,
+    /// An HTTP request (Node: one object, docs/web.md; Python: its parts as arguments, which the
+    /// type's Python spelling lists).
+    Request,
+}
+
+/// A type as TypeScript (index.d.ts) and Python (`_native.pyi`) spell it, and how it travels. C
+/// passes every structured value as JSON text and every string as NUL-terminated UTF-8 (docs/c-api.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ty {
     /// TypeScript.
     pub ts: &'static str,
     /// Python.
     pub python: &'static str,
+    /// How an argument of this type travels.
+    pub wire: Wire,
 }
 
+/// A JSON object type.
 const fn ty(ts: &'static str, python: &'static str) -> Ty {
-    Ty { ts, python }
+    Ty { ts, python, wire: Wire::Object }
+}
+
+const fn wired(ts: &'static str, python: &'static str, wire: Wire) -> Ty {
+    Ty { ts, python, wire }
 }
 
 /// The types the table uses.
 pub mod types {
-    use super::{Ty, ty};
+    use super::{Ty, Wire, ty, wired};
     /// A string.
-    pub const STRING: Ty = ty("string", "str");
+    pub const STRING: Ty = wired("string", "str", Wire::Str);
+    /// A token (an absent one is the empty token).
+    pub const TOKEN: Ty = wired("string", "str", Wire::Token);
     /// A boolean.
-    pub const BOOL: Ty = ty("boolean", "bool");
+    pub const BOOL: Ty = wired("boolean", "bool", Wire::Bool);
     /// A count.
-    pub const COUNT: Ty = ty("number", "int");
+    pub const COUNT: Ty = wired("number", "int", Wire::Any);
     /// No value.
-    pub const VOID: Ty = ty("void", "None");
+    pub const VOID: Ty = wired("void", "None", Wire::Any);
     /// A user.
     pub const USER: Ty = ty("User", "_Json");
     /// A user or nothing.
     pub const USER_OR_NULL: Ty = ty("User | null", "Optional[_Json]");
     /// A user object or a user id.
-    pub const USER_OR_ID: Ty = ty("User | string", "Union[str, _Json]");
+    pub const USER_OR_ID: Ty = wired("User | string", "Union[str, _Json]", Wire::Any);
     /// A session.
     pub const SESSION: Ty = ty("Session", "_Json");
     /// Sessions.
@@ -143,7 +191,7 @@ pub mod types {
     /// A JSON object.
     pub const OBJECT: Ty = ty("Record<string, unknown>", "_Json");
     /// JSON objects.
-    pub const OBJECTS: Ty = ty("Record<string, unknown>[]", "List[_Json]");
+    pub const OBJECTS: Ty = wired("Record<string, unknown>[]", "List[_Json]", Wire::List);
     /// Recovery codes.
     pub const STRINGS: Ty = ty("string[]", "List[str]");
     /// A linked account.
@@ -239,22 +287,22 @@ table! {
         [arg("user", USER_OR_ID), opt("infos", INFOS)] -> LOGIN_RESULT, Pool, infos: true,
         "Starts a session for a user the host has authenticated itself.";
     RESUME_SESSION = "resumeSession", "resume_session", "accounts_server_resume_session", Server,
-        [arg("accessToken", STRING)] -> USER, Inline, infos: false,
+        [arg("accessToken", TOKEN)] -> USER, Inline, infos: false,
         "The user of a valid access token (runs resumeSessionValidator).";
     REFRESH_TOKENS = "refreshTokens", "refresh_tokens", "accounts_server_refresh_tokens", Server,
-        [arg("accessToken", STRING), arg("refreshToken", STRING), opt("infos", INFOS)] -> LOGIN_RESULT, Inline, infos: true,
+        [arg("accessToken", TOKEN), arg("refreshToken", TOKEN), opt("infos", INFOS)] -> LOGIN_RESULT, Inline, infos: true,
         "Rotates the refresh token and signs a new access token.";
     LOGOUT = "logout", "logout", "accounts_server_logout", Server,
-        [arg("accessToken", STRING)] -> VOID, Inline, infos: false,
+        [arg("accessToken", TOKEN)] -> VOID, Inline, infos: false,
         "Ends the session of an access token.";
     IMPERSONATE = "impersonate", "impersonate", "accounts_server_impersonate", Server,
-        [arg("accessToken", STRING), arg("impersonated", OBJECT), opt("infos", INFOS)] -> IMPERSONATION_RESULT, Pool, infos: true,
+        [arg("accessToken", TOKEN), arg("impersonated", ty("{ userId?: string; username?: string; email?: string }", "_Json")), opt("infos", INFOS)] -> IMPERSONATION_RESULT, Pool, infos: true,
         "Starts a session as another user when impersonationAuthorize allows it.";
     FIND_USER_BY_ID = "findUserById", "find_user_by_id", "accounts_server_find_user_by_id", Server,
         [arg("userId", STRING)] -> USER_OR_NULL, Inline, infos: false,
         "A user by id, or null.";
     FIND_SESSION_BY_ACCESS_TOKEN = "findSessionByAccessToken", "find_session_by_access_token", "accounts_server_find_session_by_access_token", Server,
-        [arg("accessToken", STRING)] -> SESSION, Inline, infos: false,
+        [arg("accessToken", TOKEN)] -> SESSION, Inline, infos: false,
         "The session of an access token.";
     DEACTIVATE_USER = "deactivateUser", "deactivate_user", "accounts_server_deactivate_user", Server,
         [arg("userId", STRING)] -> VOID, Pool, infos: false,
@@ -269,28 +317,28 @@ table! {
         [arg("sessionId", STRING)] -> BOOL, Pool, infos: false,
         "Ends one session; says whether it was still valid.";
     REVOKE_ALL_SESSIONS = "revokeAllSessions", "revoke_all_sessions", "accounts_server_revoke_all_sessions", Server,
-        [arg("userId", STRING), opt("options", OBJECT)] -> COUNT, Pool, infos: false,
+        [arg("userId", STRING), opt("options", ty("{ except?: string | string[] }", "_Json"))] -> COUNT, Pool, infos: false,
         "Ends every valid session of a user but `except`; the count.";
     IMPORT_USERS = "importUsers", "import_users", "accounts_server_import_users", Server,
-        [arg("records", OBJECTS)] -> OBJECT, Pool, infos: false,
+        [arg("records", OBJECTS)] -> ty("{ imported: number; skipped: number; failed: { index: number; code: string; message: string }[] }", "_Json"), Pool, infos: false,
         "Imports users stored by accounts-js (mongo documents or typeorm rows).";
     PURGE_EXPIRED = "purgeExpired", "purge_expired", "accounts_server_purge_expired", Server,
-        [] -> OBJECT, Pool, infos: false,
+        [] -> ty("{ tokens: number; attempts: number }", "_Json"), Pool, infos: false,
         "Deletes expired link tokens and attempt records.";
     RESEAL_ALL = "resealAll", "reseal_all", "accounts_server_reseal_all", Server,
         [] -> COUNT, Pool, infos: false,
         "Re-encrypts what older sealing secrets sealed with the current one; the count.";
     GET_JWKS = "getJwks", "get_jwks", "accounts_server_jwks", Server,
-        [] -> OBJECT, Synchronous, infos: false,
+        [] -> ty("{ keys: Record<string, unknown>[] }", "_Json"), Synchronous, infos: false,
         "The JWKS document of the token signing key.";
     SET_KEYS = "setKeys", "set_keys", "accounts_server_set_keys", Server,
-        [arg("tokenKeys", OBJECT)] -> VOID, Synchronous, infos: false,
+        [arg("tokenKeys", ty("TokenKeys", "_Json"))] -> VOID, Synchronous, infos: false,
         "Replaces the JWT key ring without a restart.";
     HANDLE_HTTP = "handleHttp", "handle_http", "accounts_server_handle_http", Server,
-        [arg("request", ty("HttpRequest", "method, path, headers, body, peer=None, query=None"))] -> ty("HttpResponse", "(status, headers, body)"), Hashing, infos: false,
+        [arg("request", wired("HttpRequest", "method: str, path: str, headers: List[Tuple[str, str]], body: bytes, peer: Optional[str] = None, query: Optional[str] = None", Wire::Request))] -> ty("HttpResponse", "Tuple[int, List[Tuple[str, str]], bytes]"), Hashing, infos: false,
         "Serves one request of the accounts-js REST API (a login route hashes; docs/web.md).";
     HTTP_USER = "httpUser", "http_user", "accounts_server_http_user", Server,
-        [arg("request", ty("HttpRequest", "method, path, headers, peer=None"))] -> ty("{ user: User; accessToken: string } | null", "Optional[Tuple[_Json, str]]"), Pool, infos: false,
+        [arg("request", wired("HttpRequest", "method: str, path: str, headers: List[Tuple[str, str]], peer: Optional[str] = None", Wire::Request))] -> ty("{ user: User; accessToken: string } | null", "Optional[Tuple[_Json, str]]"), Pool, infos: false,
         "The user of a request to an app's own route (bearer, or cookie with the CSRF checks), or null.";
     CREATE_USER = "createUser", "create_user", "accounts_password_create_user", Password,
         [arg("user", ty("{ username?: string; email?: string; password?: string; [field: string]: unknown }", "_Json"))] -> STRING, Hashing, infos: false,
@@ -335,7 +383,7 @@ table! {
         [] -> ty("AuthSecret", "_Json"), Synchronous, infos: false,
         "A fresh TOTP secret (base32 and otpauth URL) to show the user.";
     SET_TWO_FACTOR = "set", "set", "accounts_password_two_factor_set", TwoFactor,
-        [arg("userId", STRING), arg("secret", ty("string | { base32: string }", "Union[str, _Json]")), arg("code", STRING)] -> STRINGS, Pool, infos: false,
+        [arg("userId", STRING), arg("secret", wired("string | { base32: string }", "Union[str, _Json]", Wire::Any)), arg("code", STRING)] -> STRINGS, Pool, infos: false,
         "Turns two-factor on with a secret and a current code; the recovery codes (shown once).";
     UNSET_TWO_FACTOR = "unset", "unset", "accounts_password_two_factor_unset", TwoFactor,
         [arg("userId", STRING), arg("code", STRING)] -> VOID, Pool, infos: false,
@@ -350,7 +398,7 @@ table! {
         [arg("email", STRING)] -> VOID, Pool, infos: false,
         "Mails a one-time login link.";
     AUTHORIZATION_URL = "authorizationUrl", "authorization_url", "accounts_oauth_authorization_url", OAuth,
-        [arg("provider", STRING), opt("options", ty("{ loginHint?: string; prompt?: string }", "_Json")), opt("infos", INFOS)] -> ty("{ url: string; state: string }", "_Json"), Pool, infos: true,
+        [arg("provider", STRING), opt("options", ty("{ loginHint?: string; prompt?: string; purpose?: 'login' | 'link' }", "_Json")), opt("infos", INFOS)] -> ty("{ url: string; state: string }", "_Json"), Pool, infos: true,
         "Starts an OpenID Connect login: the URL to redirect the browser to (the client's address bounds its pending flows).";
     CHECK_PROVIDERS = "checkProviders", "check_providers", "accounts_oauth_check_providers", OAuth,
         [] -> VOID, Pool, infos: false,
@@ -368,7 +416,7 @@ table! {
         [arg("userId", STRING), arg("provider", STRING)] -> ty("ProviderTokens | null", "Optional[_Json]"), Pool, infos: false,
         "The provider's own tokens kept from the last login or link, or null.";
     VERIFY_ACCESS_TOKEN = "verifyAccessToken", "verify_access_token", "accounts_verify_access_token", Module,
-        [arg("token", STRING), arg("options", ty("VerifyOptions", "_Json"))] -> OBJECT, Synchronous, infos: false,
+        [arg("token", TOKEN), arg("options", ty("VerifyOptions", "_Json"))] -> OBJECT, Synchronous, infos: false,
         "Verifies an access token without a server (another service holding the JWKS or key); its claims.";
 }
 

@@ -15,7 +15,7 @@ use accounts_core::ErrorCode;
 use accounts_core::callbacks::{CALLBACK_ANSWERS, CALLBACK_NAMES, HostCall};
 use accounts_core::error::RETIRED;
 use accounts_core::events;
-use accounts_core::operations::{ALL as OPERATIONS, Class, Operation, Service};
+use accounts_core::operations::{self, ALL as OPERATIONS, Arg, Class, Operation, Service, Wire};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -138,14 +138,16 @@ const MD_END: &str = "<!-- END generated -->";
 
 /// An operation's signature in one language: `name(a, b?)` with the result.
 fn signature(op: &Operation, python: bool) -> String {
-    let args: Vec<String> = op
-        .args
-        .iter()
-        .map(|a| {
-            let name = if python { a.python_name() } else { a.name.to_string() };
-            if a.default.is_some() { format!("{name}?") } else { name }
-        })
-        .collect();
+    let args: Vec<String> = if python {
+        // Python's own parameters (a request's parts), `?` marking those with a default.
+        op.args
+            .iter()
+            .flat_map(|a| python_param_list(a, "_Json"))
+            .map(|p| format!("{}{}", param_name(&p), if p.contains('=') { "?" } else { "" }))
+            .collect()
+    } else {
+        op.args.iter().map(|a| format!("{}{}", a.name, if a.default.is_some() { "?" } else { "" })).collect()
+    };
     let name = if python { op.python } else { op.js };
     let result = if python { op.result.python } else { op.result.ts };
     format!("`{name}({})` → `{}`", args.join(", "), result.replace('|', "\\|"))
@@ -173,27 +175,77 @@ fn markdown_with_table(file: &str, current: &str) -> String {
     region(file, current, MD_BEGIN, MD_END, &operations_table())
 }
 
-/// The services whose methods are generated blocks of the Python stub, the asyncio wrappers and
-/// the TypeScript declarations (the server's and OAuth's are still hand-written there).
-const GENERATED_SERVICES: &[(Service, &str)] =
-    &[(Service::Password, "PasswordService"), (Service::TwoFactor, "TwoFactor"), (Service::MagicLink, "MagicLinkService")];
+/// Every object that carries operations, in the order of its first row (a new `Service` gets its
+/// regions in every file without a change here; codegen names a file that lacks one).
+fn services() -> Vec<Service> {
+    let mut out: Vec<Service> = Vec::new();
+    for op in OPERATIONS {
+        if !out.contains(&op.service) {
+            out.push(op.service);
+        }
+    }
+    out
+}
+
+/// The name of a service's generated region: its class, or "module functions".
+fn region_name(service: Service) -> &'static str {
+    if service.node_class().is_empty() { "module functions" } else { service.node_class() }
+}
 
 fn rows(service: Service) -> impl Iterator<Item = &'static Operation> {
     OPERATIONS.iter().filter(move |op| op.service == service)
 }
 
+/// An argument's Python parameters: its own, or for a request its parts.
+fn python_param_list(a: &Arg, json: &str) -> Vec<String> {
+    let ty = a.ty.python.replace("_Json", json);
+    if a.ty.wire == Wire::Request {
+        return split_params(&ty);
+    }
+    vec![match a.default {
+        Some("None") if !ty.starts_with("Optional[") => format!("{}: Optional[{ty}] = None", a.python_name()),
+        Some(default) => format!("{}: {ty} = {default}", a.python_name()),
+        None => format!("{}: {ty}", a.python_name()),
+    }]
+}
+
+/// `a: X, b: Dict[str, Y] = None` -> its parameters (commas inside brackets kept).
+fn split_params(text: &str) -> Vec<String> {
+    let (mut out, mut depth, mut current) = (Vec::new(), 0usize, String::new());
+    for ch in text.chars() {
+        match ch {
+            '[' | '(' => depth += 1,
+            ']' | ')' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                out.push(current.trim().to_string());
+                current.clear();
+                continue;
+            }
+            _ => {}
+        }
+        current.push(ch);
+    }
+    if !current.trim().is_empty() {
+        out.push(current.trim().to_string());
+    }
+    out
+}
+
+/// A Python parameter's name (`peer: Optional[str] = None` -> `peer`).
+fn param_name(param: &str) -> &str {
+    param.split([':', '=']).next().unwrap_or(param).trim()
+}
+
 /// Python parameters (`self` first) with their types; `json` spells the JSON type.
 fn python_params(op: &Operation, json: &str) -> String {
     let mut params = vec!["self".to_string()];
-    for a in op.args {
-        let ty = a.ty.python.replace("_Json", json);
-        params.push(match a.default {
-            Some("None") if !ty.starts_with("Optional[") => format!("{}: Optional[{ty}] = None", a.python_name()),
-            Some(default) => format!("{}: {ty} = {default}", a.python_name()),
-            None => format!("{}: {ty}", a.python_name()),
-        });
-    }
+    params.extend(op.args.iter().flat_map(|a| python_param_list(a, json)));
     params.join(", ")
+}
+
+/// The names of the Python arguments of an operation, in order.
+fn python_arg_names(op: &Operation) -> Vec<String> {
+    op.args.iter().flat_map(|a| python_param_list(a, "_Json")).map(|p| param_name(&p).to_string()).collect()
 }
 
 /// A class's methods in `_native.pyi`.
@@ -201,41 +253,119 @@ fn python_stub(service: Service) -> String {
     rows(service).map(|op| format!("    def {}({}) -> {}: ...\n", op.python, python_params(op, "_Json"), op.result.python)).collect()
 }
 
+/// Rows of class `Synchronous` that `aio.py` shipped as coroutines before it was generated; they
+/// stay coroutines so `await` keeps working (every other synchronous row is a plain method there).
+const AIO_COROUTINES: &[&Operation] = &[&operations::GET_NEW_AUTH_SECRET];
+
+/// A synchronous row's plain method in `aio.py` (no I/O: nothing to take off the event loop).
+fn python_aio_plain(op: &Operation) -> String {
+    let call = format!("self._sync.{}({})", op.python, python_arg_names(op).join(", "));
+    let result = op.result.python.replace("_Json", "Json");
+    let body = if result == "None" { call } else { format!("return {call}") };
+    format!("    def {}({}) -> {result}:\n        {body}\n", op.python, python_params(op, "Json"))
+}
+
 /// A class's coroutine wrappers in `aio.py`.
 fn python_aio(service: Service) -> String {
     let mut s = String::new();
     for op in rows(service) {
-        let args: Vec<String> = op.args.iter().map(|a| a.python_name()).collect();
-        let call = format!("_run(self._sync.{}{})", op.python, args.iter().map(|a| format!(", {a}")).collect::<String>());
-        let result = op.result.python.replace("_Json", "Json");
-        let body = if result == "None" { format!("await {call}") } else { format!("return await {call}") };
         if !s.is_empty() {
             s.push('\n');
         }
+        if op.class == Class::Synchronous && !AIO_COROUTINES.contains(&op) {
+            s.push_str(&python_aio_plain(op));
+            continue;
+        }
+        let args = python_arg_names(op);
+        let call = format!("_run(self._sync.{}{})", op.python, args.iter().map(|a| format!(", {a}")).collect::<String>());
+        let result = op.result.python.replace("_Json", "Json");
+        let body = if result == "None" { format!("await {call}") } else { format!("return await {call}") };
         s.push_str(&format!("    async def {}({}) -> {result}:\n        {body}\n", op.python, python_params(op, "Json")));
     }
     s
 }
 
-/// A class's methods in `index.d.ts`.
+/// A class's methods (or the module's functions) in `index.d.ts`.
 fn typescript_methods(service: Service) -> String {
     let mut s = String::new();
+    let (indent, prefix) = if service == Service::Module { ("", "export declare function ") } else { ("  ", "") };
     for op in rows(service) {
         let args: Vec<String> = op.args.iter().map(|a| format!("{}{}: {}", a.name, if a.default.is_some() { "?" } else { "" }, a.ty.ts)).collect();
         let result = if op.class == Class::Synchronous { op.result.ts.to_string() } else { format!("Promise<{}>", op.result.ts) };
-        s.push_str(&format!("  /** {} */\n  {}({}): {result}\n", op.doc, op.js, args.join(", ")));
+        s.push_str(&format!("{indent}/** {} */\n{indent}{prefix}{}({}): {result}\n", op.doc, op.js, args.join(", ")));
     }
     s
 }
 
-/// `current` with the generated block of every class in [`GENERATED_SERVICES`] rewritten.
-fn class_blocks(file: &str, current: &str, comment: &str, indent: &str, block: fn(Service) -> String) -> String {
+/// The native addon's name of an operation (`passwordCreateUser`; the napi method is its snake_case).
+fn native_name(op: &Operation) -> String {
+    let prefix = op.service.native_prefix();
+    if prefix.is_empty() {
+        return op.js.to_string();
+    }
+    let mut chars = op.js.chars();
+    let first = chars.next().map(|c| c.to_ascii_uppercase()).into_iter();
+    format!("{prefix}{}", first.chain(chars).collect::<String>())
+}
+
+/// The JS expression converting argument `a` for the native call (helpers of index.js).
+fn js_argument(a: &Arg) -> String {
+    let name = a.name;
+    let convert = match a.ty.wire {
+        Wire::Str => "asStr",
+        Wire::Token => "asToken",
+        Wire::Bool => return format!("{name} === true"),
+        Wire::Object => "asObject",
+        Wire::Any => "asJson",
+        Wire::List => "asList",
+        Wire::Request => "asRequest",
+    };
+    // A token's absence already means the empty token.
+    if a.default.is_some() && a.ty.wire != Wire::Token { format!("opt({convert}, {name}, '{name}')") } else { format!("{convert}({name}, '{name}')") }
+}
+
+/// A class's method wrappers (entries of its prototype) or the module's functions in index.js:
+/// arguments converted, the native method called, its JSON parsed, its error made an AccountsError.
+fn node_js(service: Service) -> String {
+    let mut s = String::new();
+    let target = if service == Service::Module { "native" } else { "this._native" };
+    for op in rows(service) {
+        let params: Vec<&str> = op.args.iter().map(|a| a.name).collect();
+        let args: Vec<String> = op.args.iter().map(js_argument).collect();
+        let native = format!("{target}.{}({})", native_name(op), args.join(", "));
+        let body = match (op.class, op.result.ts) {
+            (Class::Synchronous, "void") => native,
+            (Class::Synchronous, _) => format!("return {native}"),
+            (_, "void") => format!("return callVoid({native})"),
+            _ => format!("return call({native})"),
+        };
+        let wrap = if op.class == Class::Synchronous { "sync" } else { "method" };
+        s.push_str(&format!("  /** {} */\n  {}: {wrap}(function ({}) {{ {body} }}),\n", op.doc, op.js, params.join(", ")));
+    }
+    s
+}
+
+/// The module functions index.mjs re-exports by name.
+fn node_mjs(service: Service) -> String {
+    rows(service).map(|op| format!("  {},\n", op.js)).collect()
+}
+
+/// `current` with the generated block of every service in `which` rewritten.
+fn class_blocks(file: &str, current: &str, comment: &str, indent: &str, which: &[Service], block: fn(Service) -> String) -> String {
     let mut text = current.to_string();
-    for (service, class) in GENERATED_SERVICES {
-        let begin = format!("{indent}{comment} BEGIN generated by accounts-codegen from core/src/operations.rs: {class} (make codegen)\n");
+    for service in which {
+        let name = region_name(*service);
+        let indent = if *service == Service::Module && indent == "  " && file.ends_with(".d.ts") { "" } else { indent };
+        let begin = format!("{indent}{comment} BEGIN generated by accounts-codegen from core/src/operations.rs: {name} (make codegen)\n");
         text = region(file, &text, &begin, &format!("{indent}{comment} END generated"), &block(*service));
     }
     text
+}
+
+/// The services with a Python class (the module function `verify_access_token` takes keyword
+/// options a row does not describe, so Python's stays hand-written).
+fn python_services() -> Vec<Service> {
+    services().into_iter().filter(|s| !s.python_class().is_empty()).collect()
 }
 
 /// The callback list of `accounts_callbacks_set`'s documentation (and so of the C header), as a
@@ -317,12 +447,18 @@ fn outputs(root: &Path) -> Vec<(PathBuf, String)> {
     let callbacks = root.join("ffi/src/callbacks.rs");
     let callbacks_text = c_callbacks(&read(&callbacks));
     let stub = root.join("bindings/python/python/accounts/_native.pyi");
-    let stub_text = class_blocks("_native.pyi", &read(&stub), "#", "    ", python_stub);
+    let stub_text = class_blocks("_native.pyi", &read(&stub), "#", "    ", &python_services(), python_stub);
     let aio = root.join("bindings/python/python/accounts/aio.py");
-    let aio_text = class_blocks("aio.py", &read(&aio), "#", "    ", python_aio);
+    let aio_text = class_blocks("aio.py", &read(&aio), "#", "    ", &python_services(), python_aio);
     let dts = root.join("bindings/node/index.d.ts");
-    let dts_text = class_blocks("index.d.ts", &read(&dts), "//", "  ", typescript_methods);
+    let dts_text = class_blocks("index.d.ts", &read(&dts), "//", "  ", &services(), typescript_methods);
+    let js = root.join("bindings/node/index.js");
+    let js_text = class_blocks("index.js", &read(&js), "//", "  ", &services(), node_js);
+    let mjs = root.join("bindings/node/index.mjs");
+    let mjs_text = class_blocks("index.mjs", &read(&mjs), "//", "  ", &[Service::Module], node_mjs);
     vec![
+        (js, js_text),
+        (mjs, mjs_text),
         (stub, stub_text),
         (aio, aio_text),
         (dts, dts_text),

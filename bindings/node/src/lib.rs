@@ -10,7 +10,7 @@ use accounts_core::callbacks::{Callbacks, HostCall, ListenerFn};
 use accounts_core::error::HostFailure;
 use accounts_core::operations::{self as ops, Class, Operation};
 use accounts_core::web::HttpRequest;
-use accounts_core::{AccountsError, AccountsServer, Config, ConnectionInfo, ErrorCode, ImpersonationTarget, RevokeAllOptions, input};
+use accounts_core::{AccountsError, AccountsServer, Config, ErrorCode, ImpersonationTarget, RevokeAllOptions, input};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
@@ -138,6 +138,9 @@ struct HashingPool {
     threads: Mutex<usize>,
 }
 
+/// The name of the hashing pool's threads, numbered.
+const HASHING_THREAD: &str = "accounts-hash-";
+
 static HASHING_POOL: std::sync::OnceLock<HashingPool> = std::sync::OnceLock::new();
 
 fn hashing_pool() -> &'static HashingPool {
@@ -154,7 +157,7 @@ impl HashingPool {
         while *threads < wanted {
             let rx = self.queue.clone();
             std::thread::Builder::new()
-                .name(format!("accounts-hash-{threads}"))
+                .name(format!("{HASHING_THREAD}{threads}"))
                 .spawn(move || {
                     loop {
                         let job = match rx.lock().unwrap_or_else(|p| p.into_inner()).recv() {
@@ -173,7 +176,11 @@ impl HashingPool {
 
 /// Runs the core call of `op` off the JS thread — on the hashing pool for an operation of class
 /// `Hashing` in core's table, else on the libuv pool — and returns the promise of its JSON.
-fn run<'e, T: serde::Serialize>(env: &'e Env, op: &Operation, f: impl FnOnce() -> CoreResult<T> + Send + 'static) -> Result<PromiseRaw<'e, String>> {
+fn run<'e, T: serde::Serialize>(
+    env: &'e Env,
+    op: &'static Operation,
+    f: impl FnOnce() -> CoreResult<T> + Send + 'static,
+) -> Result<PromiseRaw<'e, String>> {
     let f: CoreJob = Box::new(move || to_json_text(f()));
     if op.class != Class::Hashing {
         return Ok(env.spawn(Job(Some(f)))?.promise_object());
@@ -192,33 +199,81 @@ fn run<'e, T: serde::Serialize>(env: &'e Env, op: &Operation, f: impl FnOnce() -
     Ok(PromiseRaw::new(env.raw(), promise.raw()))
 }
 
-/// An operation of class `Inline` in core's table: on the calling (JS) thread when the core says
-/// this server may run it there and nothing it needed was busy — the answer comes without a
-/// thread-pool round trip (docs/architecture.md, "Inline calls") —, else on the pool like any call.
-/// A call abandoned because it would have waited changed nothing, so running it again is safe.
-fn run_inline<'e, T: serde::Serialize + 'static>(
+/// Runs the core call of `op` where its row in core's table says: class `Synchronous` on the
+/// calling (JS) thread; `Inline` there too when the core says this server may run it there and
+/// nothing it needed was busy — the answer comes without a thread-pool round trip
+/// (docs/architecture.md, "Inline calls") —, else on the pool like any call (a call abandoned
+/// because it would have waited changed nothing, so running it again is safe); `Hashing` on the
+/// hashing pool; `Pool` on the libuv pool. The JS side gets the JSON text or its promise.
+fn schedule<'e, T: serde::Serialize + 'static>(
     env: &'e Env,
     server: &AccountsServer,
-    op: &Operation,
+    op: &'static Operation,
     f: impl Fn() -> CoreResult<T> + Send + Sync + 'static,
 ) -> Result<Either<String, PromiseRaw<'e, String>>> {
-    if op.class == Class::Inline
-        && server.may_run_inline(op.js)
-        && let Some(out) = accounts_core::inline::without_waiting(|| caught(|| to_json_text(f())))
-    {
-        return out.map(Either::A).map_err(|e| coded(env, e));
+    #[cfg(feature = "self-test")]
+    let f = move || {
+        probe::record(op);
+        f()
+    };
+    let here = |out: Option<CoreResult<String>>| out.map(|out| out.map(Either::A).map_err(|e| coded(env, e)));
+    let ran = match op.class {
+        Class::Synchronous => here(Some(caught(|| to_json_text(f())))),
+        Class::Inline if server.may_run_inline(op.js) => here(accounts_core::inline::without_waiting(|| caught(|| to_json_text(f())))),
+        _ => None,
+    };
+    match ran {
+        Some(out) => out,
+        None => Ok(Either::B(run(env, op, f)?)),
     }
-    Ok(Either::B(run(env, op, f)?))
+}
+
+/// Where each core call ran (`self-test` builds only): the thread that ran it, told by what it is —
+/// the JS thread, a thread of the hashing pool, or another (a libuv pool thread) — for the test
+/// that every method runs where core's table says (bindings/node/test/scheduling.test.js).
+#[cfg(feature = "self-test")]
+mod probe {
+    use super::Operation;
+    use std::sync::{Mutex, OnceLock};
+    use std::thread::ThreadId;
+
+    pub(crate) static JS_THREAD: OnceLock<ThreadId> = OnceLock::new();
+    static RUNS: Mutex<Vec<(&'static str, &'static str)>> = Mutex::new(Vec::new());
+
+    pub(crate) fn record(op: &Operation) {
+        let thread = std::thread::current();
+        let place = if Some(&thread.id()) == JS_THREAD.get() {
+            "js"
+        } else if thread.name().is_some_and(|n| n.starts_with(super::HASHING_THREAD)) {
+            "hashing"
+        } else {
+            "libuv"
+        };
+        RUNS.lock().unwrap_or_else(|p| p.into_inner()).push((op.js, place));
+    }
+
+    /// The runs recorded since the last call, oldest first.
+    pub(crate) fn take() -> Vec<(&'static str, &'static str)> {
+        std::mem::take(&mut *RUNS.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// `[accountsJsName, place]` of every core call since the last call (`place`: js, hashing or
+/// libuv); only in builds with the `self-test` feature.
+#[cfg(feature = "self-test")]
+#[napi]
+pub fn self_test_runs() -> Vec<(String, String)> {
+    probe::take().into_iter().map(|(op, place)| (op.to_string(), place.to_string())).collect()
 }
 
 fn parse<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> CoreResult<T> {
     input::parse_json(what, text)
 }
 
-fn parse_opt<T: serde::de::DeserializeOwned + Default>(what: &str, text: Option<String>) -> CoreResult<T> {
+fn parse_opt<T: serde::de::DeserializeOwned + Default>(what: &str, text: &Option<String>) -> CoreResult<T> {
     match text {
         None => Ok(T::default()),
-        Some(t) => parse(what, &t),
+        Some(t) => parse(what, t),
     }
 }
 
@@ -236,6 +291,8 @@ impl NativeServer {
     #[napi(constructor)]
     pub fn new(env: Env, config_json: String, callback_names: Vec<String>, dispatcher: Option<Dispatcher>) -> Result<Self> {
         let config = Config::from_json(&config_json).map_err(|e| coded(&env, e))?;
+        #[cfg(feature = "self-test")]
+        let _ = probe::JS_THREAD.set(std::thread::current().id());
         let bridge = Arc::new(Bridge {
             dispatcher,
             pending: Mutex::new(HashMap::new()),
@@ -301,378 +358,100 @@ impl NativeServer {
         self.inner.resume_session_hooks().into_iter().map(String::from).collect()
     }
 
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn login_with_service<'e>(
-        &self,
-        env: &'e Env,
-        service: String,
-        params_json: String,
-        infos_json: Option<String>,
-    ) -> Result<PromiseRaw<'e, String>> {
-        let s = self.inner.clone();
-        run(env, &ops::LOGIN_WITH_SERVICE, move || {
-            let params: Value = parse("params", &params_json)?;
-            let infos: ConnectionInfo = parse_opt("infos", infos_json)?;
-            s.login_with_service(&service, &params, &infos)
-        })
-    }
-
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn authenticate_with_service<'e>(
-        &self,
-        env: &'e Env,
-        service: String,
-        params_json: String,
-        infos_json: Option<String>,
-    ) -> Result<PromiseRaw<'e, String>> {
-        let s = self.inner.clone();
-        run(env, &ops::AUTHENTICATE_WITH_SERVICE, move || {
-            let params: Value = parse("params", &params_json)?;
-            let infos: ConnectionInfo = parse_opt("infos", infos_json)?;
-            s.authenticate_with_service(&service, &params, &infos)
-        })
-    }
-
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn login_with_user<'e>(&self, env: &'e Env, user_json: String, infos_json: Option<String>) -> Result<PromiseRaw<'e, String>> {
-        let s = self.inner.clone();
-        run(env, &ops::LOGIN_WITH_USER, move || {
-            let user_id = input::user_id_argument(&parse::<Value>("user", &user_json)?)?;
-            let infos: ConnectionInfo = parse_opt("infos", infos_json)?;
-            s.login_with_user(&user_id, &infos)
-        })
-    }
-
-    #[napi(ts_return_type = "string | Promise<string>")]
-    pub fn resume_session<'e>(&self, env: &'e Env, access_token: String) -> Result<Either<String, PromiseRaw<'e, String>>> {
-        let s = self.inner.clone();
-        run_inline(env, &self.inner, &ops::RESUME_SESSION, move || s.resume_session(&access_token))
-    }
-
     /// The same as `resumeSession`, on the calling (JS) thread.
     #[napi]
     pub fn resume_session_sync(&self, env: Env, access_token: String) -> Result<String> {
         caught(|| to_json_text(self.inner.resume_session(&access_token))).map_err(|e| coded(&env, e))
     }
+}
 
-    #[napi(ts_return_type = "string | Promise<string>")]
-    pub fn refresh_tokens<'e>(
-        &self,
-        env: &'e Env,
-        access_token: String,
-        refresh_token: String,
-        infos_json: Option<String>,
-    ) -> Result<Either<String, PromiseRaw<'e, String>>> {
-        let s = self.inner.clone();
-        run_inline(env, &self.inner, &ops::REFRESH_TOKENS, move || {
-            let infos: ConnectionInfo = parse_opt("infos", infos_json.clone())?;
-            s.refresh_tokens(&access_token, &refresh_token, &infos)
-        })
-    }
+/// The native method of each operation of core's table, named as index.js calls it (the row's
+/// service prefix and name: `password_create_user` is `passwordCreateUser`): its arguments as
+/// index.js sends them (strings, JSON text), the core call, and the row that schedules it
+/// (`schedule`). A call may run twice when an inline attempt is abandoned, so the body only reads
+/// its arguments.
+macro_rules! operations {
+    ($($name:ident($($arg:ident: $ty:ty),*) = $row:ident => |$s:ident| $body:expr;)*) => {
+        #[napi]
+        impl NativeServer {
+            $(
+                #[napi(ts_return_type = "string | Promise<string>")]
+                pub fn $name<'e>(&self, env: &'e Env, $($arg: $ty),*) -> Result<Either<String, PromiseRaw<'e, String>>> {
+                    let $s = self.inner.clone();
+                    schedule(env, &self.inner, &ops::$row, move || $body)
+                }
+            )*
+        }
+    };
+}
 
-    #[napi(ts_return_type = "string | Promise<string>")]
-    pub fn logout<'e>(&self, env: &'e Env, access_token: String) -> Result<Either<String, PromiseRaw<'e, String>>> {
-        let s = self.inner.clone();
-        run_inline(env, &self.inner, &ops::LOGOUT, move || s.logout(&access_token))
-    }
+type Json = String;
+type OptJson = Option<String>;
 
-    /// Serves one request of the accounts-js REST API (docs/web.md): the request and the response as
-    /// core's JSON forms.
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn handle_http<'e>(&self, env: &'e Env, request_json: String) -> Result<PromiseRaw<'e, String>> {
-        let s = self.inner.clone();
-        run(env, &ops::HANDLE_HTTP, move || {
-            let request: HttpRequest = parse("request", &request_json)?;
-            Ok(s.handle_http(&request))
-        })
-    }
+operations! {
+    login_with_service(service: String, params: Json, infos: OptJson) = LOGIN_WITH_SERVICE =>
+        |s| s.login_with_service(&service, &parse::<Value>("params", &params)?, &parse_opt("infos", &infos)?);
+    authenticate_with_service(service: String, params: Json, infos: OptJson) = AUTHENTICATE_WITH_SERVICE =>
+        |s| s.authenticate_with_service(&service, &parse::<Value>("params", &params)?, &parse_opt("infos", &infos)?);
+    login_with_user(user: Json, infos: OptJson) = LOGIN_WITH_USER =>
+        |s| s.login_with_user(&input::user_id_argument(&parse::<Value>("user", &user)?)?, &parse_opt("infos", &infos)?);
+    resume_session(access_token: String) = RESUME_SESSION => |s| s.resume_session(&access_token);
+    refresh_tokens(access_token: String, refresh_token: String, infos: OptJson) = REFRESH_TOKENS =>
+        |s| s.refresh_tokens(&access_token, &refresh_token, &parse_opt("infos", &infos)?);
+    logout(access_token: String) = LOGOUT => |s| s.logout(&access_token);
+    impersonate(access_token: String, impersonated: Json, infos: OptJson) = IMPERSONATE =>
+        |s| s.impersonate(&access_token, &parse::<ImpersonationTarget>("impersonated", &impersonated)?, &parse_opt("infos", &infos)?);
+    find_user_by_id(user_id: String) = FIND_USER_BY_ID => |s| s.find_user_by_id(&user_id);
+    find_session_by_access_token(access_token: String) = FIND_SESSION_BY_ACCESS_TOKEN => |s| s.find_session_by_access_token(&access_token);
+    deactivate_user(user_id: String) = DEACTIVATE_USER => |s| s.deactivate_user(&user_id);
+    activate_user(user_id: String) = ACTIVATE_USER => |s| s.activate_user(&user_id);
+    list_sessions(user_id: String) = LIST_SESSIONS => |s| s.list_sessions(&user_id);
+    revoke_session(session_id: String) = REVOKE_SESSION => |s| s.revoke_session(&session_id);
+    revoke_all_sessions(user_id: String, options: OptJson) = REVOKE_ALL_SESSIONS =>
+        |s| s.revoke_all_sessions(&user_id, &parse_opt::<RevokeAllOptions>("options", &options)?);
+    import_users(records: Json) = IMPORT_USERS => |s| s.import_users(&parse::<Vec<Value>>("records", &records)?);
+    purge_expired() = PURGE_EXPIRED => |s| s.purge_expired();
+    reseal_all() = RESEAL_ALL => |s| s.reseal_all();
+    get_jwks() = GET_JWKS => |s| Ok(s.jwks());
+    set_keys(token_keys: Json) = SET_KEYS => |s| s.set_keys(&parse::<Value>("tokenKeys", &token_keys)?);
+    handle_http(request: Json) = HANDLE_HTTP => |s| Ok(s.handle_http(&parse::<HttpRequest>("request", &request)?));
+    http_user(request: Json) = HTTP_USER =>
+        |s| Ok(s.http_user(&parse::<HttpRequest>("request", &request)?)?.map(|(user, token)| json!({ "user": user, "accessToken": token })));
 
-    /// `{user, accessToken}` of a request to one of the app's own routes, or null.
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn http_user<'e>(&self, env: &'e Env, request_json: String) -> Result<PromiseRaw<'e, String>> {
-        let s = self.inner.clone();
-        run(env, &ops::HTTP_USER, move || {
-            let request: HttpRequest = parse("request", &request_json)?;
-            Ok(s.http_user(&request)?.map(|(user, token)| json!({ "user": user, "accessToken": token })))
-        })
-    }
+    password_create_user(user: Json) = CREATE_USER => |s| s.password().create_user(&parse::<Value>("user", &user)?);
+    password_authenticate(params: Json) = AUTHENTICATE => |s| s.password().authenticate(&parse::<Value>("params", &params)?);
+    password_find_user_by_email(email: String) = FIND_USER_BY_EMAIL => |s| s.password().find_user_by_email(&email);
+    password_find_user_by_username(username: String) = FIND_USER_BY_USERNAME => |s| s.password().find_user_by_username(&username);
+    password_set_password(user_id: String, password: String) = SET_PASSWORD => |s| s.password().set_password(&user_id, &password);
+    password_add_email(user_id: String, email: String, verified: bool) = ADD_EMAIL => |s| s.password().add_email(&user_id, &email, verified);
+    password_remove_email(user_id: String, email: String) = REMOVE_EMAIL => |s| s.password().remove_email(&user_id, &email);
+    password_send_verification_email(address: String) = SEND_VERIFICATION_EMAIL => |s| s.password().send_verification_email(&address);
+    password_verify_email(token: String) = VERIFY_EMAIL => |s| s.password().verify_email(&token);
+    password_send_reset_password_email(address: String) = SEND_RESET_PASSWORD_EMAIL => |s| s.password().send_reset_password_email(&address);
+    password_send_enrollment_email(address: String) = SEND_ENROLLMENT_EMAIL => |s| s.password().send_enrollment_email(&address);
+    password_reset_password(token: String, new_password: String, infos: OptJson, code: Option<String>) = RESET_PASSWORD =>
+        |s| s.password().reset_password(&token, &new_password, code.as_deref(), &parse_opt("infos", &infos)?);
+    password_change_password(user_id: String, old_password: String, new_password: String) = CHANGE_PASSWORD =>
+        |s| s.password().change_password(&user_id, &old_password, &new_password);
 
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn impersonate<'e>(
-        &self,
-        env: &'e Env,
-        access_token: String,
-        target_json: String,
-        infos_json: Option<String>,
-    ) -> Result<PromiseRaw<'e, String>> {
-        let s = self.inner.clone();
-        run(env, &ops::IMPERSONATE, move || {
-            let target: ImpersonationTarget = parse("impersonated", &target_json)?;
-            let infos: ConnectionInfo = parse_opt("infos", infos_json)?;
-            s.impersonate(&access_token, &target, &infos)
-        })
-    }
+    two_factor_get_new_auth_secret() = GET_NEW_AUTH_SECRET => |s| s.password().two_factor().get_new_auth_secret();
+    two_factor_set(user_id: String, secret: Json, code: String) = SET_TWO_FACTOR =>
+        |s| s.password().two_factor().set(&user_id, &input::base32_secret_argument(&parse::<Value>("secret", &secret)?)?, &code);
+    two_factor_unset(user_id: String, code: String) = UNSET_TWO_FACTOR => |s| s.password().two_factor().unset(&user_id, &code);
+    two_factor_regenerate_recovery_codes(user_id: String, code: String) = REGENERATE_RECOVERY_CODES =>
+        |s| s.password().two_factor().regenerate_recovery_codes(&user_id, &code);
+    two_factor_is_set(user_id: String) = IS_TWO_FACTOR_SET => |s| s.password().two_factor().is_set(&user_id);
 
-    #[napi(ts_return_type = "string | Promise<string>")]
-    pub fn find_user_by_id<'e>(&self, env: &'e Env, user_id: String) -> Result<Either<String, PromiseRaw<'e, String>>> {
-        let s = self.inner.clone();
-        run_inline(env, &self.inner, &ops::FIND_USER_BY_ID, move || s.find_user_by_id(&user_id))
-    }
+    magic_link_request_magic_link_email(email: String) = REQUEST_MAGIC_LINK_EMAIL => |s| s.magic_link().request_magic_link_email(&email);
 
-    #[napi(ts_return_type = "string | Promise<string>")]
-    pub fn find_session_by_access_token<'e>(&self, env: &'e Env, access_token: String) -> Result<Either<String, PromiseRaw<'e, String>>> {
-        let s = self.inner.clone();
-        run_inline(env, &self.inner, &ops::FIND_SESSION_BY_ACCESS_TOKEN, move || s.find_session_by_access_token(&access_token))
-    }
-
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn deactivate_user<'e>(&self, env: &'e Env, user_id: String) -> Result<PromiseRaw<'e, String>> {
-        let s = self.inner.clone();
-        run(env, &ops::DEACTIVATE_USER, move || s.deactivate_user(&user_id))
-    }
-
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn activate_user<'e>(&self, env: &'e Env, user_id: String) -> Result<PromiseRaw<'e, String>> {
-        let s = self.inner.clone();
-        run(env, &ops::ACTIVATE_USER, move || s.activate_user(&user_id))
-    }
-
-    #[napi(ts_return_type = "string | Promise<string>")]
-    pub fn list_sessions<'e>(&self, env: &'e Env, user_id: String) -> Result<Either<String, PromiseRaw<'e, String>>> {
-        let s = self.inner.clone();
-        run_inline(env, &self.inner, &ops::LIST_SESSIONS, move || s.list_sessions(&user_id))
-    }
-
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn revoke_session<'e>(&self, env: &'e Env, session_id: String) -> Result<PromiseRaw<'e, String>> {
-        let s = self.inner.clone();
-        run(env, &ops::REVOKE_SESSION, move || s.revoke_session(&session_id))
-    }
-
-    /// The JWKS document of the token signing key, as JSON text.
-    #[napi]
-    pub fn jwks_json(&self) -> String {
-        self.inner.jwks().to_string()
-    }
-
-    /// Replaces the JWT key ring (synchronous: it only parses keys).
-    #[napi]
-    pub fn set_keys(&self, env: Env, keys_json: String) -> Result<()> {
-        caught(|| self.inner.set_keys(&parse::<Value>("tokenKeys", &keys_json)?)).map_err(|e| coded(&env, e))
-    }
-
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn reseal_all<'e>(&self, env: &'e Env) -> Result<PromiseRaw<'e, String>> {
-        let s = self.inner.clone();
-        run(env, &ops::RESEAL_ALL, move || s.reseal_all())
-    }
-
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn import_users<'e>(&self, env: &'e Env, records_json: String) -> Result<PromiseRaw<'e, String>> {
-        let s = self.inner.clone();
-        run(env, &ops::IMPORT_USERS, move || {
-            let records: Vec<Value> = parse("records", &records_json)?;
-            s.import_users(&records)
-        })
-    }
-
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn purge_expired<'e>(&self, env: &'e Env) -> Result<PromiseRaw<'e, String>> {
-        let s = self.inner.clone();
-        run(env, &ops::PURGE_EXPIRED, move || s.purge_expired())
-    }
-
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn revoke_all_sessions<'e>(&self, env: &'e Env, user_id: String, options_json: Option<String>) -> Result<PromiseRaw<'e, String>> {
-        let s = self.inner.clone();
-        run(env, &ops::REVOKE_ALL_SESSIONS, move || {
-            let options: RevokeAllOptions = parse_opt("options", options_json)?;
-            s.revoke_all_sessions(&user_id, &options)
-        })
-    }
-
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn password_create_user<'e>(&self, env: &'e Env, user_json: String) -> Result<PromiseRaw<'e, String>> {
-        let s = self.inner.clone();
-        run(env, &ops::CREATE_USER, move || s.password().create_user(&parse::<Value>("user", &user_json)?))
-    }
-
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn password_authenticate<'e>(&self, env: &'e Env, params_json: String) -> Result<PromiseRaw<'e, String>> {
-        let s = self.inner.clone();
-        run(env, &ops::AUTHENTICATE, move || s.password().authenticate(&parse::<Value>("params", &params_json)?))
-    }
-
-    #[napi(ts_return_type = "string | Promise<string>")]
-    pub fn password_find_user_by_email<'e>(&self, env: &'e Env, email: String) -> Result<Either<String, PromiseRaw<'e, String>>> {
-        let s = self.inner.clone();
-        run_inline(env, &self.inner, &ops::FIND_USER_BY_EMAIL, move || s.password().find_user_by_email(&email))
-    }
-
-    #[napi(ts_return_type = "string | Promise<string>")]
-    pub fn password_find_user_by_username<'e>(&self, env: &'e Env, username: String) -> Result<Either<String, PromiseRaw<'e, String>>> {
-        let s = self.inner.clone();
-        run_inline(env, &self.inner, &ops::FIND_USER_BY_USERNAME, move || s.password().find_user_by_username(&username))
-    }
-
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn password_set_password<'e>(&self, env: &'e Env, user_id: String, password: String) -> Result<PromiseRaw<'e, String>> {
-        let s = self.inner.clone();
-        run(env, &ops::SET_PASSWORD, move || s.password().set_password(&user_id, &password))
-    }
-
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn password_add_email<'e>(&self, env: &'e Env, user_id: String, email: String, verified: bool) -> Result<PromiseRaw<'e, String>> {
-        let s = self.inner.clone();
-        run(env, &ops::ADD_EMAIL, move || s.password().add_email(&user_id, &email, verified))
-    }
-
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn password_remove_email<'e>(&self, env: &'e Env, user_id: String, email: String) -> Result<PromiseRaw<'e, String>> {
-        let s = self.inner.clone();
-        run(env, &ops::REMOVE_EMAIL, move || s.password().remove_email(&user_id, &email))
-    }
-
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn password_send_verification_email<'e>(&self, env: &'e Env, address: String) -> Result<PromiseRaw<'e, String>> {
-        let s = self.inner.clone();
-        run(env, &ops::SEND_VERIFICATION_EMAIL, move || s.password().send_verification_email(&address))
-    }
-
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn password_verify_email<'e>(&self, env: &'e Env, token: String) -> Result<PromiseRaw<'e, String>> {
-        let s = self.inner.clone();
-        run(env, &ops::VERIFY_EMAIL, move || s.password().verify_email(&token))
-    }
-
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn password_send_reset_password_email<'e>(&self, env: &'e Env, address: String) -> Result<PromiseRaw<'e, String>> {
-        let s = self.inner.clone();
-        run(env, &ops::SEND_RESET_PASSWORD_EMAIL, move || s.password().send_reset_password_email(&address))
-    }
-
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn password_send_enrollment_email<'e>(&self, env: &'e Env, address: String) -> Result<PromiseRaw<'e, String>> {
-        let s = self.inner.clone();
-        run(env, &ops::SEND_ENROLLMENT_EMAIL, move || s.password().send_enrollment_email(&address))
-    }
-
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn password_reset_password<'e>(
-        &self,
-        env: &'e Env,
-        token: String,
-        new_password: String,
-        infos_json: Option<String>,
-        code: Option<String>,
-    ) -> Result<PromiseRaw<'e, String>> {
-        let s = self.inner.clone();
-        run(env, &ops::RESET_PASSWORD, move || {
-            let infos: ConnectionInfo = parse_opt("infos", infos_json)?;
-            s.password().reset_password(&token, &new_password, code.as_deref(), &infos)
-        })
-    }
-
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn password_change_password<'e>(
-        &self,
-        env: &'e Env,
-        user_id: String,
-        old_password: String,
-        new_password: String,
-    ) -> Result<PromiseRaw<'e, String>> {
-        let s = self.inner.clone();
-        run(env, &ops::CHANGE_PASSWORD, move || s.password().change_password(&user_id, &old_password, &new_password))
-    }
-
-    /// Synchronous, as in accounts-js (rest-express uses its result directly); it only draws
-    /// random bytes and formats them.
-    #[napi]
-    pub fn two_factor_get_new_auth_secret(&self, env: Env) -> Result<String> {
-        caught(|| to_json_text(self.inner.password().two_factor().get_new_auth_secret())).map_err(|e| coded(&env, e))
-    }
-
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn two_factor_set<'e>(&self, env: &'e Env, user_id: String, secret_json: String, code: String) -> Result<PromiseRaw<'e, String>> {
-        let s = self.inner.clone();
-        run(env, &ops::SET_TWO_FACTOR, move || {
-            let secret = input::base32_secret_argument(&parse::<Value>("secret", &secret_json)?)?;
-            s.password().two_factor().set(&user_id, &secret, &code)
-        })
-    }
-
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn two_factor_unset<'e>(&self, env: &'e Env, user_id: String, code: String) -> Result<PromiseRaw<'e, String>> {
-        let s = self.inner.clone();
-        run(env, &ops::UNSET_TWO_FACTOR, move || s.password().two_factor().unset(&user_id, &code))
-    }
-
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn two_factor_regenerate_recovery_codes<'e>(&self, env: &'e Env, user_id: String, code: String) -> Result<PromiseRaw<'e, String>> {
-        let s = self.inner.clone();
-        run(env, &ops::REGENERATE_RECOVERY_CODES, move || s.password().two_factor().regenerate_recovery_codes(&user_id, &code))
-    }
-
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn two_factor_is_set<'e>(&self, env: &'e Env, user_id: String) -> Result<PromiseRaw<'e, String>> {
-        let s = self.inner.clone();
-        run(env, &ops::IS_TWO_FACTOR_SET, move || s.password().two_factor().is_set(&user_id))
-    }
-
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn magic_link_request_magic_link_email<'e>(&self, env: &'e Env, email: String) -> Result<PromiseRaw<'e, String>> {
-        let s = self.inner.clone();
-        run(env, &ops::REQUEST_MAGIC_LINK_EMAIL, move || s.magic_link().request_magic_link_email(&email))
-    }
-
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn oauth_authorization_url<'e>(
-        &self,
-        env: &'e Env,
-        provider: String,
-        options_json: Option<String>,
-        infos_json: Option<String>,
-    ) -> Result<PromiseRaw<'e, String>> {
-        let s = self.inner.clone();
-        run(env, &ops::AUTHORIZATION_URL, move || {
-            let options: Value = parse_opt("options", options_json)?;
-            let infos: ConnectionInfo = parse_opt("infos", infos_json)?;
-            s.oauth().authorization_url(&provider, &options, &infos)
-        })
-    }
-
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn oauth_check_providers<'e>(&self, env: &'e Env) -> Result<PromiseRaw<'e, String>> {
-        let s = self.inner.clone();
-        run(env, &ops::CHECK_PROVIDERS, move || s.oauth().check_providers())
-    }
-
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn oauth_link_account<'e>(&self, env: &'e Env, user_id: String, provider: String, params_json: String) -> Result<PromiseRaw<'e, String>> {
-        let s = self.inner.clone();
-        run(env, &ops::LINK_ACCOUNT, move || {
-            let params: Value = parse("params", &params_json)?;
-            s.oauth().link_account(&user_id, &provider, &params)
-        })
-    }
-
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn oauth_unlink_account<'e>(&self, env: &'e Env, user_id: String, provider: String) -> Result<PromiseRaw<'e, String>> {
-        let s = self.inner.clone();
-        run(env, &ops::UNLINK_ACCOUNT, move || s.oauth().unlink_account(&user_id, &provider))
-    }
-
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn oauth_provider_tokens<'e>(&self, env: &'e Env, user_id: String, provider: String) -> Result<PromiseRaw<'e, String>> {
-        let s = self.inner.clone();
-        run(env, &ops::PROVIDER_TOKENS, move || s.oauth().provider_tokens(&user_id, &provider))
-    }
-
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn oauth_list_linked_accounts<'e>(&self, env: &'e Env, user_id: String) -> Result<PromiseRaw<'e, String>> {
-        let s = self.inner.clone();
-        run(env, &ops::LIST_LINKED_ACCOUNTS, move || s.oauth().list_linked_accounts(&user_id))
-    }
+    oauth_authorization_url(provider: String, options: OptJson, infos: OptJson) = AUTHORIZATION_URL =>
+        |s| s.oauth().authorization_url(&provider, &parse_opt::<Value>("options", &options)?, &parse_opt("infos", &infos)?);
+    oauth_check_providers() = CHECK_PROVIDERS => |s| s.oauth().check_providers();
+    oauth_link_account(user_id: String, provider: String, params: Json) = LINK_ACCOUNT =>
+        |s| s.oauth().link_account(&user_id, &provider, &parse::<Value>("params", &params)?);
+    oauth_unlink_account(user_id: String, provider: String) = UNLINK_ACCOUNT => |s| s.oauth().unlink_account(&user_id, &provider);
+    oauth_list_linked_accounts(user_id: String) = LIST_LINKED_ACCOUNTS => |s| s.oauth().list_linked_accounts(&user_id);
+    oauth_provider_tokens(user_id: String, provider: String) = PROVIDER_TOKENS => |s| s.oauth().provider_tokens(&user_id, &provider);
 }
 
 /// Runs a job that panics, scheduled as the operation named `operation` (its accounts-js name) is
@@ -704,6 +483,8 @@ pub fn error_codes() -> Vec<(String, u32, bool)> {
 /// claims as JSON text, or throws the coded error.
 #[napi]
 pub fn verify_access_token(env: Env, token: String, options_json: String) -> Result<String> {
+    #[cfg(feature = "self-test")]
+    probe::record(&ops::VERIFY_ACCESS_TOKEN);
     caught(|| {
         let options: accounts_core::VerifyOptions = parse("options", &options_json)?;
         to_json_text(accounts_core::verify_access_token(&token, &options))

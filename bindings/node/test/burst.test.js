@@ -4,17 +4,14 @@
 // the process's memory stays bounded however many callers wait.
 const test = require('node:test')
 const assert = require('node:assert/strict')
-const fs = require('node:fs')
-const os = require('node:os')
-const path = require('node:path')
 const { AccountsServer } = require('..')
+const { fileDb } = require('../test-support/helpers')
 
 const BURST = 10000
 
-test('10 000 concurrent logins: every caller answered, memory bounded', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'burst-'))
+test('10 000 concurrent logins: every caller answered, memory bounded', async (t) => {
   const s = new AccountsServer({
-    db: `sqlite:${path.join(dir, 'accounts.db')}`,
+    db: fileDb(t, 'burst-'),
     tokenSecret: 'node-burst-secret-0123456789abcdef-012345',
     // 1 MiB per hash, at most 2 at once: 10 000 waiting logins may hold no more than 2 MiB of argon2 memory.
     services: { password: { hashing: { memoryKib: 1024, iterations: 1, parallelism: 1 }, maxConcurrentHashes: 2 } },

@@ -5,13 +5,9 @@
 // keep their error codes; a call with a hook, other writes and PostgreSQL go through the pool.
 const test = require('node:test')
 const assert = require('node:assert/strict')
-const fs = require('node:fs')
-const os = require('node:os')
-const path = require('node:path')
 const { AccountsServer, isAccountsError } = require('..')
 
-const SECRET = 'node-test-secret-0123456789abcdef-0123456'
-const FAST = { password: { hashing: { memoryKib: 256, iterations: 1, parallelism: 1 } } }
+const { SECRET, FAST, fileServer } = require('../test-support/helpers')
 
 /** Whether `promise` settles without the event loop turning (only microtasks run meanwhile). */
 async function settlesInline(promise) {
@@ -24,12 +20,6 @@ async function settlesInline(promise) {
   const inline = settled
   await promise.catch(() => {})
   return inline
-}
-
-function fileServer(t, extra = {}) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'accounts-inline-'))
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
-  return new AccountsServer({ db: `sqlite:${path.join(dir, 'a.db')}`, tokenSecret: SECRET, services: FAST, ...extra })
 }
 
 test('reads answer inline on SQLite and see writes at once', async (t) => {

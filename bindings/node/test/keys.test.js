@@ -9,7 +9,7 @@ const path = require('node:path')
 const { AccountsServer, verifyAccessToken, isAccountsError } = require('..')
 
 const KEYS = path.join(__dirname, '..', '..', '..', 'core', 'tests', 'keys')
-const FAST = { password: { hashing: { memoryKib: 256, iterations: 1, parallelism: 1 } } }
+const { FAST } = require('../test-support/helpers')
 const SEALING = 'node-sealing-secret-0123456789abcdef-01'
 const HMAC = { kid: 'h1', algorithm: 'HS256', secret: 'node-ring-secret-0123456789abcdef-0123' }
 const pem = (name) => fs.readFileSync(path.join(KEYS, name), 'utf8')

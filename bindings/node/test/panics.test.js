@@ -7,8 +7,7 @@ const assert = require('node:assert/strict')
 const native = require('../accounts.node')
 const { AccountsServer } = require('..')
 
-const SECRET = 'node-test-secret-0123456789abcdef-0123456'
-const FAST = { password: { hashing: { memoryKib: 256, iterations: 1, parallelism: 1 } } }
+const { SECRET, FAST } = require('../test-support/helpers')
 
 test('a panic in a job rejects with a coded Error on both pools, and the process goes on', async () => {
   for (const operation of ['resumeSession', 'createUser']) {

@@ -8,12 +8,9 @@
 // row of the benchmark: bench/node/bench.js.)
 const test = require('node:test')
 const assert = require('node:assert/strict')
-const fs = require('node:fs')
-const os = require('node:os')
-const path = require('node:path')
 const native = require('../accounts.node')
-const { AccountsServer } = require('..')
-const { SECRET } = require('../test-support/helpers.js')
+const { AccountsServer, verifyAccessToken, isAccountsError } = require('..')
+const { SECRET, FAST, fileDb } = require('../test-support/helpers.js')
 
 const CLASSES = new Map(native.operationClasses())
 // Slow enough that a queue of them lasts far longer than a pool call (a few ms each), two at once.
@@ -21,8 +18,7 @@ const SLOW = { password: { hashing: { memoryKib: 16384, iterations: 2, paralleli
 
 // A database file: its readers never wait for the writer the createUser calls keep busy.
 function server() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scheduling-'))
-  return new AccountsServer({ db: `sqlite:${path.join(dir, 'accounts.db')}`, tokenSecret: SECRET, services: SLOW })
+  return new AccountsServer({ db: fileDb(null, 'scheduling-'), tokenSecret: SECRET, services: SLOW })
 }
 
 // Each hashing method, called so that it settles (resolved or with a coded error) on its own.
@@ -87,3 +83,113 @@ for (const [name, call] of Object.entries(HASHING_CALLS)) {
     assert.ok((await b.all).every((r) => r.status === 'fulfilled'))
   })
 }
+
+// Every method, called once so that it reaches the core (resolved or with a coded error): the
+// addon's self-test probe (`selfTestRuns`) says which thread ran each core call.
+const EVERY_CALL = {
+  loginWithService: (c) => c.s.loginWithService('password', { user: 'nobody', password: 'a password' }),
+  authenticateWithService: (c) => c.s.authenticateWithService('password', { user: 'nobody', password: 'a password' }),
+  loginWithUser: async (c) => (c.login = await c.s.loginWithUser(c.id)),
+  resumeSession: (c) => c.s.resumeSession(c.login.tokens.accessToken),
+  refreshTokens: async (c) => (c.login = await c.s.refreshTokens(c.login.tokens.accessToken, c.login.tokens.refreshToken)),
+  impersonate: (c) => c.s.impersonate(c.login.tokens.accessToken, { userId: c.id }),
+  findUserById: (c) => c.s.findUserById(c.id),
+  findSessionByAccessToken: (c) => c.s.findSessionByAccessToken(c.login.tokens.accessToken),
+  listSessions: (c) => c.s.listSessions(c.id),
+  logout: (c) => c.s.logout(c.login.tokens.accessToken),
+  deactivateUser: (c) => c.s.deactivateUser('no-such-user'),
+  activateUser: (c) => c.s.activateUser('no-such-user'),
+  revokeSession: (c) => c.s.revokeSession('no-such-session'),
+  revokeAllSessions: (c) => c.s.revokeAllSessions(c.id),
+  importUsers: (c) => c.s.importUsers([]),
+  purgeExpired: (c) => c.s.purgeExpired(),
+  resealAll: (c) => c.s.resealAll(),
+  getJwks: (c) => c.s.getJwks(),
+  setKeys: (c) => c.s.setKeys({ current: 'missing', keys: [] }),
+  handleHttp: (c) => c.s.handleHttp({ method: 'GET', path: '/no-such-route', headers: {} }),
+  httpUser: (c) => c.s.httpUser({ method: 'GET', path: '/app', headers: {} }),
+  createUser: (c) => c.password.createUser({ username: 'every-call', password: 'a password' }),
+  authenticate: (c) => c.password.authenticate({ user: 'nobody', password: 'a password' }),
+  findUserByEmail: (c) => c.password.findUserByEmail('nobody@example.com'),
+  findUserByUsername: (c) => c.password.findUserByUsername('nobody'),
+  setPassword: (c) => c.password.setPassword('no-such-user', 'a new password'),
+  addEmail: (c) => c.password.addEmail('no-such-user', 'added@example.com'),
+  removeEmail: (c) => c.password.removeEmail('no-such-user', 'added@example.com'),
+  sendVerificationEmail: (c) => c.password.sendVerificationEmail('nobody@example.com'),
+  verifyEmail: (c) => c.password.verifyEmail('no-such-token'),
+  sendResetPasswordEmail: (c) => c.password.sendResetPasswordEmail('nobody@example.com'),
+  sendEnrollmentEmail: (c) => c.password.sendEnrollmentEmail('nobody@example.com'),
+  resetPassword: (c) => c.password.resetPassword('no-such-token', 'a new password'),
+  changePassword: (c) => c.password.changePassword('no-such-user', 'a password', 'a new password'),
+  getNewAuthSecret: (c) => c.password.twoFactor.getNewAuthSecret(),
+  set: (c) => c.password.twoFactor.set(c.id, 'JBSWY3DPEHPK3PXP', '000000'),
+  unset: (c) => c.password.twoFactor.unset(c.id, '000000'),
+  regenerateRecoveryCodes: (c) => c.password.twoFactor.regenerateRecoveryCodes(c.id, '000000'),
+  isSet: (c) => c.password.twoFactor.isSet(c.id),
+  requestMagicLinkEmail: (c) => c.s.getServices().magicLink.requestMagicLinkEmail('nobody@example.com'),
+  authorizationUrl: (c) => c.oauth.authorizationUrl('corp'),
+  checkProviders: (c) => c.oauth.checkProviders(),
+  linkAccount: (c) => c.oauth.linkAccount(c.id, 'corp', { token: 'x' }),
+  unlinkAccount: (c) => c.oauth.unlinkAccount(c.id, 'corp'),
+  listLinkedAccounts: (c) => c.oauth.listLinkedAccounts(c.id),
+  providerTokens: (c) => c.oauth.providerTokens(c.id, 'corp'),
+  verifyAccessToken: () => verifyAccessToken('not-a-token', { secret: SECRET, algorithm: 'HS256' }),
+}
+
+// Where the table lets each class run: the JS thread, the addon's hashing pool, the libuv pool.
+const ALLOWED = { hashing: ['hashing'], pool: ['libuv'], inline: ['js', 'libuv'], synchronous: ['js'] }
+
+test('every Node method runs its core call on the thread its class in the table gives', async (t) => {
+  assert.deepEqual(Object.keys(EVERY_CALL).sort(), [...CLASSES.keys()].sort(), 'one call per row of the table')
+  const s = new AccountsServer({
+    db: fileDb(t, 'scheduling-'),
+    tokenSecret: SECRET,
+    services: { ...FAST, oauth: { providers: { corp: { type: 'host' } } } },
+    sendMail: () => {},
+  })
+  const c = { s, password: s.getServices().password, oauth: s.getServices().oauth }
+  c.id = await c.password.createUser({ username: 'every', password: 'a password' })
+  native.selfTestRuns() // drop the setup's runs
+  for (const [name, call] of Object.entries(EVERY_CALL)) {
+    try {
+      await call(c)
+    } catch (e) {
+      assert.ok(isAccountsError(e), `${name}: ${e}`) // a coded error: the call reached the core
+    }
+    const runs = native.selfTestRuns()
+    assert.ok(runs.length > 0, `${name} reached no core call`)
+    for (const [op, place] of runs) {
+      assert.equal(op, name)
+      assert.ok(ALLOWED[CLASSES.get(name)].includes(place), `${name} (${CLASSES.get(name)}) ran on ${place}`)
+    }
+  }
+})
+
+test('a pool call completes while every hashing thread is held by a createUser', { timeout: 120_000 }, async (t) => {
+  // validatePassword runs inside createUser on its thread: while it is pending, that thread is
+  // held. Were createUser on the libuv pool, 64 of them would hold all its threads and the pool
+  // call below could not run until they were released (hostCallbackTimeout is 10 minutes).
+  let release
+  const gate = new Promise((resolve) => (release = resolve))
+  let holding = false
+  const s = new AccountsServer({
+    db: fileDb(t, 'scheduling-'),
+    tokenSecret: SECRET,
+    services: { ...FAST, password: { ...FAST.password, maxConcurrentHashes: 2 } },
+    hostCallbackTimeout: '10m',
+    validatePassword: async () => (holding ? gate.then(() => true) : true),
+  })
+  const password = s.getServices().password
+  const id = await password.createUser({ username: 'probe', password: 'a password' })
+  holding = true
+  native.selfTestRuns()
+  let settled = 0
+  const all = Array.from({ length: 64 }, (_, i) => password.createUser({ username: `held${i}`, password: 'a password' }).finally(() => settled++))
+  assert.equal(await password.twoFactor.isSet(id), false)
+  assert.equal(settled, 0, 'the pool call waited for hashing calls')
+  release()
+  assert.equal((await Promise.allSettled(all)).filter((r) => r.status === 'fulfilled').length, 64)
+  const runs = native.selfTestRuns()
+  assert.deepEqual(new Set(runs.filter(([op]) => op === 'createUser').map(([, place]) => place)), new Set(['hashing']))
+  assert.deepEqual(new Set(runs.filter(([op]) => op === 'isSet').map(([, place]) => place)), new Set(['libuv']))
+})

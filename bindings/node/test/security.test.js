@@ -7,8 +7,7 @@ const assert = require('node:assert/strict')
 const { authenticator } = require('otplib')
 const { AccountsServer, isAccountsError } = require('..')
 
-const { SECRET, FAST, rejects } = require('../test-support/helpers')
-const make = (extra = {}) => new AccountsServer({ db: 'sqlite::memory:', tokenSecret: SECRET, services: FAST, ...extra })
+const { SECRET, FAST, rejects, memoryServer: make } = require('../test-support/helpers')
 const IP = { ip: '198.51.100.7' }
 
 
@@ -147,8 +146,9 @@ test('a worker torn down while its callbacks are pending leaves the process heal
     await worker.terminate()
   }
   // The hashing threads that waited on the dead workers give up after hostCallbackTimeout and
-  // settle into environments that are gone; afterwards the main thread's calls still work.
-  await new Promise((resolve) => setTimeout(resolve, 1500))
+  // settle into environments that are gone; afterwards the main thread's calls still work. The
+  // hashing pool is one FIFO queue: the createUser below starts only after every job of the dead
+  // workers has been taken (no wait needed to be behind them).
   const s = make()
   await s.getServices().password.createUser({ username: 'after', password: 'long enough' })
   assert.equal((await s.loginWithService('password', { user: 'after', password: 'long enough' })).user.username, 'after')

@@ -4,8 +4,7 @@ const assert = require('node:assert/strict')
 const { AccountsServer, AccountsError, isAccountsError, ErrorCodes } = require('..')
 const native = require('../accounts.node')
 
-const { SECRET, FAST, rejects } = require('../test-support/helpers')
-const make = (extra = {}) => new AccountsServer({ db: 'sqlite::memory:', tokenSecret: SECRET, services: FAST, ...extra })
+const { SECRET, FAST, rejects, memoryServer: make } = require('../test-support/helpers')
 const claims = (t) => JSON.parse(Buffer.from(t.split('.')[1], 'base64url').toString())
 
 async function alice(s) {

@@ -5,8 +5,7 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const { AccountsServer } = require('..')
 
-const SECRET = 'node-web-secret-0123456789abcdef-0123456789'
-const FAST = { password: { hashing: { memoryKib: 256, iterations: 1, parallelism: 1 } } }
+const { SECRET, FAST } = require('../test-support/helpers')
 const CREDS = JSON.stringify({ user: { email: 'dana@example.com' }, password: 'first password' })
 
 test('handleHttp in bearer mode: pairs, objects and rawHeaders; the peer is the client', async () => {

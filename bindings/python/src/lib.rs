@@ -4,8 +4,9 @@
 
 use accounts_core::callbacks::{CALLBACK_NAMES, Callbacks, HostCall, ListenerFn};
 use accounts_core::error::HostFailure;
+use accounts_core::operations::{self as ops, Class, Operation};
 use accounts_core::web::HttpRequest;
-use accounts_core::{AccountsError, AccountsServer, Config, ConnectionInfo, ErrorCode, ImpersonationTarget, RevokeAllOptions};
+use accounts_core::{AccountsError, AccountsServer, Config, ErrorCode, input};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -114,7 +115,7 @@ fn from_py(obj: &Bound<'_, PyAny>, depth: usize) -> Result<Value, AccountsError>
     }
     if let Ok(s) = obj.cast::<PyString>() {
         let s = s.to_cow().map_err(|_| invalid("string is not valid UTF-8"))?;
-        accounts_core::input::check_size("string", &s)?;
+        input::check_size("string", &s)?;
         return Ok(Value::String(s.to_string()));
     }
     if let Ok(d) = obj.cast::<PyDict>() {
@@ -139,7 +140,7 @@ fn arg_str(py: Python<'_>, obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Strin
     match obj.cast::<PyString>() {
         Ok(s) => {
             let s = s.to_cow().map_err(|_| to_pyerr(py, invalid(format!("{what} is not valid UTF-8"))))?;
-            accounts_core::input::check_size(what, &s).map_err(|e| to_pyerr(py, e))?;
+            input::check_size(what, &s).map_err(|e| to_pyerr(py, e))?;
             Ok(s.to_string())
         }
         Err(_) => Err(to_pyerr(py, invalid(format!("{what} must be a str")))),
@@ -161,6 +162,50 @@ fn arg_typed<T: serde::de::DeserializeOwned + Default>(py: Python<'_>, obj: Opti
         None => Ok(T::default()),
         Some(o) if o.is_none() => Ok(T::default()),
         Some(o) => serde_json::from_value(arg_json(py, o)?).map_err(|e| to_pyerr(py, invalid(format!("{what}: {e}")))),
+    }
+}
+
+/// The argument conversions of the operation methods (`py_operations!`): each takes the argument
+/// as given (`None` when left out or passed as None) and its Python name.
+mod arg {
+    use super::*;
+
+    type Given<'a, 'py> = Option<&'a Bound<'py, PyAny>>;
+
+    /// A string (None is refused as any other non-string).
+    pub(crate) fn str(py: Python<'_>, obj: Given<'_, '_>, what: &str) -> PyResult<String> {
+        match obj {
+            Some(o) => arg_str(py, o, what),
+            None => Err(to_pyerr(py, invalid(format!("{what} must be a str")))),
+        }
+    }
+
+    /// A string or None.
+    pub(crate) fn opt_str(py: Python<'_>, obj: Given<'_, '_>, what: &str) -> PyResult<Option<String>> {
+        obj.filter(|o| !o.is_none()).map(|o| arg_str(py, o, what)).transpose()
+    }
+
+    /// A token: None is the empty token (see `arg_token`).
+    pub(crate) fn token(py: Python<'_>, obj: Given<'_, '_>, what: &str) -> PyResult<String> {
+        obj.map_or(Ok(String::new()), |o| arg_token(py, o, what))
+    }
+
+    /// Any JSON value (None is null).
+    pub(crate) fn json(py: Python<'_>, obj: Given<'_, '_>, _what: &str) -> PyResult<Value> {
+        obj.map_or(Ok(Value::Null), |o| arg_json(py, o))
+    }
+
+    /// A list of JSON values.
+    pub(crate) fn list(py: Python<'_>, obj: Given<'_, '_>, what: &str) -> PyResult<Vec<Value>> {
+        match json(py, obj, what)? {
+            Value::Array(items) => Ok(items),
+            _ => Err(to_pyerr(py, invalid(format!("{what} must be a list")))),
+        }
+    }
+
+    /// A core options type (`ConnectionInfo`, ...): None is its default.
+    pub(crate) fn typed<T: serde::de::DeserializeOwned + Default>(py: Python<'_>, obj: Given<'_, '_>, what: &str) -> PyResult<T> {
+        arg_typed(py, obj, what)
     }
 }
 
@@ -262,494 +307,284 @@ fn caught<T>(f: impl FnOnce() -> Result<T, AccountsError>) -> Result<T, Accounts
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| Err(AccountsError::new(ErrorCode::InternalError, "internal panic")))
 }
 
+/// Runs the core call of `op` as its row's class says: without the GIL (and off the event loop in
+/// `accounts.aio`), but for class `Synchronous` (no I/O, no hashing) on the calling thread.
+fn call<T: Send>(py: Python<'_>, op: &Operation, f: impl FnOnce() -> Result<T, AccountsError> + Send) -> PyResult<T> {
+    let out = if op.class == Class::Synchronous { caught(f) } else { py.detach(|| caught(f)) };
+    out.map_err(|e| to_pyerr(py, e))
+}
+
+/// The `#[pymethods]` of a class: its hand-written methods, then one method per row of core's
+/// operation table — its Python name, its arguments with their conversion (`arg::*`) and
+/// defaults, the row, and the core call — returning the core result as Python values.
+macro_rules! py_operations {
+    ($class:ty { $($extra:item)* } $($(#[$meta:meta])* $name:ident($($arg:ident: $conv:ident $(= $default:tt)?),*) = $row:ident => |$s:ident| $body:expr;)*) => {
+        #[pymethods]
+        impl $class {
+            $($extra)*
+            $(
+                $(#[$meta])*
+                #[pyo3(signature = ($($arg $(= $default)?),*))]
+                fn $name<'py>(&self, py: Python<'py>, $($arg: Option<&Bound<'py, PyAny>>),*) -> PyResult<Bound<'py, PyAny>> {
+                    $(let $arg = arg::$conv(py, $arg, stringify!($arg))?;)*
+                    let $s = &self.inner;
+                    let out = call(py, &ops::$row, || $body)?;
+                    ser_to_py(py, &out)
+                }
+            )*
+        }
+    };
+}
+
 /// `(status, headers, body)` of `handle_http`.
 type HttpAnswer<'py> = (u16, Vec<(String, String)>, Bound<'py, pyo3::types::PyBytes>);
 
-#[pymethods]
-impl PyServer {
-    /// `AccountsServer(config=None, *, db=..., token_secret=..., <option>=..., <callback>=...)`.
-    /// Options use snake_case (`token_secret`) or the camelCase config keys; callbacks are callables.
-    #[new]
-    #[pyo3(signature = (config=None, **kwargs))]
-    fn new(py: Python<'_>, config: Option<&Bound<'_, PyAny>>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
-        let mut cfg = match config {
-            None => Map::new(),
-            Some(c) => match arg_json(py, c)? {
-                Value::Object(m) => m,
-                _ => return Err(to_pyerr(py, AccountsError::new(ErrorCode::InvalidConfig, "config must be a dict"))),
-            },
-        };
-        let mut given: Vec<(String, Py<PyAny>)> = Vec::new();
-        if let Some(kw) = kwargs {
-            for (k, v) in kw.iter() {
-                let key = camel(&k.extract::<String>()?);
-                if CALLBACK_NAMES.contains(&key.as_str()) {
-                    if !v.is_none() {
-                        given.push((key, v.unbind()));
+py_operations! {
+    PyServer {
+        /// `AccountsServer(config=None, *, db=..., token_secret=..., <option>=..., <callback>=...)`.
+        /// Options use snake_case (`token_secret`) or the camelCase config keys; callbacks are callables.
+        #[new]
+        #[pyo3(signature = (config=None, **kwargs))]
+        fn new(py: Python<'_>, config: Option<&Bound<'_, PyAny>>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+            let mut cfg = match config {
+                None => Map::new(),
+                Some(c) => match arg_json(py, c)? {
+                    Value::Object(m) => m,
+                    _ => return Err(to_pyerr(py, AccountsError::new(ErrorCode::InvalidConfig, "config must be a dict"))),
+                },
+            };
+            let mut given: Vec<(String, Py<PyAny>)> = Vec::new();
+            if let Some(kw) = kwargs {
+                for (k, v) in kw.iter() {
+                    let key = camel(&k.extract::<String>()?);
+                    if CALLBACK_NAMES.contains(&key.as_str()) {
+                        if !v.is_none() {
+                            given.push((key, v.unbind()));
+                        }
+                        continue;
                     }
-                    continue;
-                }
-                cfg.insert(key, arg_json(py, &v)?);
-            }
-        }
-        let config = Config::from_value(Value::Object(cfg)).map_err(|e| to_pyerr(py, e))?;
-        let callbacks = callbacks_from(py, &given)?;
-        let inner = core_call!(py, AccountsServer::new(config, callbacks))?;
-        Ok(PyServer { inner: Arc::new(inner) })
-    }
-
-    /// Builds a server from a camelCase config dict (the JSON config of the other languages);
-    /// callbacks are given as keyword arguments.
-    #[staticmethod]
-    #[pyo3(signature = (config, **callbacks))]
-    fn from_config(py: Python<'_>, config: &Bound<'_, PyAny>, callbacks: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
-        if let Some(cb) = callbacks {
-            for k in cb.keys() {
-                let key: String = k.extract()?;
-                if !CALLBACK_NAMES.contains(&camel(&key).as_str()) {
-                    return Err(to_pyerr(py, AccountsError::new(ErrorCode::InvalidConfig, format!("{key} is not a callback"))));
+                    cfg.insert(key, arg_json(py, &v)?);
                 }
             }
+            let config = Config::from_value(Value::Object(cfg)).map_err(|e| to_pyerr(py, e))?;
+            let callbacks = callbacks_from(py, &given)?;
+            let inner = core_call!(py, AccountsServer::new(config, callbacks))?;
+            Ok(PyServer { inner: Arc::new(inner) })
         }
-        PyServer::new(py, Some(config), callbacks)
-    }
 
-    /// The effective options as a dict (camelCase keys; the secret shows as "[redacted]").
-    #[getter]
-    fn options<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        ser_to_py(py, self.inner.options())
-    }
-
-    /// The password service.
-    #[getter]
-    fn password(&self) -> PyPassword {
-        PyPassword { inner: self.inner.clone() }
-    }
-
-    /// The magic link service.
-    #[getter]
-    fn magic_link(&self) -> PyMagicLink {
-        PyMagicLink { inner: self.inner.clone() }
-    }
-
-    /// The OAuth service (links between provider identities and users).
-    #[getter]
-    fn oauth(&self) -> PyOAuth {
-        PyOAuth { inner: self.inner.clone() }
-    }
-
-    /// Names of the registered services.
-    fn get_services(&self) -> Vec<String> {
-        self.inner.service_names()
-    }
-
-    /// Adds an event listener `fn(payload: dict)`; returns its id for `off`.
-    fn on(&self, py: Python<'_>, event: &Bound<'_, PyAny>, listener: Py<PyAny>) -> PyResult<u64> {
-        let event = arg_str(py, event, "event")?;
-        if !listener.bind(py).is_callable() {
-            return Err(to_pyerr(py, invalid("listener must be callable")));
+        /// Builds a server from a camelCase config dict (the JSON config of the other languages);
+        /// callbacks are given as keyword arguments.
+        #[staticmethod]
+        #[pyo3(signature = (config, **callbacks))]
+        fn from_config(py: Python<'_>, config: &Bound<'_, PyAny>, callbacks: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+            if let Some(cb) = callbacks {
+                for k in cb.keys() {
+                    let key: String = k.extract()?;
+                    if !CALLBACK_NAMES.contains(&camel(&key).as_str()) {
+                        return Err(to_pyerr(py, AccountsError::new(ErrorCode::InvalidConfig, format!("{key} is not a callback"))));
+                    }
+                }
+            }
+            PyServer::new(py, Some(config), callbacks)
         }
-        let f: Arc<ListenerFn> = Arc::new(move |_event: &str, payload: &Value| call_py(&listener, std::slice::from_ref(payload)).map(|_| ()));
-        Ok(self.inner.on(&event, f))
-    }
 
-    /// Removes a listener; returns whether it was registered.
-    fn off(&self, listener_id: u64) -> bool {
-        self.inner.off(listener_id)
-    }
+        /// The effective options as a dict (camelCase keys; the secret shows as "[redacted]").
+        #[getter]
+        fn options<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+            ser_to_py(py, self.inner.options())
+        }
 
-    #[pyo3(signature = (service, params, infos=None))]
-    fn login_with_service<'py>(
-        &self,
-        py: Python<'py>,
-        service: &Bound<'py, PyAny>,
-        params: &Bound<'py, PyAny>,
-        infos: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let (service, params) = (arg_str(py, service, "service")?, arg_json(py, params)?);
-        let infos: ConnectionInfo = arg_typed(py, infos, "infos")?;
-        let r = core_call!(py, self.inner.login_with_service(&service, &params, &infos))?;
-        ser_to_py(py, &r)
-    }
+        /// The password service.
+        #[getter]
+        fn password(&self) -> PyPassword {
+            PyPassword { inner: self.inner.clone() }
+        }
 
-    #[pyo3(signature = (service, params, infos=None))]
-    fn authenticate_with_service(
-        &self,
-        py: Python<'_>,
-        service: &Bound<'_, PyAny>,
-        params: &Bound<'_, PyAny>,
-        infos: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<bool> {
-        let (service, params) = (arg_str(py, service, "service")?, arg_json(py, params)?);
-        let infos: ConnectionInfo = arg_typed(py, infos, "infos")?;
-        core_call!(py, self.inner.authenticate_with_service(&service, &params, &infos))
-    }
+        /// The magic link service.
+        #[getter]
+        fn magic_link(&self) -> PyMagicLink {
+            PyMagicLink { inner: self.inner.clone() }
+        }
 
+        /// The OAuth service (links between provider identities and users).
+        #[getter]
+        fn oauth(&self) -> PyOAuth {
+            PyOAuth { inner: self.inner.clone() }
+        }
+
+        /// Names of the registered services.
+        fn get_services(&self) -> Vec<String> {
+            self.inner.service_names()
+        }
+
+        /// Adds an event listener `fn(payload: dict)`; returns its id for `off`.
+        fn on(&self, py: Python<'_>, event: &Bound<'_, PyAny>, listener: Py<PyAny>) -> PyResult<u64> {
+            let event = arg_str(py, event, "event")?;
+            if !listener.bind(py).is_callable() {
+                return Err(to_pyerr(py, invalid("listener must be callable")));
+            }
+            let f: Arc<ListenerFn> = Arc::new(move |_event: &str, payload: &Value| call_py(&listener, std::slice::from_ref(payload)).map(|_| ()));
+            Ok(self.inner.on(&event, f))
+        }
+
+        /// Removes a listener; returns whether it was registered.
+        fn off(&self, listener_id: u64) -> bool {
+            self.inner.off(listener_id)
+        }
+
+        /// Serves one request of the accounts-js REST API (docs/web.md): `(status, headers, body)`.
+        /// `headers`: `(name, value)` pairs; `peer`: the connection's address (not an IP address: unknown).
+        #[pyo3(signature = (method, path, headers, body, peer=None, query=None))]
+        #[allow(clippy::too_many_arguments)] // the Python signature, one argument per request part
+        fn handle_http<'py>(
+            &self,
+            py: Python<'py>,
+            method: String,
+            path: String,
+            headers: Vec<(String, String)>,
+            body: Vec<u8>,
+            peer: Option<String>,
+            query: Option<String>,
+        ) -> PyResult<HttpAnswer<'py>> {
+            let request = HttpRequest { method, path, query, headers, body, peer: HttpRequest::peer_from(peer.as_deref()) };
+            let response = py.detach(|| self.inner.handle_http(&request));
+            Ok((response.status, response.headers, pyo3::types::PyBytes::new(py, &response.body)))
+        }
+
+        /// The user of a request to one of the app's own routes and the access token that resumed their
+        /// session, or None: the bearer token, else in cookie mode the access cookie with the CSRF
+        /// checks. Raises `CsrfRefused` / `MalformedRequest` (`details["status"]`: 403 / 400).
+        #[pyo3(signature = (method, path, headers, peer=None))]
+        fn http_user<'py>(
+            &self,
+            py: Python<'py>,
+            method: String,
+            path: String,
+            headers: Vec<(String, String)>,
+            peer: Option<String>,
+        ) -> PyResult<Option<(Bound<'py, PyAny>, String)>> {
+            let request = HttpRequest { method, path, query: None, headers, body: Vec::new(), peer: HttpRequest::peer_from(peer.as_deref()) };
+            match core_call!(py, self.inner.http_user(&request))? {
+                Some((user, token)) => Ok(Some((ser_to_py(py, &user)?, token))),
+                None => Ok(None),
+            }
+        }
+    }
+    login_with_service(service: str, params: json, infos: typed = None) = LOGIN_WITH_SERVICE =>
+        |s| s.login_with_service(&service, &params, &infos);
+    authenticate_with_service(service: str, params: json, infos: typed = None) = AUTHENTICATE_WITH_SERVICE =>
+        |s| s.authenticate_with_service(&service, &params, &infos);
     /// Logs in a user (a user dict with an `id`, or an id) without credentials.
-    #[pyo3(signature = (user, infos=None))]
-    fn login_with_user<'py>(&self, py: Python<'py>, user: &Bound<'py, PyAny>, infos: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
-        let id = accounts_core::input::user_id_argument(&arg_json(py, user)?).map_err(|e| to_pyerr(py, e))?;
-        let infos: ConnectionInfo = arg_typed(py, infos, "infos")?;
-        let r = core_call!(py, self.inner.login_with_user(&id, &infos))?;
-        ser_to_py(py, &r)
-    }
-
-    fn resume_session<'py>(&self, py: Python<'py>, access_token: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let token = arg_token(py, access_token, "access_token")?;
-        let user = core_call!(py, self.inner.resume_session(&token))?;
-        ser_to_py(py, &user)
-    }
-
-    /// Serves one request of the accounts-js REST API (docs/web.md): `(status, headers, body)`.
-    /// `headers`: `(name, value)` pairs; `peer`: the connection's address (not an IP address: unknown).
-    #[pyo3(signature = (method, path, headers, body, peer=None, query=None))]
-    #[allow(clippy::too_many_arguments)] // the Python signature, one argument per request part
-    fn handle_http<'py>(
-        &self,
-        py: Python<'py>,
-        method: String,
-        path: String,
-        headers: Vec<(String, String)>,
-        body: Vec<u8>,
-        peer: Option<String>,
-        query: Option<String>,
-    ) -> PyResult<HttpAnswer<'py>> {
-        let request = HttpRequest { method, path, query, headers, body, peer: HttpRequest::peer_from(peer.as_deref()) };
-        let response = py.detach(|| self.inner.handle_http(&request));
-        Ok((response.status, response.headers, pyo3::types::PyBytes::new(py, &response.body)))
-    }
-
-    /// The user of a request to one of the app's own routes and the access token that resumed their
-    /// session, or None: the bearer token, else in cookie mode the access cookie with the CSRF
-    /// checks. Raises `CsrfRefused` / `MalformedRequest` (`details["status"]`: 403 / 400).
-    #[pyo3(signature = (method, path, headers, peer=None))]
-    fn http_user<'py>(
-        &self,
-        py: Python<'py>,
-        method: String,
-        path: String,
-        headers: Vec<(String, String)>,
-        peer: Option<String>,
-    ) -> PyResult<Option<(Bound<'py, PyAny>, String)>> {
-        let request = HttpRequest { method, path, query: None, headers, body: Vec::new(), peer: HttpRequest::peer_from(peer.as_deref()) };
-        match core_call!(py, self.inner.http_user(&request))? {
-            Some((user, token)) => Ok(Some((ser_to_py(py, &user)?, token))),
-            None => Ok(None),
-        }
-    }
-
-    #[pyo3(signature = (access_token, refresh_token, infos=None))]
-    fn refresh_tokens<'py>(
-        &self,
-        py: Python<'py>,
-        access_token: &Bound<'py, PyAny>,
-        refresh_token: &Bound<'py, PyAny>,
-        infos: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let (at, rt) = (arg_token(py, access_token, "access_token")?, arg_token(py, refresh_token, "refresh_token")?);
-        let infos: ConnectionInfo = arg_typed(py, infos, "infos")?;
-        let r = core_call!(py, self.inner.refresh_tokens(&at, &rt, &infos))?;
-        ser_to_py(py, &r)
-    }
-
-    fn logout(&self, py: Python<'_>, access_token: &Bound<'_, PyAny>) -> PyResult<()> {
-        let token = arg_token(py, access_token, "access_token")?;
-        core_call!(py, self.inner.logout(&token))
-    }
-
-    #[pyo3(signature = (access_token, impersonated, infos=None))]
-    fn impersonate<'py>(
-        &self,
-        py: Python<'py>,
-        access_token: &Bound<'py, PyAny>,
-        impersonated: &Bound<'py, PyAny>,
-        infos: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let token = arg_token(py, access_token, "access_token")?;
-        let target: ImpersonationTarget = arg_typed(py, Some(impersonated), "impersonated")?;
-        let infos: ConnectionInfo = arg_typed(py, infos, "infos")?;
-        let r = core_call!(py, self.inner.impersonate(&token, &target, &infos))?;
-        ser_to_py(py, &r)
-    }
-
-    fn find_user_by_id<'py>(&self, py: Python<'py>, user_id: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let id = arg_str(py, user_id, "user_id")?;
-        let u = core_call!(py, self.inner.find_user_by_id(&id))?;
-        ser_to_py(py, &u)
-    }
-
-    fn find_session_by_access_token<'py>(&self, py: Python<'py>, access_token: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let token = arg_token(py, access_token, "access_token")?;
-        let s = core_call!(py, self.inner.find_session_by_access_token(&token))?;
-        ser_to_py(py, &s)
-    }
-
-    fn deactivate_user(&self, py: Python<'_>, user_id: &Bound<'_, PyAny>) -> PyResult<()> {
-        let id = arg_str(py, user_id, "user_id")?;
-        core_call!(py, self.inner.deactivate_user(&id))
-    }
-
-    fn activate_user(&self, py: Python<'_>, user_id: &Bound<'_, PyAny>) -> PyResult<()> {
-        let id = arg_str(py, user_id, "user_id")?;
-        core_call!(py, self.inner.activate_user(&id))
-    }
-
-    fn list_sessions<'py>(&self, py: Python<'py>, user_id: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let id = arg_str(py, user_id, "user_id")?;
-        let list = core_call!(py, self.inner.list_sessions(&id))?;
-        ser_to_py(py, &list)
-    }
-
-    fn revoke_session(&self, py: Python<'_>, session_id: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let id = arg_str(py, session_id, "session_id")?;
-        core_call!(py, self.inner.revoke_session(&id))
-    }
-
-    #[pyo3(signature = (user_id, options=None))]
-    fn revoke_all_sessions(&self, py: Python<'_>, user_id: &Bound<'_, PyAny>, options: Option<&Bound<'_, PyAny>>) -> PyResult<u64> {
-        let id = arg_str(py, user_id, "user_id")?;
-        let options: RevokeAllOptions = arg_typed(py, options, "options")?;
-        core_call!(py, self.inner.revoke_all_sessions(&id, &options))
-    }
-
+    login_with_user(user: json, infos: typed = None) = LOGIN_WITH_USER =>
+        |s| s.login_with_user(&input::user_id_argument(&user)?, &infos);
+    resume_session(access_token: token) = RESUME_SESSION => |s| s.resume_session(&access_token);
+    refresh_tokens(access_token: token, refresh_token: token, infos: typed = None) = REFRESH_TOKENS =>
+        |s| s.refresh_tokens(&access_token, &refresh_token, &infos);
+    logout(access_token: token) = LOGOUT => |s| s.logout(&access_token);
+    impersonate(access_token: token, impersonated: typed, infos: typed = None) = IMPERSONATE =>
+        |s| s.impersonate(&access_token, &impersonated, &infos);
+    find_user_by_id(user_id: str) = FIND_USER_BY_ID => |s| s.find_user_by_id(&user_id);
+    find_session_by_access_token(access_token: token) = FIND_SESSION_BY_ACCESS_TOKEN => |s| s.find_session_by_access_token(&access_token);
+    deactivate_user(user_id: str) = DEACTIVATE_USER => |s| s.deactivate_user(&user_id);
+    activate_user(user_id: str) = ACTIVATE_USER => |s| s.activate_user(&user_id);
+    list_sessions(user_id: str) = LIST_SESSIONS => |s| s.list_sessions(&user_id);
+    revoke_session(session_id: str) = REVOKE_SESSION => |s| s.revoke_session(&session_id);
+    revoke_all_sessions(user_id: str, options: typed = None) = REVOKE_ALL_SESSIONS =>
+        |s| s.revoke_all_sessions(&user_id, &options);
     /// Imports users stored by accounts-js (a list of mongo documents or typeorm rows); returns
     /// `{"imported", "skipped", "failed": [{"index", "code", "message"}]}`.
-    fn import_users<'py>(&self, py: Python<'py>, records: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let records = match arg_json(py, records)? {
-            Value::Array(items) => items,
-            _ => return Err(to_pyerr(py, invalid("records must be a list of user records".to_string()))),
-        };
-        let r = core_call!(py, self.inner.import_users(&records))?;
-        ser_to_py(py, &r)
-    }
-
+    import_users(records: list) = IMPORT_USERS => |s| s.import_users(&records);
     /// The JWKS document of the token signing key (`{"keys": [...]}`; empty for an HMAC secret).
-    fn get_jwks<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        to_py(py, &self.inner.jwks())
-    }
-
+    get_jwks() = GET_JWKS => |s| Ok(s.jwks());
     /// Deletes expired link tokens and failed-attempt counters; returns `{"tokens", "attempts"}`.
-    fn purge_expired<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let r = core_call!(py, self.inner.purge_expired())?;
-        ser_to_py(py, &r)
-    }
-
+    purge_expired() = PURGE_EXPIRED => |s| s.purge_expired();
     /// Replaces the JWT key ring without a restart (`token_keys`: `{"current": kid, "keys": [...]}`).
-    fn set_keys(&self, py: Python<'_>, token_keys: &Bound<'_, PyAny>) -> PyResult<()> {
-        let keys = arg_json(py, token_keys)?;
-        core_call!(py, self.inner.set_keys(&keys))
-    }
-
+    set_keys(token_keys: json) = SET_KEYS => |s| s.set_keys(&token_keys);
     /// Seals every two-factor secret still under an earlier sealing key with the current one; returns how many.
-    fn reseal_all(&self, py: Python<'_>) -> PyResult<u64> {
-        core_call!(py, self.inner.reseal_all())
-    }
+    reseal_all() = RESEAL_ALL => |s| s.reseal_all();
 }
 
-#[pymethods]
-impl PyPassword {
+py_operations! {
+    PyPassword {
+        /// The two-factor part of the service.
+        #[getter]
+        fn two_factor(&self) -> PyTwoFactor {
+            PyTwoFactor { inner: self.inner.clone() }
+        }
+
+        /// Hand-written: `verified` defaults to `False`, which a signature of the macro cannot say.
+        #[pyo3(signature = (user_id, email, verified=false))]
+        fn add_email<'py>(&self, py: Python<'py>, user_id: &Bound<'py, PyAny>, email: &Bound<'py, PyAny>, verified: bool) -> PyResult<()> {
+            let (id, email) = (arg_str(py, user_id, "user_id")?, arg_str(py, email, "email")?);
+            call(py, &ops::ADD_EMAIL, || self.inner.password().add_email(&id, &email, verified))
+        }
+    }
     /// Creates a user from `{"username"?, "email"?, "password"?, ...profile}`; returns the id.
-    fn create_user(&self, py: Python<'_>, user: &Bound<'_, PyAny>) -> PyResult<String> {
-        let user = arg_json(py, user)?;
-        core_call!(py, self.inner.password().create_user(&user))
-    }
-
-    fn authenticate<'py>(&self, py: Python<'py>, params: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let params = arg_json(py, params)?;
-        let u = core_call!(py, self.inner.password().authenticate(&params))?;
-        ser_to_py(py, &u)
-    }
-
-    fn find_user_by_email<'py>(&self, py: Python<'py>, email: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let email = arg_str(py, email, "email")?;
-        let u = core_call!(py, self.inner.password().find_user_by_email(&email))?;
-        ser_to_py(py, &u)
-    }
-
-    fn find_user_by_username<'py>(&self, py: Python<'py>, username: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let name = arg_str(py, username, "username")?;
-        let u = core_call!(py, self.inner.password().find_user_by_username(&name))?;
-        ser_to_py(py, &u)
-    }
-
-    fn set_password(&self, py: Python<'_>, user_id: &Bound<'_, PyAny>, password: &Bound<'_, PyAny>) -> PyResult<()> {
-        let (id, pw) = (arg_str(py, user_id, "user_id")?, arg_str(py, password, "password")?);
-        core_call!(py, self.inner.password().set_password(&id, &pw))
-    }
-
-    /// The two-factor part of the service.
-    #[getter]
-    fn two_factor(&self) -> PyTwoFactor {
-        PyTwoFactor { inner: self.inner.clone() }
-    }
-
-    #[pyo3(signature = (user_id, email, verified=false))]
-    fn add_email(&self, py: Python<'_>, user_id: &Bound<'_, PyAny>, email: &Bound<'_, PyAny>, verified: bool) -> PyResult<()> {
-        let (id, email) = (arg_str(py, user_id, "user_id")?, arg_str(py, email, "email")?);
-        core_call!(py, self.inner.password().add_email(&id, &email, verified))
-    }
-
-    fn remove_email(&self, py: Python<'_>, user_id: &Bound<'_, PyAny>, email: &Bound<'_, PyAny>) -> PyResult<()> {
-        let (id, email) = (arg_str(py, user_id, "user_id")?, arg_str(py, email, "email")?);
-        core_call!(py, self.inner.password().remove_email(&id, &email))
-    }
-
-    fn send_verification_email(&self, py: Python<'_>, address: &Bound<'_, PyAny>) -> PyResult<()> {
-        let address = arg_str(py, address, "address")?;
-        core_call!(py, self.inner.password().send_verification_email(&address))
-    }
-
-    fn verify_email(&self, py: Python<'_>, token: &Bound<'_, PyAny>) -> PyResult<()> {
-        let token = arg_str(py, token, "token")?;
-        core_call!(py, self.inner.password().verify_email(&token))
-    }
-
-    fn send_reset_password_email(&self, py: Python<'_>, address: &Bound<'_, PyAny>) -> PyResult<()> {
-        let address = arg_str(py, address, "address")?;
-        core_call!(py, self.inner.password().send_reset_password_email(&address))
-    }
-
-    fn send_enrollment_email(&self, py: Python<'_>, address: &Bound<'_, PyAny>) -> PyResult<()> {
-        let address = arg_str(py, address, "address")?;
-        core_call!(py, self.inner.password().send_enrollment_email(&address))
-    }
-
+    create_user(user: json) = CREATE_USER => |s| s.password().create_user(&user);
+    authenticate(params: json) = AUTHENTICATE => |s| s.password().authenticate(&params);
+    find_user_by_email(email: str) = FIND_USER_BY_EMAIL => |s| s.password().find_user_by_email(&email);
+    find_user_by_username(username: str) = FIND_USER_BY_USERNAME => |s| s.password().find_user_by_username(&username);
+    set_password(user_id: str, password: str) = SET_PASSWORD => |s| s.password().set_password(&user_id, &password);
+    remove_email(user_id: str, email: str) = REMOVE_EMAIL => |s| s.password().remove_email(&user_id, &email);
+    send_verification_email(address: str) = SEND_VERIFICATION_EMAIL => |s| s.password().send_verification_email(&address);
+    verify_email(token: str) = VERIFY_EMAIL => |s| s.password().verify_email(&token);
+    send_reset_password_email(address: str) = SEND_RESET_PASSWORD_EMAIL => |s| s.password().send_reset_password_email(&address);
+    send_enrollment_email(address: str) = SEND_ENROLLMENT_EMAIL => |s| s.password().send_enrollment_email(&address);
     /// Returns a LoginResult with `returnTokensAfterResetPassword` (for a user with two-factor on,
     /// only when `code` is valid), else None.
-    #[pyo3(signature = (token, new_password, infos = None, code = None))]
-    fn reset_password<'py>(
-        &self,
-        py: Python<'py>,
-        token: &Bound<'py, PyAny>,
-        new_password: &Bound<'py, PyAny>,
-        infos: Option<&Bound<'py, PyAny>>,
-        code: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let (token, pw) = (arg_str(py, token, "token")?, arg_str(py, new_password, "new_password")?);
-        let infos: ConnectionInfo = arg_typed(py, infos, "infos")?;
-        let code = code.map(|c| arg_str(py, c, "code")).transpose()?;
-        let r = core_call!(py, self.inner.password().reset_password(&token, &pw, code.as_deref(), &infos))?;
-        ser_to_py(py, &r)
-    }
-
-    fn change_password(
-        &self,
-        py: Python<'_>,
-        user_id: &Bound<'_, PyAny>,
-        old_password: &Bound<'_, PyAny>,
-        new_password: &Bound<'_, PyAny>,
-    ) -> PyResult<()> {
-        let id = arg_str(py, user_id, "user_id")?;
-        let (old, new) = (arg_str(py, old_password, "old_password")?, arg_str(py, new_password, "new_password")?);
-        core_call!(py, self.inner.password().change_password(&id, &old, &new))
-    }
+    reset_password(token: str, new_password: str, infos: typed = None, code: opt_str = None) = RESET_PASSWORD =>
+        |s| s.password().reset_password(&token, &new_password, code.as_deref(), &infos);
+    change_password(user_id: str, old_password: str, new_password: str) = CHANGE_PASSWORD =>
+        |s| s.password().change_password(&user_id, &old_password, &new_password);
 }
 
-#[pymethods]
-impl PyTwoFactor {
+py_operations! {
+    PyTwoFactor {}
     /// A new secret in speakeasy's shape: `{"ascii", "hex", "base32", "otpauthUrl", "otpauth_url"}` (the same URL; accounts-js reads `otpauth_url`).
-    fn get_new_auth_secret<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let secret = core_call!(py, self.inner.password().two_factor().get_new_auth_secret())?;
-        ser_to_py(py, &secret)
-    }
-
+    get_new_auth_secret() = GET_NEW_AUTH_SECRET => |s| s.password().two_factor().get_new_auth_secret();
     /// Turns two-factor on; `secret` is the base32 string or the dict from `get_new_auth_secret`.
     /// Returns the recovery codes.
-    fn set(&self, py: Python<'_>, user_id: &Bound<'_, PyAny>, secret: &Bound<'_, PyAny>, code: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
-        let id = arg_str(py, user_id, "user_id")?;
-        let secret = accounts_core::input::base32_secret_argument(&arg_json(py, secret)?).map_err(|e| to_pyerr(py, e))?;
-        let code = arg_str(py, code, "code")?;
-        core_call!(py, self.inner.password().two_factor().set(&id, &secret, &code))
-    }
-
-    fn unset(&self, py: Python<'_>, user_id: &Bound<'_, PyAny>, code: &Bound<'_, PyAny>) -> PyResult<()> {
-        let (id, code) = (arg_str(py, user_id, "user_id")?, arg_str(py, code, "code")?);
-        core_call!(py, self.inner.password().two_factor().unset(&id, &code))
-    }
-
-    fn regenerate_recovery_codes(&self, py: Python<'_>, user_id: &Bound<'_, PyAny>, code: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
-        let (id, code) = (arg_str(py, user_id, "user_id")?, arg_str(py, code, "code")?);
-        core_call!(py, self.inner.password().two_factor().regenerate_recovery_codes(&id, &code))
-    }
-
-    fn is_set(&self, py: Python<'_>, user_id: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let id = arg_str(py, user_id, "user_id")?;
-        core_call!(py, self.inner.password().two_factor().is_set(&id))
-    }
+    set(user_id: str, secret: json, code: str) = SET_TWO_FACTOR =>
+        |s| s.password().two_factor().set(&user_id, &input::base32_secret_argument(&secret)?, &code);
+    unset(user_id: str, code: str) = UNSET_TWO_FACTOR => |s| s.password().two_factor().unset(&user_id, &code);
+    regenerate_recovery_codes(user_id: str, code: str) = REGENERATE_RECOVERY_CODES =>
+        |s| s.password().two_factor().regenerate_recovery_codes(&user_id, &code);
+    is_set(user_id: str) = IS_TWO_FACTOR_SET => |s| s.password().two_factor().is_set(&user_id);
 }
 
-#[pymethods]
-impl PyMagicLink {
+py_operations! {
+    PyMagicLink {}
     /// Mails a login link; log in with `login_with_service("magicLink", {"token": ...})`.
-    fn request_magic_link_email(&self, py: Python<'_>, email: &Bound<'_, PyAny>) -> PyResult<()> {
-        let email = arg_str(py, email, "email")?;
-        core_call!(py, self.inner.magic_link().request_magic_link_email(&email))
+    request_magic_link_email(email: str) = REQUEST_MAGIC_LINK_EMAIL => |s| s.magic_link().request_magic_link_email(&email);
+}
+
+/// Python spells the options of `authorization_url` in snake_case (`login_hint`), as its other
+/// options; core takes the camelCase keys and refuses unknown ones.
+fn camel_keys(options: Value) -> Value {
+    match options {
+        Value::Object(given) => Value::Object(given.into_iter().map(|(k, v)| (camel(&k), v)).collect()),
+        other => other,
     }
 }
 
-#[pymethods]
-impl PyOAuth {
+py_operations! {
+    PyOAuth {}
     /// Starts an OpenID Connect login: `{"url", "state"}` (redirect the browser to `url`).
     /// `options`: `{"login_hint"?, "prompt"?}` (the camelCase spelling works too; others are refused).
     /// `infos`: the client's `{"ip", "userAgent"}` (its address bounds its pending flows).
-    #[pyo3(signature = (provider, options=None, infos=None))]
-    fn authorization_url<'py>(
-        &self,
-        py: Python<'py>,
-        provider: &Bound<'py, PyAny>,
-        options: Option<&Bound<'py, PyAny>>,
-        infos: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let provider = arg_str(py, provider, "provider")?;
-        // Python spells the options snake_case (`login_hint`), as its other options; core takes
-        // the camelCase keys and refuses unknown ones.
-        let options = match options.map(|o| arg_json(py, o)).transpose()?.unwrap_or(Value::Null) {
-            Value::Object(given) => Value::Object(given.into_iter().map(|(k, v)| (camel(&k), v)).collect()),
-            other => other,
-        };
-        let infos: ConnectionInfo = arg_typed(py, infos, "infos")?;
-        let request = core_call!(py, self.inner.oauth().authorization_url(&provider, &options, &infos))?;
-        ser_to_py(py, &request)
-    }
-
+    authorization_url(provider: str, options: json = None, infos: typed = None) = AUTHORIZATION_URL =>
+        |s| s.oauth().authorization_url(&provider, &camel_keys(options), &infos);
     /// Fetches every OpenID provider's discovery document and keys (call it at startup); raises
     /// `ProviderError` (`details["provider"]` names it) on the first that fails.
-    fn check_providers(&self, py: Python<'_>) -> PyResult<()> {
-        core_call!(py, self.inner.oauth().check_providers())
-    }
-
+    check_providers() = CHECK_PROVIDERS => |s| s.oauth().check_providers();
     /// Links the identity `params` prove at `provider` to the logged-in user; returns the link.
-    fn link_account<'py>(
-        &self,
-        py: Python<'py>,
-        user_id: &Bound<'py, PyAny>,
-        provider: &Bound<'py, PyAny>,
-        params: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let (id, provider, params) = (arg_str(py, user_id, "user_id")?, arg_str(py, provider, "provider")?, arg_json(py, params)?);
-        let account = core_call!(py, self.inner.oauth().link_account(&id, &provider, &params))?;
-        ser_to_py(py, &account)
-    }
-
+    link_account(user_id: str, provider: str, params: json) = LINK_ACCOUNT => |s| s.oauth().link_account(&user_id, &provider, &params);
     /// Removes the user's identity of `provider` (never their last way to log in).
-    fn unlink_account(&self, py: Python<'_>, user_id: &Bound<'_, PyAny>, provider: &Bound<'_, PyAny>) -> PyResult<()> {
-        let (id, provider) = (arg_str(py, user_id, "user_id")?, arg_str(py, provider, "provider")?);
-        core_call!(py, self.inner.oauth().unlink_account(&id, &provider))
-    }
-
+    unlink_account(user_id: str, provider: str) = UNLINK_ACCOUNT => |s| s.oauth().unlink_account(&user_id, &provider);
     /// The provider's own tokens from the user's last login or link (with `storeTokens`), else None.
-    fn provider_tokens<'py>(&self, py: Python<'py>, user_id: &Bound<'py, PyAny>, provider: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let (id, provider) = (arg_str(py, user_id, "user_id")?, arg_str(py, provider, "provider")?);
-        let tokens = core_call!(py, self.inner.oauth().provider_tokens(&id, &provider))?;
-        ser_to_py(py, &tokens)
-    }
-
+    provider_tokens(user_id: str, provider: str) = PROVIDER_TOKENS => |s| s.oauth().provider_tokens(&user_id, &provider);
     /// The user's linked identities, by provider name.
-    fn list_linked_accounts<'py>(&self, py: Python<'py>, user_id: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let id = arg_str(py, user_id, "user_id")?;
-        let list = core_call!(py, self.inner.oauth().list_linked_accounts(&id))?;
-        ser_to_py(py, &list)
-    }
+    list_linked_accounts(user_id: str) = LIST_LINKED_ACCOUNTS => |s| s.oauth().list_linked_accounts(&user_id);
 }
 
 /// Verifies an access token without a server (for other services); returns its claims.

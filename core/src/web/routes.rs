@@ -281,7 +281,7 @@ fn serve(ex: &Exchange<'_>, route: &Route, body: &Map<String, Value>, cleanup: &
         Route::VerifyAuthentication(service) => Reply::ok(json!(server.authenticate_with_service(service, &Value::Object(body.clone()), infos)?)),
         Route::AuthorizationUrl(provider) => {
             let mut options = Map::new();
-            for name in ["loginHint", "prompt", "purpose"] {
+            for name in crate::oauth::AUTHORIZATION_OPTIONS {
                 if let Some(v) = body.get(name) {
                     options.insert(name.into(), v.clone());
                 }

@@ -16,16 +16,7 @@ pub fn config(db: &str, extra: Value) -> Config {
     Config::from_value(base).unwrap()
 }
 
-fn merge(a: &mut Value, b: Value) {
-    match (a, b) {
-        (Value::Object(a), Value::Object(b)) => {
-            for (k, v) in b {
-                merge(a.entry(k).or_insert(Value::Null), v);
-            }
-        }
-        (a, b) => *a = b,
-    }
-}
+include!("merge.rs");
 
 pub fn memory() -> AccountsServer {
     AccountsServer::new(config("sqlite::memory:", json!({})), Callbacks::default()).unwrap()
