@@ -5,10 +5,11 @@
 //! Start with [`AccountsServer::new`] and a [`Config`]. The module tree, from the bottom up
 //! (docs/architecture.md):
 //!
-//! - foundations: [`error`], [`types`], [`config`], [`clock`], [`secret`], [`identifiers`],
-//!   [`input`], [`operations`] (the table of public operations the bindings and codegen read),
-//!   [`callbacks`] (host callbacks and the event bus), [`store`], [`tokens`], [`oidc`] (the OpenID
-//!   Connect relying party), [`inline`] (calls that never wait), `hashing`, `messages`, [`mail`];
+//! - foundations: [`error`], [`types`], [`config`], [`clock`], `secret`, `identifiers`, `input`,
+//!   [`operations`] (the table of public operations the bindings and codegen read), [`callbacks`]
+//!   (host callbacks and the event bus), `store`, [`tokens`], `oidc` (the OpenID Connect relying
+//!   party), `inline` (calls that never wait), `hashing`, `messages`, [`mail`] — the plumbing ones
+//!   (unlinked) private, shared with the bindings and tests under the hidden `host` module;
 //! - `context`: what every service shares; `auth`: what an authentication hands the login;
 //! - services, each depending only on the context and the services below it: `attempts`,
 //!   `links`, `sessions`, [`two_factor`], [`password`], [`magic_link`], [`oauth`], [`import`];
@@ -28,28 +29,66 @@ pub mod config;
 mod context;
 pub mod error;
 mod hashing;
-pub mod identifiers;
+mod identifiers;
 pub mod import;
-pub mod inline;
-pub mod input;
+mod inline;
+mod input;
 mod links;
 pub mod magic_link;
 pub mod mail;
 mod messages;
 pub mod oauth;
-pub mod oidc;
+mod oidc;
 pub mod operations;
 pub mod password;
-pub mod secret;
+mod secret;
 pub mod server;
 mod sessions;
-pub mod store;
+mod store;
 pub mod tokens;
 pub mod two_factor;
 pub mod types;
 pub mod web;
 
 pub use auth::{Authenticated, Completion};
+
+/// Plumbing the C library, the bindings, codegen and the tests of this workspace share — input
+/// bounds and argument shapes, inline calls, the store, sealing, identifier rules, the OpenID
+/// relying party. Not a public API: no stability promise, not documented (docs/architecture.md,
+/// "Public surface").
+#[doc(hidden)]
+pub mod host {
+    /// The store (see `store_of`).
+    pub mod store {
+        pub use crate::store::*;
+    }
+    /// Input bounds and argument shapes.
+    pub mod input {
+        pub use crate::input::*;
+    }
+    /// Calls that never wait.
+    pub mod inline {
+        pub use crate::inline::*;
+    }
+    /// Sealing and digests.
+    pub mod secret {
+        pub use crate::secret::*;
+    }
+    /// Username and email rules.
+    pub mod identifiers {
+        pub use crate::identifiers::*;
+    }
+    /// The OpenID Connect relying party.
+    pub mod oidc {
+        pub use crate::oidc::*;
+    }
+
+    /// The store of a server (tests and tools of this workspace; custom services use the
+    /// server's methods).
+    pub fn store_of(server: &crate::AccountsServer) -> &dyn crate::store::Store {
+        server.store()
+    }
+}
 pub use callbacks::{Callbacks, ListenerId, events};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;

@@ -225,8 +225,8 @@ impl AccountsServer {
         self.ctx.config()
     }
 
-    /// The store, for custom [`AuthService`]s.
-    pub fn store(&self) -> &dyn Store {
+    /// The store (the workspace's tests reach it through `host::store_of`).
+    pub(crate) fn store(&self) -> &dyn Store {
         self.ctx.store()
     }
 

@@ -4,7 +4,7 @@
 //! read that follows it) changed exactly as a run without faults changes it. No mail goes out for a
 //! flow that changed nothing. Runs on a SQLite file and, when given, on PostgreSQL.
 mod common;
-use accounts_core::store::faults::FaultPlan;
+use accounts_core::host::store::faults::FaultPlan;
 use accounts_core::*;
 use common::*;
 use serde_json::{Value, json};

@@ -1,6 +1,7 @@
 //! The attack suite (docs/security.md): one named test per attack, each asserting the refusal
 //! and its code. Timing attacks are measured as ratios in `make bench`, not asserted here.
 mod common;
+use accounts_core::host::*;
 use accounts_core::*;
 use base64::Engine;
 use common::*;
@@ -556,9 +557,9 @@ fn a_bcrypt_hash_is_upgraded_only_from_a_password_bcrypt_read_in_full() {
     let long = format!("{}-tail", "p".repeat(72));
     for (name, password, upgraded) in [("short", "legacy password", true), ("long", long.as_str(), false)] {
         let id = s.password().create_user(&json!({"username": name})).unwrap();
-        s.store().set_password_hash(&id, &bcrypt::hash(password, 4).unwrap(), 0).unwrap();
+        store_of(&s).set_password_hash(&id, &bcrypt::hash(password, 4).unwrap(), 0).unwrap();
         login(&s, name, password, "203.0.113.9").unwrap();
-        let stored = s.store().find_password_hash(&id).unwrap().unwrap();
+        let stored = store_of(&s).find_password_hash(&id).unwrap().unwrap();
         assert_eq!(stored.starts_with("$argon2id$"), upgraded, "{name}");
         login(&s, name, password, "203.0.113.9").expect("the owner still logs in");
     }
@@ -699,7 +700,7 @@ fn import_refuses_bcrypt_hashes_of_a_bad_cost_or_shape() {
     login(&s, "ok", "old password", "203.0.113.9").unwrap();
     // A hash stored before the check is refused at login, not run for 2^31 rounds.
     let id = s.password().create_user(&json!({"username": "legacy"})).unwrap();
-    s.store().set_password_hash(&id, &format!("$2b$31${body}"), 0).unwrap();
+    store_of(&s).set_password_hash(&id, &format!("$2b$31${body}"), 0).unwrap();
     assert_eq!(code(login(&s, "legacy", "old password", "203.0.113.9")), ErrorCode::InternalError);
 }
 
@@ -892,10 +893,10 @@ fn the_timing_floor_and_import_ignore_malformed_costs() {
     // An out-of-range hash stored earlier does not turn the floor off for the others: the store's
     // scan reports the highest cost in range.
     let legacy = s.password().create_user(&json!({"username": "legacy"})).unwrap();
-    s.store().set_password_hash(&legacy, &format!("$2b$31${body}"), 0).unwrap();
+    store_of(&s).set_password_hash(&legacy, &format!("$2b$31${body}"), 0).unwrap();
     let imported = s.password().create_user(&json!({"username": "imported"})).unwrap();
-    s.store().set_password_hash(&imported, &bcrypt::hash("pw", 6).unwrap(), 0).unwrap();
-    assert_eq!(s.store().max_bcrypt_cost().unwrap(), Some(6));
+    store_of(&s).set_password_hash(&imported, &bcrypt::hash("pw", 6).unwrap(), 0).unwrap();
+    assert_eq!(store_of(&s).max_bcrypt_cost().unwrap(), Some(6));
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! a call returned. After each kill every acknowledged write must be in the database, no refresh
 //! lineage forked, and SQLite's `integrity_check` must say ok. 20 rounds per backend.
 mod common;
+use accounts_core::host::*;
 use accounts_core::*;
 use common::*;
 use serde_json::json;
@@ -105,7 +106,7 @@ fn check_round(db: &str, acked: &Acked) {
         assert!(s.list_sessions(&user.id).unwrap().iter().any(|x| &x.id == sid), "acknowledged session of {name} lost");
     }
     for (sid, refresh) in &acked.refreshed {
-        let session = s.store().find_session(sid).unwrap().unwrap();
+        let session = store_of(&s).find_session(sid).unwrap().unwrap();
         // One rotation, and its token is the one the child was given: no fork, nothing lost.
         assert_eq!(session.session.refresh_count, 1, "lineage of {sid}");
         assert_eq!(session.refresh_digest, secret::digest(refresh), "refresh token of {sid}");

@@ -1,5 +1,6 @@
 //! Account flows: emails, verification, reset, enrollment, change password, two-factor, magic links.
 mod common;
+use accounts_core::host::*;
 use accounts_core::*;
 use common::*;
 use serde_json::{Value, json};
@@ -146,7 +147,7 @@ fn reset_password_can_log_in_and_keep_sessions() {
     let id = user_with_email(&s);
     // Proven before (a reset proving the account's first address ends every session whatever the
     // option: docs/security.md, "Pre-account hijack").
-    s.store().verify_email(&id, "dana@example.com", 0).unwrap();
+    store_of(&s).verify_email(&id, "dana@example.com", 0).unwrap();
     let session = login(&s, "first password").unwrap();
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     let log = seen.clone();
@@ -256,8 +257,8 @@ fn tokens_are_stored_only_as_digests() {
     s.password().send_reset_password_email("dana@example.com").unwrap();
     let (_, token) = last_link(&mails);
     // The store knows the digest, not the token.
-    assert!(s.store().take_token(&token, &["resetPassword"]).unwrap().is_none());
-    let rec = s.store().take_token(&secret::digest(&token), &["resetPassword"]).unwrap().unwrap();
+    assert!(store_of(&s).take_token(&token, &["resetPassword"]).unwrap().is_none());
+    let rec = store_of(&s).take_token(&secret::digest(&token), &["resetPassword"]).unwrap().unwrap();
     assert_eq!((rec.user_id.as_str(), rec.kind.as_str(), rec.address.as_deref()), (id.as_str(), "resetPassword", Some("dana@example.com")));
 }
 
@@ -344,7 +345,7 @@ fn totp_matches_rfc_6238_and_the_secret_is_sealed() {
     let id = user_with_email(&s);
     let base32 = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
     let codes = s.password().two_factor().set(&id, base32, "081804").unwrap();
-    let stored = s.store().find_service(&id, "two-factor").unwrap().unwrap();
+    let stored = store_of(&s).find_service(&id, "two-factor").unwrap().unwrap();
     assert!(!stored.contains(base32) && !stored.contains(&hex::encode("12345678901234567890")));
     assert!(!stored.contains(&codes[0]));
     {

@@ -1,6 +1,7 @@
 //! Importing accounts-js users (docs/migrating-from-accounts-js.md): mongo documents and typeorm
 //! rows in, logins with the same passwords and TOTP codes out; idempotent, per-record failures.
 mod common;
+use accounts_core::host::*;
 use accounts_core::*;
 use common::*;
 use serde_json::{Value, json};
@@ -43,8 +44,8 @@ fn mongo_and_typeorm_records_log_in_with_their_passwords_and_codes() {
     assert_eq!(stored.created_at, 1_700_000_000_000);
     assert_eq!(stored.updated_at, 1_700_000_100_000);
     assert_eq!(stored.profile["profile"], json!({"name": "ann"}));
-    assert_eq!(s.store().find_service(&stored.id, "github").unwrap().as_deref(), Some(r#"{"id":42,"login":"ann"}"#));
-    assert!(s.store().find_service(&stored.id, "resume").unwrap().is_none(), "sessions are not carried over");
+    assert_eq!(store_of(&s).find_service(&stored.id, "github").unwrap().as_deref(), Some(r#"{"id":42,"login":"ann"}"#));
+    assert!(store_of(&s).find_service(&stored.id, "resume").unwrap().is_none(), "sessions are not carried over");
 
     // Two-factor carried over: the password alone is not enough; the same TOTP code works.
     let login = |code: Option<String>| {
@@ -58,8 +59,8 @@ fn mongo_and_typeorm_records_log_in_with_their_passwords_and_codes() {
     let now = (clock.now_ms() / 1000) as u64;
     let r = login(Some(totp_code(TOTP_SECRET, now))).unwrap();
     assert_eq!(r.user.id, "65a1f0000000000000000001");
-    assert!(s.store().find_password_hash(&r.user.id).unwrap().unwrap().starts_with("$argon2id$"), "bcrypt upgraded at login");
-    assert!(!s.store().find_service(&r.user.id, "two-factor").unwrap().unwrap().contains(TOTP_SECRET), "sealed");
+    assert!(store_of(&s).find_password_hash(&r.user.id).unwrap().unwrap().starts_with("$argon2id$"), "bcrypt upgraded at login");
+    assert!(!store_of(&s).find_service(&r.user.id, "two-factor").unwrap().unwrap().contains(TOTP_SECRET), "sealed");
 
     // bob: typeorm shape, numeric id, deactivated flag kept.
     let bob = s.find_user_by_id("7").unwrap().unwrap();

@@ -4,7 +4,8 @@
 //! writes give up having changed nothing. Busy connections: the unit test in core/src/store/sqlite.rs.
 mod common;
 use accounts_core::callbacks::Callbacks;
-use accounts_core::inline::without_waiting;
+use accounts_core::host::inline::without_waiting;
+use accounts_core::host::*;
 use accounts_core::*;
 use common::*;
 use serde_json::json;

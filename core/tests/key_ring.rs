@@ -3,6 +3,7 @@
 //! the ring at run time; the JWKS carries the public keys only; changing the JWT key leaves
 //! two-factor working; sealing keys rotate with `resealAll`.
 mod common;
+use accounts_core::host::*;
 use accounts_core::*;
 use base64::Engine;
 use common::*;
@@ -212,9 +213,9 @@ fn changing_the_jwt_key_leaves_two_factor_working_and_sealing_keys_rotate() {
     let rotated = "the-rotated-sealing-secret-0123456789abc";
     let (s, clock) = open(ring("k2", std::slice::from_ref(&k2)), rotated, &[SEALING]);
     clock.advance_secs(120);
-    let old_doc = s.store().find_service(&id, "two-factor").unwrap().unwrap();
+    let old_doc = store_of(&s).find_service(&id, "two-factor").unwrap().unwrap();
     assert_eq!(s.reseal_all().unwrap(), 1);
-    assert_ne!(s.store().find_service(&id, "two-factor").unwrap().unwrap(), old_doc);
+    assert_ne!(store_of(&s).find_service(&id, "two-factor").unwrap().unwrap(), old_doc);
     assert_eq!(s.reseal_all().unwrap(), 0, "nothing left under the old key");
     drop(s);
     // Now the old sealing secret can go.

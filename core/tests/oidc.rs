@@ -3,6 +3,7 @@
 //! a minimal one written for the test, so it can mint the broken ID tokens a real one never would;
 //! the language suites run the same flow against the certified `oidc-provider` (tests/oidc).
 mod common;
+use accounts_core::host::*;
 use accounts_core::*;
 use base64::Engine;
 use common::*;

@@ -1,4 +1,5 @@
 mod common;
+use accounts_core::host::*;
 use accounts_core::*;
 use common::*;
 use serde_json::json;
@@ -110,11 +111,11 @@ fn bcrypt_hash_from_accounts_js_is_accepted_then_rehashed_to_argon2id() {
     let s = memory();
     let id = s.password().create_user(&json!({"username": "legacy"})).unwrap();
     let bcrypt_hash = bcrypt::hash("old-js-password", 4).unwrap().replace("$2b$", "$2a$");
-    s.store().set_password_hash(&id, &bcrypt_hash, 0).unwrap();
+    store_of(&s).set_password_hash(&id, &bcrypt_hash, 0).unwrap();
     assert_eq!(code(s.password().authenticate(&json!({"user": "legacy", "password": "nope-nope"}))), ErrorCode::InvalidCredentials);
-    assert_eq!(s.store().find_password_hash(&id).unwrap().unwrap(), bcrypt_hash, "a failed login does not rehash");
+    assert_eq!(store_of(&s).find_password_hash(&id).unwrap().unwrap(), bcrypt_hash, "a failed login does not rehash");
     s.login_with_service("password", &json!({"user": "legacy", "password": "old-js-password"}), &no_info()).unwrap();
-    let stored = s.store().find_password_hash(&id).unwrap().unwrap();
+    let stored = store_of(&s).find_password_hash(&id).unwrap().unwrap();
     assert!(stored.starts_with("$argon2id$v=19$m=256,t=1,p=1$"), "{stored}");
     s.password().authenticate(&json!({"user": "legacy", "password": "old-js-password"})).unwrap();
 }

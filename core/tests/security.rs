@@ -1,4 +1,5 @@
 mod common;
+use accounts_core::host::*;
 use accounts_core::*;
 use base64::Engine;
 use common::*;
@@ -95,7 +96,7 @@ fn no_secret_in_any_returned_user() {
         serde_json::to_string(&s.password().authenticate(&json!({"user": "alice", "password": "correct horse"})).unwrap()).unwrap(),
         serde_json::to_string(&s.list_sessions(&id).unwrap()).unwrap(),
     ];
-    let hash = s.store().find_password_hash(&id).unwrap().unwrap();
+    let hash = store_of(&s).find_password_hash(&id).unwrap().unwrap();
     for u in users {
         for secret in ["correct horse", "$argon2", hash.as_str(), "password", "services", "hash", "digest", &r.tokens.refresh_token] {
             assert!(!u.contains(secret), "{secret:?} leaked in {u}");

@@ -5,6 +5,7 @@
 //! acknowledged for it (a forked lineage would not), logged-out sessions must be invalid, and no
 //! call may have failed — "database is locked" included. Prints p50/p99 per operation and RSS.
 mod common;
+use accounts_core::host::*;
 use accounts_core::*;
 use common::*;
 use serde_json::json;
@@ -173,7 +174,7 @@ fn soak(db: &str, label: &str) {
             users += 1;
         }
         for (sid, (refreshes, last, logged_out)) in &l.sessions {
-            let rec = s.store().find_session(sid).unwrap().unwrap_or_else(|| panic!("session {sid} lost"));
+            let rec = store_of(&s).find_session(sid).unwrap().unwrap_or_else(|| panic!("session {sid} lost"));
             assert_eq!(rec.session.refresh_count, *refreshes, "session {sid}: refreshes stored vs acknowledged");
             assert_eq!(rec.refresh_digest, secret::digest(last), "session {sid}: the last refresh token handed out is the live one");
             if *logged_out {

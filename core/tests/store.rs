@@ -2,7 +2,8 @@
 //! when `ACCOUNTS_TEST_PG_URL` names a server (`make test` starts one; with
 //! `ACCOUNTS_REQUIRE_PG=1` a missing server fails the suite instead of skipping PostgreSQL).
 mod common;
-use accounts_core::store::{NewUser, SessionRecord, Store, TokenRecord, TokenScope, postgres::PostgresStore, sqlite::SqliteStore};
+use accounts_core::host::store::{NewUser, SessionRecord, Store, TokenRecord, TokenScope, postgres::PostgresStore, sqlite::SqliteStore};
+use accounts_core::host::*;
 use accounts_core::*;
 use serde_json::{Map, json};
 use std::sync::Arc;
@@ -291,7 +292,7 @@ fn service_documents_swap_atomically() {
 
 #[test]
 fn linked_accounts_are_unique_and_the_last_login_method_stays() {
-    use accounts_core::store::Unlinked;
+    use accounts_core::host::store::Unlinked;
     for (name, store, _dir) in backends() {
         let account = |provider: &str, id: &str, user: &str| LinkedAccount {
             provider: provider.into(),
@@ -387,7 +388,7 @@ fn postgres_migrations_are_safe_when_many_start_at_once() {
 
 #[test]
 fn lookalike_addresses_pending_flows_and_sealed_values_on_every_backend() {
-    use accounts_core::store::{MAX_PENDING_FLOWS_PER_CLIENT, OAuthFlow, SealedColumn};
+    use accounts_core::host::store::{MAX_PENDING_FLOWS_PER_CLIENT, OAuthFlow, SealedColumn};
     for (name, s, _dir) in backends() {
         // An address imitating a held one (non-ASCII skeleton) is refused; ASCII neighbours are not.
         s.create_user(&new_user("u1", None, Some("alice@example.com"), None)).unwrap();

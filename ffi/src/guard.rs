@@ -1,7 +1,8 @@
 //! The panic boundary and argument conversion shared by every exported function.
 
 use crate::error::{accounts_error, accounts_result};
-use accounts_core::{AccountsError, ErrorCode, Result, input};
+use accounts_core::host::input;
+use accounts_core::{AccountsError, ErrorCode, Result};
 use std::ffi::{CStr, CString, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 

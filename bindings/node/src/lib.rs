@@ -8,9 +8,10 @@
 
 use accounts_core::callbacks::{Callbacks, HostCall, ListenerFn};
 use accounts_core::error::HostFailure;
+use accounts_core::host::input;
 use accounts_core::operations::{self as ops, Class, Operation};
 use accounts_core::web::HttpRequest;
-use accounts_core::{AccountsError, AccountsServer, Config, ErrorCode, ImpersonationTarget, RevokeAllOptions, input};
+use accounts_core::{AccountsError, AccountsServer, Config, ErrorCode, ImpersonationTarget, RevokeAllOptions};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
@@ -219,7 +220,7 @@ fn schedule<'e, T: serde::Serialize + 'static>(
     let here = |out: Option<CoreResult<String>>| out.map(|out| out.map(Either::A).map_err(|e| coded(env, e)));
     let ran = match op.class {
         Class::Synchronous => here(Some(caught(|| to_json_text(f())))),
-        Class::Inline if server.may_run_inline(op.js) => here(accounts_core::inline::without_waiting(|| caught(|| to_json_text(f())))),
+        Class::Inline if server.may_run_inline(op.js) => here(accounts_core::host::inline::without_waiting(|| caught(|| to_json_text(f())))),
         _ => None,
     };
     match ran {

@@ -4,9 +4,10 @@
 
 use accounts_core::callbacks::{CALLBACK_NAMES, Callbacks, HostCall, ListenerFn};
 use accounts_core::error::HostFailure;
+use accounts_core::host::input;
 use accounts_core::operations::{self as ops, Class, Operation};
 use accounts_core::web::HttpRequest;
-use accounts_core::{AccountsError, AccountsServer, Config, ErrorCode, input};
+use accounts_core::{AccountsError, AccountsServer, Config, ErrorCode};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;

@@ -1,4 +1,5 @@
 #![allow(dead_code)]
+use accounts_core::host::*;
 use accounts_core::*;
 use serde_json::{Value, json};
 use std::sync::Arc;

@@ -122,9 +122,9 @@ pub fn tokens(data: &[u8]) {
 /// Link tokens (verification, reset, enrollment, magic link) and identifier parsing.
 pub fn links_and_identifiers(data: &[u8]) {
     let p = parts(data, 3);
-    let _ = accounts_core::identifiers::normalize_email(&p[0]);
-    let _ = accounts_core::identifiers::normalize_username(&p[0]);
-    let _ = accounts_core::identifiers::username_key(&p[0]);
+    let _ = accounts_core::host::identifiers::normalize_email(&p[0]);
+    let _ = accounts_core::host::identifiers::normalize_username(&p[0]);
+    let _ = accounts_core::host::identifiers::username_key(&p[0]);
     let guard = fixture();
     let Some(f) = guard.as_ref() else { return };
     let (a, b, c) = (f.arg(&p[0]), f.arg(&p[1]), f.arg(&p[2]));
