@@ -5,36 +5,36 @@ mod common;
 use accounts_core::*;
 use common::*;
 use serde_json::json;
-use std::process::Command;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::sync::Barrier;
 
 const THREADS: usize = 8;
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
-}
-
-fn wait_until(at_ms: u64) {
-    let now = now_ms();
-    if at_ms > now {
-        std::thread::sleep(Duration::from_millis(at_ms - now));
-    }
-}
 
 fn server(url: &str) -> AccountsServer {
     AccountsServer::new(config(url, json!({})), Callbacks::default()).unwrap()
 }
 
-/// Runs the peer half in another process and returns its stdout lines.
-fn peer(url: &str, vars: &[(&str, &str)]) -> Vec<String> {
+/// The peer half in another process: this test binary running `peer_process`.
+fn peer_command(url: &str, vars: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args(["--exact", "peer_process", "--nocapture", "--test-threads=1"]).env("ACCOUNTS_PEER_DB", url);
     for (k, v) in vars {
         cmd.env(k, v);
     }
-    let out = cmd.output().unwrap();
+    cmd
+}
+
+/// The peer's `PEER ` lines.
+fn peer_lines(stdout: &str) -> Vec<String> {
+    stdout.lines().filter_map(|l| l.split_once("PEER ").map(|(_, rest)| rest.to_string())).collect()
+}
+
+/// Runs the peer half in another process and returns its stdout lines.
+fn peer(url: &str, vars: &[(&str, &str)]) -> Vec<String> {
+    let out = peer_command(url, vars).output().unwrap();
     assert!(out.status.success(), "peer failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().filter_map(|l| l.split_once("PEER ").map(|(_, rest)| rest.to_string())).collect()
+    peer_lines(&String::from_utf8(out.stdout).unwrap())
 }
 
 #[test]
@@ -45,30 +45,38 @@ fn sessions_and_refresh_lineage_are_shared_across_processes() {
     let login = a.login_with_service("password", &json!({"user": "dana", "password": "first password"}), &no_info()).unwrap();
     let t = &login.tokens;
 
-    // Both processes refresh the same token at the same instant, from several threads each.
-    let start_at = (now_ms() + 1500).to_string();
-    let vars = [
-        ("ACCOUNTS_PEER_MODE", "refresh"),
-        ("ACCOUNTS_PEER_ACCESS", t.access_token.as_str()),
-        ("ACCOUNTS_PEER_REFRESH", t.refresh_token.as_str()),
-        ("ACCOUNTS_PEER_START_AT", start_at.as_str()),
-    ];
+    // Both processes refresh the same token at once, from several threads each: the peer says
+    // when its threads are ready and starts them when told to, as this process starts its own.
+    let vars =
+        [("ACCOUNTS_PEER_MODE", "refresh"), ("ACCOUNTS_PEER_ACCESS", t.access_token.as_str()), ("ACCOUNTS_PEER_REFRESH", t.refresh_token.as_str())];
+    let mut child = peer_command(&url, &vars).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    while !lines.iter().any(|l| l == "ready") {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0, "the peer ended before it was ready");
+        lines.extend(peer_lines(&line));
+    }
+    let go = Barrier::new(THREADS + 1);
     let here = std::thread::scope(|scope| {
-        let remote = scope.spawn(|| peer(&url, &vars));
         let local: Vec<_> = (0..THREADS)
             .map(|_| {
-                let a = &a;
-                let start: u64 = start_at.parse().unwrap();
+                let (a, go) = (&a, &go);
                 scope.spawn(move || {
-                    wait_until(start);
+                    go.wait();
                     a.refresh_tokens(&t.access_token, &t.refresh_token, &no_info()).unwrap().tokens.refresh_token
                 })
             })
             .collect();
+        writeln!(child.stdin.take().unwrap(), "go").unwrap();
+        go.wait();
         let mut all: Vec<String> = local.into_iter().map(|h| h.join().unwrap()).collect();
-        let lines = remote.join().unwrap();
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+        assert!(child.wait().unwrap().success(), "the peer failed");
+        lines.extend(peer_lines(&rest));
         assert_eq!(lines[0], format!("resumed {id}"), "the peer resumed a session created here");
-        all.extend(lines[1..].iter().map(|l| l.strip_prefix("refreshed ").unwrap().to_string()));
+        all.extend(lines[2..].iter().map(|l| l.strip_prefix("refreshed ").unwrap().to_string()));
         all
     });
     assert_eq!(here.len(), 2 * THREADS);
@@ -116,17 +124,22 @@ fn peer_process() {
         "refresh" => {
             let (access, refresh) = (var("ACCOUNTS_PEER_ACCESS"), var("ACCOUNTS_PEER_REFRESH"));
             println!("PEER resumed {}", b.resume_session(&access).unwrap().id);
-            let start: u64 = var("ACCOUNTS_PEER_START_AT").parse().unwrap();
+            // Ready, then wait for the other process's word: both start their threads at once.
+            let go = Barrier::new(THREADS + 1);
             let results: Vec<String> = std::thread::scope(|scope| {
                 let hs: Vec<_> = (0..THREADS)
                     .map(|_| {
-                        let (b, access, refresh) = (&b, &access, &refresh);
+                        let (b, access, refresh, go) = (&b, &access, &refresh, &go);
                         scope.spawn(move || {
-                            wait_until(start);
+                            go.wait();
                             b.refresh_tokens(access, refresh, &no_info()).unwrap().tokens.refresh_token
                         })
                     })
                     .collect();
+                println!("PEER ready");
+                let mut word = String::new();
+                std::io::stdin().read_line(&mut word).unwrap();
+                go.wait();
                 hs.into_iter().map(|h| h.join().unwrap()).collect()
             });
             for r in results {
