@@ -615,6 +615,14 @@ fn event_names() -> Vec<&'static str> {
     accounts_core::events::ALL.to_vec()
 }
 
+/// `(class, method, operation class)` for every row of core's operation table a Python class
+/// carries (`operation class`: hashing, inline, pool or synchronous), so tests can check each row
+/// has its method.
+#[pyfunction]
+fn operation_classes() -> Vec<(&'static str, &'static str, &'static str)> {
+    ops::ALL.iter().filter(|op| !op.service.python_class().is_empty()).map(|op| (op.service.python_class(), op.python, op.class.name())).collect()
+}
+
 /// Runs a core call that panics, the way every method runs its call: it raises `InternalError`
 /// and the interpreter goes on. For the test that proves panics are caught; only in builds with the
 /// `self-test` feature (`make python-install`), never in a release.
@@ -651,6 +659,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     #[cfg(feature = "self-test")]
     m.add_function(wrap_pyfunction!(_self_test_panic, m)?)?;
     m.add_function(wrap_pyfunction!(event_names, m)?)?;
+    m.add_function(wrap_pyfunction!(operation_classes, m)?)?;
     m.add_function(wrap_pyfunction!(verify_access_token, m)?)?;
     m.add_function(wrap_pyfunction!(_register_errors, m)?)?;
     Ok(())

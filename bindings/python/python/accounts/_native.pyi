@@ -14,6 +14,7 @@ __all__ = [
     "error_codes",
     "_self_test_panic",
     "event_names",
+    "operation_classes",
     "verify_access_token",
     "_register_errors",
 ]
@@ -24,6 +25,7 @@ def error_codes() -> List[Tuple[str, int, bool]]: ...
 # Only in builds with the self-test feature (make python-install); release wheels lack it.
 def _self_test_panic() -> None: ...
 def event_names() -> List[str]: ...
+def operation_classes() -> List[Tuple[str, str, str]]: ...
 def verify_access_token(
     token: str,
     *,
