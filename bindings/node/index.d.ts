@@ -1,5 +1,6 @@
-// Types of accounts-rs for Node (hand-written; native.d.ts is the generated addon surface and
-// names.d.ts the unions generated from the core tables by `make codegen`).
+// Types of accounts-rs for Node: hand-written but for the methods of each class and the module
+// functions (marked regions `make codegen` writes from core's operation table); native.d.ts is the
+// addon surface napi generates, names.d.ts the unions generated from the core tables.
 
 import type { ErrorCode, EventName } from './names'
 export type { CallbackName, ErrorCode, EventName } from './names'

@@ -1,8 +1,10 @@
 'use strict'
 // accounts-rs for Node: the accounts-js server API (@accounts/server + @accounts/password) over the
-// native addon. Every method returns a Promise and runs off the JS thread; this file only
-// converts arguments, parses results and wraps errors: the native side rejects with a JS Error
-// carrying `code`, `number` and `details`, and argument shapes and error rules are core's.
+// native addon. Every method returns a Promise (but the synchronous ones of core's operation table)
+// and runs where its row's class says; this file only converts arguments, parses results and wraps
+// errors: the native side rejects with a JS Error carrying `code`, `number` and `details`, and
+// argument shapes and error rules are core's. The method wrappers are generated from the table
+// (marked regions, `make codegen`); the rest is hand-written.
 
 const native = require('./load.js').load()
 

@@ -51,44 +51,6 @@ pub mod types;
 pub mod web;
 
 pub use auth::{Authenticated, Completion};
-
-/// Plumbing the C library, the bindings, codegen and the tests of this workspace share — input
-/// bounds and argument shapes, inline calls, the store, sealing, identifier rules, the OpenID
-/// relying party. Not a public API: no stability promise, not documented (docs/architecture.md,
-/// "Public surface").
-#[doc(hidden)]
-pub mod host {
-    /// The store (see `store_of`).
-    pub mod store {
-        pub use crate::store::*;
-    }
-    /// Input bounds and argument shapes.
-    pub mod input {
-        pub use crate::input::*;
-    }
-    /// Calls that never wait.
-    pub mod inline {
-        pub use crate::inline::*;
-    }
-    /// Sealing and digests.
-    pub mod secret {
-        pub use crate::secret::*;
-    }
-    /// Username and email rules.
-    pub mod identifiers {
-        pub use crate::identifiers::*;
-    }
-    /// The OpenID Connect relying party.
-    pub mod oidc {
-        pub use crate::oidc::*;
-    }
-
-    /// The store of a server (tests and tools of this workspace; custom services use the
-    /// server's methods).
-    pub fn store_of(server: &crate::AccountsServer) -> &dyn crate::store::Store {
-        server.store()
-    }
-}
 pub use callbacks::{Callbacks, ListenerId, events};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;
@@ -100,6 +62,40 @@ pub use server::{AccountsServer, AuthService};
 pub use tokens::{VerifyOptions, verify_access_token};
 pub use two_factor::{AuthSecret, TwoFactor};
 pub use types::*;
+
+/// Plumbing the C library, the bindings, codegen and the tests of this workspace share — input
+/// bounds and argument shapes, inline calls, the store, sealing, identifier rules, the OpenID
+/// relying party. Not a public API: no stability promise, not documented (docs/architecture.md,
+/// "Public surface").
+#[doc(hidden)]
+pub mod host {
+    /// Each plumbing module under its own name: `host::store::Store` is `crate::store::Store`.
+    macro_rules! reexport {
+        ($($(#[$doc:meta])* $name:ident;)*) => {
+            $($(#[$doc])* pub mod $name { pub use crate::$name::*; })*
+        };
+    }
+    reexport! {
+        /// The store (see `store_of`).
+        store;
+        /// Input bounds and argument shapes.
+        input;
+        /// Calls that never wait.
+        inline;
+        /// Sealing and digests.
+        secret;
+        /// Username and email rules.
+        identifiers;
+        /// The OpenID Connect relying party.
+        oidc;
+    }
+
+    /// The store of a server (tests and tools of this workspace; custom services use the
+    /// server's methods).
+    pub fn store_of(server: &crate::AccountsServer) -> &dyn crate::store::Store {
+        server.store()
+    }
+}
 
 /// The library version (same for every crate and package).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
