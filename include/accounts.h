@@ -143,6 +143,16 @@ typedef enum accounts_result {
   ACCOUNTS_ROUTE_NOT_FOUND = 55,
   // The route exists but not for that method, e.g. a GET of a route that changes state (HTTP 405).
   ACCOUNTS_METHOD_NOT_ALLOWED = 56,
+  // The passkey ceremony's challenge is unknown, already used, expired, or was started for the other ceremony (registration vs sign-in) or another user (docs/passkeys.md).
+  ACCOUNTS_INVALID_WEB_AUTHN_CHALLENGE = 57,
+  // The authenticator's response did not verify: origin, rpId, flags (user presence, user verification), algorithm, signature, or a credential or user handle that does not match; `details.reason` names which (docs/passkeys.md, "Errors").
+  ACCOUNTS_WEB_AUTHN_VERIFICATION_FAILED = 58,
+  // The passkey's signature counter went backwards or stood still: the authenticator may have been cloned. The sign-in is refused and `PasskeyCounterRegression` is emitted.
+  ACCOUNTS_PASSKEY_COUNTER_REGRESSION = 59,
+  // The user has no passkey with that id, or the credential of a sign-in is not registered.
+  ACCOUNTS_PASSKEY_NOT_FOUND = 60,
+  // That credential is registered already (to this user or another).
+  ACCOUNTS_PASSKEY_ALREADY_REGISTERED = 61,
 } accounts_result;
 
 // Where a callback puts its answer. Owned by the library and valid only during the callback;

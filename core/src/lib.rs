@@ -48,6 +48,7 @@ pub mod tokens;
 pub mod two_factor;
 pub mod types;
 pub mod web;
+pub mod webauthn;
 
 pub use auth::{Authenticated, Completion};
 pub use callbacks::{Callbacks, ListenerId, events};
@@ -61,6 +62,7 @@ pub use server::{AccountsServer, AuthService};
 pub use tokens::{VerifyOptions, verify_access_token};
 pub use two_factor::{AuthSecret, TwoFactor};
 pub use types::*;
+pub use webauthn::{Passkey, WebAuthn};
 
 /// The library version (same for every crate and package).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -87,6 +87,11 @@ __all__ += [
     "PayloadTooLarge",
     "RouteNotFound",
     "MethodNotAllowed",
+    "InvalidWebAuthnChallenge",
+    "WebAuthnVerificationFailed",
+    "PasskeyCounterRegression",
+    "PasskeyNotFound",
+    "PasskeyAlreadyRegistered",
     "SessionNotValid",
 ]
 # END generated
