@@ -281,6 +281,34 @@ Object.assign(OAuthService.prototype, {
   }),
 })
 
+/** `getServices().webauthn`: passkeys (docs/passkeys.md); present when `services.webauthn` is configured. */
+class WebAuthnService {
+  constructor(server) {
+    this._native = server._native
+    this.server = server
+  }
+}
+Object.assign(WebAuthnService.prototype, {
+  /** The PublicKeyCredentialCreationOptionsJSON for navigator.credentials.create (adding a passkey to `userId`). */
+  registrationOptions: method(function (userId) { return call(this._native.webauthnRegistrationOptions(str(userId, 'userId'))) }),
+  /** Verifies the browser's RegistrationResponseJSON (`credential.toJSON()`) and stores the passkey; resolves with it. */
+  register: method(function (userId, response, options) {
+    return call(this._native.webauthnRegister(str(userId, 'userId'), json(response, 'response'), optJson(options, 'options')))
+  }),
+  /** The PublicKeyCredentialRequestOptionsJSON for navigator.credentials.get; no user: usernameless sign-in. */
+  authenticationOptions: method(function (options, infos) {
+    return call(this._native.webauthnAuthenticationOptions(optJson(options, 'options'), optJson(infos, 'infos')))
+  }),
+  listPasskeys: method(function (userId) { return call(this._native.webauthnListPasskeys(str(userId, 'userId'))) }),
+  renamePasskey: method(function (userId, passkeyId, name) {
+    return call(this._native.webauthnRenamePasskey(str(userId, 'userId'), str(passkeyId, 'passkeyId'), str(name, 'name')))
+  }),
+  /** Removes one of the user's passkeys; rejects with LastLoginMethod when it is their only way in. */
+  removePasskey: method(async function (userId, passkeyId) {
+    await call(this._native.webauthnRemovePasskey(str(userId, 'userId'), str(passkeyId, 'passkeyId')))
+  }),
+})
+
 // accounts-js templates may be functions `(user, url) => string`: the strings go to the core
 // (which renders them), the functions stay here and are called by the prepareMail step.
 const TEMPLATE_FIELDS = ['subject', 'text', 'html']
@@ -363,6 +391,8 @@ class AccountsServer {
     this._services = { password: new PasswordService(this), magicLink: new MagicLinkService(this) }
     // As in accounts-js, only configured services are listed: `oauth` once a provider is configured.
     if (this._native.serviceNames().includes('oauth')) this._services.oauth = new OAuthService(this)
+    // `webauthn` once `services.webauthn` is configured (docs/passkeys.md).
+    if (this._native.serviceNames().includes('webauthn')) this._services.webauthn = new WebAuthnService(this)
   }
 
   // Runs a host callback on the JS thread and hands its result back to the waiting pool thread.
@@ -556,6 +586,7 @@ module.exports = {
   PasswordService,
   TwoFactor,
   MagicLinkService,
+  WebAuthnService,
   AccountsError,
   isAccountsError,
   useAccountsJsError,

@@ -5,6 +5,7 @@ export const {
   PasswordService,
   TwoFactor,
   MagicLinkService,
+  WebAuthnService,
   AccountsError,
   isAccountsError,
   useAccountsJsError,

@@ -175,8 +175,12 @@ fn markdown_with_table(file: &str, current: &str) -> String {
 
 /// The services whose methods are generated blocks of the Python stub, the asyncio wrappers and
 /// the TypeScript declarations (the server's and OAuth's are still hand-written there).
-const GENERATED_SERVICES: &[(Service, &str)] =
-    &[(Service::Password, "PasswordService"), (Service::TwoFactor, "TwoFactor"), (Service::MagicLink, "MagicLinkService")];
+const GENERATED_SERVICES: &[(Service, &str)] = &[
+    (Service::Password, "PasswordService"),
+    (Service::TwoFactor, "TwoFactor"),
+    (Service::MagicLink, "MagicLinkService"),
+    (Service::WebAuthn, "WebAuthnService"),
+];
 
 fn rows(service: Service) -> impl Iterator<Item = &'static Operation> {
     OPERATIONS.iter().filter(move |op| op.service == service)

@@ -258,6 +258,9 @@ macro_rules! core_call {
     };
 }
 
+mod webauthn;
+use webauthn::PyWebAuthn;
+
 fn caught<T>(f: impl FnOnce() -> Result<T, AccountsError>) -> Result<T, AccountsError> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| Err(AccountsError::new(ErrorCode::InternalError, "internal panic")))
 }
@@ -336,6 +339,13 @@ impl PyServer {
     #[getter]
     fn oauth(&self) -> PyOAuth {
         PyOAuth { inner: self.inner.clone() }
+    }
+
+    /// The passkey service (docs/passkeys.md); its methods raise `ServiceNotFound` unless
+    /// `services.webauthn` is configured.
+    #[getter]
+    fn webauthn(&self) -> PyWebAuthn {
+        PyWebAuthn { inner: self.inner.clone() }
     }
 
     /// Names of the registered services.
@@ -811,6 +821,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyTwoFactor>()?;
     m.add_class::<PyMagicLink>()?;
     m.add_class::<PyOAuth>()?;
+    m.add_class::<PyWebAuthn>()?;
     m.add_function(wrap_pyfunction!(error_codes, m)?)?;
     #[cfg(feature = "self-test")]
     m.add_function(wrap_pyfunction!(_self_test_panic, m)?)?;
