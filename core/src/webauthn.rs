@@ -29,6 +29,7 @@ use webauthn_rp::request::register::{
     CredProtect, Nickname, PublicKeyCredentialCreationOptions, PublicKeyCredentialUserEntity, RegistrationVerificationOptions, UserHandle64, Username,
 };
 use webauthn_rp::request::{AsciiDomain, PublicKeyCredentialDescriptor, RpId, UserVerificationRequirement};
+use webauthn_rp::response::auth::AuthenticatorData;
 use webauthn_rp::response::auth::error::AuthCeremonyErr;
 use webauthn_rp::response::register::error::RegCeremonyErr;
 use webauthn_rp::response::register::{DynamicState, StaticState};
@@ -96,6 +97,22 @@ fn reg_reason(e: &RegCeremonyErr) -> &'static str {
         RegCeremonyErr::AttestationSignature => "signature",
         RegCeremonyErr::CollectedClientData(_) | RegCeremonyErr::CollectedClientDataRelaxed(_) => "clientData",
         RegCeremonyErr::AttestationObject(_) => "attestationObject",
+        _ => "response",
+    }
+}
+
+/// Algorithms `webauthn_rp` verifies: EdDSA, ES256, ES384, RS256.
+const SUPPORTED_ALGORITHMS: [i64; 4] = [-8, -7, -35, -257];
+
+/// Why a registration response does not parse: `webauthn_rp` refuses a key of an algorithm it does
+/// not support while parsing, so the response's own `publicKeyAlgorithm` names the reason.
+fn unreadable_registration(response: &Value) -> &'static str {
+    let response = match response {
+        Value::String(s) => serde_json::from_str(s).unwrap_or(Value::Null),
+        other => other.clone(),
+    };
+    match response["response"]["publicKeyAlgorithm"].as_i64() {
+        Some(alg) if !SUPPORTED_ALGORITHMS.contains(&alg) => "algorithm",
         _ => "response",
     }
 }
@@ -320,7 +337,7 @@ impl<'a> WebAuthn<'a> {
             }
             let user = self.ctx.user_or_not_found(user_id)?;
             let bytes = response_bytes(response)?;
-            let registration = Registration::from_json_relaxed(&bytes).map_err(|_| failed("response"))?;
+            let registration = Registration::from_json_relaxed(&bytes).map_err(|_| failed(unreadable_registration(response)))?;
             let challenge = registration.challenge_relaxed().map_err(|_| failed("clientData"))?;
             let (state, _) = self.take(challenge.0, REGISTRATION, Some(&user.id))?;
             let server = RegistrationServerState::<64>::decode(state.as_slice()).map_err(|_| internal("a registration state does not decode"))?;
@@ -501,7 +518,7 @@ impl<'a> WebAuthn<'a> {
         let record = self.ctx.store().find_passkey(&credential_id)?;
         let account = record.as_ref().map(|r| r.user_id.clone());
         let who = Guesser { account: account.as_deref(), ip: ip.as_deref() };
-        let (record, new_state) = attempts::guarded(self.ctx, Guess::SecondFactor, &who, || {
+        let (record, new_state, verified) = attempts::guarded(self.ctx, Guess::SecondFactor, &who, || {
             let challenge = assertion.challenge_relaxed().map_err(|_| failed("clientData"))?;
             let (state, bound) = self.take(challenge.0, AUTHENTICATION, None)?;
             let Some(record) = record.clone() else { return Err(failed("unknownCredential")) };
@@ -524,10 +541,12 @@ impl<'a> WebAuthn<'a> {
                 update_uv: true,
                 ..AuthenticationVerificationOptions::default()
             };
+            let presented = AuthenticatorData::try_from(assertion.response().authenticator_data()).map(|d| d.flags().user_verified);
             match server.verify(&rp_id, &assertion, &mut credential, &verify_options) {
-                Ok(_) => Ok((record, credential.dynamic_state())),
+                // The stored state keeps the best UV ever seen: this sign-in's own flag decides.
+                Ok(_) => Ok((record, credential.dynamic_state(), presented.unwrap_or(false))),
                 Err(AuthCeremonyErr::SignatureCounter) => {
-                    let presented = assertion.response().authenticator_data().get(33..37).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+                    let presented = AuthenticatorData::try_from(assertion.response().authenticator_data()).ok().map(|d| d.sign_count());
                     let _ = self.ctx.events().emit(events::PASSKEY_COUNTER_REGRESSION, || {
                         json!({ "userId": record.user_id, "passkeyId": record.id, "storedCount": stored_state.sign_count, "presentedCount": presented })
                     });
@@ -545,7 +564,7 @@ impl<'a> WebAuthn<'a> {
         })];
         // Without user verification the passkey is one factor: a user with two-factor on gives
         // their code too (docs/passkeys.md, "Security model").
-        if !new_state.user_verified
+        if !verified
             && let Some(used) = TwoFactor::new(self.ctx).plan_login(&user, params, ip.as_deref())?
         {
             completions.push(Box::new(move |w| used.apply(w)));
