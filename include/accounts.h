@@ -897,6 +897,89 @@ enum accounts_result accounts_server_http_user(const struct accounts_server *ser
                                                char **result_json_out,
                                                struct accounts_error **error_out);
 
+// Starts adding a passkey to the signed-in user `user_id`: `*options_json_out` receives the
+// `PublicKeyCredentialCreationOptionsJSON` to pass to `PublicKeyCredential.parseCreationOptionsFromJSON`
+// and `navigator.credentials.create`. Finish with [`accounts_webauthn_register`] before the
+// configured `timeout`.
+// Results: `ACCOUNTS_OK`, `ACCOUNTS_SERVICE_NOT_FOUND` (no `services.webauthn`),
+// `ACCOUNTS_USER_NOT_FOUND`, `ACCOUNTS_USER_DEACTIVATED`, `ACCOUNTS_INVALID_ARGUMENT`, `ACCOUNTS_STORAGE_ERROR`.
+//
+// # Safety
+// As for every function: `server` live, strings NUL-terminated, out-pointers writable.
+enum accounts_result accounts_webauthn_registration_options(const struct accounts_server *server,
+                                                            const char *user_id,
+                                                            char **options_json_out,
+                                                            struct accounts_error **error_out);
+
+// Verifies the browser's answer to [`accounts_webauthn_registration_options`] (`response_json`:
+// the `RegistrationResponseJSON` of `credential.toJSON()`) and stores the passkey;
+// `options_json` (`{"name"?}`) may be NULL. On success `*passkey_json_out` receives `{id, name,
+// createdAt, lastUsedAt, backupEligible, backupState, transports, aaguid}`.
+// Results: `ACCOUNTS_OK`, `ACCOUNTS_SERVICE_NOT_FOUND`, `ACCOUNTS_USER_NOT_FOUND`,
+// `ACCOUNTS_INVALID_WEB_AUTHN_CHALLENGE`, `ACCOUNTS_WEB_AUTHN_VERIFICATION_FAILED` (details.reason),
+// `ACCOUNTS_PASSKEY_ALREADY_REGISTERED`, `ACCOUNTS_INVALID_ARGUMENT`, `ACCOUNTS_STORAGE_ERROR`.
+//
+// # Safety
+// As for every function.
+enum accounts_result accounts_webauthn_register(const struct accounts_server *server,
+                                                const char *user_id,
+                                                const char *response_json,
+                                                const char *options_json,
+                                                char **passkey_json_out,
+                                                struct accounts_error **error_out);
+
+// Starts a passkey sign-in: `*options_json_out` receives the `PublicKeyCredentialRequestOptionsJSON`
+// for `navigator.credentials.get`. `options_json` may be NULL or `{}` (usernameless sign-in,
+// conditional mediation), or name one user: `{"userId"}`, `{"username"}` or `{"email"}`.
+// `infos_json` (`{"ip"?, "userAgent"?}`, may be NULL): the client's address bounds its pending sign-ins.
+// Results: `ACCOUNTS_OK`, `ACCOUNTS_SERVICE_NOT_FOUND`, `ACCOUNTS_USER_NOT_FOUND` (only when
+// `ambiguousErrorMessages` is false), `ACCOUNTS_INVALID_ARGUMENT`, `ACCOUNTS_STORAGE_ERROR`.
+//
+// # Safety
+// As for every function.
+enum accounts_result accounts_webauthn_authentication_options(const struct accounts_server *server,
+                                                              const char *options_json,
+                                                              const char *infos_json,
+                                                              char **options_json_out,
+                                                              struct accounts_error **error_out);
+
+// The user's passkeys as a JSON array in `*passkeys_json_out`, oldest first.
+// Results: `ACCOUNTS_OK`, `ACCOUNTS_SERVICE_NOT_FOUND`, `ACCOUNTS_USER_NOT_FOUND`,
+// `ACCOUNTS_INVALID_ARGUMENT`, `ACCOUNTS_STORAGE_ERROR`.
+//
+// # Safety
+// As for every function.
+enum accounts_result accounts_webauthn_list_passkeys(const struct accounts_server *server,
+                                                     const char *user_id,
+                                                     char **passkeys_json_out,
+                                                     struct accounts_error **error_out);
+
+// Renames one of the user's passkeys; `*passkey_json_out` receives it.
+// Results: `ACCOUNTS_OK`, `ACCOUNTS_SERVICE_NOT_FOUND`, `ACCOUNTS_USER_NOT_FOUND`,
+// `ACCOUNTS_PASSKEY_NOT_FOUND`, `ACCOUNTS_INVALID_ARGUMENT` (an empty name, over 100 characters),
+// `ACCOUNTS_STORAGE_ERROR`.
+//
+// # Safety
+// As for every function.
+enum accounts_result accounts_webauthn_rename_passkey(const struct accounts_server *server,
+                                                      const char *user_id,
+                                                      const char *passkey_id,
+                                                      const char *name,
+                                                      char **passkey_json_out,
+                                                      struct accounts_error **error_out);
+
+// Removes one of the user's passkeys.
+// Results: `ACCOUNTS_OK`, `ACCOUNTS_SERVICE_NOT_FOUND`, `ACCOUNTS_USER_NOT_FOUND`,
+// `ACCOUNTS_PASSKEY_NOT_FOUND`, `ACCOUNTS_LAST_LOGIN_METHOD` (no password, no linked identity, no
+// other passkey), `ACCOUNTS_INVALID_ARGUMENT`, `ACCOUNTS_STORAGE_ERROR`.
+//
+// # Safety
+// As for every function.
+enum accounts_result accounts_webauthn_remove_passkey(const struct accounts_server *server,
+                                                      const char *user_id,
+                                                      const char *passkey_id,
+                                                      struct accounts_error **error_out);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -445,3 +445,75 @@ fn nothing_secret_at_rest_and_ceremonies_cross_servers() {
     assert_eq!(rows.len(), 1);
     assert!(!rows[0].0.contains(challenge) && !rows[0].1.contains(challenge));
 }
+
+#[test]
+fn a_reset_that_proves_the_first_address_removes_a_squatters_passkey() {
+    // The attacker signs up with the victim's address (unverified) and registers a passkey; the
+    // victim's reset — the account's first proof of an address — removes it (docs/security.md,
+    // "Pre-account hijack").
+    let (s, _clock, mails) = mailbox(webauthn(json!({})));
+    let account = s.password().create_user(&json!({"email": "victim@example.com", "password": "attacker password"})).unwrap();
+    let (_, mut cred) = enroll(&s, &account, Key::es256());
+    s.password().send_reset_password_email("victim@example.com").unwrap();
+    let (_, token) = last_link(&mails);
+    s.password().reset_password(&token, "the victim's new password", None, &no_info()).unwrap();
+    assert!(s.webauthn().list_passkeys(&account).unwrap().is_empty());
+    let e = sign_in(&s, &browser(), &mut cred, &json!({})).unwrap_err();
+    assert_eq!((e.code, reason(&e).as_str()), (ErrorCode::WebAuthnVerificationFailed, "unknownCredential"));
+}
+
+#[test]
+fn reseal_all_moves_pending_ceremonies_to_the_new_key() {
+    let old = "passkey-old-sealing-secret-0123456789abcdef";
+    let new = "passkey-new-sealing-secret-0123456789abcdef";
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("a.db").display());
+    let mut first = webauthn(json!({}));
+    first["sealingSecret"] = json!(old);
+    let a = AccountsServer::new(config(&url, first), Callbacks::default()).unwrap();
+    let id = user(&a, "alice");
+    let options = a.webauthn().registration_options(&id).unwrap();
+    drop(a);
+    let mut second = webauthn(json!({}));
+    second["sealingSecret"] = json!(new);
+    second["previousSealingSecrets"] = json!([old]);
+    let b = AccountsServer::new(config(&url, second), Callbacks::default()).unwrap();
+    assert_eq!(b.reseal_all().unwrap(), 1);
+    drop(b);
+    // The old key is gone: the ceremony still finishes.
+    let mut third = webauthn(json!({}));
+    third["sealingSecret"] = json!(new);
+    let c = AccountsServer::new(config(&url, third), Callbacks::default()).unwrap();
+    let (response, _) = browser().create(&options, Key::es256());
+    c.webauthn().register(&id, &response, &Value::Null).unwrap();
+}
+
+#[test]
+fn postgres_ceremonies_and_management() {
+    let Some(db) = pg_database() else { return };
+    let mut extra = webauthn(json!({}));
+    extra["ambiguousErrorMessages"] = json!(false);
+    let s = AccountsServer::new(config(&db, extra.clone()), Callbacks::default()).unwrap();
+    let other = AccountsServer::new(config(&db, extra), Callbacks::default()).unwrap();
+    let id = user(&s, "alice");
+    let (first, mut cred) = enroll(&s, &id, Key::es256());
+    let (second, _) = enroll(&other, &id, Key::ed25519());
+    // Started on one server, finished on the other; the used challenge is gone for both.
+    let request = s.webauthn().authentication_options(&json!({"userId": id}), &no_info()).unwrap();
+    let response = browser().get(&request, &mut cred);
+    assert_eq!(other.login_with_service("webauthn", &json!({"response": response}), &no_info()).unwrap().user.id, id);
+    assert_eq!(code(s.login_with_service("webauthn", &json!({"response": response}), &no_info())), ErrorCode::InvalidWebAuthnChallenge);
+    let clone = browser().get_with_counter(&s.webauthn().authentication_options(&json!({}), &no_info()).unwrap(), &cred, 1);
+    assert_eq!(code(s.login_with_service("webauthn", &json!({"response": clone}), &no_info())), ErrorCode::PasskeyCounterRegression);
+    let options = s.webauthn().registration_options(&id).unwrap();
+    let (dup, _) = browser().create_with_id(&options, Key::es256(), cred.id.clone());
+    assert_eq!(code(s.webauthn().register(&id, &dup, &Value::Null)), ErrorCode::PasskeyAlreadyRegistered);
+    assert_eq!(s.webauthn().rename_passkey(&id, &second.id, "Key").unwrap().name, "Key");
+    let solo = s.password().create_user(&json!({"email": "solo@example.com"})).unwrap();
+    let (only, _) = enroll(&s, &solo, Key::es256());
+    assert_eq!(code(s.webauthn().remove_passkey(&solo, &only.id)), ErrorCode::LastLoginMethod);
+    s.webauthn().remove_passkey(&id, &first.id).unwrap();
+    assert_eq!(s.webauthn().list_passkeys(&id).unwrap().iter().map(|p| p.id.clone()).collect::<Vec<_>>(), vec![second.id]);
+    s.webauthn().authentication_options(&json!({}), &no_info()).unwrap();
+    assert_eq!(s.reseal_all().unwrap(), 0);
+}
