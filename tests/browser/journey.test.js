@@ -222,11 +222,21 @@ for (const name of Object.keys(APPS)) {
     // signed in; the list shows it.
     const cdp = await page.createCDPSession()
     await cdp.send('WebAuthn.enable')
+    // The message the step expects, or the page's error at once (what the browser or server refused).
+    const outcome = async (pattern) => {
+      await page.waitForFunction(
+        (source) => new RegExp(source).test(document.getElementById('message').textContent) || document.getElementById('message').className === 'error',
+        { timeout: 10_000 },
+        pattern.source,
+      )
+      const shown = await message()
+      assert.match(shown.text, pattern, `the page says: ${shown.text}`)
+    }
     const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
       options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
     })
     await page.click('#passkey-add')
-    await waitMessage(/Passkey added/)
+    await outcome(/Passkey added/)
     await page.waitForFunction(() => document.querySelectorAll('#passkeys tr').length === 1)
     assert.equal(await page.$eval('#passkeys tr td:nth-child(3)', (e) => e.textContent), 'never')
     const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId })
@@ -252,7 +262,7 @@ for (const name of Object.keys(APPS)) {
 
     // Remove it; the device still offers the credential, the server refuses it.
     await page.click('#passkeys tr button.revoke')
-    await waitMessage(/Passkey removed/)
+    await outcome(/Passkey removed/)
     await page.waitForFunction(() => document.querySelectorAll('#passkeys tr').length === 0)
     await page.click('#logout')
     await visible('#view-signed-out')
