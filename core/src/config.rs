@@ -581,7 +581,11 @@ impl WebAuthnConfig {
             let Some((parsed, host)) = parsed.zip(host) else {
                 return bad(format!("services.webauthn.origins: {origin:?} is not an origin"));
             };
-            let is_origin = parsed.path() == "/" && parsed.query().is_none() && parsed.fragment().is_none() && parsed.username().is_empty() && !origin.ends_with('/');
+            let is_origin = parsed.path() == "/"
+                && parsed.query().is_none()
+                && parsed.fragment().is_none()
+                && parsed.username().is_empty()
+                && !origin.ends_with('/');
             let secure = parsed.scheme() == "https" || (parsed.scheme() == "http" && host == "localhost");
             let belongs = host == rp_id || host.ends_with(&format!(".{rp_id}"));
             if !is_origin || !secure || !belongs {

@@ -302,7 +302,11 @@ impl<'a> WebAuthn<'a> {
                 let transports: AuthTransports = serde_json::from_str(&p.transports).map_err(|_| internal("stored transports do not parse"))?;
                 exclude.push(PublicKeyCredentialDescriptor { id, transports });
             }
-            let mut options = PublicKeyCredentialCreationOptions::passkey(&rp_id, PublicKeyCredentialUserEntity { name, id: &handle, display_name: display }, exclude);
+            let mut options = PublicKeyCredentialCreationOptions::passkey(
+                &rp_id,
+                PublicKeyCredentialUserEntity { name, id: &handle, display_name: display },
+                exclude,
+            );
             options.authenticator_selection.user_verification = Self::uv(config);
             if config.user_verification != UserVerification::Required {
                 options.extensions.cred_protect = CredProtect::None;
@@ -525,14 +529,16 @@ impl<'a> WebAuthn<'a> {
             if bound.as_deref().is_some_and(|b| b != record.user_id) {
                 return Err(failed("userHandle"));
             }
-            let server = DiscoverableAuthenticationServerState::decode(state.as_slice()).map_err(|_| internal("an authentication state does not decode"))?;
+            let server =
+                DiscoverableAuthenticationServerState::decode(state.as_slice()).map_err(|_| internal("an authentication state does not decode"))?;
             let handle = decode_handle(&record.user_handle)?;
             let key_raw = B64.decode(&record.public_key).map_err(|_| internal("a stored public key is not base64url"))?;
             let static_state = StaticState::decode(key_raw.as_slice()).map_err(|_| internal("a stored public key does not decode"))?;
             let stored_state = record.dynamic_state()?;
             let id_raw = B64.decode(&record.id).map_err(|_| internal("a stored credential id is not base64url"))?;
             let id = CredentialId::<&[u8]>::decode(id_raw.as_slice()).map_err(|_| internal("a stored credential id is invalid"))?;
-            let mut credential = AuthenticatedCredential::new(id, &handle, static_state, stored_state).map_err(|_| internal("a stored passkey is inconsistent"))?;
+            let mut credential =
+                AuthenticatedCredential::new(id, &handle, static_state, stored_state).map_err(|_| internal("a stored passkey is inconsistent"))?;
             let rp_id = Self::rp_id(config)?;
             let verify_options = AuthenticationVerificationOptions::<'_, '_, String, String> {
                 allowed_origins: &config.origins,
@@ -564,9 +570,7 @@ impl<'a> WebAuthn<'a> {
         })];
         // Without user verification the passkey is one factor: a user with two-factor on gives
         // their code too (docs/passkeys.md, "Security model").
-        if !verified
-            && let Some(used) = TwoFactor::new(self.ctx).plan_login(&user, params, ip.as_deref())?
-        {
+        if !verified && let Some(used) = TwoFactor::new(self.ctx).plan_login(&user, params, ip.as_deref())? {
             completions.push(Box::new(move |w| used.apply(w)));
         }
         let complete: Completion = Box::new(move |w| completions.iter().try_for_each(|c| c(w)));
@@ -585,7 +589,10 @@ fn decode_handle(text: &str) -> Result<UserHandle64> {
 fn valid_name(name: &str) -> Result<String> {
     let trimmed = name.trim();
     if trimmed.is_empty() || trimmed.chars().count() > MAX_NAME_CHARS || trimmed.chars().any(char::is_control) {
-        return Err(AccountsError::new(ErrorCode::InvalidArgument, format!("a passkey name has 1 to {MAX_NAME_CHARS} characters, no control characters")));
+        return Err(AccountsError::new(
+            ErrorCode::InvalidArgument,
+            format!("a passkey name has 1 to {MAX_NAME_CHARS} characters, no control characters"),
+        ));
     }
     Ok(trimmed.to_string())
 }

@@ -1,8 +1,8 @@
 //! Passkeys (docs/passkeys.md): registration and sign-in with a software authenticator (ES256 and
 //! EdDSA), each refusal by its error code, and the stored state after each step.
-mod common;
 #[path = "common/authenticator.rs"]
 mod authenticator;
+mod common;
 
 use accounts_core::*;
 use authenticator::{Client, Credential, Key, UP, UV};
@@ -67,7 +67,10 @@ fn ceremony_for(s: &AccountsServer, key: Key) {
     let passkey = s.webauthn().register(&id, &response, &json!({"name": "Laptop"})).unwrap();
     assert_eq!(passkey.name, "Laptop");
     assert_eq!(passkey.aaguid, "aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa");
-    assert_eq!(passkey.transports, ["hybrid", "internal"].map(String::from).to_vec().into_iter().filter(|t| passkey.transports.contains(t)).collect::<Vec<_>>());
+    assert_eq!(
+        passkey.transports,
+        ["hybrid", "internal"].map(String::from).to_vec().into_iter().filter(|t| passkey.transports.contains(t)).collect::<Vec<_>>()
+    );
     assert!(passkey.last_used_at.is_none() && !passkey.backup_eligible);
     assert_eq!(s.webauthn().list_passkeys(&id).unwrap(), vec![passkey.clone()]);
     // Usernameless sign-in.
@@ -208,10 +211,13 @@ fn refused_a_counter_regression_and_reported() {
     let s = server();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = seen.clone();
-    s.on(events::PASSKEY_COUNTER_REGRESSION, Arc::new(move |_: &str, e: &Value| {
-        sink.lock().unwrap().push(e.clone());
-        Ok(())
-    }));
+    s.on(
+        events::PASSKEY_COUNTER_REGRESSION,
+        Arc::new(move |_: &str, e: &Value| {
+            sink.lock().unwrap().push(e.clone());
+            Ok(())
+        }),
+    );
     let id = user(&s, "alice");
     let (passkey, mut cred) = enroll(&s, &id, Key::es256());
     cred.counter = 10;
@@ -265,7 +271,10 @@ fn refused_a_tampered_signature() {
     let request = s.webauthn().authentication_options(&json!({}), &no_info()).unwrap();
     let mut response = browser().get(&request, &mut cred);
     let sig = response["response"]["signature"].as_str().unwrap().to_string();
-    let flipped = if sig.starts_with('A') { format!("B{}", &sig[1..]) } else { format!("A{}", &sig[1..]) };
+    let flipped = match sig.strip_prefix('A') {
+        Some(rest) => format!("B{rest}"),
+        None => format!("A{}", &sig[1..]),
+    };
     response["response"]["signature"] = json!(flipped);
     let e = s.login_with_service("webauthn", &json!({"response": response}), &no_info()).unwrap_err();
     assert_eq!((e.code, reason(&e).as_str()), (ErrorCode::WebAuthnVerificationFailed, "signature"));
@@ -313,10 +322,13 @@ fn management_rename_remove_and_the_last_way_in() {
     let seen = Arc::new(Mutex::new(Vec::new()));
     for event in [events::PASSKEY_REGISTERED, events::PASSKEY_RENAMED, events::PASSKEY_REMOVED] {
         let sink = seen.clone();
-        s.on(event, Arc::new(move |_: &str, e: &Value| {
-            sink.lock().unwrap().push((event, e.clone()));
-            Ok(())
-        }));
+        s.on(
+            event,
+            Arc::new(move |_: &str, e: &Value| {
+                sink.lock().unwrap().push((event, e.clone()));
+                Ok(())
+            }),
+        );
     }
     // A passkey-only account: no password.
     let id = s.password().create_user(&json!({"email": "solo@example.com"})).unwrap();
@@ -380,13 +392,23 @@ fn a_deactivated_user_and_validate_login_are_refused() {
     s.deactivate_user(&id).unwrap();
     assert_eq!(code(sign_in(&s, &browser(), &mut cred, &json!({}))), ErrorCode::UserDeactivated);
     s.activate_user(&id).unwrap();
-    let listener = s.on(events::VALIDATE_LOGIN, Arc::new(|_: &str, info: &Value| {
-        assert_eq!(info["service"], "webauthn");
-        Err(AccountsError::code(ErrorCode::Unauthorized))
-    }));
+    let listener = s.on(
+        events::VALIDATE_LOGIN,
+        Arc::new(|_: &str, info: &Value| {
+            assert_eq!(info["service"], "webauthn");
+            Err(AccountsError::code(ErrorCode::Unauthorized))
+        }),
+    );
     assert_eq!(code(sign_in(&s, &browser(), &mut cred, &json!({}))), ErrorCode::Unauthorized);
     s.off(listener);
-    assert!(s.authenticate_with_service("webauthn", &json!({"response": browser().get(&s.webauthn().authentication_options(&json!({}), &no_info()).unwrap(), &mut cred)}), &no_info()).unwrap());
+    assert!(
+        s.authenticate_with_service(
+            "webauthn",
+            &json!({"response": browser().get(&s.webauthn().authentication_options(&json!({}), &no_info()).unwrap(), &mut cred)}),
+            &no_info()
+        )
+        .unwrap()
+    );
 }
 
 #[test]
@@ -412,7 +434,13 @@ fn the_service_is_off_without_configuration_and_origins_must_belong_to_the_rp_id
     let id = user(&s, "alice");
     assert_eq!(code(s.webauthn().registration_options(&id)), ErrorCode::ServiceNotFound);
     assert_eq!(code(s.login_with_service("webauthn", &json!({"response": {}}), &no_info())), ErrorCode::ServiceNotFound);
-    for origins in [json!(["https://evil.example"]), json!(["http://example.com"]), json!(["https://notexample.com"]), json!([]), json!(["https://example.com/path"])] {
+    for origins in [
+        json!(["https://evil.example"]),
+        json!(["http://example.com"]),
+        json!(["https://notexample.com"]),
+        json!([]),
+        json!(["https://example.com/path"]),
+    ] {
         let c = Config::from_value(json!({"db": "sqlite::memory:", "tokenSecret": SECRET,
             "services": {"webauthn": {"rpId": "example.com", "rpName": "Example", "origins": origins}}}));
         let result = c.and_then(|c| AccountsServer::new(c, Callbacks::default()).map(|_| ()));
@@ -440,8 +468,13 @@ fn nothing_secret_at_rest_and_ceremonies_cross_servers() {
     // The pending challenge is stored as a digest, its state sealed.
     let conn = rusqlite::Connection::open(&path).unwrap();
     let challenge = pending["challenge"].as_str().unwrap();
-    let rows: Vec<(String, String)> =
-        conn.prepare("SELECT digest, state FROM webauthn_challenges").unwrap().query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(|r| r.unwrap()).collect();
+    let rows: Vec<(String, String)> = conn
+        .prepare("SELECT digest, state FROM webauthn_challenges")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
     assert_eq!(rows.len(), 1);
     assert!(!rows[0].0.contains(challenge) && !rows[0].1.contains(challenge));
 }
@@ -516,4 +549,28 @@ fn postgres_ceremonies_and_management() {
     assert_eq!(s.webauthn().list_passkeys(&id).unwrap().iter().map(|p| p.id.clone()).collect::<Vec<_>>(), vec![second.id]);
     s.webauthn().authentication_options(&json!({}), &no_info()).unwrap();
     assert_eq!(s.reseal_all().unwrap(), 0);
+}
+
+#[test]
+fn minimal_and_extended_to_json_forms_are_accepted() {
+    let s = server();
+    let id = user(&s, "alice");
+    // Without the optional members (authenticatorAttachment, clientExtensionResults, transports, ...).
+    let options = s.webauthn().registration_options(&id).unwrap();
+    let (mut response, mut cred) = browser().create(&options, Key::ed25519());
+    for field in ["authenticatorAttachment", "clientExtensionResults"] {
+        response.as_object_mut().unwrap().remove(field);
+    }
+    for field in ["transports", "publicKeyAlgorithm", "authenticatorData"] {
+        response["response"].as_object_mut().unwrap().remove(field);
+    }
+    // As JSON text, too.
+    let passkey = s.webauthn().register(&id, &json!(response.to_string()), &Value::Null).unwrap();
+    assert!(passkey.transports.is_empty());
+    let request = s.webauthn().authentication_options(&json!({}), &no_info()).unwrap();
+    let mut assertion = browser().get(&request, &mut cred);
+    for field in ["authenticatorAttachment", "clientExtensionResults"] {
+        assertion.as_object_mut().unwrap().remove(field);
+    }
+    assert_eq!(s.login_with_service("webauthn", &json!({"response": assertion}), &no_info()).unwrap().user.id, id);
 }

@@ -1,8 +1,8 @@
 //! The passkey routes of the web edge (docs/passkeys.md, "REST routes"): routing, signed-in
 //! routes, CSRF in cookie mode, the sign-in through `/webauthn/authenticate`, and ambiguous mode.
-mod common;
 #[path = "common/authenticator.rs"]
 mod authenticator;
+mod common;
 
 use accounts_core::web::{HttpRequest, HttpResponse};
 use accounts_core::*;
@@ -26,7 +26,14 @@ fn request(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Ht
     if !body.is_empty() {
         h.push(("content-type".into(), "application/json".into()));
     }
-    HttpRequest { method: method.into(), path: path.into(), query: None, headers: h, body: body.as_bytes().to_vec(), peer: Some("192.0.2.1".parse().unwrap()) }
+    HttpRequest {
+        method: method.into(),
+        path: path.into(),
+        query: None,
+        headers: h,
+        body: body.as_bytes().to_vec(),
+        peer: Some("192.0.2.1".parse().unwrap()),
+    }
 }
 
 fn body(r: &HttpResponse) -> Value {
@@ -49,7 +56,13 @@ fn bearer_mode_ceremonies_and_management() {
     let auth = [("authorization", bearer.as_str())];
     let call = |m: &str, p: &str, h: &[(&str, &str)], b: &str| s.handle_http(&request(m, p, h, b));
     // Signed-in routes answer 401 without a user.
-    for (method, path) in [("POST", "/webauthn/registrationOptions"), ("POST", "/webauthn/register"), ("GET", "/webauthn/passkeys"), ("POST", "/webauthn/passkeys/rename"), ("POST", "/webauthn/passkeys/remove")] {
+    for (method, path) in [
+        ("POST", "/webauthn/registrationOptions"),
+        ("POST", "/webauthn/register"),
+        ("GET", "/webauthn/passkeys"),
+        ("POST", "/webauthn/passkeys/rename"),
+        ("POST", "/webauthn/passkeys/remove"),
+    ] {
         let r = call(method, path, &[], "");
         assert_eq!((r.status, body(&r)), (401, json!({"message": "Unauthorized"})), "{path}");
     }
@@ -153,6 +166,11 @@ fn cookie_mode_csrf_and_session_cookies() {
     let mut other = Browser { server: &s, jar: BTreeMap::new() };
     let request_options = s.webauthn().authentication_options(&json!({}), &no_info()).unwrap();
     let assertion = browser().get(&request_options, &mut cred);
-    let cross = other.send("POST", "/webauthn/authenticate", &[("origin", "https://evil.example"), ("sec-fetch-site", "cross-site")], &json!({"response": assertion}).to_string());
+    let cross = other.send(
+        "POST",
+        "/webauthn/authenticate",
+        &[("origin", "https://evil.example"), ("sec-fetch-site", "cross-site")],
+        &json!({"response": assertion}).to_string(),
+    );
     assert_eq!((cross.status, code_of(&cross).as_str()), (403, "CsrfRefused"));
 }

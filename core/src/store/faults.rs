@@ -5,7 +5,10 @@
 //! runs a flow once to count its steps, then once per step with that step failing, and checks the
 //! data is wholly as before or wholly as after (docs/reliability.md, "Atomic flows").
 
-use super::{AttemptCount, NewUser, OAuthFlow, PasskeyRecord, SealedColumn, SealedValue, SessionRecord, Store, TokenRecord, TokenScope, Unlinked, WebAuthnChallenge, Writes};
+use super::{
+    AttemptCount, NewUser, OAuthFlow, PasskeyRecord, SealedColumn, SealedValue, SessionRecord, Store, TokenRecord, TokenScope, Unlinked,
+    WebAuthnChallenge, Writes,
+};
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::types::{ConnectionInfo, LinkedAccount, PurgeReport, Session, User};
 use std::sync::Arc;

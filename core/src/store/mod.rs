@@ -571,7 +571,8 @@ pub enum SealedColumn {
 /// Every `(table, column)` that holds sealed values: what `resealAll` covers
 /// (docs/security.md, "Key rotation"); `core/tests/store.rs` scans a populated store for sealed
 /// values and fails on any column not listed here.
-pub const SEALED_COLUMNS: &[(&str, &str)] = &[("services", "data"), ("linked_accounts", "tokens"), ("oauth_flows", "verifier"), ("webauthn_challenges", "state")];
+pub const SEALED_COLUMNS: &[(&str, &str)] =
+    &[("services", "data"), ("linked_accounts", "tokens"), ("oauth_flows", "verifier"), ("webauthn_challenges", "state")];
 
 /// One sealed value and its key (see [`SealedColumn`]).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,8 +8,8 @@
 use super::postgres_pool::{Conn, Pool};
 use super::postgres_tls::connector;
 use super::{
-    AttemptCount, MAX_PENDING_FLOWS_PER_CLIENT, MAX_PENDING_FLOWS_WITHOUT_ADDRESS, NewUser, OAuthFlow, SealedColumn, SealedValue, SessionRecord,
-    PasskeyRecord, Store, TokenRecord, TokenScope, Unlinked, WebAuthnChallenge, Writes,
+    AttemptCount, MAX_PENDING_FLOWS_PER_CLIENT, MAX_PENDING_FLOWS_WITHOUT_ADDRESS, NewUser, OAuthFlow, PasskeyRecord, SealedColumn, SealedValue,
+    SessionRecord, Store, TokenRecord, TokenScope, Unlinked, WebAuthnChallenge, Writes,
 };
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::identifiers::{email_key, lookalikes};
@@ -931,7 +931,9 @@ impl Store for PostgresStore {
         if names_nothing(user_id) {
             return Ok(Vec::new());
         }
-        let rows = self.conn()?.query(&format!("SELECT {PASSKEY_COLUMNS} FROM passkeys WHERE user_id = $1 ORDER BY created_at, id COLLATE \"C\""), &[&user_id])?;
+        let rows = self
+            .conn()?
+            .query(&format!("SELECT {PASSKEY_COLUMNS} FROM passkeys WHERE user_id = $1 ORDER BY created_at, id COLLATE \"C\""), &[&user_id])?;
         Ok(rows.iter().map(passkey_from_row).collect())
     }
 

@@ -6,8 +6,8 @@
 
 use super::group_commit::{Batch, MAX_BATCH, Outcome, Ticket};
 use super::{
-    AttemptCount, MAX_PENDING_FLOWS_PER_CLIENT, MAX_PENDING_FLOWS_WITHOUT_ADDRESS, NewUser, OAuthFlow, SealedColumn, SealedValue, SessionRecord,
-    PasskeyRecord, Store, TokenRecord, TokenScope, Unlinked, WebAuthnChallenge, Writes,
+    AttemptCount, MAX_PENDING_FLOWS_PER_CLIENT, MAX_PENDING_FLOWS_WITHOUT_ADDRESS, NewUser, OAuthFlow, PasskeyRecord, SealedColumn, SealedValue,
+    SessionRecord, Store, TokenRecord, TokenScope, Unlinked, WebAuthnChallenge, Writes,
 };
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::identifiers::{email_key, lookalikes};
@@ -1207,7 +1207,9 @@ impl Store for SqliteStore {
     }
 
     fn find_passkey(&self, id: &str) -> Result<Option<PasskeyRecord>> {
-        self.read(|c| c.prepare_cached(&format!("SELECT {PASSKEY_COLUMNS} FROM passkeys WHERE id = ?1"))?.query_row([id], passkey_from_row).optional())
+        self.read(|c| {
+            c.prepare_cached(&format!("SELECT {PASSKEY_COLUMNS} FROM passkeys WHERE id = ?1"))?.query_row([id], passkey_from_row).optional()
+        })
     }
 
     fn list_passkeys(&self, user_id: &str) -> Result<Vec<PasskeyRecord>> {
