@@ -67,6 +67,8 @@ for (const alg of ['ES256', 'EdDSA']) {
     assert.equal((await server.resumeSession(login.tokens.accessToken)).id, id)
     assert.notEqual((await webauthn.listPasskeys(id))[0].lastUsedAt, null)
     assert.deepEqual(seen.map(([name]) => name), ['PasskeyRegistered', 'LoginSuccess'])
+    assert.deepEqual([seen[0][1].userId, seen[0][1].passkey.id], [id, passkey.id])
+    assert.deepEqual([seen[1][1].service, seen[1][1].user.id], ['webauthn', id])
     assert.equal(await server.authenticateWithService('webauthn', { response: device.get(await webauthn.authenticationOptions()) }), true)
   })
 }

@@ -77,6 +77,8 @@ def test_registration_and_usernameless_sign_in(alg: str) -> None:
     [listed] = server.webauthn.list_passkeys(uid)
     assert listed["lastUsedAt"] is not None
     assert [e for e, _ in events] == ["PasskeyRegistered", "LoginSuccess"]
+    assert (events[0][1]["userId"], events[0][1]["passkey"]["id"]) == (uid, passkey["id"])
+    assert (events[1][1]["service"], events[1][1]["user"]["id"]) == ("webauthn", uid)
     # authenticate_with_service checks without a session.
     assert server.authenticate_with_service("webauthn", {"response": device.get(server.webauthn.authentication_options())}) is True
 
