@@ -536,7 +536,7 @@ fn postgres_ceremonies_and_management() {
     let other = AccountsServer::new(config(&db, extra), Callbacks::default()).unwrap();
     let id = user(&s, "alice");
     let (first, mut cred) = enroll(&s, &id, Key::es256());
-    let (second, _) = enroll(&other, &id, Key::ed25519());
+    let (second, mut second_cred) = enroll(&other, &id, Key::ed25519());
     // Started on one server, finished on the other; the used challenge is gone for both.
     let request = s.webauthn().authentication_options(&json!({"userId": id}), &no_info()).unwrap();
     let response = browser().get(&request, &mut cred);
@@ -560,7 +560,7 @@ fn postgres_ceremonies_and_management() {
     ambiguous["ambiguousErrorMessages"] = json!(true);
     let a = AccountsServer::new(config(&db, ambiguous), Callbacks::default()).unwrap();
     let request = a.webauthn().authentication_options(&json!({"username": "ghost"}), &no_info()).unwrap();
-    let response = browser().get(&request, &mut cred);
+    let response = browser().get(&request, &mut second_cred);
     let e = a.login_with_service("webauthn", &json!({"response": response}), &no_info()).unwrap_err();
     assert_eq!((e.code, reason(&e).as_str()), (ErrorCode::WebAuthnVerificationFailed, "userHandle"));
 }
