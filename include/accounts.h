@@ -149,7 +149,7 @@ typedef enum accounts_result {
   ACCOUNTS_WEB_AUTHN_VERIFICATION_FAILED = 58,
   // The passkey's signature counter went backwards or stood still: the authenticator may have been cloned. The sign-in is refused and `PasskeyCounterRegression` is emitted.
   ACCOUNTS_PASSKEY_COUNTER_REGRESSION = 59,
-  // The user has no passkey with that id, or the credential of a sign-in is not registered.
+  // The user has no passkey with that id.
   ACCOUNTS_PASSKEY_NOT_FOUND = 60,
   // That credential is registered already (to this user or another).
   ACCOUNTS_PASSKEY_ALREADY_REGISTERED = 61,

@@ -188,7 +188,7 @@ error_codes! {
     /// The passkey's signature counter went backwards or stood still: the authenticator may have
     /// been cloned. The sign-in is refused and `PasskeyCounterRegression` is emitted.
     PasskeyCounterRegression = 59, false, "The passkey's signature counter went backwards";
-    /// The user has no passkey with that id, or the credential of a sign-in is not registered.
+    /// The user has no passkey with that id.
     PasskeyNotFound = 60, false, "Passkey not found";
     /// That credential is registered already (to this user or another).
     PasskeyAlreadyRegistered = 61, false, "This passkey is already registered";

@@ -15,7 +15,7 @@ use crate::config::{UserVerification, WebAuthnConfig};
 use crate::context::Context;
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::identifiers::{normalize_email, username_key};
-use crate::secret::digest;
+use crate::secret::{digest, random_hex};
 use crate::store::{self, PasskeyRecord, Unlinked, WebAuthnChallenge};
 use crate::two_factor::TwoFactor;
 use crate::types::ConnectionInfo;
@@ -434,7 +434,13 @@ impl<'a> WebAuthn<'a> {
             let mut json = serde_json::to_value(&client)?;
             // A ceremony for a named user is bound to them; an unknown name binds it to nobody
             // (no passkey can finish it), and the answer looks the same.
-            let bound = if named { Some(user.as_ref().map_or_else(|| "\0unknown".to_string(), |u| u.id.clone())) } else { None };
+            let bound = match (&user, named) {
+                (Some(u), _) => Some(u.id.clone()),
+                // No user has this id (ids are hex or imported; this one is random and never stored
+                // on a user), so no passkey finishes the ceremony.
+                (None, true) => Some(format!("nobody:{}", random_hex(16)?)),
+                (None, false) => None,
+            };
             if let (Some(user), false) = (&user, ambiguous) {
                 let allow: Vec<Value> = store
                     .list_passkeys(&user.id)?

@@ -420,12 +420,18 @@ fn authentication_options_for_an_unknown_user() {
     let a = with(webauthn(json!({})), Callbacks::default());
     assert!(a.options().ambiguous_error_messages, "the default");
     let id = user(&a, "alice");
-    enroll(&a, &id, Key::es256());
+    let (_, mut cred) = enroll(&a, &id, Key::es256());
     let known = a.webauthn().authentication_options(&json!({"username": "alice"}), &no_info()).unwrap();
     let unknown = a.webauthn().authentication_options(&json!({"username": "ghost"}), &no_info()).unwrap();
     let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
     assert_eq!(keys(&known), keys(&unknown));
     assert!(known.get("allowCredentials").is_none_or(|a| a == &json!([])));
+    // The unknown name's ceremony is finished by no passkey; the known one's by alice's.
+    let response = browser().get(&unknown, &mut cred);
+    let e = a.login_with_service("webauthn", &json!({"response": response}), &no_info()).unwrap_err();
+    assert_eq!((e.code, reason(&e).as_str()), (ErrorCode::WebAuthnVerificationFailed, "userHandle"));
+    let response = browser().get(&known, &mut cred);
+    assert_eq!(a.login_with_service("webauthn", &json!({"response": response}), &no_info()).unwrap().user.id, id);
 }
 
 #[test]
@@ -530,7 +536,7 @@ fn postgres_ceremonies_and_management() {
     let other = AccountsServer::new(config(&db, extra), Callbacks::default()).unwrap();
     let id = user(&s, "alice");
     let (first, mut cred) = enroll(&s, &id, Key::es256());
-    let (second, _) = enroll(&other, &id, Key::ed25519());
+    let (second, mut second_cred) = enroll(&other, &id, Key::ed25519());
     // Started on one server, finished on the other; the used challenge is gone for both.
     let request = s.webauthn().authentication_options(&json!({"userId": id}), &no_info()).unwrap();
     let response = browser().get(&request, &mut cred);
@@ -549,6 +555,14 @@ fn postgres_ceremonies_and_management() {
     assert_eq!(s.webauthn().list_passkeys(&id).unwrap().iter().map(|p| p.id.clone()).collect::<Vec<_>>(), vec![second.id]);
     s.webauthn().authentication_options(&json!({}), &no_info()).unwrap();
     assert_eq!(s.reseal_all().unwrap(), 0);
+    // Ambiguous mode: a ceremony for an unknown name is stored, and no passkey finishes it.
+    let mut ambiguous = webauthn(json!({}));
+    ambiguous["ambiguousErrorMessages"] = json!(true);
+    let a = AccountsServer::new(config(&db, ambiguous), Callbacks::default()).unwrap();
+    let request = a.webauthn().authentication_options(&json!({"username": "ghost"}), &no_info()).unwrap();
+    let response = browser().get(&request, &mut second_cred);
+    let e = a.login_with_service("webauthn", &json!({"response": response}), &no_info()).unwrap_err();
+    assert_eq!((e.code, reason(&e).as_str()), (ErrorCode::WebAuthnVerificationFailed, "userHandle"));
 }
 
 #[test]
@@ -573,4 +587,18 @@ fn minimal_and_extended_to_json_forms_are_accepted() {
         assertion.as_object_mut().unwrap().remove(field);
     }
     assert_eq!(s.login_with_service("webauthn", &json!({"response": assertion}), &no_info()).unwrap().user.id, id);
+}
+
+#[test]
+fn a_passkey_is_a_way_in_for_unlink_account() {
+    let authenticate: Arc<callbacks::OAuthAuthenticateFn> = Arc::new(|_: &str, _: &Value| Ok(json!({"id": "42"})));
+    let mut config = webauthn(json!({}));
+    config["services"]["oauth"] = json!({"providers": {"github": {"type": "host"}}});
+    let s = with(config, Callbacks { oauth_authenticate: Some(authenticate), ..Callbacks::default() });
+    // An account created by a provider login: no password.
+    let id = s.login_with_service("oauth", &json!({"provider": "github", "code": "x"}), &no_info()).unwrap().user.id;
+    let (passkey, _) = enroll(&s, &id, Key::es256());
+    // With a passkey the identity may go; then the passkey is the last way in.
+    s.oauth().unlink_account(&id, "github").unwrap();
+    assert_eq!(code(s.webauthn().remove_passkey(&id, &passkey.id)), ErrorCode::LastLoginMethod);
 }

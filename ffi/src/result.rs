@@ -130,7 +130,7 @@ pub enum accounts_result {
     AccountsWebAuthnVerificationFailed = 58,
     /// The passkey's signature counter went backwards or stood still: the authenticator may have been cloned. The sign-in is refused and `PasskeyCounterRegression` is emitted.
     AccountsPasskeyCounterRegression = 59,
-    /// The user has no passkey with that id, or the credential of a sign-in is not registered.
+    /// The user has no passkey with that id.
     AccountsPasskeyNotFound = 60,
     /// That credential is registered already (to this user or another).
     AccountsPasskeyAlreadyRegistered = 61,

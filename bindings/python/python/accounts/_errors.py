@@ -431,7 +431,7 @@ class PasskeyCounterRegression(AccountsError):
 
 
 class PasskeyNotFound(AccountsError):
-    """The user has no passkey with that id, or the credential of a sign-in is not registered."""
+    """The user has no passkey with that id."""
 
     code = "PasskeyNotFound"
     number = 60
