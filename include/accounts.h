@@ -143,6 +143,16 @@ typedef enum accounts_result {
   ACCOUNTS_ROUTE_NOT_FOUND = 55,
   // The route exists but not for that method, e.g. a GET of a route that changes state (HTTP 405).
   ACCOUNTS_METHOD_NOT_ALLOWED = 56,
+  // The passkey ceremony's challenge is unknown, already used, expired, or was started for the other ceremony (registration vs sign-in) or another user (docs/passkeys.md).
+  ACCOUNTS_INVALID_WEB_AUTHN_CHALLENGE = 57,
+  // The authenticator's response did not verify: origin, rpId, flags (user presence, user verification), algorithm, signature, or a credential or user handle that does not match; `details.reason` names which (docs/passkeys.md, "Errors").
+  ACCOUNTS_WEB_AUTHN_VERIFICATION_FAILED = 58,
+  // The passkey's signature counter went backwards or stood still: the authenticator may have been cloned. The sign-in is refused and `PasskeyCounterRegression` is emitted.
+  ACCOUNTS_PASSKEY_COUNTER_REGRESSION = 59,
+  // The user has no passkey with that id.
+  ACCOUNTS_PASSKEY_NOT_FOUND = 60,
+  // That credential is registered already (to this user or another).
+  ACCOUNTS_PASSKEY_ALREADY_REGISTERED = 61,
 } accounts_result;
 
 // Where a callback puts its answer. Owned by the library and valid only during the callback;
@@ -886,6 +896,89 @@ enum accounts_result accounts_server_http_user(const struct accounts_server *ser
                                                const char *request_json,
                                                char **result_json_out,
                                                struct accounts_error **error_out);
+
+// Starts adding a passkey to the signed-in user `user_id`: `*options_json_out` receives the
+// `PublicKeyCredentialCreationOptionsJSON` to pass to `PublicKeyCredential.parseCreationOptionsFromJSON`
+// and `navigator.credentials.create`. Finish with [`accounts_webauthn_register`] before the
+// configured `timeout`.
+// Results: `ACCOUNTS_OK`, `ACCOUNTS_SERVICE_NOT_FOUND` (no `services.webauthn`),
+// `ACCOUNTS_USER_NOT_FOUND`, `ACCOUNTS_USER_DEACTIVATED`, `ACCOUNTS_INVALID_ARGUMENT`, `ACCOUNTS_STORAGE_ERROR`.
+//
+// # Safety
+// As for every function: `server` live, strings NUL-terminated, out-pointers writable.
+enum accounts_result accounts_webauthn_registration_options(const struct accounts_server *server,
+                                                            const char *user_id,
+                                                            char **options_json_out,
+                                                            struct accounts_error **error_out);
+
+// Verifies the browser's answer to [`accounts_webauthn_registration_options`] (`response_json`:
+// the `RegistrationResponseJSON` of `credential.toJSON()`) and stores the passkey;
+// `options_json` (`{"name"?}`) may be NULL. On success `*passkey_json_out` receives `{id, name,
+// createdAt, lastUsedAt, backupEligible, backupState, transports, aaguid}`.
+// Results: `ACCOUNTS_OK`, `ACCOUNTS_SERVICE_NOT_FOUND`, `ACCOUNTS_USER_NOT_FOUND`,
+// `ACCOUNTS_INVALID_WEB_AUTHN_CHALLENGE`, `ACCOUNTS_WEB_AUTHN_VERIFICATION_FAILED` (details.reason),
+// `ACCOUNTS_PASSKEY_ALREADY_REGISTERED`, `ACCOUNTS_INVALID_ARGUMENT`, `ACCOUNTS_STORAGE_ERROR`.
+//
+// # Safety
+// As for every function.
+enum accounts_result accounts_webauthn_register(const struct accounts_server *server,
+                                                const char *user_id,
+                                                const char *response_json,
+                                                const char *options_json,
+                                                char **passkey_json_out,
+                                                struct accounts_error **error_out);
+
+// Starts a passkey sign-in: `*options_json_out` receives the `PublicKeyCredentialRequestOptionsJSON`
+// for `navigator.credentials.get`. `options_json` may be NULL or `{}` (usernameless sign-in,
+// conditional mediation), or name one user: `{"userId"}`, `{"username"}` or `{"email"}`.
+// `infos_json` (`{"ip"?, "userAgent"?}`, may be NULL): the client's address bounds its pending sign-ins.
+// Results: `ACCOUNTS_OK`, `ACCOUNTS_SERVICE_NOT_FOUND`, `ACCOUNTS_USER_NOT_FOUND` (only when
+// `ambiguousErrorMessages` is false), `ACCOUNTS_INVALID_ARGUMENT`, `ACCOUNTS_STORAGE_ERROR`.
+//
+// # Safety
+// As for every function.
+enum accounts_result accounts_webauthn_authentication_options(const struct accounts_server *server,
+                                                              const char *options_json,
+                                                              const char *infos_json,
+                                                              char **options_json_out,
+                                                              struct accounts_error **error_out);
+
+// The user's passkeys as a JSON array in `*passkeys_json_out`, oldest first.
+// Results: `ACCOUNTS_OK`, `ACCOUNTS_SERVICE_NOT_FOUND`, `ACCOUNTS_USER_NOT_FOUND`,
+// `ACCOUNTS_INVALID_ARGUMENT`, `ACCOUNTS_STORAGE_ERROR`.
+//
+// # Safety
+// As for every function.
+enum accounts_result accounts_webauthn_list_passkeys(const struct accounts_server *server,
+                                                     const char *user_id,
+                                                     char **passkeys_json_out,
+                                                     struct accounts_error **error_out);
+
+// Renames one of the user's passkeys; `*passkey_json_out` receives it.
+// Results: `ACCOUNTS_OK`, `ACCOUNTS_SERVICE_NOT_FOUND`, `ACCOUNTS_USER_NOT_FOUND`,
+// `ACCOUNTS_PASSKEY_NOT_FOUND`, `ACCOUNTS_INVALID_ARGUMENT` (an empty name, over 100 characters),
+// `ACCOUNTS_STORAGE_ERROR`.
+//
+// # Safety
+// As for every function.
+enum accounts_result accounts_webauthn_rename_passkey(const struct accounts_server *server,
+                                                      const char *user_id,
+                                                      const char *passkey_id,
+                                                      const char *name,
+                                                      char **passkey_json_out,
+                                                      struct accounts_error **error_out);
+
+// Removes one of the user's passkeys.
+// Results: `ACCOUNTS_OK`, `ACCOUNTS_SERVICE_NOT_FOUND`, `ACCOUNTS_USER_NOT_FOUND`,
+// `ACCOUNTS_PASSKEY_NOT_FOUND`, `ACCOUNTS_LAST_LOGIN_METHOD` (no password, no linked identity, no
+// other passkey), `ACCOUNTS_INVALID_ARGUMENT`, `ACCOUNTS_STORAGE_ERROR`.
+//
+// # Safety
+// As for every function.
+enum accounts_result accounts_webauthn_remove_passkey(const struct accounts_server *server,
+                                                      const char *user_id,
+                                                      const char *passkey_id,
+                                                      struct accounts_error **error_out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -7,6 +7,7 @@ export const {
   PasswordService,
   TwoFactor,
   MagicLinkService,
+  WebAuthnService,
   AccountsError,
   isAccountsError,
   useAccountsJsError,

@@ -57,6 +57,11 @@ export type ErrorCode =
   | 'PayloadTooLarge'
   | 'RouteNotFound'
   | 'MethodNotAllowed'
+  | 'InvalidWebAuthnChallenge'
+  | 'WebAuthnVerificationFailed'
+  | 'PasskeyCounterRegression'
+  | 'PasskeyNotFound'
+  | 'PasskeyAlreadyRegistered'
 
 /** The events `on` accepts. */
 export type EventName =
@@ -79,6 +84,10 @@ export type EventName =
   | 'ResetPasswordSuccess'
   | 'ChangePasswordSuccess'
   | 'TooManyAttempts'
+  | 'PasskeyRegistered'
+  | 'PasskeyRenamed'
+  | 'PasskeyRemoved'
+  | 'PasskeyCounterRegression'
 
 /** The host callbacks the constructor accepts. */
 export type CallbackName =

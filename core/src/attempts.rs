@@ -46,7 +46,8 @@ impl Guess {
         use ErrorCode::*;
         match self {
             Guess::Password => matches!(code, InvalidCredentials | IncorrectPassword | UserNotFound | NoPasswordSet),
-            Guess::SecondFactor => code == TwoFactorCodeDidNotMatch,
+            // A passkey assertion that does not verify is a wrong second-factor guess too.
+            Guess::SecondFactor => matches!(code, TwoFactorCodeDidNotMatch | WebAuthnVerificationFailed | PasskeyCounterRegression),
             Guess::LinkToken => matches!(code, ResetPasswordLinkExpired | VerifyEmailLinkExpired | LoginTokenExpired),
         }
     }

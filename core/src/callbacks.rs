@@ -280,6 +280,15 @@ pub mod events {
     pub const CHANGE_PASSWORD_SUCCESS: &str = "ChangePasswordSuccess";
     /// A guess was refused by an attempt limit: `{attempt, limit, retryAfter, account, ip}`.
     pub const TOO_MANY_ATTEMPTS: &str = "TooManyAttempts";
+    /// A user registered a passkey: `{userId, passkey}`.
+    pub const PASSKEY_REGISTERED: &str = "PasskeyRegistered";
+    /// A user renamed a passkey: `{userId, passkey}`.
+    pub const PASSKEY_RENAMED: &str = "PasskeyRenamed";
+    /// A user removed a passkey: `{userId, passkeyId}`.
+    pub const PASSKEY_REMOVED: &str = "PasskeyRemoved";
+    /// A sign-in presented a passkey whose signature counter went backwards (a cloned
+    /// authenticator?); it was refused: `{userId, passkeyId, storedCount, presentedCount}`.
+    pub const PASSKEY_COUNTER_REGRESSION: &str = "PasskeyCounterRegression";
 
     /// Every event name, for bindings and the generated lists.
     pub const ALL: &[&str] = &[
@@ -302,6 +311,10 @@ pub mod events {
         RESET_PASSWORD_SUCCESS,
         CHANGE_PASSWORD_SUCCESS,
         TOO_MANY_ATTEMPTS,
+        PASSKEY_REGISTERED,
+        PASSKEY_RENAMED,
+        PASSKEY_REMOVED,
+        PASSKEY_COUNTER_REGRESSION,
     ];
 }
 

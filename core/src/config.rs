@@ -495,6 +495,111 @@ pub struct ServicesConfig {
     #[serde(default)]
     /// `services.oauth` (docs/oauth.md).
     pub oauth: OAuthConfig,
+    #[serde(default)]
+    /// `services.webauthn` (docs/passkeys.md): passkeys; absent, the service is off.
+    pub webauthn: Option<WebAuthnConfig>,
+}
+
+/// `services.webauthn`: sign-in with passkeys (docs/passkeys.md).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
+pub struct WebAuthnConfig {
+    /// The relying party id: the registrable domain the passkeys belong to (`example.com`), no
+    /// scheme, port or path.
+    pub rp_id: String,
+    /// The name the browser shows for the relying party.
+    pub rp_name: String,
+    /// The origins the browser may run the ceremonies on (`https://example.com`,
+    /// `https://app.example.com`): each must be `rpId` or a subdomain of it, https (http only on
+    /// `localhost`).
+    pub origins: Vec<String>,
+    /// `"required"` (default), `"preferred"` or `"discouraged"`: whether a sign-in needs the
+    /// authenticator to verify the user (PIN, biometrics). With `"required"` a passkey is both
+    /// factors: no TOTP code is asked (docs/passkeys.md, "Security model").
+    #[serde(default)]
+    pub user_verification: UserVerification,
+    /// `"none"` (default and only value): no attestation statement is asked for or kept.
+    #[serde(default)]
+    pub attestation: AttestationPreference,
+    /// How long a ceremony started by `registrationOptions` / `authenticationOptions` may be
+    /// finished (default 5 minutes; between 10 s and 10 minutes).
+    #[serde(default = "default_webauthn_timeout", deserialize_with = "de_duration_ms", serialize_with = "ser_duration_ms")]
+    pub timeout: Duration,
+}
+
+/// `services.webauthn.userVerification`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum UserVerification {
+    /// Every sign-in and registration needs user verification.
+    #[default]
+    Required,
+    /// Asked for, not required.
+    Preferred,
+    /// Not asked for.
+    Discouraged,
+}
+
+/// `services.webauthn.attestation`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AttestationPreference {
+    /// No attestation.
+    #[default]
+    None,
+}
+
+fn default_webauthn_timeout() -> Duration {
+    Duration::from_secs(5 * 60)
+}
+
+/// The bounds of `services.webauthn.timeout`.
+pub const WEBAUTHN_TIMEOUT_BOUNDS: (Duration, Duration) = (Duration::from_secs(10), Duration::from_secs(10 * 60));
+
+impl WebAuthnConfig {
+    /// Checks `rpId` and that every origin belongs to it.
+    ///
+    /// # Errors
+    /// `InvalidConfig`.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(AccountsError::new(ErrorCode::InvalidConfig, m));
+        let rp_id = self.rp_id.as_str();
+        let label_ok = |l: &str| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if rp_id.is_empty() || rp_id.len() > 253 || !rp_id.split('.').all(label_ok) {
+            return bad(format!("services.webauthn.rpId must be a lowercase domain name without scheme, port or path (got {rp_id:?})"));
+        }
+        if self.rp_name.trim().is_empty() {
+            return bad("services.webauthn.rpName must not be empty".into());
+        }
+        if self.origins.is_empty() {
+            return bad("services.webauthn.origins must name at least one origin".into());
+        }
+        for origin in &self.origins {
+            let parsed = url::Url::parse(origin).ok();
+            let host = parsed.as_ref().and_then(|u| u.host_str()).map(str::to_string);
+            let Some((parsed, host)) = parsed.zip(host) else {
+                return bad(format!("services.webauthn.origins: {origin:?} is not an origin"));
+            };
+            let is_origin = parsed.path() == "/"
+                && parsed.query().is_none()
+                && parsed.fragment().is_none()
+                && parsed.username().is_empty()
+                && !origin.ends_with('/');
+            let secure = parsed.scheme() == "https" || (parsed.scheme() == "http" && host == "localhost");
+            let belongs = host == rp_id || host.ends_with(&format!(".{rp_id}"));
+            if !is_origin || !secure || !belongs {
+                return bad(format!(
+                    "services.webauthn.origins: {origin:?} must be https://{rp_id} or a subdomain of it (scheme, host, optional port, nothing else; http only for localhost)"
+                ));
+            }
+        }
+        let (min, max) = WEBAUTHN_TIMEOUT_BOUNDS;
+        if self.timeout < min || self.timeout > max {
+            return bad("services.webauthn.timeout must be between 10000 and 600000 ms".into());
+        }
+        Ok(())
+    }
 }
 
 /// `services.oauth`: login with other identity providers (docs/oauth.md).
@@ -1213,6 +1318,9 @@ impl Config {
         }
         if !self.db.starts_with("sqlite:") && !self.db.starts_with("postgres://") && !self.db.starts_with("postgresql://") {
             return bad("db must be sqlite:<path>, sqlite::memory: or postgres://...");
+        }
+        if let Some(webauthn) = &self.services.webauthn {
+            webauthn.validate()?;
         }
         if self.services.oauth.flow_expiration < MIN_OAUTH_FLOW_EXPIRATION {
             return bad("services.oauth.flowExpiration must be at least 60000 ms (60 s): users need time to sign in at the provider");

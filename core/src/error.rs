@@ -178,6 +178,20 @@ error_codes! {
     RouteNotFound = 55, true, "Not found";
     /// The route exists but not for that method, e.g. a GET of a route that changes state (HTTP 405).
     MethodNotAllowed = 56, true, "Method not allowed";
+    /// The passkey ceremony's challenge is unknown, already used, expired, or was started for the
+    /// other ceremony (registration vs sign-in) or another user (docs/passkeys.md).
+    InvalidWebAuthnChallenge = 57, false, "Invalid or expired passkey challenge";
+    /// The authenticator's response did not verify: origin, rpId, flags (user presence, user
+    /// verification), algorithm, signature, or a credential or user handle that does not match;
+    /// `details.reason` names which (docs/passkeys.md, "Errors").
+    WebAuthnVerificationFailed = 58, false, "The passkey could not be verified";
+    /// The passkey's signature counter went backwards or stood still: the authenticator may have
+    /// been cloned. The sign-in is refused and `PasskeyCounterRegression` is emitted.
+    PasskeyCounterRegression = 59, false, "The passkey's signature counter went backwards";
+    /// The user has no passkey with that id.
+    PasskeyNotFound = 60, false, "Passkey not found";
+    /// That credential is registered already (to this user or another).
+    PasskeyAlreadyRegistered = 61, false, "This passkey is already registered";
 }
 
 /// Codes no longer raised, with their frozen numbers: never reuse a number listed here.

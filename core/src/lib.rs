@@ -49,6 +49,7 @@ pub mod tokens;
 pub mod two_factor;
 pub mod types;
 pub mod web;
+pub mod webauthn;
 
 pub use auth::{Authenticated, Completion};
 pub use callbacks::{Callbacks, ListenerId, events};
@@ -62,6 +63,7 @@ pub use server::{AccountsServer, AuthService};
 pub use tokens::{VerifyOptions, verify_access_token};
 pub use two_factor::{AuthSecret, TwoFactor};
 pub use types::*;
+pub use webauthn::{Passkey, WebAuthn};
 
 /// Plumbing the C library, the bindings, codegen and the tests of this workspace share — input
 /// bounds and argument shapes, inline calls, the store, sealing, identifier rules, the OpenID

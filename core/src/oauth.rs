@@ -416,7 +416,7 @@ impl<'a> OAuth<'a> {
         const PAGE: u32 = 500;
         let (store, sealer) = (self.ctx.store(), self.ctx.sealer());
         let mut resealed = 0u64;
-        for column in [SealedColumn::LinkedTokens, SealedColumn::FlowVerifier] {
+        for column in [SealedColumn::LinkedTokens, SealedColumn::FlowVerifier, SealedColumn::WebAuthnState] {
             let mut after = (String::new(), String::new());
             loop {
                 let page = store.list_sealed(column, (&after.0, &after.1), PAGE)?;
@@ -425,6 +425,7 @@ impl<'a> OAuth<'a> {
                     let contexts = match column {
                         SealedColumn::LinkedTokens => vec![token_context(&value.key, &value.sub_key)],
                         SealedColumn::FlowVerifier => [Purpose::Login, Purpose::Link].map(|p| flow_context(&value.key, p)).to_vec(),
+                        SealedColumn::WebAuthnState => vec![crate::webauthn::challenge_context(&value.key)],
                     };
                     let (plain, context) =
                         contexts.iter().find_map(|context| sealer.open(&value.sealed, context).ok().map(|plain| (plain, context))).ok_or_else(

@@ -53,6 +53,8 @@ pub enum Service {
     MagicLink,
     /// The OAuth service (`getServices().oauth`, `server.oauth`, `accounts_oauth_*`).
     OAuth,
+    /// The passkey service (`getServices().webauthn`, `server.webauthn`, `accounts_webauthn_*`).
+    WebAuthn,
     /// A module-level function, no server needed (`accounts_*`).
     Module,
 }
@@ -66,6 +68,7 @@ impl Service {
             Service::TwoFactor => "server.getServices().password.twoFactor",
             Service::MagicLink => "server.getServices().magicLink",
             Service::OAuth => "server.getServices().oauth",
+            Service::WebAuthn => "server.getServices().webauthn",
             Service::Module => "require('accounts-rs')",
         }
     }
@@ -78,6 +81,7 @@ impl Service {
             Service::TwoFactor => "server.password.two_factor",
             Service::MagicLink => "server.magic_link",
             Service::OAuth => "server.oauth",
+            Service::WebAuthn => "server.webauthn",
             Service::Module => "accounts",
         }
     }
@@ -96,6 +100,7 @@ impl Service {
             Service::TwoFactor => "twoFactor",
             Service::MagicLink => "magicLink",
             Service::OAuth => "oauth",
+            Service::WebAuthn => "webauthn",
         }
     }
 
@@ -107,6 +112,7 @@ impl Service {
             Service::TwoFactor => "TwoFactor",
             Service::MagicLink => "MagicLinkService",
             Service::OAuth => "OAuthService",
+            Service::WebAuthn => "WebAuthnService",
             Service::Module => "",
         }
     }
@@ -198,6 +204,10 @@ pub mod types {
     pub const LINKED_ACCOUNT: Ty = ty("LinkedAccount", "_Json");
     /// Linked accounts.
     pub const LINKED_ACCOUNTS: Ty = ty("LinkedAccount[]", "List[_Json]");
+    /// A passkey.
+    pub const PASSKEY: Ty = ty("Passkey", "_Json");
+    /// Passkeys.
+    pub const PASSKEYS: Ty = ty("Passkey[]", "List[_Json]");
 }
 
 /// One argument of an operation.
@@ -279,7 +289,7 @@ macro_rules! table {
 table! {
     LOGIN_WITH_SERVICE = "loginWithService", "login_with_service", "accounts_server_login_with_service", Server,
         [arg("service", STRING), arg("params", LOGIN_PARAMS), opt("infos", INFOS)] -> LOGIN_RESULT, Hashing, infos: true,
-        "Authenticates with a service (password, magicLink, oauth, or a custom one) and starts a session.";
+        "Authenticates with a service (password, magicLink, oauth, webauthn, or a custom one) and starts a session.";
     AUTHENTICATE_WITH_SERVICE = "authenticateWithService", "authenticate_with_service", "accounts_server_authenticate_with_service", Server,
         [arg("service", STRING), arg("params", LOGIN_PARAMS), opt("infos", INFOS)] -> BOOL, Hashing, infos: true,
         "Authenticates with a service without starting a session.";
@@ -415,6 +425,24 @@ table! {
     PROVIDER_TOKENS = "providerTokens", "provider_tokens", "accounts_oauth_provider_tokens", OAuth,
         [arg("userId", STRING), arg("provider", STRING)] -> ty("ProviderTokens | null", "Optional[_Json]"), Pool, infos: false,
         "The provider's own tokens kept from the last login or link, or null.";
+    REGISTRATION_OPTIONS = "registrationOptions", "registration_options", "accounts_webauthn_registration_options", WebAuthn,
+        [arg("userId", STRING)] -> ty("PublicKeyCredentialCreationOptionsJSON", "_Json"), Pool, infos: false,
+        "Starts adding a passkey to a user: the options for navigator.credentials.create (JSON form).";
+    REGISTER = "register", "register", "accounts_webauthn_register", WebAuthn,
+        [arg("userId", STRING), arg("response", ty("RegistrationResponseJSON", "_Json")), opt("options", ty("{ name?: string }", "_Json"))] -> PASSKEY, Pool, infos: false,
+        "Verifies the browser's answer to registrationOptions and stores the passkey.";
+    AUTHENTICATION_OPTIONS = "authenticationOptions", "authentication_options", "accounts_webauthn_authentication_options", WebAuthn,
+        [opt("options", ty("{ userId?: string; username?: string; email?: string }", "_Json")), opt("infos", INFOS)] -> ty("PublicKeyCredentialRequestOptionsJSON", "_Json"), Pool, infos: true,
+        "Starts a passkey sign-in (no user: usernameless and conditional mediation): the options for navigator.credentials.get.";
+    LIST_PASSKEYS = "listPasskeys", "list_passkeys", "accounts_webauthn_list_passkeys", WebAuthn,
+        [arg("userId", STRING)] -> PASSKEYS, Pool, infos: false,
+        "A user's passkeys.";
+    RENAME_PASSKEY = "renamePasskey", "rename_passkey", "accounts_webauthn_rename_passkey", WebAuthn,
+        [arg("userId", STRING), arg("passkeyId", STRING), arg("name", STRING)] -> PASSKEY, Pool, infos: false,
+        "Renames one of a user's passkeys.";
+    REMOVE_PASSKEY = "removePasskey", "remove_passkey", "accounts_webauthn_remove_passkey", WebAuthn,
+        [arg("userId", STRING), arg("passkeyId", STRING)] -> VOID, Pool, infos: false,
+        "Removes one of a user's passkeys (not their last way in).";
     VERIFY_ACCESS_TOKEN = "verifyAccessToken", "verify_access_token", "accounts_verify_access_token", Module,
         [arg("token", TOKEN), arg("options", ty("VerifyOptions", "_Json"))] -> OBJECT, Synchronous, infos: false,
         "Verifies an access token without a server (another service holding the JWKS or key); its claims.";

@@ -18,6 +18,7 @@ use crate::sessions::{Sessions, connection_json};
 use crate::store::{self, Store};
 use crate::two_factor::TwoFactor;
 use crate::types::{ConnectionInfo, ImpersonationResult, ImpersonationTarget, LoginResult, PurgeReport, RevokeAllOptions, Session, User};
+use crate::webauthn::{self, WebAuthn};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -120,6 +121,29 @@ impl AuthService for OAuthService {
     }
 }
 
+/// The built-in `webauthn` service (when `services.webauthn` is configured): `params` is
+/// `{response}`, a passkey assertion (docs/passkeys.md). It checks the second factor itself: a
+/// passkey with user verification is both factors; without, a user with two-factor on gives `code`.
+struct WebAuthnService;
+
+impl AuthService for WebAuthnService {
+    fn authenticate(&self, server: &AccountsServer, params: &Value, infos: &ConnectionInfo) -> Result<Option<User>> {
+        let found = server.webauthn().authenticate_pending(params, infos)?;
+        if let Some(complete) = &found.complete {
+            store::transaction(server.store(), |w| complete(w))?;
+        }
+        Ok(Some(found.user))
+    }
+
+    fn authenticate_pending(&self, server: &AccountsServer, params: &Value, infos: &ConnectionInfo) -> Result<Option<Authenticated>> {
+        server.webauthn().authenticate_pending(params, infos).map(Some)
+    }
+
+    fn checks_second_factor(&self) -> bool {
+        true
+    }
+}
+
 /// The server. `Send + Sync`: share it between threads with an `Arc`.
 pub struct AccountsServer {
     ctx: Context,
@@ -187,6 +211,9 @@ impl AccountsServer {
         if !config.services.oauth.providers.is_empty() {
             services.insert(oauth::SERVICE_NAME.into(), Arc::new(OAuthService));
         }
+        if config.services.webauthn.is_some() {
+            services.insert(webauthn::SERVICE_NAME.into(), Arc::new(WebAuthnService));
+        }
         Ok(AccountsServer { ctx: Context::new(config, callbacks, clock, store)?, services: RwLock::new(services) })
     }
 
@@ -252,6 +279,12 @@ impl AccountsServer {
     /// The OAuth service: links between provider identities and users (docs/oauth.md).
     pub fn oauth(&self) -> OAuth<'_> {
         OAuth::new(&self.ctx)
+    }
+
+    /// The passkey service (docs/passkeys.md). Its methods fail with `ServiceNotFound` when
+    /// `services.webauthn` is not configured.
+    pub fn webauthn(&self) -> WebAuthn<'_> {
+        WebAuthn::new(&self.ctx)
     }
 
     fn sessions(&self) -> Sessions<'_> {

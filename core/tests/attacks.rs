@@ -909,7 +909,8 @@ fn addresses_stored_before_the_lookalike_rule_are_protected_after_the_upgrade() 
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
         "DROP INDEX emails_address_key; ALTER TABLE emails DROP COLUMN address_key; \
-         DROP INDEX oauth_flows_client; ALTER TABLE oauth_flows DROP COLUMN client; PRAGMA user_version = 4;",
+         DROP INDEX oauth_flows_client; ALTER TABLE oauth_flows DROP COLUMN client; \
+         DROP TABLE passkeys; DROP TABLE webauthn_challenges; PRAGMA user_version = 4;",
     )
     .unwrap();
     drop(conn);

@@ -377,7 +377,7 @@ fn postgres_migrations_are_safe_when_many_start_at_once() {
     }
     let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     let version: i32 = client.query_one("SELECT version FROM accounts_schema", &[]).unwrap().get(0);
-    assert_eq!(version, 5);
+    assert_eq!(version, 6);
     assert_eq!(client.query_one("SELECT count(*) FROM accounts_schema", &[]).unwrap().get::<_, i64>(0), 1);
     // A database written by a newer library is refused rather than misread.
     client.execute("UPDATE accounts_schema SET version = 99", &[]).unwrap();

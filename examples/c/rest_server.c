@@ -6,7 +6,7 @@
  *   PORT=8080 ./build/c/rest_server          → http://127.0.0.1:8080/accounts/...
  *
  * Settings by environment: PORT (default 8080), ACCOUNTS_CONFIG (the server's JSON config; default
- * an SQLite file and a random secret), ACCOUNTS_DEV_INBOX=1 (keep the mail sendMail gets and serve
+ * an SQLite file, a random secret and passkeys for a page on http://localhost:PORT), ACCOUNTS_DEV_INBOX=1 (keep the mail sendMail gets and serve
  * it at GET /dev/mails: every reset link, so never in production). The app's own route GET /api/me
  * shows how to guard one with accounts_server_http_user. */
 #define _POSIX_C_SOURCE 200809L
@@ -297,7 +297,11 @@ int main(void) {
         fclose(f);
         char hex[65];
         for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", secret[i]);
-        snprintf(fallback, sizeof fallback, "{\"db\":\"sqlite:accounts-example.db\",\"tokenSecret\":\"%s\"}", hex);
+        /* Passkeys (docs/passkeys.md) for a page on http://localhost:PORT (localhost needs no https). */
+        snprintf(fallback, sizeof fallback,
+                 "{\"db\":\"sqlite:accounts-example.db\",\"tokenSecret\":\"%s\",\"services\":{\"webauthn\":"
+                 "{\"rpId\":\"localhost\",\"rpName\":\"accounts-rs example\",\"origins\":[\"http://localhost:%s\"]}}}",
+                 hex, port);
         config = fallback;
     }
     dev_inbox = getenv("ACCOUNTS_DEV_INBOX") && strcmp(getenv("ACCOUNTS_DEV_INBOX"), "1") == 0;

@@ -6,7 +6,8 @@
 // Settings by environment: PORT, ACCOUNTS_DB (default sqlite:accounts-example.db), ACCOUNTS_TOKEN_SECRET,
 // ACCESS_TOKEN_SECONDS (the browser tests use a few seconds to see a refresh). "Sign in with" an OpenID
 // provider (docs/oauth.md): OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_LABEL; register
-// http://localhost:PORT/auth/callback as the client's redirect URI.
+// http://localhost:PORT/auth/callback as the client's redirect URI. Passkeys work on
+// http://localhost:PORT (browsers treat localhost as secure; elsewhere WebAuthn needs https).
 const crypto = require('node:crypto')
 const fs = require('node:fs')
 const path = require('node:path')
@@ -42,6 +43,8 @@ const server = new AccountsServer({
   services: {
     password: { requireEmailVerification: true, sendVerificationEmailAfterSignup: true, returnTokensAfterResetPassword: true },
     ...(oidc ? { oauth: { providers: { corp: oidc } } } : {}),
+    // Passkeys (docs/passkeys.md): the rp id is the site's host; the browser's origin must be listed.
+    webauthn: { rpId: 'localhost', rpName: 'accounts-rs example', origins: [siteUrl] },
   },
   // Plain http on localhost during development: Secure (__Host-) cookies need https elsewhere, so
   // keep `secure: true` (the default) in production.

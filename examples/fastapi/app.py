@@ -10,6 +10,8 @@ ACCOUNTS_DEV_INBOX=1 for the development inbox (every mail the app sends, reset 
 /inbox: never in production).
 "Sign in with" an OpenID provider (docs/oauth.md): OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET,
 OIDC_LABEL; register http://localhost:PORT/auth/callback as the client's redirect URI.
+Passkeys work on http://localhost:PORT (browsers treat localhost as secure; elsewhere WebAuthn
+needs https).
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ server = accounts.AccountsServer.from_config(
         "services": {
             "password": {"requireEmailVerification": True, "sendVerificationEmailAfterSignup": True, "returnTokensAfterResetPassword": True},
             **({"oauth": {"providers": {"corp": OIDC}}} if OIDC else {}),
+            # Passkeys (docs/passkeys.md): the rp id is the site's host; the browser's origin must be listed.
+            "webauthn": {"rpId": "localhost", "rpName": "accounts-rs example", "origins": [SITE_URL]},
         },
         # Cookie sessions (docs/web.md). Plain http on localhost during development: Secure
         # (__Host-) cookies need https elsewhere, so keep secure on (the default) in production.

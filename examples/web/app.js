@@ -1,6 +1,7 @@
 // The page of both example apps (examples/express, examples/fastapi): plain browser JavaScript
 // against the accounts-js REST API in cookie mode (docs/web.md). The tokens live in HttpOnly
-// cookies the page cannot read; it echoes the readable CSRF cookie on every POST.
+// cookies the page cannot read; it echoes the readable CSRF cookie on every POST. Passkeys
+// (docs/passkeys.md): add one while signed in, sign in with one without typing a username.
 'use strict'
 
 const $ = (id) => document.getElementById(id)
@@ -104,7 +105,9 @@ async function home() {
   $('who').textContent = (user.emails && user.emails[0] && user.emails[0].address) || user.username || user.id
   $('protected').textContent = `GET /api/me answered for ${user.id}`
   show('view-signed-in')
+  // One after the other: an expired access token is refreshed once (by the first), not twice.
   await sessions()
+  await passkeys()
 }
 
 /** A readable device for a user agent ("Chrome on Linux"); an agent it does not know, as given. */
@@ -147,6 +150,101 @@ async function sessions() {
     body.append(row)
   }
 }
+
+// ---- Passkeys (docs/passkeys.md) ----
+// The server speaks WebAuthn's JSON forms (base64url strings); the browser API takes and gives
+// ArrayBuffers. These helpers convert both ways.
+const fromB64u = (s) => Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0)).buffer
+const toB64u = (buf) => btoa(String.fromCharCode(...new Uint8Array(buf))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+const withIds = (list) => (list || []).map((c) => ({ ...c, id: fromB64u(c.id) }))
+
+function creationOptions(o) {
+  return { ...o, challenge: fromB64u(o.challenge), user: { ...o.user, id: fromB64u(o.user.id) }, excludeCredentials: withIds(o.excludeCredentials) }
+}
+
+function requestOptions(o) {
+  return { ...o, challenge: fromB64u(o.challenge), allowCredentials: withIds(o.allowCredentials) }
+}
+
+/** What `credential.toJSON()` gives (RegistrationResponseJSON / AuthenticationResponseJSON). */
+function credentialJSON(c) {
+  const r = c.response
+  const response = { clientDataJSON: toB64u(r.clientDataJSON) }
+  if (r.attestationObject) {
+    Object.assign(response, {
+      attestationObject: toB64u(r.attestationObject),
+      authenticatorData: toB64u(r.getAuthenticatorData()),
+      transports: r.getTransports(),
+      publicKey: toB64u(r.getPublicKey()),
+      publicKeyAlgorithm: r.getPublicKeyAlgorithm(),
+    })
+  } else {
+    Object.assign(response, { authenticatorData: toB64u(r.authenticatorData), signature: toB64u(r.signature) })
+    if (r.userHandle) response.userHandle = toB64u(r.userHandle)
+  }
+  return { id: c.id, rawId: toB64u(c.rawId), type: c.type, response, authenticatorAttachment: c.authenticatorAttachment, clientExtensionResults: c.getClientExtensionResults() }
+}
+
+/** The signed-in user's passkeys, each with a remove button; the panel hides when the server has none configured. */
+async function passkeys() {
+  const res = await authed('GET', '/accounts/webauthn/passkeys')
+  const panel = $('passkeys').closest('.panel')
+  panel.hidden = !res.ok || !window.PublicKeyCredential
+  const body = $('passkeys')
+  body.replaceChildren()
+  if (!res.ok) return
+  for (const p of Array.isArray(res.data) ? res.data : res.data.passkeys) {
+    const row = document.createElement('tr')
+    row.dataset.passkey = p.id
+    for (const text of [p.name || 'Passkey', new Date(p.createdAt).toLocaleString(), p.lastUsedAt ? new Date(p.lastUsedAt).toLocaleString() : 'never']) {
+      const cell = document.createElement('td')
+      cell.textContent = text
+      row.append(cell)
+    }
+    const cell = document.createElement('td')
+    const button = document.createElement('button')
+    button.textContent = 'Remove'
+    button.className = 'revoke'
+    button.addEventListener('click', async () => {
+      const done = await authed('POST', '/accounts/webauthn/passkeys/remove', { id: p.id })
+      if (!done.ok) return say(failure(done), 'error')
+      say('Passkey removed.')
+      await passkeys()
+    })
+    cell.append(button)
+    row.append(cell)
+    body.append(row)
+  }
+}
+
+$('passkey-add').addEventListener('click', async () => {
+  try {
+    const options = await authed('POST', '/accounts/webauthn/registrationOptions')
+    if (!options.ok) return say(failure(options), 'error')
+    const credential = await navigator.credentials.create({ publicKey: creationOptions(options.data) })
+    const res = await authed('POST', '/accounts/webauthn/register', { response: credentialJSON(credential), name: device(navigator.userAgent) })
+    if (!res.ok) return say(failure(res), 'error')
+    say('Passkey added.')
+    await passkeys()
+  } catch (e) {
+    say(String(e), 'error') // e.g. NotAllowedError: the user cancelled
+  }
+})
+
+// Usernameless: the options name no user, the authenticator offers the passkeys it holds for this site.
+$('passkey-sign-in').addEventListener('click', async () => {
+  try {
+    const options = await post('/accounts/webauthn/authenticationOptions')
+    if (!options.ok) return say(failure(options), 'error')
+    const credential = await navigator.credentials.get({ publicKey: requestOptions(options.data) })
+    const res = await post('/accounts/webauthn/authenticate', { response: credentialJSON(credential) })
+    if (!res.ok) return say(failure(res), 'error')
+    say('Signed in with a passkey.')
+    await home()
+  } catch (e) {
+    say(String(e), 'error')
+  }
+})
 
 form('register', async ({ email, password }) => {
   const res = await post('/accounts/password/register', { user: { email, password } })
@@ -241,6 +339,7 @@ async function inbox() {
 async function route() {
   const [, first, token] = location.pathname.split('/')
   await providers()
+  $('passkey-box').hidden = !window.PublicKeyCredential
   $('backend').textContent = document.querySelector('meta[name=backend]')?.content || ''
   if (first === 'inbox') return inbox()
   if (first === 'reset-password' && token) return show('view-reset')

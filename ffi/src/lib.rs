@@ -19,6 +19,7 @@ mod password;
 mod result;
 mod server;
 mod web;
+mod webauthn;
 
 pub use callbacks::*;
 pub use error::*;

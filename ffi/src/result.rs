@@ -124,6 +124,16 @@ pub enum accounts_result {
     AccountsRouteNotFound = 55,
     /// The route exists but not for that method, e.g. a GET of a route that changes state (HTTP 405).
     AccountsMethodNotAllowed = 56,
+    /// The passkey ceremony's challenge is unknown, already used, expired, or was started for the other ceremony (registration vs sign-in) or another user (docs/passkeys.md).
+    AccountsInvalidWebAuthnChallenge = 57,
+    /// The authenticator's response did not verify: origin, rpId, flags (user presence, user verification), algorithm, signature, or a credential or user handle that does not match; `details.reason` names which (docs/passkeys.md, "Errors").
+    AccountsWebAuthnVerificationFailed = 58,
+    /// The passkey's signature counter went backwards or stood still: the authenticator may have been cloned. The sign-in is refused and `PasskeyCounterRegression` is emitted.
+    AccountsPasskeyCounterRegression = 59,
+    /// The user has no passkey with that id.
+    AccountsPasskeyNotFound = 60,
+    /// That credential is registered already (to this user or another).
+    AccountsPasskeyAlreadyRegistered = 61,
 }
 
 impl accounts_result {
@@ -185,6 +195,11 @@ impl accounts_result {
             ErrorCode::PayloadTooLarge => accounts_result::AccountsPayloadTooLarge,
             ErrorCode::RouteNotFound => accounts_result::AccountsRouteNotFound,
             ErrorCode::MethodNotAllowed => accounts_result::AccountsMethodNotAllowed,
+            ErrorCode::InvalidWebAuthnChallenge => accounts_result::AccountsInvalidWebAuthnChallenge,
+            ErrorCode::WebAuthnVerificationFailed => accounts_result::AccountsWebAuthnVerificationFailed,
+            ErrorCode::PasskeyCounterRegression => accounts_result::AccountsPasskeyCounterRegression,
+            ErrorCode::PasskeyNotFound => accounts_result::AccountsPasskeyNotFound,
+            ErrorCode::PasskeyAlreadyRegistered => accounts_result::AccountsPasskeyAlreadyRegistered,
             _ => accounts_result::AccountsInternalError,
         }
     }
@@ -249,4 +264,9 @@ pub(crate) const RESULT_NAMES: &[(u32, &str)] = &[
     (54, "PayloadTooLarge"),
     (55, "RouteNotFound"),
     (56, "MethodNotAllowed"),
+    (57, "InvalidWebAuthnChallenge"),
+    (58, "WebAuthnVerificationFailed"),
+    (59, "PasskeyCounterRegression"),
+    (60, "PasskeyNotFound"),
+    (61, "PasskeyAlreadyRegistered"),
 ];

@@ -3,7 +3,8 @@
 // `chromium`, through puppeteer-core): register, the verification mail from the development inbox,
 // log in, a second session listed and revoked, a refresh after the access token expired, log out,
 // reset the password from its mail, turn on two-factor from the QR code's secret, log in with a
-// code, log out; and "Sign in with" a real OpenID provider on loopback (tests/oidc). Run by `make test-browser`; SCREENSHOTS=<dir> keeps screenshots of the key pages
+// code; add a passkey (Chromium's virtual authenticator), sign in with it without a username or a
+// code, remove it and see it refused; and "Sign in with" a real OpenID provider on loopback (tests/oidc). Run by `make test-browser`; SCREENSHOTS=<dir> keeps screenshots of the key pages
 // (`make screenshots` writes docs/screenshots/).
 const test = require('node:test')
 const assert = require('node:assert/strict')
@@ -215,11 +216,62 @@ for (const name of Object.keys(APPS)) {
     const next = authenticator.clone({ epoch: Date.now() + 30_000 }).generate(secret)
     await fill('#login', { code: next })
     await visible('#view-signed-in')
+
+    // Passkeys (docs/passkeys.md), with Chromium's virtual authenticator standing in for the
+    // device's platform authenticator (discoverable credentials, user verification). Added while
+    // signed in; the list shows it.
+    const cdp = await page.createCDPSession()
+    await cdp.send('WebAuthn.enable')
+    // The message the step expects, or the page's error at once (what the browser or server refused).
+    const outcome = async (pattern) => {
+      await page.waitForFunction(
+        (source) => new RegExp(source).test(document.getElementById('message').textContent) || document.getElementById('message').className === 'error',
+        { timeout: 10_000 },
+        pattern.source,
+      )
+      const shown = await message()
+      assert.match(shown.text, pattern, `the page says: ${shown.text}`)
+    }
+    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+    })
+    await page.click('#passkey-add')
+    await outcome(/Passkey added/)
+    await page.waitForFunction(() => document.querySelectorAll('#passkeys tr').length === 1)
+    assert.equal(await page.$eval('#passkeys tr td:nth-child(3)', (e) => e.textContent), 'never')
+    const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId })
+    assert.equal(credentials.length, 1)
+    assert.equal(credentials[0].isResidentCredential, true, 'a discoverable credential (a passkey)')
+    await shot('passkeys')
     await page.click('#logout')
     await visible('#view-signed-out')
+    const loggedOut = await message()
+    assert.equal(loggedOut.error, false, loggedOut.text)
+
+    // Sign in with the passkey: no username typed, and no two-factor code although two-factor is
+    // on (user verification on the device is the second factor). The list shows its last use.
+    const passkeyLogin = () => {
+      const answer = page.waitForResponse((r) => r.url().endsWith('/accounts/webauthn/authenticate'))
+      return page.click('#passkey-sign-in').then(() => answer)
+    }
+    assert.equal((await passkeyLogin()).status(), 200)
+    await visible('#view-signed-in')
+    assert.equal(await page.$eval('#who', (e) => e.textContent), email)
+    await page.waitForFunction(() => document.querySelectorAll('#passkeys tr').length === 1)
+    assert.notEqual(await page.$eval('#passkeys tr td:nth-child(3)', (e) => e.textContent), 'never')
+
+    // Remove it; the device still offers the credential, the server refuses it.
+    await page.click('#passkeys tr button.revoke')
+    await outcome(/Passkey removed/)
+    await page.waitForFunction(() => document.querySelectorAll('#passkeys tr').length === 0)
+    await page.click('#logout')
+    await visible('#view-signed-out')
+    const refused = await passkeyLogin()
+    assert.ok(refused.status() >= 400 && refused.status() < 500, `refused with a 4xx: ${refused.status()}`)
+    await page.waitForFunction(() => document.getElementById('message').className === 'error')
+    assert.equal(await page.$eval('#view-signed-in', (e) => e.hidden), true)
+    assert.equal(await page.evaluate(() => fetch('/api/me').then((r) => r.status)), 401)
     assert.deepEqual(errors, [], 'no script errors on the page')
-    const last = await message()
-    assert.equal(last.error, false, last.text)
   })
 }
 

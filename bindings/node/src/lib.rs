@@ -22,6 +22,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 
+
 type CoreResult<T> = std::result::Result<T, AccountsError>;
 
 /// The JS error of a core error: an `Error` with the message, `code` (the code string callers
@@ -453,6 +454,16 @@ operations! {
     oauth_unlink_account(user_id: String, provider: String) = UNLINK_ACCOUNT => |s| s.oauth().unlink_account(&user_id, &provider);
     oauth_list_linked_accounts(user_id: String) = LIST_LINKED_ACCOUNTS => |s| s.oauth().list_linked_accounts(&user_id);
     oauth_provider_tokens(user_id: String, provider: String) = PROVIDER_TOKENS => |s| s.oauth().provider_tokens(&user_id, &provider);
+
+    webauthn_registration_options(user_id: String) = REGISTRATION_OPTIONS => |s| s.webauthn().registration_options(&user_id);
+    webauthn_register(user_id: String, response: Json, options: OptJson) = REGISTER =>
+        |s| s.webauthn().register(&user_id, &parse::<Value>("response", &response)?, &parse_opt::<Value>("options", &options)?);
+    webauthn_authentication_options(options: OptJson, infos: OptJson) = AUTHENTICATION_OPTIONS =>
+        |s| s.webauthn().authentication_options(&parse_opt::<Value>("options", &options)?, &parse_opt("infos", &infos)?);
+    webauthn_list_passkeys(user_id: String) = LIST_PASSKEYS => |s| s.webauthn().list_passkeys(&user_id);
+    webauthn_rename_passkey(user_id: String, passkey_id: String, name: String) = RENAME_PASSKEY =>
+        |s| s.webauthn().rename_passkey(&user_id, &passkey_id, &name);
+    webauthn_remove_passkey(user_id: String, passkey_id: String) = REMOVE_PASSKEY => |s| s.webauthn().remove_passkey(&user_id, &passkey_id);
 }
 
 /// Runs a job that panics, scheduled as the operation named `operation` (its accounts-js name) is

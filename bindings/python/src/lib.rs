@@ -413,6 +413,13 @@ py_operations! {
             PyOAuth { inner: self.inner.clone() }
         }
 
+        /// The passkey service (docs/passkeys.md); its methods raise `ServiceNotFound` unless
+        /// `services.webauthn` is configured.
+        #[getter]
+        fn webauthn(&self) -> PyWebAuthn {
+            PyWebAuthn { inner: self.inner.clone() }
+        }
+
         /// Names of the registered services.
         fn get_services(&self) -> Vec<String> {
             self.inner.service_names()
@@ -588,6 +595,34 @@ py_operations! {
     list_linked_accounts(user_id: str) = LIST_LINKED_ACCOUNTS => |s| s.oauth().list_linked_accounts(&user_id);
 }
 
+/// `server.webauthn`: passkeys (docs/passkeys.md). Every method raises `ServiceNotFound` when
+/// `services.webauthn` is not configured.
+#[pyclass(module = "accounts", name = "WebAuthnService", frozen)]
+struct PyWebAuthn {
+    inner: Arc<AccountsServer>,
+}
+
+py_operations! {
+    PyWebAuthn {}
+    /// The PublicKeyCredentialCreationOptionsJSON for `navigator.credentials.create` (adding a
+    /// passkey to the user).
+    registration_options(user_id: str) = REGISTRATION_OPTIONS => |s| s.webauthn().registration_options(&user_id);
+    /// Verifies the browser's RegistrationResponseJSON (`credential.toJSON()`) and stores the
+    /// passkey; `options`: `{"name"?}`. Returns the passkey.
+    register(user_id: str, response: json, options: json = None) = REGISTER => |s| s.webauthn().register(&user_id, &response, &options);
+    /// The PublicKeyCredentialRequestOptionsJSON for `navigator.credentials.get`; `options`:
+    /// `{"userId"? | "username"? | "email"?}`, none for a usernameless sign-in. Sign in with
+    /// `login_with_service("webauthn", {"response": credential_json})`.
+    authentication_options(options: json = None, infos: typed = None) = AUTHENTICATION_OPTIONS =>
+        |s| s.webauthn().authentication_options(&options, &infos);
+    /// The user's passkeys.
+    list_passkeys(user_id: str) = LIST_PASSKEYS => |s| s.webauthn().list_passkeys(&user_id);
+    /// Renames one of the user's passkeys; returns it.
+    rename_passkey(user_id: str, passkey_id: str, name: str) = RENAME_PASSKEY => |s| s.webauthn().rename_passkey(&user_id, &passkey_id, &name);
+    /// Removes one of the user's passkeys; raises `LastLoginMethod` when it is their only way in.
+    remove_passkey(user_id: str, passkey_id: str) = REMOVE_PASSKEY => |s| s.webauthn().remove_passkey(&user_id, &passkey_id);
+}
+
 /// Verifies an access token without a server (for other services); returns its claims.
 #[pyfunction]
 #[pyo3(signature = (token, *, jwks = None, public_key = None, secret = None, algorithm = None, issuer = None, audience = None))]
@@ -655,6 +690,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyTwoFactor>()?;
     m.add_class::<PyMagicLink>()?;
     m.add_class::<PyOAuth>()?;
+    m.add_class::<PyWebAuthn>()?;
     m.add_function(wrap_pyfunction!(error_codes, m)?)?;
     #[cfg(feature = "self-test")]
     m.add_function(wrap_pyfunction!(_self_test_panic, m)?)?;

@@ -5,7 +5,10 @@
 //! runs a flow once to count its steps, then once per step with that step failing, and checks the
 //! data is wholly as before or wholly as after (docs/reliability.md, "Atomic flows").
 
-use super::{AttemptCount, NewUser, OAuthFlow, SealedColumn, SealedValue, SessionRecord, Store, TokenRecord, TokenScope, Unlinked, Writes};
+use super::{
+    AttemptCount, NewUser, OAuthFlow, PasskeyRecord, SealedColumn, SealedValue, SessionRecord, Store, TokenRecord, TokenScope, Unlinked,
+    WebAuthnChallenge, Writes,
+};
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::types::{ConnectionInfo, LinkedAccount, PurgeReport, Session, User};
 use std::sync::Arc;
@@ -110,6 +113,14 @@ impl Writes for FaultyWrites<'_> {
     fn set_linked_tokens(&mut self, provider: &str, id: &str, tokens: Option<&str>) -> Result<bool> {
         self.plan.step("tx set_linked_tokens")?;
         self.inner.set_linked_tokens(provider, id, tokens)
+    }
+    fn create_passkey(&mut self, passkey: &PasskeyRecord) -> Result<()> {
+        self.plan.step("tx create_passkey")?;
+        self.inner.create_passkey(passkey)
+    }
+    fn swap_passkey_state(&mut self, id: &str, expected: &str, new: &str, now: i64) -> Result<bool> {
+        self.plan.step("tx swap_passkey_state")?;
+        self.inner.swap_passkey_state(id, expected, new, now)
     }
 }
 

@@ -151,6 +151,30 @@ macro_rules! forward_store {
                 let $name = "take_oauth_flow";
                 $inner.take_oauth_flow(digest)
             }
+            fn insert_webauthn_challenge(&$s, challenge: &WebAuthnChallenge) -> Result<()> {
+                let $name = "insert_webauthn_challenge";
+                $inner.insert_webauthn_challenge(challenge)
+            }
+            fn take_webauthn_challenge(&$s, digest: &str) -> Result<Option<WebAuthnChallenge>> {
+                let $name = "take_webauthn_challenge";
+                $inner.take_webauthn_challenge(digest)
+            }
+            fn find_passkey(&$s, id: &str) -> Result<Option<PasskeyRecord>> {
+                let $name = "find_passkey";
+                $inner.find_passkey(id)
+            }
+            fn list_passkeys(&$s, user_id: &str) -> Result<Vec<PasskeyRecord>> {
+                let $name = "list_passkeys";
+                $inner.list_passkeys(user_id)
+            }
+            fn rename_passkey(&$s, user_id: &str, id: &str, name: &str) -> Result<bool> {
+                let $name = "rename_passkey";
+                $inner.rename_passkey(user_id, id, name)
+            }
+            fn remove_passkey(&$s, user_id: &str, id: &str) -> Result<Unlinked> {
+                let $name = "remove_passkey";
+                $inner.remove_passkey(user_id, id)
+            }
             fn list_sealed(&$s, column: SealedColumn, after: (&str, &str), limit: u32) -> Result<Vec<SealedValue>> {
                 let $name = "list_sealed";
                 $inner.list_sealed(column, after, limit)
@@ -286,6 +310,63 @@ pub trait Writes {
     /// identity and every unverified address but `keep` (with their link tokens) — when a reset
     /// through `keep` proves the first one (docs/security.md, "Pre-account hijack").
     fn drop_unproven_holds(&mut self, user_id: &str, keep: &str, now: i64) -> Result<()>;
+    /// Stores a new passkey.
+    ///
+    /// # Errors
+    /// `PasskeyAlreadyRegistered` when the credential id is stored already; `UserNotFound`.
+    fn create_passkey(&mut self, passkey: &PasskeyRecord) -> Result<()>;
+    /// Replaces a passkey's state (counter, flags) if, and only if, it is still `expected`, and
+    /// records the use at `now`; whether it swapped.
+    fn swap_passkey_state(&mut self, id: &str, expected: &str, new: &str, now: i64) -> Result<bool>;
+}
+
+/// A registered passkey (docs/passkeys.md). Nothing in it is secret: the private key never
+/// leaves the authenticator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyRecord {
+    /// The credential id, base64url (the primary key: unique across users).
+    pub id: String,
+    /// Whose passkey it is.
+    pub user_id: String,
+    /// The random WebAuthn user handle (base64url) the authenticator returns at sign-in; the same
+    /// for all of a user's passkeys.
+    pub user_handle: String,
+    /// The user's name for it.
+    pub name: String,
+    /// The public key and its static extension state as `webauthn_rp` encodes them (base64url).
+    pub public_key: String,
+    /// The dynamic state (UV, backup flags, signature counter, attachment), `webauthn_rp`'s
+    /// 7-byte encoding in hex.
+    pub state: String,
+    /// The transports, a JSON array of strings.
+    pub transports: String,
+    /// The AAGUID (UUID text).
+    pub aaguid: String,
+    /// Registration (ms).
+    pub created_at: i64,
+    /// Last sign-in (ms).
+    pub last_used_at: Option<i64>,
+}
+
+/// A started passkey ceremony (`registrationOptions` / `authenticationOptions`), found by the
+/// digest of its challenge; its `webauthn_rp` server state is sealed, bound to the ceremony and user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebAuthnChallenge {
+    /// SHA-256 (hex) of the challenge.
+    pub digest: String,
+    /// `registration` or `authentication`.
+    pub ceremony: String,
+    /// The user it is bound to, if any.
+    pub user_id: Option<String>,
+    /// The server state, sealed.
+    pub state: String,
+    /// Expiry (ms).
+    pub expires_at: i64,
+    /// Creation (ms).
+    pub created_at: i64,
+    /// Who started it (a digest of the client address, or of the user for a registration):
+    /// pending ceremonies are capped per client as OAuth flows are.
+    pub client: Option<String>,
 }
 
 /// A pending OpenID Connect authorization, between `authorizationUrl` and the login that ends it
@@ -453,6 +534,21 @@ pub trait Store: Send + Sync {
     /// concurrent takes, one gets it), expired or not — the caller checks the expiry.
     fn take_oauth_flow(&self, digest: &str) -> Result<Option<OAuthFlow>>;
 
+    /// Stores a started passkey ceremony; in the same transaction deletes expired ones and the
+    /// client's oldest beyond [`MAX_PENDING_FLOWS_PER_CLIENT`] (or [`MAX_PENDING_FLOWS_WITHOUT_ADDRESS`]).
+    fn insert_webauthn_challenge(&self, challenge: &WebAuthnChallenge) -> Result<()>;
+    /// Removes and returns the ceremony with this challenge digest (single use), expired or not.
+    fn take_webauthn_challenge(&self, digest: &str) -> Result<Option<WebAuthnChallenge>>;
+    /// The passkey with this credential id.
+    fn find_passkey(&self, id: &str) -> Result<Option<PasskeyRecord>>;
+    /// A user's passkeys, oldest first.
+    fn list_passkeys(&self, user_id: &str) -> Result<Vec<PasskeyRecord>>;
+    /// Renames a passkey of the user; whether the user has it.
+    fn rename_passkey(&self, user_id: &str, id: &str, name: &str) -> Result<bool>;
+    /// Removes a passkey of the user unless it is their last way to log in (no password, no linked
+    /// identity, no other passkey), decided in the same transaction as the delete.
+    fn remove_passkey(&self, user_id: &str, id: &str) -> Result<Unlinked>;
+
     /// The sealed values of `column` (non-null), at most `limit` of them after the key `after`,
     /// in key order (`resealAll` pages through them).
     fn list_sealed(&self, column: SealedColumn, after: (&str, &str), limit: u32) -> Result<Vec<SealedValue>>;
@@ -468,12 +564,15 @@ pub enum SealedColumn {
     LinkedTokens,
     /// `oauth_flows.verifier`: a pending flow's PKCE verifier, keyed `(digest, "")`.
     FlowVerifier,
+    /// `webauthn_challenges.state`: a started passkey ceremony's state, keyed `(digest, "")`.
+    WebAuthnState,
 }
 
 /// Every `(table, column)` that holds sealed values: what `resealAll` covers
 /// (docs/security.md, "Key rotation"); `core/tests/store.rs` scans a populated store for sealed
 /// values and fails on any column not listed here.
-pub const SEALED_COLUMNS: &[(&str, &str)] = &[("services", "data"), ("linked_accounts", "tokens"), ("oauth_flows", "verifier")];
+pub const SEALED_COLUMNS: &[(&str, &str)] =
+    &[("services", "data"), ("linked_accounts", "tokens"), ("oauth_flows", "verifier"), ("webauthn_challenges", "state")];
 
 /// One sealed value and its key (see [`SealedColumn`]).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,7 +4,10 @@
 //! (closing a SQLite connection in a child can break the parent's locks, and a PostgreSQL socket
 //! shared by two processes interleaves their messages). See docs/reliability.md, "Fork".
 
-use super::{AttemptCount, NewUser, OAuthFlow, SealedColumn, SealedValue, SessionRecord, Store, TokenRecord, TokenScope, Unlinked, Writes};
+use super::{
+    AttemptCount, NewUser, OAuthFlow, PasskeyRecord, SealedColumn, SealedValue, SessionRecord, Store, TokenRecord, TokenScope, Unlinked,
+    WebAuthnChallenge, Writes,
+};
 use crate::error::Result;
 use crate::inline;
 use crate::types::{ConnectionInfo, LinkedAccount, PurgeReport, Session, User};

@@ -8,8 +8,8 @@
 use super::postgres_pool::{Conn, Pool};
 use super::postgres_tls::connector;
 use super::{
-    AttemptCount, MAX_PENDING_FLOWS_PER_CLIENT, MAX_PENDING_FLOWS_WITHOUT_ADDRESS, NewUser, OAuthFlow, SealedColumn, SealedValue, SessionRecord,
-    Store, TokenRecord, TokenScope, Unlinked, Writes,
+    AttemptCount, MAX_PENDING_FLOWS_PER_CLIENT, MAX_PENDING_FLOWS_WITHOUT_ADDRESS, NewUser, OAuthFlow, PasskeyRecord, SealedColumn, SealedValue,
+    SessionRecord, Store, TokenRecord, TokenScope, Unlinked, WebAuthnChallenge, Writes,
 };
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::identifiers::{email_key, lookalikes};
@@ -123,6 +123,35 @@ ALTER TABLE oauth_flows ADD COLUMN client TEXT;
 -- Insertion order (flows started in one millisecond share created_at): the newest are kept.
 ALTER TABLE oauth_flows ADD COLUMN seq BIGSERIAL;
 CREATE INDEX oauth_flows_client ON oauth_flows(client, seq);
+"#,
+    r#"
+-- Passkeys (docs/passkeys.md): public keys only, the private key stays on the authenticator.
+CREATE TABLE passkeys (
+    id           TEXT PRIMARY KEY,
+    user_id      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    user_handle  TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    public_key   TEXT NOT NULL,
+    state        TEXT NOT NULL,
+    transports   TEXT NOT NULL,
+    aaguid       TEXT NOT NULL,
+    created_at   BIGINT NOT NULL,
+    last_used_at BIGINT
+);
+CREATE INDEX passkeys_user ON passkeys(user_id);
+-- Started ceremonies: the challenge's digest, the server state sealed.
+CREATE TABLE webauthn_challenges (
+    digest     TEXT PRIMARY KEY,
+    ceremony   TEXT NOT NULL,
+    user_id    TEXT,
+    state      TEXT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    client     TEXT,
+    seq        BIGSERIAL
+);
+CREATE INDEX webauthn_challenges_expiry ON webauthn_challenges(expires_at);
+CREATE INDEX webauthn_challenges_client ON webauthn_challenges(client, seq);
 "#,
 ];
 
@@ -262,6 +291,7 @@ fn constraint(e: postgres::Error) -> AccountsError {
             Some("emails_pkey") => AccountsError::code(ErrorCode::EmailAlreadyExists),
             Some("users_username_key" | "users_username_fold_key") => AccountsError::code(ErrorCode::UsernameAlreadyExists),
             Some("linked_accounts_pkey" | "linked_accounts_user_id_provider_key") => AccountsError::code(ErrorCode::AccountAlreadyLinked),
+            Some("passkeys_pkey") => AccountsError::code(ErrorCode::PasskeyAlreadyRegistered),
             _ => e.into(),
         },
         Some(db) if *db.code() == SqlState::FOREIGN_KEY_VIOLATION => AccountsError::code(ErrorCode::UserNotFound),
@@ -483,6 +513,7 @@ impl<C: GenericClient> Writes for PgWrites<'_, C> {
 
     fn drop_unproven_holds(&mut self, user_id: &str, keep: &str, now: i64) -> Result<()> {
         self.c.execute("DELETE FROM linked_accounts WHERE user_id = $1", &[&user_id])?;
+        self.c.execute("DELETE FROM passkeys WHERE user_id = $1", &[&user_id])?;
         self.c.execute(
             "DELETE FROM tokens WHERE user_id = $1 AND address IN (SELECT address FROM emails WHERE user_id = $1 AND NOT verified AND address <> $2)",
             &[&user_id, &keep],
@@ -493,6 +524,38 @@ impl<C: GenericClient> Writes for PgWrites<'_, C> {
 
     fn set_linked_tokens(&mut self, provider: &str, id: &str, tokens: Option<&str>) -> Result<bool> {
         Ok(self.c.execute("UPDATE linked_accounts SET tokens = $3 WHERE provider = $1 AND subject = $2", &[&provider, &id, &tokens])? == 1)
+    }
+
+    fn create_passkey(&mut self, p: &PasskeyRecord) -> Result<()> {
+        self.c
+            .execute(
+                "INSERT INTO passkeys (id, user_id, user_handle, name, public_key, state, transports, aaguid, created_at, last_used_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                &[&p.id, &p.user_id, &p.user_handle, &p.name, &p.public_key, &p.state, &p.transports, &p.aaguid, &p.created_at, &p.last_used_at],
+            )
+            .map_err(constraint)?;
+        Ok(())
+    }
+
+    fn swap_passkey_state(&mut self, id: &str, expected: &str, new: &str, now: i64) -> Result<bool> {
+        Ok(self.c.execute("UPDATE passkeys SET state = $3, last_used_at = $4 WHERE id = $1 AND state = $2", &[&id, &expected, &new, &now])? == 1)
+    }
+}
+
+const PASSKEY_COLUMNS: &str = "id, user_id, user_handle, name, public_key, state, transports, aaguid, created_at, last_used_at";
+
+fn passkey_from_row(r: &Row) -> PasskeyRecord {
+    PasskeyRecord {
+        id: r.get(0),
+        user_id: r.get(1),
+        user_handle: r.get(2),
+        name: r.get(3),
+        public_key: r.get(4),
+        state: r.get(5),
+        transports: r.get(6),
+        aaguid: r.get(7),
+        created_at: r.get(8),
+        last_used_at: r.get(9),
     }
 }
 
@@ -718,7 +781,8 @@ impl Store for PostgresStore {
     fn purge_expired(&self, now: i64) -> Result<PurgeReport> {
         self.tx(|tx| {
             let tokens = tx.execute("DELETE FROM tokens WHERE expires_at <= $1", &[&now])?;
-            let flows = tx.execute("DELETE FROM oauth_flows WHERE expires_at <= $1", &[&now])?;
+            let flows = tx.execute("DELETE FROM oauth_flows WHERE expires_at <= $1", &[&now])?
+                + tx.execute("DELETE FROM webauthn_challenges WHERE expires_at <= $1", &[&now])?;
             let attempts = tx.execute("DELETE FROM attempts WHERE expires_at <= $1", &[&now])?;
             tx.execute("DELETE FROM decoys", &[])?;
             Ok(PurgeReport { tokens: tokens + flows, attempts })
@@ -766,7 +830,8 @@ impl Store for PostgresStore {
             lock_user(tx, user_id)?;
             let removed = tx.execute(
                 "DELETE FROM linked_accounts WHERE user_id = $1 AND provider = $2 AND \
-                 (EXISTS (SELECT 1 FROM passwords WHERE user_id = $1) OR (SELECT COUNT(*) FROM linked_accounts WHERE user_id = $1) > 1)",
+                 (EXISTS (SELECT 1 FROM passwords WHERE user_id = $1) OR EXISTS (SELECT 1 FROM passkeys WHERE user_id = $1) \
+                  OR (SELECT COUNT(*) FROM linked_accounts WHERE user_id = $1) > 1)",
                 &[&user_id, &provider],
             )?;
             if removed == 1 {
@@ -816,6 +881,90 @@ impl Store for PostgresStore {
         }))
     }
 
+    fn insert_webauthn_challenge(&self, ch: &WebAuthnChallenge) -> Result<()> {
+        let keep = ch.client.as_ref().map_or(MAX_PENDING_FLOWS_WITHOUT_ADDRESS, |_| MAX_PENDING_FLOWS_PER_CLIENT) - 1;
+        self.tx(|tx| {
+            tx.execute("DELETE FROM webauthn_challenges WHERE expires_at <= $1", &[&ch.created_at])?;
+            tx.execute(
+                "DELETE FROM webauthn_challenges WHERE digest IN (SELECT digest FROM webauthn_challenges WHERE client IS NOT DISTINCT FROM $1 \
+                 ORDER BY seq DESC OFFSET $2)",
+                &[&ch.client, &keep],
+            )?;
+            tx.execute(
+                "INSERT INTO webauthn_challenges (digest, ceremony, user_id, state, expires_at, created_at, client) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[&ch.digest, &ch.ceremony, &ch.user_id, &ch.state, &ch.expires_at, &ch.created_at, &ch.client],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn take_webauthn_challenge(&self, digest: &str) -> Result<Option<WebAuthnChallenge>> {
+        if names_nothing(digest) {
+            return Ok(None);
+        }
+        let row = self.conn()?.query_opt(
+            "DELETE FROM webauthn_challenges WHERE digest = $1 \
+             RETURNING digest, ceremony, user_id, state, expires_at, created_at, client",
+            &[&digest],
+        )?;
+        Ok(row.map(|r| WebAuthnChallenge {
+            digest: r.get(0),
+            ceremony: r.get(1),
+            user_id: r.get(2),
+            state: r.get(3),
+            expires_at: r.get(4),
+            created_at: r.get(5),
+            client: r.get(6),
+        }))
+    }
+
+    fn find_passkey(&self, id: &str) -> Result<Option<PasskeyRecord>> {
+        if names_nothing(id) {
+            return Ok(None);
+        }
+        let row = self.conn()?.query_opt(&format!("SELECT {PASSKEY_COLUMNS} FROM passkeys WHERE id = $1"), &[&id])?;
+        Ok(row.as_ref().map(passkey_from_row))
+    }
+
+    fn list_passkeys(&self, user_id: &str) -> Result<Vec<PasskeyRecord>> {
+        if names_nothing(user_id) {
+            return Ok(Vec::new());
+        }
+        let rows = self
+            .conn()?
+            .query(&format!("SELECT {PASSKEY_COLUMNS} FROM passkeys WHERE user_id = $1 ORDER BY created_at, id COLLATE \"C\""), &[&user_id])?;
+        Ok(rows.iter().map(passkey_from_row).collect())
+    }
+
+    fn rename_passkey(&self, user_id: &str, id: &str, name: &str) -> Result<bool> {
+        if names_nothing(user_id) || names_nothing(id) || names_nothing(name) {
+            return Ok(false);
+        }
+        Ok(self.conn()?.execute("UPDATE passkeys SET name = $3 WHERE user_id = $1 AND id = $2", &[&user_id, &id, &name])? == 1)
+    }
+
+    fn remove_passkey(&self, user_id: &str, id: &str) -> Result<Unlinked> {
+        if names_nothing(user_id) || names_nothing(id) {
+            return Ok(Unlinked::NotLinked);
+        }
+        self.tx(|tx| {
+            // The user's row lock orders concurrent removals: the second sees the first's delete.
+            lock_user(tx, user_id)?;
+            let removed = tx.execute(
+                "DELETE FROM passkeys WHERE user_id = $1 AND id = $2 AND \
+                 (EXISTS (SELECT 1 FROM passwords WHERE user_id = $1) OR EXISTS (SELECT 1 FROM linked_accounts WHERE user_id = $1) \
+                  OR (SELECT COUNT(*) FROM passkeys WHERE user_id = $1) > 1)",
+                &[&user_id, &id],
+            )?;
+            if removed == 1 {
+                return Ok(Unlinked::Removed);
+            }
+            let held = tx.query_opt("SELECT 1 FROM passkeys WHERE user_id = $1 AND id = $2", &[&user_id, &id])?.is_some();
+            Ok(if held { Unlinked::LastLoginMethod } else { Unlinked::NotLinked })
+        })
+    }
+
     fn list_sealed(&self, column: SealedColumn, after: (&str, &str), limit: u32) -> Result<Vec<SealedValue>> {
         let limit = i64::from(limit);
         let mut c = self.conn()?;
@@ -828,6 +977,10 @@ impl Store for PostgresStore {
             )?,
             SealedColumn::FlowVerifier => c.query(
                 "SELECT digest, '', verifier FROM oauth_flows WHERE digest COLLATE \"C\" > $1 ORDER BY digest COLLATE \"C\" LIMIT $2",
+                &[&after.0, &limit],
+            )?,
+            SealedColumn::WebAuthnState => c.query(
+                "SELECT digest, '', state FROM webauthn_challenges WHERE digest COLLATE \"C\" > $1 ORDER BY digest COLLATE \"C\" LIMIT $2",
                 &[&after.0, &limit],
             )?,
         };
@@ -843,6 +996,9 @@ impl Store for PostgresStore {
             )?,
             SealedColumn::FlowVerifier => {
                 c.execute("UPDATE oauth_flows SET verifier = $3 WHERE digest = $1 AND verifier = $2", &[&key.0, &expected, &new])?
+            }
+            SealedColumn::WebAuthnState => {
+                c.execute("UPDATE webauthn_challenges SET state = $3 WHERE digest = $1 AND state = $2", &[&key.0, &expected, &new])?
             }
         };
         Ok(changed == 1)

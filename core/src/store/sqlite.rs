@@ -6,8 +6,8 @@
 
 use super::group_commit::{Batch, MAX_BATCH, Outcome, Ticket};
 use super::{
-    AttemptCount, MAX_PENDING_FLOWS_PER_CLIENT, MAX_PENDING_FLOWS_WITHOUT_ADDRESS, NewUser, OAuthFlow, SealedColumn, SealedValue, SessionRecord,
-    Store, TokenRecord, TokenScope, Unlinked, Writes,
+    AttemptCount, MAX_PENDING_FLOWS_PER_CLIENT, MAX_PENDING_FLOWS_WITHOUT_ADDRESS, NewUser, OAuthFlow, PasskeyRecord, SealedColumn, SealedValue,
+    SessionRecord, Store, TokenRecord, TokenScope, Unlinked, WebAuthnChallenge, Writes,
 };
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::identifiers::{email_key, lookalikes};
@@ -126,6 +126,34 @@ CREATE INDEX emails_address_key ON emails(address_key);
 -- Pending authorizations are counted per client address (docs/security.md, "OAuth").
 ALTER TABLE oauth_flows ADD COLUMN client TEXT;
 CREATE INDEX oauth_flows_client ON oauth_flows(client);
+"#,
+    r#"
+-- Passkeys (docs/passkeys.md): public keys only, the private key stays on the authenticator.
+CREATE TABLE passkeys (
+    id           TEXT PRIMARY KEY,            -- the credential id, base64url
+    user_id      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    user_handle  TEXT NOT NULL,               -- the random WebAuthn user handle, base64url
+    name         TEXT NOT NULL,
+    public_key   TEXT NOT NULL,
+    state        TEXT NOT NULL,               -- flags and signature counter
+    transports   TEXT NOT NULL,
+    aaguid       TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    last_used_at INTEGER
+);
+CREATE INDEX passkeys_user ON passkeys(user_id);
+-- Started ceremonies: the challenge's digest, the server state sealed.
+CREATE TABLE webauthn_challenges (
+    digest     TEXT PRIMARY KEY,
+    ceremony   TEXT NOT NULL,
+    user_id    TEXT,
+    state      TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    client     TEXT
+);
+CREATE INDEX webauthn_challenges_expiry ON webauthn_challenges(expires_at);
+CREATE INDEX webauthn_challenges_client ON webauthn_challenges(client);
 "#,
 ];
 
@@ -448,7 +476,30 @@ impl SqliteStore {
 
 /// Deletes a user's identity of a provider only while the user keeps another way to log in.
 const UNLINK_UNLESS_LAST: &str = "DELETE FROM linked_accounts WHERE user_id = ?1 AND provider = ?2 AND \
-     (EXISTS (SELECT 1 FROM passwords WHERE user_id = ?1) OR (SELECT COUNT(*) FROM linked_accounts WHERE user_id = ?1) > 1)";
+     (EXISTS (SELECT 1 FROM passwords WHERE user_id = ?1) OR EXISTS (SELECT 1 FROM passkeys WHERE user_id = ?1) \
+      OR (SELECT COUNT(*) FROM linked_accounts WHERE user_id = ?1) > 1)";
+
+/// Deletes a user's passkey only while the user keeps another way to log in.
+const REMOVE_PASSKEY_UNLESS_LAST: &str = "DELETE FROM passkeys WHERE user_id = ?1 AND id = ?2 AND \
+     (EXISTS (SELECT 1 FROM passwords WHERE user_id = ?1) OR EXISTS (SELECT 1 FROM linked_accounts WHERE user_id = ?1) \
+      OR (SELECT COUNT(*) FROM passkeys WHERE user_id = ?1) > 1)";
+
+const PASSKEY_COLUMNS: &str = "id, user_id, user_handle, name, public_key, state, transports, aaguid, created_at, last_used_at";
+
+fn passkey_from_row(r: &Row<'_>) -> rusqlite::Result<PasskeyRecord> {
+    Ok(PasskeyRecord {
+        id: r.get(0)?,
+        user_id: r.get(1)?,
+        user_handle: r.get(2)?,
+        name: r.get(3)?,
+        public_key: r.get(4)?,
+        state: r.get(5)?,
+        transports: r.get(6)?,
+        aaguid: r.get(7)?,
+        created_at: r.get(8)?,
+        last_used_at: r.get(9)?,
+    })
+}
 
 const USER_COLUMNS: &str = "u.id, u.username, u.emails, u.profile, u.deactivated, u.created_at, u.updated_at";
 
@@ -762,6 +813,7 @@ impl Writes for SqliteWrites<'_> {
     fn drop_unproven_holds(&mut self, user_id: &str, keep: &str, now: i64) -> Result<()> {
         let tx = self.tx;
         tx.prepare_cached("DELETE FROM linked_accounts WHERE user_id = ?1")?.execute([user_id])?;
+        tx.prepare_cached("DELETE FROM passkeys WHERE user_id = ?1")?.execute([user_id])?;
         tx.prepare_cached(
             "DELETE FROM tokens WHERE user_id = ?1 AND address IN (SELECT address FROM emails WHERE user_id = ?1 AND verified = 0 AND address <> ?2)",
         )?
@@ -775,6 +827,31 @@ impl Writes for SqliteWrites<'_> {
             .tx
             .prepare_cached("UPDATE linked_accounts SET tokens = ?3 WHERE provider = ?1 AND subject = ?2")?
             .execute(params![provider, id, tokens])?
+            == 1)
+    }
+
+    fn create_passkey(&mut self, p: &PasskeyRecord) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO passkeys (id, user_id, user_handle, name, public_key, state, transports, aaguid, created_at, last_used_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![p.id, p.user_id, p.user_handle, p.name, p.public_key, p.state, p.transports, p.aaguid, p.created_at, p.last_used_at])
+            .map_err(|e| match e.sqlite_error().map(|f| f.extended_code) {
+                Some(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => user_not_found(),
+                Some(rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY | rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE) => {
+                    AccountsError::code(ErrorCode::PasskeyAlreadyRegistered)
+                }
+                _ => e.into(),
+            })?;
+        Ok(())
+    }
+
+    fn swap_passkey_state(&mut self, id: &str, expected: &str, new: &str, now: i64) -> Result<bool> {
+        Ok(self
+            .tx
+            .prepare_cached("UPDATE passkeys SET state = ?3, last_used_at = ?4 WHERE id = ?1 AND state = ?2")?
+            .execute(params![id, expected, new, now])?
             == 1)
     }
 }
@@ -1003,7 +1080,8 @@ impl Store for SqliteStore {
     fn purge_expired(&self, now: i64) -> Result<PurgeReport> {
         self.write(|tx| {
             let tokens = tx.prepare_cached("DELETE FROM tokens WHERE expires_at <= ?1")?.execute([now])? as u64;
-            let flows = tx.prepare_cached("DELETE FROM oauth_flows WHERE expires_at <= ?1")?.execute([now])? as u64;
+            let flows = tx.prepare_cached("DELETE FROM oauth_flows WHERE expires_at <= ?1")?.execute([now])? as u64
+                + tx.prepare_cached("DELETE FROM webauthn_challenges WHERE expires_at <= ?1")?.execute([now])? as u64;
             let attempts = tx.prepare_cached("DELETE FROM attempts WHERE expires_at <= ?1")?.execute([now])? as u64;
             tx.prepare_cached("DELETE FROM decoys")?.execute([])?;
             Ok(PurgeReport { tokens: tokens + flows, attempts })
@@ -1089,6 +1167,73 @@ impl Store for SqliteStore {
         })
     }
 
+    fn insert_webauthn_challenge(&self, ch: &WebAuthnChallenge) -> Result<()> {
+        let keep = ch.client.as_ref().map_or(MAX_PENDING_FLOWS_WITHOUT_ADDRESS, |_| MAX_PENDING_FLOWS_PER_CLIENT) - 1;
+        self.write(|c| {
+            c.prepare_cached("DELETE FROM webauthn_challenges WHERE expires_at <= ?1")?.execute([ch.created_at])?;
+            c.prepare_cached(
+                "DELETE FROM webauthn_challenges WHERE digest IN (SELECT digest FROM webauthn_challenges WHERE client IS ?1 \
+                 ORDER BY rowid DESC LIMIT -1 OFFSET ?2)",
+            )?
+            .execute(params![ch.client, keep])?;
+            c.prepare_cached(
+                "INSERT INTO webauthn_challenges (digest, ceremony, user_id, state, expires_at, created_at, client) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![ch.digest, ch.ceremony, ch.user_id, ch.state, ch.expires_at, ch.created_at, ch.client])?;
+            Ok(())
+        })
+    }
+
+    fn take_webauthn_challenge(&self, digest: &str) -> Result<Option<WebAuthnChallenge>> {
+        self.write(|c| {
+            Ok(c.prepare_cached(
+                "DELETE FROM webauthn_challenges WHERE digest = ?1 \
+                 RETURNING digest, ceremony, user_id, state, expires_at, created_at, client",
+            )?
+            .query_row([digest], |r| {
+                Ok(WebAuthnChallenge {
+                    digest: r.get(0)?,
+                    ceremony: r.get(1)?,
+                    user_id: r.get(2)?,
+                    state: r.get(3)?,
+                    expires_at: r.get(4)?,
+                    created_at: r.get(5)?,
+                    client: r.get(6)?,
+                })
+            })
+            .optional()?)
+        })
+    }
+
+    fn find_passkey(&self, id: &str) -> Result<Option<PasskeyRecord>> {
+        self.read(|c| {
+            c.prepare_cached(&format!("SELECT {PASSKEY_COLUMNS} FROM passkeys WHERE id = ?1"))?.query_row([id], passkey_from_row).optional()
+        })
+    }
+
+    fn list_passkeys(&self, user_id: &str) -> Result<Vec<PasskeyRecord>> {
+        self.read(|c| {
+            c.prepare_cached(&format!("SELECT {PASSKEY_COLUMNS} FROM passkeys WHERE user_id = ?1 ORDER BY created_at, id"))?
+                .query_map([user_id], passkey_from_row)?
+                .collect()
+        })
+    }
+
+    fn rename_passkey(&self, user_id: &str, id: &str, name: &str) -> Result<bool> {
+        self.write(|c| Ok(c.prepare_cached("UPDATE passkeys SET name = ?3 WHERE user_id = ?1 AND id = ?2")?.execute([user_id, id, name])? == 1))
+    }
+
+    fn remove_passkey(&self, user_id: &str, id: &str) -> Result<Unlinked> {
+        self.write(|c| {
+            if c.prepare_cached(REMOVE_PASSKEY_UNLESS_LAST)?.execute([user_id, id])? == 1 {
+                return Ok(Unlinked::Removed);
+            }
+            let held = c.prepare_cached("SELECT 1 FROM passkeys WHERE user_id = ?1 AND id = ?2")?.exists([user_id, id])?;
+            Ok(if held { Unlinked::LastLoginMethod } else { Unlinked::NotLinked })
+        })
+    }
+
     fn list_sealed(&self, column: SealedColumn, after: (&str, &str), limit: u32) -> Result<Vec<SealedValue>> {
         let row = |r: &Row<'_>| Ok(SealedValue { key: r.get(0)?, sub_key: r.get(1)?, sealed: r.get(2)? });
         self.read(|c| match column {
@@ -1103,6 +1248,10 @@ impl Store for SqliteStore {
                 .prepare_cached("SELECT digest, '', verifier FROM oauth_flows WHERE digest > ?1 ORDER BY digest LIMIT ?2")?
                 .query_map(params![after.0, limit], row)?
                 .collect(),
+            SealedColumn::WebAuthnState => c
+                .prepare_cached("SELECT digest, '', state FROM webauthn_challenges WHERE digest > ?1 ORDER BY digest LIMIT ?2")?
+                .query_map(params![after.0, limit], row)?
+                .collect(),
         })
     }
 
@@ -1114,6 +1263,9 @@ impl Store for SqliteStore {
                     .execute(params![key.0, key.1, expected, new])?,
                 SealedColumn::FlowVerifier => c
                     .prepare_cached("UPDATE oauth_flows SET verifier = ?3 WHERE digest = ?1 AND verifier = ?2")?
+                    .execute(params![key.0, expected, new])?,
+                SealedColumn::WebAuthnState => c
+                    .prepare_cached("UPDATE webauthn_challenges SET state = ?3 WHERE digest = ?1 AND state = ?2")?
                     .execute(params![key.0, expected, new])?,
             };
             Ok(changed == 1)

@@ -35,6 +35,12 @@ enum Route {
     LinkAccount(String),
     VerifyAuthentication(String),
     Authenticate(String),
+    PasskeyRegistrationOptions,
+    PasskeyRegister,
+    PasskeyAuthenticationOptions,
+    Passkeys,
+    PasskeyRename,
+    PasskeyRemove,
 }
 
 /// A route's answer before it becomes a response.
@@ -95,6 +101,12 @@ fn route_of(path: &str) -> Result<(Route, &'static [&'static str])> {
         ["magiclink", "requestmagiclinkemail"] => Some((Route::RequestMagicLinkEmail, POST)),
         ["oauth", _, "authorizationurl"] => Some((Route::AuthorizationUrl(segments[1].clone()), POST)),
         ["oauth", _, "link"] => Some((Route::LinkAccount(segments[1].clone()), POST)),
+        ["webauthn", "registrationoptions"] => Some((Route::PasskeyRegistrationOptions, POST)),
+        ["webauthn", "register"] => Some((Route::PasskeyRegister, POST)),
+        ["webauthn", "authenticationoptions"] => Some((Route::PasskeyAuthenticationOptions, POST)),
+        ["webauthn", "passkeys"] => Some((Route::Passkeys, &["GET"][..])),
+        ["webauthn", "passkeys", "rename"] => Some((Route::PasskeyRename, POST)),
+        ["webauthn", "passkeys", "remove"] => Some((Route::PasskeyRemove, POST)),
         [_, "verifyauthentication"] => Some((Route::VerifyAuthentication(segments[0].clone()), POST)),
         [_, "authenticate"] => Some((Route::Authenticate(segments[0].clone()), POST)),
         _ => None,
@@ -356,6 +368,41 @@ fn serve(ex: &Exchange<'_>, route: &Route, body: &Map<String, Value>, cleanup: &
             server.password().two_factor().unset(&user.id, text(body, "code")?)?;
             Reply::ok(json!({}))
         }
+        Route::PasskeyRegistrationOptions => {
+            let Some(user) = user_of(ex, body)? else { return unauthorized() };
+            Reply::ok(server.webauthn().registration_options(&user.id)?)
+        }
+        Route::PasskeyRegister => {
+            let Some(user) = user_of(ex, body)? else { return unauthorized() };
+            let options = match body.get("name") {
+                None | Some(Value::Null) => json!({}),
+                Some(name) => json!({ "name": name }),
+            };
+            let response = body.get("response").unwrap_or(&Value::Null);
+            Reply::ok(serde_json::to_value(server.webauthn().register(&user.id, response, &options)?)?)
+        }
+        Route::PasskeyAuthenticationOptions => {
+            let mut options = Map::new();
+            for name in ["userId", "username", "email"] {
+                if let Some(v) = body.get(name).filter(|v| !v.is_null()) {
+                    options.insert(name.into(), v.clone());
+                }
+            }
+            Reply::ok(server.webauthn().authentication_options(&Value::Object(options), infos)?)
+        }
+        Route::Passkeys => {
+            let Some(user) = user_of(ex, body)? else { return unauthorized() };
+            Reply::ok(serde_json::to_value(server.webauthn().list_passkeys(&user.id)?)?)
+        }
+        Route::PasskeyRename => {
+            let Some(user) = user_of(ex, body)? else { return unauthorized() };
+            Reply::ok(serde_json::to_value(server.webauthn().rename_passkey(&user.id, text(body, "id")?, text(body, "name")?)?)?)
+        }
+        Route::PasskeyRemove => {
+            let Some(user) = user_of(ex, body)? else { return unauthorized() };
+            server.webauthn().remove_passkey(&user.id, text(body, "id")?)?;
+            Reply::ok(Value::Null)
+        }
     }
 }
 
@@ -378,6 +425,10 @@ mod tests {
         assert_eq!(route_of("/my%20svc/authenticate").unwrap().0, Route::Authenticate("my svc".into()));
         assert_eq!(route_of("/%zz/authenticate").unwrap_err().code, ErrorCode::MalformedRequest);
         assert_eq!(route_of("/%ff/authenticate").unwrap_err().code, ErrorCode::MalformedRequest);
+        assert_eq!(route_of("/webauthn/authenticate").unwrap().0, Route::Authenticate("webauthn".into()));
+        assert_eq!(route_of("/webauthn/registrationOptions").unwrap().0, Route::PasskeyRegistrationOptions);
+        assert_eq!(route_of("/webauthn/passkeys").unwrap(), (Route::Passkeys, &["GET"][..]));
+        assert_eq!(route_of("/webauthn/passkeys/remove").unwrap().0, Route::PasskeyRemove);
         assert_eq!(route_of("/nope").unwrap_err().code, ErrorCode::RouteNotFound);
         assert_eq!(route_of("").unwrap_err().code, ErrorCode::RouteNotFound);
     }

@@ -12,6 +12,7 @@ import {
   type LoginResult,
   type User,
   type HttpResponse,
+  type Passkey,
 } from '../..'
 import { accountsRouter, currentUser } from '../../express'
 
@@ -96,3 +97,30 @@ async function oauthUsage(): Promise<void> {
   new AccountsServer({ db: 'sqlite::memory:', tokenSecret: 'x', services: { oauth: { providers: { github: { type: 'saml' } } } } })
 }
 void oauthUsage
+
+async function webauthnUsage(): Promise<void> {
+  const server = new AccountsServer({
+    db: 'sqlite::memory:',
+    tokenSecret: 'a-secret-of-at-least-32-bytes-0123456789',
+    services: { webauthn: { rpId: 'example.com', rpName: 'Example', origins: ['https://example.com'], userVerification: 'required', timeout: '5m' } },
+  })
+  const webauthn = server.getServices().webauthn
+  if (webauthn) {
+    const creation = await webauthn.registrationOptions('user-id')
+    const challenge: string = creation.challenge
+    const passkey: Passkey = await webauthn.register('user-id', { id: 'x', rawId: 'x', type: 'public-key', response: {} }, { name: 'Laptop' })
+    const lastUsed: number | null = passkey.lastUsedAt
+    const request = await webauthn.authenticationOptions({ username: 'ada' }, { ip: '127.0.0.1' })
+    const allowed: string[] = (request.allowCredentials || []).map((c) => c.id)
+    const login: LoginResult = await server.loginWithService('webauthn', { response: { id: 'x' } })
+    const names: string[] = (await webauthn.listPasskeys(login.user.id)).map((p) => p.name)
+    await webauthn.renamePasskey(login.user.id, passkey.id, 'Phone')
+    const removed: void = await webauthn.removePasskey(login.user.id, passkey.id)
+    void [challenge, lastUsed, allowed, names, removed]
+    // @ts-expect-error: the options name one user by userId, username or email
+    await webauthn.authenticationOptions({ user: 'ada' })
+  }
+  // @ts-expect-error: userVerification is required, preferred or discouraged
+  new AccountsServer({ db: 'sqlite::memory:', tokenSecret: 'x', services: { webauthn: { rpId: 'a', rpName: 'a', origins: [], userVerification: 'always' } } })
+}
+void webauthnUsage

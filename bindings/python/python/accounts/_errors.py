@@ -409,6 +409,41 @@ class MethodNotAllowed(InputError):
     number = 56
 
 
+class InvalidWebAuthnChallenge(AccountsError):
+    """The passkey ceremony's challenge is unknown, already used, expired, or was started for the other ceremony (registration vs sign-in) or another user (docs/passkeys.md)."""
+
+    code = "InvalidWebAuthnChallenge"
+    number = 57
+
+
+class WebAuthnVerificationFailed(AccountsError):
+    """The authenticator's response did not verify: origin, rpId, flags (user presence, user verification), algorithm, signature, or a credential or user handle that does not match; ``details.reason`` names which (docs/passkeys.md, "Errors")."""
+
+    code = "WebAuthnVerificationFailed"
+    number = 58
+
+
+class PasskeyCounterRegression(AccountsError):
+    """The passkey's signature counter went backwards or stood still: the authenticator may have been cloned. The sign-in is refused and ``PasskeyCounterRegression`` is emitted."""
+
+    code = "PasskeyCounterRegression"
+    number = 59
+
+
+class PasskeyNotFound(AccountsError):
+    """The user has no passkey with that id."""
+
+    code = "PasskeyNotFound"
+    number = 60
+
+
+class PasskeyAlreadyRegistered(AccountsError):
+    """That credential is registered already (to this user or another)."""
+
+    code = "PasskeyAlreadyRegistered"
+    number = 61
+
+
 class SessionNotValid(AccountsError):
     """Retired: never raised; kept so code that names it still imports."""
 
@@ -473,5 +508,10 @@ ERROR_CLASSES: Dict[str, Type[AccountsError]] = {
     "PayloadTooLarge": PayloadTooLarge,
     "RouteNotFound": RouteNotFound,
     "MethodNotAllowed": MethodNotAllowed,
+    "InvalidWebAuthnChallenge": InvalidWebAuthnChallenge,
+    "WebAuthnVerificationFailed": WebAuthnVerificationFailed,
+    "PasskeyCounterRegression": PasskeyCounterRegression,
+    "PasskeyNotFound": PasskeyNotFound,
+    "PasskeyAlreadyRegistered": PasskeyAlreadyRegistered,
 }
 """The class of each code the library raises, and the base class."""
