@@ -173,7 +173,7 @@ $(VENV)/bin/python:
 
 python-install: $(VENV)/bin/python
 	$(VENV)/bin/pip install -q pytest mypy==2.4.1 typing_extensions pyotp gunicorn "pyjwt[crypto]==2.15.1" \
-		starlette==1.10.0 uvicorn==0.54.0 httpx==0.28.1 fastapi==0.165.0 segno==1.6.6 cryptography
+		starlette==1.10.0 uvicorn==0.54.0 httpx==0.28.1 fastapi==0.165.0 segno==1.6.6 cryptography==51.0.1
 	MATURIN_PEP517_ARGS="--profile dev --features self-test" $(VENV)/bin/pip install -q --force-reinstall --no-deps ./bindings/python
 
 test-python: python-install oidc-tools

@@ -133,6 +133,12 @@ const EVERY_CALL = {
   unlinkAccount: (c) => c.oauth.unlinkAccount(c.id, 'corp'),
   listLinkedAccounts: (c) => c.oauth.listLinkedAccounts(c.id),
   providerTokens: (c) => c.oauth.providerTokens(c.id, 'corp'),
+  registrationOptions: (c) => c.webauthn.registrationOptions(c.id),
+  register: (c) => c.webauthn.register(c.id, { id: 'not-a-credential' }),
+  authenticationOptions: (c) => c.webauthn.authenticationOptions(),
+  listPasskeys: (c) => c.webauthn.listPasskeys(c.id),
+  renamePasskey: (c) => c.webauthn.renamePasskey(c.id, 'no-such-passkey', 'name'),
+  removePasskey: (c) => c.webauthn.removePasskey(c.id, 'no-such-passkey'),
   verifyAccessToken: () => verifyAccessToken('not-a-token', { secret: SECRET, algorithm: 'HS256' }),
 }
 
@@ -144,10 +150,14 @@ test('every Node method runs its core call on the thread its class in the table 
   const s = new AccountsServer({
     db: fileDb(t, 'scheduling-'),
     tokenSecret: SECRET,
-    services: { ...FAST, oauth: { providers: { corp: { type: 'host' } } } },
+    services: {
+      ...FAST,
+      oauth: { providers: { corp: { type: 'host' } } },
+      webauthn: { rpId: 'app.example', rpName: 'Example', origins: ['https://app.example'] },
+    },
     sendMail: () => {},
   })
-  const c = { s, password: s.getServices().password, oauth: s.getServices().oauth }
+  const c = { s, password: s.getServices().password, oauth: s.getServices().oauth, webauthn: s.getServices().webauthn }
   c.id = await c.password.createUser({ username: 'every', password: 'a password' })
   native.selfTestRuns() // drop the setup's runs
   for (const [name, call] of Object.entries(EVERY_CALL)) {
