@@ -268,7 +268,7 @@ fuzz: fuzz-tools
 bench:
 	bench/run.sh full
 
-# `make bench-scale` (not in `make test`; 15-30 min): PostgreSQL at BENCH_SCALE_USERS (1 M) imported users and
+# `make bench-scale` (not in `make test`; ~40 min on 2 shared cores): PostgreSQL at BENCH_SCALE_USERS (1 M) imported users and
 # 1, 2, 5, 10 Node app processes against accounts-js on TypeORM, cost against user count on SQLite and
 # PostgreSQL, the query plans of the per-request statements (bench/scale/run.sh); results in build/bench/scale/.
 bench-scale:

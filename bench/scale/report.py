@@ -58,7 +58,8 @@ if proc:
     users = next((r["users"] for r in proc if r["target"] == "ours"), 0)
     js_users = next((r["users"] for r in proc if r["target"] == "js-typeorm"), 0)
     say(f"PostgreSQL, N app processes with {proc[0]['in_flight']} in flight each: ours ({users:,} users) and accounts-js on @accounts/typeorm ({js_users:,} users)")
-    say("ops/s: the sum over the processes; p50/p99: the worst process's; CPU: share of the whole machine (all cores) during the row")
+    say("ops/s: the sum over the processes; p50/p99: the worst process's; CPU: share of the whole machine (all cores) during the row;")
+    say("cpu/call: CPU ms per call of PostgreSQL + the app processes, ours / accounts-js")
     say(f"{'operation':<27} {'procs':>5} | {'ours ops/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'conns/proc':>10} {'pg cpu':>6} {'app':>5} {'other':>5} | "
         f"{'js ops/s':>8} {'p99 ms':>8} {'pg cpu':>6} | {'ours/js':>8}")
     for row in dict.fromkeys(r["row"] for r in proc):
@@ -77,6 +78,10 @@ if proc:
             else:
                 cells += f"{'-':>8} {'':>8} {'':>6} | "
             cells += f"{o['ops_per_s'] / j['ops_per_s']:>7.1f}x" if o and j and j["ops_per_s"] else f"{'-':>8}"
+            # CPU per call (PostgreSQL + the app processes): less sensitive to other load than ops/s.
+            cpu = lambda r: (r["pg_cpu_s"] + r["app_share"] * r["wall_s"] * r["cores"]) / r["n"] * 1000 if r and r["n"] else None
+            co, cj = cpu(o), cpu(j)
+            cells += f"  cpu/call {co:.2f} / {cj:.2f} ms" if co and cj else ""
             errs = {**(o or {}).get("errors", {}), **{f"js:{k}": v for k, v in (j or {}).get("errors", {}).items()}}
             if errs:
                 cells += f"  errors {errs}"
