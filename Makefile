@@ -18,7 +18,7 @@ SONAME := libaccounts.so.$(ABI_VERSION)
 CFLAGS_TEST := -std=c11 -Wall -Wextra -Werror -I$(CURDIR)/include
 LDFLAGS_TEST := -L$(LIB_DIR) -laccounts -Wl,-rpath,$(LIB_DIR) -lpthread
 
-.PHONY: rest-server oidc-tools browser-tools test-browser screenshots dist dist-tools dist-test lint codegen codegen-check soak soak-smoke fuzz fuzz-corpus fuzz-smoke fuzz-tools bench bench-smoke node-build test-node demo-node python-install test test-rust test-c test-python header header-check install demo demo-c demo-python tools clean
+.PHONY: rest-server oidc-tools browser-tools test-browser screenshots dist dist-tools dist-test lint codegen codegen-check soak soak-smoke fuzz fuzz-corpus fuzz-smoke fuzz-tools bench bench-smoke bench-scale node-build test-node demo-node python-install test test-rust test-c test-python header header-check install demo demo-c demo-python tools clean
 
 # Every suite runs next to a throwaway PostgreSQL server (tests/pg/with-postgres.sh installs and
 # starts one); ACCOUNTS_REQUIRE_PG=1 makes a missing server a failure rather than a skip.
@@ -267,6 +267,12 @@ fuzz: fuzz-tools
 # limits, Python threads, peak RSS and 1 k / 1 M users; BENCH_SECONDS sets each row's duration.
 bench:
 	bench/run.sh full
+
+# `make bench-scale` (not in `make test`; ~40 min on 2 shared cores): PostgreSQL at BENCH_SCALE_USERS (1 M) imported users and
+# 1, 2, 5, 10 Node app processes against accounts-js on TypeORM, cost against user count on SQLite and
+# PostgreSQL, the query plans of the per-request statements (bench/scale/run.sh); results in build/bench/scale/.
+bench-scale:
+	bench/scale/run.sh
 
 # A tiny run of the same code (dev builds), so the benchmark keeps working; part of `make test`.
 bench-smoke: node-build python-install
