@@ -22,7 +22,6 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 
-
 type CoreResult<T> = std::result::Result<T, AccountsError>;
 
 /// The JS error of a core error: an `Error` with the message, `code` (the code string callers
