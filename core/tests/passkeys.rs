@@ -692,7 +692,8 @@ fn a_null_user_handle_is_a_coded_refusal_not_a_panic() {
         let request = s.webauthn().authentication_options(&json!({}), &no_info()).unwrap();
         let mut response = browser().get(&request, &mut cred);
         response["response"]["userHandle"] = handle.clone();
-        let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.login_with_service("webauthn", &json!({"response": response}), &no_info())));
+        let got =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.login_with_service("webauthn", &json!({"response": response}), &no_info())));
         let e = got.expect("no panic").unwrap_err();
         assert_eq!((e.code, reason(&e).as_str()), (ErrorCode::WebAuthnVerificationFailed, "userHandle"), "{handle}");
         // The same as JSON text.
@@ -766,7 +767,8 @@ fn a_password_reset_removes_the_passkeys_a_stolen_session_planted() {
     s.password().send_reset_password_email("alice@example.com").unwrap();
     let (_, token) = last_link(&mails);
     s.password().reset_password(&token, "first real password", None, &no_info()).unwrap();
-    let login = s.login_with_service("password", &json!({"user": {"email": "alice@example.com"}, "password": "first real password"}), &no_info()).unwrap();
+    let login =
+        s.login_with_service("password", &json!({"user": {"email": "alice@example.com"}, "password": "first real password"}), &no_info()).unwrap();
     let stolen = s.resume_session(&login.tokens.access_token).unwrap();
     let (planted, mut cred) = enroll(&s, &stolen.id, Key::es256());
     s.password().send_reset_password_email("alice@example.com").unwrap();
