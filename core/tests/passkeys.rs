@@ -856,3 +856,27 @@ fn postgres_reset_removes_passkeys_and_the_cap_holds() {
     let other = user(&s, "bob");
     two_registrations_race_for_the_last_place(&s, &other);
 }
+
+#[test]
+fn a_wrong_caller_does_not_use_up_a_ceremony() {
+    // Review info item: another user's register, or a sign-in challenge given to register, is
+    // refused and leaves the ceremony pending for its owner.
+    let s = server();
+    let alice = user(&s, "alice");
+    let bob = user(&s, "bob");
+    let options = s.webauthn().registration_options(&alice).unwrap();
+    let (response, _) = browser().create(&options, Key::es256());
+    assert_eq!(code(s.webauthn().register(&bob, &response, &Value::Null)), ErrorCode::InvalidWebAuthnChallenge);
+    assert!(s.webauthn().list_passkeys(&bob).unwrap().is_empty());
+    s.webauthn().register(&alice, &response, &Value::Null).unwrap();
+    let (_, mut cred) = enroll(&s, &bob, Key::es256());
+    let request = s.webauthn().authentication_options(&json!({}), &no_info()).unwrap();
+    let mut fake = request.clone();
+    fake["user"] = json!({"id": "AAAA", "name": "x", "displayName": "x"});
+    fake["rp"] = json!({"id": "example.com", "name": "Example"});
+    let (registration, _) = browser().create(&fake, Key::es256());
+    assert_eq!(code(s.webauthn().register(&bob, &registration, &Value::Null)), ErrorCode::InvalidWebAuthnChallenge);
+    let response = browser().get(&request, &mut cred);
+    assert_eq!(s.login_with_service("webauthn", &json!({"response": response}), &no_info()).unwrap().user.id, bob);
+    assert_eq!(s.webauthn().list_passkeys(&bob).unwrap().len(), 1);
+}
