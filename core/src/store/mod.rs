@@ -155,9 +155,9 @@ macro_rules! forward_store {
                 let $name = "insert_webauthn_challenge";
                 $inner.insert_webauthn_challenge(challenge)
             }
-            fn take_webauthn_challenge(&$s, digest: &str) -> Result<Option<WebAuthnChallenge>> {
+            fn take_webauthn_challenge(&$s, digest: &str, ceremony: &str, user_id: Option<&str>) -> Result<Option<WebAuthnChallenge>> {
                 let $name = "take_webauthn_challenge";
-                $inner.take_webauthn_challenge(digest)
+                $inner.take_webauthn_challenge(digest, ceremony, user_id)
             }
             fn find_passkey(&$s, id: &str) -> Result<Option<PasskeyRecord>> {
                 let $name = "find_passkey";
@@ -310,11 +310,15 @@ pub trait Writes {
     /// identity and every unverified address but `keep` (with their link tokens) — when a reset
     /// through `keep` proves the first one (docs/security.md, "Pre-account hijack").
     fn drop_unproven_holds(&mut self, user_id: &str, keep: &str, now: i64) -> Result<()>;
-    /// Stores a new passkey.
+    /// Stores a new passkey unless its user has `max` already (counted in this transaction, with
+    /// the user's row locked on PostgreSQL, so concurrent registrations cannot pass the cap).
     ///
     /// # Errors
-    /// `PasskeyAlreadyRegistered` when the credential id is stored already; `UserNotFound`.
-    fn create_passkey(&mut self, passkey: &PasskeyRecord) -> Result<()>;
+    /// `PasskeyAlreadyRegistered` when the credential id is stored already; `UserNotFound`;
+    /// `InvalidArgument` when the user has `max` passkeys.
+    fn create_passkey(&mut self, passkey: &PasskeyRecord, max: usize) -> Result<()>;
+    /// Deletes all of a user's passkeys; the ids deleted.
+    fn delete_passkeys(&mut self, user_id: &str) -> Result<Vec<String>>;
     /// Replaces a passkey's state (counter, flags) if, and only if, it is still `expected`, and
     /// records the use at `now`; whether it swapped.
     fn swap_passkey_state(&mut self, id: &str, expected: &str, new: &str, now: i64) -> Result<bool>;
@@ -537,8 +541,10 @@ pub trait Store: Send + Sync {
     /// Stores a started passkey ceremony; in the same transaction deletes expired ones and the
     /// client's oldest beyond [`MAX_PENDING_FLOWS_PER_CLIENT`] (or [`MAX_PENDING_FLOWS_WITHOUT_ADDRESS`]).
     fn insert_webauthn_challenge(&self, challenge: &WebAuthnChallenge) -> Result<()>;
-    /// Removes and returns the ceremony with this challenge digest (single use), expired or not.
-    fn take_webauthn_challenge(&self, digest: &str) -> Result<Option<WebAuthnChallenge>>;
+    /// Removes and returns the ceremony with this challenge digest (single use), expired or not,
+    /// if it is of `ceremony` and (when `user_id` is given) bound to that user: a response
+    /// presented to the wrong ceremony or by another user leaves the ceremony pending.
+    fn take_webauthn_challenge(&self, digest: &str, ceremony: &str, user_id: Option<&str>) -> Result<Option<WebAuthnChallenge>>;
     /// The passkey with this credential id.
     fn find_passkey(&self, id: &str) -> Result<Option<PasskeyRecord>>;
     /// A user's passkeys, oldest first.
