@@ -160,6 +160,22 @@ pub(crate) fn guarded<T>(ctx: &Context, guess: Guess, who: &Guesser<'_>, attempt
     result
 }
 
+/// Counts one wrong guess against `who`'s counters without checking them first: for a failure
+/// found only after the guess was judged under other counters (a passkey assertion whose signature
+/// verified but whose counter went backwards or that lacked user verification, docs/passkeys.md).
+///
+/// # Errors
+/// `StorageError`.
+pub(crate) fn count_failure(ctx: &Context, guess: Guess, who: &Guesser<'_>) -> Result<()> {
+    let counters = counters(guess, who, guess.limits(&ctx.config().attempt_limits));
+    if counters.is_empty() {
+        return Ok(());
+    }
+    let hits: Vec<(String, i64)> = counters.iter().map(|c| (c.key.clone(), window_ms(&c.limit))).collect();
+    ctx.store().hit_attempts(&hits, ctx.now())?;
+    Ok(())
+}
+
 fn too_many(ctx: &Context, guess: Guess, who: &Guesser<'_>, scope: &str, until: i64, now: i64) -> AccountsError {
     let retry_after = ((until - now).max(0) + 999) / 1000;
     let _ = ctx.events().emit(

@@ -569,6 +569,14 @@ impl WebAuthnConfig {
         if rp_id.is_empty() || rp_id.len() > 253 || !rp_id.split('.').all(label_ok) {
             return bad(format!("services.webauthn.rpId must be a lowercase domain name without scheme, port or path (got {rp_id:?})"));
         }
+        // An IP address is no rpId (WebAuthn needs a domain), nor is a bare top-level domain
+        // (`com`): a passkey of it would belong to every site under it. `localhost` is the
+        // one single-label rpId browsers accept. (Public suffixes such as `co.uk` are not
+        // known here: docs/passkeys.md, "Setup".)
+        let last_numeric = rp_id.rsplit('.').next().is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()));
+        if last_numeric || (!rp_id.contains('.') && rp_id != "localhost") {
+            return bad(format!("services.webauthn.rpId must be a registrable domain name, not an IP address or a top-level domain (got {rp_id:?})"));
+        }
         if self.rp_name.trim().is_empty() {
             return bad("services.webauthn.rpName must not be empty".into());
         }
@@ -588,7 +596,11 @@ impl WebAuthnConfig {
                 && !origin.ends_with('/');
             let secure = parsed.scheme() == "https" || (parsed.scheme() == "http" && host == "localhost");
             let belongs = host == rp_id || host.ends_with(&format!(".{rp_id}"));
-            if !is_origin || !secure || !belongs {
+            // The browser sends the origin in its one serialization (lowercase scheme and host, no
+            // default port) and webauthn_rp compares it byte for byte: any other spelling (and a
+            // wildcard, which no browser sends) would never match, so it is refused here.
+            let canonical = parsed.origin().ascii_serialization() == *origin && host.split('.').all(label_ok);
+            if !is_origin || !secure || !belongs || !canonical {
                 return bad(format!(
                     "services.webauthn.origins: {origin:?} must be https://{rp_id} or a subdomain of it (scheme, host, optional port, nothing else; http only for localhost)"
                 ));

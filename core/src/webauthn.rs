@@ -160,6 +160,26 @@ fn hex_aaguid(bytes: &[u8]) -> String {
     format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
 }
 
+/// Runs a call into `webauthn_rp` so that a panic inside it (a bug of the crate on some input) is a
+/// coded refusal, never a panic through the library.
+fn no_panic<T>(reason: &'static str, f: impl FnOnce() -> std::result::Result<T, AccountsError>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| Err(failed(reason)))
+}
+
+/// Whether an assertion names its user handle as a non-empty string. A usernameless sign-in always
+/// does; `webauthn_rp` 0.3 panics on `"userHandle": null`, so anything else is refused first.
+fn has_user_handle(response: &Value) -> bool {
+    let parsed;
+    let response = match response {
+        Value::String(s) => {
+            parsed = serde_json::from_str::<Value>(s).unwrap_or(Value::Null);
+            &parsed
+        }
+        other => other,
+    };
+    response.get("response").and_then(|r| r.get("userHandle")).and_then(Value::as_str).is_some_and(|h| !h.is_empty())
+}
+
 /// The response JSON as text (a string is taken as JSON text, an object as is).
 fn response_bytes(response: &Value) -> Result<Vec<u8>> {
     match response {
@@ -315,7 +335,9 @@ impl<'a> WebAuthn<'a> {
             let (server, client) = options.start_ceremony().map_err(|_| internal("webauthn creation options are inconsistent"))?;
             let challenge = client.options().challenge.as_data();
             let state = server.encode().map_err(|_| internal("a registration state does not encode"))?;
-            let json = serde_json::to_value(&client)?;
+            let mut json = serde_json::to_value(&client)?;
+            // The name the browser shows (webauthn_rp fills in the rpId).
+            json["rp"]["name"] = Value::String(config.rp_name.clone());
             // Pending registrations are capped per user, as flows are per client.
             self.keep(challenge, REGISTRATION, Some(&user.id), &state, Some(digest(&format!("user\0{}", user.id))))?;
             Ok(json)
@@ -340,8 +362,13 @@ impl<'a> WebAuthn<'a> {
                 return Err(AccountsError::new(ErrorCode::InvalidArgument, "options must be an object"));
             }
             let user = self.ctx.user_or_not_found(user_id)?;
+            // Deactivated since the options were given: refused as registrationOptions refuses.
+            if user.deactivated {
+                return Err(AccountsError::code(ErrorCode::UserDeactivated));
+            }
             let bytes = response_bytes(response)?;
-            let registration = Registration::from_json_relaxed(&bytes).map_err(|_| failed(unreadable_registration(response)))?;
+            let registration =
+                no_panic("response", || Registration::from_json_relaxed(&bytes).map_err(|_| failed(unreadable_registration(response))))?;
             let challenge = registration.challenge_relaxed().map_err(|_| failed("clientData"))?;
             let (state, _) = self.take(challenge.0, REGISTRATION, Some(&user.id))?;
             let server = RegistrationServerState::<64>::decode(state.as_slice()).map_err(|_| internal("a registration state does not decode"))?;
@@ -351,7 +378,7 @@ impl<'a> WebAuthn<'a> {
                 error_on_unsolicited_extensions: false,
                 ..RegistrationVerificationOptions::default()
             };
-            let credential = server.verify(&rp_id, &registration, &verify_options).map_err(|e| failed(reg_reason(&e)))?;
+            let credential = no_panic("response", || server.verify(&rp_id, &registration, &verify_options).map_err(|e| failed(reg_reason(&e))))?;
             let (id, transports, handle, static_state, dynamic_state, metadata) = credential.into_parts();
             let now = self.ctx.now();
             let record = PasskeyRecord {
@@ -366,10 +393,9 @@ impl<'a> WebAuthn<'a> {
                 created_at: now,
                 last_used_at: None,
             };
-            if self.ctx.store().list_passkeys(&user.id)?.len() >= MAX_PASSKEYS_PER_USER {
-                return Err(AccountsError::new(ErrorCode::InvalidArgument, format!("a user has at most {MAX_PASSKEYS_PER_USER} passkeys")));
-            }
-            store::transaction(self.ctx.store(), |w| w.create_passkey(&record))?;
+            // The cap is checked by the insert itself, in its transaction (no race between a count
+            // and the insert).
+            store::transaction(self.ctx.store(), |w| w.create_passkey(&record, MAX_PASSKEYS_PER_USER))?;
             let passkey = record.shown()?;
             self.ctx.events().emit(events::PASSKEY_REGISTERED, || json!({ "userId": user.id, "passkey": passkey }))?;
             Ok(passkey)
@@ -522,13 +548,19 @@ impl<'a> WebAuthn<'a> {
             Some(r) => r,
         };
         let bytes = response_bytes(response)?;
-        let assertion = DiscoverableAuthentication64::from_json_relaxed(&bytes).map_err(|_| failed("response"))?;
-        let credential_id = B64.encode(assertion.raw_id().as_ref());
         let ip = infos.sanitized().ip;
-        let record = self.ctx.store().find_passkey(&credential_id)?;
-        let account = record.as_ref().map(|r| r.user_id.clone());
-        let who = Guesser { account: account.as_deref(), ip: ip.as_deref() };
-        let (record, new_state, verified) = attempts::guarded(self.ctx, Guess::SecondFactor, &who, || {
+        // Until the signature verifies, the assertion is anybody's: its failures count against
+        // the client address only, never the account of the credential it names (a stranger
+        // knowing a credential id must not lock its owner out). Failures found after the signature
+        // verified (counter regression, user verification missing) count against the account too.
+        let anonymous = Guesser { account: None, ip: ip.as_deref() };
+        let (record, new_state, verified) = attempts::guarded(self.ctx, Guess::SecondFactor, &anonymous, || {
+            if !has_user_handle(response) {
+                return Err(failed("userHandle"));
+            }
+            let assertion = no_panic("response", || DiscoverableAuthentication64::from_json_relaxed(&bytes).map_err(|_| failed("response")))?;
+            let credential_id = B64.encode(assertion.raw_id().as_ref());
+            let record = self.ctx.store().find_passkey(&credential_id)?;
             let challenge = assertion.challenge_relaxed().map_err(|_| failed("clientData"))?;
             let (state, bound) = self.take(challenge.0, AUTHENTICATION, None)?;
             let Some(record) = record.clone() else { return Err(failed("unknownCredential")) };
@@ -554,7 +586,12 @@ impl<'a> WebAuthn<'a> {
                 ..AuthenticationVerificationOptions::default()
             };
             let presented = AuthenticatorData::try_from(assertion.response().authenticator_data()).map(|d| d.flags().user_verified);
-            match server.verify(&rp_id, &assertion, &mut credential, &verify_options) {
+            let outcome = no_panic("response", || Ok(server.verify(&rp_id, &assertion, &mut credential, &verify_options)))?;
+            // webauthn_rp verifies the signature first: these errors come from the key's holder.
+            if matches!(outcome, Err(AuthCeremonyErr::SignatureCounter | AuthCeremonyErr::UserNotVerified)) {
+                attempts::count_failure(self.ctx, Guess::SecondFactor, &Guesser { account: Some(&record.user_id), ip: ip.as_deref() })?;
+            }
+            match outcome {
                 // The stored state keeps the best UV ever seen: this sign-in's own flag decides.
                 Ok(_) => Ok((record, credential.dynamic_state(), presented.unwrap_or(false))),
                 Err(AuthCeremonyErr::SignatureCounter) => {
@@ -591,13 +628,25 @@ fn decode_handle(text: &str) -> Result<UserHandle64> {
     UserHandle64::decode(bytes).map_err(|_| internal("a stored user handle does not decode"))
 }
 
-/// A passkey name: trimmed, 1 to 100 characters.
+/// Whether `c` is a control or format character (Unicode Cc, Cf: bidirectional overrides such as
+/// U+202E, zero-width characters, the BOM) or a line / paragraph separator: a name shown to the user
+/// must look like what it is.
+fn invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{ad}' | '\u{600}'..='\u{605}' | '\u{61c}' | '\u{6dd}' | '\u{70f}' | '\u{180e}'
+            | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{206f}'
+            | '\u{feff}' | '\u{fff9}'..='\u{fffb}' | '\u{110bd}' | '\u{1d173}'..='\u{1d17a}'
+            | '\u{e0001}' | '\u{e0020}'..='\u{e007f}')
+}
+
+/// A passkey name: trimmed, 1 to 100 characters, no control or format characters.
 fn valid_name(name: &str) -> Result<String> {
     let trimmed = name.trim();
-    if trimmed.is_empty() || trimmed.chars().count() > MAX_NAME_CHARS || trimmed.chars().any(char::is_control) {
+    if trimmed.is_empty() || trimmed.chars().count() > MAX_NAME_CHARS || trimmed.chars().any(invisible) {
         return Err(AccountsError::new(
             ErrorCode::InvalidArgument,
-            format!("a passkey name has 1 to {MAX_NAME_CHARS} characters, no control characters"),
+            format!("a passkey name has 1 to {MAX_NAME_CHARS} characters, no control or format characters"),
         ));
     }
     Ok(trimmed.to_string())

@@ -295,7 +295,8 @@ fn refused_an_unsupported_algorithm() {
 
 #[test]
 fn failed_assertions_count_toward_the_second_factor_limits() {
-    let limits = json!({"accountIp": {"max": 2, "window": "15m"}, "account": {"max": 50, "window": "15m"}, "ip": {"max": 50, "window": "15m"}});
+    // An assertion whose signature does not verify is anybody's: it counts against the client address.
+    let limits = json!({"accountIp": {"max": 50, "window": "15m"}, "account": {"max": 50, "window": "15m"}, "ip": {"max": 2, "window": "15m"}});
     let mut config = webauthn(json!({}));
     config["attemptLimits"] = json!({"secondFactor": limits});
     let s = with(config, Callbacks::default());
@@ -601,4 +602,204 @@ fn a_passkey_is_a_way_in_for_unlink_account() {
     // With a passkey the identity may go; then the passkey is the last way in.
     s.oauth().unlink_account(&id, "github").unwrap();
     assert_eq!(code(s.webauthn().remove_passkey(&id, &passkey.id)), ErrorCode::LastLoginMethod);
+}
+
+// ---- After the outside review (docs/passkeys.md, "Security model") ----
+
+fn at(ip: &str) -> ConnectionInfo {
+    ConnectionInfo { ip: Some(ip.into()), ..ConnectionInfo::default() }
+}
+
+/// A user with a password, TOTP on and a passkey; the TOTP secret.
+fn alice_with_totp_and_passkey(s: &AccountsServer, now_secs: u64) -> (String, String, Credential) {
+    let id = user(s, "alice");
+    let secret = s.password().two_factor().get_new_auth_secret().unwrap();
+    s.password().two_factor().set(&id, &secret.base32, &totp_code(&secret.base32, now_secs)).unwrap();
+    let (_, cred) = enroll(s, &id, Key::es256());
+    (id, secret.base32, cred)
+}
+
+#[test]
+fn forged_assertions_for_a_known_credential_do_not_lock_its_owner_out() {
+    // F1: the credential id is listed to anybody (non-ambiguous mode); forged assertions for it
+    // count against the forger's address, never the owner's account.
+    let small = json!({"accountIp": {"max": 3, "window": "15m"}, "account": {"max": 5, "window": "15m"}, "ip": {"max": 100, "window": "15m"}});
+    let mut config = webauthn(json!({}));
+    config["ambiguousErrorMessages"] = json!(false);
+    config["attemptLimits"] = json!({"secondFactor": small});
+    let (s, clock) = clocked(config);
+    let now = (clock.now_ms() / 1000) as u64;
+    let (id, totp, mut cred) = alice_with_totp_and_passkey(&s, now);
+    let attacker = at("203.0.113.9");
+    let listed = s.webauthn().authentication_options(&json!({"username": "alice"}), &attacker).unwrap();
+    let victim_id = base64_url(listed["allowCredentials"][0]["id"].as_str().unwrap());
+    let mut forged = Credential { id: victim_id, key: Key::es256(), user_handle: cred.user_handle.clone(), counter: 0 };
+    for _ in 0..12 {
+        let request = s.webauthn().authentication_options(&json!({}), &attacker).unwrap();
+        let response = browser().get(&request, &mut forged);
+        let e = s.login_with_service("webauthn", &json!({"response": response}), &attacker).unwrap_err();
+        assert_eq!((e.code, reason(&e).as_str()), (ErrorCode::WebAuthnVerificationFailed, "signature"));
+    }
+    let home = at("198.51.100.1");
+    let request = s.webauthn().authentication_options(&json!({}), &home).unwrap();
+    let response = browser().get(&request, &mut cred);
+    assert_eq!(s.login_with_service("webauthn", &json!({"response": response}), &home).unwrap().user.id, id);
+    let password = json!({"user": {"username": "alice"}, "password": "correct horse", "code": totp_code(&totp, now + 30)});
+    assert_eq!(s.login_with_service("password", &password, &home).unwrap().user.id, id);
+    assert_eq!(s.list_sessions(&id).unwrap().len(), 2);
+}
+
+fn base64_url(text: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text).unwrap()
+}
+
+#[test]
+fn a_counter_regression_counts_against_the_account_yet_a_verified_passkey_still_signs_in() {
+    // F1: failures after the signature verified come from the key's holder: they count against
+    // the account (its TOTP waits), but a full account counter never refuses a passkey whose
+    // signature and user verification verified.
+    let small = json!({"accountIp": {"max": 2, "window": "15m"}, "account": {"max": 2, "window": "15m"}, "ip": {"max": 100, "window": "15m"}});
+    let mut config = webauthn(json!({}));
+    config["attemptLimits"] = json!({"secondFactor": small});
+    let (s, clock) = clocked(config);
+    let now = (clock.now_ms() / 1000) as u64;
+    let (id, totp, mut cred) = alice_with_totp_and_passkey(&s, now);
+    let home = at("198.51.100.1");
+    cred.counter = 10;
+    let request = s.webauthn().authentication_options(&json!({}), &home).unwrap();
+    let response = browser().get(&request, &mut cred);
+    s.login_with_service("webauthn", &json!({"response": response}), &home).unwrap();
+    for _ in 0..2 {
+        let request = s.webauthn().authentication_options(&json!({}), &home).unwrap();
+        let clone = browser().get_with_counter(&request, &cred, 3);
+        assert_eq!(code(s.login_with_service("webauthn", &json!({"response": clone}), &home)), ErrorCode::PasskeyCounterRegression);
+    }
+    let password = json!({"user": {"username": "alice"}, "password": "correct horse", "code": totp_code(&totp, now + 30)});
+    assert_eq!(code(s.login_with_service("password", &password, &home)), ErrorCode::TooManyAttempts);
+    let request = s.webauthn().authentication_options(&json!({}), &home).unwrap();
+    let response = browser().get(&request, &mut cred);
+    assert_eq!(s.login_with_service("webauthn", &json!({"response": response}), &home).unwrap().user.id, id);
+}
+
+#[test]
+fn a_null_user_handle_is_a_coded_refusal_not_a_panic() {
+    // F5: webauthn_rp 0.3 panics on `"userHandle": null`; it is refused before it gets there.
+    let s = server();
+    let id = user(&s, "alice");
+    let (_, mut cred) = enroll(&s, &id, Key::es256());
+    for handle in [Value::Null, json!(""), json!(5)] {
+        let request = s.webauthn().authentication_options(&json!({}), &no_info()).unwrap();
+        let mut response = browser().get(&request, &mut cred);
+        response["response"]["userHandle"] = handle.clone();
+        let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.login_with_service("webauthn", &json!({"response": response}), &no_info())));
+        let e = got.expect("no panic").unwrap_err();
+        assert_eq!((e.code, reason(&e).as_str()), (ErrorCode::WebAuthnVerificationFailed, "userHandle"), "{handle}");
+        // The same as JSON text.
+        let text = json!({"response": serde_json::to_string(&response).unwrap()});
+        assert_eq!(code(s.login_with_service("webauthn", &text, &no_info())), ErrorCode::WebAuthnVerificationFailed);
+    }
+    assert!(s.list_sessions(&id).unwrap().is_empty());
+    assert_eq!(s.webauthn().list_passkeys(&id).unwrap()[0].last_used_at, None);
+}
+
+#[test]
+fn register_is_refused_once_the_user_is_deactivated() {
+    // F4
+    let s = server();
+    let id = user(&s, "alice");
+    let options = s.webauthn().registration_options(&id).unwrap();
+    s.deactivate_user(&id).unwrap();
+    let (response, _) = browser().create(&options, Key::es256());
+    assert_eq!(code(s.webauthn().register(&id, &response, &Value::Null)), ErrorCode::UserDeactivated);
+    assert!(s.webauthn().list_passkeys(&id).unwrap().is_empty());
+}
+
+#[test]
+fn creation_options_carry_the_rp_name() {
+    // F7
+    let s = server();
+    let id = user(&s, "alice");
+    let options = s.webauthn().registration_options(&id).unwrap();
+    assert_eq!((options["rp"]["id"].as_str(), options["rp"]["name"].as_str()), (Some("example.com"), Some("Example")));
+}
+
+#[test]
+fn origins_must_be_written_as_browsers_send_them_and_the_rp_id_must_be_a_domain() {
+    // F8: webauthn_rp compares origins byte for byte; other spellings never match.
+    for (rp_id, origin) in [
+        ("example.com", "https://example.com:443"),
+        ("example.com", "https://EXAMPLE.com"),
+        ("example.com", "HTTPS://example.com"),
+        ("example.com", "https://*.example.com"),
+        ("com", "https://example.com"),
+        ("127.0.0.1", "https://127.0.0.1"),
+        ("Example.com", "https://example.com"),
+    ] {
+        let c = Config::from_value(json!({"db": "sqlite::memory:", "tokenSecret": SECRET,
+            "services": {"webauthn": {"rpId": rp_id, "rpName": "Example", "origins": [origin]}}}));
+        let result = c.and_then(|c| AccountsServer::new(c, Callbacks::default()).map(|_| ()));
+        assert_eq!(code(result), ErrorCode::InvalidConfig, "{rp_id} {origin}");
+    }
+    for origin in ["https://example.com:8443", "https://app.example.com"] {
+        let c = Config::from_value(json!({"db": "sqlite::memory:", "tokenSecret": SECRET,
+            "services": {"webauthn": {"rpId": "example.com", "rpName": "Example", "origins": [origin]}}}));
+        assert!(c.and_then(|c| AccountsServer::new(c, Callbacks::default())).is_ok(), "{origin}");
+    }
+}
+
+#[test]
+fn a_password_reset_removes_the_passkeys_a_stolen_session_planted() {
+    // F6: an account that proved its address long ago; a stolen access token adds a passkey; the
+    // owner's reset (recovery through the mailbox) removes it, with an event.
+    let (s, _clock, mails) = mailbox(webauthn(json!({})));
+    let removed = Arc::new(Mutex::new(Vec::new()));
+    let sink = removed.clone();
+    s.on(
+        events::PASSKEY_REMOVED,
+        Arc::new(move |_: &str, e: &Value| {
+            sink.lock().unwrap().push(e.clone());
+            Ok(())
+        }),
+    );
+    let id = s.password().create_user(&json!({"email": "alice@example.com", "password": "correct horse"})).unwrap();
+    s.password().send_reset_password_email("alice@example.com").unwrap();
+    let (_, token) = last_link(&mails);
+    s.password().reset_password(&token, "first real password", None, &no_info()).unwrap();
+    let login = s.login_with_service("password", &json!({"user": {"email": "alice@example.com"}, "password": "first real password"}), &no_info()).unwrap();
+    let stolen = s.resume_session(&login.tokens.access_token).unwrap();
+    let (planted, mut cred) = enroll(&s, &stolen.id, Key::es256());
+    s.password().send_reset_password_email("alice@example.com").unwrap();
+    let (_, token) = last_link(&mails);
+    s.password().reset_password(&token, "second real password", None, &no_info()).unwrap();
+    assert!(s.webauthn().list_passkeys(&id).unwrap().is_empty());
+    let e = sign_in(&s, &browser(), &mut cred, &json!({})).unwrap_err();
+    assert_eq!((e.code, reason(&e).as_str()), (ErrorCode::WebAuthnVerificationFailed, "unknownCredential"));
+    let events = removed.lock().unwrap().clone();
+    assert_eq!(events, vec![json!({"userId": id, "passkeyId": planted.id})]);
+}
+
+#[test]
+fn passkey_names_refuse_control_and_format_characters() {
+    let s = server();
+    let id = user(&s, "alice");
+    let (passkey, _) = enroll(&s, &id, Key::es256());
+    for name in ["\u{202e}evil", "a\u{0}b", "\u{200b}", "a\u{2066}b", "a\u{feff}"] {
+        assert_eq!(code(s.webauthn().rename_passkey(&id, &passkey.id, name)), ErrorCode::InvalidArgument, "{name:?}");
+    }
+    assert_eq!(s.webauthn().list_passkeys(&id).unwrap()[0].name, "Laptop");
+    assert_eq!(s.webauthn().rename_passkey(&id, &passkey.id, "Téléphone 📱").unwrap().name, "Téléphone 📱");
+}
+
+#[test]
+fn the_fiftieth_passkey_is_the_last() {
+    let s = server();
+    let id = user(&s, "alice");
+    for _ in 0..50 {
+        enroll(&s, &id, Key::ed25519());
+    }
+    let options = s.webauthn().registration_options(&id).unwrap();
+    let (response, _) = browser().create(&options, Key::ed25519());
+    assert_eq!(code(s.webauthn().register(&id, &response, &Value::Null)), ErrorCode::InvalidArgument);
+    assert_eq!(s.webauthn().list_passkeys(&id).unwrap().len(), 50);
 }

@@ -45,7 +45,10 @@ pub(super) fn reset_password(
     check_token(token)?;
     let password = check_new_password(ctx, &json!(new_password)).map_err(|_| err(ErrorCode::InvalidNewPassword))?;
     let reset = prepare_reset(ctx, token, &password, code, infos)?;
-    let kind = write_reset(ctx, token, &reset)?;
+    let (kind, removed_passkeys) = write_reset(ctx, token, &reset)?;
+    for passkey_id in &removed_passkeys {
+        ctx.events().emit(events::PASSKEY_REMOVED, || json!({ "userId": reset.user.id, "passkeyId": passkey_id }))?;
+    }
     let opts = &ctx.config().services.password;
     if opts.notify_user_after_password_changed && kind == kinds::RESET_PASSWORD {
         ctx.send_mail(MailKind::PasswordChanged, &reset.user, &reset.address, None)?;
@@ -84,8 +87,9 @@ fn prepare_reset(ctx: &Context, token: &str, password: &str, code: Option<&str>,
 }
 
 /// Link used, password set, address verified, other links removed, sessions ended, the code used
-/// up and the new session stored: all or nothing. Returns the kind of link used.
-fn write_reset(ctx: &Context, token: &str, reset: &Reset) -> Result<String> {
+/// up, the passkeys removed and the new session stored: all or nothing. Returns the kind of link
+/// used and the ids of the passkeys removed.
+fn write_reset(ctx: &Context, token: &str, reset: &Reset) -> Result<(String, Vec<String>)> {
     let opts = &ctx.config().services.password;
     let links = Links::new(ctx);
     let Reset { user, address, hash, second_factor, session } = reset;
@@ -105,6 +109,10 @@ fn write_reset(ctx: &Context, token: &str, reset: &Reset) -> Result<String> {
         let first_proof = !user.emails.iter().any(|e| e.verified);
         w.set_password_hash(&user.id, hash, now)?;
         w.verify_email(&user.id, address, now)?;
+        // A reset is account recovery through the mailbox: whoever held the account before it
+        // (a stolen session could have added a passkey) keeps no passkey. The owner registers
+        // theirs again once signed in (docs/passkeys.md, "Account recovery").
+        let removed_passkeys = w.delete_passkeys(&user.id)?;
         if first_proof {
             w.drop_unproven_holds(&user.id, address, now)?;
         }
@@ -116,7 +124,7 @@ fn write_reset(ctx: &Context, token: &str, reset: &Reset) -> Result<String> {
         if let Some((record, _)) = session {
             w.create_session(record)?;
         }
-        Ok(record.kind)
+        Ok((record.kind, removed_passkeys))
     })
 }
 

@@ -114,9 +114,13 @@ impl Writes for FaultyWrites<'_> {
         self.plan.step("tx set_linked_tokens")?;
         self.inner.set_linked_tokens(provider, id, tokens)
     }
-    fn create_passkey(&mut self, passkey: &PasskeyRecord) -> Result<()> {
+    fn delete_passkeys(&mut self, user_id: &str) -> Result<Vec<String>> {
+        self.plan.step("tx delete_passkeys")?;
+        self.inner.delete_passkeys(user_id)
+    }
+    fn create_passkey(&mut self, passkey: &PasskeyRecord, max: usize) -> Result<()> {
         self.plan.step("tx create_passkey")?;
-        self.inner.create_passkey(passkey)
+        self.inner.create_passkey(passkey, max)
     }
     fn swap_passkey_state(&mut self, id: &str, expected: &str, new: &str, now: i64) -> Result<bool> {
         self.plan.step("tx swap_passkey_state")?;

@@ -310,11 +310,15 @@ pub trait Writes {
     /// identity and every unverified address but `keep` (with their link tokens) — when a reset
     /// through `keep` proves the first one (docs/security.md, "Pre-account hijack").
     fn drop_unproven_holds(&mut self, user_id: &str, keep: &str, now: i64) -> Result<()>;
-    /// Stores a new passkey.
+    /// Stores a new passkey unless its user has `max` already (counted in this transaction, with
+    /// the user's row locked on PostgreSQL, so concurrent registrations cannot pass the cap).
     ///
     /// # Errors
-    /// `PasskeyAlreadyRegistered` when the credential id is stored already; `UserNotFound`.
-    fn create_passkey(&mut self, passkey: &PasskeyRecord) -> Result<()>;
+    /// `PasskeyAlreadyRegistered` when the credential id is stored already; `UserNotFound`;
+    /// `InvalidArgument` when the user has `max` passkeys.
+    fn create_passkey(&mut self, passkey: &PasskeyRecord, max: usize) -> Result<()>;
+    /// Deletes all of a user's passkeys; the ids deleted.
+    fn delete_passkeys(&mut self, user_id: &str) -> Result<Vec<String>>;
     /// Replaces a passkey's state (counter, flags) if, and only if, it is still `expected`, and
     /// records the use at `now`; whether it swapped.
     fn swap_passkey_state(&mut self, id: &str, expected: &str, new: &str, now: i64) -> Result<bool>;

@@ -526,7 +526,19 @@ impl<C: GenericClient> Writes for PgWrites<'_, C> {
         Ok(self.c.execute("UPDATE linked_accounts SET tokens = $3 WHERE provider = $1 AND subject = $2", &[&provider, &id, &tokens])? == 1)
     }
 
-    fn create_passkey(&mut self, p: &PasskeyRecord) -> Result<()> {
+    fn delete_passkeys(&mut self, user_id: &str) -> Result<Vec<String>> {
+        Ok(self.c.query("DELETE FROM passkeys WHERE user_id = $1 RETURNING id", &[&user_id])?.iter().map(|r| r.get(0)).collect())
+    }
+
+    fn create_passkey(&mut self, p: &PasskeyRecord, max: usize) -> Result<()> {
+        // The user's row locked: concurrent registrations of one user count one after the other.
+        if self.c.query_opt("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&p.user_id])?.is_none() {
+            return Err(AccountsError::code(ErrorCode::UserNotFound));
+        }
+        let held: i64 = self.c.query_one("SELECT COUNT(*) FROM passkeys WHERE user_id = $1", &[&p.user_id])?.get(0);
+        if usize::try_from(held).unwrap_or(usize::MAX) >= max {
+            return Err(AccountsError::new(ErrorCode::InvalidArgument, format!("a user has at most {max} passkeys")));
+        }
         self.c
             .execute(
                 "INSERT INTO passkeys (id, user_id, user_handle, name, public_key, state, transports, aaguid, created_at, last_used_at) \

@@ -568,6 +568,10 @@ fn refuse_lookalike(tx: &Connection, address: &str) -> Result<()> {
     Ok(())
 }
 
+fn passkey_cap(max: usize) -> AccountsError {
+    AccountsError::new(ErrorCode::InvalidArgument, format!("a user has at most {max} passkeys"))
+}
+
 fn user_not_found() -> AccountsError {
     AccountsError::code(ErrorCode::UserNotFound)
 }
@@ -830,7 +834,18 @@ impl Writes for SqliteWrites<'_> {
             == 1)
     }
 
-    fn create_passkey(&mut self, p: &PasskeyRecord) -> Result<()> {
+    fn delete_passkeys(&mut self, user_id: &str) -> Result<Vec<String>> {
+        let mut stmt = self.tx.prepare_cached("DELETE FROM passkeys WHERE user_id = ?1 RETURNING id")?;
+        let ids = stmt.query_map([user_id], |r| r.get::<_, String>(0))?.collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok(ids)
+    }
+
+    fn create_passkey(&mut self, p: &PasskeyRecord, max: usize) -> Result<()> {
+        // The write transaction holds the database's write lock: the count cannot change under it.
+        let held: i64 = self.tx.prepare_cached("SELECT COUNT(*) FROM passkeys WHERE user_id = ?1")?.query_row([&p.user_id], |r| r.get(0))?;
+        if usize::try_from(held).unwrap_or(usize::MAX) >= max {
+            return Err(passkey_cap(max));
+        }
         self.tx
             .prepare_cached(
                 "INSERT INTO passkeys (id, user_id, user_handle, name, public_key, state, transports, aaguid, created_at, last_used_at) \
