@@ -348,8 +348,8 @@ impl<'a> WebAuthn<'a> {
     /// stores the passkey. `options`: `{name?}` (default: "Passkey").
     ///
     /// # Errors
-    /// `ServiceNotFound`, `InvalidArgument`, `UserNotFound`, `InvalidWebAuthnChallenge`,
-    /// `WebAuthnVerificationFailed`, `PasskeyAlreadyRegistered`.
+    /// `ServiceNotFound`, `InvalidArgument` (also a 51st passkey), `UserNotFound`, `UserDeactivated`,
+    /// `InvalidWebAuthnChallenge`, `WebAuthnVerificationFailed`, `PasskeyAlreadyRegistered`.
     pub fn register(&self, user_id: &str, response: &Value, options: &Value) -> Result<Passkey> {
         self.ctx.localize((|| {
             let config = self.config()?;

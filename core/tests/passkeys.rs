@@ -803,3 +803,54 @@ fn the_fiftieth_passkey_is_the_last() {
     assert_eq!(code(s.webauthn().register(&id, &response, &Value::Null)), ErrorCode::InvalidArgument);
     assert_eq!(s.webauthn().list_passkeys(&id).unwrap().len(), 50);
 }
+
+/// Two registrations of a user with 49 passkeys at once: exactly one is stored.
+fn two_registrations_race_for_the_last_place(s: &AccountsServer, id: &str) {
+    for _ in 0..49 {
+        enroll(s, id, Key::ed25519());
+    }
+    let responses: Vec<Value> = (0..2).map(|_| browser().create(&s.webauthn().registration_options(id).unwrap(), Key::ed25519()).0).collect();
+    let barrier = std::sync::Barrier::new(2);
+    let codes: Vec<Option<ErrorCode>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = responses
+            .iter()
+            .map(|r| {
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    barrier.wait();
+                    s.webauthn().register(id, r, &Value::Null).err().map(|e| e.code)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut codes = codes;
+    codes.sort_by_key(|c| c.is_some());
+    assert_eq!(codes, vec![None, Some(ErrorCode::InvalidArgument)]);
+    assert_eq!(s.webauthn().list_passkeys(id).unwrap().len(), 50);
+}
+
+#[test]
+fn the_passkey_cap_holds_under_concurrent_registrations() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _) = file(&dir, webauthn(json!({})));
+    let id = user(&s, "alice");
+    two_registrations_race_for_the_last_place(&s, &id);
+}
+
+#[test]
+fn postgres_reset_removes_passkeys_and_the_cap_holds() {
+    let Some(db) = pg_database() else { return };
+    let (s, _clock, mails) = mailbox_on(&db, webauthn(json!({})));
+    let id = s.password().create_user(&json!({"email": "pk-reset@example.com", "password": "correct horse"})).unwrap();
+    let (_, mut cred) = enroll(&s, &id, Key::es256());
+    enroll(&s, &id, Key::ed25519());
+    s.password().send_reset_password_email("pk-reset@example.com").unwrap();
+    let (_, token) = last_link(&mails);
+    s.password().reset_password(&token, "a new password", None, &no_info()).unwrap();
+    assert!(s.webauthn().list_passkeys(&id).unwrap().is_empty());
+    let e = sign_in(&s, &browser(), &mut cred, &json!({})).unwrap_err();
+    assert_eq!((e.code, reason(&e).as_str()), (ErrorCode::WebAuthnVerificationFailed, "unknownCredential"));
+    let other = user(&s, "bob");
+    two_registrations_race_for_the_last_place(&s, &other);
+}

@@ -174,3 +174,32 @@ fn cookie_mode_csrf_and_session_cookies() {
     );
     assert_eq!((cross.status, code_of(&cross).as_str()), (403, "CsrfRefused"));
 }
+
+#[test]
+fn a_null_user_handle_over_rest_is_a_coded_400_and_the_genuine_passkey_still_signs_in() {
+    // F5 through the web edge: a coded 400 (no panic, no 500), and forged assertions for a listed
+    // credential id do not lock its owner out (F1).
+    let s = server(false, false);
+    let (uid, login) = alice(&s);
+    let bearer = format!("Bearer {}", login.tokens.access_token);
+    let auth = [("authorization", bearer.as_str())];
+    let call = |m: &str, p: &str, h: &[(&str, &str)], b: &str| s.handle_http(&request(m, p, h, b));
+    let options = body(&call("POST", "/webauthn/registrationOptions", &auth, ""));
+    let (response, mut cred) = browser().create(&options, Key::es256());
+    assert_eq!(call("POST", "/webauthn/register", &auth, &json!({"response": response}).to_string()).status, 200);
+    for _ in 0..12 {
+        let listed = body(&call("POST", "/webauthn/authenticationOptions", &[], r#"{"username": "alice"}"#));
+        let mut forged = authenticator::Credential { id: cred.id.clone(), key: Key::es256(), user_handle: cred.user_handle.clone(), counter: 0 };
+        let mut assertion = browser().get(&listed, &mut forged);
+        assertion["response"]["userHandle"] = Value::Null;
+        let r = call("POST", "/webauthn/authenticate", &[], &json!({"response": assertion}).to_string());
+        assert_eq!((r.status, code_of(&r).as_str()), (400, "WebAuthnVerificationFailed"));
+    }
+    // The owner signs in from another address.
+    let request_options = body(&call("POST", "/webauthn/authenticationOptions", &[], "{}"));
+    let assertion = browser().get(&request_options, &mut cred);
+    let mut home = request("POST", "/webauthn/authenticate", &[], &json!({"response": assertion}).to_string());
+    home.peer = Some("198.51.100.1".parse().unwrap());
+    let signed_in = s.handle_http(&home);
+    assert_eq!((signed_in.status, body(&signed_in)["user"]["id"].clone()), (200, json!(uid)));
+}
