@@ -271,7 +271,8 @@ impl<'a> WebAuthn<'a> {
     /// and (for a registration) of `user_id`; returns its opened state and the user it is bound to.
     fn take(&self, challenge: u128, ceremony: &str, user_id: Option<&str>) -> Result<(Vec<u8>, Option<String>)> {
         let digest = challenge_digest(challenge);
-        let Some(pending) = self.ctx.store().take_webauthn_challenge(&digest)? else { return Err(bad_challenge()) };
+        // Taken only if it is of this ceremony and user: a wrong caller does not use it up.
+        let Some(pending) = self.ctx.store().take_webauthn_challenge(&digest, ceremony, user_id)? else { return Err(bad_challenge()) };
         if pending.ceremony != ceremony || pending.expires_at <= self.ctx.now() {
             return Err(bad_challenge());
         }

@@ -692,7 +692,8 @@ fn a_null_user_handle_is_a_coded_refusal_not_a_panic() {
         let request = s.webauthn().authentication_options(&json!({}), &no_info()).unwrap();
         let mut response = browser().get(&request, &mut cred);
         response["response"]["userHandle"] = handle.clone();
-        let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.login_with_service("webauthn", &json!({"response": response}), &no_info())));
+        let got =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.login_with_service("webauthn", &json!({"response": response}), &no_info())));
         let e = got.expect("no panic").unwrap_err();
         assert_eq!((e.code, reason(&e).as_str()), (ErrorCode::WebAuthnVerificationFailed, "userHandle"), "{handle}");
         // The same as JSON text.
@@ -766,7 +767,8 @@ fn a_password_reset_removes_the_passkeys_a_stolen_session_planted() {
     s.password().send_reset_password_email("alice@example.com").unwrap();
     let (_, token) = last_link(&mails);
     s.password().reset_password(&token, "first real password", None, &no_info()).unwrap();
-    let login = s.login_with_service("password", &json!({"user": {"email": "alice@example.com"}, "password": "first real password"}), &no_info()).unwrap();
+    let login =
+        s.login_with_service("password", &json!({"user": {"email": "alice@example.com"}, "password": "first real password"}), &no_info()).unwrap();
     let stolen = s.resume_session(&login.tokens.access_token).unwrap();
     let (planted, mut cred) = enroll(&s, &stolen.id, Key::es256());
     s.password().send_reset_password_email("alice@example.com").unwrap();
@@ -853,4 +855,28 @@ fn postgres_reset_removes_passkeys_and_the_cap_holds() {
     assert_eq!((e.code, reason(&e).as_str()), (ErrorCode::WebAuthnVerificationFailed, "unknownCredential"));
     let other = user(&s, "bob");
     two_registrations_race_for_the_last_place(&s, &other);
+}
+
+#[test]
+fn a_wrong_caller_does_not_use_up_a_ceremony() {
+    // Review info item: another user's register, or a sign-in challenge given to register, is
+    // refused and leaves the ceremony pending for its owner.
+    let s = server();
+    let alice = user(&s, "alice");
+    let bob = user(&s, "bob");
+    let options = s.webauthn().registration_options(&alice).unwrap();
+    let (response, _) = browser().create(&options, Key::es256());
+    assert_eq!(code(s.webauthn().register(&bob, &response, &Value::Null)), ErrorCode::InvalidWebAuthnChallenge);
+    assert!(s.webauthn().list_passkeys(&bob).unwrap().is_empty());
+    s.webauthn().register(&alice, &response, &Value::Null).unwrap();
+    let (_, mut cred) = enroll(&s, &bob, Key::es256());
+    let request = s.webauthn().authentication_options(&json!({}), &no_info()).unwrap();
+    let mut fake = request.clone();
+    fake["user"] = json!({"id": "AAAA", "name": "x", "displayName": "x"});
+    fake["rp"] = json!({"id": "example.com", "name": "Example"});
+    let (registration, _) = browser().create(&fake, Key::es256());
+    assert_eq!(code(s.webauthn().register(&bob, &registration, &Value::Null)), ErrorCode::InvalidWebAuthnChallenge);
+    let response = browser().get(&request, &mut cred);
+    assert_eq!(s.login_with_service("webauthn", &json!({"response": response}), &no_info()).unwrap().user.id, bob);
+    assert_eq!(s.webauthn().list_passkeys(&bob).unwrap().len(), 1);
 }

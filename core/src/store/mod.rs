@@ -155,9 +155,9 @@ macro_rules! forward_store {
                 let $name = "insert_webauthn_challenge";
                 $inner.insert_webauthn_challenge(challenge)
             }
-            fn take_webauthn_challenge(&$s, digest: &str) -> Result<Option<WebAuthnChallenge>> {
+            fn take_webauthn_challenge(&$s, digest: &str, ceremony: &str, user_id: Option<&str>) -> Result<Option<WebAuthnChallenge>> {
                 let $name = "take_webauthn_challenge";
-                $inner.take_webauthn_challenge(digest)
+                $inner.take_webauthn_challenge(digest, ceremony, user_id)
             }
             fn find_passkey(&$s, id: &str) -> Result<Option<PasskeyRecord>> {
                 let $name = "find_passkey";
@@ -541,8 +541,10 @@ pub trait Store: Send + Sync {
     /// Stores a started passkey ceremony; in the same transaction deletes expired ones and the
     /// client's oldest beyond [`MAX_PENDING_FLOWS_PER_CLIENT`] (or [`MAX_PENDING_FLOWS_WITHOUT_ADDRESS`]).
     fn insert_webauthn_challenge(&self, challenge: &WebAuthnChallenge) -> Result<()>;
-    /// Removes and returns the ceremony with this challenge digest (single use), expired or not.
-    fn take_webauthn_challenge(&self, digest: &str) -> Result<Option<WebAuthnChallenge>>;
+    /// Removes and returns the ceremony with this challenge digest (single use), expired or not,
+    /// if it is of `ceremony` and (when `user_id` is given) bound to that user: a response
+    /// presented to the wrong ceremony or by another user leaves the ceremony pending.
+    fn take_webauthn_challenge(&self, digest: &str, ceremony: &str, user_id: Option<&str>) -> Result<Option<WebAuthnChallenge>>;
     /// The passkey with this credential id.
     fn find_passkey(&self, id: &str) -> Result<Option<PasskeyRecord>>;
     /// A user's passkeys, oldest first.

@@ -911,14 +911,14 @@ impl Store for PostgresStore {
         })
     }
 
-    fn take_webauthn_challenge(&self, digest: &str) -> Result<Option<WebAuthnChallenge>> {
-        if names_nothing(digest) {
+    fn take_webauthn_challenge(&self, digest: &str, ceremony: &str, user_id: Option<&str>) -> Result<Option<WebAuthnChallenge>> {
+        if names_nothing(digest) || user_id.is_some_and(names_nothing) {
             return Ok(None);
         }
         let row = self.conn()?.query_opt(
-            "DELETE FROM webauthn_challenges WHERE digest = $1 \
+            "DELETE FROM webauthn_challenges WHERE digest = $1 AND ceremony = $2 AND ($3::text IS NULL OR user_id = $3) \
              RETURNING digest, ceremony, user_id, state, expires_at, created_at, client",
-            &[&digest],
+            &[&digest, &ceremony, &user_id],
         )?;
         Ok(row.map(|r| WebAuthnChallenge {
             digest: r.get(0),

@@ -1200,13 +1200,13 @@ impl Store for SqliteStore {
         })
     }
 
-    fn take_webauthn_challenge(&self, digest: &str) -> Result<Option<WebAuthnChallenge>> {
+    fn take_webauthn_challenge(&self, digest: &str, ceremony: &str, user_id: Option<&str>) -> Result<Option<WebAuthnChallenge>> {
         self.write(|c| {
             Ok(c.prepare_cached(
-                "DELETE FROM webauthn_challenges WHERE digest = ?1 \
+                "DELETE FROM webauthn_challenges WHERE digest = ?1 AND ceremony = ?2 AND (?3 IS NULL OR user_id = ?3) \
                  RETURNING digest, ceremony, user_id, state, expires_at, created_at, client",
             )?
-            .query_row([digest], |r| {
+            .query_row(params![digest, ceremony, user_id], |r| {
                 Ok(WebAuthnChallenge {
                     digest: r.get(0)?,
                     ceremony: r.get(1)?,
