@@ -41,7 +41,7 @@ for (const alg of ['ES256', 'EdDSA']) {
     const seen = events(server, ['PasskeyRegistered', 'LoginSuccess'])
     const id = await password.createUser({ username: 'ada', email: 'ada@example.com', password: 'correct horse' })
     const creation = await webauthn.registrationOptions(id)
-    assert.equal(creation.rp.id, 'app.example')
+    assert.deepEqual(creation.rp, { id: 'app.example', name: 'Example' })
     assert.equal(creation.authenticatorSelection.residentKey, 'required')
     const algs = creation.pubKeyCredParams.map((p) => p.alg)
     assert.ok(algs.includes(-7) && algs.includes(-8), `${algs}`)
@@ -155,16 +155,22 @@ test('refusals by code: origin, replay, tampering, user verification, counter re
   await rejects(server.loginWithService('webauthn', {}), 'UnrecognizedOptionsForLogin')
 })
 
-test('failed assertions count toward the second-factor attempt limits', async () => {
-  const limits = { secondFactor: { account: { max: 3, window: '15m' } } }
+test('failed assertions count toward the second-factor limit of the client address', async () => {
+  const limits = { secondFactor: { ip: { max: 3, window: '15m' } } }
   const { server, webauthn, password } = setup({ attemptLimits: limits })
   const id = await password.createUser({ username: 'ada', password: 'correct horse' })
   const device = new SoftAuthenticator({ origin: ORIGIN })
   await register(webauthn, id, device)
+  const from = { ip: '203.0.113.7' }
   for (let i = 0; i < 3; i++) {
-    await rejects(server.loginWithService('webauthn', { response: tamper(device.get(await webauthn.authenticationOptions()), 'signature') }), 'WebAuthnVerificationFailed')
+    const forged = tamper(device.get(await webauthn.authenticationOptions({}, from)), 'signature')
+    await rejects(server.loginWithService('webauthn', { response: forged }, from), 'WebAuthnVerificationFailed')
   }
-  await rejects(signIn(server, device), 'TooManyAttempts')
+  await rejects(server.loginWithService('webauthn', { response: device.get(await webauthn.authenticationOptions({}, from)) }, from), 'TooManyAttempts')
+  // Another client is not held up by them (nor is the account).
+  const elsewhere = { ip: '198.51.100.9' }
+  const login = await server.loginWithService('webauthn', { response: device.get(await webauthn.authenticationOptions({}, elsewhere)) }, elsewhere)
+  assert.equal(login.user.id, id)
 })
 
 test('a passkey with user verification needs no two-factor code', async () => {

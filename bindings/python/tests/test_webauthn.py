@@ -46,7 +46,7 @@ def test_registration_and_usernameless_sign_in(alg: str) -> None:
         server.on(name, lambda payload, name=name: events.append((name, payload)))
     uid = server.password.create_user({"username": "ada", "email": "ada@example.com", "password": "correct horse"})
     creation = server.webauthn.registration_options(uid)
-    assert creation["rp"]["id"] == "app.example"
+    assert creation["rp"] == {"id": "app.example", "name": "Example"}
     assert creation["authenticatorSelection"]["residentKey"] == "required"
     assert {p["alg"] for p in creation["pubKeyCredParams"]} >= {-7, -8}
     handle = from_b64u(creation["user"]["id"])
@@ -192,16 +192,22 @@ def test_refusals_by_code() -> None:
         server.login_with_service("webauthn", {})
 
 
-def test_failed_assertions_count_toward_the_second_factor_limits() -> None:
-    server = make(attempt_limits={"secondFactor": {"account": {"max": 3, "window": "15m"}}})
+def test_failed_assertions_count_toward_the_second_factor_limit_of_the_client_address() -> None:
+    server = make(attempt_limits={"secondFactor": {"ip": {"max": 3, "window": "15m"}}})
     uid = server.password.create_user({"username": "ada", "password": "correct horse"})
     device = SoftAuthenticator(ORIGIN)
     register(server, uid, device)
+    client = {"ip": "203.0.113.7"}
     for _ in range(3):
+        forged = tamper(device.get(server.webauthn.authentication_options({}, client)), "signature")
         with pytest.raises(accounts.WebAuthnVerificationFailed):
-            server.login_with_service("webauthn", {"response": tamper(device.get(server.webauthn.authentication_options()), "signature")})
+            server.login_with_service("webauthn", {"response": forged}, client)
     with pytest.raises(accounts.TooManyAttempts):
-        sign_in(server, device)
+        server.login_with_service("webauthn", {"response": device.get(server.webauthn.authentication_options({}, client))}, client)
+    # Another client is not held up by them (nor is the account).
+    elsewhere = {"ip": "198.51.100.9"}
+    login = server.login_with_service("webauthn", {"response": device.get(server.webauthn.authentication_options({}, elsewhere))}, elsewhere)
+    assert login["user"]["id"] == uid
 
 
 def test_a_passkey_with_user_verification_needs_no_two_factor_code() -> None:
