@@ -28,7 +28,7 @@ use webauthn_rp::request::auth::{AuthenticationVerificationOptions, Discoverable
 use webauthn_rp::request::register::{
     CredProtect, Nickname, PublicKeyCredentialCreationOptions, PublicKeyCredentialUserEntity, RegistrationVerificationOptions, UserHandle64, Username,
 };
-use webauthn_rp::request::{AsciiDomain, PublicKeyCredentialDescriptor, RpId, UserVerificationRequirement};
+use webauthn_rp::request::{AsciiDomain, ExtensionInfo, PublicKeyCredentialDescriptor, RpId, UserVerificationRequirement};
 use webauthn_rp::response::auth::AuthenticatorData;
 use webauthn_rp::response::auth::error::AuthCeremonyErr;
 use webauthn_rp::response::register::error::RegCeremonyErr;
@@ -329,9 +329,14 @@ impl<'a> WebAuthn<'a> {
                 exclude,
             );
             options.authenticator_selection.user_verification = Self::uv(config);
-            if config.user_verification != UserVerification::Required {
-                options.extensions.cred_protect = CredProtect::None;
-            }
+            // Ask for credProtect without making the browser enforce it: an authenticator that
+            // cannot apply the policy (Chromium's virtual one, many security keys) would fail the
+            // whole registration, and sign-in checks user verification itself (docs/passkeys.md).
+            options.extensions.cred_protect = if config.user_verification == UserVerification::Required {
+                CredProtect::UserVerificationRequired(ExtensionInfo::AllowDontEnforceValue)
+            } else {
+                CredProtect::None
+            };
             options.timeout = std::num::NonZeroU32::new(Self::timeout_ms(config)).unwrap_or(options.timeout);
             let (server, client) = options.start_ceremony().map_err(|_| internal("webauthn creation options are inconsistent"))?;
             let challenge = client.options().challenge.as_data();

@@ -726,6 +726,18 @@ fn creation_options_carry_the_rp_name() {
 }
 
 #[test]
+fn creation_options_ask_for_cred_protect_without_making_the_browser_enforce_it() {
+    // Chromium refuses a registration whose authenticator cannot apply an enforced policy (its
+    // virtual authenticator, many security keys); sign-in checks user verification itself.
+    let s = server();
+    let id = user(&s, "alice");
+    let options = s.webauthn().registration_options(&id).unwrap();
+    let extensions = &options["extensions"];
+    assert_eq!(extensions["credentialProtectionPolicy"], json!("userVerificationRequired"), "{options}");
+    assert_ne!(extensions["enforceCredentialProtectionPolicy"], json!(true), "{options}");
+}
+
+#[test]
 fn origins_must_be_written_as_browsers_send_them_and_the_rp_id_must_be_a_domain() {
     // F8: webauthn_rp compares origins byte for byte; other spellings never match.
     for (rp_id, origin) in [
