@@ -306,6 +306,8 @@ form('two-factor-confirm', async ({ code }, target) => {
 
 $('logout').addEventListener('click', async () => {
   await post('/accounts/logout')
+  // Nothing of the last user stays on the page for the next one.
+  $('passkeys').replaceChildren()
   say('Logged out.')
   show('view-signed-out')
 })

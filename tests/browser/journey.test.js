@@ -257,8 +257,11 @@ for (const name of Object.keys(APPS)) {
     assert.equal((await passkeyLogin()).status(), 200)
     await visible('#view-signed-in')
     assert.equal(await page.$eval('#who', (e) => e.textContent), email)
-    await page.waitForFunction(() => document.querySelectorAll('#passkeys tr').length === 1)
-    assert.notEqual(await page.$eval('#passkeys tr td:nth-child(3)', (e) => e.textContent), 'never')
+    // The list is loaded after the sign-in: wait for its row with a last use.
+    await page.waitForFunction(() => {
+      const rows = document.querySelectorAll('#passkeys tr')
+      return rows.length === 1 && rows[0].querySelector('td:nth-child(3)').textContent !== 'never'
+    })
 
     // Remove it; the device still offers the credential, the server refuses it.
     await page.click('#passkeys tr button.revoke')
