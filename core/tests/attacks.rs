@@ -910,7 +910,7 @@ fn addresses_stored_before_the_lookalike_rule_are_protected_after_the_upgrade() 
     conn.execute_batch(
         "DROP INDEX emails_address_key; ALTER TABLE emails DROP COLUMN address_key; \
          DROP INDEX oauth_flows_client; ALTER TABLE oauth_flows DROP COLUMN client; \
-         DROP TABLE passkeys; DROP TABLE webauthn_challenges; PRAGMA user_version = 4;",
+         DROP TABLE passkeys; DROP TABLE webauthn_challenges; DROP INDEX passwords_bcrypt_cost; PRAGMA user_version = 4;",
     )
     .unwrap();
     drop(conn);

@@ -81,7 +81,7 @@ fn a_file_database_keeps_its_data_across_reopen_and_migrations_are_idempotent() 
     assert_eq!(s.resume_session(&login.tokens.access_token).unwrap().id, id);
     let conn = rusqlite::Connection::open(&path).unwrap();
     let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-    assert_eq!(v, 6);
+    assert_eq!(v, 7);
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
     assert_eq!(mode, "wal");
 }

@@ -90,6 +90,20 @@ fn users_and_passwords() {
         assert_eq!(s.find_user_by_id("u1").unwrap().unwrap().updated_at, 2000);
         assert_eq!(code(s.set_password_hash("nope", "h", 1)), ErrorCode::UserNotFound, "{name}");
 
+        // The highest bcrypt cost stored (the login timing floor): costs 4-15 in two digits only.
+        assert_eq!(s.max_bcrypt_cost().unwrap(), None, "{name}: argon2id only");
+        let body = "LhayLxezLhK1LhWvKxCyLOj0j1u.Kj0jZ0pEmm134uzrQlFvQJLF6";
+        for (i, hash) in [format!("$2b$31${body}"), format!("$2b$+9${body}"), format!("$2a$06${body}"), format!("$2y$04${body}")].iter().enumerate() {
+            s.create_user(&new_user(&format!("b{i}"), None, None, Some(hash))).unwrap();
+        }
+        assert_eq!(s.max_bcrypt_cost().unwrap(), Some(6), "{name}");
+        s.set_password_hash("b2", "$argon2id$h4", 3000).unwrap();
+        assert_eq!(s.max_bcrypt_cost().unwrap(), Some(4), "{name}: the cost-6 hash was rehashed");
+        s.set_password_hash("b3", &format!("$2b$12${body}"), 3000).unwrap();
+        assert_eq!(s.max_bcrypt_cost().unwrap(), Some(12), "{name}");
+        s.set_password_hash("b3", "$argon2id$h5", 3000).unwrap();
+        assert_eq!(s.max_bcrypt_cost().unwrap(), None, "{name}: every bcrypt hash in range rehashed");
+
         s.set_deactivated("u1", true, 3000).unwrap();
         assert!(s.find_user_by_id("u1").unwrap().unwrap().deactivated);
         s.set_deactivated("u1", false, 3001).unwrap();
@@ -377,7 +391,7 @@ fn postgres_migrations_are_safe_when_many_start_at_once() {
     }
     let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     let version: i32 = client.query_one("SELECT version FROM accounts_schema", &[]).unwrap().get(0);
-    assert_eq!(version, 6);
+    assert_eq!(version, 7);
     assert_eq!(client.query_one("SELECT count(*) FROM accounts_schema", &[]).unwrap().get::<_, i64>(0), 1);
     // A database written by a newer library is refused rather than misread.
     client.execute("UPDATE accounts_schema SET version = 99", &[]).unwrap();
@@ -430,4 +444,95 @@ fn lookalike_addresses_pending_flows_and_sealed_values_on_every_backend() {
         assert_eq!(s.take_oauth_flow("c-00700").unwrap().unwrap().verifier, "new");
         assert!(s.list_sealed(SealedColumn::LinkedTokens, ("", ""), 10).unwrap().is_empty(), "{name}");
     }
+}
+
+/// The name PostgreSQL knows each of `statements` by in the session of the pool's connection (its
+/// prepared statements, `pg_prepared_statements`), `None` for one not prepared there; and the
+/// session's backend pid.
+#[cfg(feature = "fault-injection")]
+fn prepared(s: &PostgresStore, statements: &[&str]) -> (Vec<Option<String>>, i32) {
+    s.with_pooled_connection(|c| {
+        let names = statements
+            .iter()
+            .map(|sql| {
+                let rows = c.query("SELECT name FROM pg_prepared_statements WHERE statement = $1", &[sql]).unwrap();
+                assert!(rows.len() <= 1, "{sql} prepared {} times", rows.len());
+                rows.first().map(|r| r.get(0))
+            })
+            .collect();
+        (names, c.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0))
+    })
+    .unwrap()
+}
+
+#[cfg(feature = "fault-injection")]
+#[test]
+fn postgres_statements_are_prepared_once_per_connection() {
+    let Some(url) = common::pg_database() else { return };
+    // One connection, so every call below runs on the session the checks look at.
+    let s = PostgresStore::open(&url, 1).unwrap();
+    let find_user = "SELECT u.id, u.username, u.emails, u.profile, u.deactivated, u.created_at, u.updated_at FROM users u WHERE u.id = $1";
+    let insert_session = "INSERT INTO sessions (id, user_id, refresh_digest, prev_refresh_digest, refresh_counter, rotated_at, valid, \
+                          ip, user_agent, impersonator_user_id, created_at, updated_at) \
+                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+    let lock_user = "SELECT 1 FROM users WHERE id = $1 FOR UPDATE";
+    let statements = [find_user, insert_session, lock_user];
+    assert_eq!(prepared(&s, &statements).0, vec![None, None, None], "nothing prepared before the first call");
+
+    s.create_user(&new_user("u1", Some("ann"), Some("ann@example.com"), None)).unwrap();
+    assert_eq!(s.find_user_by_id("u1").unwrap().unwrap().id, "u1");
+    s.create_session(&session("s1", "u1", 1000)).unwrap();
+    assert!(s.verify_email("u1", "ann@example.com", 2000).unwrap());
+    let (first, pid) = prepared(&s, &statements);
+    assert!(first.iter().all(Option::is_some), "single statements and statements in transactions stay prepared: {first:?}");
+
+    // Used again: the same prepared statements, none added.
+    let count = |s: &PostgresStore| {
+        s.with_pooled_connection(|c| c.query_one("SELECT count(*) FROM pg_prepared_statements", &[]).unwrap().get::<_, i64>(0)).unwrap()
+    };
+    let before = count(&s);
+    assert_eq!(s.find_user_by_id("u1").unwrap().unwrap().id, "u1");
+    s.create_session(&session("s2", "u1", 1000)).unwrap();
+    assert!(s.verify_email("u1", "ann@example.com", 3000).unwrap());
+    assert_eq!(prepared(&s, &statements), (first.clone(), pid));
+    assert_eq!(count(&s), before);
+    // A failed statement stays prepared; so does one first prepared in a transaction rolled back.
+    assert_eq!(code(s.create_session(&session("s2", "u1", 1000))), ErrorCode::StorageError);
+    s.create_session(&session("s3", "u1", 1000)).unwrap();
+    let touch_user = ["UPDATE users SET updated_at = $2 WHERE id = $1"];
+    assert_eq!(code(s.set_password_hash("nobody", "$argon2id$h2", 5000)), ErrorCode::UserNotFound);
+    let (kept, _) = prepared(&s, &touch_user);
+    assert!(kept[0].is_some(), "prepared in the transaction that was rolled back");
+    s.set_password_hash("u1", "$argon2id$h2", 5000).unwrap();
+    assert_eq!(prepared(&s, &touch_user).0, kept);
+    assert_eq!(s.find_password_hash("u1").unwrap().as_deref(), Some("$argon2id$h2"));
+
+    // The session loses them (DISCARD ALL): the next calls, single statements and transactions,
+    // prepare them again and succeed.
+    let discard = || s.with_pooled_connection(|c| c.batch_execute("DISCARD ALL").unwrap()).unwrap();
+    discard();
+    assert_eq!(prepared(&s, &statements).0, vec![None, None, None]);
+    assert!(s.verify_email("u1", "ann@example.com", 4000).unwrap(), "a transaction");
+    assert_eq!(s.find_user_by_id("u1").unwrap().unwrap().id, "u1");
+    discard();
+    assert_eq!(s.find_user_by_id("u1").unwrap().unwrap().id, "u1", "a single statement");
+    // The connection forgot them all at once: each is prepared again at its next use.
+    s.create_session(&session("s4", "u1", 1000)).unwrap();
+    assert!(s.verify_email("u1", "ann@example.com", 5000).unwrap());
+    let (again, same_pid) = prepared(&s, &statements);
+    assert_eq!(same_pid, pid, "the same connection");
+    assert!(again.iter().all(Option::is_some), "{again:?}");
+
+    // The connection is replaced: the new one prepares its own.
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    assert!(admin.query_one("SELECT pg_terminate_backend($1)", &[&pid]).unwrap().get::<_, bool>(0));
+    // The pool learns that its connection died when it is next used (docs/reliability.md).
+    let _ = s.find_user_by_id("u1");
+    assert_eq!(s.find_user_by_id("u1").unwrap().unwrap().id, "u1");
+    s.create_session(&session("s5", "u1", 1000)).unwrap();
+    let (renewed, new_pid) = prepared(&s, &statements);
+    assert_ne!(new_pid, pid, "a new connection");
+    assert_eq!(renewed[..2].iter().filter(|n| n.is_some()).count(), 2, "{renewed:?}");
+    assert_eq!(renewed[2], None, "not used on the new connection yet");
+    assert_eq!(s.find_session("s5").unwrap().unwrap().session.user_id, "u1");
 }

@@ -451,7 +451,8 @@ pub trait Store: Send + Sync {
     /// The user's password hash.
     fn find_password_hash(&self, user_id: &str) -> Result<Option<String>>;
     /// The highest cost among stored bcrypt hashes (imported from accounts-js, not yet rehashed),
-    /// `None` when there is none. Scans the password table: called at startup and by `purgeExpired`.
+    /// `None` when there is none. One lookup in an index of the bcrypt hashes (`passwords_bcrypt_cost`):
+    /// called at startup and by `purgeExpired`.
     fn max_bcrypt_cost(&self) -> Result<Option<u32>>;
     /// # Errors
     /// `UserNotFound` when the user does not exist.

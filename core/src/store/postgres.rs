@@ -5,7 +5,7 @@
 //! processes is one statement (compare-and-swap `UPDATE ... WHERE`, `DELETE ... RETURNING`) or a
 //! transaction, and uniqueness is enforced by the database.
 
-use super::postgres_pool::{Conn, Pool};
+use super::postgres_pool::{Conn, Db, Pool};
 use super::postgres_tls::connector;
 use super::{
     AttemptCount, MAX_PENDING_FLOWS_PER_CLIENT, MAX_PENDING_FLOWS_WITHOUT_ADDRESS, NewUser, OAuthFlow, PasskeyRecord, SealedColumn, SealedValue,
@@ -153,6 +153,11 @@ CREATE TABLE webauthn_challenges (
 CREATE INDEX webauthn_challenges_expiry ON webauthn_challenges(expires_at);
 CREATE INDEX webauthn_challenges_client ON webauthn_challenges(client, seq);
 "#,
+    r#"
+-- The bcrypt hashes imported from accounts-js and not yet rehashed, by cost: opening a server reads the
+-- highest (the login timing floor, docs/security.md "Timing") from here instead of scanning every password.
+CREATE INDEX passwords_bcrypt_cost ON passwords ((substring(hash from 5 for 2))) WHERE hash ~ '^\$2[aby]\$(0[4-9]|1[0-5])\$';
+"#,
 ];
 
 /// The schema version that added `emails.address_key` (filled in for older rows as it migrates).
@@ -238,12 +243,18 @@ impl PostgresStore {
         self.pool.get()
     }
 
-    fn tx<T>(&self, f: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = self.conn()?;
-        let mut tx = conn.transaction()?;
-        let out = f(&mut tx)?;
-        tx.commit()?;
-        Ok(out)
+    /// Runs `f` on a connection of the pool, as the store lends them (tests: that session's prepared
+    /// statements, its backend, `DISCARD ALL`).
+    ///
+    /// # Errors
+    /// `StorageError` when no connection can be had.
+    #[cfg(feature = "fault-injection")]
+    pub fn with_pooled_connection<T>(&self, f: impl FnOnce(&mut postgres::Client) -> T) -> Result<T> {
+        Ok(f(self.conn()?.client()))
+    }
+
+    fn tx<T>(&self, f: impl FnMut(&mut Db<'_, postgres::Transaction<'_>>) -> Result<T>) -> Result<T> {
+        self.conn()?.transaction(f)
     }
 }
 
@@ -312,7 +323,7 @@ fn user_not_found() -> AccountsError {
 /// apply one after the other; returns whether the user exists.
 /// `EmailAlreadyExists` when an address held already is one a person could take `address` for
 /// (docs/security.md, "Identifiers"); checked in the inserting transaction.
-fn refuse_lookalike(tx: &mut impl GenericClient, address: &str) -> Result<()> {
+fn refuse_lookalike<C: GenericClient>(tx: &mut Db<'_, C>, address: &str) -> Result<()> {
     let rows = tx.query("SELECT address FROM emails WHERE address_key = $1", &[&email_key(address)])?;
     if rows.iter().any(|r| lookalikes(address, r.get::<_, &str>(0))) {
         return Err(AccountsError::code(ErrorCode::EmailAlreadyExists));
@@ -320,11 +331,11 @@ fn refuse_lookalike(tx: &mut impl GenericClient, address: &str) -> Result<()> {
     Ok(())
 }
 
-fn lock_user(tx: &mut impl GenericClient, user_id: &str) -> Result<bool> {
+fn lock_user<C: GenericClient>(tx: &mut Db<'_, C>, user_id: &str) -> Result<bool> {
     Ok(tx.query_opt("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&user_id])?.is_some())
 }
 
-fn sync_emails(tx: &mut impl GenericClient, user_id: &str, now: i64) -> Result<()> {
+fn sync_emails<C: GenericClient>(tx: &mut Db<'_, C>, user_id: &str, now: i64) -> Result<()> {
     let rows = tx.query("SELECT address, verified FROM emails WHERE user_id = $1 ORDER BY created_at, seq", &[&user_id])?;
     let emails: Vec<EmailRecord> = rows.iter().map(|r| EmailRecord { address: r.get(0), verified: r.get(1) }).collect();
     let json = serde_json::to_string(&emails)?;
@@ -334,11 +345,11 @@ fn sync_emails(tx: &mut impl GenericClient, user_id: &str, now: i64) -> Result<(
 
 /// The writes of one transaction (see [`Store::atomically`]), or of one statement on a pooled
 /// connection when a [`Store`] method needs no transaction.
-struct PgWrites<'a, C: GenericClient> {
-    c: &'a mut C,
+struct PgWrites<'a, 'c, C: GenericClient> {
+    c: &'a mut Db<'c, C>,
 }
 
-impl<C: GenericClient> Writes for PgWrites<'_, C> {
+impl<C: GenericClient> Writes for PgWrites<'_, '_, C> {
     fn create_user(&mut self, user: &NewUser) -> Result<()> {
         let emails_json = serde_json::to_string(&user.emails)?;
         let profile_json = serde_json::to_string(&user.profile)?;
@@ -590,7 +601,7 @@ impl Store for PostgresStore {
         if names_nothing(id) {
             return Ok(None);
         }
-        let row = self.conn()?.query_opt(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1"), &[&id])?;
+        let row = self.conn()?.db().query_opt(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1"), &[&id])?;
         row.as_ref().map(user_from_row).transpose()
     }
 
@@ -600,6 +611,7 @@ impl Store for PostgresStore {
         }
         let row = self
             .conn()?
+            .db()
             .query_opt(&format!("SELECT {USER_COLUMNS} FROM emails e JOIN users u ON u.id = e.user_id WHERE e.address = $1"), &[&email])?;
         row.as_ref().map(user_from_row).transpose()
     }
@@ -608,23 +620,24 @@ impl Store for PostgresStore {
         if names_nothing(username) {
             return Ok(None);
         }
-        let row = self.conn()?.query_opt(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.username = $1"), &[&username])?;
+        let row = self.conn()?.db().query_opt(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.username = $1"), &[&username])?;
         row.as_ref().map(user_from_row).transpose()
     }
 
     fn max_bcrypt_cost(&self) -> Result<Option<u32>> {
-        let row = self.conn()?.query_one(
-            "SELECT MAX(CAST(substring(hash from 5 for 2) AS INTEGER)) FROM passwords WHERE hash ~ '^\\$2[aby]\\$(0[4-9]|1[0-5])\\$'",
-            &[],
-        )?;
-        Ok(row.get::<_, Option<i32>>(0).and_then(|c| u32::try_from(c).ok()))
+        // The predicate and expression of the index `passwords_bcrypt_cost`: one index lookup.
+        let row = self
+            .conn()?
+            .db()
+            .query_one("SELECT MAX(substring(hash from 5 for 2)) FROM passwords WHERE hash ~ '^\\$2[aby]\\$(0[4-9]|1[0-5])\\$'", &[])?;
+        Ok(row.get::<_, Option<&str>>(0).and_then(|c| c.parse().ok()))
     }
 
     fn find_password_hash(&self, user_id: &str) -> Result<Option<String>> {
         if names_nothing(user_id) {
             return Ok(None);
         }
-        Ok(self.conn()?.query_opt("SELECT hash FROM passwords WHERE user_id = $1", &[&user_id])?.map(|r| r.get(0)))
+        Ok(self.conn()?.db().query_opt("SELECT hash FROM passwords WHERE user_id = $1", &[&user_id])?.map(|r| r.get(0)))
     }
 
     fn set_password_hash(&self, user_id: &str, hash: &str, now: i64) -> Result<()> {
@@ -635,25 +648,25 @@ impl Store for PostgresStore {
         if names_nothing(user_id) {
             return Err(user_not_found());
         }
-        let n = self.conn()?.execute("UPDATE users SET deactivated = $2, updated_at = $3 WHERE id = $1", &[&user_id, &deactivated, &now])?;
+        let n = self.conn()?.db().execute("UPDATE users SET deactivated = $2, updated_at = $3 WHERE id = $1", &[&user_id, &deactivated, &now])?;
         if n == 0 { Err(user_not_found()) } else { Ok(()) }
     }
 
     fn create_session(&self, r: &SessionRecord) -> Result<()> {
-        PgWrites { c: &mut *self.conn()? }.create_session(r)
+        PgWrites { c: &mut self.conn()?.db() }.create_session(r)
     }
 
     fn find_session(&self, id: &str) -> Result<Option<SessionRecord>> {
         if names_nothing(id) {
             return Ok(None);
         }
-        let row = self.conn()?.query_opt(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1"), &[&id])?;
+        let row = self.conn()?.db().query_opt(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1"), &[&id])?;
         Ok(row.as_ref().map(session_from_row))
     }
 
     fn rotate_session(&self, id: &str, expected: &str, new_digest: &str, now: i64, info: &ConnectionInfo) -> Result<bool> {
         // One statement: under concurrency the row lock makes the loser re-check the WHERE and match nothing.
-        let n = self.conn()?.execute(
+        let n = self.conn()?.db().execute(
             "UPDATE sessions SET prev_refresh_digest = refresh_digest, refresh_digest = $3, \
              refresh_counter = refresh_counter + 1, rotated_at = $4, updated_at = $4, \
              ip = COALESCE($5, ip), user_agent = COALESCE($6, user_agent) \
@@ -667,20 +680,22 @@ impl Store for PostgresStore {
         if names_nothing(id) {
             return Ok(false);
         }
-        let n = self.conn()?.execute("UPDATE sessions SET valid = FALSE, updated_at = $2 WHERE id = $1 AND valid", &[&id, &now])?;
+        let n = self.conn()?.db().execute("UPDATE sessions SET valid = FALSE, updated_at = $2 WHERE id = $1 AND valid", &[&id, &now])?;
         Ok(n == 1)
     }
 
     fn invalidate_all_sessions(&self, user_id: &str, except: &[String], now: i64) -> Result<u64> {
-        PgWrites { c: &mut *self.conn()? }.invalidate_all_sessions(user_id, except, now)
+        PgWrites { c: &mut self.conn()?.db() }.invalidate_all_sessions(user_id, except, now)
     }
 
     fn list_sessions(&self, user_id: &str) -> Result<Vec<Session>> {
         if names_nothing(user_id) {
             return Ok(Vec::new());
         }
-        let rows =
-            self.conn()?.query(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 ORDER BY created_at DESC, id"), &[&user_id])?;
+        let rows = self
+            .conn()?
+            .db()
+            .query(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 ORDER BY created_at DESC, id"), &[&user_id])?;
         Ok(rows.iter().map(|r| session_from_row(r).session).collect())
     }
 
@@ -730,16 +745,16 @@ impl Store for PostgresStore {
             return Ok(None);
         }
         let row =
-            self.conn()?.query_opt("SELECT digest, user_id, kind, address, expires_at, created_at FROM tokens WHERE digest = $1", &[&digest])?;
+            self.conn()?.db().query_opt("SELECT digest, user_id, kind, address, expires_at, created_at FROM tokens WHERE digest = $1", &[&digest])?;
         Ok(row.as_ref().map(token_from_row))
     }
 
     fn take_token(&self, digest: &str, kinds: &[&str]) -> Result<Option<TokenRecord>> {
-        PgWrites { c: &mut *self.conn()? }.take_token(digest, kinds)
+        PgWrites { c: &mut self.conn()?.db() }.take_token(digest, kinds)
     }
 
     fn delete_tokens(&self, user_id: &str, kind: &str) -> Result<u64> {
-        PgWrites { c: &mut *self.conn()? }.delete_tokens(user_id, kind)
+        PgWrites { c: &mut self.conn()?.db() }.delete_tokens(user_id, kind)
     }
 
     fn decoy_write(&self, digest: &str, now: i64) -> Result<()> {
@@ -757,8 +772,10 @@ impl Store for PostgresStore {
     }
 
     fn read_attempts(&self, keys: &[String], now: i64) -> Result<Vec<AttemptCount>> {
-        let rows =
-            self.conn()?.query("SELECT digest, failures, expires_at FROM attempts WHERE digest = ANY($1) AND expires_at > $2", &[&keys, &now])?;
+        let rows = self
+            .conn()?
+            .db()
+            .query("SELECT digest, failures, expires_at FROM attempts WHERE digest = ANY($1) AND expires_at > $2", &[&keys, &now])?;
         Ok(rows.iter().map(|r| AttemptCount { key: r.get(0), failures: r.get(1), expires_at: r.get(2) }).collect())
     }
 
@@ -805,11 +822,11 @@ impl Store for PostgresStore {
         if names_nothing(user_id) {
             return Ok(None);
         }
-        Ok(self.conn()?.query_opt("SELECT data FROM services WHERE user_id = $1 AND name = $2", &[&user_id, &name])?.map(|r| r.get(0)))
+        Ok(self.conn()?.db().query_opt("SELECT data FROM services WHERE user_id = $1 AND name = $2", &[&user_id, &name])?.map(|r| r.get(0)))
     }
 
     fn swap_service(&self, user_id: &str, name: &str, expected: Option<&str>, new: Option<&str>, now: i64) -> Result<bool> {
-        PgWrites { c: &mut *self.conn()? }.swap_service(user_id, name, expected, new, now)
+        PgWrites { c: &mut self.conn()?.db() }.swap_service(user_id, name, expected, new, now)
     }
 
     fn find_linked_account(&self, provider: &str, id: &str) -> Result<Option<LinkedAccount>> {
@@ -818,6 +835,7 @@ impl Store for PostgresStore {
         }
         let row = self
             .conn()?
+            .db()
             .query_opt(&format!("SELECT {LINKED_ACCOUNT_COLUMNS} FROM linked_accounts WHERE provider = $1 AND subject = $2"), &[&provider, &id])?;
         Ok(row.as_ref().map(linked_account_from_row))
     }
@@ -826,7 +844,7 @@ impl Store for PostgresStore {
         if names_nothing(user_id) {
             return Ok(Vec::new());
         }
-        let rows = self.conn()?.query(
+        let rows = self.conn()?.db().query(
             &format!("SELECT {LINKED_ACCOUNT_COLUMNS} FROM linked_accounts WHERE user_id = $1 ORDER BY provider COLLATE \"C\""),
             &[&user_id],
         )?;
@@ -876,7 +894,7 @@ impl Store for PostgresStore {
         if names_nothing(digest) {
             return Ok(None);
         }
-        let row = self.conn()?.query_opt(
+        let row = self.conn()?.db().query_opt(
             "DELETE FROM oauth_flows WHERE digest = $1 \
              RETURNING digest, provider, verifier, nonce_digest, redirect_uri, expires_at, created_at, client",
             &[&digest],
@@ -915,7 +933,7 @@ impl Store for PostgresStore {
         if names_nothing(digest) || user_id.is_some_and(names_nothing) {
             return Ok(None);
         }
-        let row = self.conn()?.query_opt(
+        let row = self.conn()?.db().query_opt(
             "DELETE FROM webauthn_challenges WHERE digest = $1 AND ceremony = $2 AND ($3::text IS NULL OR user_id = $3) \
              RETURNING digest, ceremony, user_id, state, expires_at, created_at, client",
             &[&digest, &ceremony, &user_id],
@@ -935,7 +953,7 @@ impl Store for PostgresStore {
         if names_nothing(id) {
             return Ok(None);
         }
-        let row = self.conn()?.query_opt(&format!("SELECT {PASSKEY_COLUMNS} FROM passkeys WHERE id = $1"), &[&id])?;
+        let row = self.conn()?.db().query_opt(&format!("SELECT {PASSKEY_COLUMNS} FROM passkeys WHERE id = $1"), &[&id])?;
         Ok(row.as_ref().map(passkey_from_row))
     }
 
@@ -945,6 +963,7 @@ impl Store for PostgresStore {
         }
         let rows = self
             .conn()?
+            .db()
             .query(&format!("SELECT {PASSKEY_COLUMNS} FROM passkeys WHERE user_id = $1 ORDER BY created_at, id COLLATE \"C\""), &[&user_id])?;
         Ok(rows.iter().map(passkey_from_row).collect())
     }
@@ -953,7 +972,7 @@ impl Store for PostgresStore {
         if names_nothing(user_id) || names_nothing(id) || names_nothing(name) {
             return Ok(false);
         }
-        Ok(self.conn()?.execute("UPDATE passkeys SET name = $3 WHERE user_id = $1 AND id = $2", &[&user_id, &id, &name])? == 1)
+        Ok(self.conn()?.db().execute("UPDATE passkeys SET name = $3 WHERE user_id = $1 AND id = $2", &[&user_id, &id, &name])? == 1)
     }
 
     fn remove_passkey(&self, user_id: &str, id: &str) -> Result<Unlinked> {
@@ -979,7 +998,8 @@ impl Store for PostgresStore {
 
     fn list_sealed(&self, column: SealedColumn, after: (&str, &str), limit: u32) -> Result<Vec<SealedValue>> {
         let limit = i64::from(limit);
-        let mut c = self.conn()?;
+        let mut conn = self.conn()?;
+        let mut c = conn.db();
         let rows = match column {
             SealedColumn::LinkedTokens => c.query(
                 "SELECT provider, subject, tokens FROM linked_accounts WHERE tokens IS NOT NULL \
@@ -1000,7 +1020,8 @@ impl Store for PostgresStore {
     }
 
     fn swap_sealed(&self, column: SealedColumn, key: (&str, &str), expected: &str, new: &str) -> Result<bool> {
-        let mut c = self.conn()?;
+        let mut conn = self.conn()?;
+        let mut c = conn.db();
         let changed = match column {
             SealedColumn::LinkedTokens => c.execute(
                 "UPDATE linked_accounts SET tokens = $4 WHERE provider = $1 AND subject = $2 AND tokens = $3",
@@ -1017,7 +1038,7 @@ impl Store for PostgresStore {
     }
 
     fn list_services(&self, name: &str, after: &str, limit: u32) -> Result<Vec<(String, String)>> {
-        let rows = self.conn()?.query(
+        let rows = self.conn()?.db().query(
             "SELECT user_id, data FROM services WHERE name = $1 AND user_id COLLATE \"C\" > $2 ORDER BY user_id COLLATE \"C\" LIMIT $3",
             &[&name, &after, &i64::from(limit)],
         )?;

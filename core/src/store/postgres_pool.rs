@@ -6,10 +6,18 @@
 //! threads do not exist, corrupts that table as soon as it starts threads itself (a forked child spun
 //! forever in `parking_lot_core::rehash_bucket_into`). Here idle connections wait in a `Vec` behind
 //! a `std` mutex, which belongs to this pool alone.
+//!
+//! Each connection keeps the statements prepared on it ([`Db`]): PostgreSQL parses and plans a
+//! statement once per connection instead of once per call, and a call sends one round trip
+//! (Bind/Execute) instead of two (Parse/Describe, then Bind/Execute). They live and die with their
+//! connection, so a reconnect starts with none.
 
 use super::postgres_tls::Tls;
 use crate::error::{AccountsError, ErrorCode, Result};
-use std::ops::{Deref, DerefMut};
+use postgres::error::SqlState;
+use postgres::types::ToSql;
+use postgres::{GenericClient, Row, Statement};
+use std::collections::HashMap;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -19,8 +27,17 @@ const WAIT: Duration = Duration::from_secs(10);
 /// server (or a firewall) may have closed it meanwhile.
 const CHECK_AFTER_IDLE: Duration = Duration::from_secs(30);
 
-struct Idle {
+/// The statements prepared on one connection, by their SQL text.
+pub(crate) type Statements = HashMap<String, Statement>;
+
+/// A connection and the statements prepared on it.
+struct Pooled {
     client: postgres::Client,
+    statements: Statements,
+}
+
+struct Idle {
+    conn: Pooled,
     since: Instant,
 }
 
@@ -41,7 +58,7 @@ pub(crate) struct Pool {
 /// A connection lent to one caller; back in the pool when dropped (or closed, if it broke).
 pub(crate) struct Conn<'a> {
     pool: &'a Pool,
-    client: Option<postgres::Client>,
+    conn: Option<Pooled>,
 }
 
 impl Pool {
@@ -63,7 +80,7 @@ impl Pool {
     /// Keeps a connection opened by [`Pool::connect`] as the pool's first idle one.
     pub(crate) fn adopt(&self, client: postgres::Client) {
         self.state().open += 1;
-        self.give_back(client);
+        self.give_back(Pooled { client, statements: Statements::new() });
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -81,8 +98,8 @@ impl Pool {
         loop {
             if let Some(idle) = state.idle.pop() {
                 drop(state);
-                if let Some(client) = self.usable(idle) {
-                    return Ok(Conn { pool: self, client: Some(client) });
+                if let Some(conn) = self.usable(idle) {
+                    return Ok(Conn { pool: self, conn: Some(conn) });
                 }
                 state = self.state();
                 continue;
@@ -91,7 +108,7 @@ impl Pool {
                 state.open += 1;
                 drop(state);
                 return match self.connect() {
-                    Ok(client) => Ok(Conn { pool: self, client: Some(client) }),
+                    Ok(client) => Ok(Conn { pool: self, conn: Some(Pooled { client, statements: Statements::new() }) }),
                     Err(e) => {
                         self.forget_one();
                         Err(e)
@@ -108,13 +125,13 @@ impl Pool {
 
     /// The idle connection if it still works; a dead one is dropped (and, since a server restart
     /// kills them all, so are the other idle ones).
-    fn usable(&self, idle: Idle) -> Option<postgres::Client> {
-        let Idle { mut client, since } = idle;
-        let alive = !client.is_closed() && (since.elapsed() < CHECK_AFTER_IDLE || client.is_valid(WAIT).is_ok());
+    fn usable(&self, idle: Idle) -> Option<Pooled> {
+        let Idle { mut conn, since } = idle;
+        let alive = !conn.client.is_closed() && (since.elapsed() < CHECK_AFTER_IDLE || conn.client.is_valid(WAIT).is_ok());
         if alive {
-            return Some(client);
+            return Some(conn);
         }
-        drop(client);
+        drop(conn);
         let stale = {
             let mut state = self.state();
             let stale = std::mem::take(&mut state.idle);
@@ -131,34 +148,134 @@ impl Pool {
         self.returned.notify_one();
     }
 
-    fn give_back(&self, client: postgres::Client) {
-        if client.is_closed() {
-            drop(client);
+    fn give_back(&self, conn: Pooled) {
+        if conn.client.is_closed() {
+            drop(conn);
             self.forget_one();
             return;
         }
-        self.state().idle.push(Idle { client, since: Instant::now() });
+        self.state().idle.push(Idle { conn, since: Instant::now() });
         self.returned.notify_one();
     }
 }
 
-impl Deref for Conn<'_> {
-    type Target = postgres::Client;
-    fn deref(&self) -> &postgres::Client {
-        self.client.as_ref().expect("a lent connection is present until dropped")
+impl Conn<'_> {
+    fn pooled(&mut self) -> &mut Pooled {
+        self.conn.as_mut().expect("a lent connection is present until dropped")
+    }
+
+    /// Runs single statements on this connection, outside a transaction.
+    pub(crate) fn db(&mut self) -> Db<'_, postgres::Client> {
+        let Pooled { client, statements } = self.pooled();
+        Db { c: client, statements, in_transaction: false, stale: false }
+    }
+
+    /// Runs `f` in one transaction on this connection: committed when it returns `Ok`. When it
+    /// failed because the connection had lost its prepared statements (see [`Db`]), it runs once
+    /// more, with them prepared again.
+    ///
+    /// # Errors
+    /// `f`'s error, or `StorageError` when the transaction cannot begin or commit.
+    pub(crate) fn transaction<T>(&mut self, mut f: impl FnMut(&mut Db<'_, postgres::Transaction<'_>>) -> Result<T>) -> Result<T> {
+        let Pooled { client, statements } = self.pooled();
+        let mut again = true;
+        loop {
+            let mut tx = client.transaction()?;
+            let mut db = Db { c: &mut tx, statements: &mut *statements, in_transaction: true, stale: false };
+            let out = f(&mut db);
+            let stale = db.stale;
+            match out {
+                Ok(out) => {
+                    tx.commit()?;
+                    return Ok(out);
+                }
+                Err(_) if stale && std::mem::take(&mut again) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The raw connection (tests: to look at its session, or to end it).
+    #[cfg(feature = "fault-injection")]
+    pub(crate) fn client(&mut self) -> &mut postgres::Client {
+        &mut self.pooled().client
     }
 }
 
-impl DerefMut for Conn<'_> {
-    fn deref_mut(&mut self) -> &mut postgres::Client {
-        self.client.as_mut().expect("a lent connection is present until dropped")
+/// Statements on one connection (a [`postgres::Client`], or a [`postgres::Transaction`] on it),
+/// each prepared on the connection's first use of its SQL text and kept for the next ones.
+///
+/// A session may lose its prepared statements without its connection closing (`DISCARD ALL`, a
+/// pooler in between); and a statement whose result columns changed under it (a schema change by
+/// another process) is refused. On either error the connection forgets them all and a single
+/// statement runs again, prepared anew; in a transaction, which that error has aborted,
+/// [`Conn::transaction`] runs the transaction again.
+pub(crate) struct Db<'a, C: GenericClient> {
+    c: &'a mut C,
+    statements: &'a mut Statements,
+    in_transaction: bool,
+    /// A statement failed because the session had lost it.
+    stale: bool,
+}
+
+type Params<'p> = [&'p (dyn ToSql + Sync)];
+
+/// `prepared statement "s1" does not exist`, or `cached plan must not change result type`.
+fn lost_statement(e: &postgres::Error) -> bool {
+    matches!(e.code(), Some(c) if *c == SqlState::INVALID_SQL_STATEMENT_NAME || *c == SqlState::FEATURE_NOT_SUPPORTED)
+}
+
+impl<C: GenericClient> Db<'_, C> {
+    fn statement(&mut self, sql: &str) -> std::result::Result<Statement, postgres::Error> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.c.prepare(sql)?;
+        self.statements.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+
+    fn run<T>(
+        &mut self,
+        sql: &str,
+        f: impl Fn(&mut C, &Statement) -> std::result::Result<T, postgres::Error>,
+    ) -> std::result::Result<T, postgres::Error> {
+        let statement = self.statement(sql)?;
+        match f(self.c, &statement) {
+            Err(e) if lost_statement(&e) => {
+                self.statements.clear();
+                self.stale = true;
+                if self.in_transaction {
+                    return Err(e);
+                }
+                let statement = self.statement(sql)?;
+                f(self.c, &statement)
+            }
+            result => result,
+        }
+    }
+
+    pub(crate) fn execute(&mut self, sql: &str, params: &Params<'_>) -> std::result::Result<u64, postgres::Error> {
+        self.run(sql, |c, s| c.execute(s, params))
+    }
+
+    pub(crate) fn query(&mut self, sql: &str, params: &Params<'_>) -> std::result::Result<Vec<Row>, postgres::Error> {
+        self.run(sql, |c, s| c.query(s, params))
+    }
+
+    pub(crate) fn query_opt(&mut self, sql: &str, params: &Params<'_>) -> std::result::Result<Option<Row>, postgres::Error> {
+        self.run(sql, |c, s| c.query_opt(s, params))
+    }
+
+    pub(crate) fn query_one(&mut self, sql: &str, params: &Params<'_>) -> std::result::Result<Row, postgres::Error> {
+        self.run(sql, |c, s| c.query_one(s, params))
     }
 }
 
 impl Drop for Conn<'_> {
     fn drop(&mut self) {
-        if let Some(client) = self.client.take() {
-            self.pool.give_back(client);
+        if let Some(conn) = self.conn.take() {
+            self.pool.give_back(conn);
         }
     }
 }
