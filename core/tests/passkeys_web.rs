@@ -3,11 +3,14 @@
 #[path = "common/authenticator.rs"]
 mod authenticator;
 mod common;
+#[path = "common/http.rs"]
+mod http;
 
-use accounts_core::web::{HttpRequest, HttpResponse};
+use accounts_core::web::HttpResponse;
 use accounts_core::*;
 use authenticator::{Client, Key};
 use common::*;
+use http::{body, code_of, request};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -19,29 +22,6 @@ fn server(cookies: bool, ambiguous: bool) -> AccountsServer {
                "services": {"webauthn": {"rpId": "app.example", "rpName": "App", "origins": [SITE]}}}),
         Callbacks::default(),
     )
-}
-
-fn request(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> HttpRequest {
-    let mut h: Vec<(String, String)> = headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
-    if !body.is_empty() {
-        h.push(("content-type".into(), "application/json".into()));
-    }
-    HttpRequest {
-        method: method.into(),
-        path: path.into(),
-        query: None,
-        headers: h,
-        body: body.as_bytes().to_vec(),
-        peer: Some("192.0.2.1".parse().unwrap()),
-    }
-}
-
-fn body(r: &HttpResponse) -> Value {
-    serde_json::from_slice(&r.body).unwrap()
-}
-
-fn code_of(r: &HttpResponse) -> String {
-    body(r)["code"].as_str().unwrap_or_default().to_string()
 }
 
 fn browser() -> Client {

@@ -1,10 +1,13 @@
 //! The web edge (core/src/web, docs/web.md): every route of rest-express 0.33 with its status and
 //! shape in bearer and cookie mode, and every attack of issue #26 with its expected refusal.
 mod common;
+#[path = "common/http.rs"]
+mod http;
 
 use accounts_core::web::{HttpRequest, HttpResponse};
 use accounts_core::*;
 use common::*;
+use http::{body, code_of, request};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -18,29 +21,6 @@ fn cookie_server(extra: Value) -> AccountsServer {
         }
     }
     with(base, Callbacks::default())
-}
-
-fn request(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> HttpRequest {
-    let mut h: Vec<(String, String)> = headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
-    if !body.is_empty() && !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-type")) {
-        h.push(("content-type".into(), "application/json".into()));
-    }
-    HttpRequest {
-        method: method.into(),
-        path: path.into(),
-        query: None,
-        headers: h,
-        body: body.as_bytes().to_vec(),
-        peer: Some("192.0.2.1".parse().unwrap()),
-    }
-}
-
-fn body(r: &HttpResponse) -> Value {
-    serde_json::from_slice(&r.body).unwrap()
-}
-
-fn code_of(r: &HttpResponse) -> String {
-    body(r)["code"].as_str().unwrap_or_default().to_string()
 }
 
 fn set_cookies(r: &HttpResponse) -> Vec<String> {
