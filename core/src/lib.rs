@@ -11,7 +11,7 @@
 //!   Connect relying party), [`inline`] (calls that never wait), `hashing`, `messages`, [`mail`];
 //! - `context`: what every service shares; `auth`: what an authentication hands the login;
 //! - services, each depending only on the context and the services below it: `attempts`,
-//!   `links`, `sessions`, [`two_factor`], [`password`], [`magic_link`], [`oauth`], [`import`];
+//!   `links`, `sessions` (with `session_cache`), [`two_factor`], [`password`], [`magic_link`], [`oauth`], [`import`];
 //! - [`server`]: the [`AccountsServer`] facade, the service registry and the login orchestration;
 //! - [`web`]: the HTTP edge over the facade (the accounts-js REST API, cookie sessions, CSRF).
 // No unsafe code, but for one registration of a fork handler (store/per_process.rs).
@@ -42,6 +42,7 @@ pub mod operations;
 pub mod password;
 pub mod secret;
 pub mod server;
+mod session_cache;
 mod sessions;
 pub mod store;
 pub mod tokens;

@@ -6,6 +6,7 @@ use crate::context::Context;
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::identifiers::{lookup_email, lookup_username};
 use crate::secret::{ct_eq, digest, new_id};
+use crate::session_cache::{self, Resumed, Stamp};
 use crate::store::SessionRecord;
 use crate::tokens::{AccessData, RefreshClaims, verification_failed};
 use crate::types::{ConnectionInfo, ImpersonationResult, ImpersonationTarget, LoginResult, Session, Tokens, User};
@@ -136,11 +137,7 @@ impl<'a> Sessions<'a> {
     /// `UserDeactivated`, or the `resumeSessionValidator`'s error.
     pub(crate) fn resume(&self, access_token: &str) -> Result<User> {
         self.observed(events::RESUME_SESSION_SUCCESS, events::RESUME_SESSION_ERROR, || {
-            let data = self.ctx.tokens().verify_access(access_token, self.ctx.now(), true)?;
-            let session = if self.ctx.config().use_stateless_session { None } else { Some(self.valid_session_of(&data)?) };
-            let impersonator = session.as_ref().map_or(data.impersonator_user_id.as_deref(), |s| s.impersonator_user_id.as_deref());
-            self.check_impersonator(impersonator)?;
-            let user = self.active_user(&data.user_id)?;
+            let Resumed { data, session, user } = self.resumed(access_token)?;
             if let Some(validate) = &self.ctx.callbacks().resume_session_validator {
                 let session = session.clone().unwrap_or_else(|| stateless_session(&data));
                 validate(&user, &session)?;
@@ -154,6 +151,39 @@ impl<'a> Sessions<'a> {
             };
             Ok((user, payload))
         })
+    }
+
+    /// The checks of a resume (token, session, impersonator, user): from the cache of resumed
+    /// sessions while nothing was committed anywhere since it was read (session_cache.rs), else read.
+    fn resumed(&self, access_token: &str) -> Result<Resumed> {
+        let now = self.ctx.now();
+        // A store that cannot tell whether anything changed (or fails to) gets no cache.
+        let stamp = if access_token.is_empty() { None } else { self.cache_stamp().ok().flatten() };
+        let Some(stamp) = stamp else { return Ok(self.read_resumed(access_token, now)?.0) };
+        let key = session_cache::key(access_token);
+        let cache = self.ctx.session_cache();
+        if let Some(hit) = cache.get(&key, stamp, now) {
+            return Ok(hit);
+        }
+        let (resumed, expires_ms) = self.read_resumed(access_token, now)?;
+        cache.put(key, stamp, expires_ms, resumed.clone());
+        Ok(resumed)
+    }
+
+    /// The store's change counter and the key ring's epoch, read before anything they vouch for.
+    fn cache_stamp(&self) -> Result<Option<Stamp>> {
+        let ring = self.ctx.tokens().ring_epoch();
+        Ok(self.ctx.store().change_counter()?.map(|changes| Stamp { changes, ring }))
+    }
+
+    /// A resume's checks against the database; with the token's expiry (ms).
+    fn read_resumed(&self, access_token: &str, now: i64) -> Result<(Resumed, i64)> {
+        let (data, expires_ms) = self.ctx.tokens().verify_access_until(access_token, now, true)?;
+        let session = if self.ctx.config().use_stateless_session { None } else { Some(self.valid_session_of(&data)?) };
+        let impersonator = session.as_ref().map_or(data.impersonator_user_id.as_deref(), |s| s.impersonator_user_id.as_deref());
+        self.check_impersonator(impersonator)?;
+        let user = self.active_user(&data.user_id)?;
+        Ok((Resumed { data, session, user }, expires_ms))
     }
 
     /// The stored, valid session a token's claims name, belonging to the token's user.

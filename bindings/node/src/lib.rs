@@ -198,7 +198,7 @@ fn run<'e, T: serde::Serialize>(env: &'e Env, op: &Operation, f: impl FnOnce() -
 /// A call abandoned because it would have waited changed nothing, so running it again is safe.
 fn run_inline<'e, T: serde::Serialize + 'static>(
     env: &'e Env,
-    server: &AccountsServer,
+    server: &Arc<AccountsServer>,
     op: &Operation,
     f: impl Fn() -> CoreResult<T> + Send + Sync + 'static,
 ) -> Result<Either<String, PromiseRaw<'e, String>>> {
@@ -206,9 +206,24 @@ fn run_inline<'e, T: serde::Serialize + 'static>(
         && server.may_run_inline(op.js)
         && let Some(out) = accounts_core::inline::without_waiting(|| caught(|| to_json_text(f())))
     {
+        if server.maintenance_due() {
+            run_maintenance(env, server)?;
+        }
         return out.map(Either::A).map_err(|e| coded(env, e));
     }
     Ok(Either::B(run(env, op, f)?))
+}
+
+/// Runs the upkeep inline writes left due (a WAL checkpoint) on the libuv pool; nobody waits for
+/// it, and its failure only delays it (the next pool write checkpoints).
+fn run_maintenance(env: &Env, server: &Arc<AccountsServer>) -> Result<()> {
+    let server = server.clone();
+    let f: CoreJob = Box::new(move || {
+        let _ = caught(|| server.run_maintenance());
+        Ok("null".to_string())
+    });
+    env.spawn(Job(Some(f)))?;
+    Ok(())
 }
 
 fn parse<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> CoreResult<T> {
