@@ -2,7 +2,8 @@
 once, and falls back to the executor when it cannot (docs/architecture.md, "Inline calls")."""
 
 import asyncio
-import sqlite3
+import subprocess
+import sys
 
 import pytest
 
@@ -93,11 +94,27 @@ def test_a_hook_sends_the_call_to_the_executor(tmp_path, monkeypatch):
     assert executor.calls == ["resume_session"] and seen == [uid]
 
 
+def hold_write_lock(path):
+    """Another process holding SQLite's write lock on `path` (POSIX locks do not exclude within one
+    process); it lets go when its stdin closes."""
+    code = (
+        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
+        "c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); sys.stdin.read(); c.execute('ROLLBACK')"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def let_go(holder):
+    holder.stdin.close()
+    holder.wait(timeout=10)
+
+
 def test_a_busy_database_falls_back_and_changed_nothing(tmp_path, monkeypatch):
     server = aio_server(tmp_path)
     uid, tokens = signup(server)
-    other = sqlite3.connect(tmp_path / "aio.db", isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")  # another process holds SQLite's write lock
+    holder = hold_write_lock(tmp_path / "aio.db")
     try:
         done, _, _ = _native._run_inline(server.sync, "logout", server.sync.logout, (tokens["accessToken"],))
         assert not done
@@ -106,15 +123,12 @@ def test_a_busy_database_falls_back_and_changed_nothing(tmp_path, monkeypatch):
         done, user, _ = _native._run_inline(server.sync, "resumeSession", server.sync.resume_session, (tokens["accessToken"],))
         assert done and user["id"] == uid
     finally:
-        other.execute("ROLLBACK")
-        other.close()
+        let_go(holder)
     executor = ExecutorCalls(monkeypatch)
 
     async def busy_then_free():
-        other = sqlite3.connect(tmp_path / "aio.db", isolation_level=None)
-        other.execute("BEGIN IMMEDIATE")
-        loop = asyncio.get_running_loop()
-        loop.call_later(0.2, lambda: (other.execute("ROLLBACK"), other.close()))
+        holder = hold_write_lock(tmp_path / "aio.db")
+        asyncio.get_running_loop().call_later(0.2, let_go, holder)
         await server.logout(tokens["accessToken"])  # waits on the executor until the lock is gone
 
     asyncio.run(busy_then_free())
