@@ -88,7 +88,11 @@ mod tests {
     fn resumed(id: &str) -> Resumed {
         let user: User = serde_json::from_value(serde_json::json!({"id": id, "emails": [], "deactivated": false, "createdAt": 0, "updatedAt": 0}))
             .expect("a user");
-        Resumed { data: AccessData { user_id: id.into(), is_impersonated: false, session_id: "s".into(), impersonator_user_id: None }, session: None, user }
+        Resumed {
+            data: AccessData { user_id: id.into(), is_impersonated: false, session_id: "s".into(), impersonator_user_id: None },
+            session: None,
+            user,
+        }
     }
 
     #[test]

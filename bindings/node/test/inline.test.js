@@ -94,3 +94,22 @@ test('PostgreSQL reads go through the pool', { skip: !process.env.ACCOUNTS_TEST_
   const s = new AccountsServer({ db: process.env.ACCOUNTS_TEST_PG_URL, tokenSecret: SECRET, services: FAST })
   assert.equal(await settlesInline(s.findUserById('nobody')), false)
 })
+
+test('inline writes never stop for the WAL checkpoint: the pool runs it meanwhile', async (t) => {
+  const s = fileServer(t)
+  const id = await s.getServices().password.createUser({ username: 'cy', password: 'a password' })
+  let tokens = (await s.loginWithUser(id)).tokens
+  const db = s.getOptions().db.replace(/^sqlite:/, '')
+  const before = fs.readFileSync(db)
+  // Past 256 commits a checkpoint falls due: it runs on the pool while every refresh still answers inline.
+  for (let i = 0; i < 600; i++) {
+    const p = s.refreshTokens(tokens.accessToken, tokens.refreshToken)
+    assert.equal(await settlesInline(p), true, `refresh ${i} answered inline`)
+    tokens = (await p).tokens
+    if (i % 50 === 0) await new Promise((r) => setImmediate(r)) // let the pool's results in
+  }
+  await new Promise((r) => setTimeout(r, 300))
+  // In WAL mode only a checkpoint writes the database file itself.
+  assert.notDeepEqual(fs.readFileSync(db), before, 'the checkpoint copied the sessions into the database file')
+  assert.equal((await s.findSessionByAccessToken(tokens.accessToken)).refreshCount, 600)
+})
