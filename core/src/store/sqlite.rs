@@ -491,9 +491,19 @@ impl SqliteStore {
             return Ok(());
         }
         self.commits.store(0, Ordering::Relaxed);
-        let out = lock(checkpointer).query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        // `(busy, frames in the WAL, frames copied)`.
+        let passive = |c: &Connection| c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)));
+        let mut out = passive(&lock(checkpointer));
+        if out.is_ok() {
+            // Writes went on meanwhile. Copy their few frames too while holding the writer (inline
+            // writes fall back to the pool for that moment), so that no write is in flight when the
+            // checkpoint completes and the next one starts the WAL over: a checkpoint that never
+            // catches up would let the WAL grow without end.
+            let _writer = lock(&self.writer);
+            out = passive(&lock(checkpointer));
+        }
         self.checkpointing.store(false, Ordering::SeqCst);
-        Ok(out?)
+        out.map(|_| ()).map_err(Into::into)
     }
 
     /// Commits of whole transactions on the writer so far (a batch counts once), for the tests.
