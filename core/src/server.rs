@@ -318,7 +318,8 @@ impl AccountsServer {
     /// Whether upkeep is due after calls ran inline (a SQLite WAL checkpoint: inline writes never
     /// checkpoint). A host that runs calls inline asks after them and, when true, runs
     /// [`AccountsServer::run_maintenance`] on its pool, without waiting for it (docs/architecture.md,
-    /// "Inline calls").
+    /// "Inline calls"). It never waits nor opens anything: false for a store a forked child has
+    /// not reopened yet (docs/reliability.md, "Fork").
     pub fn maintenance_due(&self) -> bool {
         self.store().maintenance_due().unwrap_or(false)
     }

@@ -789,9 +789,10 @@ fn server_of(owner: &Bound<'_, PyAny>) -> Option<Arc<AccountsServer>> {
 /// server allows it (`may_run_inline`: an embedded SQLite database, no callback or listener it
 /// would run) and nothing it needs is busy (`inline::without_waiting`, as the Node binding does;
 /// docs/architecture.md, "Inline calls"). Returns `(True, result, upkeep)` — or raises the call's
-/// error —, or `(False, None, upkeep)` when it would have waited: then it changed nothing, and the
+/// error —, or `(False, None, False)` when it would have waited: then it changed nothing, and the
 /// caller runs it on the executor. `upkeep`: whether `_run_maintenance(owner)` is due (inline writes
-/// leave the WAL checkpoint to the executor).
+/// leave the WAL checkpoint to the executor); asked only after a call that ran here, with the GIL
+/// released (it never waits nor reopens the store of a forked child: core's `maintenance_due`).
 #[pyfunction]
 fn _run_inline<'py>(
     py: Python<'py>,
@@ -810,11 +811,12 @@ fn _run_inline<'py>(
         answer = Some(method.call1(args));
         Ok(())
     });
-    let upkeep = server.maintenance_due();
+    // Only after a call that ran here (an abandoned one wrote nothing), and without the GIL.
+    let upkeep = || py.detach(|| caught(|| Ok(server.maintenance_due())).unwrap_or(false));
     match (ran, answer) {
-        (Some(_), Some(Ok(value))) => Ok((true, value, upkeep)),
+        (Some(_), Some(Ok(value))) => Ok((true, value, upkeep())),
         (Some(_), Some(Err(e))) => Err(e),
-        _ => Ok((false, py.None().into_bound(py), upkeep)),
+        _ => Ok((false, py.None().into_bound(py), false)),
     }
 }
 

@@ -2,6 +2,7 @@
 once, and falls back to the executor when it cannot (docs/architecture.md, "Inline calls")."""
 
 import asyncio
+import os
 import subprocess
 import sys
 
@@ -164,3 +165,28 @@ def test_inline_writes_hand_the_checkpoint_to_the_executor(tmp_path):
     _native._run_maintenance(server.sync)
     done, _, upkeep = _native._run_inline(server.sync, "resumeSession", server.sync.resume_session, (tokens["accessToken"],))
     assert done and not upkeep, "checkpointed"
+
+
+def test_after_fork_an_abandoned_inline_call_reopens_nothing_on_the_loop_thread(tmp_path):
+    """In a forked child the first inline call is abandoned (the store is the parent's); asking for
+    upkeep must not reopen the store there (on the event loop's thread, with the GIL held): it stays
+    unopened until a call that may wait opens it (docs/reliability.md, "Fork")."""
+    server = aio_server(tmp_path)
+    uid, tokens = signup(server)
+    args = (tokens["accessToken"],)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            first = _native._run_inline(server.sync, "resumeSession", server.sync.resume_session, args)
+            second = _native._run_inline(server.sync, "resumeSession", server.sync.resume_session, args)
+            server.sync.find_user_by_id(uid)  # may wait: reopens the store in this process
+            third = _native._run_inline(server.sync, "resumeSession", server.sync.resume_session, args)
+            if first == (False, None, False) and second[0] is False and third[0] is True and third[1]["id"] == uid:
+                code = 0
+            else:
+                print("child:", first, second[0], third[0], flush=True)
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

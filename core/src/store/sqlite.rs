@@ -472,6 +472,7 @@ impl SqliteStore {
             let out = f(&tx)?;
             tx.commit().map_err(busy_or)?;
             self.note_commit();
+            inline::committed();
             Ok(out)
         })?;
         // A due checkpoint is left to the host's `run_maintenance` or the next pool write.
