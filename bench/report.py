@@ -152,6 +152,9 @@ def main():
         for r in py:
             if r["row"] == "ratios":
                 p(f"  2 threads / 1 thread: login {r['login_two_thread_scaling']:.2f}, resumeSession {r['resume_two_thread_scaling']:.2f}")
+            elif r["row"] == "aio ratios":
+                pairs = ", ".join(f"{k.removesuffix('_sync_over_aio')} {v:.2f}" for k, v in r.items() if k.endswith("_sync_over_aio"))
+                p(f"  sync ops/s / aio ops/s at one caller (goal <= 1.5): {pairs}")
             else:
                 p(f"  {r['row']:<36}{r['threads']:>3} thr {fmt(r['ops_per_s']):>9} ops/s  p50 {fmt(r['p50_us'], 1)} µs  p99 {fmt(r['p99_us'], 1)} µs")
         p("")

@@ -346,6 +346,14 @@ impl EventBus {
         self.listeners.read().unwrap_or_else(|p| p.into_inner()).iter().any(|(_, e, _)| e == event)
     }
 
+    /// The listeners of `names` registered now. An operation takes this at its start and emits to
+    /// it, so a listener registered meanwhile (by another thread) never runs inside it — in
+    /// particular not inside an inline call that found none (core/src/inline.rs).
+    pub fn snapshot(&self, names: &[&str]) -> Listeners {
+        let l = self.listeners.read().unwrap_or_else(|p| p.into_inner());
+        Listeners { targets: l.iter().filter(|(_, e, _)| names.contains(&e.as_str())).map(|(_, e, f)| (e.clone(), f.clone())).collect() }
+    }
+
     /// Calls every listener of `event` in registration order; the first failure is returned.
     pub fn emit(&self, event: &str, payload: impl FnOnce() -> Value) -> Result<()> {
         let targets: Vec<Arc<ListenerFn>> = {
@@ -357,6 +365,33 @@ impl EventBus {
         }
         let payload = payload();
         for f in targets {
+            f(event, &payload)?;
+        }
+        Ok(())
+    }
+}
+
+/// Some events' listeners as they were when an operation started ([`EventBus::snapshot`]).
+pub(crate) struct Listeners {
+    targets: Vec<(String, Arc<ListenerFn>)>,
+}
+
+impl Listeners {
+    pub fn is_empty(&self) -> bool {
+        self.targets.is_empty()
+    }
+
+    pub fn has(&self, event: &str) -> bool {
+        self.targets.iter().any(|(e, _)| e == event)
+    }
+
+    /// As [`EventBus::emit`], to the listeners of the snapshot.
+    pub fn emit(&self, event: &str, payload: impl FnOnce() -> Value) -> Result<()> {
+        if !self.has(event) {
+            return Ok(());
+        }
+        let payload = payload();
+        for (_, f) in self.targets.iter().filter(|(e, _)| e == event) {
             f(event, &payload)?;
         }
         Ok(())

@@ -14,6 +14,7 @@ use crate::mail::{MailKind, Mailer};
 use crate::messages::Messages;
 use crate::oidc;
 use crate::secret::{Sealer, SealingKey};
+use crate::session_cache::SessionCache;
 use crate::store::Store;
 use crate::tokens::TokenManager;
 use crate::types::User;
@@ -33,6 +34,7 @@ pub(crate) struct Context {
     mailer: Mailer,
     messages: Messages,
     oidc: oidc::Client,
+    session_cache: SessionCache,
 }
 
 impl Context {
@@ -60,6 +62,7 @@ impl Context {
             mailer,
             messages,
             oidc: oidc::Client::default(),
+            session_cache: SessionCache::default(),
         })
     }
 
@@ -79,6 +82,11 @@ impl Context {
     /// Milliseconds since the epoch, from the injected clock.
     pub(crate) fn now(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    /// Resumed sessions, valid while nothing was committed (session_cache.rs).
+    pub(crate) fn session_cache(&self) -> &SessionCache {
+        &self.session_cache
     }
 
     pub(crate) fn hasher(&self) -> &Hasher {

@@ -20,6 +20,9 @@ enum Mode {
     NoWait,
     /// Inside `without_waiting`, and something would have waited.
     WouldWait,
+    /// Inside `without_waiting`, after the call's write committed: it is no longer abandoned (that
+    /// would run it, and its write, twice); what is left of it may wait.
+    Committed,
 }
 
 thread_local! {
@@ -38,7 +41,17 @@ pub fn without_waiting<T>(f: impl FnOnce() -> Result<T>) -> Option<Result<T>> {
 
 /// Whether the current call must not wait.
 pub(crate) fn no_wait() -> bool {
-    MODE.with(|m| m.get() != Mode::Wait)
+    MODE.with(|m| matches!(m.get(), Mode::NoWait | Mode::WouldWait))
+}
+
+/// Marks that the current call's write committed (store/sqlite.rs, `write_now`): from here on it
+/// finishes where it is, waiting if it must, instead of being abandoned and run again.
+pub(crate) fn committed() {
+    MODE.with(|m| {
+        if m.get() == Mode::NoWait {
+            m.set(Mode::Committed);
+        }
+    });
 }
 
 /// Marks the current call as abandoned because it would wait for `what`; the error only unwinds
@@ -68,5 +81,17 @@ mod tests {
         // Outside without_waiting, would_wait is just an error: nothing is marked.
         let _ = would_wait("x");
         assert!(without_waiting(|| Ok(1)).is_some());
+    }
+
+    #[test]
+    fn after_its_write_committed_a_call_is_never_abandoned() {
+        let out = without_waiting::<()>(|| {
+            committed();
+            assert!(!no_wait(), "what is left may wait");
+            Err(would_wait("a connection"))
+        });
+        assert_eq!(out.expect("answered, not abandoned").unwrap_err().code, ErrorCode::StorageError);
+        assert!(!no_wait(), "restored after the call");
+        assert!(without_waiting(|| Ok(no_wait())).unwrap().unwrap(), "the next call starts in no-wait mode");
     }
 }

@@ -12,7 +12,7 @@
 //!   (unlinked) private, shared with the bindings and tests under the hidden `host` module;
 //! - `context`: what every service shares; `auth`: what an authentication hands the login;
 //! - services, each depending only on the context and the services below it: `attempts`,
-//!   `links`, `sessions`, [`two_factor`], [`password`], [`magic_link`], [`oauth`], [`import`];
+//!   `links`, `sessions` (with `session_cache`), [`two_factor`], [`password`], [`magic_link`], [`oauth`], [`import`];
 //! - [`server`]: the [`AccountsServer`] facade, the service registry and the login orchestration;
 //! - [`web`]: the HTTP edge over the facade (the accounts-js REST API, cookie sessions, CSRF).
 // No unsafe code, but for one registration of a fork handler (store/per_process.rs).
@@ -43,6 +43,7 @@ pub mod operations;
 pub mod password;
 mod secret;
 pub mod server;
+mod session_cache;
 mod sessions;
 mod store;
 pub mod tokens;

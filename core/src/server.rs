@@ -348,6 +348,24 @@ impl AccountsServer {
         self.ctx.hasher().max_concurrent()
     }
 
+    /// Whether upkeep is due after calls ran inline (a SQLite WAL checkpoint: inline writes never
+    /// checkpoint). A host that runs calls inline asks after them and, when true, runs
+    /// [`AccountsServer::run_maintenance`] on its pool, without waiting for it (docs/architecture.md,
+    /// "Inline calls"). It never waits nor opens anything: false for a store a forked child has
+    /// not reopened yet (docs/reliability.md, "Fork").
+    pub fn maintenance_due(&self) -> bool {
+        self.store().maintenance_due().unwrap_or(false)
+    }
+
+    /// Runs due upkeep (a PASSIVE WAL checkpoint on a connection of its own: no call waits for it).
+    /// Never inside [`crate::inline::without_waiting`].
+    ///
+    /// # Errors
+    /// `StorageError`.
+    pub fn run_maintenance(&self) -> Result<()> {
+        self.store().run_maintenance()
+    }
+
     /// Whether the host may run `operation` (an accounts-js method name) on a thread that cannot
     /// wait, inside [`crate::inline::without_waiting`]: one of [`crate::input::INLINE_OPERATIONS`],
     /// on an embedded SQLite database, with no host callback or listener the operation would run

@@ -1,15 +1,18 @@
 //! Sessions and their tokens: starting a session, resuming it from an access token, rotating its
 //! refresh token, logging out, impersonating, listing and revoking (docs/tokens.md).
 
-use crate::callbacks::events;
+use crate::callbacks::{Listeners, events};
 use crate::context::Context;
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::identifiers::{lookup_email, lookup_username};
+use crate::inline;
 use crate::secret::{ct_eq, digest, new_id};
+use crate::session_cache::{self, Resumed, Stamp};
 use crate::store::SessionRecord;
 use crate::tokens::{AccessData, RefreshClaims, verification_failed};
 use crate::types::{ConnectionInfo, ImpersonationResult, ImpersonationTarget, LoginResult, Session, Tokens, User};
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 /// How many times a refresh re-reads the session after losing a rotation race.
 const ROTATION_ATTEMPTS: usize = 4;
@@ -42,12 +45,20 @@ impl<'a> Sessions<'a> {
 
     /// Runs `op`, emitting `ok_event` with the payload it returns, or `err_event` with the error
     /// itself as the payload (`{code, number, message, details?}`, as accounts-js emits the error).
-    fn observed<T>(&self, ok_event: &str, err_event: &str, op: impl FnOnce() -> Result<(T, Value)>) -> Result<T> {
-        let events = self.ctx.events();
+    ///
+    /// The listeners of `ok_event`, `err_event` and `also` are taken once, at the start: those
+    /// registered meanwhile do not run for this call. On a thread that must not wait (an inline
+    /// call, core/src/inline.rs) any listener abandons the call before it does anything: a listener
+    /// registered after the host's `may_run_inline` check must not run there, nor wait there.
+    fn observed<T>(&self, ok_event: &str, err_event: &str, also: &[&str], op: impl FnOnce(&Listeners) -> Result<(T, Value)>) -> Result<T> {
+        let events = &self.ctx.events().snapshot(&[&[ok_event, err_event], also].concat());
+        if inline::no_wait() && !events.is_empty() {
+            return Err(inline::would_wait("a listener"));
+        }
         // A null payload emits nothing: no listener was there to build it for, or (a refused
         // impersonation) accounts-js emits no success event either.
         let emitted = |(out, payload): (T, Value)| if payload.is_null() { Ok(out) } else { events.emit(ok_event, || payload).map(|_| out) };
-        match op().and_then(emitted) {
+        match op(events).and_then(emitted) {
             Ok(out) => Ok(out),
             Err(e) => {
                 // The operation already failed; a failing error listener must not mask its code.
@@ -135,18 +146,15 @@ impl<'a> Sessions<'a> {
     /// `InvalidToken`, `TokenVerificationFailed`, `SessionNotFound`, `InvalidSession`, `UserNotFound`,
     /// `UserDeactivated`, or the `resumeSessionValidator`'s error.
     pub(crate) fn resume(&self, access_token: &str) -> Result<User> {
-        self.observed(events::RESUME_SESSION_SUCCESS, events::RESUME_SESSION_ERROR, || {
-            let data = self.ctx.tokens().verify_access(access_token, self.ctx.now(), true)?;
-            let session = if self.ctx.config().use_stateless_session { None } else { Some(self.valid_session_of(&data)?) };
-            let impersonator = session.as_ref().map_or(data.impersonator_user_id.as_deref(), |s| s.impersonator_user_id.as_deref());
-            self.check_impersonator(impersonator)?;
-            let user = self.active_user(&data.user_id)?;
+        self.observed(events::RESUME_SESSION_SUCCESS, events::RESUME_SESSION_ERROR, &[], |listeners| {
+            // A copy of what the cache shares, made outside its lock.
+            let Resumed { data, session, user } = Arc::unwrap_or_clone(self.resumed(access_token)?);
             if let Some(validate) = &self.ctx.callbacks().resume_session_validator {
                 let session = session.clone().unwrap_or_else(|| stateless_session(&data));
                 validate(&user, &session)?;
             }
             let user = self.ctx.sanitize(user)?;
-            let payload = if self.ctx.events().has(events::RESUME_SESSION_SUCCESS) {
+            let payload = if listeners.has(events::RESUME_SESSION_SUCCESS) {
                 let session = session.unwrap_or_else(|| stateless_session(&data));
                 json!({ "user": user, "accessToken": access_token, "session": session })
             } else {
@@ -154,6 +162,40 @@ impl<'a> Sessions<'a> {
             };
             Ok((user, payload))
         })
+    }
+
+    /// The checks of a resume (token, session, impersonator, user): from the cache of resumed
+    /// sessions while nothing was committed anywhere since it was read (session_cache.rs), else read.
+    fn resumed(&self, access_token: &str) -> Result<Arc<Resumed>> {
+        let now = self.ctx.now();
+        // A store that cannot tell whether anything changed (or fails to) gets no cache.
+        let stamp = if access_token.is_empty() { None } else { self.cache_stamp().ok().flatten() };
+        let Some(stamp) = stamp else { return Ok(Arc::new(self.read_resumed(access_token, now)?.0)) };
+        let key = session_cache::key(access_token);
+        let cache = self.ctx.session_cache();
+        if let Some(hit) = cache.get(&key, stamp, now) {
+            return Ok(hit);
+        }
+        let (resumed, expires_ms) = self.read_resumed(access_token, now)?;
+        let resumed = Arc::new(resumed);
+        cache.put(key, stamp, expires_ms, resumed.clone());
+        Ok(resumed)
+    }
+
+    /// The store's change counter and the key ring's epoch, read before anything they vouch for.
+    fn cache_stamp(&self) -> Result<Option<Stamp>> {
+        let ring = self.ctx.tokens().ring_epoch();
+        Ok(self.ctx.store().change_counter()?.map(|changes| Stamp { changes, ring }))
+    }
+
+    /// A resume's checks against the database; with the token's expiry (ms).
+    fn read_resumed(&self, access_token: &str, now: i64) -> Result<(Resumed, i64)> {
+        let (data, expires_ms) = self.ctx.tokens().verify_access_until(access_token, now, true)?;
+        let session = if self.ctx.config().use_stateless_session { None } else { Some(self.valid_session_of(&data)?) };
+        let impersonator = session.as_ref().map_or(data.impersonator_user_id.as_deref(), |s| s.impersonator_user_id.as_deref());
+        self.check_impersonator(impersonator)?;
+        let user = self.active_user(&data.user_id)?;
+        Ok((Resumed { data, session, user }, expires_ms))
     }
 
     /// The stored, valid session a token's claims name, belonging to the token's user.
@@ -179,10 +221,10 @@ impl<'a> Sessions<'a> {
     /// `InvalidTokens`, `TokenVerificationFailed`, `SessionNotFound`, `InvalidSession`, `UserNotFound`,
     /// `UserDeactivated`, `RefreshTokenReused`.
     pub(crate) fn refresh(&self, access_token: &str, refresh_token: &str, infos: &ConnectionInfo) -> Result<LoginResult> {
-        self.observed(events::REFRESH_TOKENS_SUCCESS, events::REFRESH_TOKENS_ERROR, || {
+        self.observed(events::REFRESH_TOKENS_SUCCESS, events::REFRESH_TOKENS_ERROR, &[events::REFRESH_TOKEN_REUSED], |listeners| {
             let now = self.ctx.now();
             let claims = self.verified_pair(access_token, refresh_token, now)?;
-            let rotated = self.rotate(&claims, refresh_token, infos, now)?;
+            let rotated = self.rotate(&claims, refresh_token, infos, now, listeners)?;
             let result = self.signed(rotated, now)?;
             let payload = json!({
                 "sessionId": result.session_id, "tokens": result.tokens, "user": result.user, "infos": connection_json(infos),
@@ -206,7 +248,7 @@ impl<'a> Sessions<'a> {
 
     /// Step 2 of a refresh: moves the session's refresh token on (or, inside the grace window,
     /// re-derives the successor the winner of a race received); a reused token revokes the session.
-    fn rotate(&self, claims: &RefreshClaims, presented_token: &str, infos: &ConnectionInfo, now: i64) -> Result<Rotated> {
+    fn rotate(&self, claims: &RefreshClaims, presented_token: &str, infos: &ConnectionInfo, now: i64, listeners: &Listeners) -> Result<Rotated> {
         let presented = digest(presented_token);
         let store = self.ctx.store();
         for _ in 0..ROTATION_ATTEMPTS {
@@ -228,11 +270,11 @@ impl<'a> Sessions<'a> {
                 // the winner's token (a key rotation may have come in between: try each key).
                 let candidates = tokens.refresh_token_candidates(&user.id, &rec.session.id, rec.session.refresh_count, rec.rotated_at)?;
                 let Some(next) = candidates.into_iter().find(|t| ct_eq(&digest(t), &rec.refresh_digest)) else {
-                    return Err(self.revoke_reused(&rec));
+                    return Err(self.revoke_reused(&rec, listeners));
                 };
                 next
             } else {
-                return Err(self.revoke_reused(&rec));
+                return Err(self.revoke_reused(&rec, listeners));
             };
             return Ok(Rotated { record: rec, user, refresh_token });
         }
@@ -268,11 +310,11 @@ impl<'a> Sessions<'a> {
     }
 
     /// Revokes a session whose old refresh token came back, and says so.
-    fn revoke_reused(&self, rec: &SessionRecord) -> AccountsError {
+    fn revoke_reused(&self, rec: &SessionRecord, listeners: &Listeners) -> AccountsError {
         if let Err(e) = self.ctx.store().invalidate_session(&rec.session.id, self.ctx.now()) {
             return e;
         }
-        let _ = self.ctx.events().emit(events::REFRESH_TOKEN_REUSED, || json!({ "userId": rec.session.user_id, "sessionId": rec.session.id }));
+        let _ = listeners.emit(events::REFRESH_TOKEN_REUSED, || json!({ "userId": rec.session.user_id, "sessionId": rec.session.id }));
         AccountsError::new(ErrorCode::RefreshTokenReused, "refresh token reused; the session has been revoked")
             .with_details(json!({ "sessionId": rec.session.id }))
     }
@@ -283,8 +325,8 @@ impl<'a> Sessions<'a> {
     /// # Errors
     /// `InvalidToken`, `TokenVerificationFailed`, `SessionNotFound`, `InvalidSession`.
     pub(crate) fn logout(&self, access_token: &str) -> Result<()> {
-        self.observed(events::LOGOUT_SUCCESS, events::LOGOUT_ERROR, || {
-            if self.ctx.events().has(events::LOGOUT_SUCCESS) {
+        self.observed(events::LOGOUT_SUCCESS, events::LOGOUT_ERROR, &[], |listeners| {
+            if listeners.has(events::LOGOUT_SUCCESS) {
                 // The listener gets the session as it was: read it first.
                 let data = self.ctx.tokens().verify_access(access_token, self.ctx.now(), false)?;
                 let rec = self.ctx.store().find_session(&data.session_id)?.ok_or_else(|| code(ErrorCode::SessionNotFound))?;
@@ -313,7 +355,7 @@ impl<'a> Sessions<'a> {
     /// `ImpersonatedUserNotFound` (only when `ambiguousErrorMessages` is false; also when the target
     /// names no field), `UserDeactivated`.
     pub(crate) fn impersonate(&self, access_token: &str, target: &ImpersonationTarget, infos: &ConnectionInfo) -> Result<ImpersonationResult> {
-        self.observed(events::IMPERSONATION_SUCCESS, events::IMPERSONATION_ERROR, || {
+        self.observed(events::IMPERSONATION_SUCCESS, events::IMPERSONATION_ERROR, &[], |listeners| {
             let denied = || Ok((ImpersonationResult { authorized: false, tokens: None, user: None }, Value::Null));
             let Some(user) = self.impersonator(access_token)? else { return denied() };
             let Some(target_user) = self.impersonation_target(target)? else {
@@ -327,7 +369,7 @@ impl<'a> Sessions<'a> {
             }
             let login = self.start(&target_user, infos, Some(&user))?;
             let result = ImpersonationResult { authorized: true, tokens: Some(login.tokens), user: Some(login.user) };
-            let payload = if self.ctx.events().has(events::IMPERSONATION_SUCCESS) {
+            let payload = if listeners.has(events::IMPERSONATION_SUCCESS) {
                 json!({ "user": self.ctx.sanitize(user)?, "impersonationResult": result, "sessionId": login.session_id })
             } else {
                 Value::Null

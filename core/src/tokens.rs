@@ -14,6 +14,7 @@ use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet, PublicKeyUse, Thumbpri
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// The `data` claim of an access token.
@@ -79,6 +80,8 @@ struct Ring {
 /// Signs and verifies the tokens of one server with its key ring.
 pub(crate) struct TokenManager {
     ring: RwLock<Arc<Ring>>,
+    /// Bumped by every `set_keys` (what a cached verification was made under: session_cache.rs).
+    ring_epoch: AtomicU64,
     access_ttl_s: i64,
     refresh_ttl_s: i64,
     issuer: Option<String>,
@@ -410,6 +413,7 @@ impl TokenManager {
         let access = &cfg.token_configs.access_token;
         Ok(TokenManager {
             ring: RwLock::new(Arc::new(Ring::from_config(cfg)?)),
+            ring_epoch: AtomicU64::new(0),
             access_ttl_s: access.expires_in.as_secs() as i64,
             refresh_ttl_s: cfg.token_configs.refresh_token.expires_in.as_secs() as i64,
             issuer: access.issuer.clone(),
@@ -429,7 +433,14 @@ impl TokenManager {
     pub fn set_keys(&self, keys: &TokenKeys) -> Result<()> {
         let ring = Arc::new(Ring::from_keys(keys)?);
         *self.ring.write().unwrap_or_else(|p| p.into_inner()) = ring;
+        self.ring_epoch.fetch_add(1, Ordering::SeqCst);
         Ok(())
+    }
+
+    /// Changes whenever the key ring is replaced (read it before verifying: a verification made
+    /// after a change counts under the new epoch or a later one).
+    pub fn ring_epoch(&self) -> u64 {
+        self.ring_epoch.load(Ordering::SeqCst)
     }
 
     /// The JWKS document of the ring's public keys (HMAC keys never appear).
@@ -528,13 +539,23 @@ impl TokenManager {
     /// `InvalidToken` for an empty token; `TokenVerificationFailed` for a bad signature, algorithm,
     /// type, expiry, issuer or audience.
     pub fn verify_access(&self, token: &str, now_ms: i64, check_exp: bool) -> Result<AccessData> {
+        self.verify_access_until(token, now_ms, check_exp).map(|(data, _)| data)
+    }
+
+    /// As [`TokenManager::verify_access`], with the token's expiry (ms).
+    ///
+    /// # Errors
+    /// As [`TokenManager::verify_access`].
+    pub fn verify_access_until(&self, token: &str, now_ms: i64, check_exp: bool) -> Result<(AccessData, i64)> {
         if token.is_empty() {
             return Err(AccountsError::new(ErrorCode::InvalidToken, "An accessToken is required"));
         }
-        let claims = self.decode(token)?;
+        let mut claims = self.decode(token)?;
         self.check_common(&claims, ACCESS, now_ms, check_exp)?;
-        let data = claims.get("data").cloned().ok_or_else(|| verification_failed("no data claim"))?;
-        serde_json::from_value(data).map_err(|_| verification_failed("malformed data claim"))
+        let expires_ms = claims.get("exp").and_then(Value::as_i64).unwrap_or(0).saturating_mul(1000);
+        let data = claims.remove("data").ok_or_else(|| verification_failed("no data claim"))?;
+        let data = serde_json::from_value(data).map_err(|_| verification_failed("malformed data claim"))?;
+        Ok((data, expires_ms))
     }
 
     /// Verifies a refresh token (always checking expiry).

@@ -12,7 +12,9 @@ use std::sync::Barrier;
 const THREADS: usize = 8;
 
 fn server(url: &str) -> AccountsServer {
-    AccountsServer::new(config(url, json!({})), Callbacks::default()).unwrap()
+    // A password change ends the user's sessions (accounts-js's default keeps them).
+    let extra = json!({"services": {"password": {"invalidateAllSessionsAfterPasswordChanged": true}}});
+    AccountsServer::new(config(url, extra), Callbacks::default()).unwrap()
 }
 
 /// The peer half in another process: this test binary running `peer_process`.
@@ -90,6 +92,51 @@ fn sessions_and_refresh_lineage_are_shared_across_processes() {
     assert_eq!(code(a.resume_session(&t.access_token)), ErrorCode::InvalidSession);
 }
 
+/// The invariant behind the cache of resumed sessions (docs/reliability.md, "Caches and other
+/// processes"): a logout, a revocation, a deactivation or a password change made by another process
+/// is seen by the very next resumeSession and refreshTokens here, however often this process
+/// resumed the session just before. On a SQLite file and on PostgreSQL.
+#[test]
+fn a_write_in_another_process_is_seen_by_the_next_call_here() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut dbs = vec![format!("sqlite:{}", dir.path().join("shared.db").display())];
+    dbs.extend(pg_database());
+    for url in dbs {
+        let a = server(&url);
+        let cases = [
+            ("logout", ErrorCode::InvalidSession),
+            ("revoke", ErrorCode::InvalidSession),
+            ("deactivate", ErrorCode::UserDeactivated),
+            ("change-password", ErrorCode::InvalidSession),
+        ];
+        for (i, (write, expected)) in cases.into_iter().enumerate() {
+            let name = format!("user{i}");
+            let id = a.password().create_user(&json!({"username": name, "password": "first password"})).unwrap();
+            let login = a.login_with_service("password", &json!({"user": name, "password": "first password"}), &no_info()).unwrap();
+            let t = &login.tokens;
+            // Resumed (and so cached) here, several times, right before the other process writes;
+            // the refresh token is rotated once so refreshTokens has a live one to present.
+            let t = a.refresh_tokens(&t.access_token, &t.refresh_token, &no_info()).unwrap().tokens;
+            for _ in 0..3 {
+                assert_eq!(a.resume_session(&t.access_token).unwrap().id, id, "{url} {write}");
+            }
+            let lines = peer(
+                &url,
+                &[
+                    ("ACCOUNTS_PEER_MODE", write),
+                    ("ACCOUNTS_PEER_ACCESS", t.access_token.as_str()),
+                    ("ACCOUNTS_PEER_SESSION", login.session_id.as_str()),
+                    ("ACCOUNTS_PEER_USER", id.as_str()),
+                ],
+            );
+            assert_eq!(lines, vec![format!("{write} done")], "{url}");
+            assert_eq!(code(a.resume_session(&t.access_token)), expected, "{url}: resumeSession after {write} in another process");
+            assert_eq!(code(a.resume_session(&t.access_token)), expected, "{url}: and the one after");
+            assert_eq!(code(a.refresh_tokens(&t.access_token, &t.refresh_token, &no_info())), expected, "{url}: refreshTokens after {write}");
+        }
+    }
+}
+
 fn wrong_login(s: &AccountsServer) -> ErrorCode {
     let infos = ConnectionInfo { ip: Some("198.51.100.7".into()), user_agent: None };
     code(s.login_with_service("password", &json!({"user": "erin", "password": "a wrong guess"}), &infos))
@@ -146,7 +193,23 @@ fn peer_process() {
                 println!("PEER refreshed {r}");
             }
         }
+        "revoke" if std::env::var("ACCOUNTS_PEER_USER").is_ok() => {
+            assert!(b.revoke_session(&var("ACCOUNTS_PEER_SESSION")).unwrap());
+            println!("PEER revoke done");
+        }
         "revoke" => println!("PEER revoked {}", b.revoke_session(&var("ACCOUNTS_PEER_SESSION")).unwrap()),
+        "logout" => {
+            b.logout(&var("ACCOUNTS_PEER_ACCESS")).unwrap();
+            println!("PEER logout done");
+        }
+        "deactivate" => {
+            b.deactivate_user(&var("ACCOUNTS_PEER_USER")).unwrap();
+            println!("PEER deactivate done");
+        }
+        "change-password" => {
+            b.password().change_password(&var("ACCOUNTS_PEER_USER"), "first password", "second password").unwrap();
+            println!("PEER change-password done");
+        }
         "guess" => {
             for _ in 0..3 {
                 println!("PEER {}", wrong_login(&b).as_str());

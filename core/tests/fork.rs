@@ -82,6 +82,7 @@ fn children_of_a_fork_reopen_their_connections() {
     for db in &databases {
         forked_children_work(db);
         fork_right_after_calls(db);
+        maintenance_due_reopens_nothing_in_a_child(db);
         starts_no_threads(db);
     }
 }
@@ -102,6 +103,30 @@ fn fork_right_after_calls(db: &str) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         assert_exits_cleanly(pid, deadline, &format!("round {round}: the child"));
     }
+}
+
+/// A host asks `maintenance_due` after every inline call, on a thread that must not wait (Python's
+/// event loop, with the GIL held): in a child it must not reopen the parent's store there. The
+/// store stays unopened (an inline call is still abandoned) until a call that may wait opens it.
+fn maintenance_due_reopens_nothing_in_a_child(db: &str) {
+    let s = AccountsServer::new(config(db, json!({})), Callbacks::default()).unwrap();
+    s.find_user_by_id("nobody").unwrap();
+    // SAFETY: as in forked_children_work.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        let inline_read = || inline::without_waiting(|| s.find_user_by_id("nobody"));
+        let due = s.maintenance_due();
+        let still_unopened = inline_read().is_none();
+        let opened_by_a_waiting_call = s.find_user_by_id("nobody").is_ok() && inline_read().is_some();
+        let ok = !due && still_unopened && opened_by_a_waiting_call;
+        if !ok {
+            eprintln!("due {due}, still unopened {still_unopened}, opened later {opened_by_a_waiting_call}");
+        }
+        unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    assert_exits_cleanly(pid, deadline, "the child (maintenance_due reopened the store?)");
 }
 
 fn exercise_once(s: &AccountsServer, who: &str) -> bool {

@@ -98,3 +98,76 @@ fn a_writer_holding_the_lock_stops_inline_writes_not_reads() {
     let user = without_waiting(|| s.find_user_by_id(&id)).expect("ran inline").unwrap().unwrap();
     assert_eq!(user.username.as_deref(), Some("changed"), "committed writes are seen at once");
 }
+
+/// A listener registered after the host's `may_run_inline` check (by another thread, while the
+/// call runs) never runs inside an inline call: the call takes its listeners once, at its start,
+/// and any listener there abandons it before it changes anything (the host runs it again where
+/// waiting is fine, and the listener then runs once).
+#[test]
+fn a_listener_registered_after_the_check_abandons_the_inline_call_before_any_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _) = file_server(&dir, Callbacks::default());
+    let id = s.password().create_user(&json!({"username": "ann", "password": "a password"})).unwrap();
+    let login = s.login_with_user(&id, &no_info()).unwrap();
+    let (access, refresh) = (login.tokens.access_token.clone(), login.tokens.refresh_token.clone());
+    assert!(s.may_run_inline("logout") && s.may_run_inline("refreshTokens") && s.may_run_inline("resumeSession"));
+    let ran = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    for event in [events::LOGOUT_SUCCESS, events::REFRESH_TOKENS_SUCCESS, events::REFRESH_TOKEN_REUSED, events::RESUME_SESSION_SUCCESS] {
+        let ran = ran.clone();
+        s.on(
+            event,
+            Arc::new(move |_, _| {
+                ran.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Ok(())
+            }),
+        );
+    }
+    assert!(without_waiting(|| s.resume_session(&access)).is_none(), "resume abandoned");
+    assert!(without_waiting(|| s.refresh_tokens(&access, &refresh, &no_info())).is_none(), "refresh abandoned");
+    assert!(without_waiting(|| s.logout(&access)).is_none(), "logout abandoned");
+    assert_eq!(ran.load(std::sync::atomic::Ordering::SeqCst), 0, "no listener ran inline");
+    let session = s.find_session_by_access_token(&access).unwrap();
+    assert!(session.valid && session.refresh_count == 0, "nothing was written");
+    // Run again where waiting is fine: once each.
+    let refreshed = s.refresh_tokens(&access, &refresh, &no_info()).unwrap();
+    s.logout(&refreshed.tokens.access_token).unwrap();
+    assert_eq!(ran.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+/// A listener registered while a call runs (here by the call's own validator) does not get that
+/// call's event; the next call's it does.
+#[test]
+fn a_call_emits_to_the_listeners_it_started_with() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let server: Arc<std::sync::OnceLock<std::sync::Weak<AccountsServer>>> = Arc::default();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let (srv, counter) = (server.clone(), ran.clone());
+    let registered = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let validator = Callbacks {
+        resume_session_validator: Some(Arc::new(move |_: &User, _: &Session| {
+            if !registered.swap(true, Ordering::SeqCst)
+                && let Some(s) = srv.get().and_then(|w| w.upgrade())
+            {
+                let counter = counter.clone();
+                s.on(
+                    events::RESUME_SESSION_SUCCESS,
+                    Arc::new(move |_, _| {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        Ok(())
+                    }),
+                );
+            }
+            Ok(())
+        })),
+        ..Default::default()
+    };
+    let s = Arc::new(file_server(&dir, validator).0);
+    server.set(Arc::downgrade(&s)).unwrap();
+    let id = s.password().create_user(&json!({"username": "bo", "password": "a password"})).unwrap();
+    let login = s.login_with_user(&id, &no_info()).unwrap();
+    s.resume_session(&login.tokens.access_token).unwrap();
+    assert_eq!(ran.load(Ordering::SeqCst), 0, "registered during the call: not its listener");
+    s.resume_session(&login.tokens.access_token).unwrap();
+    assert_eq!(ran.load(Ordering::SeqCst), 1);
+}

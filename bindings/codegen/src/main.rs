@@ -276,13 +276,24 @@ fn python_aio(service: Service) -> String {
             s.push_str(&python_aio_plain(op));
             continue;
         }
-        let args = python_arg_names(op);
-        let call = format!("_run(self._sync.{}{})", op.python, args.iter().map(|a| format!(", {a}")).collect::<String>());
+        let call = python_aio_call(op, &python_arg_names(op));
         let result = op.result.python.replace("_Json", "Json");
         let body = if result == "None" { format!("await {call}") } else { format!("return await {call}") };
         s.push_str(&format!("    async def {}({}) -> {result}:\n        {body}\n", op.python, python_params(op, "Json")));
     }
     s
+}
+
+/// The awaited call of an `accounts.aio` method: an inline operation is first tried on the event
+/// loop's thread (`_run_inline`, which falls back to the executor when core would wait), any other
+/// goes to the executor.
+fn python_aio_call(op: &Operation, args: &[String]) -> String {
+    let args: String = args.iter().map(|a| format!(", {a}")).collect();
+    if op.class == Class::Inline {
+        format!("_run_inline(self._sync, \"{}\", self._sync.{}{args})", op.js, op.python)
+    } else {
+        format!("_run(self._sync.{}{args})", op.python)
+    }
 }
 
 /// A class's methods (or the module's functions) in `index.d.ts`.

@@ -208,7 +208,7 @@ fn run<'e, T: serde::Serialize>(
 /// hashing pool; `Pool` on the libuv pool. The JS side gets the JSON text or its promise.
 fn schedule<'e, T: serde::Serialize + 'static>(
     env: &'e Env,
-    server: &AccountsServer,
+    server: &Arc<AccountsServer>,
     op: &'static Operation,
     f: impl Fn() -> CoreResult<T> + Send + Sync + 'static,
 ) -> Result<Either<String, PromiseRaw<'e, String>>> {
@@ -220,7 +220,14 @@ fn schedule<'e, T: serde::Serialize + 'static>(
     let here = |out: Option<CoreResult<String>>| out.map(|out| out.map(Either::A).map_err(|e| coded(env, e)));
     let ran = match op.class {
         Class::Synchronous => here(Some(caught(|| to_json_text(f())))),
-        Class::Inline if server.may_run_inline(op.js) => here(accounts_core::host::inline::without_waiting(|| caught(|| to_json_text(f())))),
+        Class::Inline if server.may_run_inline(op.js) => {
+            let out = accounts_core::host::inline::without_waiting(|| caught(|| to_json_text(f())));
+            // The upkeep inline writes left due (a WAL checkpoint) goes to the pool.
+            if out.is_some() && server.maintenance_due() {
+                run_maintenance(env, server)?;
+            }
+            here(out)
+        }
         _ => None,
     };
     match ran {
@@ -265,6 +272,18 @@ mod probe {
 #[napi]
 pub fn self_test_runs() -> Vec<(String, String)> {
     probe::take().into_iter().map(|(op, place)| (op.to_string(), place.to_string())).collect()
+}
+
+/// Runs the upkeep inline writes left due (a WAL checkpoint) on the libuv pool; nobody waits for
+/// it, and its failure only delays it (the next pool write checkpoints).
+fn run_maintenance(env: &Env, server: &Arc<AccountsServer>) -> Result<()> {
+    let server = server.clone();
+    let f: CoreJob = Box::new(move || {
+        let _ = caught(|| server.run_maintenance());
+        Ok("null".to_string())
+    });
+    env.spawn(Job(Some(f)))?;
+    Ok(())
 }
 
 fn parse<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> CoreResult<T> {

@@ -84,3 +84,22 @@ test('PostgreSQL reads go through the pool', { skip: !process.env.ACCOUNTS_TEST_
   const s = new AccountsServer({ db: process.env.ACCOUNTS_TEST_PG_URL, tokenSecret: SECRET, services: FAST })
   assert.equal(await settlesInline(s.findUserById('nobody')), false)
 })
+
+test('inline writes leave the WAL checkpoint to the pool, and the WAL stays bounded', async (t) => {
+  const s = fileServer(t)
+  const id = await s.getServices().password.createUser({ username: 'cy', password: 'a password' })
+  let tokens = (await s.loginWithUser(id)).tokens
+  const db = s.getOptions().db.replace(/^sqlite:/, '')
+  const before = fs.readFileSync(db)
+  // Every 256 commits a checkpoint falls due: the pool runs it while refreshes go on inline.
+  for (let i = 0; i < 3000; i++) {
+    tokens = (await s.refreshTokens(tokens.accessToken, tokens.refreshToken)).tokens
+    if (i % 50 === 0) await new Promise((r) => setImmediate(r)) // let the pool's results in
+  }
+  await new Promise((r) => setTimeout(r, 300))
+  // In WAL mode only a checkpoint writes the database file itself.
+  assert.notDeepEqual(fs.readFileSync(db), before, 'the checkpoint copied the sessions into the database file')
+  // Checkpoints that complete let the WAL start over (3000 rotations without that: ~7 MiB).
+  assert.ok(fs.statSync(`${db}-wal`).size < 4 * 1024 * 1024, 'the WAL is reused, not grown')
+  assert.equal((await s.findSessionByAccessToken(tokens.accessToken)).refreshCount, 3000)
+})

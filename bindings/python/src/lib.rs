@@ -644,6 +644,62 @@ fn verify_access_token<'py>(
     to_py(py, &Value::Object(claims))
 }
 
+/// The server behind `owner` (an `AccountsServer` or one of its services).
+fn server_of(owner: &Bound<'_, PyAny>) -> Option<Arc<AccountsServer>> {
+    if let Ok(s) = owner.extract::<PyRef<'_, PyServer>>() {
+        return Some(s.inner.clone());
+    }
+    if let Ok(s) = owner.extract::<PyRef<'_, PyPassword>>() {
+        return Some(s.inner.clone());
+    }
+    None
+}
+
+/// For `accounts.aio`: calls `method(*args)` (a sync method of `owner` running core's `operation`)
+/// right here, on the event loop's thread, when core's table makes it an inline operation, the
+/// server allows it (`may_run_inline`: an embedded SQLite database, no callback or listener it
+/// would run) and nothing it needs is busy (`inline::without_waiting`, as the Node binding does;
+/// docs/architecture.md, "Inline calls"). Returns `(True, result, upkeep)` — or raises the call's
+/// error —, or `(False, None, False)` when it would have waited: then it changed nothing, and the
+/// caller runs it on the executor. `upkeep`: whether `_run_maintenance(owner)` is due (inline writes
+/// leave the WAL checkpoint to the executor); asked only after a call that ran here, with the GIL
+/// released (it never waits nor reopens the store of a forked child: core's `maintenance_due`).
+#[pyfunction]
+fn _run_inline<'py>(
+    py: Python<'py>,
+    owner: &Bound<'py, PyAny>,
+    operation: &str,
+    method: &Bound<'py, PyAny>,
+    args: &Bound<'py, PyTuple>,
+) -> PyResult<(bool, Bound<'py, PyAny>, bool)> {
+    use accounts_core::operations::{Class, class_of};
+    let inline = class_of(operation) == Some(Class::Inline);
+    let Some(server) = server_of(owner).filter(|s| inline && s.may_run_inline(operation)) else {
+        return Ok((false, py.None().into_bound(py), false));
+    };
+    let mut answer = None;
+    let ran = accounts_core::host::inline::without_waiting(|| {
+        answer = Some(method.call1(args));
+        Ok(())
+    });
+    // Only after a call that ran here (an abandoned one wrote nothing), and without the GIL.
+    let upkeep = || py.detach(|| caught(|| Ok(server.maintenance_due())).unwrap_or(false));
+    match (ran, answer) {
+        (Some(_), Some(Ok(value))) => Ok((true, value, upkeep())),
+        (Some(_), Some(Err(e))) => Err(e),
+        _ => Ok((false, py.None().into_bound(py), false)),
+    }
+}
+
+/// For `accounts.aio`, on the executor: the upkeep inline calls left due (a WAL checkpoint on a
+/// connection of its own). Its failure only delays it (the next write that may wait checkpoints).
+#[pyfunction]
+fn _run_maintenance(py: Python<'_>, owner: &Bound<'_, PyAny>) {
+    if let Some(server) = server_of(owner) {
+        let _ = py.detach(|| caught(|| server.run_maintenance()));
+    }
+}
+
 /// The names of the events a listener can subscribe to, from the core.
 #[pyfunction]
 fn event_names() -> Vec<&'static str> {
@@ -698,5 +754,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(operation_classes, m)?)?;
     m.add_function(wrap_pyfunction!(verify_access_token, m)?)?;
     m.add_function(wrap_pyfunction!(_register_errors, m)?)?;
+    m.add_function(wrap_pyfunction!(_run_inline, m)?)?;
+    m.add_function(wrap_pyfunction!(_run_maintenance, m)?)?;
     Ok(())
 }

@@ -183,6 +183,18 @@ macro_rules! forward_store {
                 let $name = "swap_sealed";
                 $inner.swap_sealed(column, key, expected, new)
             }
+            fn change_counter(&$s) -> Result<Option<u64>> {
+                let $name = "change_counter";
+                $inner.change_counter()
+            }
+            fn maintenance_due(&$s) -> Result<bool> {
+                let $name = "maintenance_due";
+                $inner.maintenance_due()
+            }
+            fn run_maintenance(&$s) -> Result<()> {
+                let $name = "run_maintenance";
+                $inner.run_maintenance()
+            }
         }
     };
 }
@@ -430,6 +442,35 @@ pub fn transaction<T>(store: &dyn Store, mut work: impl FnMut(&mut dyn Writes) -
 
 /// What the server needs from a database. Implementations must be safe to share between threads.
 pub trait Store: Send + Sync {
+    /// A number that changes whenever anything in the database may have changed, in this process
+    /// or any other, read now (a cheap check, run on every call that uses a cache: docs/reliability.md,
+    /// "Caches and other processes"). Two equal answers mean nothing was committed in between. It
+    /// never repeats across store instances (a store reopened after `fork()` starts elsewhere).
+    /// `None` when the store cannot tell: nothing is cached then.
+    ///
+    /// # Errors
+    /// `StorageError`.
+    fn change_counter(&self) -> Result<Option<u64>> {
+        Ok(None)
+    }
+
+    /// Whether upkeep is due that no call has started (SQLite: a WAL checkpoint after writes made
+    /// inline, which never checkpoint): a host that runs calls inline then runs
+    /// [`Store::run_maintenance`] where waiting is fine (docs/architecture.md, "Inline calls").
+    ///
+    /// # Errors
+    /// `StorageError`.
+    fn maintenance_due(&self) -> Result<bool> {
+        Ok(false)
+    }
+
+    /// Runs due upkeep, on a connection of its own: no call waits for it. Never inline.
+    ///
+    /// # Errors
+    /// `StorageError`.
+    fn run_maintenance(&self) -> Result<()> {
+        Ok(())
+    }
     /// Runs `work` in one write transaction: everything it wrote commits when it returns `Ok`,
     /// nothing when it returns `Err`. Never nest it, nor call other [`Store`] methods inside it
     /// (on SQLite the writer is held for the duration).

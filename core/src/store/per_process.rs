@@ -8,7 +8,7 @@ use super::{
     AttemptCount, NewUser, OAuthFlow, PasskeyRecord, SealedColumn, SealedValue, SessionRecord, Store, TokenRecord, TokenScope, Unlinked,
     WebAuthnChallenge, Writes,
 };
-use crate::error::Result;
+use crate::error::{AccountsError, ErrorCode, Result};
 use crate::inline;
 use crate::types::{ConnectionInfo, LinkedAccount, PurgeReport, Session, User};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -71,6 +71,18 @@ impl PerProcess {
     }
 }
 
+impl PerProcess {
+    /// The store for the call `name`: as [`PerProcess::here`], except that `maintenance_due` never
+    /// reopens the store (a host asks it after every inline call, on a thread that must not wait):
+    /// a store not yet opened in this process made no inline write here, so no upkeep is due.
+    fn for_call(&self, name: &str) -> Result<RwLockReadGuard<'_, Arc<dyn Store>>> {
+        if name == "maintenance_due" && self.generation.load(Ordering::Acquire) != GENERATION.load(Ordering::Acquire) {
+            return Err(AccountsError::new(ErrorCode::StorageError, "not opened in this process yet"));
+        }
+        self.here()
+    }
+}
+
 impl Drop for PerProcess {
     fn drop(&mut self) {
         // A server dropped in a forked child that never used it: its store is the parent's, so
@@ -81,4 +93,4 @@ impl Drop for PerProcess {
     }
 }
 
-forward_store!(PerProcess, |self, _name| self.here()?, atomically = |self, work| self.here()?.atomically(work));
+forward_store!(PerProcess, |self, name| self.for_call(name)?, atomically = |self, work| self.here()?.atomically(work));

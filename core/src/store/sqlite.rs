@@ -14,7 +14,7 @@ use crate::identifiers::{email_key, lookalikes};
 use crate::inline;
 use crate::types::{ConnectionInfo, EmailRecord, LinkedAccount, PurgeReport, Session, User, profile_fields};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::Duration;
 
@@ -166,6 +166,9 @@ const READERS: usize = 2;
 /// A WAL checkpoint after this many commits (a session write is a few pages; SQLite's automatic
 /// checkpoint comes at 1000 pages).
 const CHECKPOINT_COMMITS: usize = 256;
+/// Inline writes give up once this many commits wait for a checkpoint (a host that never runs
+/// `run_maintenance` then has its next pool write checkpoint).
+const CHECKPOINT_BACKLOG: usize = 4 * CHECKPOINT_COMMITS;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Page cache per connection (KiB, as SQLite's negative `cache_size`): with a million users the
 /// lookups otherwise fall out of SQLite's default 2 MiB cache. No memory-mapped I/O: a reader unmaps
@@ -185,16 +188,30 @@ pub struct SqliteStore {
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
     /// Commits since the last WAL checkpoint. The writer's automatic checkpoint is off: it would
-    /// run in whichever call commits, and an inline one runs on a thread that cannot wait, so the
-    /// pool's writes checkpoint every `CHECKPOINT_COMMITS` commits instead.
+    /// run in whichever call commits, and an inline one runs on a thread that cannot wait. Every
+    /// `CHECKPOINT_COMMITS` commits a pool write, or the host's `run_maintenance` after inline
+    /// writes, checkpoints on `checkpointer`, a connection of its own: the writer is not held.
     commits: AtomicUsize,
+    /// The checkpoint's connection (file databases only).
+    checkpointer: Option<Mutex<Connection>>,
+    /// A checkpoint is running.
+    checkpointing: AtomicBool,
     /// Pool writers waiting for the writer: while there are some, a write leaves its transaction
     /// open for them (group commit, store/group_commit.rs).
     queued: AtomicUsize,
     batch: Mutex<Batch>,
+    /// The change counter ([`Store::change_counter`]): bumped by every commit here and whenever a
+    /// connection's `PRAGMA data_version` shows a commit by another connection (of any process).
+    changes: AtomicU64,
+    /// The `data_version` each connection showed last: the readers', then the writer's.
+    seen_versions: Vec<AtomicI64>,
     #[cfg(test)]
     total_commits: AtomicUsize,
 }
+
+/// Where each store's change counter starts: far apart, so two stores (one reopened after a fork)
+/// never give the same number.
+static NEXT_COUNTER_BASE: AtomicU64 = AtomicU64::new(0);
 
 /// Runs one write of a batch: the first write of a transaction as it is (on failure the caller
 /// rolls the whole transaction back), any later one inside a savepoint of its own.
@@ -335,8 +352,14 @@ impl SqliteStore {
         configure(&writer, !memory)?;
         migrate(&mut writer)?;
         let mut readers = Vec::new();
+        let mut checkpointer = None;
         if !memory {
             writer.pragma_update(None, "wal_autocheckpoint", 0)?;
+            let c = Connection::open(path)?;
+            c.busy_timeout(BUSY_TIMEOUT)?;
+            c.pragma_update(None, "synchronous", "NORMAL")?;
+            c.pragma_update(None, "wal_autocheckpoint", 0)?;
+            checkpointer = Some(Mutex::new(c));
             for _ in 0..READERS {
                 let r = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
                 r.busy_timeout(BUSY_TIMEOUT)?;
@@ -349,37 +372,54 @@ impl SqliteStore {
             readers,
             next_reader: AtomicUsize::new(0),
             commits: AtomicUsize::new(0),
+            checkpointer,
+            checkpointing: AtomicBool::new(false),
             queued: AtomicUsize::new(0),
             batch: Mutex::new(Batch::default()),
+            changes: AtomicU64::new(NEXT_COUNTER_BASE.fetch_add(1 << 40, Ordering::Relaxed)),
+            seen_versions: (0..=READERS).map(|_| AtomicI64::new(i64::MIN)).collect(),
             #[cfg(test)]
             total_commits: AtomicUsize::new(0),
         })
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+        self.read_on(|c, _| f(c))
+    }
+
+    /// A read on one connection; `f` also gets the connection's index in `seen_versions`.
+    fn read_on<T>(&self, f: impl FnOnce(&Connection, usize) -> rusqlite::Result<T>) -> Result<T> {
         if inline::no_wait() {
             return self.read_now(f);
         }
         if self.readers.is_empty() {
-            return Ok(f(&lock(&self.writer))?);
+            return Ok(f(&lock(&self.writer), READERS)?);
         }
         let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
         for i in 0..self.readers.len() {
-            if let Some(conn) = try_lock(&self.readers[(start + i) % self.readers.len()]) {
-                return Ok(f(&conn)?);
+            let at = (start + i) % self.readers.len();
+            if let Some(conn) = try_lock(&self.readers[at]) {
+                return Ok(f(&conn, at)?);
             }
         }
-        Ok(f(&lock(&self.readers[start % self.readers.len()]))?)
+        let at = start % self.readers.len();
+        Ok(f(&lock(&self.readers[at]), at)?)
     }
 
     /// A read on a thread that cannot wait (core/src/inline.rs): a connection that is free now and
     /// no busy handler; otherwise the call is abandoned before it did anything.
-    fn read_now<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
-        let pool = if self.readers.is_empty() { std::slice::from_ref(&self.writer) } else { &self.readers[..] };
-        match pool.iter().find_map(try_lock) {
-            Some(mut conn) => at_once(&mut conn, |c| f(c).map_err(busy_or)),
+    fn read_now<T>(&self, f: impl FnOnce(&Connection, usize) -> rusqlite::Result<T>) -> Result<T> {
+        let (pool, writer) = if self.readers.is_empty() { (std::slice::from_ref(&self.writer), true) } else { (&self.readers[..], false) };
+        match pool.iter().enumerate().find_map(|(i, m)| try_lock(m).map(|c| (i, c))) {
+            Some((i, mut conn)) => at_once(&mut conn, |c| f(c, if writer { READERS } else { i }).map_err(busy_or)),
             None => Err(inline::would_wait("a free connection")),
         }
+    }
+
+    /// Counts a commit made here (under the writer's lock, so a read of the in-memory database,
+    /// which shares that connection, never sees the change before the counter).
+    fn note_commit(&self) {
+        self.changes.fetch_add(1, Ordering::SeqCst);
     }
 
     /// A write in its own transaction, or in the open batch of a group commit (store/group_commit.rs)
@@ -394,6 +434,7 @@ impl SqliteStore {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let out = f(&tx)?;
             tx.commit()?;
+            self.note_commit();
             return Ok(out);
         }
         self.queued.fetch_add(1, Ordering::SeqCst);
@@ -430,11 +471,16 @@ impl SqliteStore {
             if committed.is_err() && !conn.is_autocommit() {
                 let _ = conn.execute_batch("ROLLBACK");
             }
+            if committed.is_ok() {
+                self.note_commit();
+            }
             batch.finish(committed.clone());
-            if committed.is_ok() && self.count_commit() {
-                self.commits.store(0, Ordering::Relaxed);
-                // PASSIVE: copies what no reader still needs, never waits; a failure only delays it.
-                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            let due = committed.is_ok() && self.count_commit();
+            drop(batch);
+            drop(conn);
+            if due {
+                // With the writer released: other writes go on meanwhile. A failure only delays it.
+                let _ = self.checkpoint();
             }
             committed?;
         }
@@ -446,7 +492,7 @@ impl SqliteStore {
     /// is left to the pool). Whatever would wait, or a busy database, rolls the transaction back:
     /// nothing changed.
     fn write_now<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        if self.commits.load(Ordering::Relaxed) >= CHECKPOINT_COMMITS {
+        if self.commits.load(Ordering::Relaxed) >= CHECKPOINT_BACKLOG {
             return Err(inline::would_wait("a WAL checkpoint"));
         }
         let Some(mut conn) = try_lock(&self.writer) else { return Err(inline::would_wait("the writer")) };
@@ -458,11 +504,40 @@ impl SqliteStore {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(busy_or)?;
             let out = f(&tx)?;
             tx.commit().map_err(busy_or)?;
+            self.note_commit();
+            inline::committed();
             Ok(out)
         })?;
-        // A due checkpoint is left to the next pool write (this call refused to start when one was).
+        // A due checkpoint is left to the host's `run_maintenance` or the next pool write.
         let _ = self.count_commit();
         Ok(out)
+    }
+
+    /// A PASSIVE WAL checkpoint on the checkpointer's connection: copies what no reader still
+    /// needs into the database file and never waits for readers or the writer. One at a time; a
+    /// call finding one running leaves it be.
+    fn checkpoint(&self) -> Result<()> {
+        let Some(checkpointer) = &self.checkpointer else { return Ok(()) };
+        if inline::no_wait() {
+            return Err(inline::would_wait("a WAL checkpoint"));
+        }
+        if self.checkpointing.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        self.commits.store(0, Ordering::Relaxed);
+        // `(busy, frames in the WAL, frames copied)`.
+        let passive = |c: &Connection| c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)));
+        let mut out = passive(&lock(checkpointer));
+        if out.is_ok() {
+            // Writes went on meanwhile. Copy their few frames too while holding the writer (inline
+            // writes fall back to the pool for that moment), so that no write is in flight when the
+            // checkpoint completes and the next one starts the WAL over: a checkpoint that never
+            // catches up would let the WAL grow without end.
+            let _writer = lock(&self.writer);
+            out = passive(&lock(checkpointer));
+        }
+        self.checkpointing.store(false, Ordering::SeqCst);
+        out.map(|_| ()).map_err(Into::into)
     }
 
     /// Commits of whole transactions on the writer so far (a batch counts once), for the tests.
@@ -951,6 +1026,27 @@ impl Store for SqliteStore {
         self.write(|tx| SqliteWrites { tx }.create_session(r))
     }
 
+    fn maintenance_due(&self) -> Result<bool> {
+        Ok(self.checkpointer.is_some() && !self.checkpointing.load(Ordering::SeqCst) && self.commits.load(Ordering::Relaxed) >= CHECKPOINT_COMMITS)
+    }
+
+    fn run_maintenance(&self) -> Result<()> {
+        if self.commits.load(Ordering::Relaxed) >= CHECKPOINT_COMMITS { self.checkpoint() } else { Ok(()) }
+    }
+
+    fn change_counter(&self) -> Result<Option<u64>> {
+        // `data_version` changes on a connection when another connection (here or in another
+        // process) has committed since that connection last asked; this process's own commits are
+        // also counted by `note_commit`. A change seen bumps the counter before it is returned.
+        self.read_on(|c, at| {
+            let version: i64 = c.prepare_cached("PRAGMA data_version")?.query_row([], |r| r.get(0))?;
+            if self.seen_versions[at].swap(version, Ordering::SeqCst) != version {
+                self.changes.fetch_add(1, Ordering::SeqCst);
+            }
+            Ok(Some(self.changes.load(Ordering::SeqCst)))
+        })
+    }
+
     fn find_session(&self, id: &str) -> Result<Option<SessionRecord>> {
         self.read(|c| {
             c.prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"))?.query_row([id], session_from_row).optional()
@@ -1330,8 +1426,16 @@ mod tests {
         lock(&store.writer).execute_batch("BEGIN IMMEDIATE").expect("begin");
         assert!(inline::without_waiting(|| store.invalidate_session("nobody", 0)).is_none());
         lock(&store.writer).execute_batch("ROLLBACK").expect("rollback");
-        // A due checkpoint is left to a write that may wait.
+        // A due checkpoint never runs inline: the host is told, and runs it where it may wait.
         store.commits.store(CHECKPOINT_COMMITS, Ordering::Relaxed);
+        assert!(inline::without_waiting(|| store.invalidate_session("nobody", 0)).is_some(), "writes go on meanwhile");
+        assert!(store.maintenance_due().expect("due"));
+        assert!(inline::without_waiting(|| store.run_maintenance()).is_none());
+        store.run_maintenance().expect("a checkpoint");
+        assert_eq!(store.commits.load(Ordering::Relaxed), 0, "it checkpointed");
+        assert!(!store.maintenance_due().expect("not due"));
+        // A host that never runs it: past the backlog inline writes give up, and a pool write checkpoints.
+        store.commits.store(CHECKPOINT_BACKLOG, Ordering::Relaxed);
         assert!(inline::without_waiting(|| store.invalidate_session("nobody", 0)).is_none());
         store.invalidate_session("nobody", 0).expect("a pool write");
         assert_eq!(store.commits.load(Ordering::Relaxed), 0, "it checkpointed");

@@ -18,6 +18,8 @@ __all__ = [
     "operation_classes",
     "verify_access_token",
     "_register_errors",
+    "_run_inline",
+    "_run_maintenance",
 ]
 
 __version__: str
@@ -38,6 +40,8 @@ def verify_access_token(
     audience: Optional[str] = None,
 ) -> _Json: ...
 def _register_errors(classes: Mapping[str, Type[BaseException]]) -> None: ...
+def _run_inline(owner: Any, operation: str, method: Callable[..., Any], args: Tuple[Any, ...]) -> Tuple[bool, Any, bool]: ...
+def _run_maintenance(owner: Any) -> None: ...
 
 @final
 class PasswordService:

@@ -1,7 +1,11 @@
 """asyncio face of accounts-rs: the same methods as ``accounts.AccountsServer``, as coroutines.
 
-Each call runs the native method on a worker thread (the native code releases the GIL), so the
-event loop never waits for argon2 or SQLite.
+Calls that may wait (argon2, a busy database, PostgreSQL, callbacks) run the native method on a
+worker thread (the native code releases the GIL), so the event loop never waits for them. The
+per-request calls core marks inline (resumeSession, refreshTokens, logout, the find/list reads) are
+answered on the event loop's thread when core can answer at once — an embedded SQLite database,
+nothing busy, no callback to run —, without the executor's thread hop; otherwise they go to the
+executor too (docs/architecture.md, "Inline calls").
 """
 
 from __future__ import annotations
@@ -21,6 +25,17 @@ async def _run(fn: Callable[..., T], *args: Any) -> T:
     return await loop.run_in_executor(None, functools.partial(fn, *args))
 
 
+async def _run_inline(owner: Any, operation: str, fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` on this thread when core answers without waiting, else on the executor."""
+    done, value, upkeep = _native._run_inline(owner, operation, fn, args)
+    if upkeep:
+        # A WAL checkpoint inline writes left due: on the executor, nobody waits for it.
+        asyncio.get_running_loop().run_in_executor(None, _native._run_maintenance, owner)
+    if done:
+        return value
+    return await _run(fn, *args)
+
+
 class PasswordService:
     """``server.password`` with coroutine methods."""
 
@@ -36,10 +51,10 @@ class PasswordService:
         return await _run(self._sync.authenticate, params)
 
     async def find_user_by_email(self, email: str) -> Optional[Json]:
-        return await _run(self._sync.find_user_by_email, email)
+        return await _run_inline(self._sync, "findUserByEmail", self._sync.find_user_by_email, email)
 
     async def find_user_by_username(self, username: str) -> Optional[Json]:
-        return await _run(self._sync.find_user_by_username, username)
+        return await _run_inline(self._sync, "findUserByUsername", self._sync.find_user_by_username, username)
 
     async def set_password(self, user_id: str, password: str) -> None:
         await _run(self._sync.set_password, user_id, password)
@@ -195,22 +210,22 @@ class AccountsServer:
         return await _run(self._sync.login_with_user, user, infos)
 
     async def resume_session(self, access_token: str) -> Json:
-        return await _run(self._sync.resume_session, access_token)
+        return await _run_inline(self._sync, "resumeSession", self._sync.resume_session, access_token)
 
     async def refresh_tokens(self, access_token: str, refresh_token: str, infos: Optional[Json] = None) -> Json:
-        return await _run(self._sync.refresh_tokens, access_token, refresh_token, infos)
+        return await _run_inline(self._sync, "refreshTokens", self._sync.refresh_tokens, access_token, refresh_token, infos)
 
     async def logout(self, access_token: str) -> None:
-        await _run(self._sync.logout, access_token)
+        await _run_inline(self._sync, "logout", self._sync.logout, access_token)
 
     async def impersonate(self, access_token: str, impersonated: Json, infos: Optional[Json] = None) -> Json:
         return await _run(self._sync.impersonate, access_token, impersonated, infos)
 
     async def find_user_by_id(self, user_id: str) -> Optional[Json]:
-        return await _run(self._sync.find_user_by_id, user_id)
+        return await _run_inline(self._sync, "findUserById", self._sync.find_user_by_id, user_id)
 
     async def find_session_by_access_token(self, access_token: str) -> Json:
-        return await _run(self._sync.find_session_by_access_token, access_token)
+        return await _run_inline(self._sync, "findSessionByAccessToken", self._sync.find_session_by_access_token, access_token)
 
     async def deactivate_user(self, user_id: str) -> None:
         await _run(self._sync.deactivate_user, user_id)
@@ -219,7 +234,7 @@ class AccountsServer:
         await _run(self._sync.activate_user, user_id)
 
     async def list_sessions(self, user_id: str) -> List[Json]:
-        return await _run(self._sync.list_sessions, user_id)
+        return await _run_inline(self._sync, "listSessions", self._sync.list_sessions, user_id)
 
     async def revoke_session(self, session_id: str) -> bool:
         return await _run(self._sync.revoke_session, session_id)
