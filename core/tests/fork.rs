@@ -2,6 +2,7 @@
 //! children: each opens its own connections on first use (docs/reliability.md, "Fork"). Children
 //! write at the same time as the parent; everything they acknowledged is there afterwards.
 mod common;
+use accounts_core::host::inline;
 use accounts_core::*;
 use common::*;
 use serde_json::json;
