@@ -27,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define MOUNT "/accounts"
 #define MAX_BODY (64 * 1024) /* web.maxBodyBytes: the library answers 413 past it */
@@ -513,12 +512,6 @@ static void finished(void *cls, struct MHD_Connection *c, void **state, enum MHD
     *state = NULL;
 }
 
-static volatile sig_atomic_t stop;
-static void on_signal(int sig) {
-    (void)sig;
-    stop = 1;
-}
-
 static const char *env(const char *name, const char *fallback) {
     const char *v = getenv(name);
     return v && *v ? v : fallback;
@@ -581,6 +574,13 @@ static int build_config(buf *config, const char *port) {
 }
 
 int main(void) {
+    /* SIGTERM and SIGINT blocked in every thread (the library's and libmicrohttpd's
+     * inherit the mask): main waits for them. */
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
     const char *port = env("PORT", "8080");
     if (strspn(port, "0123456789") != strlen(port) || atoi(port) <= 0 || atoi(port) > 65535) {
         fprintf(stderr, "PORT is not a port: %s\n", port);
@@ -626,10 +626,9 @@ int main(void) {
         for (size_t i = 0; i < WEB_FILES; i++) free(web[i].body.data);
         return 1;
     }
-    signal(SIGTERM, on_signal);
-    signal(SIGINT, on_signal);
     fprintf(stderr, "accounts-rs C example on http://localhost:%s\n", port);
-    while (!stop) pause();
+    int sig;
+    sigwait(&signals, &sig);
     MHD_stop_daemon(d);
     accounts_server_free(server);
     free(inbox.data);
