@@ -105,9 +105,10 @@ codegen-check:
 ## ---- C ----
 # examples/c/rest_server.c: the REST API from C on libmicrohttpd (installed from Debian when missing).
 rest-server: $(LIB_DIR)/libaccounts.so
-	@pkg-config --exists libmicrohttpd || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libmicrohttpd-dev pkg-config >/dev/null; }
+	@pkg-config --exists libmicrohttpd libqrencode || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libmicrohttpd-dev libqrencode-dev pkg-config >/dev/null; }
 	@mkdir -p $(BUILD)/c
-	gcc $(CFLAGS_TEST) examples/c/rest_server.c $$(pkg-config --cflags --libs libmicrohttpd) $(LDFLAGS_TEST) -o $(BUILD)/c/rest_server
+	gcc $(CFLAGS_TEST) -DEXAMPLE_WEB_DIR='"$(CURDIR)/examples/web"' examples/c/rest_server.c $$(pkg-config --cflags --libs libmicrohttpd libqrencode) \
+		$(LDFLAGS_TEST) -o $(BUILD)/c/rest_server
 
 tools:
 	@command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq valgrind)
@@ -200,20 +201,20 @@ test-node: node-build oidc-tools rest-server
 	d=$$(mktemp -d) && node examples/node/quickstart.mjs $$d/quickstart.db && node examples/node/quickstart.cjs $$d/quickstart-cjs.db
 
 ## ---- example apps in a browser (README, "Example apps") ----
-# Debian's chromium (installed when missing) driven by puppeteer-core through both example apps;
+# Debian's chromium (installed when missing) driven by puppeteer-core through the three example apps;
 # examples/express links the checkout's Node package (built by node-build), examples/fastapi runs
-# in the test venv. `make screenshots` refreshes docs/screenshots/ from the same journey.
+# in the test venv, examples/c/rest_server.c is built by rest-server. `make screenshots` refreshes docs/screenshots/ from the same journey.
 CHROMIUM ?= /usr/bin/chromium
 browser-tools:
 	@test -x $(CHROMIUM) || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 	cd tests/browser && npm ci --no-audit --no-fund
 	cd examples/express && npm ci --no-audit --no-fund --ignore-scripts
 
-test-browser: node-build python-install browser-tools oidc-tools
-	cd tests/browser && CHROMIUM=$(CHROMIUM) EXAMPLE_PYTHON=$(VENV)/bin/python node --test journey.test.js
+test-browser: node-build python-install browser-tools oidc-tools rest-server
+	cd tests/browser && CHROMIUM=$(CHROMIUM) EXAMPLE_PYTHON=$(VENV)/bin/python EXAMPLE_C=$(BUILD)/c/rest_server node --test journey.test.js
 
-screenshots: node-build python-install browser-tools oidc-tools
-	cd tests/browser && CHROMIUM=$(CHROMIUM) EXAMPLE_PYTHON=$(VENV)/bin/python SCREENSHOTS=$(CURDIR)/docs/screenshots \
+screenshots: node-build python-install browser-tools oidc-tools rest-server
+	cd tests/browser && CHROMIUM=$(CHROMIUM) EXAMPLE_PYTHON=$(VENV)/bin/python EXAMPLE_C=$(BUILD)/c/rest_server SCREENSHOTS=$(CURDIR)/docs/screenshots \
 		node --test journey.test.js
 
 ## ---- reliability (docs/reliability.md) ----

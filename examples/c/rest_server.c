@@ -1,28 +1,38 @@
-/* The accounts-js REST API from C (docs/web.md): libmicrohttpd serves HTTP, accounts-rs's
- * accounts_server_handle_http does everything else — routes, cookie sessions, CSRF, the client's
- * address. This file only translates a request into the library's JSON and the answer back.
+/* The accounts-js REST API from C (docs/web.md), and the third example app (README, "Example apps"):
+ * libmicrohttpd serves HTTP, accounts-rs's accounts_server_handle_http does everything else under
+ * /accounts — routes, cookie sessions, CSRF, the client's address. This file translates a request
+ * into the library's JSON and the answer back, serves the shared page of examples/web and the few
+ * app routes it calls (/api/me, /api/sessions, /api/sessions/revoke, /api/qr.svg, /api/oauth/providers).
  *
- *   make rest-server        (installs libmicrohttpd-dev when missing)
- *   PORT=8080 ./build/c/rest_server          → http://127.0.0.1:8080/accounts/...
+ *   make rest-server        (installs libmicrohttpd-dev and libqrencode-dev when missing)
+ *   PORT=8080 ./build/c/rest_server          → http://localhost:8080
  *
- * Settings by environment: PORT (default 8080), ACCOUNTS_CONFIG (the server's JSON config; default
- * an SQLite file, a random secret and passkeys for a page on http://localhost:PORT), ACCOUNTS_DEV_INBOX=1 (keep the mail sendMail gets and serve
- * it at GET /dev/mails: every reset link, so never in production). The app's own route GET /api/me
- * shows how to guard one with accounts_server_http_user. */
+ * Settings by environment, as the Express and FastAPI apps: PORT (default 8080), ACCOUNTS_DB (default
+ * sqlite:accounts-example.db), ACCOUNTS_TOKEN_SECRET (default random per start), ACCESS_TOKEN_SECONDS
+ * (default 900), ACCOUNTS_DEV_INBOX=1 (keep the mail sendMail gets and serve it at /dev/mails and
+ * /inbox: every reset link, so never in production), "Sign in with" an OpenID provider
+ * (docs/oauth.md): OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_LABEL (register
+ * http://localhost:PORT/auth/callback as the redirect URI). ACCOUNTS_WEB_DIR: the page's directory
+ * (default examples/web of the checkout it was built in). ACCOUNTS_CONFIG, when set, is the server's
+ * whole JSON config instead. Passkeys work on http://localhost:PORT (browsers treat localhost as
+ * secure; elsewhere WebAuthn needs https). */
 #define _POSIX_C_SOURCE 200809L
 #include <accounts.h>
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <qrencode.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define MOUNT "/accounts"
 #define MAX_BODY (64 * 1024) /* web.maxBodyBytes: the library answers 413 past it */
+#ifndef EXAMPLE_WEB_DIR
+#define EXAMPLE_WEB_DIR "examples/web" /* the Makefile passes the checkout's absolute path */
+#endif
 
 /* ---- a growable string ---- */
 typedef struct {
@@ -114,14 +124,20 @@ static int read_string(const char **p, buf *out) {
 
 /* ---- the development inbox ---- */
 static pthread_mutex_t inbox_lock = PTHREAD_MUTEX_INITIALIZER;
-static buf inbox; /* the mails as JSON values, comma-separated */
+static buf inbox; /* the mails as JSON values, comma-separated, newest first */
 
 static void keep_mail(void *user_data, const char *mail_json, accounts_callback_result *result) {
     (void)user_data;
     (void)result;
+    buf mails = {0};
+    puts_(&mails, mail_json);
     pthread_mutex_lock(&inbox_lock);
-    if (inbox.len) puts_(&inbox, ",");
-    puts_(&inbox, mail_json);
+    if (inbox.len) {
+        puts_(&mails, ",");
+        put(&mails, inbox.data, inbox.len);
+    }
+    free(inbox.data);
+    inbox = mails;
     pthread_mutex_unlock(&inbox_lock);
 }
 
@@ -206,6 +222,216 @@ static enum MHD_Result send_library_response(struct MHD_Connection *c, const cha
 }
 
 static int dev_inbox;
+static const char *oidc_label; /* "Sign in with" provider "corp", when OIDC_ISSUER is set */
+
+/* ---- the page: examples/web, read once at start; only these three files ---- */
+static struct {
+    const char *url, *file, *type;
+    buf body;
+} web[] = {
+    {"/", "index.html", "text/html; charset=utf-8", {0}},
+    {"/static/app.js", "app.js", "text/javascript; charset=utf-8", {0}},
+    {"/static/style.css", "style.css", "text/css; charset=utf-8", {0}},
+};
+#define WEB_FILES (sizeof web / sizeof web[0])
+
+static int load_web(const char *dir) {
+    for (size_t i = 0; i < WEB_FILES; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, web[i].file);
+        FILE *f = fopen(path, "rb");
+        if (!f) {
+            fprintf(stderr, "cannot read %s (set ACCOUNTS_WEB_DIR to examples/web)\n", path);
+            return 0;
+        }
+        char chunk[4096];
+        size_t n;
+        put(&web[i].body, "", 0);
+        while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) put(&web[i].body, chunk, n);
+        fclose(f);
+    }
+    /* The page names its backend. */
+    buf *page = &web[0].body, named = {0};
+    const char *mark = strstr(page->data, "{{backend}}");
+    if (mark) {
+        put(&named, page->data, (size_t)(mark - page->data));
+        puts_(&named, "C + libmicrohttpd");
+        puts_(&named, mark + strlen("{{backend}}"));
+        free(page->data);
+        *page = named;
+    }
+    return 1;
+}
+
+/* The page for its own paths (the client routes on the token in the path); NULL for any other URL. */
+static const buf *web_file(const char *url, const char **type) {
+    static const char *const page_routes[] = {"/inbox", "/auth/callback"};
+    static const char *const token_routes[] = {"/verify-email/", "/reset-password/", "/magiclink/"};
+    size_t i = 0;
+    for (size_t k = 0; k < sizeof page_routes / sizeof *page_routes; k++)
+        if (strcmp(url, page_routes[k]) == 0) goto page;
+    for (size_t k = 0; k < sizeof token_routes / sizeof *token_routes; k++) {
+        size_t n = strlen(token_routes[k]);
+        if (strncmp(url, token_routes[k], n) == 0 && url[n] && !strchr(url + n, '/')) goto page;
+    }
+    for (i = 0; i < WEB_FILES; i++) /* exact names: nothing else of the directory is reachable */
+        if (strcmp(url, web[i].url) == 0) goto page;
+    return NULL;
+page:
+    *type = web[i].type;
+    return &web[i].body;
+}
+
+static enum MHD_Result send_body(struct MHD_Connection *c, unsigned status, const char *type, const char *body, size_t len) {
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    MHD_add_response_header(r, "content-type", type);
+    enum MHD_Result ok = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+/* ---- the app's own routes ---- */
+
+/* The JSON string value of the first `"key":` in `json` into `out` (the library's compact output). */
+static int json_string(const char *json, const char *key, buf *out) {
+    char pattern[64];
+    snprintf(pattern, sizeof pattern, "\"%s\":", key);
+    const char *p = json ? strstr(json, pattern) : NULL;
+    return p && (p += strlen(pattern), read_string(&p, out));
+}
+
+/* The signed-in caller (`*out` is {"accessToken", "user"}); otherwise queues the refusal in `*ok`. */
+static int signed_in(accounts_server *server, struct MHD_Connection *c, const char *method, const char *url, char **out, enum MHD_Result *ok) {
+    buf req = {0};
+    accounts_error *err = NULL;
+    request_json(&req, c, method, url, NULL);
+    int found = accounts_server_http_user(server, req.data, out, &err) == ACCOUNTS_OK;
+    free(req.data);
+    if (!found) {
+        const char *details = accounts_error_details_json(err);
+        unsigned status = details && strstr(details, "\"status\":403") ? 403 : 400;
+        buf msg = {0};
+        puts_(&msg, "{\"message\":");
+        put_json_string(&msg, accounts_error_message(err), strlen(accounts_error_message(err)));
+        puts_(&msg, ",\"code\":");
+        put_json_string(&msg, accounts_error_code_name(err), strlen(accounts_error_code_name(err)));
+        puts_(&msg, "}");
+        *ok = send_json(c, status, msg.data);
+        free(msg.data);
+        accounts_error_free(err);
+        return 0;
+    }
+    if (strcmp(*out, "null") == 0) {
+        *ok = send_json(c, 401, "{\"message\":\"Unauthorized\"}");
+        return 0;
+    }
+    return 1;
+}
+
+/* The caller's session (its "id" and "userId") from the access token in `me`. */
+static char *own_session(accounts_server *server, const char *me) {
+    buf token = {0};
+    char *session = NULL;
+    accounts_error *err = NULL;
+    if (json_string(me, "accessToken", &token) && accounts_server_find_session_by_access_token(server, token.data, &session, &err) != ACCOUNTS_OK) session = NULL;
+    accounts_error_free(err);
+    free(token.data);
+    return session;
+}
+
+/* GET /api/sessions: the caller's valid sessions, each with "current". The library's array holds
+ * flat objects (no nested braces): each is copied with "current" added, invalid ones left out. */
+static enum MHD_Result list_sessions(accounts_server *server, struct MHD_Connection *c, const char *me) {
+    char *session = own_session(server, me), *all = NULL;
+    buf current = {0}, user = {0}, out = {0};
+    accounts_error *err = NULL;
+    enum MHD_Result ok;
+    if (!json_string(session, "id", &current) || !json_string(session, "userId", &user) ||
+        accounts_server_list_sessions(server, user.data, &all, &err) != ACCOUNTS_OK) {
+        ok = send_json(c, 500, "{\"message\":\"sessions unavailable\"}");
+    } else {
+        puts_(&out, "{\"sessions\":[");
+        for (const char *s = strchr(all, '{'); s; s = strchr(s, '{')) {
+            const char *end = s; /* the closing brace outside strings */
+            for (int in_string = 0; *end && (in_string || *end != '}'); end++) {
+                if (*end == '\\' && in_string) end++;
+                else if (*end == '"') in_string = !in_string;
+            }
+            if (!*end) break;
+            buf one = {0}, id = {0};
+            put(&one, s, (size_t)(end - s + 1));
+            if (strstr(one.data, "\"valid\":true") && json_string(one.data, "id", &id)) {
+                if (out.data[out.len - 1] != '[') puts_(&out, ",");
+                puts_(&out, strcmp(id.data, current.data) == 0 ? "{\"current\":true," : "{\"current\":false,");
+                puts_(&out, one.data + 1);
+            }
+            free(one.data);
+            free(id.data);
+            s = end + 1;
+        }
+        puts_(&out, "]}");
+        ok = send_json(c, 200, out.data);
+    }
+    accounts_string_free(session);
+    accounts_string_free(all);
+    accounts_error_free(err);
+    free(current.data);
+    free(user.data);
+    free(out.data);
+    return ok;
+}
+
+/* POST /api/sessions/revoke {"sessionId"}: only one of the caller's own sessions. */
+static enum MHD_Result revoke_session(accounts_server *server, struct MHD_Connection *c, const char *me, const upload *up) {
+    char *session = own_session(server, me), *all = NULL;
+    buf user = {0}, wanted = {0}, quoted = {0};
+    accounts_error *err = NULL;
+    bool was_valid;
+    enum MHD_Result ok;
+    if (up->body.data && json_string(up->body.data, "sessionId", &wanted)) {
+        puts_(&quoted, "\"id\":");
+        put_json_string(&quoted, wanted.data, wanted.len);
+    }
+    if (!quoted.data) ok = send_json(c, 400, "{\"message\":\"sessionId expected\"}");
+    else if (!json_string(session, "userId", &user) || accounts_server_list_sessions(server, user.data, &all, &err) != ACCOUNTS_OK)
+        ok = send_json(c, 500, "{\"message\":\"sessions unavailable\"}");
+    else if (!strstr(all, quoted.data)) ok = send_json(c, 404, "{\"message\":\"Session not found\"}");
+    else if (accounts_server_revoke_session(server, wanted.data, &was_valid, &err) != ACCOUNTS_OK) ok = send_json(c, 404, "{\"message\":\"Session not found\"}");
+    else ok = send_json(c, 200, "{}");
+    accounts_string_free(session);
+    accounts_string_free(all);
+    accounts_error_free(err);
+    free(user.data);
+    free(wanted.data);
+    free(quoted.data);
+    return ok;
+}
+
+/* GET /api/qr.svg?data=otpauth://...: the two-factor secret's QR code (libqrencode) as SVG. */
+static enum MHD_Result qr_svg(struct MHD_Connection *c) {
+    const char *data = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "data");
+    if (!data || strncmp(data, "otpauth://", 10) != 0) return send_json(c, 400, "{\"message\":\"Not an otpauth URL\"}");
+    QRcode *qr = QRcode_encodeString(data, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+    if (!qr) return send_json(c, 400, "{\"message\":\"Not encodable\"}");
+    int side = qr->width + 2; /* a one-module quiet zone */
+    char cell[48];
+    buf svg = {0};
+    puts_(&svg, "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 ");
+    snprintf(cell, sizeof cell, "%d %d\" width=\"%d\" height=\"%d\">", side, side, side * 4, side * 4);
+    puts_(&svg, cell);
+    puts_(&svg, "<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/><path fill=\"#000\" d=\"");
+    for (int y = 0; y < qr->width; y++)
+        for (int x = 0; x < qr->width; x++)
+            if (qr->data[y * qr->width + x] & 1) {
+                snprintf(cell, sizeof cell, "M%d %dh1v1h-1z", x + 1, y + 1);
+                puts_(&svg, cell);
+            }
+    puts_(&svg, "\"/></svg>");
+    QRcode_free(qr);
+    enum MHD_Result ok = send_body(c, 200, "image/svg+xml", svg.data, svg.len);
+    free(svg.data);
+    return ok;
+}
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method, const char *version,
                               const char *upload_data, size_t *upload_data_size, void **state) {
@@ -227,27 +453,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     char *out = NULL;
     accounts_error *err = NULL;
     enum MHD_Result ok;
+    const char *type;
+    const buf *file;
+    int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     if (strncmp(url, MOUNT "/", strlen(MOUNT "/")) == 0) {
         request_json(&req, c, method, url + strlen(MOUNT), up);
         if (accounts_server_handle_http(server, req.data, &out, &err) == ACCOUNTS_OK) ok = send_library_response(c, out);
         else ok = send_json(c, 500, "{\"message\":\"request not understood\"}");
     } else if (strcmp(url, "/api/me") == 0) {
         /* An app route: the user of the bearer token or (cookie mode) the CSRF-checked cookie. */
-        request_json(&req, c, method, url, NULL);
-        if (accounts_server_http_user(server, req.data, &out, &err) != ACCOUNTS_OK) {
-            const char *details = accounts_error_details_json(err);
-            unsigned status = details && strstr(details, "\"status\":403") ? 403 : 400;
-            buf msg = {0};
-            puts_(&msg, "{\"message\":");
-            put_json_string(&msg, accounts_error_message(err), strlen(accounts_error_message(err)));
-            puts_(&msg, ",\"code\":");
-            put_json_string(&msg, accounts_error_code_name(err), strlen(accounts_error_code_name(err)));
-            puts_(&msg, "}");
-            ok = send_json(c, status, msg.data);
-            free(msg.data);
-        } else if (strcmp(out, "null") == 0) {
-            ok = send_json(c, 401, "{\"message\":\"Unauthorized\"}");
-        } else {
+        if (signed_in(server, c, method, url, &out, &ok)) {
             /* out is {"accessToken": "...", "user": {...}} (keys sorted): answer {"user": {...}}. */
             buf me = {0};
             const char *user = strstr(out, ",\"user\":");
@@ -256,13 +471,30 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             ok = send_json(c, 200, me.data);
             free(me.data);
         }
-    } else if (dev_inbox && strcmp(url, "/dev/mails") == 0) {
+    } else if (get && strcmp(url, "/api/sessions") == 0) {
+        if (signed_in(server, c, method, url, &out, &ok)) ok = list_sessions(server, c, out);
+    } else if (strcmp(method, "POST") == 0 && strcmp(url, "/api/sessions/revoke") == 0) {
+        if (signed_in(server, c, method, url, &out, &ok)) ok = revoke_session(server, c, out, up);
+    } else if (get && strcmp(url, "/api/qr.svg") == 0) {
+        if (signed_in(server, c, method, url, &out, &ok)) ok = qr_svg(c);
+    } else if (get && strcmp(url, "/api/oauth/providers") == 0) {
+        puts_(&req, "{\"providers\":[");
+        if (oidc_label) {
+            puts_(&req, "{\"name\":\"corp\",\"label\":");
+            put_json_string(&req, oidc_label, strlen(oidc_label));
+            puts_(&req, "}");
+        }
+        puts_(&req, "]}");
+        ok = send_json(c, 200, req.data);
+    } else if (dev_inbox && get && strcmp(url, "/dev/mails") == 0) {
         pthread_mutex_lock(&inbox_lock);
-        puts_(&req, "[");
+        puts_(&req, "{\"mails\":[");
         if (inbox.len) puts_(&req, inbox.data);
-        puts_(&req, "]");
+        puts_(&req, "]}");
         pthread_mutex_unlock(&inbox_lock);
         ok = send_json(c, 200, req.data);
+    } else if (get && (file = web_file(url, &type))) {
+        ok = send_body(c, 200, type, file->data, file->len);
     } else {
         ok = send_json(c, 404, "{\"message\":\"Not Found\"}");
     }
@@ -280,29 +512,91 @@ static void finished(void *cls, struct MHD_Connection *c, void **state, enum MHD
     *state = NULL;
 }
 
-static volatile sig_atomic_t stop;
-static void on_signal(int sig) {
-    (void)sig;
-    stop = 1;
+static const char *env(const char *name, const char *fallback) {
+    const char *v = getenv(name);
+    return v && *v ? v : fallback;
+}
+
+/* The server's config as the Express and FastAPI apps build it (examples/express/server.js). */
+static int build_config(buf *config, const char *port) {
+    char site[64], hex[65], seconds[24];
+    snprintf(site, sizeof site, "http://localhost:%s", port);
+    const char *secret = getenv("ACCOUNTS_TOKEN_SECRET");
+    if (!secret || !*secret) { /* a random secret per start logs everybody out on restart */
+        unsigned char bytes[32];
+        FILE *f = fopen("/dev/urandom", "rb");
+        size_t n = f ? fread(bytes, 1, sizeof bytes, f) : 0;
+        if (f) fclose(f);
+        if (n != sizeof bytes) return 0;
+        for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", bytes[i]);
+        secret = hex;
+    }
+    char *end;
+    long expires = strtol(env("ACCESS_TOKEN_SECONDS", "900"), &end, 10);
+    if (*end || expires <= 0) return 0;
+    snprintf(seconds, sizeof seconds, "%ld", expires);
+    const char *db = env("ACCOUNTS_DB", "sqlite:accounts-example.db");
+    puts_(config, "{\"db\":");
+    put_json_string(config, db, strlen(db));
+    puts_(config, ",\"tokenSecret\":");
+    put_json_string(config, secret, strlen(secret));
+    puts_(config, ",\"siteUrl\":");
+    put_json_string(config, site, strlen(site));
+    puts_(config, ",\"tokenConfigs\":{\"accessToken\":{\"expiresIn\":");
+    puts_(config, seconds);
+    puts_(config, "}},\"services\":{\"password\":{\"requireEmailVerification\":true,\"sendVerificationEmailAfterSignup\":true,"
+                  "\"returnTokensAfterResetPassword\":true}");
+    if (getenv("OIDC_ISSUER")) { /* an OpenID provider, as provider "corp" */
+        const char *fields[][2] = {{"issuer", "OIDC_ISSUER"}, {"clientId", "OIDC_CLIENT_ID"}, {"clientSecret", "OIDC_CLIENT_SECRET"}};
+        puts_(config, ",\"oauth\":{\"providers\":{\"corp\":{\"type\":\"oidc\",\"redirectUri\":\"");
+        puts_(config, site);
+        puts_(config, "/auth/callback\"");
+        for (size_t i = 0; i < 3; i++) {
+            const char *v = getenv(fields[i][1]);
+            if (!v) continue;
+            puts_(config, ",\"");
+            puts_(config, fields[i][0]);
+            puts_(config, "\":");
+            put_json_string(config, v, strlen(v));
+        }
+        puts_(config, "}}}");
+        oidc_label = env("OIDC_LABEL", "your company");
+    }
+    /* Passkeys (docs/passkeys.md): the rp id is the site's host; the browser's origin must be listed. */
+    puts_(config, ",\"webauthn\":{\"rpId\":\"localhost\",\"rpName\":\"accounts-rs example\",\"origins\":[");
+    put_json_string(config, site, strlen(site));
+    /* Plain http on localhost during development: Secure (__Host-) cookies need https elsewhere, so
+     * keep them secure (the default) in production. */
+    puts_(config, "]}},\"web\":{\"cookies\":{\"secure\":");
+    puts_(config, strcmp(env("ENVIRONMENT", ""), "production") == 0 ? "true" : "false");
+    puts_(config, "}}}");
+    return 1;
 }
 
 int main(void) {
-    const char *port = getenv("PORT") ? getenv("PORT") : "8080";
-    const char *config = getenv("ACCOUNTS_CONFIG");
-    char fallback[512];
-    if (!config) {
-        unsigned char secret[32];
-        FILE *f = fopen("/dev/urandom", "rb");
-        if (!f || fread(secret, 1, sizeof secret, f) != sizeof secret) return 1;
-        fclose(f);
-        char hex[65];
-        for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", secret[i]);
-        /* Passkeys (docs/passkeys.md) for a page on http://localhost:PORT (localhost needs no https). */
-        snprintf(fallback, sizeof fallback,
-                 "{\"db\":\"sqlite:accounts-example.db\",\"tokenSecret\":\"%s\",\"services\":{\"webauthn\":"
-                 "{\"rpId\":\"localhost\",\"rpName\":\"accounts-rs example\",\"origins\":[\"http://localhost:%s\"]}}}",
-                 hex, port);
-        config = fallback;
+    /* SIGTERM and SIGINT blocked in every thread (the library's and libmicrohttpd's
+     * inherit the mask): main waits for them. */
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    const char *port = env("PORT", "8080");
+    if (strspn(port, "0123456789") != strlen(port) || atoi(port) <= 0 || atoi(port) > 65535) {
+        fprintf(stderr, "PORT is not a port: %s\n", port);
+        return 1;
+    }
+    buf config = {0};
+    if (getenv("ACCOUNTS_CONFIG")) puts_(&config, getenv("ACCOUNTS_CONFIG"));
+    else if (!build_config(&config, port)) {
+        fprintf(stderr, "no config: ACCESS_TOKEN_SECONDS must be a positive number of seconds\n");
+        free(config.data);
+        return 1;
+    }
+    if (!load_web(env("ACCOUNTS_WEB_DIR", EXAMPLE_WEB_DIR))) {
+        free(config.data);
+        for (size_t i = 0; i < WEB_FILES; i++) free(web[i].body.data);
+        return 1;
     }
     dev_inbox = getenv("ACCOUNTS_DEV_INBOX") && strcmp(getenv("ACCOUNTS_DEV_INBOX"), "1") == 0;
     accounts_callbacks *callbacks = accounts_callbacks_new();
@@ -312,12 +606,15 @@ int main(void) {
         accounts_callbacks_set(callbacks, "sendMail", keep_mail, NULL, &err);
     }
     accounts_server *server = NULL;
-    if (accounts_server_new(config, callbacks, &server, &err) != ACCOUNTS_OK) {
+    int created = accounts_server_new(config.data, callbacks, &server, &err) == ACCOUNTS_OK;
+    accounts_callbacks_free(callbacks);
+    free(config.data);
+    if (!created) {
         fprintf(stderr, "accounts_server_new: %s\n", accounts_error_message(err));
         accounts_error_free(err);
+        for (size_t i = 0; i < WEB_FILES; i++) free(web[i].body.data);
         return 1;
     }
-    accounts_callbacks_free(callbacks);
     /* Loopback only: put a TLS-terminating proxy in front (and name it in web.trustedProxies). */
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port)), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, (uint16_t)atoi(port),
@@ -325,14 +622,16 @@ int main(void) {
                                             MHD_OPTION_NOTIFY_COMPLETED, finished, NULL, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "cannot listen on port %s\n", port);
+        accounts_server_free(server);
+        for (size_t i = 0; i < WEB_FILES; i++) free(web[i].body.data);
         return 1;
     }
-    signal(SIGTERM, on_signal);
-    signal(SIGINT, on_signal);
-    fprintf(stderr, "accounts-rs C REST server on http://127.0.0.1:%s" MOUNT "\n", port);
-    while (!stop) pause();
+    fprintf(stderr, "accounts-rs C example on http://localhost:%s\n", port);
+    int sig;
+    sigwait(&signals, &sig);
     MHD_stop_daemon(d);
     accounts_server_free(server);
     free(inbox.data);
+    for (size_t i = 0; i < WEB_FILES; i++) free(web[i].body.data);
     return 0;
 }

@@ -1,4 +1,4 @@
-// The page of both example apps (examples/express, examples/fastapi): plain browser JavaScript
+// The page of the example apps (examples/express, examples/fastapi, examples/c): plain browser JavaScript
 // against the accounts-js REST API in cookie mode (docs/web.md). The tokens live in HttpOnly
 // cookies the page cannot read; it echoes the readable CSRF cookie on every POST. Passkeys
 // (docs/passkeys.md): add one while signed in, sign in with one without typing a username.

@@ -1,5 +1,5 @@
 'use strict'
-// Both example apps (examples/express, examples/fastapi) driven in headless Chromium (Debian's
+// The three example apps (examples/express, examples/fastapi, examples/c/rest_server.c) driven in headless Chromium (Debian's
 // `chromium`, through puppeteer-core): register, the verification mail from the development inbox,
 // log in, a second session listed and revoked, a refresh after the access token expired, log out,
 // reset the password from its mail, turn on two-factor from the QR code's secret, log in with a
@@ -19,12 +19,15 @@ const { authenticator } = require('otplib')
 const ROOT = path.resolve(__dirname, '..', '..')
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium'
 const PYTHON = process.env.EXAMPLE_PYTHON || 'python3'
+// examples/c/rest_server.c as `make rest-server` builds it.
+const C_SERVER = process.env.EXAMPLE_C || path.join(ROOT, 'build/c/rest_server')
 const ACCESS_SECONDS = 3
 const SCREENSHOTS = process.env.SCREENSHOTS
 
 const APPS = {
   express: { command: process.execPath, args: [path.join(ROOT, 'examples/express/server.js')] },
   fastapi: { command: PYTHON, args: [path.join(ROOT, 'examples/fastapi/app.py')] },
+  c: { command: C_SERVER, args: [] },
 }
 
 function freePort() {

@@ -90,7 +90,7 @@ const ADAPTERS = {
       const child = spawn(REST_SERVER, [], { env, stdio: ['ignore', 'ignore', 'inherit'] })
       const base = `http://127.0.0.1:${port}`
       await waitFor(base, child)
-      return { base, me: '/api/me', mails: async () => (await fetch(`${base}/dev/mails`)).json(), stop: stopChild(child) }
+      return { base, me: '/api/me', mails: async () => (await (await fetch(`${base}/dev/mails`)).json()).mails.reverse(), stop: stopChild(child) }
     },
   },
 }
