@@ -5,6 +5,7 @@
 // keep their error codes; a call with a hook, other writes and PostgreSQL go through the pool.
 const test = require('node:test')
 const assert = require('node:assert/strict')
+const fs = require('node:fs')
 const { AccountsServer, isAccountsError } = require('..')
 
 const { SECRET, FAST, fileServer } = require('../test-support/helpers')
