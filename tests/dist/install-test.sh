@@ -27,7 +27,9 @@ for artifact in "$WHEEL" "$DIST/accounts_rs-$VERSION.tar.gz" "$DIST/accounts-rs-
   [ -f "$artifact" ] || fail "missing $artifact"
   size=$(stat -c %s "$artifact")
   echo "dist-test: $(basename "$artifact") $((size / 1024)) KiB"
-  [ "$size" -lt $((10 * 1024 * 1024)) ] || fail "$(basename "$artifact") is over 10 MiB"
+  # 12 MiB: the C tarball carries the library twice (.so and .a); passkeys (webauthn_rp, p384, precis)
+  # took it from 7.9 to 10.3 MiB (docs/distribution.md).
+  [ "$size" -lt $((12 * 1024 * 1024)) ] || fail "$(basename "$artifact") is over 12 MiB"
 done
 SDIST_FILES=$(tar -tzf "$DIST/accounts_rs-$VERSION.tar.gz")
 grep -q '/core/src/lib.rs$' <<<"$SDIST_FILES" || fail "the sdist lacks the core sources"
