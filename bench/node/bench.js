@@ -1,7 +1,7 @@
 'use strict'
 // Node side of `make bench`: the same operations through accounts-rs (SQLite file, WAL) and through
 // accounts-js 0.33 (its best case, an in-memory adapter, and the official TypeORM adapter on SQLite).
-//   node bench/node/bench.js <ours|js-memory|js-typeorm> [rss]
+//   node bench/node/bench.js <ours|js-memory|js-typeorm> [rss|sessions]
 //   node bench/node/bench.js <ours-pg|js-typeorm-pg> <pg|setup>  (BENCH_PG_URL; BENCH_PROCESSES/BENCH_PROCESS_INDEX
 //                                                         when run.sh starts two at once on one database)
 // Prints one JSON object per row. BENCH_SECONDS (default 2) bounds each row.
@@ -250,6 +250,13 @@ async function ops() {
   }
 }
 
+/** Only the per-request rows (`node bench/node/bench.js <target> sessions`): for quick comparisons. */
+async function sessionsOnly() {
+  const t = await makeTarget(TARGET)
+  const u = await benchUser(t, 'bench')
+  for (const c of [1, 64]) await sessionRows(t, u, c, 20000, (row, c, result, extra) => emit(t, row, c, result, extra))
+}
+
 async function rss() {
   const t = await makeTarget(TARGET)
   await t.password.createUser({ username: 'bench', email: 'bench@example.com', password: PASSWORD })
@@ -264,7 +271,7 @@ async function rss() {
   })
 }
 
-;(PART === 'rss' ? rss() : PART === 'pg' ? pgOps() : PART === 'setup' ? makeTarget(TARGET) : ops()).then(
+;(PART === 'rss' ? rss() : PART === 'sessions' ? sessionsOnly() : PART === 'pg' ? pgOps() : PART === 'setup' ? makeTarget(TARGET) : ops()).then(
   () => process.exit(0),
   (e) => {
     console.error(e)

@@ -366,6 +366,20 @@ impl AccountsServer {
         self.store().run_maintenance()
     }
 
+    /// Waits, where waiting is fine, until a call refused inside [`crate::inline::without_waiting`]
+    /// would probably find the store free (SQLite: the writer released, no group commit open, an
+    /// overdue WAL checkpoint run), so the host can try it inline once more instead of running it
+    /// on its pool. Why (docs/architecture.md, "Inline calls"): a refused call run on the pool holds
+    /// the writer there, which refuses the next inline calls, which go to the pool too — under 64
+    /// calls in flight most writes ended up on the pool, a thread hop and a group-commit wait each.
+    /// Bounded; returning promises nothing (the retry may be refused again: then the pool).
+    ///
+    /// # Errors
+    /// `StorageError`.
+    pub fn wait_for_inline(&self) -> Result<()> {
+        self.store().wait_for_inline()
+    }
+
     /// Whether the host may run `operation` (an accounts-js method name) on a thread that cannot
     /// wait, inside [`crate::inline::without_waiting`]: one of [`crate::input::INLINE_OPERATIONS`],
     /// on an embedded SQLite database, with no host callback or listener the operation would run

@@ -182,7 +182,11 @@ fn run<'e, T: serde::Serialize>(
     op: &'static Operation,
     f: impl FnOnce() -> CoreResult<T> + Send + 'static,
 ) -> Result<PromiseRaw<'e, String>> {
-    let f: CoreJob = Box::new(move || to_json_text(f()));
+    run_job(env, op, Box::new(move || to_json_text(f())))
+}
+
+/// [`run`] for a call already answering JSON text.
+fn run_job<'e>(env: &'e Env, op: &'static Operation, f: CoreJob) -> Result<PromiseRaw<'e, String>> {
     if op.class != Class::Hashing {
         return Ok(env.spawn(Job(Some(f)))?.promise_object());
     }
@@ -217,22 +221,95 @@ fn schedule<'e, T: serde::Serialize + 'static>(
         probe::record(op);
         f()
     };
-    let here = |out: Option<CoreResult<String>>| out.map(|out| out.map(Either::A).map_err(|e| coded(env, e)));
-    let ran = match op.class {
-        Class::Synchronous => here(Some(caught(|| to_json_text(f())))),
+    let here = |out: CoreResult<String>| out.map(Either::A).map_err(|e| coded(env, e));
+    match op.class {
+        Class::Synchronous => here(caught(|| to_json_text(f()))),
         Class::Inline if server.may_run_inline(op.js) => {
-            let out = accounts_core::host::inline::without_waiting(|| caught(|| to_json_text(f())));
-            // The upkeep inline writes left due (a WAL checkpoint) goes to the pool.
-            if out.is_some() && server.maintenance_due() {
-                run_maintenance(env, server)?;
+            let f: SharedJob = Arc::new(move || to_json_text(f()));
+            match inline_attempt(env, server, &f)? {
+                Some(out) => here(out),
+                // Refused: wait on the pool for the store, then once more here (`Retry`).
+                None => Ok(Either::B(PromiseRaw::new(env.raw(), Retry::spawn(env, server.clone(), op, f, RETRIES - 1)?))),
             }
-            here(out)
         }
-        _ => None,
-    };
-    match ran {
-        Some(out) => out,
-        None => Ok(Either::B(run(env, op, f)?)),
+        _ => Ok(Either::B(run(env, op, f)?)),
+    }
+}
+
+/// A core call answering JSON text, runnable more than once (an inline attempt, then its retry).
+type SharedJob = Arc<dyn Fn() -> CoreResult<String> + Send + Sync>;
+
+/// One inline attempt of `f` on the JS thread: `None` when it would have waited (it changed nothing).
+fn inline_attempt(env: &Env, server: &Arc<AccountsServer>, f: &SharedJob) -> Result<Option<CoreResult<String>>> {
+    let out = accounts_core::host::inline::without_waiting(|| caught(|| f()));
+    // The upkeep inline writes left due (a WAL checkpoint) goes to the pool.
+    if out.is_some() && server.maintenance_due() {
+        run_maintenance(env, server)?;
+    }
+    Ok(out)
+}
+
+/// A call refused inline (docs/architecture.md, "Inline calls"): it waits on the libuv pool until
+/// the store is probably free (`AccountsServer::wait_for_inline`), then runs inline once more on the
+/// JS thread; refused [`RETRIES`] more times, it runs on the pool like any call. Running the refused call on the
+/// pool straight away made that pool write hold the writer and refuse the next inline calls, so
+/// under many calls in flight most of them ended up on the pool.
+struct Retry {
+    server: Arc<AccountsServer>,
+    op: &'static Operation,
+    f: SharedJob,
+    /// Further waits and attempts after this one's, before the pool runs the call.
+    left: u8,
+}
+
+/// How many times a refused call waits and tries inline again before it runs on the pool.
+const RETRIES: u8 = 2;
+
+impl Retry {
+    /// Queues the wait; the promise of the call's JSON text.
+    fn spawn(env: &Env, server: Arc<AccountsServer>, op: &'static Operation, f: SharedJob, left: u8) -> Result<sys::napi_value> {
+        Ok(env.spawn(Retry { server, op, f, left })?.promise_object().raw())
+    }
+}
+
+/// A JS value made on the JS thread (the answer's text, or the promise of the pool's run).
+struct Made(sys::napi_value);
+
+impl TypeName for Made {
+    fn type_name() -> &'static str {
+        "unknown"
+    }
+    fn value_type() -> ValueType {
+        ValueType::Unknown
+    }
+}
+
+impl ToNapiValue for Made {
+    unsafe fn to_napi_value(_env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+        Ok(val.0)
+    }
+}
+
+impl Task for Retry {
+    type Output = ();
+    type JsValue = Made;
+
+    fn compute(&mut self) -> Result<()> {
+        let server = self.server.clone();
+        let _ = caught(move || server.wait_for_inline()); // a failure only means the pool runs it
+        Ok(())
+    }
+
+    fn resolve(&mut self, env: Env, _: ()) -> Result<Made> {
+        match inline_attempt(&env, &self.server, &self.f)? {
+            // SAFETY: `env` is the live env of this JS-thread callback.
+            Some(out) => Ok(Made(unsafe { String::to_napi_value(env.raw(), out.map_err(|e| coded(&env, e))?)? })),
+            None if self.left > 0 => Ok(Made(Retry::spawn(&env, self.server.clone(), self.op, self.f.clone(), self.left - 1)?)),
+            None => {
+                let f = self.f.clone();
+                Ok(Made(run_job(&env, self.op, Box::new(move || f()))?.raw()))
+            }
+        }
     }
 }
 

@@ -6,6 +6,9 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
+const { spawn } = require('node:child_process')
+const { once } = require('node:events')
+const native = require('../accounts.node')
 const { AccountsServer, isAccountsError } = require('..')
 
 const { SECRET, FAST, fileServer } = require('../test-support/helpers')
@@ -86,6 +89,44 @@ test('PostgreSQL reads go through the pool', { skip: !process.env.ACCOUNTS_TEST_
   assert.equal(await settlesInline(s.findUserById('nobody')), false)
 })
 
+// Holds SQLite's write lock on the database in argv[1] from another process until stdin closes.
+const LOCKER = `
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute('BEGIN IMMEDIATE')
+print('locked', flush=True)
+sys.stdin.read()
+c.execute('ROLLBACK')
+`
+
+test('a call refused inline waits on the pool and tries inline again before the pool runs it', async (t) => {
+  const s = fileServer(t)
+  const id = await s.getServices().password.createUser({ username: 'dee', password: 'a password' })
+  const token = (await s.loginWithUser(id)).tokens.accessToken
+  const db = s.getOptions().db.replace(/^sqlite:/, '')
+  const locker = spawn('python3', ['-c', LOCKER, db], { stdio: ['pipe', 'pipe', 'inherit'] })
+  t.after(() => locker.kill())
+  await new Promise((resolve, reject) => {
+    locker.stdout.once('data', resolve)
+    locker.once('error', reject)
+  })
+  native.selfTestRuns() // drop the setup's runs
+  let settled = false
+  const out = s.logout(token).finally(() => (settled = true))
+  await new Promise((r) => setTimeout(r, 100))
+  assert.equal(settled, false, 'refused: another process holds the write lock')
+  // While the lock is held: the first attempt and two retries on the JS thread, then the pool,
+  // where the call waits for the lock (nothing is answered meanwhile, nothing is lost).
+  assert.deepEqual(native.selfTestRuns().filter(([op]) => op === 'logout').map(([, place]) => place), ['js', 'js', 'js', 'libuv'])
+  locker.stdin.end()
+  assert.equal(await out, undefined)
+  await once(locker, 'exit')
+  await assert.rejects(s.resumeSession(token), (e) => e.code === 'InvalidSession')
+  // With the lock gone, calls answer inline again.
+  const again = (await s.loginWithUser(id)).tokens.accessToken
+  assert.equal(await settlesInline(s.logout(again)), true)
+})
+
 test('inline writes leave the WAL checkpoint to the pool, and the WAL stays bounded', async (t) => {
   const s = fileServer(t)
   const id = await s.getServices().password.createUser({ username: 'cy', password: 'a password' })
@@ -93,14 +134,16 @@ test('inline writes leave the WAL checkpoint to the pool, and the WAL stays boun
   const db = s.getOptions().db.replace(/^sqlite:/, '')
   const before = fs.readFileSync(db)
   // Every 256 commits a checkpoint falls due: the pool runs it while refreshes go on inline.
-  for (let i = 0; i < 3000; i++) {
+  const rotations = 6000
+  for (let i = 0; i < rotations; i++) {
     tokens = (await s.refreshTokens(tokens.accessToken, tokens.refreshToken)).tokens
     if (i % 50 === 0) await new Promise((r) => setImmediate(r)) // let the pool's results in
   }
   await new Promise((r) => setTimeout(r, 300))
   // In WAL mode only a checkpoint writes the database file itself.
   assert.notDeepEqual(fs.readFileSync(db), before, 'the checkpoint copied the sessions into the database file')
-  // Checkpoints that complete let the WAL start over (3000 rotations without that: ~7 MiB).
-  assert.ok(fs.statSync(`${db}-wal`).size < 4 * 1024 * 1024, 'the WAL is reused, not grown')
-  assert.equal((await s.findSessionByAccessToken(tokens.accessToken)).refreshCount, 3000)
+  // Checkpoints that catch up let the WAL start over; when writes never let them, one holds the
+  // writer past ~4000 frames (~16 MiB). Never starting over, 6000 rotations take ~24 MiB.
+  assert.ok(fs.statSync(`${db}-wal`).size < 18 * 1024 * 1024, 'the WAL is reused, not grown')
+  assert.equal((await s.findSessionByAccessToken(tokens.accessToken)).refreshCount, rotations)
 })

@@ -700,6 +700,18 @@ fn _run_maintenance(py: Python<'_>, owner: &Bound<'_, PyAny>) {
     }
 }
 
+/// For `accounts.aio`, on the executor, after `_run_inline` was refused: waits until the store is
+/// probably free (core's `wait_for_inline`: no pool write under way, no checkpoint holding the
+/// writer; bounded), so the call can be tried on the loop's thread again instead of running on the
+/// executor, where its write would refuse the next inline calls in turn (docs/architecture.md,
+/// "Inline calls").
+#[pyfunction]
+fn _wait_for_inline(py: Python<'_>, owner: &Bound<'_, PyAny>) {
+    if let Some(server) = server_of(owner) {
+        let _ = py.detach(|| caught(|| server.wait_for_inline()));
+    }
+}
+
 /// The names of the events a listener can subscribe to, from the core.
 #[pyfunction]
 fn event_names() -> Vec<&'static str> {
@@ -756,5 +768,6 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_register_errors, m)?)?;
     m.add_function(wrap_pyfunction!(_run_inline, m)?)?;
     m.add_function(wrap_pyfunction!(_run_maintenance, m)?)?;
+    m.add_function(wrap_pyfunction!(_wait_for_inline, m)?)?;
     Ok(())
 }

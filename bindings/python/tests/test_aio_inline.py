@@ -132,8 +132,36 @@ def test_a_busy_database_falls_back_and_changed_nothing(tmp_path, monkeypatch):
         asyncio.get_running_loop().call_later(0.2, let_go, holder)
         await server.logout(tokens["accessToken"])  # waits on the executor until the lock is gone
 
+    waits = []
+    real_wait = _native._wait_for_inline
+    monkeypatch.setattr(_native, "_wait_for_inline", lambda owner: (waits.append(owner), real_wait(owner)))
     asyncio.run(busy_then_free())
-    assert executor.calls == ["logout"]
+    # Refused, it waited on the executor and was tried here twice more, then the executor ran it.
+    assert len(waits) == 2 and executor.calls == ["logout"]
+    assert server.sync.find_session_by_access_token(tokens["accessToken"])["valid"] is False
+
+
+def test_a_refused_call_waits_and_then_answers_inline(tmp_path, monkeypatch):
+    server = aio_server(tmp_path)
+    uid, tokens = signup(server)
+    executor = ExecutorCalls(monkeypatch)
+    real_wait = _native._wait_for_inline
+    held = {}
+
+    def wait_then_free(owner):
+        # The lock goes while the refused call waits: its retry answers on the loop's thread.
+        let_go(held.pop("holder"))
+        real_wait(owner)
+
+    monkeypatch.setattr(_native, "_wait_for_inline", wait_then_free)
+
+    async def main():
+        held["holder"] = hold_write_lock(tmp_path / "aio.db")
+        await server.logout(tokens["accessToken"])
+
+    asyncio.run(main())
+    assert "holder" not in held, "the first attempt was refused, and it waited"
+    assert executor.calls == [], "the retry answered on the loop's thread"
     assert server.sync.find_session_by_access_token(tokens["accessToken"])["valid"] is False
 
 

@@ -195,6 +195,10 @@ macro_rules! forward_store {
                 let $name = "run_maintenance";
                 $inner.run_maintenance()
             }
+            fn wait_for_inline(&$s) -> Result<()> {
+                let $name = "wait_for_inline";
+                $inner.wait_for_inline()
+            }
         }
     };
 }
@@ -469,6 +473,17 @@ pub trait Store: Send + Sync {
     /// # Errors
     /// `StorageError`.
     fn run_maintenance(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Blocks until a call that was refused inline would probably find what it needs free (SQLite:
+    /// the writer, no group commit open, the WAL checkpoint not overdue), so the host can run it
+    /// inline again instead of on its pool (docs/architecture.md, "Inline calls"). A bounded wait:
+    /// returning is no promise. Never inline.
+    ///
+    /// # Errors
+    /// `StorageError`.
+    fn wait_for_inline(&self) -> Result<()> {
         Ok(())
     }
     /// Runs `work` in one write transaction: everything it wrote commits when it returns `Ok`,

@@ -169,6 +169,24 @@ const CHECKPOINT_COMMITS: usize = 256;
 /// Inline writes give up once this many commits wait for a checkpoint (a host that never runs
 /// `run_maintenance` then has its next pool write checkpoint).
 const CHECKPOINT_BACKLOG: usize = 4 * CHECKPOINT_COMMITS;
+
+/// Extra checkpoint passes over the frames written during the previous one (store/sqlite.rs, `checkpoint`).
+const CATCH_UP_PASSES: usize = 3;
+
+/// WAL frames (page-sized) past which a checkpoint holds the writer for its last pass: ~16 MB.
+const WAL_HOLD_FRAMES: i64 = 4000;
+
+/// The longest `wait_for_inline` waits for the pool's writes to end.
+const INLINE_WAIT: Duration = Duration::from_millis(20);
+
+/// Decrements a counter when dropped (also when the write panics).
+struct Decrement<'a>(&'a AtomicUsize);
+
+impl Drop for Decrement<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Page cache per connection (KiB, as SQLite's negative `cache_size`): with a million users the
 /// lookups otherwise fall out of SQLite's default 2 MiB cache. No memory-mapped I/O: a reader unmaps
@@ -196,9 +214,14 @@ pub struct SqliteStore {
     checkpointer: Option<Mutex<Connection>>,
     /// A checkpoint is running.
     checkpointing: AtomicBool,
+    /// A checkpoint holds the writer for its last pass.
+    holding: AtomicBool,
     /// Pool writers waiting for the writer: while there are some, a write leaves its transaction
     /// open for them (group commit, store/group_commit.rs).
     queued: AtomicUsize,
+    /// Pool writes under way (queued, writing or waiting for their batch's commit): while there
+    /// are some, an inline write would likely be refused (`wait_for_inline` waits for none).
+    pool_writes: AtomicUsize,
     batch: Mutex<Batch>,
     /// The change counter ([`Store::change_counter`]): bumped by every commit here and whenever a
     /// connection's `PRAGMA data_version` shows a commit by another connection (of any process).
@@ -207,6 +230,9 @@ pub struct SqliteStore {
     seen_versions: Vec<AtomicI64>,
     #[cfg(test)]
     total_commits: AtomicUsize,
+    /// Checkpoint passes that held the writer.
+    #[cfg(test)]
+    holds: AtomicUsize,
 }
 
 /// Where each store's change counter starts: far apart, so two stores (one reopened after a fork)
@@ -374,12 +400,16 @@ impl SqliteStore {
             commits: AtomicUsize::new(0),
             checkpointer,
             checkpointing: AtomicBool::new(false),
+            holding: AtomicBool::new(false),
             queued: AtomicUsize::new(0),
+            pool_writes: AtomicUsize::new(0),
             batch: Mutex::new(Batch::default()),
             changes: AtomicU64::new(NEXT_COUNTER_BASE.fetch_add(1 << 40, Ordering::Relaxed)),
             seen_versions: (0..=READERS).map(|_| AtomicI64::new(i64::MIN)).collect(),
             #[cfg(test)]
             total_commits: AtomicUsize::new(0),
+            #[cfg(test)]
+            holds: AtomicUsize::new(0),
         })
     }
 
@@ -437,6 +467,8 @@ impl SqliteStore {
             self.note_commit();
             return Ok(out);
         }
+        self.pool_writes.fetch_add(1, Ordering::SeqCst);
+        let _under_way = Decrement(&self.pool_writes);
         self.queued.fetch_add(1, Ordering::SeqCst);
         let conn = lock(&self.writer);
         self.queued.fetch_sub(1, Ordering::SeqCst);
@@ -525,16 +557,31 @@ impl SqliteStore {
             return Ok(());
         }
         self.commits.store(0, Ordering::Relaxed);
-        // `(busy, frames in the WAL, frames copied)`.
+        // `(frames in the WAL, frames copied)`.
         let passive = |c: &Connection| c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)));
-        let mut out = passive(&lock(checkpointer));
-        if out.is_ok() {
-            // Writes went on meanwhile. Copy their few frames too while holding the writer (inline
-            // writes fall back to the pool for that moment), so that no write is in flight when the
-            // checkpoint completes and the next one starts the WAL over: a checkpoint that never
-            // catches up would let the WAL grow without end.
-            let _writer = lock(&self.writer);
+        // The WAL starts over at the first write after a pass that copied all of it with no commit
+        // meanwhile. Writes go on during a pass, so pass again over what they added (fewer frames
+        // each time), without holding the writer: inline writes never notice.
+        let (mut out, mut caught_up) = (Ok((0, 0)), false);
+        for _ in 0..=CATCH_UP_PASSES {
+            let before = self.commits.load(Ordering::Relaxed);
             out = passive(&lock(checkpointer));
+            caught_up = matches!(out, Ok((log, copied)) if log == copied) && self.commits.load(Ordering::Relaxed) == before;
+            if out.is_err() || caught_up {
+                break;
+            }
+        }
+        // Writes that never pause would let the WAL grow without end: past a bound, one pass while
+        // holding the writer (inline writes meanwhile wait on the pool and run again inline:
+        // docs/architecture.md, "Inline calls").
+        if !caught_up && matches!(out, Ok((log, _)) if log >= WAL_HOLD_FRAMES) {
+            self.holding.store(true, Ordering::SeqCst);
+            #[cfg(test)]
+            self.holds.fetch_add(1, Ordering::Relaxed);
+            let writer = lock(&self.writer);
+            out = passive(&lock(checkpointer));
+            drop(writer);
+            self.holding.store(false, Ordering::SeqCst);
         }
         self.checkpointing.store(false, Ordering::SeqCst);
         out.map(|_| ()).map_err(Into::into)
@@ -1034,6 +1081,25 @@ impl Store for SqliteStore {
         if self.commits.load(Ordering::Relaxed) >= CHECKPOINT_COMMITS { self.checkpoint() } else { Ok(()) }
     }
 
+    fn wait_for_inline(&self) -> Result<()> {
+        if inline::no_wait() {
+            return Err(inline::would_wait("the writer"));
+        }
+        // Inline writes refuse past the checkpoint backlog: that one is on us, here.
+        if self.commits.load(Ordering::Relaxed) >= CHECKPOINT_BACKLOG {
+            let _ = self.checkpoint();
+        }
+        // Until no pool write is under way (they hold the writer, and a batch they leave open
+        // refuses inline writes) and no checkpoint holds the writer. Polling: the writer itself is
+        // not taken here, not even for a moment — a waiter holding it (or preempted while holding
+        // it) would refuse the very inline calls it waits for. Bounded: writes may keep coming.
+        let deadline = std::time::Instant::now() + INLINE_WAIT;
+        while (self.pool_writes.load(Ordering::SeqCst) > 0 || self.holding.load(Ordering::SeqCst)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_micros(50));
+        }
+        Ok(())
+    }
+
     fn change_counter(&self) -> Result<Option<u64>> {
         // `data_version` changes on a connection when another connection (here or in another
         // process) has committed since that connection last asked; this process's own commits are
@@ -1441,6 +1507,72 @@ mod tests {
         assert_eq!(store.commits.load(Ordering::Relaxed), 0, "it checkpointed");
         // Outside, the same calls wait as before.
         assert!(store.find_user_by_id("nobody").expect("a read").is_none());
+    }
+
+    #[test]
+    fn waiting_for_inline_waits_for_pool_writes_and_never_takes_the_writer() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(&dir.path().join("w.db").display().to_string()).expect("open");
+        // Nothing under way: at once, even while somebody holds the writer (it is never taken).
+        let held = lock(&store.writer);
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let store = &store;
+            scope.spawn(move || tx.send(store.wait_for_inline()).expect("send"));
+            let answer = rx.recv_timeout(Duration::from_secs(5)).expect("it did not take the writer");
+            assert!(answer.is_ok());
+        });
+        drop(held);
+        // A pool write under way: waited for, until it ends.
+        std::thread::scope(|scope| {
+            let (release, blocked) = std::sync::mpsc::channel::<()>();
+            let store = &store;
+            let writer = scope.spawn(move || {
+                store.write(|_| {
+                    blocked.recv().expect("released");
+                    Ok(())
+                })
+            });
+            while store.pool_writes.load(Ordering::SeqCst) == 0 {
+                std::thread::yield_now();
+            }
+            let (started, start) = std::sync::mpsc::channel();
+            let waiter = scope.spawn(move || {
+                started.send(()).expect("send");
+                let at = std::time::Instant::now();
+                store.wait_for_inline().expect("wait");
+                at.elapsed()
+            });
+            start.recv().expect("started");
+            std::thread::sleep(Duration::from_millis(5));
+            release.send(()).expect("release");
+            writer.join().expect("no panic").expect("the write");
+            assert!(waiter.join().expect("no panic") >= Duration::from_millis(5), "it returned while the write was under way");
+        });
+        assert_eq!(store.pool_writes.load(Ordering::SeqCst), 0);
+        // Inside `without_waiting` it refuses rather than wait.
+        assert!(inline::without_waiting(|| store.wait_for_inline()).is_none());
+    }
+
+    #[test]
+    fn a_checkpoint_catches_up_without_the_writer_so_the_wal_starts_over() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(&dir.path().join("c.db").display().to_string()).expect("open");
+        // Inline writes (they never checkpoint themselves), then the host's maintenance.
+        for i in 0..CHECKPOINT_COMMITS {
+            store.create_user(&new_user(&format!("id{i}"), &format!("user{i}"))).expect("create");
+        }
+        let frames = |store: &SqliteStore| -> i64 {
+            lock(store.checkpointer.as_ref().expect("a file database")).query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1)).expect("frames")
+        };
+        store.commits.store(CHECKPOINT_COMMITS, Ordering::Relaxed);
+        store.run_maintenance().expect("a checkpoint");
+        // Nothing was written during its passes, so it caught up without holding the writer
+        // (the WAL is far below WAL_HOLD_FRAMES): the next write starts the WAL over.
+        assert!(inline::without_waiting(|| store.create_user(&new_user("next", "next"))).is_some());
+        let after = frames(&store);
+        assert!(after <= 8, "{after} frames in the WAL after a caught-up checkpoint: it did not start over");
+        assert_eq!(store.holds.load(Ordering::Relaxed), 0, "the writer was held");
     }
 
     fn new_user(id: &str, username: &str) -> NewUser {

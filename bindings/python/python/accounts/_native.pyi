@@ -20,6 +20,7 @@ __all__ = [
     "_register_errors",
     "_run_inline",
     "_run_maintenance",
+    "_wait_for_inline",
 ]
 
 __version__: str
@@ -42,6 +43,7 @@ def verify_access_token(
 def _register_errors(classes: Mapping[str, Type[BaseException]]) -> None: ...
 def _run_inline(owner: Any, operation: str, method: Callable[..., Any], args: Tuple[Any, ...]) -> Tuple[bool, Any, bool]: ...
 def _run_maintenance(owner: Any) -> None: ...
+def _wait_for_inline(owner: Any) -> None: ...
 
 @final
 class PasswordService:

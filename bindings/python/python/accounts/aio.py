@@ -25,14 +25,25 @@ async def _run(fn: Callable[..., T], *args: Any) -> T:
     return await loop.run_in_executor(None, functools.partial(fn, *args))
 
 
+# How many times a call refused inline waits on the executor and is tried here again before the
+# executor runs it (the Node binding does the same; docs/architecture.md, "Inline calls").
+_RETRIES = 2
+
+
 async def _run_inline(owner: Any, operation: str, fn: Callable[..., T], *args: Any) -> T:
     """``fn(*args)`` on this thread when core answers without waiting, else on the executor."""
-    done, value, upkeep = _native._run_inline(owner, operation, fn, args)
-    if upkeep:
-        # A WAL checkpoint inline writes left due: on the executor, nobody waits for it.
-        asyncio.get_running_loop().run_in_executor(None, _native._run_maintenance, owner)
-    if done:
-        return value
+    loop = asyncio.get_running_loop()
+    for attempt in range(_RETRIES + 1):
+        done, value, upkeep = _native._run_inline(owner, operation, fn, args)
+        if upkeep:
+            # A WAL checkpoint inline writes left due: on the executor, nobody waits for it.
+            loop.run_in_executor(None, _native._run_maintenance, owner)
+        if done:
+            return value
+        if attempt < _RETRIES:
+            # Refused: wait there for the store to be free, then try here again. Running the call
+            # on the executor at once would hold the writer there and refuse the next inline calls.
+            await loop.run_in_executor(None, _native._wait_for_inline, owner)
     return await _run(fn, *args)
 
 
