@@ -118,9 +118,10 @@ test('a call refused inline waits on the pool and tries inline again before the 
   // While the lock is held: the first attempt and two retries on the JS thread, then the pool,
   // where the call waits for the lock (nothing is answered meanwhile, nothing is lost).
   assert.deepEqual(native.selfTestRuns().filter(([op]) => op === 'logout').map(([, place]) => place), ['js', 'js', 'js', 'libuv'])
+  const exited = once(locker, 'exit')
   locker.stdin.end()
   assert.equal(await out, undefined)
-  await once(locker, 'exit')
+  await exited
   await assert.rejects(s.resumeSession(token), (e) => e.code === 'InvalidSession')
   // With the lock gone, calls answer inline again.
   const again = (await s.loginWithUser(id)).tokens.accessToken
@@ -144,6 +145,6 @@ test('inline writes leave the WAL checkpoint to the pool, and the WAL stays boun
   assert.notDeepEqual(fs.readFileSync(db), before, 'the checkpoint copied the sessions into the database file')
   // Checkpoints that catch up let the WAL start over; when writes never let them, one holds the
   // writer past ~4000 frames (~16 MiB). Never starting over, 6000 rotations take ~24 MiB.
-  assert.ok(fs.statSync(`${db}-wal`).size < 18 * 1024 * 1024, 'the WAL is reused, not grown')
+  assert.ok(fs.statSync(`${db}-wal`).size < 20 * 1024 * 1024, 'the WAL is reused, not grown')
   assert.equal((await s.findSessionByAccessToken(tokens.accessToken)).refreshCount, rotations)
 })

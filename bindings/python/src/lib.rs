@@ -660,8 +660,9 @@ fn server_of(owner: &Bound<'_, PyAny>) -> Option<Arc<AccountsServer>> {
 /// server allows it (`may_run_inline`: an embedded SQLite database, no callback or listener it
 /// would run) and nothing it needs is busy (`inline::without_waiting`, as the Node binding does;
 /// docs/architecture.md, "Inline calls"). Returns `(True, result, upkeep)` — or raises the call's
-/// error —, or `(False, None, False)` when it would have waited: then it changed nothing, and the
-/// caller runs it on the executor. `upkeep`: whether `_run_maintenance(owner)` is due (inline writes
+/// error —, `(False, None, False)` when it would have waited: then it changed nothing, and the
+/// caller waits (`_wait_for_inline`) and tries again or runs it on the executor; or `(None, None,
+/// False)` when it may not run here at all: straight to the executor. `upkeep`: whether `_run_maintenance(owner)` is due (inline writes
 /// leave the WAL checkpoint to the executor); asked only after a call that ran here, with the GIL
 /// released (it never waits nor reopens the store of a forked child: core's `maintenance_due`).
 #[pyfunction]
@@ -671,11 +672,11 @@ fn _run_inline<'py>(
     operation: &str,
     method: &Bound<'py, PyAny>,
     args: &Bound<'py, PyTuple>,
-) -> PyResult<(bool, Bound<'py, PyAny>, bool)> {
+) -> PyResult<(Option<bool>, Bound<'py, PyAny>, bool)> {
     use accounts_core::operations::{Class, class_of};
     let inline = class_of(operation) == Some(Class::Inline);
     let Some(server) = server_of(owner).filter(|s| inline && s.may_run_inline(operation)) else {
-        return Ok((false, py.None().into_bound(py), false));
+        return Ok((None, py.None().into_bound(py), false));
     };
     let mut answer = None;
     let ran = accounts_core::host::inline::without_waiting(|| {
@@ -685,9 +686,9 @@ fn _run_inline<'py>(
     // Only after a call that ran here (an abandoned one wrote nothing), and without the GIL.
     let upkeep = || py.detach(|| caught(|| Ok(server.maintenance_due())).unwrap_or(false));
     match (ran, answer) {
-        (Some(_), Some(Ok(value))) => Ok((true, value, upkeep())),
+        (Some(_), Some(Ok(value))) => Ok((Some(true), value, upkeep())),
         (Some(_), Some(Err(e))) => Err(e),
-        _ => Ok((false, py.None().into_bound(py), false)),
+        _ => Ok((Some(false), py.None().into_bound(py), false)),
     }
 }
 

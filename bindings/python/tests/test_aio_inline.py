@@ -78,7 +78,7 @@ def test_run_inline_says_when_it_answered():
     assert done and user["id"] == uid
     # Not an inline operation in core's table: never run here.
     done, value, _ = _native._run_inline(server, "createUser", server.password.create_user, ({"username": "carol"},))
-    assert (done, value) == (False, None)
+    assert (done, value) == (None, None)
     assert server.password.find_user_by_username("carol") is None
 
 
@@ -88,9 +88,10 @@ def test_a_hook_sends_the_call_to_the_executor(tmp_path, monkeypatch):
     server.on("ResumeSessionSuccess", lambda payload: seen.append(payload["user"]["id"]))
     uid, tokens = signup(server)
     done, _, _ = _native._run_inline(server.sync, "resumeSession", server.sync.resume_session, (tokens["accessToken"],))
-    assert not done, "a listener must not run on the event loop's thread"
+    assert done is None, "a listener must not run on the event loop's thread"
     assert seen == []
     executor = ExecutorCalls(monkeypatch)
+    monkeypatch.setattr(_native, "_wait_for_inline", lambda owner: pytest.fail("waited for a call that may not run inline"))
     assert asyncio.run(server.resume_session(tokens["accessToken"]))["id"] == uid
     assert executor.calls == ["resume_session"] and seen == [uid]
 
@@ -118,7 +119,7 @@ def test_a_busy_database_falls_back_and_changed_nothing(tmp_path, monkeypatch):
     holder = hold_write_lock(tmp_path / "aio.db")
     try:
         done, _, _ = _native._run_inline(server.sync, "logout", server.sync.logout, (tokens["accessToken"],))
-        assert not done
+        assert done is False, "refused, not ineligible"
         assert server.sync.find_session_by_access_token(tokens["accessToken"])["valid"] is True, "nothing changed"
         # Reads never wait for the writer (WAL): still answered here.
         done, user, _ = _native._run_inline(server.sync, "resumeSession", server.sync.resume_session, (tokens["accessToken"],))

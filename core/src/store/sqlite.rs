@@ -176,8 +176,30 @@ const CATCH_UP_PASSES: usize = 3;
 /// WAL frames (page-sized) past which a checkpoint holds the writer for its last pass: ~16 MB.
 const WAL_HOLD_FRAMES: i64 = 4000;
 
+/// How many open group commits the holding pass of a checkpoint waits out before it gives up (the
+/// next checkpoint tries again).
+const HOLD_ATTEMPTS: usize = 8;
+
 /// The longest `wait_for_inline` waits for the pool's writes to end.
 const INLINE_WAIT: Duration = Duration::from_millis(20);
+
+/// A write under way, from before its transaction begins until after it ended (or, in a group
+/// commit, until its batch committed): counted so a checkpoint knows whether frames were appended
+/// while it ran (`SqliteStore::checkpoint`).
+struct Writing<'a>(&'a SqliteStore);
+
+impl<'a> Writing<'a> {
+    fn new(store: &'a SqliteStore) -> Self {
+        store.writes_begun.fetch_add(1, Ordering::SeqCst);
+        Writing(store)
+    }
+}
+
+impl Drop for Writing<'_> {
+    fn drop(&mut self) {
+        self.0.writes_ended.fetch_add(1, Ordering::SeqCst);
+    }
+}
 
 /// Decrements a counter when dropped (also when the write panics).
 struct Decrement<'a>(&'a AtomicUsize);
@@ -222,6 +244,10 @@ pub struct SqliteStore {
     /// Pool writes under way (queued, writing or waiting for their batch's commit): while there
     /// are some, an inline write would likely be refused (`wait_for_inline` waits for none).
     pool_writes: AtomicUsize,
+    /// Writes of this process begun and ended (`Writing`): a checkpoint pass during which none
+    /// was under way appended no frame behind it.
+    writes_begun: AtomicU64,
+    writes_ended: AtomicU64,
     batch: Mutex<Batch>,
     /// The change counter ([`Store::change_counter`]): bumped by every commit here and whenever a
     /// connection's `PRAGMA data_version` shows a commit by another connection (of any process).
@@ -403,6 +429,8 @@ impl SqliteStore {
             holding: AtomicBool::new(false),
             queued: AtomicUsize::new(0),
             pool_writes: AtomicUsize::new(0),
+            writes_begun: AtomicU64::new(0),
+            writes_ended: AtomicU64::new(0),
             batch: Mutex::new(Batch::default()),
             changes: AtomicU64::new(NEXT_COUNTER_BASE.fetch_add(1 << 40, Ordering::Relaxed)),
             seen_versions: (0..=READERS).map(|_| AtomicI64::new(i64::MIN)).collect(),
@@ -423,6 +451,9 @@ impl SqliteStore {
             return self.read_now(f);
         }
         if self.readers.is_empty() {
+            // In memory, reads share the writer: counted as a pool write (`wait_for_inline`).
+            self.pool_writes.fetch_add(1, Ordering::SeqCst);
+            let _under_way = Decrement(&self.pool_writes);
             return Ok(f(&lock(&self.writer), READERS)?);
         }
         let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
@@ -458,6 +489,9 @@ impl SqliteStore {
         if inline::no_wait() {
             return self.write_now(f);
         }
+        self.pool_writes.fetch_add(1, Ordering::SeqCst);
+        let under_way = Decrement(&self.pool_writes);
+        let writing = Writing::new(self);
         if self.readers.is_empty() {
             // In memory: no disk write to share, and reads use this connection (they must not see a batch).
             let mut conn = lock(&self.writer);
@@ -467,8 +501,6 @@ impl SqliteStore {
             self.note_commit();
             return Ok(out);
         }
-        self.pool_writes.fetch_add(1, Ordering::SeqCst);
-        let _under_way = Decrement(&self.pool_writes);
         self.queued.fetch_add(1, Ordering::SeqCst);
         let conn = lock(&self.writer);
         self.queued.fetch_sub(1, Ordering::SeqCst);
@@ -510,6 +542,7 @@ impl SqliteStore {
             let due = committed.is_ok() && self.count_commit();
             drop(batch);
             drop(conn);
+            drop((writing, under_way)); // the checkpoint does not hold the writer: nobody need wait for it
             if due {
                 // With the writer released: other writes go on meanwhile. A failure only delays it.
                 let _ = self.checkpoint();
@@ -532,6 +565,7 @@ impl SqliteStore {
             // Joining would make this write wait for the batch's commit.
             return Err(inline::would_wait("a group commit"));
         }
+        let _writing = Writing::new(self);
         let out = at_once(&mut conn, |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(busy_or)?;
             let out = f(&tx)?;
@@ -562,11 +596,15 @@ impl SqliteStore {
         // The WAL starts over at the first write after a pass that copied all of it with no commit
         // meanwhile. Writes go on during a pass, so pass again over what they added (fewer frames
         // each time), without holding the writer: inline writes never notice.
+        // (Writes of other processes are not seen here: their own checkpoints bound the WAL too.)
         let (mut out, mut caught_up) = (Ok((0, 0)), false);
         for _ in 0..=CATCH_UP_PASSES {
-            let before = self.commits.load(Ordering::Relaxed);
+            // No write under way when the pass starts, and none begun by its end: no frame was
+            // appended behind it (a commit counter would miss a write that began before).
+            let begun = self.writes_begun.load(Ordering::SeqCst);
+            let idle = self.writes_ended.load(Ordering::SeqCst) == begun;
             out = passive(&lock(checkpointer));
-            caught_up = matches!(out, Ok((log, copied)) if log == copied) && self.commits.load(Ordering::Relaxed) == before;
+            caught_up = idle && matches!(out, Ok((log, copied)) if log == copied) && self.writes_begun.load(Ordering::SeqCst) == begun;
             if out.is_err() || caught_up {
                 break;
             }
@@ -578,9 +616,20 @@ impl SqliteStore {
             self.holding.store(true, Ordering::SeqCst);
             #[cfg(test)]
             self.holds.fetch_add(1, Ordering::Relaxed);
-            let writer = lock(&self.writer);
-            out = passive(&lock(checkpointer));
-            drop(writer);
+            // Between writes, not inside a group commit's open transaction (its commit would add
+            // frames after this pass): wait for that batch's commit first.
+            for _ in 0..HOLD_ATTEMPTS {
+                let writer = lock(&self.writer);
+                if writer.is_autocommit() {
+                    out = passive(&lock(checkpointer));
+                    break;
+                }
+                let ticket = self.batch.lock().unwrap_or_else(|p| p.into_inner()).ticket.clone();
+                drop(writer);
+                if let Some(ticket) = ticket {
+                    let _ = ticket.wait();
+                }
+            }
             self.holding.store(false, Ordering::SeqCst);
         }
         self.checkpointing.store(false, Ordering::SeqCst);
@@ -1538,8 +1587,8 @@ mod tests {
             }
             let (started, start) = std::sync::mpsc::channel();
             let waiter = scope.spawn(move || {
-                started.send(()).expect("send");
                 let at = std::time::Instant::now();
+                started.send(()).expect("send");
                 store.wait_for_inline().expect("wait");
                 at.elapsed()
             });
@@ -1554,25 +1603,67 @@ mod tests {
         assert!(inline::without_waiting(|| store.wait_for_inline()).is_none());
     }
 
-    #[test]
-    fn a_checkpoint_catches_up_without_the_writer_so_the_wal_starts_over() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = SqliteStore::open(&dir.path().join("c.db").display().to_string()).expect("open");
-        // Inline writes (they never checkpoint themselves), then the host's maintenance.
-        for i in 0..CHECKPOINT_COMMITS {
-            store.create_user(&new_user(&format!("id{i}"), &format!("user{i}"))).expect("create");
+    /// A store whose WAL holds more than `WAL_HOLD_FRAMES` frames, written inline (inline writes
+    /// never checkpoint); with the number of users written.
+    fn store_past_the_wal_bound(dir: &std::path::Path) -> (SqliteStore, usize) {
+        let path = dir.join("c.db").display().to_string();
+        let store = SqliteStore::open(&path).expect("open");
+        let mut n = 0;
+        while std::fs::metadata(format!("{path}-wal")).map_or(0, |m| m.len()) < (WAL_HOLD_FRAMES as u64 + 200) * 4120 {
+            store.commits.store(0, Ordering::Relaxed); // no checkpoint falls due
+            inline::without_waiting(|| store.create_user(&new_user(&format!("id{n}"), &format!("user{n}")))).expect("free").expect("create");
+            n += 1;
         }
-        let frames = |store: &SqliteStore| -> i64 {
-            lock(store.checkpointer.as_ref().expect("a file database")).query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1)).expect("frames")
-        };
+        (store, n)
+    }
+
+    /// Frames in the WAL since it last started over (a PASSIVE checkpoint reports them).
+    fn wal_frames(store: &SqliteStore) -> i64 {
+        lock(store.checkpointer.as_ref().expect("a file database")).query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1)).expect("frames")
+    }
+
+    #[test]
+    fn a_checkpoint_with_no_write_meanwhile_catches_up_without_holding_the_writer() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (store, _) = store_past_the_wal_bound(dir.path());
         store.commits.store(CHECKPOINT_COMMITS, Ordering::Relaxed);
         store.run_maintenance().expect("a checkpoint");
-        // Nothing was written during its passes, so it caught up without holding the writer
-        // (the WAL is far below WAL_HOLD_FRAMES): the next write starts the WAL over.
-        assert!(inline::without_waiting(|| store.create_user(&new_user("next", "next"))).is_some());
-        let after = frames(&store);
-        assert!(after <= 8, "{after} frames in the WAL after a caught-up checkpoint: it did not start over");
+        // Nothing was written during its pass, so it caught up: no pass held the writer, although
+        // the WAL is past the bound, and the next write starts the WAL over.
         assert_eq!(store.holds.load(Ordering::Relaxed), 0, "the writer was held");
+        assert!(inline::without_waiting(|| store.create_user(&new_user("next", "next"))).is_some());
+        let after = wal_frames(&store);
+        assert!(after <= 8, "{after} frames in the WAL after a caught-up checkpoint: it did not start over");
+    }
+
+    #[test]
+    fn writes_that_never_pause_still_let_the_wal_start_over() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (store, n) = store_past_the_wal_bound(dir.path());
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let (store, stop) = (&store, &stop);
+            // Inline writes all along: the checkpoint's passes never catch up with them.
+            let writer = scope.spawn(move || {
+                let mut i = n;
+                while !stop.load(Ordering::SeqCst) {
+                    if let Some(created) = inline::without_waiting(|| store.create_user(&new_user(&format!("id{i}"), &format!("user{i}")))) {
+                        created.expect("create");
+                        i += 1;
+                    }
+                }
+            });
+            store.checkpoint().expect("a checkpoint");
+            stop.store(true, Ordering::SeqCst);
+            writer.join().expect("no panic");
+        });
+        assert!(store.holds.load(Ordering::Relaxed) <= 1);
+        // Caught up by luck or by its pass holding the writer: either way the WAL starts over at
+        // the first write after it (a checkpoint that never completes would leave > 4 000 frames).
+        // (The inline writer may have stopped at the checkpoint backlog: one more write.)
+        store.create_user(&new_user("last", "last")).expect("create");
+        let after = wal_frames(&store);
+        assert!(after < WAL_HOLD_FRAMES / 2, "{after} frames in the WAL: it did not start over");
     }
 
     fn new_user(id: &str, username: &str) -> NewUser {

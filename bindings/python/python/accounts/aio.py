@@ -40,6 +40,8 @@ async def _run_inline(owner: Any, operation: str, fn: Callable[..., T], *args: A
             loop.run_in_executor(None, _native._run_maintenance, owner)
         if done:
             return value
+        if done is None:
+            break  # it may not run here at all (PostgreSQL, a hook to run): no wait, no retry
         if attempt < _RETRIES:
             # Refused: wait there for the store to be free, then try here again. Running the call
             # on the executor at once would hold the writer there and refuse the next inline calls.
