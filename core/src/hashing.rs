@@ -245,6 +245,12 @@ impl Hasher {
 
     /// Records that a bcrypt hash of `cost` is stored (at startup from the store, at import, at a
     /// login that met one): password checks now last at least as long as one of those.
+    /// Whether logins take the bcrypt timing floor (bcrypt hashes are stored): then a login waits
+    /// about as long again with no permit held.
+    pub fn floor_active(&self) -> bool {
+        self.legacy_cost.load(Ordering::Relaxed) > 0
+    }
+
     pub fn note_legacy_cost(&self, cost: u32) {
         self.legacy_cost.fetch_max(cost, Ordering::Relaxed);
     }

@@ -144,6 +144,12 @@ impl AuthService for WebAuthnService {
     }
 }
 
+/// Threads per concurrent hash, while the login timing floor is on, for hosts that run `Hashing`
+/// calls on a pool of their own (`AccountsServer::hashing_threads`). With bcrypt hashes stored a
+/// login takes about as long as a bcrypt-10 verification (~60 ms), of which argon2id is ~15-20 ms
+/// of CPU: a thread hashes a quarter of the time.
+const HASHING_THREADS_PER_HASH: usize = 4;
+
 /// The server. `Send + Sync`: share it between threads with an `Arc`.
 pub struct AccountsServer {
     ctx: Context,
@@ -346,6 +352,20 @@ impl AccountsServer {
     /// operations gives it this many threads, so no thread waits for a hashing permit.
     pub fn max_concurrent_hashes(&self) -> usize {
         self.ctx.hasher().max_concurrent()
+    }
+
+    /// How many threads a host with a pool of its own should give the calls of class `Hashing`
+    /// (core/src/operations.rs) now: one per [`Self::max_concurrent_hashes`], four while the login
+    /// timing floor is on (bcrypt hashes stored: docs/security.md, "Timing").
+    /// More threads than hashes because such a call also waits holding no hashing permit — the
+    /// floor's wait, about as long as the hash again; a host callback — and a thread waiting there
+    /// must not keep the next login from hashing. Not more than one otherwise: on 2 cores, a third
+    /// thread for two hashes cost 20-25 % of login throughput, four per hash 10-15 % (argon2 is
+    /// memory-hard; more runnable threads preempt it). The permits, not the threads, bound the hashing memory and CPU. May grow
+    /// (an import brings bcrypt hashes): a host asks again before it queues a hashing call.
+    pub fn hashing_threads(&self) -> usize {
+        let per_hash = if self.ctx.hasher().floor_active() { HASHING_THREADS_PER_HASH } else { 1 };
+        self.max_concurrent_hashes().saturating_mul(per_hash)
     }
 
     /// Whether upkeep is due after calls ran inline (a SQLite WAL checkpoint: inline writes never

@@ -108,3 +108,15 @@ fn reruns_skip_and_bad_records_are_reported_without_stopping_the_rest() {
     }
     s.login_with_service("password", &json!({"user": "erin", "password": "pw-erin-123"}), &no_info()).unwrap();
 }
+
+#[test]
+fn hashing_threads_grow_while_imported_bcrypt_hashes_make_logins_wait() {
+    // One thread per concurrent hash; once bcrypt hashes are stored, a login also waits out the
+    // timing floor holding no permit, so a host's pool is asked for four per hash.
+    let s = with(json!({"services": {"password": {"maxConcurrentHashes": 2}}}), Callbacks::default());
+    assert_eq!(s.max_concurrent_hashes(), 2);
+    assert_eq!(s.hashing_threads(), 2);
+    let report = s.import_users(&[mongo_record("65b1", "imported", "imported@example.com", "old password")]).expect("import");
+    assert_eq!(report.imported, 1);
+    assert_eq!(s.hashing_threads(), 8);
+}

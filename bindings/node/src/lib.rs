@@ -129,8 +129,9 @@ fn to_json_text<T: serde::Serialize>(out: CoreResult<T>) -> CoreResult<String> {
 
 /// Operations of class `Hashing` in core's table (tens of ms each) run here instead of on the
 /// libuv pool, so a login burst never queues the fast operations (resumeSession, refreshTokens, ...)
-/// behind it. As many threads as the core lets hash at once (the largest `max_concurrent_hashes`
-/// of the servers created so far); further jobs wait in the queue, not on a thread.
+/// behind it. As many threads as core's `hashing_threads` for the servers created so far (the
+/// largest): more than the hashes core lets run at once, since a login also waits with no hashing
+/// permit held (the timing floor, I/O, callbacks); further jobs wait in the queue, not on a thread.
 type PoolJob = Box<dyn FnOnce() + Send>;
 
 struct HashingPool {
@@ -232,7 +233,13 @@ fn schedule<'e, T: serde::Serialize + 'static>(
                 None => Ok(Either::B(PromiseRaw::new(env.raw(), Retry::spawn(env, server.clone(), op, f, RETRIES - 1)?))),
             }
         }
-        _ => Ok(Either::B(run(env, op, f)?)),
+        _ => {
+            if op.class == Class::Hashing {
+                // Core's answer may have grown since (bcrypt hashes imported: the timing floor).
+                hashing_pool().grow(server.hashing_threads())?;
+            }
+            Ok(Either::B(run(env, op, f)?))
+        }
     }
 }
 
@@ -398,7 +405,7 @@ impl NativeServer {
             timeout: config.host_callback_timeout,
         });
         let inner = callbacks_for(&bridge, &callback_names).and_then(|cb| AccountsServer::new(config, cb)).map_err(|e| coded(&env, e))?;
-        hashing_pool().grow(inner.max_concurrent_hashes())?;
+        hashing_pool().grow(inner.hashing_threads())?;
         Ok(NativeServer { inner: Arc::new(inner), bridge })
     }
 

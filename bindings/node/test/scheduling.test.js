@@ -203,3 +203,34 @@ test('a pool call completes while every hashing thread is held by a createUser',
   assert.deepEqual(new Set(runs.filter(([op]) => op === 'createUser').map(([, place]) => place)), new Set(['hashing']))
   assert.deepEqual(new Set(runs.filter(([op]) => op === 'isSet').map(([, place]) => place)), new Set(['libuv']))
 })
+
+test('while bcrypt hashes are stored, a hashing call waiting with no permit held does not keep the next one from hashing', { timeout: 120_000 }, async (t) => {
+  // One hash at a time. Once an accounts-js user with a bcrypt hash is imported, logins take the
+  // timing floor (a wait with no permit held) and core's hashing_threads asks for more threads
+  // than hashes. Here a createUser held in validatePassword (before it hashes) stands for such a
+  // wait: the next createUser still runs. With one thread per hash it queued behind the callback.
+  let release
+  const gate = new Promise((resolve) => (release = resolve))
+  const s = new AccountsServer({
+    db: fileDb(t, 'scheduling-'),
+    tokenSecret: SECRET,
+    services: { ...FAST, password: { ...FAST.password, maxConcurrentHashes: 1 } },
+    hostCallbackTimeout: '10m',
+    validatePassword: async (password) => (password === 'held at the gate' ? gate.then(() => true) : true),
+  })
+  const imported = { _id: 'imported1', username: 'imported', services: { password: { bcrypt: '$2a$08$20hOMUj71c4HMsVeIUMp3ujuD.dGdmhuBOvmlzAuTQfPvH3yO.N5y' } } }
+  assert.deepEqual(await s.importUsers([imported]), { imported: 1, skipped: 0, failed: [] })
+  const password = s.getServices().password
+  const held = password.createUser({ username: 'held', password: 'held at the gate' })
+  let timer
+  const stuck = new Promise((resolve) => (timer = setTimeout(() => resolve('stuck'), 30_000)))
+  const free = await Promise.race([password.createUser({ username: 'free', password: 'a password' }), stuck])
+  clearTimeout(timer)
+  assert.notEqual(free, 'stuck', "the second createUser waited for the first one's callback")
+  assert.equal((await s.findUserById(free)).username, 'free')
+  release()
+  assert.equal((await s.findUserById(await held)).username, 'held')
+  // The imported user logs in with the password accounts-js hashed.
+  const login = await s.loginWithService('password', { user: { username: 'imported' }, password: 'an imported password' })
+  assert.equal(login.user.id, 'imported1')
+})
