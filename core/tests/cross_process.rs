@@ -18,6 +18,14 @@ fn server(url: &str) -> AccountsServer {
 }
 
 /// The peer half in another process: this test binary running `peer_process`.
+/// The databases two processes share in these tests: a SQLite file in `dir`, and PostgreSQL when
+/// the suite has one.
+fn shared_databases(dir: &tempfile::TempDir) -> Vec<String> {
+    let mut dbs = vec![format!("sqlite:{}", dir.path().join("shared.db").display())];
+    dbs.extend(pg_database());
+    dbs
+}
+
 fn peer_command(url: &str, vars: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args(["--exact", "peer_process", "--nocapture", "--test-threads=1"]).env("ACCOUNTS_PEER_DB", url);
@@ -99,9 +107,7 @@ fn sessions_and_refresh_lineage_are_shared_across_processes() {
 #[test]
 fn a_write_in_another_process_is_seen_by_the_next_call_here() {
     let dir = tempfile::tempdir().unwrap();
-    let mut dbs = vec![format!("sqlite:{}", dir.path().join("shared.db").display())];
-    dbs.extend(pg_database());
-    for url in dbs {
+    for url in shared_databases(&dir) {
         let a = server(&url);
         let cases = [
             ("logout", ErrorCode::InvalidSession),
@@ -145,9 +151,7 @@ fn wrong_login(s: &AccountsServer) -> ErrorCode {
 #[test]
 fn attempt_limits_hold_in_total_across_processes() {
     let dir = tempfile::tempdir().unwrap();
-    let mut dbs = vec![format!("sqlite:{}", dir.path().join("shared.db").display())];
-    dbs.extend(pg_database());
-    for url in dbs {
+    for url in shared_databases(&dir) {
         let a = server(&url);
         a.password().create_user(&json!({"username": "erin", "password": "erin's password"})).unwrap();
         // 5 wrong guesses per account + IP are allowed in total: 3 here, 2 in the other process,
