@@ -21,7 +21,12 @@ pub fn new_id() -> Result<String> {
 
 /// SHA-256 of `text`, hex encoded: how every token is stored.
 pub fn digest(text: &str) -> String {
-    hex::encode(Sha256::digest(text.as_bytes()))
+    // Into a buffer at once (`hex::encode` collects the digits one char at a time): a refresh takes two.
+    let mut out = vec![0u8; 64];
+    match hex::encode_to_slice(Sha256::digest(text.as_bytes()), &mut out) {
+        Ok(()) => String::from_utf8(out).unwrap_or_default(),
+        Err(_) => String::new(), // unreachable: 32 bytes are 64 digits
+    }
 }
 
 /// Constant-time equality of two strings.
@@ -138,6 +143,12 @@ impl Sealer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digest_is_lowercase_hex_sha256() {
+        assert_eq!(digest("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(digest(""), hex::encode(Sha256::digest(b"")));
+    }
 
     #[test]
     fn sealing_round_trips_and_rejects_other_keys() {

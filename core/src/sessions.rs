@@ -8,7 +8,7 @@ use crate::identifiers::{lookup_email, lookup_username};
 use crate::inline;
 use crate::secret::{ct_eq, digest, new_id};
 use crate::session_cache::{self, Resumed, Stamp};
-use crate::store::SessionRecord;
+use crate::store::{SessionChange, SessionRecord, SessionView};
 use crate::tokens::{AccessData, RefreshClaims, verification_failed};
 use crate::types::{ConnectionInfo, ImpersonationResult, ImpersonationTarget, LoginResult, Session, Tokens, User};
 use serde_json::{Value, json};
@@ -191,23 +191,23 @@ impl<'a> Sessions<'a> {
     /// A resume's checks against the database; with the token's expiry (ms).
     fn read_resumed(&self, access_token: &str, now: i64) -> Result<(Resumed, i64)> {
         let (data, expires_ms) = self.ctx.tokens().verify_access_until(access_token, now, true)?;
-        let session = if self.ctx.config().use_stateless_session { None } else { Some(self.valid_session_of(&data)?) };
-        let impersonator = session.as_ref().map_or(data.impersonator_user_id.as_deref(), |s| s.impersonator_user_id.as_deref());
-        self.check_impersonator(impersonator)?;
-        let user = self.active_user(&data.user_id)?;
-        Ok((Resumed { data, session, user }, expires_ms))
-    }
-
-    /// The stored, valid session a token's claims name, belonging to the token's user.
-    fn valid_session_of(&self, data: &AccessData) -> Result<Session> {
-        let rec = self.ctx.store().find_session(&data.session_id)?.ok_or_else(|| code(ErrorCode::SessionNotFound))?;
-        if !rec.session.valid {
+        if self.ctx.config().use_stateless_session {
+            self.check_impersonator(data.impersonator_user_id.as_deref())?;
+            let user = self.active_user(&data.user_id)?;
+            return Ok((Resumed { data, session: None, user }, expires_ms));
+        }
+        // The session and its users in one read (one transaction on SQLite).
+        let view = self.ctx.store().session_view(&data.session_id)?.ok_or_else(|| code(ErrorCode::SessionNotFound))?;
+        let SessionView { record, user, impersonator } = view;
+        if !record.session.valid {
             return Err(AccountsError::new(ErrorCode::InvalidSession, "Invalid Session"));
         }
-        if rec.session.user_id != data.user_id {
+        if record.session.user_id != data.user_id {
             return Err(verification_failed("token does not match its session"));
         }
-        Ok(rec.session)
+        check_impersonator_of(record.session.impersonator_user_id.as_deref(), impersonator.as_ref())?;
+        let user = active(user.as_ref())?.clone();
+        Ok((Resumed { data, session: Some(record.session), user }, expires_ms))
     }
 
     /// Rotates the refresh token of a session and signs a new access token (accounts-js `refreshTokens`).
@@ -248,35 +248,48 @@ impl<'a> Sessions<'a> {
 
     /// Step 2 of a refresh: moves the session's refresh token on (or, inside the grace window,
     /// re-derives the successor the winner of a race received); a reused token revokes the session.
+    /// The session and its users are read and the change is made in one step of the store
+    /// ([`crate::store::Store::change_session`]: one transaction on SQLite).
     fn rotate(&self, claims: &RefreshClaims, presented_token: &str, infos: &ConnectionInfo, now: i64, listeners: &Listeners) -> Result<Rotated> {
         let presented = digest(presented_token);
-        let store = self.ctx.store();
+        let infos = infos.sanitized();
         for _ in 0..ROTATION_ATTEMPTS {
-            let rec = store.find_session(&claims.sid)?.ok_or_else(|| code(ErrorCode::SessionNotFound))?;
-            if !rec.session.valid {
-                return Err(code(ErrorCode::InvalidSession));
-            }
-            let user = self.active_user(&rec.session.user_id)?;
-            self.check_impersonator(rec.session.impersonator_user_id.as_deref())?;
-            let tokens = self.ctx.tokens();
-            let refresh_token = if ct_eq(&presented, &rec.refresh_digest) {
-                let next = tokens.refresh_token(&user.id, &rec.session.id, rec.session.refresh_count + 1, now)?;
-                if !store.rotate_session(&rec.session.id, &rec.refresh_digest, &digest(&next), now, &infos.sanitized())? {
-                    continue; // another refresh rotated first: re-read and take the grace path
+            // `Err(record)`: an old refresh token came back; the session is revoked.
+            let mut decided: Option<std::result::Result<Rotated, SessionRecord>> = None;
+            let made = self.ctx.store().change_session(&claims.sid, &mut |view: &SessionView| {
+                let rec = &view.record;
+                if !rec.session.valid {
+                    return Err(code(ErrorCode::InvalidSession));
                 }
-                next
-            } else if self.in_grace(&rec, &presented, now) {
-                // Signatures are deterministic: the same claims under the key that signed it give
-                // the winner's token (a key rotation may have come in between: try each key).
-                let candidates = tokens.refresh_token_candidates(&user.id, &rec.session.id, rec.session.refresh_count, rec.rotated_at)?;
-                let Some(next) = candidates.into_iter().find(|t| ct_eq(&digest(t), &rec.refresh_digest)) else {
-                    return Err(self.revoke_reused(&rec, listeners));
-                };
-                next
-            } else {
-                return Err(self.revoke_reused(&rec, listeners));
-            };
-            return Ok(Rotated { record: rec, user, refresh_token });
+                let user = active(view.user.as_ref())?;
+                check_impersonator_of(rec.session.impersonator_user_id.as_deref(), view.impersonator.as_ref())?;
+                let tokens = self.ctx.tokens();
+                let rotated = |refresh_token| Rotated { record: rec.clone(), user: user.clone(), refresh_token };
+                if ct_eq(&presented, &rec.refresh_digest) {
+                    let next = tokens.refresh_token(&user.id, &rec.session.id, rec.session.refresh_count + 1, now)?;
+                    let new_digest = digest(&next);
+                    decided = Some(Ok(rotated(next)));
+                    return Ok(SessionChange::Rotate { new_digest, now, info: infos.clone() });
+                }
+                if self.in_grace(rec, &presented, now) {
+                    // Signatures are deterministic: the same claims under the key that signed it give
+                    // the winner's token (a key rotation may have come in between: try each key).
+                    let candidates = tokens.refresh_token_candidates(&user.id, &rec.session.id, rec.session.refresh_count, rec.rotated_at)?;
+                    if let Some(next) = candidates.into_iter().find(|t| ct_eq(&digest(t), &rec.refresh_digest)) {
+                        decided = Some(Ok(rotated(next)));
+                        return Ok(SessionChange::Keep);
+                    }
+                }
+                decided = Some(Err(rec.clone()));
+                Ok(SessionChange::Invalidate { now: self.ctx.now() })
+            })?;
+            match (made, decided) {
+                (None, _) => return Err(code(ErrorCode::SessionNotFound)),
+                (Some(true), Some(Ok(rotated))) => return Ok(rotated),
+                (Some(true), Some(Err(revoked))) => return Err(self.reused(&revoked, listeners)),
+                // Another refresh rotated first: read again and take the grace path.
+                _ => continue,
+            }
         }
         Err(AccountsError::new(ErrorCode::StorageError, "refresh kept losing rotation races; try again"))
     }
@@ -298,10 +311,7 @@ impl<'a> Sessions<'a> {
     /// all of the impersonator's sessions ends it too: the store revokes it with them).
     fn check_impersonator(&self, impersonator: Option<&str>) -> Result<()> {
         let Some(id) = impersonator else { return Ok(()) };
-        match self.ctx.store().find_user_by_id(id)? {
-            Some(u) if !u.deactivated => Ok(()),
-            _ => Err(AccountsError::new(ErrorCode::InvalidSession, "the impersonator is no longer active")),
-        }
+        check_impersonator_of(Some(id), self.ctx.store().find_user_by_id(id)?.as_ref())
     }
 
     fn in_grace(&self, rec: &SessionRecord, presented: &str, now: i64) -> bool {
@@ -309,11 +319,8 @@ impl<'a> Sessions<'a> {
         grace_ms > 0 && rec.prev_refresh_digest.as_deref().is_some_and(|prev| ct_eq(presented, prev)) && now - rec.rotated_at <= grace_ms
     }
 
-    /// Revokes a session whose old refresh token came back, and says so.
-    fn revoke_reused(&self, rec: &SessionRecord, listeners: &Listeners) -> AccountsError {
-        if let Err(e) = self.ctx.store().invalidate_session(&rec.session.id, self.ctx.now()) {
-            return e;
-        }
+    /// What a refresh with an old refresh token gets once its session is revoked; listeners hear of it.
+    fn reused(&self, rec: &SessionRecord, listeners: &Listeners) -> AccountsError {
         let _ = listeners.emit(events::REFRESH_TOKEN_REUSED, || json!({ "userId": rec.session.user_id, "sessionId": rec.session.id }));
         AccountsError::new(ErrorCode::RefreshTokenReused, "refresh token reused; the session has been revoked")
             .with_details(json!({ "sessionId": rec.session.id }))
@@ -431,6 +438,24 @@ impl<'a> Sessions<'a> {
             Some(_) => Ok(false),
             None => Err(code(ErrorCode::SessionNotFound)),
         }
+    }
+}
+
+/// The user a session names, if it is still there and active.
+fn active(user: Option<&User>) -> Result<&User> {
+    match user {
+        None => Err(code(ErrorCode::UserNotFound)),
+        Some(u) if u.deactivated => Err(code(ErrorCode::UserDeactivated)),
+        Some(u) => Ok(u),
+    }
+}
+
+/// A session naming impersonator `id` (if any) lives only while `found`, that user, is active.
+fn check_impersonator_of(id: Option<&str>, found: Option<&User>) -> Result<()> {
+    match (id, found) {
+        (None, _) => Ok(()),
+        (Some(_), Some(u)) if !u.deactivated => Ok(()),
+        (Some(_), _) => Err(AccountsError::new(ErrorCode::InvalidSession, "the impersonator is no longer active")),
     }
 }
 

@@ -379,29 +379,82 @@ pub fn verify_access_token(token: &str, options: &VerifyOptions) -> Result<Map<S
 
 /// `typ`, `exp` and, when given, `iss` and `aud` of a verified token's claims.
 fn check_claims(claims: &Map<String, Value>, typ: &str, now_ms: i64, check_exp: bool, issuer: Option<&str>, audience: Option<&str>) -> Result<()> {
-    if claims.get("typ").and_then(Value::as_str) != Some(typ) {
-        return Err(verification_failed(format!("not an {typ} token")));
-    }
-    let exp = claims.get("exp").and_then(Value::as_i64).ok_or_else(|| verification_failed("no exp"))?;
-    if check_exp && exp * 1000 <= now_ms {
-        return Err(verification_failed("expired"));
-    }
-    if let Some(iss) = issuer
-        && claims.get("iss").and_then(Value::as_str) != Some(iss)
-    {
-        return Err(verification_failed("wrong issuer"));
-    }
-    if let Some(aud) = audience {
-        let ok = match claims.get("aud") {
-            Some(Value::String(a)) => a == aud,
-            Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(aud)),
-            _ => false,
-        };
-        if !ok {
-            return Err(verification_failed("wrong audience"));
+    let common = Common { typ: claims.get("typ"), exp: claims.get("exp"), iss: claims.get("iss"), aud: claims.get("aud") };
+    common.check(typ, now_ms, check_exp, issuer, audience)
+}
+
+/// The registered claims every token of ours is checked on, as they came.
+struct Common<'a> {
+    typ: Option<&'a Value>,
+    exp: Option<&'a Value>,
+    iss: Option<&'a Value>,
+    aud: Option<&'a Value>,
+}
+
+/// An access token's claims as the server reads them: what it checks and `data`; any other
+/// claim (`createJwtPayload`'s) is skipped unparsed.
+#[derive(Deserialize)]
+struct AccessClaims {
+    #[serde(default)]
+    typ: Option<Value>,
+    #[serde(default)]
+    exp: Option<Value>,
+    #[serde(default)]
+    iss: Option<Value>,
+    #[serde(default)]
+    aud: Option<Value>,
+    /// Malformed, it fails the decoding (`TokenVerificationFailed` as any bad claim).
+    #[serde(default)]
+    data: Option<AccessData>,
+}
+
+/// A refresh token's claims as they came, before they are checked.
+#[derive(Deserialize)]
+struct RawRefreshClaims {
+    #[serde(default)]
+    typ: Option<Value>,
+    #[serde(default)]
+    exp: Option<Value>,
+    #[serde(default)]
+    iss: Option<Value>,
+    #[serde(default)]
+    aud: Option<Value>,
+    #[serde(default)]
+    sub: Option<Value>,
+    #[serde(default)]
+    sid: Option<Value>,
+    #[serde(default)]
+    ctr: Option<Value>,
+    #[serde(default)]
+    iat: Option<Value>,
+}
+
+impl Common<'_> {
+    fn check(&self, typ: &str, now_ms: i64, check_exp: bool, issuer: Option<&str>, audience: Option<&str>) -> Result<()> {
+        if self.typ.and_then(Value::as_str) != Some(typ) {
+            return Err(verification_failed(format!("not an {typ} token")));
         }
+        let exp = self.exp.and_then(Value::as_i64).ok_or_else(|| verification_failed("no exp"))?;
+        if check_exp && exp.saturating_mul(1000) <= now_ms {
+            return Err(verification_failed("expired"));
+        }
+        if let Some(iss) = issuer
+            && self.iss.and_then(Value::as_str) != Some(iss)
+        {
+            return Err(verification_failed("wrong issuer"));
+        }
+        if let Some(aud) = audience {
+            let ok = match self.aud {
+                Some(Value::String(a)) => a == aud,
+                Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(aud)),
+                _ => false,
+            };
+            if !ok {
+                return Err(verification_failed("wrong audience"));
+            }
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 impl TokenManager {
@@ -512,7 +565,7 @@ impl TokenManager {
 
     /// The claims of a token signed by a key of the ring: the key its `kid` names (or, without a
     /// `kid`, a key of its header's algorithm), with that key's algorithm only.
-    fn decode(&self, token: &str) -> Result<Map<String, Value>> {
+    fn decode<T: serde::de::DeserializeOwned>(&self, token: &str) -> Result<T> {
         let header = jsonwebtoken::decode_header(token).map_err(verification_failed)?;
         let ring = self.ring();
         let mut candidates = ring.keys.iter().filter(|k| match &header.kid {
@@ -521,16 +574,12 @@ impl TokenManager {
         });
         let mut last = verification_failed("no key of the ring signed this token");
         for key in &mut candidates {
-            match jsonwebtoken::decode::<Map<String, Value>>(token, &key.decoding, &key.validation) {
+            match jsonwebtoken::decode::<T>(token, &key.decoding, &key.validation) {
                 Ok(data) => return Ok(data.claims),
                 Err(e) => last = verification_failed(e),
             }
         }
         Err(last)
-    }
-
-    fn check_common(&self, claims: &Map<String, Value>, typ: &str, now_ms: i64, check_exp: bool) -> Result<()> {
-        check_claims(claims, typ, now_ms, check_exp, self.issuer.as_deref(), self.audience.as_deref())
     }
 
     /// Verifies an access token and returns its `data` claim and full claims.
@@ -550,11 +599,12 @@ impl TokenManager {
         if token.is_empty() {
             return Err(AccountsError::new(ErrorCode::InvalidToken, "An accessToken is required"));
         }
-        let mut claims = self.decode(token)?;
-        self.check_common(&claims, ACCESS, now_ms, check_exp)?;
-        let expires_ms = claims.get("exp").and_then(Value::as_i64).unwrap_or(0).saturating_mul(1000);
-        let data = claims.remove("data").ok_or_else(|| verification_failed("no data claim"))?;
-        let data = serde_json::from_value(data).map_err(|_| verification_failed("malformed data claim"))?;
+        // Straight into the claims it checks: no map of every claim (bench/RESULTS.md, run 9).
+        let claims: AccessClaims = self.decode(token)?;
+        let common = Common { typ: claims.typ.as_ref(), exp: claims.exp.as_ref(), iss: claims.iss.as_ref(), aud: claims.aud.as_ref() };
+        common.check(ACCESS, now_ms, check_exp, self.issuer.as_deref(), self.audience.as_deref())?;
+        let expires_ms = claims.exp.as_ref().and_then(Value::as_i64).unwrap_or(0).saturating_mul(1000);
+        let data = claims.data.ok_or_else(|| verification_failed("no data claim"))?;
         Ok((data, expires_ms))
     }
 
@@ -566,8 +616,28 @@ impl TokenManager {
         if token.is_empty() {
             return Err(AccountsError::code(ErrorCode::InvalidTokens));
         }
-        let claims = self.decode(token)?;
-        self.check_common(&claims, REFRESH, now_ms, true)?;
-        serde_json::from_value(Value::Object(claims)).map_err(|_| verification_failed("malformed refresh claims"))
+        let raw: RawRefreshClaims = self.decode(token)?;
+        let common = Common { typ: raw.typ.as_ref(), exp: raw.exp.as_ref(), iss: raw.iss.as_ref(), aud: raw.aud.as_ref() };
+        common.check(REFRESH, now_ms, true, self.issuer.as_deref(), self.audience.as_deref())?;
+        let malformed = || verification_failed("malformed refresh claims");
+        let text = |v: Option<Value>| match v {
+            Some(Value::String(s)) => Ok(s),
+            _ => Err(malformed()),
+        };
+        let optional_text = |v: Option<Value>| match v {
+            None | Some(Value::Null) => Ok(None),
+            v => text(v).map(Some),
+        };
+        let int = |v: Option<&Value>| v.and_then(Value::as_i64).ok_or_else(malformed);
+        Ok(RefreshClaims {
+            ctr: int(raw.ctr.as_ref())?,
+            iat: int(raw.iat.as_ref())?,
+            exp: int(raw.exp.as_ref())?,
+            sub: text(raw.sub)?,
+            sid: text(raw.sid)?,
+            typ: text(raw.typ)?,
+            iss: optional_text(raw.iss)?,
+            aud: optional_text(raw.aud)?,
+        })
     }
 }

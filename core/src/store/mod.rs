@@ -63,6 +63,14 @@ macro_rules! forward_store {
                 let $name = "invalidate_session";
                 $inner.invalidate_session(id, now)
             }
+            fn session_view(&$s, id: &str) -> Result<Option<$crate::store::SessionView>> {
+                let $name = "session_view";
+                $inner.session_view(id)
+            }
+            fn change_session(&$s, id: &str, decide: &mut dyn FnMut(&$crate::store::SessionView) -> Result<$crate::store::SessionChange>) -> Result<Option<bool>> {
+                let $name = "change_session";
+                $inner.change_session(id, decide)
+            }
             fn invalidate_all_sessions(&$s, user_id: &str, except: &[String], now: i64) -> Result<u64> {
                 let $name = "invalidate_all_sessions";
                 $inner.invalidate_all_sessions(user_id, except, now)
@@ -253,6 +261,38 @@ pub struct SessionRecord {
     pub prev_refresh_digest: Option<String>,
     /// When the refresh token was last issued (ms); the successor's `iat` derives from it.
     pub rotated_at: i64,
+}
+
+/// A session with the users it names ([`Store::session_view`]).
+#[derive(Debug, Clone)]
+pub struct SessionView {
+    /// The session row.
+    pub record: SessionRecord,
+    /// Its user (`None`: deleted meanwhile).
+    pub user: Option<User>,
+    /// The impersonator it names, if any (`None` also when that user is gone).
+    pub impersonator: Option<User>,
+}
+
+/// What [`Store::change_session`] is asked to make of the session it read.
+#[derive(Debug, Clone)]
+pub enum SessionChange {
+    /// Nothing.
+    Keep,
+    /// Rotate the refresh token: from the digest read to `new_digest` (as [`Store::rotate_session`]).
+    Rotate {
+        /// SHA-256 (hex) of the new refresh token.
+        new_digest: String,
+        /// When (ms).
+        now: i64,
+        /// Where the refresh came from.
+        info: ConnectionInfo,
+    },
+    /// End the session (as [`Store::invalidate_session`]).
+    Invalidate {
+        /// When (ms).
+        now: i64,
+    },
 }
 
 /// A one-time token row (verification, reset, enrollment, magic link): only its digest is stored.
@@ -525,6 +565,41 @@ pub trait Store: Send + Sync {
     fn rotate_session(&self, id: &str, expected_digest: &str, new_digest: &str, now: i64, info: &ConnectionInfo) -> Result<bool>;
     /// Marks one session invalid; returns whether it was valid before.
     fn invalidate_session(&self, id: &str, now: i64) -> Result<bool>;
+    /// The session `id` with the users it names, read together: one read transaction where the
+    /// store can (SQLite), so a resume that misses the cache reads once (docs/architecture.md,
+    /// "Per-request calls").
+    ///
+    /// # Errors
+    /// `StorageError`.
+    fn session_view(&self, id: &str) -> Result<Option<SessionView>> {
+        let Some(record) = self.find_session(id)? else { return Ok(None) };
+        let user = self.find_user_by_id(&record.session.user_id)?;
+        let impersonator = match &record.session.impersonator_user_id {
+            Some(by) => self.find_user_by_id(by)?,
+            None => None,
+        };
+        Ok(Some(SessionView { record, user, impersonator }))
+    }
+    /// Reads the session `id` with its users ([`Store::session_view`]), lets `decide` choose a
+    /// change from what it read, and makes it. `None` when there is no such session; otherwise
+    /// whether the change was made: a rotation is a compare-and-swap on the digest `decide` saw,
+    /// which a concurrent rotation can win between the read and the write (read again then). A
+    /// store that can (SQLite) reads and writes in one write transaction, where nothing can come
+    /// in between; `decide`'s error leaves everything unchanged.
+    ///
+    /// # Errors
+    /// `decide`'s error, `StorageError`.
+    fn change_session(&self, id: &str, decide: &mut dyn FnMut(&SessionView) -> Result<SessionChange>) -> Result<Option<bool>> {
+        let Some(view) = self.session_view(id)? else { return Ok(None) };
+        Ok(Some(match decide(&view)? {
+            SessionChange::Keep => true,
+            SessionChange::Rotate { new_digest, now, info } => self.rotate_session(id, &view.record.refresh_digest, &new_digest, now, &info)?,
+            SessionChange::Invalidate { now } => {
+                self.invalidate_session(id, now)?;
+                true
+            }
+        }))
+    }
     /// Marks every valid session of a user invalid except `except`, and every session in which
     /// the user impersonates someone; returns how many.
     fn invalidate_all_sessions(&self, user_id: &str, except: &[String], now: i64) -> Result<u64>;

@@ -7,7 +7,7 @@
 use super::group_commit::{Batch, MAX_BATCH, Outcome, Ticket};
 use super::{
     AttemptCount, MAX_PENDING_FLOWS_PER_CLIENT, MAX_PENDING_FLOWS_WITHOUT_ADDRESS, NewUser, OAuthFlow, PasskeyRecord, SealedColumn, SealedValue,
-    SessionRecord, Store, TokenRecord, TokenScope, Unlinked, WebAuthnChallenge, Writes,
+    SessionChange, SessionRecord, SessionView, Store, TokenRecord, TokenScope, Unlinked, WebAuthnChallenge, Writes,
 };
 use crate::error::{AccountsError, ErrorCode, Result};
 use crate::identifiers::{email_key, lookalikes};
@@ -701,6 +701,53 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
 const SESSION_COLUMNS: &str = "id, user_id, valid, ip, user_agent, impersonator_user_id, refresh_counter, \
                                created_at, updated_at, refresh_digest, prev_refresh_digest, rotated_at";
 
+/// The session `id` with the users it names, read on `c` (in the caller's transaction).
+fn session_view_on(c: &Connection, id: &str) -> rusqlite::Result<Option<SessionView>> {
+    let Some(record) =
+        c.prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"))?.query_row([id], session_from_row).optional()?
+    else {
+        return Ok(None);
+    };
+    let mut users = c.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = ?1"))?;
+    let user = users.query_row([&record.session.user_id], user_from_row).optional()?;
+    let impersonator = match &record.session.impersonator_user_id {
+        Some(by) => users.query_row([by], user_from_row).optional()?,
+        None => None,
+    };
+    Ok(Some(SessionView { record, user, impersonator }))
+}
+
+/// Runs `f` in a read transaction of its own on `c`: one snapshot and one round of SQLite's locks
+/// for several statements (each statement alone would take and drop them).
+fn in_read_transaction<T>(c: &Connection, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    c.prepare_cached("BEGIN")?.execute([])?;
+    let out = f(c);
+    let ended = c.prepare_cached("COMMIT").and_then(|mut s| s.execute([]));
+    if ended.is_err() && !c.is_autocommit() {
+        let _ = c.execute_batch("ROLLBACK");
+    }
+    let out = out?;
+    ended?;
+    Ok(out)
+}
+
+fn rotate_on(c: &Connection, id: &str, expected: &str, new_digest: &str, now: i64, info: &ConnectionInfo) -> rusqlite::Result<bool> {
+    let n = c
+        .prepare_cached(
+            "UPDATE sessions SET prev_refresh_digest = refresh_digest, refresh_digest = ?3, \
+             refresh_counter = refresh_counter + 1, rotated_at = ?4, updated_at = ?4, \
+             ip = COALESCE(?5, ip), user_agent = COALESCE(?6, user_agent) \
+             WHERE id = ?1 AND valid = 1 AND refresh_digest = ?2",
+        )?
+        .execute(params![id, expected, new_digest, now, info.ip, info.user_agent])?;
+    Ok(n == 1)
+}
+
+fn invalidate_on(c: &Connection, id: &str, now: i64) -> rusqlite::Result<bool> {
+    let n = c.prepare_cached("UPDATE sessions SET valid = 0, updated_at = ?2 WHERE id = ?1 AND valid = 1")?.execute(params![id, now])?;
+    Ok(n == 1)
+}
+
 fn session_from_row(row: &Row<'_>) -> rusqlite::Result<SessionRecord> {
     Ok(SessionRecord {
         session: Session {
@@ -1169,23 +1216,31 @@ impl Store for SqliteStore {
     }
 
     fn rotate_session(&self, id: &str, expected: &str, new_digest: &str, now: i64, info: &ConnectionInfo) -> Result<bool> {
-        self.write(|tx| {
-            let n = tx
-                .prepare_cached(
-                    "UPDATE sessions SET prev_refresh_digest = refresh_digest, refresh_digest = ?3, \
-                     refresh_counter = refresh_counter + 1, rotated_at = ?4, updated_at = ?4, \
-                     ip = COALESCE(?5, ip), user_agent = COALESCE(?6, user_agent) \
-                     WHERE id = ?1 AND valid = 1 AND refresh_digest = ?2",
-                )?
-                .execute(params![id, expected, new_digest, now, info.ip, info.user_agent])?;
-            Ok(n == 1)
-        })
+        self.write(|tx| Ok(rotate_on(tx, id, expected, new_digest, now, info)?))
     }
 
     fn invalidate_session(&self, id: &str, now: i64) -> Result<bool> {
+        self.write(|tx| Ok(invalidate_on(tx, id, now)?))
+    }
+
+    fn session_view(&self, id: &str) -> Result<Option<SessionView>> {
+        self.read(|c| in_read_transaction(c, |c| session_view_on(c, id)))
+    }
+
+    fn change_session(&self, id: &str, decide: &mut dyn FnMut(&SessionView) -> Result<SessionChange>) -> Result<Option<bool>> {
+        // Read, decide and write in one write transaction on the writer: nothing comes in between,
+        // and the writer's page cache is warm (a reader's is dropped after every commit it did not
+        // make): a refresh is one transaction instead of three (docs/architecture.md, "Per-request calls").
         self.write(|tx| {
-            let n = tx.prepare_cached("UPDATE sessions SET valid = 0, updated_at = ?2 WHERE id = ?1 AND valid = 1")?.execute(params![id, now])?;
-            Ok(n == 1)
+            let Some(view) = session_view_on(tx, id)? else { return Ok(None) };
+            Ok(Some(match decide(&view)? {
+                SessionChange::Keep => true,
+                SessionChange::Rotate { new_digest, now, info } => rotate_on(tx, id, &view.record.refresh_digest, &new_digest, now, &info)?,
+                SessionChange::Invalidate { now } => {
+                    invalidate_on(tx, id, now)?;
+                    true
+                }
+            }))
         })
     }
 
