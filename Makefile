@@ -30,7 +30,8 @@ test: lint
 
 ## ---- Rust ----
 test-rust: codegen-check
-	# fault-injection only adds the failing store the atomicity test needs (core/tests/atomic_flows.rs)
+	# fault-injection only adds the failing store the atomicity test needs (core/tests/atomic_flows.rs),
+	# also used to count store steps (core/tests/session_cache.rs)
 	cargo test -p accounts-core -p accounts-ffi -p accounts-codegen --features accounts-core/fault-injection
 
 ## ---- Distribution (docs/distribution.md) ----

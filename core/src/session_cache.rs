@@ -9,8 +9,9 @@
 //! any other write) makes every entry stale for the next call. A key-ring change does too.
 //!
 //! Entries are keyed by the SHA-256 of the token (no token is kept), hold what a successful resume
-//! read, and expire with the token. Failures are never cached. Stores without a change counter
-//! (PostgreSQL) cache nothing.
+//! read, and expire with the token. Failures are never cached. The counter is SQLite's
+//! `data_version` (store/sqlite.rs) or PostgreSQL's current snapshot, one read shared by the
+//! concurrent calls of a process (store/postgres_fence.rs); a store without one caches nothing.
 //!
 //! The cache is bounded by bytes, not only by entries: each entry's size is estimated when it is
 //! put (the user's and session's JSON size), a user above [`MAX_ENTRY_BYTES`] is never cached, and

@@ -216,6 +216,7 @@ pub mod faults;
 mod group_commit;
 mod per_process;
 pub mod postgres;
+mod postgres_fence;
 mod postgres_pool;
 mod postgres_tls;
 pub mod sqlite;
@@ -484,11 +485,19 @@ pub fn transaction<T>(store: &dyn Store, mut work: impl FnMut(&mut dyn Writes) -
     out.ok_or_else(|| crate::error::AccountsError::new(crate::error::ErrorCode::InternalError, "transaction ran no work"))
 }
 
+/// Where each store's change counter ([`Store::change_counter`]) starts: far apart, so two stores
+/// (one reopened after a fork) never give the same number.
+pub(crate) fn counter_base() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NEXT.fetch_add(1 << 40, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// What the server needs from a database. Implementations must be safe to share between threads.
 pub trait Store: Send + Sync {
     /// A number that changes whenever anything in the database may have changed, in this process
-    /// or any other, read now (a cheap check, run on every call that uses a cache: docs/reliability.md,
-    /// "Caches and other processes"). Two equal answers mean nothing was committed in between. It
+    /// or any other, read now: by a read begun after this call began, which concurrent calls may
+    /// share (a cheap check, run on every call that uses a cache: docs/reliability.md, "Caches and
+    /// other processes"). Two equal answers mean nothing was committed in between. It
     /// never repeats across store instances (a store reopened after `fork()` starts elsewhere).
     /// `None` when the store cannot tell: nothing is cached then.
     ///

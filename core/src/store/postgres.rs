@@ -5,6 +5,7 @@
 //! processes is one statement (compare-and-swap `UPDATE ... WHERE`, `DELETE ... RETURNING`) or a
 //! transaction, and uniqueness is enforced by the database.
 
+use super::postgres_fence::Fence;
 use super::postgres_pool::{Conn, Db, Pool};
 use super::postgres_tls::connector;
 use super::{
@@ -16,6 +17,7 @@ use crate::identifiers::{email_key, lookalikes};
 use crate::types::{ConnectionInfo, EmailRecord, LinkedAccount, PurgeReport, Session, User, profile_fields};
 use postgres::error::SqlState;
 use postgres::{GenericClient, Row};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Versioned migrations; index + 1 is the version recorded in `accounts_schema`.
 const MIGRATIONS: &[&str] = &[
@@ -166,9 +168,24 @@ const ADDRESS_KEYS_VERSION: usize = 5;
 /// Key of the advisory lock that serialises migrations across processes ("accounts" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6163_636f_756e_7473;
 
+/// The snapshot read behind the change counter (store/postgres_fence.rs).
+const FENCE_SQL: &str = "SELECT pg_current_snapshot()::text";
+
 /// The PostgreSQL store: a pool of connections (docs/architecture.md, "Storage").
 pub struct PostgresStore {
     pool: Pool,
+    /// The change counter (store/postgres_fence.rs).
+    fence: Fence,
+    /// Whether the server's snapshots vouch for its commits: PostgreSQL 13 or later itself, not a
+    /// server that only speaks its protocol (CockroachDB, YugabyteDB), where nothing is cached.
+    fence_works: AtomicBool,
+}
+
+/// Whether a server whose `version()` is `version` is PostgreSQL itself, whose snapshots change
+/// with every commit (store/postgres_fence.rs). YugabyteDB says `PostgreSQL 11.2-YB-...`, but its
+/// tables commit outside PostgreSQL's transaction ids; CockroachDB says `CockroachDB ...`.
+fn snapshots_vouch_for_commits(version: &str) -> bool {
+    version.starts_with("PostgreSQL ") && !version.contains("-YB-")
 }
 
 impl From<postgres::Error> for AccountsError {
@@ -235,8 +252,9 @@ impl PostgresStore {
         let pool = Pool::new(config, connector()?, pool_size);
         let mut first = pool.connect()?;
         migrate(&mut first)?;
+        let version: String = first.query_one("SELECT version()", &[])?.get(0);
         pool.adopt(first);
-        Ok(PostgresStore { pool })
+        Ok(PostgresStore { pool, fence: Fence::new(super::counter_base()), fence_works: AtomicBool::new(snapshots_vouch_for_commits(&version)) })
     }
 
     fn conn(&self) -> Result<Conn<'_>> {
@@ -589,6 +607,25 @@ fn linked_account_from_row(row: &Row) -> LinkedAccount {
 }
 
 impl Store for PostgresStore {
+    fn change_counter(&self) -> Result<Option<u64>> {
+        if !self.fence_works.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        // One round trip (a statement prepared on the connection), shared by the calls that ask
+        // at once; only a snapshot read after this call began serves it (store/postgres_fence.rs).
+        let counter = self.fence.run(|| {
+            let row = self.conn()?.db().query_one(FENCE_SQL, &[]).map_err(|e| {
+                if e.code() == Some(&SqlState::UNDEFINED_FUNCTION) {
+                    // Before PostgreSQL 13: no cache, as before the fence existed.
+                    self.fence_works.store(false, Ordering::Relaxed);
+                }
+                AccountsError::from(e)
+            })?;
+            Ok(row.get::<_, String>(0))
+        })?;
+        Ok(Some(counter))
+    }
+
     fn atomically(&self, work: &mut dyn FnMut(&mut dyn Writes) -> Result<()>) -> Result<()> {
         self.tx(|tx| work(&mut PgWrites { c: tx }))
     }

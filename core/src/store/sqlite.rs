@@ -261,10 +261,6 @@ pub struct SqliteStore {
     holds: AtomicUsize,
 }
 
-/// Where each store's change counter starts: far apart, so two stores (one reopened after a fork)
-/// never give the same number.
-static NEXT_COUNTER_BASE: AtomicU64 = AtomicU64::new(0);
-
 /// Runs one write of a batch: the first write of a transaction as it is (on failure the caller
 /// rolls the whole transaction back), any later one inside a savepoint of its own.
 fn run_in_batch<T>(conn: &Connection, first: bool, f: impl FnOnce(&Connection) -> Result<T>) -> Outcome<T> {
@@ -432,7 +428,7 @@ impl SqliteStore {
             writes_begun: AtomicU64::new(0),
             writes_ended: AtomicU64::new(0),
             batch: Mutex::new(Batch::default()),
-            changes: AtomicU64::new(NEXT_COUNTER_BASE.fetch_add(1 << 40, Ordering::Relaxed)),
+            changes: AtomicU64::new(super::counter_base()),
             seen_versions: (0..=READERS).map(|_| AtomicI64::new(i64::MIN)).collect(),
             #[cfg(test)]
             total_commits: AtomicUsize::new(0),
