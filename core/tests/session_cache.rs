@@ -54,7 +54,7 @@ fn a_cached_resume_asks_only_the_change_counter(url: &str, first_hit: impl Fn(us
     let (id, _, token) = logged_in(&s, "ann");
     let (first, user) = resume_steps(&s, &plan, &token);
     assert_eq!(user.unwrap().id, id);
-    assert!(first >= 3, "{url}: the first resume reads the session and the user ({first} steps)");
+    assert!(first >= 2, "{url}: the first resume also reads the session and its users ({first} steps)");
     let n = resumes_until_cached(&s, &plan, &token);
     assert!(first_hit(n), "{url}: served from the cache at resume {n} after the first");
     for _ in 0..3 {

@@ -443,6 +443,11 @@ impl SqliteStore {
 
     /// A read on one connection; `f` also gets the connection's index in `seen_versions`.
     fn read_on<T>(&self, f: impl FnOnce(&Connection, usize) -> rusqlite::Result<T>) -> Result<T> {
+        self.read_on_from(self.next_reader.fetch_add(1, Ordering::Relaxed), f)
+    }
+
+    /// A read on the first free connection from reader `start` on (round the pool).
+    fn read_on_from<T>(&self, start: usize, f: impl FnOnce(&Connection, usize) -> rusqlite::Result<T>) -> Result<T> {
         if inline::no_wait() {
             return self.read_now(f);
         }
@@ -452,7 +457,6 @@ impl SqliteStore {
             let _under_way = Decrement(&self.pool_writes);
             return Ok(f(&lock(&self.writer), READERS)?);
         }
-        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
         for i in 0..self.readers.len() {
             let at = (start + i) % self.readers.len();
             if let Some(conn) = try_lock(&self.readers[at]) {
@@ -1196,7 +1200,9 @@ impl Store for SqliteStore {
         // `data_version` changes on a connection when another connection (here or in another
         // process) has committed since that connection last asked; this process's own commits are
         // also counted by `note_commit`. A change seen bumps the counter before it is returned.
-        self.read_on(|c, at| {
+        // Asked on the first free reader, not the next in turn: a reader that has not asked since
+        // a commit reports it once, so asking on each in turn would cost cache misses.
+        self.read_on_from(0, |c, at| {
             let version: i64 = c.prepare_cached("PRAGMA data_version")?.query_row([], |r| r.get(0))?;
             if self.seen_versions[at].swap(version, Ordering::SeqCst) != version {
                 self.changes.fetch_add(1, Ordering::SeqCst);
