@@ -226,9 +226,12 @@ impl<'a> Sessions<'a> {
             let claims = self.verified_pair(access_token, refresh_token, now)?;
             let rotated = self.rotate(&claims, refresh_token, infos, now, listeners)?;
             let result = self.signed(rotated, now)?;
-            let payload = json!({
-                "sessionId": result.session_id, "tokens": result.tokens, "user": result.user, "infos": connection_json(infos),
-            });
+            // Built only for a listener: the user's JSON is a good part of a refresh's cost.
+            let payload = if listeners.has(events::REFRESH_TOKENS_SUCCESS) {
+                json!({ "sessionId": result.session_id, "tokens": result.tokens, "user": result.user, "infos": connection_json(infos) })
+            } else {
+                Value::Null
+            };
             Ok((result, payload))
         })
     }

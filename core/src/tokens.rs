@@ -408,6 +408,32 @@ struct AccessClaims {
     data: Option<AccessData>,
 }
 
+/// An access token's claims without host claims, in the order a `Map` of them serializes
+/// (alphabetical), so both ways sign the same JSON.
+#[derive(Serialize)]
+struct AccessClaimsOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aud: Option<&'a str>,
+    data: AccessDataOut<'a>,
+    exp: i64,
+    iat: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iss: Option<&'a str>,
+    sub: &'a str,
+    typ: &'a str,
+}
+
+/// [`AccessData`] with its keys in a map's order.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AccessDataOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    impersonator_user_id: Option<&'a str>,
+    is_impersonated: bool,
+    session_id: &'a str,
+    user_id: &'a str,
+}
+
 /// A refresh token's claims as they came, before they are checked.
 #[derive(Deserialize)]
 struct RawRefreshClaims {
@@ -517,6 +543,24 @@ impl TokenManager {
     /// Signs an access token. `extra` (from createJwtPayload) never overrides the reserved claims.
     pub fn access_token(&self, extra: Map<String, Value>, data: &AccessData, now_ms: i64) -> Result<String> {
         let iat = now_ms / 1000;
+        if extra.is_empty() {
+            // No host claims: straight from a struct, the same JSON as the map's (keys in order).
+            let claims = AccessClaimsOut {
+                aud: self.audience.as_deref(),
+                data: AccessDataOut {
+                    impersonator_user_id: data.impersonator_user_id.as_deref(),
+                    is_impersonated: data.is_impersonated,
+                    session_id: &data.session_id,
+                    user_id: &data.user_id,
+                },
+                exp: iat + self.access_ttl_s,
+                iat,
+                iss: self.issuer.as_deref(),
+                sub: &data.user_id,
+                typ: ACCESS,
+            };
+            return self.sign(&claims);
+        }
         let mut claims = extra;
         claims.insert("data".into(), serde_json::to_value(data)?);
         claims.insert("sub".into(), Value::String(data.user_id.clone()));
@@ -639,5 +683,38 @@ impl TokenManager {
             iss: optional_text(raw.iss)?,
             aud: optional_text(raw.aud)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::callbacks::Callbacks;
+    use crate::context::testing;
+    use base64::Engine;
+    use serde_json::json;
+
+    fn payload(token: &str) -> String {
+        let part = token.split('.').nth(1).unwrap();
+        String::from_utf8(base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn access_claims_from_the_struct_are_the_maps_json() {
+        for extra in [json!({}), json!({"tokenConfigs": {"accessToken": {"issuer": "https://id.example", "audience": "app"}}})] {
+            let (ctx, _) = testing::context(extra, Callbacks::default());
+            let tokens = ctx.tokens();
+            let data = AccessData { user_id: "u1".into(), is_impersonated: true, session_id: "s1".into(), impersonator_user_id: Some("admin".into()) };
+            let now = 1_800_000_000_123;
+            let plain = tokens.access_token(Map::new(), &data, now).unwrap();
+            let mut host = Map::new();
+            host.insert("x".into(), json!(1));
+            let with_host = tokens.access_token(host, &data, now).unwrap();
+            // The struct's JSON is byte for byte what the map (the path with host claims) writes.
+            let mut expected: Map<String, Value> = serde_json::from_str(&payload(&with_host)).unwrap();
+            assert_eq!(expected.remove("x"), Some(json!(1)));
+            assert_eq!(payload(&plain), serde_json::to_string(&expected).unwrap());
+            assert_eq!(tokens.verify_access(&plain, now, true).unwrap(), data);
+        }
     }
 }
