@@ -31,6 +31,17 @@ pub(crate) struct Sessions<'a> {
     ctx: &'a Context,
 }
 
+/// What a refresh's store step found (`Sessions::rotate`).
+enum Decided {
+    /// The presented token was current: the session moved on to this.
+    Rotated(Rotated),
+    /// The presented token was the previous one, inside the grace window: the winner's successor
+    /// is derived after the step (nothing was written).
+    Grace(SessionRecord, User),
+    /// An old token came back: the session was revoked.
+    Reused(SessionRecord),
+}
+
 /// What a refresh hands out once the session's refresh token has moved on.
 struct Rotated {
     record: SessionRecord,
@@ -256,9 +267,13 @@ impl<'a> Sessions<'a> {
     fn rotate(&self, claims: &RefreshClaims, presented_token: &str, infos: &ConnectionInfo, now: i64, listeners: &Listeners) -> Result<Rotated> {
         let presented = digest(presented_token);
         let infos = infos.sanitized();
+        let tokens = self.ctx.tokens();
         for _ in 0..ROTATION_ATTEMPTS {
-            // `Err(record)`: an old refresh token came back; the session is revoked.
-            let mut decided: Option<std::result::Result<Rotated, SessionRecord>> = None;
+            // The successor as it will be when the presented token is the session's current one
+            // (its claims name the counter it was issued at): signed before the store's step, so
+            // no signature (an RSA one takes a millisecond) runs while the store holds its writer.
+            let mut successor = Some(tokens.refresh_token(&claims.sub, &claims.sid, claims.ctr + 1, now)?);
+            let mut decided = None;
             let made = self.ctx.store().change_session(&claims.sid, &mut |view: &SessionView| {
                 let rec = &view.record;
                 if !rec.session.valid {
@@ -266,30 +281,37 @@ impl<'a> Sessions<'a> {
                 }
                 let user = active(view.user.as_ref())?;
                 check_impersonator_of(rec.session.impersonator_user_id.as_deref(), view.impersonator.as_ref())?;
-                let tokens = self.ctx.tokens();
-                let rotated = |refresh_token| Rotated { record: rec.clone(), user: user.clone(), refresh_token };
                 if ct_eq(&presented, &rec.refresh_digest) {
-                    let next = tokens.refresh_token(&user.id, &rec.session.id, rec.session.refresh_count + 1, now)?;
+                    let next = match successor.take() {
+                        Some(next) if rec.session.refresh_count == claims.ctr && rec.session.user_id == claims.sub => next,
+                        _ => tokens.refresh_token(&user.id, &rec.session.id, rec.session.refresh_count + 1, now)?,
+                    };
                     let new_digest = digest(&next);
-                    decided = Some(Ok(rotated(next)));
+                    decided = Some(Decided::Rotated(Rotated { record: rec.clone(), user: user.clone(), refresh_token: next }));
                     return Ok(SessionChange::Rotate { new_digest, now, info: infos.clone() });
                 }
                 if self.in_grace(rec, &presented, now) {
-                    // Signatures are deterministic: the same claims under the key that signed it give
-                    // the winner's token (a key rotation may have come in between: try each key).
-                    let candidates = tokens.refresh_token_candidates(&user.id, &rec.session.id, rec.session.refresh_count, rec.rotated_at)?;
-                    if let Some(next) = candidates.into_iter().find(|t| ct_eq(&digest(t), &rec.refresh_digest)) {
-                        decided = Some(Ok(rotated(next)));
-                        return Ok(SessionChange::Keep);
-                    }
+                    decided = Some(Decided::Grace(rec.clone(), user.clone()));
+                    return Ok(SessionChange::Keep);
                 }
-                decided = Some(Err(rec.clone()));
+                decided = Some(Decided::Reused(rec.clone()));
                 Ok(SessionChange::Invalidate { now: self.ctx.now() })
             })?;
             match (made, decided) {
                 (None, _) => return Err(code(ErrorCode::SessionNotFound)),
-                (Some(true), Some(Ok(rotated))) => return Ok(rotated),
-                (Some(true), Some(Err(revoked))) => return Err(self.reused(&revoked, listeners)),
+                (Some(true), Some(Decided::Rotated(rotated))) => return Ok(rotated),
+                (Some(true), Some(Decided::Reused(revoked))) => return Err(self.reused(&revoked, listeners)),
+                (Some(true), Some(Decided::Grace(record, user))) => {
+                    // Signatures are deterministic: the same claims under the key that signed it give
+                    // the winner's token (a key rotation may have come in between: try each key).
+                    let candidates =
+                        tokens.refresh_token_candidates(&user.id, &record.session.id, record.session.refresh_count, record.rotated_at)?;
+                    if let Some(next) = candidates.into_iter().find(|t| ct_eq(&digest(t), &record.refresh_digest)) {
+                        return Ok(Rotated { record, user, refresh_token: next });
+                    }
+                    self.ctx.store().invalidate_session(&record.session.id, self.ctx.now())?;
+                    return Err(self.reused(&record, listeners));
+                }
                 // Another refresh rotated first: read again and take the grace path.
                 _ => continue,
             }

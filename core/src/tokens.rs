@@ -704,7 +704,8 @@ mod tests {
         for extra in [json!({}), json!({"tokenConfigs": {"accessToken": {"issuer": "https://id.example", "audience": "app"}}})] {
             let (ctx, _) = testing::context(extra, Callbacks::default());
             let tokens = ctx.tokens();
-            let data = AccessData { user_id: "u1".into(), is_impersonated: true, session_id: "s1".into(), impersonator_user_id: Some("admin".into()) };
+            let data =
+                AccessData { user_id: "u1".into(), is_impersonated: true, session_id: "s1".into(), impersonator_user_id: Some("admin".into()) };
             let now = 1_800_000_000_123;
             let plain = tokens.access_token(Map::new(), &data, now).unwrap();
             let mut host = Map::new();

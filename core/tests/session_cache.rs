@@ -160,3 +160,25 @@ fn concurrent_resumes_begun_after_a_revocation_all_see_it() {
         });
     }
 }
+
+/// A restart or a failover reaches this process as broken connections, and may reuse transaction
+/// ids whose commits were lost (the snapshot text could then repeat): once the pool had to open new
+/// connections, nothing cached before serves (store/postgres.rs, the fence counts them).
+#[test]
+fn nothing_cached_serves_after_the_pools_connections_were_cut() {
+    let _alone = pg_alone();
+    let Some(url) = pg_database() else { return };
+    let plan = FaultPlan::new();
+    let s = server(&url, &plan);
+    let (id, _, token) = logged_in(&s, "dora");
+    assert_eq!(s.resume_session(&token).unwrap().id, id);
+    assert_eq!(resume_steps(&s, &plan, &token).0, 1, "cached");
+    // Every other connection to the server ends, as in a restart (nothing is committed by this).
+    let mut raw = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    raw.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database()", &[])
+        .unwrap();
+    // The pool finds its connections dead (a call or two may fail with StorageError), then reconnects.
+    let back = (0..5).find(|_| s.resume_session(&token).is_ok());
+    assert!(back.is_some(), "resumes work again once the pool reconnected");
+    assert!(resume_steps(&s, &plan, &token).0 > 1, "the entry cached before the cut is read again, not served");
+}

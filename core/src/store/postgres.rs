@@ -17,7 +17,7 @@ use crate::identifiers::{email_key, lookalikes};
 use crate::types::{ConnectionInfo, EmailRecord, LinkedAccount, PurgeReport, Session, User, profile_fields};
 use postgres::error::SqlState;
 use postgres::{GenericClient, Row};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Versioned migrations; index + 1 is the version recorded in `accounts_schema`.
 const MIGRATIONS: &[&str] = &[
@@ -169,7 +169,12 @@ const ADDRESS_KEYS_VERSION: usize = 5;
 const MIGRATION_LOCK: i64 = 0x6163_636f_756e_7473;
 
 /// The snapshot read behind the change counter (store/postgres_fence.rs).
-const FENCE_SQL: &str = "SELECT pg_current_snapshot()::text";
+const FENCE_SQL: &str = "SELECT pg_current_snapshot()::text, pg_is_in_recovery()";
+
+/// Told apart on every read of a server in recovery (a hot standby): its snapshots do not list the
+/// transactions running on the primary, so a commit there can leave the text unchanged — nothing
+/// is cached through such a connection.
+static STANDBY_READS: AtomicU64 = AtomicU64::new(0);
 
 /// The PostgreSQL store: a pool of connections (docs/architecture.md, "Storage").
 pub struct PostgresStore {
@@ -621,7 +626,12 @@ impl Store for PostgresStore {
                 }
                 AccountsError::from(e)
             })?;
-            Ok(row.get::<_, String>(0))
+            let (snapshot, in_recovery): (String, bool) = (row.get(0), row.get(1));
+            if in_recovery {
+                return Ok(format!("standby {}", STANDBY_READS.fetch_add(1, Ordering::Relaxed)));
+            }
+            // Counted after the read: a connection opened for it (after a restart) is included.
+            Ok(format!("{snapshot} {}", self.pool.opened()))
         })?;
         Ok(Some(counter))
     }

@@ -18,6 +18,7 @@ use postgres::error::SqlState;
 use postgres::types::ToSql;
 use postgres::{GenericClient, Row, Statement};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -53,6 +54,10 @@ pub(crate) struct Pool {
     max: u32,
     state: Mutex<State>,
     returned: Condvar,
+    /// Connections opened so far: a server restart or a failover (which can reuse transaction ids
+    /// whose commits were lost) only reaches this process through new connections (the fence in
+    /// store/postgres_fence.rs counts them into its text).
+    opened: AtomicU64,
 }
 
 /// A connection lent to one caller; back in the pool when dropped (or closed, if it broke).
@@ -66,7 +71,14 @@ impl Pool {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(WAIT);
         }
-        Pool { config, tls, max: max.max(1), state: Mutex::new(State { idle: Vec::new(), open: 0 }), returned: Condvar::new() }
+        Pool {
+            config,
+            tls,
+            max: max.max(1),
+            state: Mutex::new(State { idle: Vec::new(), open: 0 }),
+            returned: Condvar::new(),
+            opened: AtomicU64::new(0),
+        }
     }
 
     /// Opens one connection outside the pool (migrations).
@@ -74,7 +86,13 @@ impl Pool {
     /// # Errors
     /// `StorageError` when the server cannot be reached.
     pub(crate) fn connect(&self) -> Result<postgres::Client> {
+        self.opened.fetch_add(1, Ordering::SeqCst);
         Ok(self.config.connect(self.tls.clone())?)
+    }
+
+    /// How many connections were opened (or attempted) so far.
+    pub(crate) fn opened(&self) -> u64 {
+        self.opened.load(Ordering::SeqCst)
     }
 
     /// Keeps a connection opened by [`Pool::connect`] as the pool's first idle one.

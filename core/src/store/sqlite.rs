@@ -204,29 +204,17 @@ impl Drop for Writing<'_> {
 /// A `BEGIN IMMEDIATE` transaction on a connection, rolled back when dropped uncommitted (an
 /// error or a panic in the write). Both statements come from the statement cache: parsing them
 /// on every write cost a few percent of a logout.
-struct Immediate<'a> {
-    conn: &'a Connection,
-    open: bool,
-}
+struct Immediate<'a>(Ended<'a>);
 
 impl<'a> Immediate<'a> {
     fn begin(conn: &'a Connection) -> rusqlite::Result<Immediate<'a>> {
         conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
-        Ok(Immediate { conn, open: true })
+        Ok(Immediate(Ended(conn)))
     }
 
-    fn commit(mut self) -> rusqlite::Result<()> {
-        self.conn.prepare_cached("COMMIT")?.execute([])?;
-        self.open = false;
+    fn commit(self) -> rusqlite::Result<()> {
+        self.0.0.prepare_cached("COMMIT")?.execute([])?;
         Ok(())
-    }
-}
-
-impl Drop for Immediate<'_> {
-    fn drop(&mut self) {
-        if self.open && !self.conn.is_autocommit() {
-            let _ = self.conn.execute_batch("ROLLBACK");
-        }
     }
 }
 
@@ -750,14 +738,24 @@ fn session_view_on(c: &Connection, id: &str) -> rusqlite::Result<Option<SessionV
 /// for several statements (each statement alone would take and drop them).
 fn in_read_transaction<T>(c: &Connection, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> rusqlite::Result<T> {
     c.prepare_cached("BEGIN")?.execute([])?;
-    let out = f(c);
-    let ended = c.prepare_cached("COMMIT").and_then(|mut s| s.execute([]));
-    if ended.is_err() && !c.is_autocommit() {
-        let _ = c.execute_batch("ROLLBACK");
-    }
-    let out = out?;
-    ended?;
+    // Ended when dropped, also by a panic in `f`: a reader left inside a transaction would keep its
+    // snapshot (and the change counter would stop seeing other processes' commits).
+    let open = Ended(c);
+    let out = f(c)?;
+    c.prepare_cached("COMMIT")?.execute([])?;
+    drop(open);
     Ok(out)
+}
+
+/// Rolls back whatever transaction is still open on a connection when dropped.
+struct Ended<'a>(&'a Connection);
+
+impl Drop for Ended<'_> {
+    fn drop(&mut self) {
+        if !self.0.is_autocommit() {
+            let _ = self.0.execute_batch("ROLLBACK");
+        }
+    }
 }
 
 fn rotate_on(c: &Connection, id: &str, expected: &str, new_digest: &str, now: i64, info: &ConnectionInfo) -> rusqlite::Result<bool> {
@@ -1606,6 +1604,24 @@ impl Store for SqliteStore {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_panic_inside_a_read_transaction_leaves_no_reader_inside_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("r.db").display().to_string();
+        let store = SqliteStore::open(&path).expect("open");
+        for _ in 0..READERS {
+            let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let _ = store.read(|c| in_read_transaction(c, |_| -> rusqlite::Result<()> { panic!("a row that does not map") }));
+            }));
+            assert!(panicked.is_err());
+        }
+        assert!(store.readers.iter().all(|r| lock(r).is_autocommit()), "every reader is out of its transaction");
+        // So the change counter still sees another process's commit.
+        let before = store.change_counter().unwrap();
+        let other = Connection::open(&path).expect("open again");
+        other.execute("INSERT INTO attempts (digest, failures, expires_at) VALUES ('d', 1, 0)", []).unwrap();
+        assert_ne!(store.change_counter().unwrap(), before);
+    }
     #[test]
     fn an_inline_read_takes_a_free_reader_or_gives_up() {
         let dir = tempfile::tempdir().expect("temp dir");
