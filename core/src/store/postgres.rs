@@ -169,7 +169,7 @@ const ADDRESS_KEYS_VERSION: usize = 5;
 const MIGRATION_LOCK: i64 = 0x6163_636f_756e_7473;
 
 /// The snapshot read behind the change counter (store/postgres_fence.rs).
-const FENCE_SQL: &str = "SELECT pg_current_snapshot()::text, pg_is_in_recovery()";
+const FENCE_SQL: &str = "SELECT pg_current_snapshot()::text, pg_is_in_recovery(), pg_postmaster_start_time()::text";
 
 /// Told apart on every read of a server in recovery (a hot standby): its snapshots do not list the
 /// transactions running on the primary, so a commit there can leave the text unchanged — nothing
@@ -626,12 +626,14 @@ impl Store for PostgresStore {
                 }
                 AccountsError::from(e)
             })?;
-            let (snapshot, in_recovery): (String, bool) = (row.get(0), row.get(1));
+            let (snapshot, in_recovery, started): (String, bool, String) = (row.get(0), row.get(1), row.get(2));
             if in_recovery {
                 return Ok(format!("standby {}", STANDBY_READS.fetch_add(1, Ordering::Relaxed)));
             }
-            // Counted after the read: a connection opened for it (after a restart) is included.
-            Ok(format!("{snapshot} {}", self.pool.opened()))
+            // Which server answered (a failover behind a pooler that keeps this connection reaches
+            // another one), and how many connections the pool opened, counted after the read: one
+            // opened for it after a restart is included.
+            Ok(format!("{snapshot} {started} {}", self.pool.opened()))
         })?;
         Ok(Some(counter))
     }

@@ -340,8 +340,12 @@ fn try_lock(m: &Mutex<Connection>) -> Option<MutexGuard<'_, Connection>> {
 /// another connection holds), then turns it back on.
 fn at_once<T>(conn: &mut Connection, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
     conn.busy_timeout(Duration::ZERO)?;
-    let out = f(conn);
-    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // Turned back on also after a panic in `f`: the connection would otherwise fail at once on a
+    // lock held by another process for every call that may wait.
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)));
+    let restored = conn.busy_timeout(BUSY_TIMEOUT);
+    let out = out.unwrap_or_else(|p| std::panic::resume_unwind(p));
+    restored?;
     out
 }
 
@@ -1603,6 +1607,21 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_panic_inside_an_inline_write_leaves_the_busy_handler_on() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(&dir.path().join("t.db").display().to_string()).expect("open");
+        let out = inline::without_waiting(|| {
+            let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| store.write(|_| -> Result<()> { panic!("a bug in a write") })));
+            Ok(panicked.is_err())
+        });
+        assert_eq!(out.map(|r| r.ok()), Some(Some(true)));
+        let writer = lock(&store.writer);
+        assert!(writer.is_autocommit(), "rolled back");
+        let ms: i64 = writer.query_row("PRAGMA busy_timeout", [], |r| r.get(0)).expect("pragma");
+        assert_eq!(ms, BUSY_TIMEOUT.as_millis() as i64, "calls that may wait still wait for other processes");
+    }
 
     #[test]
     fn a_panic_inside_a_read_transaction_leaves_no_reader_inside_it() {
