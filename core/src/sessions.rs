@@ -144,11 +144,7 @@ impl<'a> Sessions<'a> {
 
     /// The stored user, refused when deactivated.
     fn active_user(&self, id: &str) -> Result<User> {
-        let user = self.ctx.user_or_not_found(id)?;
-        if user.deactivated {
-            return Err(code(ErrorCode::UserDeactivated));
-        }
-        Ok(user)
+        active(self.ctx.store().find_user_by_id(id)?)
     }
 
     /// Checks an access token, its session and its user; returns the user (accounts-js `resumeSession`).
@@ -217,7 +213,7 @@ impl<'a> Sessions<'a> {
             return Err(verification_failed("token does not match its session"));
         }
         check_impersonator_of(record.session.impersonator_user_id.as_deref(), impersonator.as_ref())?;
-        let user = active(user.as_ref())?.clone();
+        let user = active(user)?;
         Ok((Resumed { data, session: Some(record.session), user }, expires_ms))
     }
 
@@ -467,10 +463,10 @@ impl<'a> Sessions<'a> {
 }
 
 /// The user a session names, if it is still there and active.
-fn active(user: Option<&User>) -> Result<&User> {
+fn active<U: std::borrow::Borrow<User>>(user: Option<U>) -> Result<U> {
     match user {
         None => Err(code(ErrorCode::UserNotFound)),
-        Some(u) if u.deactivated => Err(code(ErrorCode::UserDeactivated)),
+        Some(u) if u.borrow().deactivated => Err(code(ErrorCode::UserDeactivated)),
         Some(u) => Ok(u),
     }
 }

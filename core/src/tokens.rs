@@ -391,10 +391,11 @@ struct Common<'a> {
     aud: Option<&'a Value>,
 }
 
-/// An access token's claims as the server reads them: what it checks and `data`; any other
-/// claim (`createJwtPayload`'s) is skipped unparsed.
+/// A token's claims as the server reads them, before they are checked: the registered ones, the
+/// access token's `data` and the refresh token's own; any other claim (`createJwtPayload`'s) is
+/// skipped unparsed. One struct for both kinds: `typ` tells them apart when checked.
 #[derive(Deserialize)]
-struct AccessClaims {
+struct IncomingClaims {
     #[serde(default)]
     typ: Option<Value>,
     #[serde(default)]
@@ -406,6 +407,20 @@ struct AccessClaims {
     /// Malformed, it fails the decoding (`TokenVerificationFailed` as any bad claim).
     #[serde(default)]
     data: Option<AccessData>,
+    #[serde(default)]
+    sub: Option<Value>,
+    #[serde(default)]
+    sid: Option<Value>,
+    #[serde(default)]
+    ctr: Option<Value>,
+    #[serde(default)]
+    iat: Option<Value>,
+}
+
+impl IncomingClaims {
+    fn common(&self) -> Common<'_> {
+        Common { typ: self.typ.as_ref(), exp: self.exp.as_ref(), iss: self.iss.as_ref(), aud: self.aud.as_ref() }
+    }
 }
 
 /// An access token's claims without host claims, in the order a `Map` of them serializes
@@ -432,27 +447,6 @@ struct AccessDataOut<'a> {
     is_impersonated: bool,
     session_id: &'a str,
     user_id: &'a str,
-}
-
-/// A refresh token's claims as they came, before they are checked.
-#[derive(Deserialize)]
-struct RawRefreshClaims {
-    #[serde(default)]
-    typ: Option<Value>,
-    #[serde(default)]
-    exp: Option<Value>,
-    #[serde(default)]
-    iss: Option<Value>,
-    #[serde(default)]
-    aud: Option<Value>,
-    #[serde(default)]
-    sub: Option<Value>,
-    #[serde(default)]
-    sid: Option<Value>,
-    #[serde(default)]
-    ctr: Option<Value>,
-    #[serde(default)]
-    iat: Option<Value>,
 }
 
 impl Common<'_> {
@@ -644,9 +638,8 @@ impl TokenManager {
             return Err(AccountsError::new(ErrorCode::InvalidToken, "An accessToken is required"));
         }
         // Straight into the claims it checks: no map of every claim (bench/RESULTS.md, run 9).
-        let claims: AccessClaims = self.decode(token)?;
-        let common = Common { typ: claims.typ.as_ref(), exp: claims.exp.as_ref(), iss: claims.iss.as_ref(), aud: claims.aud.as_ref() };
-        common.check(ACCESS, now_ms, check_exp, self.issuer.as_deref(), self.audience.as_deref())?;
+        let claims: IncomingClaims = self.decode(token)?;
+        claims.common().check(ACCESS, now_ms, check_exp, self.issuer.as_deref(), self.audience.as_deref())?;
         let expires_ms = claims.exp.as_ref().and_then(Value::as_i64).unwrap_or(0).saturating_mul(1000);
         let data = claims.data.ok_or_else(|| verification_failed("no data claim"))?;
         Ok((data, expires_ms))
@@ -660,9 +653,8 @@ impl TokenManager {
         if token.is_empty() {
             return Err(AccountsError::code(ErrorCode::InvalidTokens));
         }
-        let raw: RawRefreshClaims = self.decode(token)?;
-        let common = Common { typ: raw.typ.as_ref(), exp: raw.exp.as_ref(), iss: raw.iss.as_ref(), aud: raw.aud.as_ref() };
-        common.check(REFRESH, now_ms, true, self.issuer.as_deref(), self.audience.as_deref())?;
+        let raw: IncomingClaims = self.decode(token)?;
+        raw.common().check(REFRESH, now_ms, true, self.issuer.as_deref(), self.audience.as_deref())?;
         let malformed = || verification_failed("malformed refresh claims");
         let text = |v: Option<Value>| match v {
             Some(Value::String(s)) => Ok(s),

@@ -17,6 +17,30 @@ fn pg_alone() -> MutexGuard<'static, ()> {
     ALONE.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// The start of a PostgreSQL test here (`None` without a server): a server whose store's steps
+/// `plan` counts, run alone.
+struct OnPostgres {
+    url: String,
+    plan: Arc<FaultPlan>,
+    s: AccountsServer,
+    _alone: MutexGuard<'static, ()>,
+}
+
+fn on_postgres() -> Option<OnPostgres> {
+    let alone = pg_alone();
+    let url = pg_database()?;
+    let plan = FaultPlan::new();
+    let s = server(&url, &plan);
+    Some(OnPostgres { url, plan, s, _alone: alone })
+}
+
+impl OnPostgres {
+    /// A connection of PostgreSQL's own, outside this library (as another process or an operator).
+    fn raw(&self) -> postgres::Client {
+        postgres::Client::connect(&self.url, postgres::NoTls).unwrap()
+    }
+}
+
 fn server(url: &str, plan: &Arc<FaultPlan>) -> AccountsServer {
     let clock = Arc::new(ManualClock::new(1_800_000_000_000));
     AccountsServer::with_faults(config(url, json!({})), Callbacks::default(), clock, plan.clone()).unwrap()
@@ -87,11 +111,8 @@ fn a_cached_resume_asks_only_the_change_counter_on_postgres() {
 /// another process or an operator would: the next resume here sees it.
 #[test]
 fn a_write_through_another_postgres_connection_is_seen_by_the_next_resume() {
-    let _alone = pg_alone();
-    let Some(url) = pg_database() else { return };
-    let plan = FaultPlan::new();
-    let s = server(&url, &plan);
-    let mut raw = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let Some(pg) = on_postgres() else { return };
+    let (plan, s, mut raw) = (&pg.plan, &pg.s, pg.raw());
     let writes: [(&str, ErrorCode); 3] = [
         ("UPDATE sessions SET valid = FALSE WHERE id = $1", ErrorCode::InvalidSession),
         ("UPDATE users SET deactivated = TRUE WHERE id = (SELECT user_id FROM sessions WHERE id = $1)", ErrorCode::UserDeactivated),
@@ -124,11 +145,8 @@ fn a_write_through_another_postgres_connection_is_seen_by_the_next_resume() {
 /// (the window is one round trip); its unit tests catch that every time.
 #[test]
 fn concurrent_resumes_begun_after_a_revocation_all_see_it() {
-    let _alone = pg_alone();
-    let Some(url) = pg_database() else { return };
-    let plan = FaultPlan::new();
-    let s = server(&url, &plan);
-    let mut raw = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let Some(pg) = on_postgres() else { return };
+    let (s, mut raw) = (&pg.s, pg.raw());
     for round in 0..20 {
         let (id, session, token) = logged_in(&s, &format!("user{round}"));
         assert_eq!(s.resume_session(&token).unwrap().id, id);
@@ -166,15 +184,13 @@ fn concurrent_resumes_begun_after_a_revocation_all_see_it() {
 /// connections, nothing cached before serves (store/postgres.rs, the fence counts them).
 #[test]
 fn nothing_cached_serves_after_the_pools_connections_were_cut() {
-    let _alone = pg_alone();
-    let Some(url) = pg_database() else { return };
-    let plan = FaultPlan::new();
-    let s = server(&url, &plan);
-    let (id, _, token) = logged_in(&s, "dora");
+    let Some(pg) = on_postgres() else { return };
+    let (plan, s) = (&pg.plan, &pg.s);
+    let (id, _, token) = logged_in(s, "dora");
     assert_eq!(s.resume_session(&token).unwrap().id, id);
     assert_eq!(resume_steps(&s, &plan, &token).0, 1, "cached");
     // Every other connection to the server ends, as in a restart (nothing is committed by this).
-    let mut raw = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let mut raw = pg.raw();
     raw.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database()", &[])
         .unwrap();
     // The pool finds its connections dead (a call or two may fail with StorageError), then reconnects.
