@@ -22,11 +22,13 @@ stop() {
 trap stop EXIT
 "${RUN[@]}" "$BIN/initdb" -D "$DIR/data" -U postgres -A trust --no-sync >/dev/null
 # fsync off: the data is thrown away; max_connections covers every test's pool at once.
+# ACCOUNTS_TEST_PG_SETTINGS adds server settings (`make test`: autovacuum off, since its commits move
+# the snapshot the session cache's tests count hits against; the benchmarks keep it on).
 # $DIR/pgctl start|stop controls this server (the storage-fault tests stop and restart it).
 {
     echo '#!/usr/bin/env bash'
     printf 'exec %s %q -D %q -l %q -w -m fast -o %q "$@"\n' "${RUN[*]}" "$BIN/pg_ctl" "$DIR/data" "$DIR/log" \
-        "-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300"
+        "-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300 ${ACCOUNTS_TEST_PG_SETTINGS:-}"
 } > "$DIR/pgctl"
 chmod 755 "$DIR/pgctl"
 "$DIR/pgctl" start >/dev/null
